@@ -1,0 +1,49 @@
+//! The normalised training run every parser produces and every detector reads.
+
+use serde::{Deserialize, Serialize};
+
+/// One logged value at a global optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub step: f64,
+    pub value: f64,
+}
+
+/// Something the trainer did or saw at a step (checkpoint, guard skip, rollback, early stop…).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub step: f64,
+    pub kind: String,
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// Loss levels the data allows, in nats per token. All optional: unknown unless a run's
+/// metadata, a flag or a corpus supplies them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct References {
+    /// ln V: the loss of a uniform prediction, what a fresh model should start near.
+    pub ln_vocab: Option<f64>,
+    /// Entropy of the unigram distribution: a model that ignores context converges here.
+    pub unigram: Option<f64>,
+    /// Conditional entropy of the next token given the previous one.
+    pub bigram: Option<f64>,
+    /// The best loss any model can reach (known exactly for rnnlab's built-in corpus).
+    pub floor: Option<f64>,
+}
+
+/// A training run's curves, each sorted by step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Display name (file or run directory).
+    pub name: String,
+    pub train_loss: Vec<Point>,
+    pub val_loss: Vec<Point>,
+    pub lr: Vec<Point>,
+    /// Global gradient norm before clipping.
+    pub grad_norm: Vec<Point>,
+    pub events: Vec<Event>,
+    pub references: References,
+    pub steps_per_epoch: Option<f64>,
+    pub vocab_size: Option<usize>,
+}

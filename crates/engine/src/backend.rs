@@ -1,0 +1,248 @@
+//! The compute backend: the one place that knows how matrix products run.
+//!
+//! Layers and optimizers call only this trait, so another backend (a system BLAS, or a GPU
+//! later) slots in without touching them. The CPU backend uses the pure-Rust `matrixmultiply`
+//! kernel, one call per thread, and splits large products across a private rayon pool by rows,
+//! so there is never a BLAS thread pool competing with ours for the cores.
+
+use rayon::prelude::*;
+
+/// Whether an operand is read as stored or transposed. Storage is row-major and tight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trans {
+    N,
+    T,
+}
+
+pub trait Backend: Send + Sync {
+    /// `c[m×n] = alpha · op(a)[m×k] · op(b)[k×n] + beta · c`, all row-major and tight.
+    /// `a` is stored `m×k` (or `k×m` when transposed), `b` is `k×n` (or `n×k`).
+    #[allow(clippy::too_many_arguments)]
+    fn sgemm(
+        &self,
+        ta: Trans,
+        tb: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    );
+
+    /// Number of worker threads the backend uses for a parallel loop.
+    fn threads(&self) -> usize;
+
+    /// Runs `f(chunk_index, chunk)` over `data` split into `chunks` nearly equal pieces whose
+    /// lengths are multiples of `unit`, in parallel where the backend has threads.
+    fn for_each_chunk(
+        &self,
+        data: &mut [f32],
+        unit: usize,
+        chunks: usize,
+        f: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+    );
+}
+
+pub struct CpuBackend {
+    pool: rayon::ThreadPool,
+    threads: usize,
+}
+
+impl CpuBackend {
+    /// A backend with `threads` workers (0 = number of cores).
+    pub fn new(threads: usize) -> Self {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("rnnlab-cpu-{i}"))
+            .build()
+            .expect("failed to start the CPU thread pool");
+        CpuBackend { pool, threads }
+    }
+
+    pub fn single_thread() -> Self {
+        Self::new(1)
+    }
+}
+
+/// Strides (row, column) of an operand stored row-major as `rows×cols` before `op`.
+fn strides(t: Trans, ld: usize) -> (isize, isize) {
+    match t {
+        Trans::N => (ld as isize, 1),
+        Trans::T => (1, ld as isize),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_serial(
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    lda: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (rsa, csa) = strides(ta, lda);
+    let (rsb, csb) = strides(tb, if tb == Trans::N { n } else { k });
+    // SAFETY: the caller checked that the slices hold op(a) m×k, op(b) k×n and c m×n.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// Products smaller than this many multiply-adds are not worth splitting across threads.
+const PARALLEL_MIN_FLOPS: usize = 1 << 18;
+
+impl Backend for CpuBackend {
+    fn sgemm(
+        &self,
+        ta: Trans,
+        tb: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        assert!(a.len() >= m * k, "sgemm: a holds {} < {}", a.len(), m * k);
+        assert!(b.len() >= k * n, "sgemm: b holds {} < {}", b.len(), k * n);
+        assert!(c.len() >= m * n, "sgemm: c holds {} < {}", c.len(), m * n);
+        let lda = if ta == Trans::N { k } else { m };
+        if self.threads == 1 || m < 2 * self.threads || m * n * k < PARALLEL_MIN_FLOPS {
+            return gemm_serial(ta, tb, m, n, k, alpha, a, b, beta, c, lda);
+        }
+        // Split the rows of c (and of op(a)) across threads.
+        let rows_per = m.div_ceil(self.threads);
+        self.pool.install(|| {
+            c[..m * n]
+                .par_chunks_mut(rows_per * n)
+                .enumerate()
+                .for_each(|(i, c_chunk)| {
+                    let r0 = i * rows_per;
+                    let rows = c_chunk.len() / n;
+                    let a_part = match ta {
+                        Trans::N => &a[r0 * k..],
+                        Trans::T => &a[r0..],
+                    };
+                    gemm_serial(ta, tb, rows, n, k, alpha, a_part, b, beta, c_chunk, lda);
+                })
+        });
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn for_each_chunk(
+        &self,
+        data: &mut [f32],
+        unit: usize,
+        chunks: usize,
+        f: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+    ) {
+        let units = data.len() / unit.max(1);
+        let per = units.div_ceil(chunks.max(1)).max(1) * unit.max(1);
+        if self.threads == 1 || chunks <= 1 {
+            for (i, chunk) in data.chunks_mut(per).enumerate() {
+                f(i, i * per, chunk);
+            }
+            return;
+        }
+        self.pool.install(|| {
+            data.par_chunks_mut(per)
+                .enumerate()
+                .for_each(|(i, chunk)| f(i, i * per, chunk))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(ta: Trans, tb: Trans, m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0;
+                for p in 0..k {
+                    let av = if ta == Trans::N {
+                        a[i * k + p]
+                    } else {
+                        a[p * m + i]
+                    };
+                    let bv = if tb == Trans::N {
+                        b[p * n + j]
+                    } else {
+                        b[j * k + p]
+                    };
+                    s += av * bv;
+                }
+                c[i * n + j] = s;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn sgemm_matches_naive_for_all_transposes_and_threads() {
+        let (m, n, k) = (70, 33, 129);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
+            .collect();
+        for threads in [1, 2] {
+            let be = CpuBackend::new(threads);
+            for ta in [Trans::N, Trans::T] {
+                for tb in [Trans::N, Trans::T] {
+                    let want = naive(ta, tb, m, n, k, &a, &b);
+                    let mut c = vec![1.0; m * n];
+                    be.sgemm(ta, tb, m, n, k, 1.0, &a, &b, 0.0, &mut c);
+                    for (x, y) in c.iter().zip(&want) {
+                        assert!((x - y).abs() < 1e-3, "{ta:?}{tb:?} t={threads}: {x} vs {y}");
+                    }
+                    let mut acc = want.clone();
+                    be.sgemm(ta, tb, m, n, k, 1.0, &a, &b, 1.0, &mut acc);
+                    for (x, y) in acc.iter().zip(&want) {
+                        assert!((x - 2.0 * y).abs() < 2e-3);
+                    }
+                }
+            }
+        }
+    }
+}

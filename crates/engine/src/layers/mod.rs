@@ -1,0 +1,1 @@
+//! Layers, each with a forward and a backward pass readable top to bottom.
