@@ -35,8 +35,10 @@ pub trait Backend: Send + Sync {
     /// Number of worker threads the backend uses for a parallel loop.
     fn threads(&self) -> usize;
 
-    /// Runs `f(chunk_index, chunk)` over `data` split into `chunks` nearly equal pieces whose
-    /// lengths are multiples of `unit`, in parallel where the backend has threads.
+    /// Runs `f(chunk_index, offset, chunk)` over `data` split into pieces of
+    /// `ceil(units / chunks) * unit` elements (`units = data.len() / unit`; the last piece is
+    /// shorter), in parallel where the backend has threads. `offset` is the piece's start in
+    /// `data`. Callers may rely on this exact split (the recurrent layers do).
     fn for_each_chunk(
         &self,
         data: &mut [f32],
@@ -141,7 +143,10 @@ impl Backend for CpuBackend {
         assert!(b.len() >= k * n, "sgemm: b holds {} < {}", b.len(), k * n);
         assert!(c.len() >= m * n, "sgemm: c holds {} < {}", c.len(), m * n);
         let lda = if ta == Trans::N { k } else { m };
-        if self.threads == 1 || m < 2 * self.threads || m * n * k < PARALLEL_MIN_FLOPS {
+        // A call from one of our own workers is already one thread's share of split work
+        // (e.g. a batch partition of a recurrent layer): splitting it again would only add sync.
+        let nested = self.pool.current_thread_index().is_some();
+        if self.threads == 1 || nested || m < 2 * self.threads || m * n * k < PARALLEL_MIN_FLOPS {
             return gemm_serial(ta, tb, m, n, k, alpha, a, b, beta, c, lda);
         }
         // Split the rows of c (and of op(a)) across threads.

@@ -1,1 +1,3 @@
 //! Layers, each with a forward and a backward pass readable top to bottom.
+pub mod dropout;
+pub mod recurrent;

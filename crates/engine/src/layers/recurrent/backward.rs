@@ -1,0 +1,302 @@
+//! Backward pass. First every thread runs backward-through-time for its partition, top layer
+//! to bottom, leaving `dGates` in place of the gates; then, after the join, one GEMM per
+//! weight matrix and partition accumulates the weight gradients over all timesteps.
+
+use super::cache::{
+    layer_bufs, layer_offset, partition_rows, per_row, split_partition, StackCache,
+};
+use super::cells;
+use super::{CellKind, Dims, LayerParams, RecurrentState};
+use crate::backend::{Backend, Trans};
+use crate::layers::dropout::DropoutMask;
+use crate::ParamStore;
+
+/// Read-only inputs shared by all partitions.
+struct Shared<'a> {
+    be: &'a dyn Backend,
+    d: &'a Dims,
+    params: &'a ParamStore,
+    ids: &'a [LayerParams],
+    t: usize,
+    b: usize,
+    d_out: &'a [f32],
+    d_final: Option<&'a RecurrentState>,
+    masks: &'a [DropoutMask],
+}
+
+/// Which of the two `d_in` scratch buffers layer `l` writes its input gradient into; the layer
+/// below reads it from there.
+fn d_in_slot(d: &Dims, layer: usize) -> usize {
+    (d.layers - 1 - layer) % 2
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    be: &dyn Backend,
+    d: &Dims,
+    params: &ParamStore,
+    ids: &[LayerParams],
+    t: usize,
+    b: usize,
+    d_out: &[f32],
+    d_final: Option<&RecurrentState>,
+    cache: &mut StackCache,
+) {
+    let row_len = per_row(d, t);
+    let shared = Shared {
+        be,
+        d,
+        params,
+        ids,
+        t,
+        b,
+        d_out,
+        d_final,
+        masks: &cache.masks,
+    };
+    be.for_each_chunk(
+        &mut cache.arena,
+        row_len,
+        be.threads().max(1),
+        &|_, offset, part| {
+            backward_partition(&shared, offset / row_len, part.len() / row_len, part)
+        },
+    );
+}
+
+/// Backward through time for batch rows `b0..b0 + rows`, all layers.
+fn backward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
+    let (d, t, b) = (s.d, s.t, s.b);
+    let (h, gh) = (d.hidden, d.gh());
+    let (scratch, region) = split_partition(d, t, rows, part);
+    let [d_in_0, d_in_1] = scratch.d_in;
+    for l in (0..d.layers).rev() {
+        let n_in = d.layer_input(l);
+        let buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
+        let w_ih = s.params.value(s.ids[l].w_ih);
+        let w_hh = s.params.value(s.ids[l].w_hh);
+        // The layer above wrote the gradient of our output into `from_above`.
+        let (from_above, d_input): (&[f32], &mut [f32]) = if d_in_slot(d, l) == 0 {
+            (&*d_in_1, &mut *d_in_0)
+        } else {
+            (&*d_in_0, &mut *d_in_1)
+        };
+
+        let rows_h = b0 * h..(b0 + rows) * h;
+        match s.d_final {
+            Some(f) => scratch.dh_carry.copy_from_slice(&f.h[l][rows_h.clone()]),
+            None => scratch.dh_carry.fill(0.0),
+        }
+        if d.kind == CellKind::Lstm {
+            match s.d_final {
+                Some(f) => scratch.dc_carry.copy_from_slice(&f.c[l][rows_h]),
+                None => scratch.dc_carry.fill(0.0),
+            }
+        }
+
+        for step in (0..t).rev() {
+            let d_here = if l == d.layers - 1 {
+                let at = (step * b + b0) * h;
+                &s.d_out[at..at + rows * h]
+            } else {
+                &from_above[step * rows * h..(step + 1) * rows * h]
+            };
+            for ((dh, g), c) in scratch.dh.iter_mut().zip(d_here).zip(&*scratch.dh_carry) {
+                *dh = g + c;
+            }
+            let now = (step + 1) * rows * h..(step + 2) * rows * h;
+            let before = step * rows * h..(step + 1) * rows * h;
+            let gates = &mut buf.gates[step * rows * gh..(step + 1) * rows * gh];
+            match d.kind {
+                CellKind::RnnTanh | CellKind::RnnRelu => {
+                    let relu = d.kind == CellKind::RnnRelu;
+                    cells::rnn_backward(relu, scratch.dh, &buf.h[now], gates);
+                    let dh_prev = &mut *scratch.dh_carry;
+                    s.be.sgemm(
+                        Trans::N,
+                        Trans::N,
+                        rows,
+                        h,
+                        gh,
+                        1.0,
+                        gates,
+                        w_hh,
+                        0.0,
+                        dh_prev,
+                    );
+                }
+                CellKind::Lstm => {
+                    let (c_prev, c) = (&buf.c[before], &buf.c[now]);
+                    cells::lstm_backward(h, scratch.dh, scratch.dc_carry, gates, c_prev, c);
+                    let dh_prev = &mut *scratch.dh_carry;
+                    s.be.sgemm(
+                        Trans::N,
+                        Trans::N,
+                        rows,
+                        h,
+                        gh,
+                        1.0,
+                        gates,
+                        w_hh,
+                        0.0,
+                        dh_prev,
+                    );
+                }
+                CellKind::Gru => {
+                    let hn = &mut buf.hn[step * rows * h..(step + 1) * rows * h];
+                    let (h_prev, d_hh) = (&buf.h[before], &mut *scratch.hh);
+                    let direct = &mut *scratch.dh_carry;
+                    cells::gru_backward(h, scratch.dh, gates, hn, h_prev, d_hh, direct);
+                    s.be.sgemm(
+                        Trans::N,
+                        Trans::N,
+                        rows,
+                        h,
+                        gh,
+                        1.0,
+                        d_hh,
+                        w_hh,
+                        1.0,
+                        direct,
+                    );
+                }
+            }
+        }
+        buf.dh0.copy_from_slice(scratch.dh_carry);
+        buf.dc0.copy_from_slice(&scratch.dc_carry[..buf.dc0.len()]);
+
+        // The gradient w.r.t. this layer's input, all timesteps in one GEMM.
+        let d_input = &mut d_input[..t * rows * n_in];
+        s.be.sgemm(
+            Trans::N,
+            Trans::N,
+            t * rows,
+            n_in,
+            gh,
+            1.0,
+            buf.gates,
+            w_ih,
+            0.0,
+            d_input,
+        );
+        // Through the dropout mask between this layer and the one below.
+        if l > 0 {
+            for step in 0..t {
+                let block = &mut d_input[step * rows * h..(step + 1) * rows * h];
+                if let Some(mask) = s.masks[l - 1].slice((step * b + b0) * h, rows * h) {
+                    for (g, m) in block.iter_mut().zip(mask) {
+                        *g *= m;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `out[j] += Σ_rows m[row, j]` for a row-major `m` with `out.len()` columns.
+fn add_column_sums(m: &[f32], out: &mut [f32]) {
+    for row in m.chunks_exact(out.len()) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+/// Weight and bias gradients from the `dGates` that [`run`] left in the cache: per layer and
+/// partition one GEMM for `dW_ih = dGatesᵀ·X` and one for `dW_hh = dGatesᵀ·H_prev`.
+pub(super) fn weight_grads(
+    be: &dyn Backend,
+    d: &Dims,
+    params: &mut ParamStore,
+    ids: &[LayerParams],
+    t: usize,
+    b: usize,
+    cache: &mut StackCache,
+) {
+    let (h, gh, row_len) = (d.hidden, d.gh(), per_row(d, t));
+    let threads = cache.shape.map_or(1, |s| s.3);
+    for (l, p) in ids.iter().enumerate() {
+        let n_in = d.layer_input(l);
+        for (b0, rows) in partition_rows(b, threads) {
+            let part = &mut cache.arena[b0 * row_len..(b0 + rows) * row_len];
+            let (_, region) = split_partition(d, t, rows, part);
+            let buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
+            let n = t * rows;
+            let g_w_ih = params.grad_mut(p.w_ih);
+            be.sgemm(
+                Trans::T,
+                Trans::N,
+                gh,
+                n_in,
+                n,
+                1.0,
+                buf.gates,
+                buf.x,
+                1.0,
+                g_w_ih,
+            );
+            add_column_sums(buf.gates, params.grad_mut(p.b_ih));
+            if d.kind == CellKind::Gru {
+                // The hidden side of the candidate gate saw `dn * r`, kept in `hn`.
+                for (g_row, hn_row) in buf.gates.chunks_exact_mut(gh).zip(buf.hn.chunks_exact(h)) {
+                    g_row[2 * h..].copy_from_slice(hn_row);
+                }
+            }
+            add_column_sums(buf.gates, params.grad_mut(p.b_hh));
+            let h_prev = &buf.h[..n * h];
+            let g_w_hh = params.grad_mut(p.w_hh);
+            be.sgemm(
+                Trans::T,
+                Trans::N,
+                gh,
+                h,
+                n,
+                1.0,
+                buf.gates,
+                h_prev,
+                1.0,
+                g_w_hh,
+            );
+        }
+    }
+}
+
+/// Scatters the input gradient into `dx` (global `[T, B, in]`) and gathers the gradient of
+/// the initial state.
+pub(super) fn collect_inputs(
+    d: &Dims,
+    t: usize,
+    b: usize,
+    cache: &mut StackCache,
+    dx: &mut [f32],
+) -> RecurrentState {
+    let (h, n_in, row_len) = (d.hidden, d.input, per_row(d, t));
+    let threads = cache.shape.map_or(1, |s| s.3);
+    let lstm = d.kind == CellKind::Lstm;
+    let mut d_init = RecurrentState {
+        h: vec![vec![0.0; b * h]; d.layers],
+        c: if lstm {
+            vec![vec![0.0; b * h]; d.layers]
+        } else {
+            Vec::new()
+        },
+    };
+    for (b0, rows) in partition_rows(b, threads) {
+        let part = &mut cache.arena[b0 * row_len..(b0 + rows) * row_len];
+        let (scratch, region) = split_partition(d, t, rows, part);
+        let d_input = &scratch.d_in[d_in_slot(d, 0)];
+        for step in 0..t {
+            let at = (step * b + b0) * n_in;
+            dx[at..at + rows * n_in]
+                .copy_from_slice(&d_input[step * rows * n_in..(step + 1) * rows * n_in]);
+        }
+        for l in 0..d.layers {
+            let buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
+            d_init.h[l][b0 * h..(b0 + rows) * h].copy_from_slice(buf.dh0);
+            if lstm {
+                d_init.c[l][b0 * h..(b0 + rows) * h].copy_from_slice(buf.dc0);
+            }
+        }
+    }
+    d_init
+}

@@ -1,0 +1,202 @@
+//! Forward pass: each backend thread runs the whole stack over the whole sequence for its
+//! partition of the batch.
+
+use super::cache::{
+    layer_bufs, layer_offset, layer_with_below, partition_rows, per_row, split_partition,
+    StackCache,
+};
+use super::cells;
+use super::{CellKind, Dims, LayerParams, RecurrentState};
+use crate::backend::{Backend, Trans};
+use crate::layers::dropout::DropoutMask;
+use crate::ParamStore;
+
+/// Read-only inputs shared by all partitions.
+struct Shared<'a> {
+    be: &'a dyn Backend,
+    d: &'a Dims,
+    params: &'a ParamStore,
+    ids: &'a [LayerParams],
+    x: &'a [f32],
+    t: usize,
+    b: usize,
+    init: &'a RecurrentState,
+    masks: &'a [DropoutMask],
+    bias: &'a [f32],
+    bias_hn: &'a [f32],
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    be: &dyn Backend,
+    d: &Dims,
+    params: &ParamStore,
+    ids: &[LayerParams],
+    x: &[f32],
+    t: usize,
+    b: usize,
+    init: &RecurrentState,
+    cache: &mut StackCache,
+) {
+    let row_len = per_row(d, t);
+    let shared = Shared {
+        be,
+        d,
+        params,
+        ids,
+        x,
+        t,
+        b,
+        init,
+        masks: &cache.masks,
+        bias: &cache.bias,
+        bias_hn: &cache.bias_hn,
+    };
+    be.for_each_chunk(
+        &mut cache.arena,
+        row_len,
+        be.threads().max(1),
+        &|_, offset, part| forward_partition(&shared, offset / row_len, part.len() / row_len, part),
+    );
+    gather_output(d, t, b, be.threads().max(1), cache);
+}
+
+/// The stack over all timesteps for batch rows `b0..b0 + rows`.
+fn forward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
+    let (d, t, b) = (s.d, s.t, s.b);
+    let (h, gh) = (d.hidden, d.gh());
+    let (scratch, region) = split_partition(d, t, rows, part);
+    for l in 0..d.layers {
+        let n_in = d.layer_input(l);
+        let (below_h, buf) = layer_with_below(d, t, rows, l, &mut *region);
+        let w_ih = s.params.value(s.ids[l].w_ih);
+        let w_hh = s.params.value(s.ids[l].w_hh);
+        let bias = &s.bias[l * gh..(l + 1) * gh];
+        let bias_hn = &s.bias_hn[l * h..(l + 1) * h];
+
+        // The layer's input for all timesteps: our rows of x, or the layer below's output
+        // through the dropout mask.
+        for step in 0..t {
+            let dst = &mut buf.x[step * rows * n_in..(step + 1) * rows * n_in];
+            let global = (step * b + b0) * n_in;
+            if l == 0 {
+                dst.copy_from_slice(&s.x[global..global + rows * n_in]);
+                continue;
+            }
+            let src = &below_h[(step + 1) * rows * h..(step + 2) * rows * h];
+            match s.masks[l - 1].slice(global, rows * h) {
+                Some(mask) => {
+                    for ((o, v), m) in dst.iter_mut().zip(src).zip(mask) {
+                        *o = v * m;
+                    }
+                }
+                None => dst.copy_from_slice(src),
+            }
+        }
+        buf.h[..rows * h].copy_from_slice(&s.init.h[l][b0 * h..(b0 + rows) * h]);
+        if d.kind == CellKind::Lstm {
+            buf.c[..rows * h].copy_from_slice(&s.init.c[l][b0 * h..(b0 + rows) * h]);
+        }
+
+        // One GEMM for the input projections of all timesteps.
+        s.be.sgemm(
+            Trans::N,
+            Trans::T,
+            t * rows,
+            gh,
+            n_in,
+            1.0,
+            buf.x,
+            w_ih,
+            0.0,
+            buf.gates,
+        );
+
+        // The recurrence: one small GEMM and one pass of gate math per step.
+        for step in 0..t {
+            let (past, future) = buf.h.split_at_mut((step + 1) * rows * h);
+            let h_prev = &past[step * rows * h..];
+            let h_out = &mut future[..rows * h];
+            s.be.sgemm(
+                Trans::N,
+                Trans::T,
+                rows,
+                gh,
+                h,
+                1.0,
+                h_prev,
+                w_hh,
+                0.0,
+                scratch.hh,
+            );
+            let gates = &mut buf.gates[step * rows * gh..(step + 1) * rows * gh];
+            match d.kind {
+                CellKind::RnnTanh | CellKind::RnnRelu => {
+                    let relu = d.kind == CellKind::RnnRelu;
+                    cells::rnn_forward(relu, h, gates, scratch.hh, bias, h_out)
+                }
+                CellKind::Lstm => {
+                    let (c_past, c_future) = buf.c.split_at_mut((step + 1) * rows * h);
+                    let c_prev = &c_past[step * rows * h..];
+                    let c_out = &mut c_future[..rows * h];
+                    cells::lstm_forward(h, gates, scratch.hh, bias, c_prev, c_out, h_out)
+                }
+                CellKind::Gru => {
+                    let hn = &mut buf.hn[step * rows * h..(step + 1) * rows * h];
+                    cells::gru_forward(h, gates, scratch.hh, bias, bias_hn, h_prev, hn, h_out)
+                }
+            }
+        }
+    }
+}
+
+/// Copies the top layer's output of every partition into the global `[T, B, H]` layout.
+fn gather_output(d: &Dims, t: usize, b: usize, threads: usize, cache: &mut StackCache) {
+    let row_len = per_row(d, t);
+    let h = d.hidden;
+    let top = d.layers - 1;
+    for (b0, rows) in partition_rows(b, threads) {
+        let part = &mut cache.arena[b0 * row_len..(b0 + rows) * row_len];
+        let (_, region) = split_partition(d, t, rows, part);
+        let buf = layer_bufs(
+            d,
+            t,
+            rows,
+            top,
+            &mut region[layer_offset(d, t, rows, top)..],
+        );
+        for step in 0..t {
+            let src = &buf.h[(step + 1) * rows * h..(step + 2) * rows * h];
+            let dst = (step * b + b0) * h;
+            cache.out[dst..dst + rows * h].copy_from_slice(src);
+        }
+    }
+}
+
+/// The final `h` (and `c`) of every layer, in the global `[B*H]` layout.
+pub(super) fn final_state(d: &Dims, t: usize, b: usize, cache: &mut StackCache) -> RecurrentState {
+    let (h, row_len) = (d.hidden, per_row(d, t));
+    let threads = cache.shape.map_or(1, |s| s.3);
+    let lstm = d.kind == CellKind::Lstm;
+    let mut state = RecurrentState {
+        h: vec![vec![0.0; b * h]; d.layers],
+        c: if lstm {
+            vec![vec![0.0; b * h]; d.layers]
+        } else {
+            Vec::new()
+        },
+    };
+    for (b0, rows) in partition_rows(b, threads) {
+        let part = &mut cache.arena[b0 * row_len..(b0 + rows) * row_len];
+        let (_, region) = split_partition(d, t, rows, part);
+        for l in 0..d.layers {
+            let buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
+            let last = t * rows * h..(t + 1) * rows * h;
+            state.h[l][b0 * h..(b0 + rows) * h].copy_from_slice(&buf.h[last.clone()]);
+            if lstm {
+                state.c[l][b0 * h..(b0 + rows) * h].copy_from_slice(&buf.c[last]);
+            }
+        }
+    }
+    state
+}
