@@ -1,0 +1,106 @@
+//! Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay,
+//! step for step as `torch.optim.SGD`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{check_lr, check_range, ensure_state, Optimizer};
+use crate::{EngineError, ParamStore, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SgdConfig {
+    pub momentum: f64,
+    pub dampening: f64,
+    pub nesterov: bool,
+    /// L2 penalty added to the gradient (`grad += weight_decay · param`).
+    pub weight_decay: f64,
+}
+
+impl Default for SgdConfig {
+    fn default() -> Self {
+        SgdConfig {
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sgd {
+    pub config: SgdConfig,
+    steps: u64,
+    /// Momentum buffer; empty until the first step (and always without momentum).
+    momentum_buffer: Vec<f32>,
+}
+
+impl Sgd {
+    pub fn new(config: SgdConfig) -> Result<Self> {
+        check_range("sgd momentum", config.momentum, 0.0, 1.0, true)?;
+        check_range("sgd dampening", config.dampening, 0.0, 1.0, true)?;
+        check_range(
+            "sgd weight_decay",
+            config.weight_decay,
+            0.0,
+            f64::INFINITY,
+            false,
+        )?;
+        if config.nesterov && (config.momentum <= 0.0 || config.dampening != 0.0) {
+            return Err(EngineError::Config(
+                "sgd nesterov needs momentum > 0 and dampening 0".into(),
+            ));
+        }
+        Ok(Sgd {
+            config,
+            steps: 0,
+            momentum_buffer: Vec::new(),
+        })
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self, params: &mut ParamStore, lr: f32) -> Result<()> {
+        check_lr(lr)?;
+        let SgdConfig {
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+        } = self.config;
+        // PyTorch starts the buffer as a copy of the first gradient, not with dampening.
+        let first = self.momentum_buffer.is_empty();
+        if momentum != 0.0 {
+            ensure_state(
+                "sgd momentum buffer",
+                &mut self.momentum_buffer,
+                params.len(),
+            )?;
+        }
+        let keep = (1.0 - dampening) as f32;
+        let (momentum, weight_decay) = (momentum as f32, weight_decay as f32);
+        let buf = &mut self.momentum_buffer;
+        for (i, (p, &g)) in params.values.iter_mut().zip(&params.grads).enumerate() {
+            let mut d = g;
+            if weight_decay != 0.0 {
+                d += weight_decay * *p;
+            }
+            if momentum != 0.0 {
+                let b = if first {
+                    d
+                } else {
+                    momentum * buf[i] + keep * d
+                };
+                buf[i] = b;
+                d = if nesterov { d + momentum * b } else { b };
+            }
+            *p += -lr * d;
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.steps
+    }
+}
