@@ -217,6 +217,7 @@ impl RecurrentStack {
         self.check_params(params)?;
         let d = self.dims();
         cache.prepare(d, t, b, be.threads().max(1));
+        cache.has_activations = false; // until this forward has fully run
         match between {
             Some((dropout, rng)) => {
                 for mask in &mut cache.masks {

@@ -284,3 +284,247 @@ fn gradients_match_central_differences_with_locked_dropout() {
         println!("{kind:?} with locked dropout: worst relative error {worst:.2e}");
     }
 }
+
+/// Output, final state, all gradients, dx and d_init of one training step, flattened.
+fn one_step(p: &mut Problem, be: &dyn Backend, cache: &mut StackCache, seed: u64) -> Vec<f32> {
+    let dropout = Dropout::new(0.3, false).unwrap();
+    let mut rng = seeded(seed);
+    let (t, b) = (p.t, p.b);
+    let fin = p
+        .stack
+        .forward(
+            be,
+            &p.params,
+            &p.x,
+            t,
+            b,
+            &p.init,
+            Some((&dropout, &mut rng)),
+            cache,
+        )
+        .unwrap();
+    p.params.zero_grads();
+    let mut dx = vec![0.0; p.x.len()];
+    let d_init = p
+        .stack
+        .backward(be, &mut p.params, cache, &p.r, Some(&p.s), &mut dx)
+        .unwrap();
+    let mut all = p.stack.output(cache).to_vec();
+    for v in fin.h.iter().chain(&fin.c).chain(&d_init.h).chain(&d_init.c) {
+        all.extend_from_slice(v);
+    }
+    all.extend_from_slice(&p.params.grads);
+    all.extend_from_slice(&dx);
+    all
+}
+
+#[test]
+fn same_seed_and_threads_give_bit_identical_results_and_threads_agree() {
+    for kind in KINDS {
+        let mut p = problem(kind, 3, 6, 5, 3);
+        let be2 = CpuBackend::new(2);
+        let mut reused = StackCache::default();
+        let first = one_step(&mut p, &be2, &mut reused, 8);
+        let again = one_step(&mut p, &be2, &mut reused, 8);
+        let fresh = one_step(&mut p, &be2, &mut StackCache::default(), 8);
+        assert_eq!(first, again, "{kind:?}: reused cache");
+        assert_eq!(first, fresh, "{kind:?}: fresh cache");
+        let other_mask = one_step(&mut p, &be2, &mut reused, 9);
+        assert_ne!(first, other_mask, "{kind:?}: the dropout seed must matter");
+        let one = one_step(&mut p, &CpuBackend::new(1), &mut StackCache::default(), 8);
+        for (a, b) in first.iter().zip(&one) {
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                "{kind:?}: {a} vs {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cache_follows_shape_changes() {
+    let be = CpuBackend::new(2);
+    let mut cache = StackCache::default();
+    let mut long = problem(CellKind::Lstm, 2, 5, 4, 21);
+    let mut short = problem(CellKind::Lstm, 2, 2, 3, 21);
+    let a = one_step(&mut long, &be, &mut cache, 1);
+    let b = one_step(&mut short, &be, &mut cache, 1);
+    assert_eq!(a, one_step(&mut long, &be, &mut StackCache::default(), 1));
+    assert_eq!(b, one_step(&mut short, &be, &mut StackCache::default(), 1));
+}
+
+#[test]
+fn batch_rows_are_independent() {
+    // Row 0 of a batch of 3 must equal the same sequence run alone (partitions split rows).
+    let be = CpuBackend::new(2);
+    let p = problem(CellKind::Gru, 2, 3, 3, 5);
+    let mut cache = StackCache::default();
+    p.stack
+        .forward(&be, &p.params, &p.x, 3, 3, &p.init, None, &mut cache)
+        .unwrap();
+    let full = p.stack.output(&cache).to_vec();
+    let (n_in, h) = (p.stack.input_size, p.stack.hidden);
+    let x0: Vec<f32> = (0..3)
+        .flat_map(|s| p.x[s * 3 * n_in..s * 3 * n_in + n_in].to_vec())
+        .collect();
+    let init0 = RecurrentState {
+        h: p.init.h.iter().map(|v| v[..h].to_vec()).collect(),
+        c: Vec::new(),
+    };
+    p.stack
+        .forward(&be, &p.params, &x0, 3, 1, &init0, None, &mut cache)
+        .unwrap();
+    for s in 0..3 {
+        assert_eq!(
+            &full[s * 3 * h..s * 3 * h + h],
+            &p.stack.output(&cache)[s * h..(s + 1) * h]
+        );
+    }
+}
+
+#[test]
+fn bad_shapes_and_configurations_are_errors() {
+    let mut params = ParamStore::new();
+    for (i, h, l) in [(0, 4, 1), (3, 0, 1), (3, 4, 0)] {
+        let err = RecurrentStack::new(&mut params, "bad", CellKind::Lstm, i, h, l).unwrap_err();
+        assert!(matches!(err, EngineError::Config(_)), "{err}");
+    }
+    let be = CpuBackend::new(1);
+    let mut p = problem(CellKind::Lstm, 2, 3, 2, 1);
+    let mut cache = StackCache::default();
+    let (t, b) = (p.t, p.b);
+    let shape_err = |r: Result<RecurrentState>| {
+        assert!(matches!(r, Err(EngineError::Shape { .. })), "{r:?}");
+    };
+    let short_x = &p.x[1..];
+    shape_err(
+        p.stack
+            .forward(&be, &p.params, short_x, t, b, &p.init, None, &mut cache),
+    );
+    let gru_like = RecurrentState {
+        h: p.init.h.clone(),
+        c: Vec::new(),
+    };
+    shape_err(
+        p.stack
+            .forward(&be, &p.params, &p.x, t, b, &gru_like, None, &mut cache),
+    );
+    let wrong_batch = p.stack.zero_state(b + 1);
+    shape_err(
+        p.stack
+            .forward(&be, &p.params, &p.x, t, b, &wrong_batch, None, &mut cache),
+    );
+    shape_err(p.stack.forward(
+        &be,
+        &ParamStore::new(),
+        &p.x,
+        t,
+        b,
+        &p.init,
+        None,
+        &mut cache,
+    ));
+    let zero_t = p
+        .stack
+        .forward(&be, &p.params, &[], 0, b, &p.init, None, &mut cache);
+    assert!(matches!(zero_t, Err(EngineError::Config(_))));
+    let bad_dropout = Dropout {
+        p: 1.0,
+        locked: true,
+    };
+    let mut rng = seeded(0);
+    let r = p.stack.forward(
+        &be,
+        &p.params,
+        &p.x,
+        t,
+        b,
+        &p.init,
+        Some((&bad_dropout, &mut rng)),
+        &mut cache,
+    );
+    assert!(matches!(r, Err(EngineError::Config(_))));
+
+    // Backward before any forward, with wrong gradients, and twice after one forward.
+    let mut dx = vec![0.0; p.x.len()];
+    let mut fresh = StackCache::default();
+    let r = p
+        .stack
+        .backward(&be, &mut p.params, &mut fresh, &p.r, None, &mut dx);
+    assert!(matches!(r, Err(EngineError::Config(_))));
+    p.stack
+        .forward(&be, &p.params, &p.x, t, b, &p.init, None, &mut cache)
+        .unwrap();
+    shape_err(
+        p.stack
+            .backward(&be, &mut p.params, &mut cache, &p.r[1..], None, &mut dx),
+    );
+    shape_err(
+        p.stack
+            .backward(&be, &mut p.params, &mut cache, &p.r, None, &mut dx[1..]),
+    );
+    shape_err(p.stack.backward(
+        &be,
+        &mut p.params,
+        &mut cache,
+        &p.r,
+        Some(&gru_like),
+        &mut dx,
+    ));
+    p.stack
+        .backward(&be, &mut p.params, &mut cache, &p.r, None, &mut dx)
+        .unwrap();
+    let again = p
+        .stack
+        .backward(&be, &mut p.params, &mut cache, &p.r, None, &mut dx);
+    assert!(matches!(again, Err(EngineError::Config(_))));
+}
+
+#[test]
+fn registers_pytorch_names_and_initialises_like_pytorch() {
+    let mut params = ParamStore::new();
+    let stack = RecurrentStack::new(&mut params, "rnn", CellKind::Lstm, 5, 16, 2).unwrap();
+    let names: Vec<_> = params
+        .entries()
+        .iter()
+        .map(|e| (e.name.clone(), e.shape.clone()))
+        .collect();
+    assert_eq!(names[0], ("rnn.weight_ih_l0".to_string(), vec![64, 5]));
+    assert_eq!(names[1], ("rnn.weight_hh_l0".to_string(), vec![64, 16]));
+    assert_eq!(names[2], ("rnn.bias_ih_l0".to_string(), vec![64]));
+    assert_eq!(names[3], ("rnn.bias_hh_l0".to_string(), vec![64]));
+    assert_eq!(names[4], ("rnn.weight_ih_l1".to_string(), vec![64, 16]));
+    assert_eq!(names.len(), 8);
+
+    stack.init(&mut params, &mut seeded(4), Some(1.0));
+    let bound = 0.25; // 1/sqrt(16)
+    assert!(params.values.iter().all(|v| v.abs() <= 1.0));
+    let w = params.value(params.id("rnn.weight_hh_l1").unwrap());
+    assert!(w.iter().all(|v| v.abs() < bound));
+    let spread = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(
+        spread > 0.9 * bound,
+        "weights should fill the range, max {spread}"
+    );
+    for l in 0..2 {
+        let b_ih = params.value(params.id(&format!("rnn.bias_ih_l{l}")).unwrap());
+        let b_hh = params.value(params.id(&format!("rnn.bias_hh_l{l}")).unwrap());
+        assert!(b_ih[16..32].iter().all(|v| *v == 1.0));
+        assert!(b_hh[16..32].iter().all(|v| *v == 0.0));
+        assert!(b_ih[..16].iter().all(|v| v.abs() < bound && *v != 0.0));
+    }
+    let zero = stack.zero_state(3);
+    assert_eq!((zero.h.len(), zero.c.len(), zero.h[1].len()), (2, 2, 48));
+}
+
+#[test]
+fn cell_kinds_serialise_in_snake_case() {
+    assert_eq!(
+        serde_json::to_string(&CellKind::RnnTanh).unwrap(),
+        "\"rnn_tanh\""
+    );
+    let k: CellKind = serde_json::from_str("\"gru\"").unwrap();
+    assert_eq!((k, k.gates()), (CellKind::Gru, 3));
+    assert_eq!(CellKind::Lstm.gates(), 4);
+    assert_eq!(CellKind::RnnRelu.gates(), 1);
+}
