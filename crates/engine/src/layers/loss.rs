@@ -63,8 +63,95 @@ fn validate(
     Ok(count)
 }
 
+/// SIMD width the row loops are written for; plain arrays of this many lanes let the
+/// compiler vectorise them without `unsafe` or target-specific code.
+const LANES: usize = 8;
+
+/// Largest element of a row. NaN elements are skipped here; they still reach the loss
+/// through [`exp_nonpositive`], which propagates NaN.
 fn row_max(row: &[f32]) -> f32 {
-    row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x))
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (m, &x) in lanes.iter_mut().zip(chunk) {
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    let mut max = tail.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for m in lanes {
+        max = max.max(m);
+    }
+    max
+}
+
+/// `exp(x)` for `x <= 0` (arguments are logits minus their row maximum), written with plain
+/// arithmetic so whole rows vectorise; libm's scalar `expf` made the loss the slowest part
+/// of a word-level output layer. Cephes' single-precision polynomial: within 2 ulp of the
+/// true value (tested), 0 below −87.3 where f32 leaves the normal range, NaN for NaN.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const MIN_ARG: f32 = -87.3;
+    // 1.5 · 2²³: adding it rounds to an integer held in the low mantissa bits.
+    const ROUNDER: f32 = 12_582_912.0;
+    let xc = if x < MIN_ARG { MIN_ARG } else { x };
+    let shifted = xc * LOG2E + ROUNDER;
+    let n = shifted - ROUNDER;
+    let r = xc - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let poly = p * r * r + r + 1.0;
+    // 2^n from the integer in `shifted`'s mantissa (n ≥ −126 thanks to the clamp).
+    let n_int = shifted.to_bits().wrapping_sub(ROUNDER.to_bits()) as i32;
+    let scale = f32::from_bits(((n_int + 127) as u32) << 23);
+    let y = poly * scale;
+    if x < MIN_ARG {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// Replaces `row` with `exp((row − max) · inv_t)` and returns the sum of the results.
+fn exp_shifted_in_place(row: &mut [f32], max: f32, inv_t: f32) -> f64 {
+    let mut lanes = [0.0f32; LANES];
+    let mut chunks = row.chunks_exact_mut(LANES);
+    for chunk in &mut chunks {
+        for (s, x) in lanes.iter_mut().zip(chunk.iter_mut()) {
+            *x = exp_nonpositive((*x - max) * inv_t);
+            *s += *x;
+        }
+    }
+    let mut sum: f64 = lanes.iter().map(|&s| s as f64).sum();
+    for x in chunks.into_remainder() {
+        *x = exp_nonpositive((*x - max) * inv_t);
+        sum += *x as f64;
+    }
+    sum
+}
+
+/// Sum of `exp(row − max)` without writing anything.
+fn exp_shifted_sum(row: &[f32], max: f32) -> f64 {
+    let mut lanes = [0.0f32; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (s, &x) in lanes.iter_mut().zip(chunk) {
+            *s += exp_nonpositive(x - max);
+        }
+    }
+    let head: f64 = lanes.iter().map(|&s| s as f64).sum();
+    head + tail
+        .iter()
+        .map(|&x| exp_nonpositive(x - max) as f64)
+        .sum::<f64>()
 }
 
 /// Turns one row of logits into `(softmax − onehot(target)) · scale` and returns its
@@ -72,12 +159,7 @@ fn row_max(row: &[f32]) -> f32 {
 fn row_loss_and_grad(row: &mut [f32], target: usize, scale: f32) -> f64 {
     let max = row_max(row);
     let shifted_target = (row[target] - max) as f64;
-    let mut sum = 0.0f64;
-    for x in row.iter_mut() {
-        let e = (*x - max).exp();
-        *x = e;
-        sum += e as f64;
-    }
+    let sum = exp_shifted_in_place(row, max, 1.0);
     let norm = (scale as f64 / sum) as f32;
     for x in row.iter_mut() {
         *x *= norm;
@@ -89,8 +171,7 @@ fn row_loss_and_grad(row: &mut [f32], target: usize, scale: f32) -> f64 {
 /// Negative log-likelihood of one row without modifying it.
 fn row_loss(row: &[f32], target: usize) -> f64 {
     let max = row_max(row);
-    let sum: f64 = row.iter().map(|&x| (x - max).exp() as f64).sum();
-    sum.ln() - (row[target] - max) as f64
+    exp_shifted_sum(row, max).ln() - (row[target] - max) as f64
 }
 
 /// Mean cross-entropy of `logits[N, vocab]` against `targets[N]`, replacing `logits` with
@@ -178,8 +259,7 @@ pub fn log_softmax_in_place(x: &mut [f32], vocab: usize) -> Result<()> {
     check_rows("log-softmax input length", x.len(), vocab)?;
     for row in x.chunks_exact_mut(vocab) {
         let max = row_max(row);
-        let sum: f64 = row.iter().map(|&v| (v - max).exp() as f64).sum();
-        let log_sum = sum.ln() as f32;
+        let log_sum = exp_shifted_sum(row, max).ln() as f32;
         for v in row.iter_mut() {
             *v = *v - max - log_sum;
         }
@@ -199,11 +279,7 @@ pub fn softmax_in_place(x: &mut [f32], vocab: usize, temperature: f32) -> Result
     let inv_t = 1.0 / temperature;
     for row in x.chunks_exact_mut(vocab) {
         let max = row_max(row);
-        let mut sum = 0.0f64;
-        for v in row.iter_mut() {
-            *v = ((*v - max) * inv_t).exp();
-            sum += *v as f64;
-        }
+        let sum = exp_shifted_in_place(row, max, inv_t);
         let norm = (1.0 / sum) as f32;
         for v in row.iter_mut() {
             *v *= norm;
@@ -320,9 +396,65 @@ mod tests {
     }
 
     #[test]
+    fn fast_exp_is_within_two_ulp_over_its_range() {
+        let mut worst = 0.0f64;
+        let mut x = 0.0f32;
+        while x > -87.0 {
+            let want = (x as f64).exp();
+            let got = exp_nonpositive(x) as f64;
+            worst = worst.max(((got - want) / want).abs());
+            x -= 0.000_37;
+        }
+        assert!(
+            worst < 2.0 * f32::EPSILON as f64,
+            "worst relative error {worst:e}"
+        );
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert_eq!(exp_nonpositive(-100.0), 0.0);
+        assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+        assert!(exp_nonpositive(f32::NAN).is_nan());
+        // Near the bottom of the normal range the result is still accurate.
+        let low = exp_nonpositive(-87.0) as f64;
+        assert!((low / (-87.0f64).exp() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn row_kernels_match_a_naive_softmax() {
+        // Lengths around the lane width exercise the tails.
+        for v in [1usize, 7, 8, 9, 65, 1000] {
+            let x = logits(1, v, 20.0, v as u64);
+            let max = x.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            assert_eq!(row_max(&x), max, "v={v}");
+            let naive: f64 = x.iter().map(|&a| ((a - max) as f64).exp()).sum();
+            let fast = exp_shifted_sum(&x, max);
+            assert!(
+                (fast / naive - 1.0).abs() < 1e-6,
+                "v={v}: {fast} vs {naive}"
+            );
+            let mut y = x.clone();
+            let in_place = exp_shifted_in_place(&mut y, max, 1.0);
+            assert!((in_place / naive - 1.0).abs() < 1e-6);
+            for (e, &a) in y.iter().zip(&x) {
+                let want = ((a - max) as f64).exp();
+                assert!((*e as f64 - want).abs() <= 2.5e-7 * want.max(1e-30));
+            }
+        }
+    }
+
+    #[test]
     fn nan_logits_give_nan_loss() {
         let ce = cross_entropy(&[0.0, f32::NAN], &[0], 2, None).unwrap();
         assert!(ce.mean.is_nan());
+        let be = CpuBackend::single_thread();
+        let mut row = vec![0.5; 20];
+        row[13] = f32::NAN;
+        let ce = softmax_cross_entropy_in_place(&be, &mut row, &[2], 20, None).unwrap();
+        assert!(ce.mean.is_nan());
+        let inf = cross_entropy(&[0.0, f32::INFINITY, 1.0], &[0], 3, None).unwrap();
+        assert!(
+            inf.mean.is_nan(),
+            "an infinite logit is reported, not hidden"
+        );
     }
 
     #[test]
