@@ -106,7 +106,7 @@ fn exp_nonpositive(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let poly = p * r * r + r + 1.0;
     // 2^n from the integer in `shifted`'s mantissa (n ≥ −126 thanks to the clamp).
     let n_int = shifted.to_bits().wrapping_sub(ROUNDER.to_bits()) as i32;
