@@ -1,1 +1,384 @@
 //! Parsers from files on disk to a [`crate::Run`], detecting the format from content and name.
+//!
+//! Detection order: the file name first (`events.out.tfevents.*`, `trainer_state.json`,
+//! `*.jsonl`, `*.csv`/`*.tsv`), then the content (a TFRecord header with a valid checksum, a
+//! JSON object per line or one JSON document, a header row over numeric rows), and finally the
+//! text-log reader, which accepts any line holding a step counter and a loss. A folder is an
+//! rnnlab run (`metrics.jsonl` + `meta.json`), a Hugging Face output folder, or a tree of
+//! TensorBoard event files.
+
+mod jsonl;
+mod names;
+mod series;
+mod table;
+mod tensorboard;
+mod text;
+mod tfrecord;
+
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod shared_curves_tests;
+
+pub use tfrecord::write_record as write_tfrecord;
+
+use crate::error::{DoctorError, Location};
+use crate::{Result, Run};
+use std::path::{Path, PathBuf};
+
+/// How to read a run: column overrides for tables (and tags for TensorBoard), a regex for text
+/// logs, and context the files may not carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadOptions {
+    pub step_col: Option<String>,
+    pub loss_col: Option<String>,
+    pub val_col: Option<String>,
+    pub lr_col: Option<String>,
+    pub grad_col: Option<String>,
+    /// Regex for text logs with named groups `step` and `loss` (optionally `val`).
+    pub pattern: Option<String>,
+    pub vocab_size: Option<usize>,
+    pub steps_per_epoch: Option<f64>,
+}
+
+/// The formats a file can be read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    TensorBoard,
+    JsonDocument,
+    JsonLines,
+    Table,
+    Text,
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> DoctorError {
+    DoctorError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn detect(path: &Path, bytes: &[u8]) -> Format {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_lowercase();
+    if tensorboard::is_event_file_name(&name) {
+        return Format::TensorBoard;
+    }
+    if name == "trainer_state.json" {
+        return Format::JsonDocument;
+    }
+    match ext.as_str() {
+        "jsonl" | "ndjson" => return Format::JsonLines,
+        "csv" | "tsv" => return Format::Table,
+        _ => {}
+    }
+    if tfrecord::looks_like_tfrecord(bytes) {
+        return Format::TensorBoard;
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 16)]);
+    let first_line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    let Some(first_line) = first_line else {
+        return Format::Text;
+    };
+    if first_line.starts_with('{') || first_line.starts_with('[') {
+        let is_object_line = matches!(
+            serde_json::from_str::<serde_json::Value>(&jsonl::quote_non_finite(first_line)),
+            Ok(serde_json::Value::Object(_))
+        );
+        return if is_object_line {
+            Format::JsonLines
+        } else {
+            Format::JsonDocument
+        };
+    }
+    if looks_like_table(&text) {
+        return Format::Table;
+    }
+    Format::Text
+}
+
+/// A header of names over a row of numbers (or empty cells).
+fn looks_like_table(text: &str) -> bool {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let (Some(header), Some(row)) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    let delimiter = table::sniff_delimiter(header.as_bytes()) as char;
+    let names: Vec<&str> = header.split(delimiter).collect();
+    let cells: Vec<&str> = row.split(delimiter).collect();
+    if names.len() < 2 || cells.len() < 2 {
+        return false;
+    }
+    let named = names.iter().all(|n| table::parse_number(n).is_none());
+    let numeric = cells
+        .iter()
+        .filter(|c| c.trim().is_empty() || table::parse_number(c).is_some())
+        .count();
+    named && numeric * 2 >= cells.len()
+}
+
+/// Parses a file's bytes; `path` names the file for detection and error messages.
+pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> {
+    let format = detect(path, bytes);
+    let mut run = match format {
+        Format::TensorBoard => tensorboard::parse_file(bytes, path, opts)?,
+        Format::JsonDocument => jsonl::parse_document(bytes, path, opts)?,
+        Format::JsonLines => jsonl::parse_lines(bytes, path, opts)?,
+        Format::Table => table::parse(bytes, path, opts)?,
+        Format::Text => text::parse(bytes, path, opts)?,
+    };
+    run.name = display_name(path);
+    Ok(run)
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn load_file(path: &Path, opts: &LoadOptions) -> Result<Run> {
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let mut run = load_bytes(&bytes, path, opts)?;
+    if path.file_name().is_some_and(|n| n == "metrics.jsonl") {
+        let meta_path = path.with_file_name("meta.json");
+        if meta_path.is_file() {
+            let meta_bytes = std::fs::read(&meta_path).map_err(|e| io_error(&meta_path, e))?;
+            let meta = jsonl::parse_meta(&meta_bytes, &meta_path)?;
+            run.vocab_size = meta.vocab_size.or(run.vocab_size);
+            run.steps_per_epoch = meta.steps_per_epoch.or(run.steps_per_epoch);
+            run.references = meta.references;
+        }
+        if let Some(dir) = path.parent().and_then(Path::file_name) {
+            run.name = dir.to_string_lossy().into_owned();
+        }
+    }
+    Ok(run)
+}
+
+/// The training-curve file a run folder holds, in order of preference.
+fn run_file_in(dir: &Path) -> Result<Option<PathBuf>> {
+    for name in ["metrics.jsonl", "trainer_state.json", "trainer_log.jsonl"] {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Ok(Some(p));
+        }
+    }
+    // A Hugging Face output folder without a top-level state: the latest checkpoint's.
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
+    let latest = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let n = p
+                .file_name()?
+                .to_str()?
+                .strip_prefix("checkpoint-")?
+                .parse::<u64>()
+                .ok()?;
+            let state = p.join("trainer_state.json");
+            state.is_file().then_some((n, state))
+        })
+        .max_by_key(|(n, _)| *n);
+    if let Some((_, state)) = latest {
+        return Ok(Some(state));
+    }
+    let csv = dir.join("metrics.csv");
+    Ok(csv.is_file().then_some(csv))
+}
+
+fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
+    let mut run = if let Some(file) = run_file_in(dir)? {
+        load_file(&file, opts)?
+    } else if !tensorboard::event_files(dir)?.is_empty() {
+        tensorboard::parse_dir(dir, opts)?
+    } else {
+        let mut found: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| io_error(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        found.sort();
+        return Err(DoctorError::parse(
+            dir,
+            Location::Whole,
+            format!(
+                "expected a run folder with metrics.jsonl, trainer_state.json, metrics.csv or \
+                 TensorBoard event files (found: {})",
+                names::list_names(&found)
+            ),
+        ));
+    };
+    run.name = display_name(dir);
+    Ok(run)
+}
+
+/// Applies what the options know about the run.
+fn apply_context(run: &mut Run, opts: &LoadOptions) {
+    if opts.vocab_size.is_some() {
+        run.vocab_size = opts.vocab_size;
+    }
+    if opts.steps_per_epoch.is_some() {
+        run.steps_per_epoch = opts.steps_per_epoch;
+    }
+    if run.references.ln_vocab.is_none() {
+        run.references.ln_vocab = run.vocab_size.filter(|&v| v > 0).map(|v| (v as f64).ln());
+    }
+}
+
+/// Reads a run from a file or folder, detecting the format.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Run> {
+    let mut run = if path.is_dir() {
+        load_dir(path, opts)?
+    } else {
+        load_file(path, opts)?
+    };
+    apply_context(&mut run, opts);
+    Ok(run)
+}
+
+/// Reads several paths as one run: train and validation TensorBoard folders, a training log
+/// and a separate evaluation log. Series are merged and re-sorted; the first file that knows
+/// the vocabulary, steps per epoch or a reference level supplies it.
+pub fn load_many(paths: &[PathBuf], opts: &LoadOptions) -> Result<Run> {
+    let Some((first, rest)) = paths.split_first() else {
+        return Err(DoctorError::Usage("no input path given".into()));
+    };
+    let mut run = load(first, opts)?;
+    let mut names = vec![std::mem::take(&mut run.name)];
+    for path in rest {
+        let other = load(path, opts)?;
+        names.push(other.name);
+        run.train_loss.extend(other.train_loss);
+        run.val_loss.extend(other.val_loss);
+        run.lr.extend(other.lr);
+        run.grad_norm.extend(other.grad_norm);
+        run.events.extend(other.events);
+        run.vocab_size = run.vocab_size.or(other.vocab_size);
+        run.steps_per_epoch = run.steps_per_epoch.or(other.steps_per_epoch);
+        let r = &mut run.references;
+        r.ln_vocab = r.ln_vocab.or(other.references.ln_vocab);
+        r.unigram = r.unigram.or(other.references.unigram);
+        r.bigram = r.bigram.or(other.references.bigram);
+        r.floor = r.floor.or(other.references.floor);
+    }
+    series::normalise(&mut run);
+    run.name = names.join(" + ");
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("doctor-formats-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn detection_by_name_then_content() {
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            detect(&p("a/events.out.tfevents.1.x"), b""),
+            Format::TensorBoard
+        );
+        assert_eq!(
+            detect(&p("trainer_state.json"), b"{}"),
+            Format::JsonDocument
+        );
+        assert_eq!(detect(&p("x.jsonl"), b""), Format::JsonLines);
+        assert_eq!(detect(&p("x.tsv"), b"step\tloss\n"), Format::Table);
+        assert_eq!(
+            detect(&p("x.json"), b"{\n \"log_history\": []\n}"),
+            Format::JsonDocument
+        );
+        assert_eq!(
+            detect(&p("x.json"), b"{\"step\":1,\"loss\":2}\n"),
+            Format::JsonLines
+        );
+        assert_eq!(detect(&p("x.txt"), b"step,loss\n1,2.5\n"), Format::Table);
+        assert_eq!(
+            detect(&p("x.txt"), b"step 0: train loss 4.2, val loss 4.3\n"),
+            Format::Text
+        );
+        let mut tb = Vec::new();
+        tfrecord::write_record(&mut tb, b"x");
+        assert_eq!(detect(&p("run.bin"), &tb), Format::TensorBoard);
+    }
+
+    #[test]
+    fn rnnlab_run_folder_with_meta() {
+        let dir = temp_dir("run");
+        std::fs::write(
+            dir.join("metrics.jsonl"),
+            "{\"step\":1,\"epoch\":0.5,\"loss\":4.0}\n{\"step\":2,\"epoch\":1.0,\"loss\":3.5}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("meta.json"),
+            r#"{"vocab_size": 65, "steps_per_epoch": 2, "references": {"unigram": 3.3, "bigram": 2.5}}"#,
+        )
+        .unwrap();
+        let run = load(&dir, &LoadOptions::default());
+        let with_opts = load(
+            &dir,
+            &LoadOptions {
+                steps_per_epoch: Some(7.0),
+                ..LoadOptions::default()
+            },
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let run = run.unwrap();
+        assert_eq!(run.train_loss.len(), 2);
+        assert_eq!(run.vocab_size, Some(65));
+        assert_eq!(run.references.unigram, Some(3.3));
+        assert!((run.references.ln_vocab.unwrap() - 65f64.ln()).abs() < 1e-12);
+        assert_eq!(run.steps_per_epoch, Some(2.0));
+        assert_eq!(with_opts.unwrap().steps_per_epoch, Some(7.0));
+    }
+
+    #[test]
+    fn load_many_merges_train_and_val_folders() {
+        use tensorboard::testwrite::simple;
+        let dir = temp_dir("many");
+        let mut paths = Vec::new();
+        for (sub, tag) in [("train", "loss"), ("val", "loss")] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            let mut out = Vec::new();
+            for step in [10, 20] {
+                simple(&mut out, step, tag, 2.0);
+            }
+            std::fs::write(dir.join(sub).join("events.out.tfevents.9"), out).unwrap();
+            paths.push(dir.join(sub));
+        }
+        let run = load_many(&paths, &LoadOptions::default());
+        let whole = load(&dir, &LoadOptions::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+        let run = run.unwrap();
+        assert_eq!((run.train_loss.len(), run.val_loss.len()), (2, 2));
+        assert_eq!(run.name, "train + val");
+        let whole = whole.unwrap();
+        assert_eq!((whole.train_loss.len(), whole.val_loss.len()), (2, 2));
+    }
+
+    #[test]
+    fn empty_folder_and_missing_file_name_the_path() {
+        let dir = temp_dir("empty");
+        let err = load(&dir, &LoadOptions::default()).unwrap_err().to_string();
+        let missing = load(&dir.join("nope.csv"), &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("expected a run folder"), "{err}");
+        assert!(missing.contains("nope.csv"), "{missing}");
+    }
+}

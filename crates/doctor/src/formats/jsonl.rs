@@ -1,0 +1,353 @@
+//! JSON formats: rnnlab's `metrics.jsonl` (with `event` lines and a sibling `meta.json`),
+//! LLaMA-Factory's `trainer_log.jsonl`, any JSON-lines log with step and loss keys, and
+//! Hugging Face's `trainer_state.json` (`log_history`).
+
+use super::series::{Row, Table};
+use super::LoadOptions;
+use crate::error::{DoctorError, Location};
+use crate::{Event, References, Run};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Python's `json` writes NaN and infinities as bare `NaN`/`Infinity`, which is not JSON:
+/// quote them (outside strings) so they parse, and read them back as numbers.
+pub(crate) fn quote_non_finite(text: &str) -> Cow<'_, str> {
+    if !text.contains("NaN") && !text.contains("Infinity") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let word = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|w| rest.starts_with(w));
+        if let Some(w) = word {
+            out.push('"');
+            out.push_str(w);
+            out.push('"');
+            rest = &rest[w.len()..];
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// A JSON value as a number. Strings holding a number count (quoted NaN above); `null` counts as
+/// NaN because serde_json and others write a non-finite float as `null`.
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => super::table::parse_number(s),
+        Value::Null => Some(f64::NAN),
+        _ => None,
+    }
+}
+
+/// Adds one JSON object as a row; `event` objects become events instead.
+fn add_object(table: &mut Table, index: &mut HashMap<String, usize>, obj: &Map<String, Value>) {
+    if let Some(kind) = obj.get("event").and_then(Value::as_str) {
+        let step = obj.get("step").and_then(number).unwrap_or(f64::NAN);
+        let detail = match obj.get("detail") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        if step.is_finite() {
+            table.events.push(Event {
+                step,
+                kind: kind.to_string(),
+                detail,
+            });
+        }
+        return;
+    }
+    let mut cells = Vec::with_capacity(obj.len());
+    for (key, value) in obj {
+        // `null` stands for NaN only where a key can carry a number; skip nested values.
+        if let Some(v) = number(value) {
+            let col = table.column(key, index);
+            cells.push((col, v));
+        }
+    }
+    table.rows.push(Row { cells });
+}
+
+/// JSON lines. A malformed line is an error naming it, except the last one, which a run that
+/// is still writing may have left half-written.
+pub(crate) fn parse_lines(
+    bytes: &[u8],
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<Run, DoctorError> {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    let mut table = Table::default();
+    let mut index = HashMap::new();
+    for (k, &(line_no, line)) in lines.iter().enumerate() {
+        let parsed: Result<Value, _> = serde_json::from_str(&quote_non_finite(line));
+        match parsed {
+            Ok(Value::Object(obj)) => add_object(&mut table, &mut index, &obj),
+            Ok(_) if k + 1 == lines.len() => {}
+            Err(_) if k + 1 == lines.len() && k > 0 => {}
+            Ok(_) => {
+                return Err(DoctorError::parse(
+                    path,
+                    Location::Line(line_no),
+                    "expected a JSON object on each line",
+                ))
+            }
+            Err(e) => {
+                return Err(DoctorError::parse(
+                    path,
+                    Location::Line(line_no),
+                    format!("expected a JSON object on each line: {e}"),
+                ))
+            }
+        }
+    }
+    table.into_run(path, opts)
+}
+
+/// A whole JSON document: Hugging Face `trainer_state.json`, or an array of log objects.
+pub(crate) fn parse_document(
+    bytes: &[u8],
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<Run, DoctorError> {
+    let text = String::from_utf8_lossy(bytes);
+    let value: Value = serde_json::from_str(&quote_non_finite(&text)).map_err(|e| {
+        DoctorError::parse(
+            path,
+            Location::Line(e.line()),
+            format!("expected a JSON document: {e}"),
+        )
+    })?;
+    let (entries, state) = match &value {
+        Value::Object(obj) => match obj.get("log_history") {
+            Some(Value::Array(entries)) => (entries, Some(obj)),
+            _ => {
+                return Err(DoctorError::parse(
+                    path,
+                    Location::Whole,
+                    "expected a Hugging Face trainer state with a `log_history` list",
+                ))
+            }
+        },
+        Value::Array(entries) => (entries, None),
+        _ => {
+            return Err(DoctorError::parse(
+                path,
+                Location::Whole,
+                "expected a JSON object with `log_history` or a list of log objects",
+            ))
+        }
+    };
+    let mut table = Table::default();
+    let mut index = HashMap::new();
+    for entry in entries {
+        let Value::Object(obj) = entry else { continue };
+        // The end-of-training summary (`train_loss` averaged over the run) is not a point.
+        if obj.contains_key("train_runtime") || obj.contains_key("total_flos") {
+            continue;
+        }
+        add_object(&mut table, &mut index, obj);
+    }
+    let mut run = table.into_run(path, opts)?;
+    if let Some(state) = state {
+        let get = |k: &str| state.get(k).and_then(Value::as_f64);
+        if let (Some(max_steps), Some(epochs)) = (get("max_steps"), get("num_train_epochs")) {
+            if max_steps > 0.0 && epochs > 0.0 {
+                run.steps_per_epoch = Some(max_steps / epochs);
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// What rnnlab's `meta.json` next to `metrics.jsonl` says about the run.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Meta {
+    pub vocab_size: Option<usize>,
+    pub steps_per_epoch: Option<f64>,
+    pub references: References,
+}
+
+pub(crate) fn parse_meta(bytes: &[u8], path: &Path) -> Result<Meta, DoctorError> {
+    let text = String::from_utf8_lossy(bytes);
+    let value: Value = serde_json::from_str(&quote_non_finite(&text)).map_err(|e| {
+        DoctorError::parse(
+            path,
+            Location::Line(e.line()),
+            format!("expected rnnlab's meta.json object: {e}"),
+        )
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(DoctorError::parse(
+            path,
+            Location::Whole,
+            "expected rnnlab's meta.json object",
+        ));
+    };
+    let finite = |v: Option<&Value>| v.and_then(Value::as_f64).filter(|x| x.is_finite());
+    let refs = obj.get("references");
+    let reference = |k: &str| finite(refs.and_then(|r| r.get(k)));
+    Ok(Meta {
+        vocab_size: obj
+            .get("vocab_size")
+            .or_else(|| obj.get("vocab"))
+            .and_then(Value::as_u64)
+            .map(|v| v as usize),
+        steps_per_epoch: finite(obj.get("steps_per_epoch")).filter(|s| *s > 0.0),
+        references: References {
+            ln_vocab: reference("ln_vocab"),
+            unigram: reference("unigram"),
+            bigram: reference("bigram"),
+            floor: reference("floor"),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Point;
+
+    fn lines(text: &str) -> Result<Run, DoctorError> {
+        parse_lines(
+            text.as_bytes(),
+            Path::new("metrics.jsonl"),
+            &LoadOptions::default(),
+        )
+    }
+
+    #[test]
+    fn rnnlab_metrics_with_eval_and_event_lines() {
+        let text = r#"{"step":1,"epoch":0.01,"tokens":100,"loss":4.2,"lr":0.001,"grad_norm":1.5,"clipped":false,"tok_per_s":1e4,"time_s":0.1}
+{"step":2,"epoch":0.02,"tokens":200,"loss":null,"lr":0.001,"grad_norm":1.4,"clipped":false,"tok_per_s":1e4,"time_s":0.2}
+{"step":2,"epoch":0.02,"tokens":200,"val_loss":4.0,"val_ppl":54.6,"time_s":0.3}
+{"step":2,"event":"guard_skip","detail":"loss 9 > 5 MADs"}
+{"step":3,"epoch":0.03,"tok"#;
+        let run = lines(text).unwrap();
+        assert_eq!(run.train_loss.len(), 2);
+        assert!(run.train_loss[1].value.is_nan(), "null loss is NaN");
+        assert_eq!(
+            run.val_loss,
+            vec![Point {
+                step: 2.0,
+                value: 4.0
+            }]
+        );
+        assert_eq!(run.lr.len(), 2);
+        assert_eq!(run.grad_norm.len(), 2);
+        assert_eq!(run.events.len(), 1);
+        assert_eq!(run.events[0].kind, "guard_skip");
+        assert_eq!(run.events[0].detail, "loss 9 > 5 MADs");
+        assert_eq!(run.steps_per_epoch.map(|s| s.round()), Some(100.0));
+    }
+
+    #[test]
+    fn malformed_middle_line_is_named() {
+        let text = "{\"step\":1,\"loss\":2}\n{\"step\":2,\"loss\":\n{\"step\":3,\"loss\":1}\n";
+        let err = lines(text).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn llama_factory_log_uses_current_steps() {
+        let text = r#"{"current_steps": 10, "total_steps": 40, "loss": 2.5, "learning_rate": 1e-6, "epoch": 0.25}
+{"current_steps": 20, "total_steps": 40, "loss": 2.0, "learning_rate": 2e-6, "epoch": 0.5}
+{"current_steps": 20, "total_steps": 40, "epoch": 0.5}
+"#;
+        let run = lines(text).unwrap();
+        assert_eq!(
+            run.train_loss,
+            vec![
+                Point {
+                    step: 10.0,
+                    value: 2.5
+                },
+                Point {
+                    step: 20.0,
+                    value: 2.0
+                }
+            ]
+        );
+        assert_eq!(run.lr.len(), 2);
+        assert_eq!(run.steps_per_epoch, Some(40.0));
+    }
+
+    #[test]
+    fn trainer_state_log_history_with_python_nan() {
+        let text = r#"{"global_step": 20, "max_steps": 20, "num_train_epochs": 2, "log_history": [
+  {"epoch": 0.5, "grad_norm": 1.0, "learning_rate": 1e-5, "loss": 2.0, "step": 5},
+  {"epoch": 1.0, "grad_norm": NaN, "learning_rate": 1e-5, "loss": NaN, "step": 10},
+  {"epoch": 1.0, "eval_loss": 1.9, "eval_runtime": 3.0, "step": 10},
+  {"epoch": 2.0, "step": 20, "total_flos": 1e12, "train_loss": 1.5, "train_runtime": 99.0}
+]}"#;
+        let run = parse_document(
+            text.as_bytes(),
+            Path::new("trainer_state.json"),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(run.train_loss.len(), 2);
+        assert!(run.train_loss[1].value.is_nan());
+        assert!(run.grad_norm[1].value.is_nan());
+        assert_eq!(
+            run.val_loss,
+            vec![Point {
+                step: 10.0,
+                value: 1.9
+            }]
+        );
+        assert_eq!(run.steps_per_epoch, Some(10.0));
+    }
+
+    #[test]
+    fn quoting_leaves_strings_alone() {
+        let q = quote_non_finite(r#"{"a": NaN, "b": "NaN \" Infinity", "c": -Infinity}"#);
+        assert_eq!(
+            q,
+            r#"{"a": "NaN", "b": "NaN \" Infinity", "c": "-Infinity"}"#
+        );
+    }
+
+    #[test]
+    fn meta_supplies_vocab_and_references() {
+        let meta = parse_meta(
+            br#"{"vocab_size": 65, "steps_per_epoch": 490, "references": {"ln_vocab": 4.174, "unigram": 3.3, "bigram": 2.5, "floor": null}}"#,
+            Path::new("meta.json"),
+        )
+        .unwrap();
+        assert_eq!(meta.vocab_size, Some(65));
+        assert_eq!(meta.steps_per_epoch, Some(490.0));
+        assert_eq!(meta.references.unigram, Some(3.3));
+        assert_eq!(meta.references.floor, None);
+    }
+}

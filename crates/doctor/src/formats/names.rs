@@ -1,0 +1,469 @@
+//! What a column, key or tag name means: one classifier shared by every format, so that
+//! `train/loss` in TensorBoard, `train_loss` in a CSV header and `loss:` in a text log are all
+//! recognised the same way.
+
+use super::LoadOptions;
+use crate::error::{DoctorError, Location};
+use std::path::Path;
+
+/// The series a named value feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Role {
+    Step,
+    Epoch,
+    TrainLoss,
+    ValLoss,
+    Lr,
+    GradNorm,
+}
+
+const VAL_MARKERS: &[&str] = &[
+    "val",
+    "valid",
+    "validation",
+    "eval",
+    "evaluation",
+    "test",
+    "dev",
+    "tel",
+];
+const TRAIN_MARKERS: &[&str] = &["train", "training", "trl", "tr"];
+/// Tokens that say a "loss" name is not the loss itself (a scale, a weight, a statistic of it).
+const LOSS_EXCLUDERS: &[&str] = &[
+    "scale",
+    "scaler",
+    "weight",
+    "coef",
+    "coeff",
+    "ratio",
+    "std",
+    "min",
+    "max",
+    "var",
+    "count",
+    "num",
+    "aux",
+    "param",
+    "acc",
+    "accuracy",
+    "ppl",
+    "perplexity",
+    "diff",
+    "delta",
+];
+/// Tokens that leave a loss name's meaning unchanged.
+const LOSS_NEUTRAL: &[&str] = &[
+    "loss", "step", "avg", "mean", "total", "run", "batch", "overall",
+];
+const LR_NEUTRAL: &[&str] = &[
+    "lr",
+    "learning",
+    "rate",
+    "train",
+    "adam",
+    "adamw",
+    "sgd",
+    "optimizer",
+    "opt",
+    "group",
+    "pg",
+    "base",
+    "current",
+    "step",
+];
+const STEP_NAMES: &[&str] = &[
+    "step",
+    "global_step",
+    "iter",
+    "iteration",
+    "current_steps",
+    "steps",
+    "iters",
+    "iterations",
+    "trainer_global_step",
+    "train_global_step",
+    "global_steps",
+    "num_steps",
+    "optimizer_step",
+    "s",
+    "it",
+    "update",
+    "updates",
+    "batch",
+];
+
+/// Lower-case word tokens of a name (`lr-Adam` → `lr adam`, `Loss/train` → `loss train`),
+/// with a few glued spellings split.
+fn tokens(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for raw in name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+    {
+        let t = raw.to_lowercase();
+        let split: &[&str] = match t.as_str() {
+            "trainloss" => &["train", "loss"],
+            "valloss" => &["val", "loss"],
+            "evalloss" => &["eval", "loss"],
+            "testloss" => &["test", "loss"],
+            "gradnorm" => &["grad", "norm"],
+            "learningrate" => &["learning", "rate"],
+            _ => {
+                out.push(t);
+                continue;
+            }
+        };
+        out.extend(split.iter().map(|s| s.to_string()));
+    }
+    out
+}
+
+/// Drops the parts of a name that say where it came from rather than what it is: the
+/// `run-name - ` prefix of Weights & Biases exports.
+fn strip_export_prefix(name: &str) -> &str {
+    match name.rfind(" - ") {
+        Some(i) => &name[i + 3..],
+        None => name,
+    }
+}
+
+/// Classifies a name; the rank orders candidates for the same role (lower is better).
+pub(crate) fn classify(name: &str) -> Option<(Role, u32)> {
+    let name = strip_export_prefix(name.trim());
+    let lower = name.to_lowercase();
+    if lower.ends_with("__min") || lower.ends_with("__max") || lower.ends_with("__step") {
+        return None;
+    }
+    let toks = tokens(name);
+    if toks.is_empty() {
+        return None;
+    }
+    let joined = toks.join("_");
+    if let Some(rank) = STEP_NAMES.iter().position(|s| *s == joined) {
+        return Some((Role::Step, rank as u32));
+    }
+    if joined == "epoch" || joined == "epochs" {
+        return Some((Role::Epoch, 0));
+    }
+    let has = |t: &str| toks.iter().any(|x| x == t);
+    if has("loss") || joined == "trl" || joined == "tel" {
+        return classify_loss(&toks);
+    }
+    if has("lr") || (has("learning") && has("rate")) {
+        if toks
+            .iter()
+            .any(|t| t == "scale" || t == "scheduler" || t == "decay")
+        {
+            return None;
+        }
+        let extra = toks
+            .iter()
+            .filter(|t| !LR_NEUTRAL.contains(&t.as_str()) && !is_group_index(t))
+            .count();
+        return Some((Role::Lr, 10 * extra as u32));
+    }
+    let gradish = has("grad") || has("grads") || has("gradient") || has("gradients");
+    if has("norm") && !has("param") && !has("weight") {
+        if gradish {
+            let extra = toks
+                .iter()
+                .filter(|t| {
+                    ![
+                        "grad",
+                        "grads",
+                        "gradient",
+                        "gradients",
+                        "norm",
+                        "train",
+                        "global",
+                        "step",
+                    ]
+                    .contains(&t.as_str())
+                })
+                .count();
+            return Some((Role::GradNorm, 10 * extra as u32));
+        }
+        if joined == "norm" || joined == "total_norm" {
+            return Some((Role::GradNorm, 5));
+        }
+    }
+    None
+}
+
+fn is_group_index(t: &str) -> bool {
+    t.chars().all(|c| c.is_ascii_digit())
+        || t.strip_prefix("group")
+            .or_else(|| t.strip_prefix("pg"))
+            .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn classify_loss(toks: &[String]) -> Option<(Role, u32)> {
+    if toks.iter().any(|t| LOSS_EXCLUDERS.contains(&t.as_str())) {
+        return None;
+    }
+    let is_val = toks.iter().any(|t| VAL_MARKERS.contains(&t.as_str()));
+    let mut rank = 0u32;
+    for t in toks {
+        let t = t.as_str();
+        if VAL_MARKERS.contains(&t) || TRAIN_MARKERS.contains(&t) || LOSS_NEUTRAL.contains(&t) {
+            continue;
+        }
+        // An epoch average is a coarser view of the same series: use it only when nothing finer exists.
+        rank += if t == "epoch" { 5 } else { 10 };
+    }
+    let role = if is_val {
+        Role::ValLoss
+    } else {
+        Role::TrainLoss
+    };
+    Some((role, rank))
+}
+
+/// Whether a folder name says its files hold validation (or training) curves:
+/// Keras and others write `train/` and `validation/` siblings with the same tags.
+pub(crate) fn folder_role(component: &str) -> Option<Role> {
+    let c = component.to_lowercase();
+    if VAL_MARKERS.contains(&c.as_str()) && c != "tel" {
+        Some(Role::ValLoss)
+    } else if c == "train" || c == "training" {
+        Some(Role::TrainLoss)
+    } else {
+        None
+    }
+}
+
+/// The chosen column (index into the names) for each role.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Picks {
+    pub step: Option<usize>,
+    pub epoch: Option<usize>,
+    pub train: Option<usize>,
+    pub val: Option<usize>,
+    pub lr: Option<usize>,
+    pub grad: Option<usize>,
+}
+
+impl Picks {
+    fn slot(&mut self, role: Role) -> &mut Option<usize> {
+        match role {
+            Role::Step => &mut self.step,
+            Role::Epoch => &mut self.epoch,
+            Role::TrainLoss => &mut self.train,
+            Role::ValLoss => &mut self.val,
+            Role::Lr => &mut self.lr,
+            Role::GradNorm => &mut self.grad,
+        }
+    }
+}
+
+/// Picks the best-ranked name for each role (the first on a tie), then applies the user's
+/// column overrides, which must name an existing column.
+pub(crate) fn pick_columns<S: AsRef<str>>(
+    names: &[S],
+    roles: &[Option<(Role, u32)>],
+    opts: &LoadOptions,
+    path: &Path,
+) -> Result<Picks, DoctorError> {
+    let mut picks = Picks::default();
+    let mut best: Vec<(Role, u32)> = Vec::new();
+    for (i, role) in roles.iter().enumerate() {
+        let Some((role, rank)) = *role else { continue };
+        let current = best.iter().position(|(r, _)| *r == role);
+        match current {
+            Some(j) if best[j].1 <= rank => {}
+            Some(j) => {
+                best[j].1 = rank;
+                *picks.slot(role) = Some(i);
+            }
+            None => {
+                best.push((role, rank));
+                *picks.slot(role) = Some(i);
+            }
+        }
+    }
+    let overrides = [
+        (&opts.step_col, Role::Step, "--step-col"),
+        (&opts.loss_col, Role::TrainLoss, "--loss-col"),
+        (&opts.val_col, Role::ValLoss, "--val-col"),
+        (&opts.lr_col, Role::Lr, "--lr-col"),
+        (&opts.grad_col, Role::GradNorm, "--grad-col"),
+    ];
+    for (wanted, role, flag) in overrides {
+        let Some(wanted) = wanted else { continue };
+        let found = names.iter().position(|n| n.as_ref() == wanted).or_else(|| {
+            names
+                .iter()
+                .position(|n| n.as_ref().eq_ignore_ascii_case(wanted))
+        });
+        match found {
+            Some(i) => {
+                // A column used for one role by override is no longer a candidate for another.
+                for other in [
+                    &mut picks.step,
+                    &mut picks.epoch,
+                    &mut picks.train,
+                    &mut picks.val,
+                    &mut picks.lr,
+                    &mut picks.grad,
+                ] {
+                    if *other == Some(i) {
+                        *other = None;
+                    }
+                }
+                *picks.slot(role) = Some(i);
+            }
+            None => {
+                return Err(DoctorError::parse(
+                    path,
+                    Location::Whole,
+                    format!(
+                        "{flag} {wanted:?} names no column (found: {})",
+                        list_names(names)
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(picks)
+}
+
+/// A short comma-separated list of names for error messages.
+pub(crate) fn list_names<S: AsRef<str>>(names: &[S]) -> String {
+    const SHOWN: usize = 20;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| n.as_ref())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(", … ({} more)", names.len() - SHOWN));
+    }
+    if s.is_empty() {
+        s.push_str("nothing");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(name: &str) -> Option<Role> {
+        classify(name).map(|(r, _)| r)
+    }
+
+    #[test]
+    fn recognises_common_spellings() {
+        for n in [
+            "loss",
+            "train_loss",
+            "train/loss",
+            "train_loss_step",
+            "training_loss",
+            "Loss/train",
+            "trl",
+            "avg_train_loss",
+            "run-3 - train/loss",
+        ] {
+            assert_eq!(role(n), Some(Role::TrainLoss), "{n}");
+        }
+        for n in [
+            "val_loss",
+            "eval_loss",
+            "valid_loss",
+            "val/loss",
+            "validation_loss",
+            "eval/loss",
+            "Loss/val",
+            "tel",
+            "val loss",
+        ] {
+            assert_eq!(role(n), Some(Role::ValLoss), "{n}");
+        }
+        for n in [
+            "lr",
+            "learning_rate",
+            "lr-Adam",
+            "train/lr",
+            "lr-AdamW/pg1",
+            "lr/group0",
+        ] {
+            assert_eq!(role(n), Some(Role::Lr), "{n}");
+        }
+        for n in [
+            "grad_norm",
+            "train/grad_norm",
+            "gradient_norm",
+            "norm",
+            "gradnorm",
+        ] {
+            assert_eq!(role(n), Some(Role::GradNorm), "{n}");
+        }
+        for n in [
+            "step",
+            "global_step",
+            "iter",
+            "iteration",
+            "Step",
+            "current_steps",
+            "_step",
+        ] {
+            assert_eq!(role(n), Some(Role::Step), "{n}");
+        }
+        assert_eq!(role("epoch"), Some(Role::Epoch));
+    }
+
+    #[test]
+    fn ignores_statistics_and_look_alikes() {
+        for n in [
+            "loss_scale",
+            "run - train/loss__MIN",
+            "run - train/loss__MAX",
+            "grad/param norm",
+            "val_ppl",
+            "perplexity",
+            "tokens",
+            "time_s",
+            "weight_norm",
+            "lr_scheduler_type",
+        ] {
+            assert_eq!(role(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn per_step_loss_beats_epoch_average() {
+        let names = [
+            "epoch",
+            "train_loss_epoch",
+            "train_loss_step",
+            "step",
+            "val_loss",
+        ];
+        let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
+        let picks = pick_columns(&names, &roles, &LoadOptions::default(), Path::new("x")).unwrap();
+        assert_eq!(picks.train, Some(2));
+        assert_eq!(picks.step, Some(3));
+        assert_eq!(picks.epoch, Some(0));
+        assert_eq!(picks.val, Some(4));
+    }
+
+    #[test]
+    fn overrides_win_and_unknown_override_is_an_error() {
+        let names = ["a", "b", "loss"];
+        let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
+        let opts = LoadOptions {
+            loss_col: Some("b".into()),
+            ..Default::default()
+        };
+        let picks = pick_columns(&names, &roles, &opts, Path::new("x")).unwrap();
+        assert_eq!(picks.train, Some(1));
+        let opts = LoadOptions {
+            val_col: Some("nope".into()),
+            ..Default::default()
+        };
+        let err = pick_columns(&names, &roles, &opts, Path::new("x")).unwrap_err();
+        assert!(err.to_string().contains("found: a, b, loss"), "{err}");
+    }
+}

@@ -1,0 +1,262 @@
+//! Shared plumbing from parsed values to a [`Run`]: rows of named numbers (CSV, JSON lines,
+//! Hugging Face log history) become series, step counters that restart are stitched into one
+//! global step, and every series ends sorted by step.
+
+use super::names::{classify, list_names, pick_columns};
+use super::LoadOptions;
+use crate::error::{DoctorError, Location};
+use crate::{Event, Point, Run};
+use std::path::Path;
+
+/// Sorts a series by step (stable) and keeps the last value logged for a repeated step: a
+/// resumed or rolled-back run re-logs steps, and the later value is the one that counts.
+pub(crate) fn sort_dedup(points: &mut Vec<Point>) {
+    points.sort_by(|a, b| a.step.total_cmp(&b.step));
+    let mut out: Vec<Point> = Vec::with_capacity(points.len());
+    for p in points.drain(..) {
+        match out.last_mut() {
+            Some(last) if last.step == p.step => *last = p,
+            _ => out.push(p),
+        }
+    }
+    *points = out;
+}
+
+/// Sorts every series of a run and its events.
+pub(crate) fn normalise(run: &mut Run) {
+    for s in [
+        &mut run.train_loss,
+        &mut run.val_loss,
+        &mut run.lr,
+        &mut run.grad_norm,
+    ] {
+        sort_dedup(s);
+    }
+    run.events.sort_by(|a, b| a.step.total_cmp(&b.step));
+}
+
+/// Turns per-epoch (or per-restart) step counters into one global step: when the counter
+/// falls back to where it started after rising, later steps are offset so they continue
+/// from the last global step, keeping the usual spacing.
+#[derive(Debug, Default)]
+pub(crate) struct StepStitcher {
+    first_raw: Option<f64>,
+    last_raw: f64,
+    last_global: f64,
+    offset: f64,
+    last_increment: f64,
+}
+
+impl StepStitcher {
+    pub fn global(&mut self, raw: f64) -> f64 {
+        let Some(first) = self.first_raw else {
+            self.first_raw = Some(raw);
+            self.last_raw = raw;
+            self.last_global = raw;
+            return raw;
+        };
+        let spacing = if self.last_increment > 0.0 {
+            self.last_increment
+        } else {
+            1.0
+        };
+        if raw < self.last_raw && raw <= first + spacing {
+            self.offset = self.last_global + spacing - raw;
+        } else if raw > self.last_raw {
+            self.last_increment = raw - self.last_raw;
+        }
+        self.last_raw = raw;
+        self.last_global = raw + self.offset;
+        self.last_global
+    }
+}
+
+/// Rows of named numbers, sparse: (column index, value). Produced by the CSV, JSON-lines and
+/// Hugging Face readers.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Row>,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Row {
+    pub cells: Vec<(usize, f64)>,
+}
+
+impl Table {
+    /// Index of a column, added if new.
+    pub fn column(
+        &mut self,
+        name: &str,
+        index: &mut std::collections::HashMap<String, usize>,
+    ) -> usize {
+        if let Some(&i) = index.get(name) {
+            return i;
+        }
+        self.columns.push(name.to_string());
+        index.insert(name.to_string(), self.columns.len() - 1);
+        self.columns.len() - 1
+    }
+
+    /// Builds the run: picks the step, loss, validation, learning-rate and gradient-norm
+    /// columns by name (or override), stitches restarting steps, and estimates steps per epoch
+    /// from an epoch column when there is one.
+    pub fn into_run(self, path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
+        let roles: Vec<_> = self.columns.iter().map(|c| classify(c)).collect();
+        let picks = pick_columns(&self.columns, &roles, opts, path)?;
+        if picks.train.is_none() && picks.val.is_none() {
+            return Err(DoctorError::parse(
+                path,
+                Location::Whole,
+                format!(
+                    "expected a header with a loss column (found: {}); use --loss-col",
+                    list_names(&self.columns)
+                ),
+            ));
+        }
+        let step_col = picks.step.or(picks.epoch);
+        let mut run = Run {
+            events: self.events,
+            ..Run::default()
+        };
+        let mut stitcher = StepStitcher::default();
+        let mut epoch_pairs: Vec<(f64, f64)> = Vec::new();
+        for (index, row) in self.rows.iter().enumerate() {
+            let get = |col: Option<usize>| {
+                col.and_then(|c| row.cells.iter().find(|(i, _)| *i == c).map(|(_, v)| *v))
+            };
+            let raw_step = match step_col {
+                Some(_) => match get(step_col) {
+                    Some(s) if s.is_finite() => s,
+                    _ => continue,
+                },
+                None => index as f64,
+            };
+            let step = stitcher.global(raw_step);
+            if let (Some(epoch), true) = (get(picks.epoch), picks.step.is_some()) {
+                if epoch.is_finite() {
+                    epoch_pairs.push((step, epoch));
+                }
+            }
+            for (col, series) in [
+                (picks.train, &mut run.train_loss),
+                (picks.val, &mut run.val_loss),
+                (picks.lr, &mut run.lr),
+                (picks.grad, &mut run.grad_norm),
+            ] {
+                if let Some(value) = get(col) {
+                    series.push(Point { step, value });
+                }
+            }
+        }
+        run.steps_per_epoch = steps_per_epoch(&epoch_pairs);
+        normalise(&mut run);
+        Ok(run)
+    }
+}
+
+/// Steps per epoch from (step, epoch) pairs: the slope of step against epoch when epochs are
+/// fractional (Hugging Face, LLaMA-Factory), or the spacing of the steps where an integer
+/// epoch counter changes (Lightning).
+pub(crate) fn steps_per_epoch(pairs: &[(f64, f64)]) -> Option<f64> {
+    let (&(last_step, last_epoch), _) = pairs.split_last()?;
+    let fractional = pairs.iter().any(|(_, e)| e.fract() != 0.0);
+    if fractional {
+        let (first_step, first_epoch) = pairs[0];
+        let span = last_epoch - first_epoch;
+        if span > 0.0 {
+            let spe = (last_step - first_step) / span;
+            return (spe.is_finite() && spe > 0.0).then_some(spe);
+        }
+        return None;
+    }
+    // Integer epochs: where the counter moves on.
+    let changes: Vec<f64> = pairs
+        .windows(2)
+        .filter(|w| w[1].1 > w[0].1)
+        .map(|w| w[1].0)
+        .collect();
+    match changes.len() {
+        0 => None,
+        1 => (changes[0] > 0.0).then_some(changes[0]),
+        n => {
+            let spe = (changes[n - 1] - changes[0]) / (n - 1) as f64;
+            (spe > 0.0).then_some(spe)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stitches_counters_that_restart_each_epoch() {
+        let mut s = StepStitcher::default();
+        let raw = [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0];
+        let global: Vec<f64> = raw.iter().map(|&r| s.global(r)).collect();
+        assert_eq!(global, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        let mut s = StepStitcher::default();
+        let raw = [0.0, 10.0, 20.0, 0.0, 10.0];
+        let global: Vec<f64> = raw.iter().map(|&r| s.global(r)).collect();
+        assert_eq!(global, vec![0.0, 10.0, 20.0, 30.0, 40.0]);
+    }
+
+    #[test]
+    fn a_resume_from_a_checkpoint_is_not_a_restart() {
+        let mut s = StepStitcher::default();
+        let raw = [0.0, 1.0, 2.0, 3.0, 4.0, 2.0, 3.0];
+        let global: Vec<f64> = raw.iter().map(|&r| s.global(r)).collect();
+        assert_eq!(global, raw.to_vec());
+    }
+
+    #[test]
+    fn sort_dedup_keeps_last_value_of_a_repeated_step() {
+        let mut pts = vec![
+            Point {
+                step: 2.0,
+                value: 1.0,
+            },
+            Point {
+                step: 1.0,
+                value: 5.0,
+            },
+            Point {
+                step: 2.0,
+                value: 3.0,
+            },
+        ];
+        sort_dedup(&mut pts);
+        assert_eq!(
+            pts,
+            vec![
+                Point {
+                    step: 1.0,
+                    value: 5.0
+                },
+                Point {
+                    step: 2.0,
+                    value: 3.0
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn steps_per_epoch_from_fractional_and_integer_epochs() {
+        let frac = [(10.0, 0.004), (2165.0, 1.0), (8660.0, 4.0)];
+        let spe = steps_per_epoch(&frac).unwrap();
+        assert!((spe - 2165.0).abs() < 5.0, "{spe}");
+        let int = [
+            (10.0, 0.0),
+            (99.0, 0.0),
+            (100.0, 1.0),
+            (150.0, 1.0),
+            (200.0, 2.0),
+        ];
+        assert_eq!(steps_per_epoch(&int), Some(100.0));
+        assert_eq!(steps_per_epoch(&[(5.0, 0.0)]), None);
+    }
+}

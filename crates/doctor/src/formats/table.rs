@@ -1,0 +1,186 @@
+//! CSV and TSV with a header row: plain exports, Lightning `metrics.csv` (train and validation on
+//! separate rows of one step, empty cells elsewhere) and Weights & Biases exports (`Step`,
+//! `run - train/loss`, with `__MIN`/`__MAX` companions ignored).
+
+use super::series::{Row, Table};
+use super::LoadOptions;
+use crate::error::{DoctorError, Location};
+use crate::Run;
+use std::path::Path;
+
+/// The delimiter the header line uses: tab, semicolon or comma.
+pub(crate) fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let count = |d: u8| header.iter().filter(|&&b| b == d).count();
+    [b'\t', b';', b',']
+        .into_iter()
+        .max_by_key(|&d| (count(d), d == b','))
+        .unwrap_or(b',')
+}
+
+/// Parses a cell as a number; `nan`, `inf` and Python's `NaN`/`Infinity` included, empty = absent.
+pub(crate) fn parse_number(cell: &str) -> Option<f64> {
+    let cell = cell.trim().trim_matches('"');
+    if cell.is_empty() {
+        return None;
+    }
+    cell.parse::<f64>().ok().or_else(|| {
+        // Python spells these out; `tensor(2.31)` comes from printing a torch scalar.
+        let inner = cell
+            .strip_prefix("tensor(")
+            .and_then(|c| c.strip_suffix(')'))
+            .unwrap_or(cell);
+        inner.parse::<f64>().ok()
+    })
+}
+
+pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let delimiter = sniff_delimiter(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error(path, &e, "a header row"))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect::<Vec<_>>();
+    let mut table = Table {
+        columns: headers,
+        ..Table::default()
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // A half-written last row of a run still logging is tolerated.
+                if is_at_end(&reader, text.len()) {
+                    break;
+                }
+                return Err(csv_error(path, &e, "a data row"));
+            }
+        }
+        let cells = record
+            .iter()
+            .enumerate()
+            .take(table.columns.len())
+            .filter_map(|(i, cell)| parse_number(cell).map(|v| (i, v)))
+            .collect();
+        table.rows.push(Row { cells });
+    }
+    table.into_run(path, opts)
+}
+
+fn is_at_end(reader: &csv::Reader<&[u8]>, len: usize) -> bool {
+    reader.position().byte() as usize >= len
+}
+
+fn csv_error(path: &Path, e: &csv::Error, expected: &str) -> DoctorError {
+    let location = e
+        .position()
+        .map(|p| Location::Line(p.line() as usize))
+        .unwrap_or(Location::Whole);
+    DoctorError::parse(path, location, format!("expected {expected} of CSV: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Point;
+
+    fn load(text: &str) -> Result<Run, DoctorError> {
+        parse(text.as_bytes(), Path::new("t.csv"), &LoadOptions::default())
+    }
+
+    #[test]
+    fn plain_csv_with_gaps() {
+        let run = load("step,loss,val_loss,lr,grad_norm\n0,4.2,4.1,0.003,0.3\n1,4.1,,0.003,0.2\n2,nan,,0.003,\n")
+            .unwrap();
+        assert_eq!(run.train_loss.len(), 3);
+        assert!(run.train_loss[2].value.is_nan());
+        assert_eq!(
+            run.val_loss,
+            vec![Point {
+                step: 0.0,
+                value: 4.1
+            }]
+        );
+        assert_eq!(run.lr.len(), 3);
+        assert_eq!(run.grad_norm.len(), 2);
+    }
+
+    #[test]
+    fn lightning_rows_for_train_and_val_of_one_step() {
+        let text = "epoch,step,train_loss_epoch,train_loss_step,val_loss\n\
+                    0,49,,7.6,\n0,99,,7.5,\n0,99,,,7.0\n0,99,7.55,,\n1,149,,7.3,\n";
+        let run = load(text).unwrap();
+        let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();
+        assert_eq!(steps, vec![49.0, 99.0, 149.0]);
+        assert_eq!(run.train_loss[1].value, 7.5);
+        assert_eq!(
+            run.val_loss,
+            vec![Point {
+                step: 99.0,
+                value: 7.0
+            }]
+        );
+    }
+
+    #[test]
+    fn wandb_export_and_tsv() {
+        let text = "Step\tmyrun - train/loss\tmyrun - train/loss__MIN\tmyrun - train/loss__MAX\n\
+                    10\t2.5\t2.4\t2.6\n20\t2.25\t2.2\t2.3\n";
+        let run = load(text).unwrap();
+        assert_eq!(
+            run.train_loss,
+            vec![
+                Point {
+                    step: 10.0,
+                    value: 2.5
+                },
+                Point {
+                    step: 20.0,
+                    value: 2.25
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn steps_restarting_per_epoch_are_stitched() {
+        let run = load("epoch,iter,loss\n1,1,3\n1,2,2.9\n1,3,2.8\n2,1,2.7\n2,2,2.6\n").unwrap();
+        let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();
+        assert_eq!(steps, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn no_loss_column_names_what_was_found() {
+        let err = load("a,b,c\n1,2,3\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("t.csv"), "{msg}");
+        assert!(msg.contains("(found: a, b, c); use --loss-col"), "{msg}");
+    }
+
+    #[test]
+    fn override_selects_an_unrecognised_column() {
+        let opts = LoadOptions {
+            loss_col: Some("b".into()),
+            step_col: Some("a".into()),
+            ..LoadOptions::default()
+        };
+        let run = parse(b"a,b,c\n1,2,3\n2,1.5,3\n", Path::new("t.csv"), &opts).unwrap();
+        assert_eq!(
+            run.train_loss[1],
+            Point {
+                step: 2.0,
+                value: 1.5
+            }
+        );
+    }
+}

@@ -1,0 +1,426 @@
+//! Plain-text training logs: any line holding a step counter and a loss. Rather than one regex
+//! per tool, each number on a line is paired with the words just before it (`iter 100: loss
+//! 2.34`, `step 12/1000 | loss 5.1 | norm 1.2`, `Epoch [2/5], Step [10/500], Loss: 2.3`,
+//! `100/21150 (epoch 0.236), train_loss = 2.1`, `s:0 trl:11.0`, `loss: 1.2 - val_loss: 1.4`)
+//! and the words are classified like column names. A `--pattern` regex with named groups
+//! `step`, `loss` and optionally `val` overrides the heuristics.
+
+use super::names::{classify, Role};
+use super::series::{normalise, StepStitcher};
+use super::LoadOptions;
+use crate::error::{DoctorError, Location};
+use crate::{Point, Run};
+use regex::Regex;
+use std::path::Path;
+use std::sync::OnceLock;
+
+fn number_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)([-+]?nan|[-+]?inf(?:inity)?|[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)(?:[ \t]*/[ \t]*(\d+))?([a-zµ%]*)",
+        )
+        .expect("valid regex")
+    })
+}
+
+/// A number on a line with the name written before it.
+#[derive(Debug)]
+struct Token<'a> {
+    key: &'a str,
+    value: f64,
+    total: Option<f64>,
+    /// Followed by a unit (`ms`, `M`, `%`): a time or a count, never a loss.
+    has_unit: bool,
+}
+
+/// The name a number carries: the last few words of the text since the previous number,
+/// cut at separators (`,`, `|`, brackets, ` - `) and stripped of `:`/`=`/quotes.
+fn key_of(segment: &str) -> &str {
+    const TRAILING: &[char] = &[':', '=', '[', '(', '\'', '"', '{'];
+    let s = segment.trim_end_matches(|c: char| c.is_whitespace() || TRAILING.contains(&c));
+    let cut = s
+        .rfind([',', ';', '|', '(', ')', '[', ']', '{', '}', '\t', '>'])
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let cut = match s[cut..].rfind(" - ") {
+        Some(i) => cut + i + 3,
+        None => cut,
+    };
+    let s = s[cut..].trim_start_matches(|c: char| !c.is_alphanumeric() && c != '_');
+    // At most the last three words: "the validation loss is" is still about a loss.
+    let start = s
+        .rmatch_indices(' ')
+        .nth(2)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(0);
+    &s[start..]
+}
+
+fn tokens(line: &str) -> Vec<Token<'_>> {
+    let mut out = Vec::new();
+    let mut prev_end = 0;
+    for m in number_regex().captures_iter(line) {
+        let whole = m.get(0).expect("group 0");
+        let start = whole.start();
+        // A digit glued to a word (`gpt2`, `lr1e-3`, `v_0`) is part of a name.
+        let glued = line[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        if glued {
+            continue;
+        }
+        let Ok(value) = m[1].parse::<f64>().or_else(|_| {
+            let t = m[1].to_ascii_lowercase();
+            let t = t.trim_start_matches('+');
+            match t {
+                "nan" | "-nan" => Ok(f64::NAN),
+                "inf" | "infinity" => Ok(f64::INFINITY),
+                "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
+                _ => Err(()),
+            }
+        }) else {
+            continue;
+        };
+        out.push(Token {
+            key: key_of(&line[prev_end..start]),
+            value,
+            total: m.get(2).and_then(|t| t.as_str().parse().ok()),
+            has_unit: !m[3].is_empty(),
+        });
+        prev_end = whole.end();
+    }
+    out
+}
+
+/// What one line says.
+#[derive(Debug, Default)]
+struct LineValues {
+    step: Option<(f64, Option<f64>)>,
+    epoch: Option<(f64, Option<f64>)>,
+    train: Option<f64>,
+    val: Option<f64>,
+    lr: Option<f64>,
+    grad: Option<f64>,
+}
+
+fn read_line(line: &str) -> LineValues {
+    let mut out = LineValues::default();
+    let mut ranks = [u32::MAX; 6];
+    let mut bare_counter = None;
+    for (i, t) in tokens(line).into_iter().enumerate() {
+        let Some((role, rank)) = classify(t.key) else {
+            if i == 0 && t.key.is_empty() && t.total.is_some() && !t.has_unit {
+                bare_counter = Some((t.value, t.total));
+            }
+            continue;
+        };
+        if t.has_unit {
+            continue;
+        }
+        let slot = role as usize;
+        if rank >= ranks[slot] {
+            continue;
+        }
+        ranks[slot] = rank;
+        match role {
+            Role::Step => out.step = Some((t.value, t.total)),
+            Role::Epoch => out.epoch = Some((t.value, t.total)),
+            Role::TrainLoss => out.train = Some(t.value),
+            Role::ValLoss => out.val = Some(t.value),
+            Role::Lr => out.lr = Some(t.value),
+            Role::GradNorm => out.grad = Some(t.value),
+        }
+    }
+    if out.step.is_none() {
+        out.step = bare_counter;
+    }
+    out
+}
+
+/// Turns each line's counters into a global step: a per-epoch counter `S/T` under an epoch
+/// `E/N` becomes `(E - base)·T + S`; counters that restart are stitched; a line with a loss and
+/// no counter belongs to the last step seen (llm.c prints `val loss` on its own line).
+#[derive(Default)]
+struct StepTracker {
+    stitcher: StepStitcher,
+    epoch: Option<(f64, Option<f64>)>,
+    epoch_base: f64,
+    last_step: Option<f64>,
+    lines_with_loss: usize,
+}
+
+impl StepTracker {
+    fn step_for(&mut self, v: &LineValues) -> Option<f64> {
+        if let Some(epoch) = v.epoch {
+            if self.epoch.is_none() {
+                self.epoch_base = if epoch.0 >= 1.0 { 1.0 } else { 0.0 };
+            }
+            self.epoch_base = self.epoch_base.min(epoch.0.max(0.0));
+            self.epoch = Some(epoch);
+        }
+        let raw = match (v.step, self.epoch) {
+            (Some((s, Some(per_epoch))), Some((e, Some(_))))
+                if e.fract() == 0.0 && s <= per_epoch && e >= self.epoch_base =>
+            {
+                Some((e - self.epoch_base) * per_epoch + s)
+            }
+            (Some((s, _)), _) => Some(s),
+            (None, _) => None,
+        };
+        let has_loss = v.train.is_some() || v.val.is_some();
+        let step = match raw {
+            Some(s) if s.is_finite() => Some(self.stitcher.global(s)),
+            Some(_) => None,
+            None if !has_loss => None,
+            // An epoch-level log (Keras `Epoch 3/10 … loss: 1.2`): the epoch is the step.
+            None => match (v.epoch, self.last_step) {
+                (Some((e, _)), _) => Some(e),
+                (None, Some(last)) => Some(last),
+                (None, None) => Some(self.lines_with_loss as f64),
+            },
+        };
+        if has_loss {
+            self.lines_with_loss += 1;
+        }
+        if let Some(s) = step {
+            self.last_step = Some(s);
+        }
+        step
+    }
+}
+
+fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    // `\r` separates progress-bar updates (Keras, tqdm) within one physical line.
+    text.split('\n')
+        .enumerate()
+        .flat_map(|(i, l)| l.split('\r').map(move |part| (i + 1, part)))
+}
+
+fn no_points_error(path: &Path) -> DoctorError {
+    DoctorError::parse(
+        path,
+        Location::Whole,
+        "expected lines with a step counter and a loss (like `step 10 loss 2.3`, \
+         `iter 10: loss 2.3`, or a CSV/JSON/TensorBoard file); use --pattern REGEX",
+    )
+}
+
+pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
+    let text = String::from_utf8_lossy(bytes);
+    if let Some(pattern) = &opts.pattern {
+        return parse_with_pattern(&text, pattern, path);
+    }
+    let mut run = Run::default();
+    let mut tracker = StepTracker::default();
+    for (_, line) in split_lines(&text) {
+        if line.len() > 4096 {
+            continue;
+        }
+        let v = read_line(line);
+        let Some(step) = tracker.step_for(&v) else {
+            continue;
+        };
+        for (value, series) in [
+            (v.train, &mut run.train_loss),
+            (v.val, &mut run.val_loss),
+            (v.lr, &mut run.lr),
+            (v.grad, &mut run.grad_norm),
+        ] {
+            if let Some(value) = value {
+                series.push(Point { step, value });
+            }
+        }
+    }
+    if run.train_loss.is_empty() && run.val_loss.is_empty() {
+        return Err(no_points_error(path));
+    }
+    normalise(&mut run);
+    Ok(run)
+}
+
+/// `--pattern`: a regex with named groups `step` and `loss` (and optionally `val`).
+fn parse_with_pattern(text: &str, pattern: &str, path: &Path) -> Result<Run, DoctorError> {
+    let re = Regex::new(pattern)
+        .map_err(|e| DoctorError::Usage(format!("--pattern is not a valid regex: {e}")))?;
+    let names: Vec<&str> = re.capture_names().flatten().collect();
+    if !names.contains(&"loss") && !names.contains(&"val") {
+        return Err(DoctorError::Usage(
+            "--pattern needs a named group `loss` (or `val`), like `step (?P<step>\\d+) loss (?P<loss>[\\d.]+)`"
+                .into(),
+        ));
+    }
+    let mut run = Run::default();
+    let mut stitcher = StepStitcher::default();
+    let mut last_step = None;
+    let mut count = 0usize;
+    for (line_no, line) in split_lines(text) {
+        let Some(caps) = re.captures(line) else {
+            continue;
+        };
+        let number = |name: &str| -> Result<Option<f64>, DoctorError> {
+            match caps.name(name) {
+                None => Ok(None),
+                Some(m) => super::table::parse_number(m.as_str())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        DoctorError::parse(
+                            path,
+                            Location::Line(line_no),
+                            format!(
+                                "--pattern group `{name}` matched {:?}, expected a number",
+                                m.as_str()
+                            ),
+                        )
+                    }),
+            }
+        };
+        let step = match number("step")? {
+            Some(s) => stitcher.global(s),
+            None => last_step.unwrap_or(count as f64),
+        };
+        last_step = Some(step);
+        count += 1;
+        if let Some(value) = number("loss")? {
+            run.train_loss.push(Point { step, value });
+        }
+        if let Some(value) = number("val")? {
+            run.val_loss.push(Point { step, value });
+        }
+    }
+    if run.train_loss.is_empty() && run.val_loss.is_empty() {
+        return Err(DoctorError::parse(
+            path,
+            Location::Whole,
+            format!("no line matched --pattern {pattern:?} with a loss"),
+        ));
+    }
+    normalise(&mut run);
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Run {
+        parse(
+            text.as_bytes(),
+            Path::new("train.log"),
+            &LoadOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn steps(points: &[Point]) -> Vec<f64> {
+        points.iter().map(|p| p.step).collect()
+    }
+
+    #[test]
+    fn nanogpt_iters_and_evals() {
+        let run = load(
+            "step 0: train loss 4.2000, val loss 4.2100\n\
+             iter 0: loss 4.1990, time 120.00ms, mfu -100.00%\n\
+             iter 10: loss 3.5000, time 20.00ms, mfu 5.00%\n\
+             step 20: train loss 3.0000, val loss 3.1000\n\
+             iter 20: loss 2.9000, time 20.00ms, mfu 5.00%\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![0.0, 10.0, 20.0]);
+        assert_eq!(run.train_loss[2].value, 2.9);
+        assert_eq!(steps(&run.val_loss), vec![0.0, 20.0]);
+        assert_eq!(run.val_loss[1].value, 3.1);
+    }
+
+    #[test]
+    fn llmc_lines_and_separate_val_line() {
+        let run = load(
+            "step    1/1000 | train loss 10.9 | norm 15.2 | lr 6.00e-06 | (120.5 ms | 4000 tok/s)\n\
+             step    2/1000 | train loss 10.5 | norm 12.0 | lr 1.20e-05 | (120.5 ms | 4000 tok/s)\n\
+             val loss 10.4\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
+        assert_eq!(
+            run.val_loss,
+            vec![Point {
+                step: 2.0,
+                value: 10.4
+            }]
+        );
+        assert_eq!(run.grad_norm[0].value, 15.2);
+        assert_eq!(run.lr[1].value, 1.2e-5);
+    }
+
+    #[test]
+    fn char_rnn_keras_and_generic() {
+        let run = load("100/21150 (epoch 0.236), train_loss = 2.10, grad/param norm = 3.1e-02, time/batch = 0.09s\n\
+                        101/21150 (epoch 0.238), train_loss = 2.05, grad/param norm = 3.0e-02, time/batch = 0.09s\n");
+        assert_eq!(steps(&run.train_loss), vec![100.0, 101.0]);
+        assert!(run.grad_norm.is_empty(), "grad/param norm is a ratio");
+
+        let run = load(
+            "Epoch 1/2\n10/10 [====] - 2s 20ms/step - loss: 1.50 - val_loss: 1.60\n\
+                        Epoch 2/2\n10/10 [====] - 2s 20ms/step - loss: 1.20 - val_loss: 1.40\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
+        assert_eq!(
+            run.val_loss[1],
+            Point {
+                step: 20.0,
+                value: 1.4
+            }
+        );
+
+        let run = load(
+            "Epoch 1/2 - loss: 1.50 - val_loss: 1.60\nEpoch 2/2 - loss: 1.20 - val_loss: 1.40\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
+
+        let run = load("2024-01-01 12:00:00 INFO step=10 loss=2.3 lr=0.001\nstep=20 loss=nan\n");
+        assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
+        assert!(run.train_loss[1].value.is_nan());
+        assert_eq!(run.lr.len(), 1);
+    }
+
+    #[test]
+    fn per_epoch_counters_become_global_steps() {
+        let run = load("Epoch [1/2], Step [1/3], Loss: 2.0\nEpoch [1/2], Step [2/3], Loss: 1.9\nEpoch [1/2], Step [3/3], Loss: 1.8\n\
+                        Epoch [2/2], Step [1/3], Loss: 1.7\n");
+        assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
+        // Counters without a total are stitched when they fall back to the start.
+        let run = load("epoch 1 batch 0 loss 3\nepoch 1 batch 50 loss 2.5\nepoch 2 batch 0 loss 2.4\nepoch 2 batch 50 loss 2.2\n");
+        assert_eq!(steps(&run.train_loss), vec![0.0, 50.0, 100.0, 150.0]);
+    }
+
+    #[test]
+    fn pattern_override_and_errors() {
+        let opts = LoadOptions {
+            pattern: Some(r"it(?P<step>\d+) L=(?P<loss>\S+)".into()),
+            ..LoadOptions::default()
+        };
+        let run = parse(b"it1 L=2.5\nit2 L=2.25\nnoise\n", Path::new("x"), &opts).unwrap();
+        assert_eq!(
+            run.train_loss[1],
+            Point {
+                step: 2.0,
+                value: 2.25
+            }
+        );
+        let err = parse(
+            b"hello world\n",
+            Path::new("x.log"),
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("x.log"), "{err}");
+        assert!(err.to_string().contains("--pattern"), "{err}");
+        let bad = LoadOptions {
+            pattern: Some("(".into()),
+            ..LoadOptions::default()
+        };
+        assert!(matches!(
+            parse(b"", Path::new("x"), &bad),
+            Err(DoctorError::Usage(_))
+        ));
+    }
+}
