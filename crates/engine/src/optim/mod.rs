@@ -19,9 +19,9 @@ use crate::{EngineError, ParamStore, Result};
 
 pub use adam::{Adam, AdamConfig, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value, global_norm};
-pub use penalty::{add_l1_penalty, add_l2_penalty};
+pub use penalty::{add_l1_penalty, add_l2_penalty, weights_only};
 pub use rmsprop::{RmsProp, RmsPropConfig};
-pub use schedule::{LrSchedule, PlateauConfig, ReduceOnPlateau, Schedule};
+pub use schedule::{LrSchedule, PlateauConfig, ReduceOnPlateau, Schedule, ThresholdMode};
 pub use sgd::{Sgd, SgdConfig};
 
 pub trait Optimizer {
