@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod error;
 pub mod layers;
+pub mod model;
 pub mod optim;
 pub mod params;
 pub mod rng;
