@@ -7,6 +7,8 @@
 
 use rayon::prelude::*;
 
+mod packed;
+
 /// Whether an operand is read as stored or transposed. Storage is row-major and tight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trans {
@@ -32,6 +34,31 @@ pub trait Backend: Send + Sync {
         c: &mut [f32],
     );
 
+    /// Prepares `b` for many products `a · op(b)` with [`Backend::gemm_packed`] (a recurrent
+    /// weight used once per timestep). `op(b)` is `k×n`. The default keeps a plain copy.
+    fn pack_b(&self, tb: Trans, b: &[f32], k: usize, n: usize, packed: &mut Vec<f32>) {
+        let _ = tb; // a plain copy keeps either layout; gemm_packed passes `tb` on to sgemm
+        packed.clear();
+        packed.extend_from_slice(&b[..k * n]);
+    }
+
+    /// `c[m×n] = a[m×k] · op(b) + beta·c` with `packed` from [`Backend::pack_b`] (same `tb`,
+    /// `k`, `n`). Meant for small `m`; runs on the calling thread.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_packed(
+        &self,
+        tb: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        packed: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        self.sgemm(Trans::N, tb, m, n, k, 1.0, a, packed, beta, c)
+    }
+
     /// Number of worker threads the backend uses for a parallel loop.
     fn threads(&self) -> usize;
 
@@ -51,6 +78,8 @@ pub trait Backend: Send + Sync {
 pub struct CpuBackend {
     pool: rayon::ThreadPool,
     threads: usize,
+    /// Whether the AVX2+FMA kernel for pre-packed weights runs on this CPU.
+    packed_kernel: bool,
 }
 
 impl CpuBackend {
@@ -66,7 +95,11 @@ impl CpuBackend {
             .thread_name(|i| format!("rnnlab-cpu-{i}"))
             .build()
             .expect("failed to start the CPU thread pool");
-        CpuBackend { pool, threads }
+        CpuBackend {
+            pool,
+            threads,
+            packed_kernel: packed::available(),
+        }
     }
 
     pub fn single_thread() -> Self {
@@ -165,6 +198,34 @@ impl Backend for CpuBackend {
                     gemm_serial(ta, tb, rows, n, k, alpha, a_part, b, beta, c_chunk, lda);
                 })
         });
+    }
+
+    fn pack_b(&self, tb: Trans, b: &[f32], k: usize, n: usize, out: &mut Vec<f32>) {
+        assert!(b.len() >= k * n, "pack_b: b holds {} < {}", b.len(), k * n);
+        if self.packed_kernel {
+            packed::pack(tb, b, k, n, out);
+        } else {
+            out.clear();
+            out.extend_from_slice(&b[..k * n]);
+        }
+    }
+
+    fn gemm_packed(
+        &self,
+        tb: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        packed: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        if self.packed_kernel {
+            packed::gemm(m, n, k, a, packed, beta, c);
+        } else {
+            gemm_serial(Trans::N, tb, m, n, k, 1.0, a, packed, beta, c, k);
+        }
     }
 
     fn threads(&self) -> usize {

@@ -22,6 +22,7 @@ struct Shared<'a> {
     d_out: &'a [f32],
     d_final: Option<&'a RecurrentState>,
     masks: &'a [DropoutMask],
+    packed: &'a [Vec<f32>],
 }
 
 /// Which of the two `d_in` scratch buffers layer `l` writes its input gradient into; the layer
@@ -43,6 +44,15 @@ pub(super) fn run(
     cache: &mut StackCache,
 ) {
     let row_len = per_row(d, t);
+    for (l, packed) in cache.packed.iter_mut().enumerate() {
+        be.pack_b(
+            Trans::N,
+            params.value(ids[l].w_hh),
+            d.gh(),
+            d.hidden,
+            packed,
+        );
+    }
     let shared = Shared {
         be,
         d,
@@ -53,6 +63,7 @@ pub(super) fn run(
         d_out,
         d_final,
         masks: &cache.masks,
+        packed: &cache.packed,
     };
     be.for_each_chunk(
         &mut cache.arena,
@@ -74,7 +85,7 @@ fn backward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
         let n_in = d.layer_input(l);
         let buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
         let w_ih = s.params.value(s.ids[l].w_ih);
-        let w_hh = s.params.value(s.ids[l].w_hh);
+        let w_hh = &s.packed[l];
         // The layer above wrote the gradient of our output into `from_above`.
         let (from_above, d_input): (&[f32], &mut [f32]) = if d_in_slot(d, l) == 0 {
             (&*d_in_1, &mut *d_in_0)
@@ -112,53 +123,20 @@ fn backward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
                     let relu = d.kind == CellKind::RnnRelu;
                     cells::rnn_backward(relu, scratch.dh, &buf.h[now], gates);
                     let dh_prev = &mut *scratch.dh_carry;
-                    s.be.sgemm(
-                        Trans::N,
-                        Trans::N,
-                        rows,
-                        h,
-                        gh,
-                        1.0,
-                        gates,
-                        w_hh,
-                        0.0,
-                        dh_prev,
-                    );
+                    s.be.gemm_packed(Trans::N, rows, h, gh, gates, w_hh, 0.0, dh_prev);
                 }
                 CellKind::Lstm => {
                     let (c_prev, c) = (&buf.c[before], &buf.c[now]);
                     cells::lstm_backward(h, scratch.dh, scratch.dc_carry, gates, c_prev, c);
                     let dh_prev = &mut *scratch.dh_carry;
-                    s.be.sgemm(
-                        Trans::N,
-                        Trans::N,
-                        rows,
-                        h,
-                        gh,
-                        1.0,
-                        gates,
-                        w_hh,
-                        0.0,
-                        dh_prev,
-                    );
+                    s.be.gemm_packed(Trans::N, rows, h, gh, gates, w_hh, 0.0, dh_prev);
                 }
                 CellKind::Gru => {
                     let hn = &mut buf.hn[step * rows * h..(step + 1) * rows * h];
                     let (h_prev, d_hh) = (&buf.h[before], &mut *scratch.hh);
                     let direct = &mut *scratch.dh_carry;
                     cells::gru_backward(h, scratch.dh, gates, hn, h_prev, d_hh, direct);
-                    s.be.sgemm(
-                        Trans::N,
-                        Trans::N,
-                        rows,
-                        h,
-                        gh,
-                        1.0,
-                        d_hh,
-                        w_hh,
-                        1.0,
-                        direct,
-                    );
+                    s.be.gemm_packed(Trans::N, rows, h, gh, d_hh, w_hh, 1.0, direct);
                 }
             }
         }

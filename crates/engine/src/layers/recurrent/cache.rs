@@ -22,6 +22,9 @@ pub struct StackCache {
     pub(super) bias: Vec<f32>,
     /// Per layer `[H]`: the GRU's `b_hn`.
     pub(super) bias_hn: Vec<f32>,
+    /// Per layer: `W_hh` prepared by the backend for the per-step products (`W_hhᵀ` in forward,
+    /// `W_hh` in backward).
+    pub(super) packed: Vec<Vec<f32>>,
     /// The top layer's output `[T, B, H]` in the caller's (global) layout.
     pub(super) out: Vec<f32>,
     /// Set by forward, cleared by backward (which overwrites the activations).
@@ -41,6 +44,7 @@ impl StackCache {
         self.bias.resize(d.layers * d.gh(), 0.0);
         self.bias_hn.resize(d.layers * d.hidden, 0.0);
         self.out.resize(t * b * d.hidden, 0.0);
+        self.packed.resize(d.layers, Vec::new());
         self.shape = Some((d, t, b, threads));
         self.has_activations = false;
     }

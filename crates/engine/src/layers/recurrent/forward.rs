@@ -24,6 +24,7 @@ struct Shared<'a> {
     masks: &'a [DropoutMask],
     bias: &'a [f32],
     bias_hn: &'a [f32],
+    packed: &'a [Vec<f32>],
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -39,6 +40,10 @@ pub(super) fn run(
     cache: &mut StackCache,
 ) {
     let row_len = per_row(d, t);
+    let (h, gh) = (d.hidden, d.gh());
+    for (l, packed) in cache.packed.iter_mut().enumerate() {
+        be.pack_b(Trans::T, params.value(ids[l].w_hh), h, gh, packed);
+    }
     let shared = Shared {
         be,
         d,
@@ -51,6 +56,7 @@ pub(super) fn run(
         masks: &cache.masks,
         bias: &cache.bias,
         bias_hn: &cache.bias_hn,
+        packed: &cache.packed,
     };
     be.for_each_chunk(
         &mut cache.arena,
@@ -70,7 +76,7 @@ fn forward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
         let n_in = d.layer_input(l);
         let (below_h, buf) = layer_with_below(d, t, rows, l, &mut *region);
         let w_ih = s.params.value(s.ids[l].w_ih);
-        let w_hh = s.params.value(s.ids[l].w_hh);
+        let w_hh = &s.packed[l];
         let bias = &s.bias[l * gh..(l + 1) * gh];
         let bias_hn = &s.bias_hn[l * h..(l + 1) * h];
 
@@ -117,18 +123,7 @@ fn forward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
             let (past, future) = buf.h.split_at_mut((step + 1) * rows * h);
             let h_prev = &past[step * rows * h..];
             let h_out = &mut future[..rows * h];
-            s.be.sgemm(
-                Trans::N,
-                Trans::T,
-                rows,
-                gh,
-                h,
-                1.0,
-                h_prev,
-                w_hh,
-                0.0,
-                scratch.hh,
-            );
+            s.be.gemm_packed(Trans::T, rows, gh, h, h_prev, w_hh, 0.0, scratch.hh);
             let gates = &mut buf.gates[step * rows * gh..(step + 1) * rows * gh];
             match d.kind {
                 CellKind::RnnTanh | CellKind::RnnRelu => {
