@@ -13,6 +13,7 @@ pub mod references;
 pub mod report;
 pub mod run;
 
+pub use detect::diagnose;
 pub use error::DoctorError;
 pub use report::{Diagnosis, Finding, FindingKind, Severity, Verdict};
 pub use run::{Event, Point, References, Run};

@@ -69,4 +69,234 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     pub references: References,
     pub series: SeriesInfo,
+    /// Why the run looks healthy (said in the human reports; not part of the JSON schema).
+    #[serde(skip)]
+    pub healthy_reasons: Vec<String>,
+}
+
+impl FindingKind {
+    /// The kind's name exactly as the JSON writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::NonFinite => "non_finite",
+            FindingKind::InitLossOff => "init_loss_off",
+            FindingKind::Spike => "spike",
+            FindingKind::Divergence => "divergence",
+            FindingKind::Instability => "instability",
+            FindingKind::ExplodingGradients => "exploding_gradients",
+            FindingKind::VanishingGradients => "vanishing_gradients",
+            FindingKind::Stagnation => "stagnation",
+            FindingKind::UnigramPlateau => "unigram_plateau",
+            FindingKind::Underfitting => "underfitting",
+            FindingKind::Oscillation => "oscillation",
+            FindingKind::UpwardDrift => "upward_drift",
+            FindingKind::Overfitting => "overfitting",
+            FindingKind::Leakage => "leakage",
+            FindingKind::Periodic => "periodic",
+            FindingKind::InvalidLoss => "invalid_loss",
+        }
+    }
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Healthy => "healthy",
+            Verdict::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+fn fmt_step(s: Option<f64>) -> String {
+    match s {
+        Some(s) if s.fract() == 0.0 && s.abs() < 1e15 => format!("{}", s as i64),
+        Some(s) => format!("{s}"),
+        None => "—".into(),
+    }
+}
+
+fn fmt_steps(f: &Finding) -> String {
+    match (f.start_step, f.end_step) {
+        (Some(a), Some(b)) if a == b => fmt_step(Some(a)),
+        (Some(a), Some(b)) => format!("{}–{}", fmt_step(Some(a)), fmt_step(Some(b))),
+        (a, b) => fmt_step(a.or(b)),
+    }
+}
+
+fn fmt_ref(x: Option<f64>) -> String {
+    x.map_or("unknown".into(), |v| format!("{v:.4}"))
+}
+
+impl Diagnosis {
+    /// Exactly the issue's schema: verdict, findings, references, series (absent values null).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    fn references_line(&self) -> String {
+        let r = &self.references;
+        format!(
+            "ln V {}, unigram {}, bigram {}, floor {}",
+            fmt_ref(r.ln_vocab),
+            fmt_ref(r.unigram),
+            fmt_ref(r.bigram),
+            fmt_ref(r.floor)
+        )
+    }
+
+    fn series_line(&self) -> String {
+        let s = &self.series;
+        let mut extra = Vec::new();
+        for (has, name) in [(s.has_val, "validation"), (s.has_lr, "learning rate"), (s.has_grad_norm, "gradient norm")] {
+            if has {
+                extra.push(name);
+            }
+        }
+        format!(
+            "{} training points{}",
+            s.points,
+            if extra.is_empty() { String::new() } else { format!(", with {}", extra.join(", ")) }
+        )
+    }
+
+    /// Human report for a terminal: the verdict, why, then each finding with its advice.
+    pub fn to_terminal(&self) -> String {
+        let mut out = String::new();
+        let problems = self.findings.iter().filter(|f| f.severity >= Severity::Warning).count();
+        match self.verdict {
+            Verdict::Healthy => out.push_str("Verdict: HEALTHY — this loss looks normal.\n"),
+            Verdict::Unhealthy => out.push_str(&format!(
+                "Verdict: UNHEALTHY — {problems} problem{} found.\n",
+                if problems == 1 { "" } else { "s" }
+            )),
+        }
+        out.push_str(&format!("Series: {}\nReferences: {}\n", self.series_line(), self.references_line()));
+        if self.verdict == Verdict::Healthy && !self.healthy_reasons.is_empty() {
+            out.push_str("\nWhy it looks healthy:\n");
+            for r in &self.healthy_reasons {
+                out.push_str(&format!("  - {r}\n"));
+            }
+        }
+        for f in &self.findings {
+            out.push_str(&format!(
+                "\n[{}] {} at steps {}\n  {}\n  Fix: {}\n",
+                f.severity.name().to_uppercase(),
+                f.kind.name(),
+                fmt_steps(f),
+                f.summary,
+                f.advice
+            ));
+            if !f.evidence.is_empty() {
+                let ev: Vec<String> = f
+                    .evidence
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                out.push_str(&format!("  Evidence: {}\n", ev.join(", ")));
+            }
+        }
+        out
+    }
+
+    /// Markdown for issues and notebooks.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!("## Loss diagnosis: **{}**\n\n", self.verdict.name());
+        out.push_str(&format!("- Series: {}\n- References: {}\n", self.series_line(), self.references_line()));
+        if self.verdict == Verdict::Healthy && !self.healthy_reasons.is_empty() {
+            out.push_str("\n### Why it looks healthy\n\n");
+            for r in &self.healthy_reasons {
+                out.push_str(&format!("- {r}\n"));
+            }
+        }
+        if !self.findings.is_empty() {
+            out.push_str("\n| severity | kind | steps | summary |\n|---|---|---|---|\n");
+            for f in &self.findings {
+                out.push_str(&format!(
+                    "| {} | `{}` | {} | {} |\n",
+                    f.severity.name(),
+                    f.kind.name(),
+                    fmt_steps(f),
+                    f.summary.replace('|', "\\|")
+                ));
+            }
+            for f in &self.findings {
+                out.push_str(&format!("\n### `{}` ({})\n\n{}\n\n**Fix:** {}\n", f.kind.name(), f.severity.name(), f.summary, f.advice));
+                if !f.evidence.is_empty() {
+                    out.push_str("\n<details><summary>evidence</summary>\n\n```json\n");
+                    out.push_str(&serde_json::to_string_pretty(&f.evidence).unwrap_or_default());
+                    out.push_str("\n```\n</details>\n");
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Diagnosis {
+        let mut evidence = serde_json::Map::new();
+        evidence.insert("ratio".into(), serde_json::json!(4.3));
+        Diagnosis {
+            verdict: Verdict::Unhealthy,
+            findings: vec![Finding {
+                kind: FindingKind::ExplodingGradients,
+                severity: Severity::Warning,
+                start_step: Some(400.0),
+                end_step: Some(402.0),
+                peak_step: None,
+                summary: "Loss jumps.".into(),
+                evidence,
+                advice: "Inspect the batch of step 400.".into(),
+            }],
+            references: References { ln_vocab: Some(4.17), ..References::default() },
+            series: SeriesInfo { points: 800, has_val: true, has_lr: false, has_grad_norm: false },
+            healthy_reasons: vec!["not serialised".into()],
+        }
+    }
+
+    #[test]
+    fn json_has_exactly_the_schema_keys_and_names() {
+        let v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["verdict", "findings", "references", "series"]);
+        assert_eq!(v["verdict"], "unhealthy");
+        let f = &v["findings"][0];
+        assert_eq!(f["kind"], "exploding_gradients");
+        assert_eq!(f["severity"], "warning");
+        assert!(f["peak_step"].is_null());
+        let fk: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(fk, ["kind", "severity", "start_step", "end_step", "peak_step", "summary", "evidence", "advice"]);
+        assert!(v["references"]["unigram"].is_null());
+        assert_eq!(v["series"]["has_val"], true);
+    }
+
+    #[test]
+    fn kind_names_match_serde() {
+        for k in [FindingKind::NonFinite, FindingKind::UnigramPlateau, FindingKind::InvalidLoss, FindingKind::UpwardDrift] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
+    }
+
+    #[test]
+    fn human_reports_name_the_kind_steps_and_fix() {
+        let d = sample();
+        let t = d.to_terminal();
+        assert!(t.contains("UNHEALTHY") && t.contains("exploding_gradients at steps 400–402") && t.contains("Fix: Inspect"));
+        let m = d.to_markdown();
+        assert!(m.contains("| warning | `exploding_gradients` | 400–402 |"));
+    }
 }

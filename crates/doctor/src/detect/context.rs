@@ -1,0 +1,261 @@
+//! The prepared view of a run every detector reads: finite series, the trend bins, the
+//! reference levels (known or estimated) and what the learning-rate log says.
+
+use crate::detect::stats::{self, Bins};
+use crate::{Point, Run};
+
+/// How many bins the trend view uses at most: enough resolution for staircases and episodes,
+/// few enough that bin medians average out per-batch noise.
+const TREND_BINS: usize = 240;
+
+/// A reference loss level and whether it was measured (metadata, corpus) or estimated from ln V.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefLevel {
+    pub value: f64,
+    pub estimated: bool,
+}
+
+/// Reference levels in nats per token.
+#[derive(Debug, Clone, Default)]
+pub struct Refs {
+    pub ln_vocab: Option<f64>,
+    pub unigram: Option<RefLevel>,
+    pub bigram: Option<RefLevel>,
+    pub floor: Option<f64>,
+}
+
+impl Refs {
+    /// Known levels from the run; with only ln V of a character- or byte-sized vocabulary
+    /// (≤ 1000 symbols), natural text's unigram and bigram entropies sit near 0.8 and 0.6 of ln V,
+    /// which is good enough to tell "ignores context" from "learned something".
+    pub fn of(run: &Run) -> Refs {
+        let r = &run.references;
+        let ln_vocab = r
+            .ln_vocab
+            .or_else(|| run.vocab_size.filter(|&v| v > 1).map(|v| (v as f64).ln()))
+            .filter(|v| v.is_finite() && *v > 0.0);
+        let small_vocab = run.vocab_size.map_or_else(
+            || ln_vocab.is_some_and(|l| l <= 1000f64.ln()),
+            |v| v <= 1000,
+        );
+        let estimate = |ratio: f64| {
+            ln_vocab.filter(|_| small_vocab).map(|l| RefLevel {
+                value: ratio * l,
+                estimated: true,
+            })
+        };
+        let known = |v: Option<f64>| {
+            v.filter(|x| x.is_finite()).map(|value| RefLevel {
+                value,
+                estimated: false,
+            })
+        };
+        Refs {
+            ln_vocab,
+            unigram: known(r.unigram).or_else(|| estimate(0.80)),
+            bigram: known(r.bigram).or_else(|| estimate(0.60)),
+            floor: r.floor.filter(|x| x.is_finite()),
+        }
+    }
+}
+
+/// Everything a detector needs, computed once.
+pub struct Ctx<'a> {
+    pub run: &'a Run,
+    /// Finite training losses before the first non-finite one (validation when no training
+    /// curve was logged).
+    pub train: Vec<Point>,
+    /// Whether `train` is really the validation curve.
+    pub train_is_val: bool,
+    pub val: Vec<Point>,
+    pub lr: Vec<Point>,
+    pub grad: Vec<Point>,
+    pub refs: Refs,
+    /// Trend view of `train`.
+    pub bins: Bins,
+    /// Robust noise of the bin medians.
+    pub bin_noise: f64,
+    /// Offset for the log-step axis: `ln(step + log_offset)`.
+    pub log_offset: f64,
+    /// Steps where the LR jumped back up after having decayed (warm restarts).
+    pub lr_restarts: Vec<f64>,
+    /// Steps where the LR dropped abruptly (step-decay schedules).
+    pub lr_drops: Vec<f64>,
+    pub lr_max: Option<f64>,
+}
+
+fn finite_prefix(points: &[Point]) -> Vec<Point> {
+    points
+        .iter()
+        .take_while(|p| p.value.is_finite() && p.step.is_finite())
+        .copied()
+        .collect()
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(run: &'a Run) -> Ctx<'a> {
+        let mut train = finite_prefix(&run.train_loss);
+        let val = finite_prefix(&run.val_loss);
+        let mut train_is_val = false;
+        if train.len() < 5 && val.len() > train.len() {
+            train = val.clone();
+            train_is_val = true;
+        }
+        let lr: Vec<Point> = run
+            .lr
+            .iter()
+            .filter(|p| p.value.is_finite() && p.step.is_finite())
+            .copied()
+            .collect();
+        let grad: Vec<Point> = run
+            .grad_norm
+            .iter()
+            .filter(|p| p.value.is_finite() && p.step.is_finite())
+            .copied()
+            .collect();
+        let bins = Bins::of(&train, TREND_BINS);
+        let bin_noise = bins.noise();
+        let log_offset = stats::log_step_offset(&train);
+        let (lr_restarts, lr_drops) = lr_changes(&lr);
+        let lr_max = lr.iter().map(|p| p.value).reduce(f64::max);
+        Ctx {
+            run,
+            refs: Refs::of(run),
+            train,
+            train_is_val,
+            val,
+            lr,
+            grad,
+            bins,
+            bin_noise,
+            log_offset,
+            lr_restarts,
+            lr_drops,
+            lr_max,
+        }
+    }
+
+    pub fn first_step(&self) -> f64 {
+        self.train.first().map_or(0.0, |p| p.step)
+    }
+
+    pub fn last_step(&self) -> f64 {
+        self.train.last().map_or(0.0, |p| p.step)
+    }
+
+    /// Position on the log-step axis, in doublings.
+    pub fn log2_step(&self, step: f64) -> f64 {
+        (step + self.log_offset).max(1e-9).log2()
+    }
+
+    /// The LR in effect at `step`, when logged.
+    pub fn lr_at(&self, step: f64) -> Option<f64> {
+        stats::value_at(&self.lr, step)
+    }
+
+    /// Whether the LR log shows a warm restart within `window` steps before `step` (or just
+    /// after it, as logs are coarse).
+    pub fn restart_near(&self, step: f64, window: f64) -> Option<f64> {
+        self.lr_restarts
+            .iter()
+            .copied()
+            .filter(|&r| r <= step + window * 0.5 && r >= step - window)
+            .last()
+    }
+
+    /// Level of the training curve around `step`: median of the bins within ±`half` bins.
+    pub fn level_near(&self, step: f64, half: usize) -> f64 {
+        if self.bins.is_empty() {
+            return f64::NAN;
+        }
+        let i = self.bins.step.partition_point(|&s| s < step).min(self.bins.len() - 1);
+        let a = i.saturating_sub(half);
+        let b = (i + half + 1).min(self.bins.len());
+        stats::median(&self.bins.value[a..b])
+    }
+
+    /// Median of the first few training points: the loss the run started at.
+    pub fn init_level(&self) -> f64 {
+        let k = (self.train.len() / 50).clamp(1, 5);
+        let v: Vec<f64> = self.train.iter().take(k).map(|p| p.value).collect();
+        stats::median(&v)
+    }
+
+    /// Median of the last ~5% of training points (at least 1, at most 5 bins' worth).
+    pub fn final_level(&self) -> f64 {
+        let n = self.train.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let k = (n / 20).max(1);
+        let v: Vec<f64> = self.train[n - k..].iter().map(|p| p.value).collect();
+        stats::median(&v)
+    }
+}
+
+/// Abrupt LR changes: upward jumps after decay (restarts) and downward steps (decay schedules).
+fn lr_changes(lr: &[Point]) -> (Vec<f64>, Vec<f64>) {
+    let (mut restarts, mut drops) = (Vec::new(), Vec::new());
+    let mut running_max: f64 = 0.0;
+    for w in lr.windows(2) {
+        let (a, b) = (w[0].value, w[1].value);
+        running_max = running_max.max(a);
+        if a > 0.0 && b > 1.5 * a && a < 0.7 * running_max {
+            restarts.push(w[1].step);
+        }
+        if b > 0.0 && b < 0.6 * a {
+            drops.push(w[1].step);
+        }
+    }
+    (restarts, drops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pts(vals: &[f64]) -> Vec<Point> {
+        vals.iter()
+            .enumerate()
+            .map(|(i, &v)| Point {
+                step: i as f64,
+                value: v,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn restarts_and_drops_are_told_apart_from_warmup() {
+        let lr = pts(&[0.1, 0.5, 1.0, 0.6, 0.2, 1.0, 0.5, 0.1, 0.1]);
+        let (restarts, drops) = lr_changes(&lr);
+        assert_eq!(restarts, vec![5.0]);
+        assert_eq!(drops, vec![4.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn references_are_estimated_only_for_small_vocabularies() {
+        let run = Run {
+            vocab_size: Some(65),
+            ..Run::default()
+        };
+        let r = Refs::of(&run);
+        assert!((r.ln_vocab.unwrap() - 65f64.ln()).abs() < 1e-12);
+        assert!(r.unigram.unwrap().estimated);
+        let big = Run {
+            vocab_size: Some(50257),
+            ..Run::default()
+        };
+        assert!(Refs::of(&big).unigram.is_none());
+    }
+
+    #[test]
+    fn a_run_without_training_losses_is_judged_on_validation() {
+        let run = Run {
+            val_loss: pts(&[3.0, 2.5, 2.2, 2.0, 1.9, 1.85]),
+            ..Run::default()
+        };
+        let ctx = Ctx::new(&run);
+        assert!(ctx.train_is_val);
+        assert_eq!(ctx.train.len(), 6);
+    }
+}

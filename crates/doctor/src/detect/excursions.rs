@@ -1,0 +1,283 @@
+//! Sustained rises of the training loss above its best level so far, on the binned trend:
+//! one that recovers is `instability`, one that does not is `divergence` (large) or
+//! `upward_drift` (slow and small). A rise that starts at a warm restart of the LR is explained
+//! by the schedule and only noted.
+
+use serde_json::json;
+
+use crate::detect::stats::rolling_median;
+use crate::detect::{finding, num, step_str, Ctx, Span};
+use crate::report::{Finding, FindingKind, Severity};
+
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    /// Bin of the best level before the rise.
+    start: usize,
+    peak: usize,
+    /// Bin where the level is back near its best; `None` if it never came back.
+    end: Option<usize>,
+    rise: f64,
+    base: f64,
+}
+
+fn episodes(level: &[f64], threshold: f64, skip_before: usize) -> Vec<Episode> {
+    let n = level.len();
+    let mut out = Vec::new();
+    let (mut best, mut best_at) = (f64::INFINITY, 0usize);
+    let mut b = 0;
+    while b < n {
+        if level[b] < best {
+            best = level[b];
+            best_at = b;
+        }
+        if b >= skip_before && level[b] - best > threshold {
+            let mut peak = b;
+            let mut end = None;
+            let mut k = b;
+            while k < n {
+                if level[k] > level[peak] {
+                    peak = k;
+                }
+                if level[k] - best < 0.5 * threshold.max(level[peak] - best) {
+                    end = Some(k);
+                    break;
+                }
+                k += 1;
+            }
+            out.push(Episode {
+                start: best_at,
+                peak,
+                end,
+                rise: level[peak] - best,
+                base: best,
+            });
+            match end {
+                Some(e) => {
+                    b = e;
+                    best = level[e];
+                    best_at = e;
+                }
+                None => break,
+            }
+        }
+        b += 1;
+    }
+    out
+}
+
+pub fn detect(ctx: &Ctx) -> Vec<Finding> {
+    let bins = &ctx.bins;
+    if bins.len() < 8 {
+        return Vec::new();
+    }
+    let level = rolling_median(&bins.value, 2);
+    let init = level[0].max(ctx.init_level());
+    let lowest = level.iter().copied().fold(f64::INFINITY, f64::min);
+    let descent = (init - lowest).max(0.0);
+    let threshold = (5.0 * ctx.bin_noise)
+        .max(0.1 * descent)
+        .max(0.03 * lowest.abs())
+        .max(1e-9);
+    let span = ctx.last_step() - ctx.first_step();
+    let early = ctx.first_step() + 0.03 * span;
+    let skip = bins.step.partition_point(|&s| s < early);
+    let last = level.len() - 1;
+    let mut out = Vec::new();
+    for ep in episodes(&level, threshold, skip) {
+        let (s0, sp) = (bins.step[ep.start], bins.step[ep.peak]);
+        let duration = ep.end.map_or(bins.step[last], |e| bins.step[e]) - s0;
+        if duration < 0.02 * span || ep.end.unwrap_or(last) - ep.start < 3 {
+            continue; // a blip: the spike detector's business
+        }
+        let restart = ctx.restart_near(s0, 0.05 * span.max(1.0)).or_else(|| {
+            ctx.lr_restarts.iter().copied().find(|&r| r >= s0 && r <= sp)
+        });
+        let lr_note = match (ctx.lr_at(s0), ctx.lr_at(sp)) {
+            (Some(a), Some(b)) if b > 1.2 * a => {
+                format!(" while the LR rises from {} to {}", num(a), num(b))
+            }
+            (Some(_), Some(b)) => format!(" at LR {}", num(b)),
+            _ => String::new(),
+        };
+        let evidence = json!({
+            "best_level": ep.base,
+            "best_step": s0,
+            "peak_level": ep.base + ep.rise,
+            "peak_step": sp,
+            "rise": ep.rise,
+            "threshold": threshold,
+            "bin_noise_sd": ctx.bin_noise,
+            "initial_level": init,
+            "total_descent": descent,
+            "final_level": level[last],
+            "recovered_step": ep.end.map(|e| bins.step[e]),
+            "lr_restart_step": restart,
+            "lr_at_start": ctx.lr_at(s0),
+            "lr_at_peak": ctx.lr_at(sp),
+        });
+        if let Some(r) = restart {
+            out.push(finding(
+                FindingKind::Instability,
+                Severity::Info,
+                Span::range(s0, ep.end.map_or(bins.step[last], |e| bins.step[e])).with_peak(sp),
+                format!(
+                    "Loss rises from {} to {} after the LR warm restart at step {}{}: expected with \
+                     restarts, explained by the schedule.",
+                    num(ep.base),
+                    num(ep.base + ep.rise),
+                    step_str(r),
+                    if ep.end.is_some() { " and comes back down" } else { "" }
+                ),
+                evidence,
+                "Nothing to do; if the bumps cost more than the restart gains, restart to a lower peak LR.",
+            ));
+            continue;
+        }
+        match ep.end {
+            Some(e) => {
+                let se = bins.step[e];
+                out.push(finding(
+                    FindingKind::Instability,
+                    Severity::Warning,
+                    Span::range(s0, se).with_peak(sp),
+                    format!(
+                        "Loss climbs from {} at step {} to {} at step {}{} and only comes back by step {} \
+                         ({} steps of lost progress).",
+                        num(ep.base),
+                        step_str(s0),
+                        num(ep.base + ep.rise),
+                        step_str(sp),
+                        lr_note,
+                        step_str(se),
+                        step_str(se - s0)
+                    ),
+                    evidence,
+                    format!(
+                        "Lower the peak learning rate ×0.5 (or lengthen warmup so it is reached later), clip \
+                         gradients at 1.0, and inspect the data of steps {}–{} for a bad stretch.",
+                        step_str(s0),
+                        step_str(sp)
+                    ),
+                ));
+            }
+            None => {
+                let end_rise = level[last] - ep.base;
+                let exceeds_init = level[last] > init || ep.base + ep.rise > 2.0 * init.abs().max(1e-9);
+                let big = end_rise >= 0.5 * descent.max(threshold) || exceeds_init;
+                let kind_sev = if big {
+                    Some((FindingKind::Divergence, Severity::Error))
+                } else if duration >= 0.1 * span {
+                    Some((FindingKind::UpwardDrift, Severity::Warning))
+                } else {
+                    None
+                };
+                let Some((kind, severity)) = kind_sev else { continue };
+                let summary = if kind == FindingKind::Divergence {
+                    format!(
+                        "Loss rises from its best {} at step {} to {} by step {}{} and does not come back{}.",
+                        num(ep.base),
+                        step_str(s0),
+                        num(level[last]),
+                        step_str(bins.step[last]),
+                        lr_note,
+                        if exceeds_init { format!(", above the initial {}", num(init)) } else { String::new() }
+                    )
+                } else {
+                    format!(
+                        "Loss drifts up from {} at step {} to {} at step {} ({} over {} steps){} with no \
+                         spike or schedule change to explain it.",
+                        num(ep.base),
+                        step_str(s0),
+                        num(level[last]),
+                        step_str(bins.step[last]),
+                        num(end_rise),
+                        step_str(duration),
+                        lr_note
+                    )
+                };
+                let advice = if kind == FindingKind::Divergence {
+                    format!(
+                        "Keep the checkpoint from step {}; restart from it with the peak learning rate ×0.3, \
+                         gradient clipping at 1.0 and 200+ warmup steps.",
+                        step_str(s0)
+                    )
+                } else {
+                    format!(
+                        "Keep the checkpoint from step {}; check weight decay and the LR schedule (decay the LR \
+                         from there), and look for data-order drift (later shards of different data).",
+                        step_str(s0)
+                    )
+                };
+                out.push(finding(kind, severity, Span::range(s0, bins.step[last]).with_peak(sp), summary, evidence, advice));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{curve, run_with, Noise};
+    use crate::Point;
+
+    fn noisy(vals: Vec<Point>, sd: f64, seed: u64) -> Vec<Point> {
+        let mut rng = Noise::new(seed);
+        vals.into_iter()
+            .map(|p| Point {
+                value: p.value + sd * rng.normal(),
+                ..p
+            })
+            .collect()
+    }
+
+    fn healthy(i: usize) -> f64 {
+        1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()
+    }
+
+    #[test]
+    fn a_rise_that_never_returns_is_divergence() {
+        let loss = noisy(curve(1000, |i| if i < 600 { healthy(i) } else { healthy(600) + (i - 600) as f64 * 0.01 }), 0.03, 1);
+        let f = detect(&Ctx::new(&run_with(loss, Some(65))));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::Divergence);
+        assert!((f[0].start_step.unwrap() - 600.0).abs() < 60.0);
+    }
+
+    #[test]
+    fn a_bad_stretch_that_recovers_is_instability() {
+        let bump = |i: usize| if (300..500).contains(&i) { 0.6 * (((i - 300) as f64) / 200.0 * std::f64::consts::PI).sin() } else { 0.0 };
+        let loss = noisy(curve(1000, |i| healthy(i) + bump(i)), 0.03, 2);
+        let f = detect(&Ctx::new(&run_with(loss, Some(65))));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::Instability);
+        assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn warm_restart_bumps_are_explained_by_the_lr_log() {
+        // SGDR: cosine cycles of 250 steps; each restart bumps the loss, which then recovers.
+        let cycle = 250usize;
+        let lr = |i: usize| 1e-3 * (0.5 + 0.5 * ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos());
+        let loss = noisy(
+            curve(1000, |i| {
+                let k = i % cycle;
+                let bump = if i >= cycle && k < 60 { 0.3 * (1.0 - k as f64 / 60.0) } else { 0.0 };
+                healthy(i) + bump
+            }),
+            0.02,
+            3,
+        );
+        let mut run = run_with(loss, Some(65));
+        run.lr = curve(1000, lr);
+        let f = detect(&Ctx::new(&run));
+        assert!(f.iter().all(|x| x.severity == Severity::Info), "{f:?}");
+        assert!(!f.is_empty());
+    }
+
+    #[test]
+    fn steady_healthy_decay_has_no_excursion() {
+        let loss = noisy(curve(2000, healthy), 0.08, 4);
+        assert!(detect(&Ctx::new(&run_with(loss, Some(65)))).is_empty());
+    }
+}

@@ -1,0 +1,175 @@
+//! Gradient-norm pathologies (only when grad norms are logged): spikes far above the local
+//! median or a sustained blow-up (exploding), and a collapse toward zero while the loss is flat
+//! (vanishing).
+
+use serde_json::json;
+
+use crate::detect::progress::{judging_window, trend};
+use crate::detect::stats::{median, rolling_median};
+use crate::detect::{finding, num, step_str, Ctx, Span};
+use crate::report::{Finding, FindingKind, Severity};
+
+/// A gradient spike: this many times the local median. Healthy large runs show 5–8×.
+const SPIKE_RATIO: f64 = 10.0;
+
+pub fn detect(ctx: &Ctx) -> Vec<Finding> {
+    let g = &ctx.grad;
+    if g.len() < 20 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    out.extend(exploding(ctx));
+    out.extend(vanishing(ctx));
+    out
+}
+
+fn exploding(ctx: &Ctx) -> Option<Finding> {
+    let g = &ctx.grad;
+    let logs: Vec<f64> = g.iter().map(|p| p.value.max(1e-30).ln()).collect();
+    let base = rolling_median(&logs, 10);
+    let (first, last) = (g[0].step, g[g.len() - 1].step);
+    let skip = g.partition_point(|p| p.step < first + 0.02 * (last - first));
+    let mut events: Vec<(usize, f64)> = Vec::new();
+    let mut i = skip;
+    while i < g.len() {
+        let ratio = (logs[i] - base[i]).exp();
+        if ratio >= SPIKE_RATIO {
+            let mut j = i;
+            let mut best = (i, ratio);
+            while j + 1 < g.len() && (logs[j + 1] - base[j + 1]).exp() >= SPIKE_RATIO / 2.0 {
+                j += 1;
+                let r = (logs[j] - base[j]).exp();
+                if r > best.1 {
+                    best = (j, r);
+                }
+            }
+            events.push(best);
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    // Sustained growth: the late median far above the median after the initial transient.
+    let n = g.len();
+    let vals: Vec<f64> = g.iter().map(|p| p.value).collect();
+    let early = median(&vals[n / 10..(3 * n / 10).max(n / 10 + 1)]);
+    let late = median(&vals[n - (n / 10).max(1)..]);
+    let growth = late / early.max(1e-30);
+    let sustained = growth >= 10.0;
+    if events.is_empty() && !sustained {
+        return None;
+    }
+    let max_ratio = events.iter().map(|e| e.1).fold(0.0, f64::max);
+    let severity = if sustained || events.len() >= 3 || max_ratio >= 30.0 {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
+    let steps: Vec<String> = events.iter().take(8).map(|e| step_str(g[e.0].step)).collect();
+    let (start, peak) = match events.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+        Some(&(k, _)) => (g[events[0].0].step, g[k].step),
+        None => (g[n / 10].step, g[n - 1].step),
+    };
+    let summary = if sustained {
+        format!(
+            "The gradient norm grows {:.0}× over the run (median {} early, {} at the end){}.",
+            growth,
+            num(early),
+            num(late),
+            if events.is_empty() { String::new() } else { format!(", with {} spikes above {SPIKE_RATIO}× the local median", events.len()) }
+        )
+    } else {
+        format!(
+            "The gradient norm spikes {} time{} above {SPIKE_RATIO}× its local median (largest {:.0}× at step {}; steps {}).",
+            events.len(),
+            if events.len() == 1 { "" } else { "s" },
+            max_ratio,
+            step_str(peak),
+            steps.join(", ")
+        )
+    };
+    Some(finding(
+        FindingKind::ExplodingGradients,
+        severity,
+        Span::range(start, g[n - 1].step.max(start)).with_peak(peak),
+        summary,
+        json!({
+            "spikes": events.len(),
+            "max_ratio": max_ratio,
+            "spike_steps": events.iter().map(|e| g[e.0].step).collect::<Vec<_>>(),
+            "median_early": early,
+            "median_late": late,
+            "growth": growth,
+        }),
+        format!(
+            "Clip gradients at max norm 1.0, lower the learning rate ×0.5, and inspect the batches of steps {}; \
+             for recurrent nets also shorten the truncated-BPTT length.",
+            steps.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
+fn vanishing(ctx: &Ctx) -> Option<Finding> {
+    let g = &ctx.grad;
+    let n = g.len();
+    let vals: Vec<f64> = g.iter().map(|p| p.value).collect();
+    let early = median(&vals[n / 20..(n * 3 / 20).max(n / 20 + 1)]);
+    let late = median(&vals[n - (n / 10).max(1)..]);
+    let collapsed = late < 0.02 * early || (late < 1e-7 && early > 0.0);
+    if !collapsed {
+        return None;
+    }
+    let (from, to) = judging_window(ctx)?;
+    let t = trend(ctx, &ctx.train, from, to)?;
+    // A loss that goes to ~0 legitimately takes its gradients with it.
+    if !t.flat() || t.level < 0.05 {
+        return None;
+    }
+    Some(finding(
+        FindingKind::VanishingGradients,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "The gradient norm collapses from {} to {} ({:.0}× smaller) while the loss sits flat at {}.",
+            num(early),
+            num(late),
+            early / late.max(1e-30),
+            num(t.level)
+        ),
+        json!({ "grad_early": early, "grad_late": late, "loss_level": t.level, "drop_per_doubling": t.abs_rate }),
+        "Use a gated cell (LSTM/GRU) or residual connections, check the initialisation (orthogonal recurrent \
+         weights, forget-gate bias 1.0), avoid saturating activations, and make sure the LR schedule has not \
+         decayed to ~0.",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{curve, run_with};
+
+    #[test]
+    fn repeated_gradient_spikes_are_exploding() {
+        let mut run = run_with(curve(1000, |i| 1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()), Some(65));
+        run.grad_norm = curve(1000, |i| if i % 200 == 150 { 25.0 } else { 0.3 + 0.01 * (i % 7) as f64 });
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
+        assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn ordinary_gradient_jitter_is_fine() {
+        let mut run = run_with(curve(1000, |i| 1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()), Some(65));
+        run.grad_norm = curve(1000, |i| 0.3 * (1.0 + 0.5 * ((i * 7919) % 13) as f64 / 13.0));
+        assert!(detect(&Ctx::new(&run)).is_empty());
+    }
+
+    #[test]
+    fn collapsing_gradients_with_a_flat_loss_are_vanishing() {
+        let mut run = run_with(curve(800, |i| 3.0 + 0.01 * ((i % 5) as f64)), None);
+        run.grad_norm = curve(800, |i| 0.5 * (-(i as f64) / 60.0).exp());
+        let kinds: Vec<_> = detect(&Ctx::new(&run)).iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![FindingKind::VanishingGradients]);
+    }
+}

@@ -1,0 +1,92 @@
+//! Why a run looks healthy, in sentences with numbers: where it started against ln V, when it
+//! passed the unigram and bigram levels, whether it still improves on the log-step axis, whether
+//! the noise band is stable, and whether validation tracks training.
+
+use crate::detect::progress::{judging_window, trend};
+use crate::detect::stats::{robust_sd, rolling_median};
+use crate::detect::{num, step_str, Ctx};
+
+pub fn reasons(ctx: &Ctx) -> Vec<String> {
+    let mut out = Vec::new();
+    if ctx.train.len() < 5 {
+        out.push(format!("only {} finite loss values were logged: too few to judge", ctx.train.len()));
+        return out;
+    }
+    let init = ctx.init_level();
+    let refs = &ctx.refs;
+    let first = ctx.first_step();
+    if let Some(l) = refs.ln_vocab {
+        if first <= 10.0_f64.max(0.02 * ctx.last_step()) && (init - l).abs() <= 0.2 * l {
+            out.push(format!("loss at init {} ≈ ln V = {}", num(init), num(l)));
+        }
+    }
+    let level = rolling_median(&ctx.bins.value, 2);
+    for (name, r) in [("unigram", refs.unigram), ("bigram", refs.bigram)] {
+        let Some(r) = r else { continue };
+        if let Some(i) = level.iter().position(|&v| v < r.value) {
+            out.push(format!(
+                "fell below the {name} level {}{} by step {}",
+                num(r.value),
+                if r.estimated { " (estimated from ln V)" } else { "" },
+                step_str(ctx.bins.step[i])
+            ));
+        }
+    }
+    if let Some(t) = judging_window(ctx).and_then(|(a, b)| trend(ctx, &ctx.train, a, b)) {
+        if t.abs_rate > 0.0 {
+            out.push(format!(
+                "still improving on the log-step axis: −{} nats per doubling of steps over steps {}–{}",
+                num(t.abs_rate),
+                step_str(t.from),
+                step_str(t.to)
+            ));
+        }
+    }
+    if let (Some(max), Some(end)) = (ctx.lr_max, ctx.lr.last()) {
+        if end.value < 0.25 * max {
+            out.push(format!(
+                "the learning rate anneals from {} to {}, so the flattening at the end is expected",
+                num(max),
+                num(end.value)
+            ));
+        }
+    }
+    if let Some((early, late)) = noise_band(ctx) {
+        if late <= 2.0 * early {
+            out.push(format!(
+                "noise band stable: relative spread {:.1}% early, {:.1}% late",
+                100.0 * early,
+                100.0 * late
+            ));
+        }
+    }
+    if ctx.val.len() >= 3 && !ctx.train_is_val {
+        let v = ctx.val[ctx.val.len() - 1];
+        let t = crate::detect::stats::median_between(&ctx.train, v.step - 0.02 * ctx.last_step(), v.step);
+        if t.is_finite() {
+            out.push(format!(
+                "validation tracking training: {} vs {} at step {} (gap {:+})",
+                num(v.value),
+                num(t),
+                step_str(v.step),
+                num(v.value - t)
+            ));
+        }
+    }
+    out
+}
+
+/// Relative spread of the raw points around their rolling median, in the second and last fifth.
+fn noise_band(ctx: &Ctx) -> Option<(f64, f64)> {
+    let n = ctx.train.len();
+    if n < 100 {
+        return None;
+    }
+    let xs: Vec<f64> = ctx.train.iter().map(|p| p.value).collect();
+    let base = rolling_median(&xs, 5);
+    let rel = |a: usize, b: usize| {
+        let r: Vec<f64> = (a..b).map(|i| (xs[i] - base[i]) / base[i].abs().max(1e-9)).collect();
+        robust_sd(&r)
+    };
+    Some((rel(n / 5, 2 * n / 5), rel(4 * n / 5, n)))
+}

@@ -1,0 +1,209 @@
+//! Patterns that repeat every epoch. The common one in multi-epoch fine-tuning is a staircase:
+//! flat within an epoch, a sudden drop at each epoch boundary (the model memorises examples it
+//! has seen). Drops are found as outliers of the short-window level change on the binned curve,
+//! then kept only if they fall on a regular grid (the known steps per epoch, or one estimated
+//! from the drops) and the LR log does not explain them (step-decay schedules drop the loss too).
+
+use serde_json::json;
+
+use crate::detect::stats::{median, robust_sd, Bins};
+use crate::detect::{finding, num, step_str, Ctx, Span};
+use crate::report::{Finding, FindingKind, Severity};
+
+const HALF: usize = 3;
+const DROP_Z: f64 = 5.0;
+
+pub fn detect(ctx: &Ctx) -> Vec<Finding> {
+    staircase(ctx).into_iter().collect()
+}
+
+/// Robust z of the short-window level change at each bin (negative = drop).
+fn jump_z(m: &[f64]) -> Vec<f64> {
+    let nb = m.len();
+    let jump: Vec<f64> = (HALF..nb - HALF)
+        .map(|b| median(&m[b..b + HALF]) - median(&m[b - HALF..b]))
+        .collect();
+    let centre = median(&jump);
+    let sd = robust_sd(&jump).max(1e-12);
+    jump.iter().map(|j| (j - centre) / sd).collect()
+}
+
+/// Candidate drops: (step, robust z), strongest first. A drop counts on the linear or the log
+/// scale: early drops are large in nats, late ones (at small losses) large in ratio.
+fn drops(bins: &Bins, skip_before: usize) -> Vec<(f64, f64)> {
+    let m = &bins.value;
+    let nb = m.len();
+    if nb < 8 * HALF {
+        return Vec::new();
+    }
+    let mut z = jump_z(m);
+    if m.iter().all(|&v| v > 0.0) {
+        let logs: Vec<f64> = m.iter().map(|v| v.ln()).collect();
+        for (a, b) in z.iter_mut().zip(jump_z(&logs)) {
+            *a = a.min(b);
+        }
+    }
+    let mut cand: Vec<(usize, f64)> = z
+        .iter()
+        .enumerate()
+        .map(|(i, &z)| (i + HALF, z))
+        .filter(|&(b, z)| b >= skip_before && z <= -DROP_Z)
+        .collect();
+    cand.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut kept: Vec<(usize, f64)> = Vec::new();
+    for (b, z) in cand {
+        if kept.iter().all(|&(k, _)| k.abs_diff(b) > 2 * HALF) {
+            kept.push((b, z));
+        }
+    }
+    // The boundary lies between the last bin before and the first bin after the jump.
+    kept.into_iter().map(|(b, z)| (0.5 * (bins.step[b - 1] + bins.step[b]), z)).collect()
+}
+
+/// Refine a period guess by least squares over the drops it explains (drop i ≈ j_i · P).
+fn refine_period(steps: &[f64], guess: f64) -> f64 {
+    let mut p = guess;
+    for _ in 0..3 {
+        let (mut sj, mut jj) = (0.0, 0.0);
+        for &s in steps {
+            let j = (s / p).round();
+            if j >= 1.0 && (s - j * p).abs() <= 0.15 * p {
+                sj += s * j;
+                jj += j * j;
+            }
+        }
+        if jj > 0.0 {
+            p = sj / jj;
+        }
+    }
+    p
+}
+
+fn staircase(ctx: &Ctx) -> Option<Finding> {
+    if ctx.train.len() < 200 {
+        return None;
+    }
+    let bins = Bins::of(&ctx.train, 600);
+    let (first, last) = (ctx.first_step(), ctx.last_step());
+    let skip = bins.step.partition_point(|&s| s < first + 0.05 * (last - first));
+    let cands = drops(&bins, skip);
+    if cands.len() < 2 {
+        return None;
+    }
+    let bin_width = (last - first) / bins.len() as f64;
+    let known = ctx.run.steps_per_epoch.filter(|p| *p > 0.0);
+    let mut steps: Vec<f64> = cands.iter().take(12).map(|c| c.0).collect();
+    steps.sort_by(f64::total_cmp);
+    let period = known.or_else(|| {
+        let gaps: Vec<f64> = steps.windows(2).map(|w| w[1] - w[0]).collect();
+        let g = median(&gaps);
+        (g.is_finite() && g > 0.0).then(|| refine_period(&steps, g))
+    })?;
+    let boundaries: Vec<f64> = (1..)
+        .map(|j| j as f64 * period)
+        .take_while(|&b| b < last - 0.5 * bin_width)
+        .filter(|&b| b > first + 0.05 * (last - first))
+        .collect();
+    if boundaries.len() < 2 {
+        return None;
+    }
+    let tol = (0.03 * period).max(1.5 * bin_width);
+    let matched: Vec<(f64, f64)> = boundaries
+        .iter()
+        .filter_map(|&b| cands.iter().find(|c| (c.0 - b).abs() <= tol).map(|c| (c.0, c.1)))
+        .collect();
+    let off_grid = cands.iter().filter(|c| boundaries.iter().all(|&b| (c.0 - b).abs() > tol)).count();
+    if matched.len() < 2 || (matched.len() as f64) < 0.6 * boundaries.len() as f64 || off_grid > matched.len() {
+        return None;
+    }
+    let lr_explained = matched
+        .iter()
+        .filter(|(b, _)| ctx.lr_drops.iter().any(|&d| (d - b).abs() <= tol))
+        .count();
+    if 2 * lr_explained >= matched.len() {
+        return None; // a step-decay schedule: each LR drop lowers the loss, as it should
+    }
+    let sizes: Vec<f64> = matched
+        .iter()
+        .map(|m| ctx.level_near(m.0 - 0.1 * period, 1) - ctx.level_near(m.0 + 0.1 * period, 1))
+        .collect();
+    let mean_drop = sizes.iter().sum::<f64>() / sizes.len() as f64;
+    let steps: Vec<String> = matched.iter().take(8).map(|m| step_str(m.0)).collect();
+    Some(finding(
+        FindingKind::Periodic,
+        Severity::Warning,
+        Span::range(matched[0].0, matched[matched.len() - 1].0),
+        format!(
+            "Loss drops suddenly every {} steps{} (at steps {}{}; mean drop {}) and stays flat in between: each \
+             pass over the data is memorised.",
+            step_str(period.round()),
+            if known.is_some() { ", exactly at the epoch boundaries" } else { ", a regular epoch-like grid" },
+            steps.join(", "),
+            if matched.len() > 8 { ", …" } else { "" },
+            num(mean_drop)
+        ),
+        json!({
+            "period_steps": period,
+            "period_known": known.is_some(),
+            "boundaries": boundaries.len(),
+            "drops_on_boundaries": matched.len(),
+            "drops_off_grid": off_grid,
+            "drop_steps": matched.iter().map(|m| m.0).collect::<Vec<_>>(),
+            "mean_drop": mean_drop,
+            "drop_z": matched.iter().map(|m| m.1).collect::<Vec<_>>(),
+            "lr_drops_at_boundaries": lr_explained,
+        }),
+        "The model memorises the training set epoch by epoch: hold out a validation split and watch it, \
+         train fewer epochs (1–3 for fine-tuning), deduplicate the data, and shuffle every epoch; if the data \
+         is not reshuffled between epochs, enable it.",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{curve, run_with, Noise};
+    use crate::Point;
+
+    fn staircase_run(epochs: usize, per: usize, lr_steps: bool) -> crate::Run {
+        let mut rng = Noise::new(9);
+        let n = epochs * per;
+        let loss: Vec<Point> = curve(n, |i| {
+            let e = i / per;
+            0.2 + 1.8 * 0.6f64.powi(e as i32) + 0.05 * (1.0 - (i % per) as f64 / per as f64)
+        })
+        .into_iter()
+        .map(|p| Point { value: p.value * (1.0 + 0.15 * rng.normal()), ..p })
+        .collect();
+        let mut run = run_with(loss, None);
+        if lr_steps {
+            run.lr = curve(n, |i| 1e-3 * 0.3f64.powi((i / per) as i32));
+        } else {
+            run.lr = curve(n, |i| 1e-4 * (1.0 - i as f64 / n as f64));
+        }
+        run
+    }
+
+    #[test]
+    fn epoch_staircase_is_periodic_without_knowing_the_epoch_length() {
+        let f = detect(&Ctx::new(&staircase_run(6, 700, false)));
+        assert_eq!(f.len(), 1, "{f:?}");
+        let p = f[0].evidence["period_steps"].as_f64().unwrap();
+        assert!((p - 700.0).abs() < 30.0, "{p}");
+    }
+
+    #[test]
+    fn a_step_decay_schedule_explains_its_drops() {
+        assert!(detect(&Ctx::new(&staircase_run(6, 700, true))).is_empty());
+    }
+
+    #[test]
+    fn smooth_decay_has_no_staircase() {
+        let mut rng = Noise::new(3);
+        let loss = curve(5000, |i| 1.0 + 2.0 / (1.0 + i as f64 / 50.0).sqrt())
+            .into_iter()
+            .map(|p| Point { value: p.value * (1.0 + 0.1 * rng.normal()), ..p })
+            .collect();
+        assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
+    }
+}

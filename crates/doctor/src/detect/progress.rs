@@ -1,0 +1,332 @@
+//! Is the run still making progress, and is where it stopped acceptable? Progress is measured
+//! on the log-step axis over the last two doublings of steps (healthy power-law decay keeps a
+//! steady drop per doubling; a stalled run does not), restricted to where the LR is still
+//! substantial (annealing to zero legitimately flattens the end). A stalled run is then named
+//! by its level: at ln V (not learning), at the unigram entropy (ignores context), between
+//! unigram and bigram (underfitting), or elsewhere (stagnation, or oscillation when the noise
+//! band is wide).
+
+use serde_json::json;
+
+use crate::detect::stats::{median, ols_slope, robust_sd, rolling_median};
+use crate::detect::{finding, num, step_str, Ctx, Span};
+use crate::report::{Finding, FindingKind, Severity};
+use crate::Point;
+
+/// "No meaningful progress": less than this drop per doubling of steps, both in nats and in
+/// log-loss (the second keeps tiny-but-improving losses, the first large-but-improving ones).
+const FLAT_ABS_PER_DOUBLING: f64 = 0.06;
+const FLAT_LOG_PER_DOUBLING: f64 = 0.05;
+/// Slow enough that the run will not pass the bigram level soon.
+const SLOW_LOG_PER_DOUBLING: f64 = 0.08;
+/// Relative noise (robust sd / level) above which a stalled run is called oscillating.
+const WIDE_NOISE: f64 = 0.08;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Trend {
+    pub from: f64,
+    pub to: f64,
+    /// Drop per doubling of steps, in nats (positive = improving).
+    pub abs_rate: f64,
+    /// Drop per doubling in ln(loss).
+    pub log_rate: f64,
+    /// Median level over the last quarter of the window.
+    pub level: f64,
+    pub points: usize,
+}
+
+impl Trend {
+    pub fn flat(&self) -> bool {
+        self.abs_rate < FLAT_ABS_PER_DOUBLING && self.log_rate < FLAT_LOG_PER_DOUBLING
+    }
+}
+
+/// Trend of `points` over `[from, to]` on the log-step axis, from up to 60 bin medians.
+pub fn trend(ctx: &Ctx, points: &[Point], from: f64, to: f64) -> Option<Trend> {
+    let a = points.partition_point(|p| p.step < from);
+    let b = points.partition_point(|p| p.step <= to);
+    if b <= a || b - a < 5 {
+        return None;
+    }
+    let window = &points[a..b];
+    let bins = crate::detect::stats::Bins::of(window, 60);
+    let u: Vec<f64> = bins.step.iter().map(|&s| ctx.log2_step(s)).collect();
+    let ln: Vec<f64> = bins.value.iter().map(|v| v.max(1e-9).ln()).collect();
+    let abs_rate = -ols_slope(&u, &bins.value)?;
+    let log_rate = -ols_slope(&u, &ln)?;
+    let q = window.len() - window.len() / 4;
+    let level = median(&window[q.min(window.len() - 1)..].iter().map(|p| p.value).collect::<Vec<_>>());
+    Some(Trend {
+        from,
+        to,
+        abs_rate,
+        log_rate,
+        level,
+        points: window.len(),
+    })
+}
+
+/// The step range progress is judged on: the last two doublings of steps before the LR falls
+/// under a quarter of its peak.
+pub fn judging_window(ctx: &Ctx) -> Option<(f64, f64)> {
+    let (first, mut last) = (ctx.first_step(), ctx.last_step());
+    if let Some(max) = ctx.lr_max.filter(|m| *m > 0.0) {
+        let still_high = ctx.lr.iter().rev().find(|p| p.value >= 0.25 * max && p.step >= first);
+        last = last.min(still_high.map_or(first, |p| p.step));
+    }
+    let off = ctx.log_offset;
+    let from = ((last + off) / 4.0 - off).max(first + 0.1 * (last - first));
+    (last > from).then_some((from, last))
+}
+
+fn skip_because(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| {
+        matches!(f.kind, FindingKind::Leakage | FindingKind::Divergence | FindingKind::InvalidLoss)
+            && f.severity >= Severity::Warning
+    })
+}
+
+pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
+    if ctx.train.len() < 20 || skip_because(earlier) {
+        return Vec::new();
+    }
+    let Some((from, to)) = judging_window(ctx) else { return Vec::new() };
+    let Some(train) = trend(ctx, &ctx.train, from, to) else { return Vec::new() };
+    if train.points < 20 {
+        return Vec::new();
+    }
+    let val = trend(ctx, &ctx.val, from, to).filter(|t| t.points >= 4 && !ctx.train_is_val);
+    let refs = &ctx.refs;
+    // Judge the level on validation when there is one: that is what the data allows.
+    let level = val.map_or(train.level, |v| v.level);
+    let init = ctx.init_level();
+    let val_improving = val.is_some_and(|v| !v.flat());
+    let stalled = train.flat() && !val_improving && level > 0.05;
+    let evidence = |extra: serde_json::Value| {
+        let mut e = json!({
+            "window_start": train.from,
+            "window_end": train.to,
+            "drop_per_doubling": train.abs_rate,
+            "log_drop_per_doubling": train.log_rate,
+            "level": level,
+            "train_level": train.level,
+            "val_level": val.map(|v| v.level),
+            "val_drop_per_doubling": val.map(|v| v.abs_rate),
+            "initial_loss": init,
+            "ln_vocab": refs.ln_vocab,
+            "unigram": refs.unigram.map(|r| r.value),
+            "unigram_estimated": refs.unigram.map(|r| r.estimated),
+            "bigram": refs.bigram.map(|r| r.value),
+            "bigram_estimated": refs.bigram.map(|r| r.estimated),
+            "lr_at_end": ctx.lr_at(to),
+        });
+        if let (Some(m), serde_json::Value::Object(x)) = (e.as_object_mut(), extra) {
+            m.extend(x);
+        }
+        e
+    };
+    let rate_text = format!(
+        "{} nats per doubling of steps over steps {}–{}",
+        num(train.abs_rate.max(0.0)),
+        step_str(from),
+        step_str(to)
+    );
+    if !stalled {
+        // Still moving: only underfitting can be said, when it moves too slowly above the bigram level.
+        let Some(bigram) = refs.bigram else { return Vec::new() };
+        let unigram_band = refs.unigram.map_or(f64::INFINITY, |u| u.value * 0.95);
+        if level > bigram.value * 1.05 && level < unigram_band && train.log_rate < SLOW_LOG_PER_DOUBLING {
+            return vec![underfitting(ctx, level, bigram.value, bigram.estimated, &rate_text, evidence(json!({})))];
+        }
+        return Vec::new();
+    }
+    let onset = plateau_onset(ctx, level.min(train.level), init);
+    let lnv = refs.ln_vocab;
+    let near = |r: f64| (level - r).abs() <= (0.1 * r).max(0.15);
+    if let Some(l) = lnv.filter(|l| level >= 0.92 * l) {
+        return vec![finding(
+            FindingKind::Stagnation,
+            Severity::Warning,
+            Span::range(onset, to),
+            format!(
+                "Loss stays at {} ≈ ln V = {} (a uniform guess): the model is not learning ({rate_text}).",
+                num(level),
+                num(l)
+            ),
+            evidence(json!({ "onset_step": onset })),
+            "Raise the learning rate ×10 (Adam: 1e-3 to 3e-3 for small models); check that optimizer.step() runs, \
+             that zero_grad() is not called between backward() and step(), and that no layer is frozen.",
+        )];
+    }
+    let at_unigram = match refs.unigram {
+        Some(u) if !u.estimated => near(u.value),
+        Some(_) => lnv.is_some_and(|l| level >= 0.62 * l && level < 0.92 * l),
+        None => false,
+    };
+    if at_unigram {
+        let u = refs.unigram.map(|u| u.value).unwrap_or(f64::NAN);
+        return vec![finding(
+            FindingKind::UnigramPlateau,
+            Severity::Error,
+            Span::range(onset, to),
+            format!(
+                "Loss is stuck at {} from step {}, the unigram entropy{} {}: the model predicts character/token \
+                 frequencies and ignores the context ({rate_text}).",
+                num(level),
+                step_str(onset),
+                if refs.unigram.is_some_and(|u| u.estimated) { " (estimated ≈ 0.8 ln V)" } else { "" },
+                num(u)
+            ),
+            evidence(json!({ "onset_step": onset })),
+            "Check that the inputs reach the model (not zeroed, not all padding), that the recurrent state is \
+             carried (not reset every step), and that inputs and targets are aligned by one position.",
+        )];
+    }
+    if let Some(b) = refs.bigram.filter(|b| level > b.value * 1.05) {
+        return vec![underfitting(ctx, level, b.value, b.estimated, &rate_text, evidence(json!({ "onset_step": onset })))];
+    }
+    let noise = relative_noise(&ctx.train, from, to, train.level);
+    let oscillating = noise >= WIDE_NOISE;
+    let lr_end = ctx.lr_at(to);
+    let fast_drop = init.is_finite() && init - level > 0.3 * init.abs();
+    let (kind, what, advice) = if oscillating {
+        (
+            FindingKind::Oscillation,
+            format!("swings in a wide band (robust sd {:.0}% of the level) without progress", 100.0 * noise),
+            "Lower the learning rate ×0.3 or raise the batch size ×4 (or accumulate gradients); decay the LR \
+             once the loss stops falling.",
+        )
+    } else if fast_drop {
+        (
+            FindingKind::Stagnation,
+            "stops improving after a fast early drop".to_string(),
+            "The learning rate is likely too high to settle: lower it ×0.3, or decay it (cosine or step decay) \
+             from the plateau onset; compare validation against a run at the lower rate.",
+        )
+    } else {
+        (
+            FindingKind::Stagnation,
+            "barely moves from where it started".to_string(),
+            "Raise the learning rate ×10 or check that gradients reach the parameters (optimizer.step() runs, no \
+             frozen layers, no detached graph); check that batches change from step to step.",
+        )
+    };
+    vec![finding(
+        kind,
+        Severity::Warning,
+        Span::range(onset, to),
+        format!(
+            "Loss {what}: level {} from step {} to {}{} ({rate_text}).",
+            num(level),
+            step_str(onset),
+            step_str(to),
+            lr_end.map_or(String::new(), |l| format!(" with the LR still at {}", num(l)))
+        ),
+        evidence(json!({ "onset_step": onset, "relative_noise": noise })),
+        advice,
+    )]
+}
+
+fn underfitting(ctx: &Ctx, level: f64, bigram: f64, estimated: bool, rate_text: &str, evidence: serde_json::Value) -> Finding {
+    finding(
+        FindingKind::Underfitting,
+        Severity::Warning,
+        Span::range(ctx.first_step(), ctx.last_step()),
+        format!(
+            "Loss ends at {}, still above the bigram level{} {} that a lookup table reaches, and improves only \
+             slowly ({rate_text}).",
+            num(level),
+            if estimated { " (estimated ≈ 0.6 ln V)" } else { "" },
+            num(bigram)
+        ),
+        evidence,
+        "The model is too small or too constrained: widen the hidden state ×4 (e.g. 32 → 128+), add a layer, \
+         raise the learning rate ×3, or train longer; check that the sequence length gives it context.",
+    )
+}
+
+/// First step at which the level came within reach of where it ended.
+fn plateau_onset(ctx: &Ctx, final_level: f64, init: f64) -> f64 {
+    let b = &ctx.bins;
+    let level = rolling_median(&b.value, 2);
+    let reach = (3.0 * ctx.bin_noise).max(0.05 * (init - final_level).abs()).max(1e-9);
+    level
+        .iter()
+        .position(|&v| v <= final_level + reach)
+        .map_or(ctx.first_step(), |i| b.step[i])
+}
+
+/// Robust spread of the raw points around their rolling median, relative to the level.
+fn relative_noise(points: &[Point], from: f64, to: f64, level: f64) -> f64 {
+    let a = points.partition_point(|p| p.step < from);
+    let b = points.partition_point(|p| p.step <= to);
+    let xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();
+    let base = rolling_median(&xs, 5);
+    let r: Vec<f64> = xs.iter().zip(&base).map(|(x, m)| x - m).collect();
+    robust_sd(&r) * (11.0f64 / 10.0).sqrt() / level.abs().max(1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{curve, run_with, Noise};
+
+    fn noisy(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Point> {
+        let mut rng = Noise::new(seed);
+        curve(n, f).into_iter().map(|p| Point { value: p.value + sd * rng.normal(), ..p }).collect()
+    }
+
+    fn kinds(run: &crate::Run) -> Vec<FindingKind> {
+        detect(&Ctx::new(run), &[]).iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn healthy_power_law_decay_is_progress_not_a_plateau() {
+        let run = run_with(noisy(800, 0.04, 1, |i| 1.2 + 3.0 / (1.0 + i as f64 / 20.0).powf(0.45)), Some(65));
+        assert!(kinds(&run).is_empty());
+    }
+
+    #[test]
+    fn batch_four_noise_with_steady_decline_is_healthy() {
+        let run = run_with(noisy(4000, 0.35, 2, |i| 1.3 + 2.9 / (1.0 + i as f64 / 40.0).powf(0.4)), Some(65));
+        assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
+    }
+
+    #[test]
+    fn a_short_healthy_run_is_not_judged_stalled() {
+        let run = run_with(noisy(50, 0.03, 3, |i| 2.2 + 2.0 * (-(i as f64) / 15.0).exp()), Some(65));
+        assert!(kinds(&run).is_empty());
+    }
+
+    #[test]
+    fn stuck_at_ln_v_is_stagnation() {
+        let run = run_with(noisy(600, 0.002, 4, |_| 65f64.ln() + 0.005), Some(65));
+        assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+    }
+
+    #[test]
+    fn stuck_at_the_unigram_entropy_is_a_unigram_plateau() {
+        let run = run_with(noisy(800, 0.04, 5, |i| 3.33 + 0.85 * (-(i as f64) / 6.0).exp()), Some(65));
+        assert_eq!(kinds(&run), vec![FindingKind::UnigramPlateau]);
+    }
+
+    #[test]
+    fn fast_drop_then_flat_is_stagnation() {
+        let run = run_with(noisy(800, 0.05, 6, |i| 1.8 + 2.4 * (-(i as f64) / 10.0).exp()), Some(65));
+        assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+    }
+
+    #[test]
+    fn cosine_annealed_convergence_is_not_stagnation() {
+        let n = 800;
+        let mut run = run_with(noisy(n, 0.04, 7, |i| 1.5 + 2.6 / (1.0 + i as f64 / 20.0).powf(0.5)), Some(65));
+        run.lr = curve(n, |i| 5e-3 * 0.5 * (1.0 + (i as f64 / n as f64 * std::f64::consts::PI).cos()));
+        assert!(kinds(&run).is_empty());
+    }
+
+    #[test]
+    fn slow_progress_above_bigram_is_underfitting() {
+        let run = run_with(noisy(800, 0.03, 8, |i| 2.4 + 1.8 / (1.0 + i as f64 / 10.0).powf(0.3)), Some(65));
+        assert_eq!(kinds(&run), vec![FindingKind::Underfitting]);
+    }
+}

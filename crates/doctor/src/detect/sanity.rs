@@ -1,0 +1,267 @@
+//! Checks on the values themselves: non-finite losses or gradients, impossible (negative)
+//! cross-entropy, and a first loss far from what a fresh model gives (ln V).
+
+use serde_json::json;
+
+use crate::detect::{finding, num, stats, step_str, Ctx, Span};
+use crate::report::{Finding, FindingKind, Severity};
+use crate::Point;
+
+/// No tokenizer has more than a few million entries, so a fresh model's loss cannot sensibly
+/// exceed ln(3M) ≈ 15 nats even when the vocabulary is unknown.
+const MAX_PLAUSIBLE_INIT: f64 = 15.0;
+
+fn first_non_finite(points: &[Point]) -> Option<(usize, &Point)> {
+    points.iter().enumerate().find(|(_, p)| !p.value.is_finite())
+}
+
+/// NaN/Inf in a loss (error) or in the gradient norm (a few isolated ones are the fp16 loss
+/// scaler skipping steps: info; a persistent run of them: warning).
+pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
+    let run = ctx.run;
+    let mut out = Vec::new();
+    let train = first_non_finite(&run.train_loss).map(|(i, p)| ("training loss", i, *p, &run.train_loss));
+    let val = first_non_finite(&run.val_loss).map(|(i, p)| ("validation loss", i, *p, &run.val_loss));
+    let first = match (train, val) {
+        (Some(t), Some(v)) => Some(if v.2.step < t.2.step { v } else { t }),
+        (t, v) => t.or(v),
+    };
+    if let Some((series, idx, p, points)) = first {
+        let bad = points.iter().filter(|q| !q.value.is_finite()).count();
+        let recovered = points[idx..].iter().any(|q| q.value.is_finite());
+        let last_good = points[..idx].iter().rev().find(|q| q.value.is_finite());
+        let what = if p.value.is_nan() { "NaN" } else { "infinite" };
+        let before = last_good.map_or(String::new(), |q| {
+            format!(" (last finite value {} at step {})", num(q.value), step_str(q.step))
+        });
+        let summary = format!(
+            "The {series} becomes {what} at step {}{before}; {bad} of {} logged values are non-finite{}.",
+            step_str(p.step),
+            points.len(),
+            if recovered { ", some later values are finite again" } else { " and it never recovers" }
+        );
+        let resume = last_good.map_or(String::new(), |q| {
+            format!(" Resume from a checkpoint before step {} ", step_str(q.step))
+        });
+        out.push(finding(
+            FindingKind::NonFinite,
+            Severity::Error,
+            Span::at(p.step),
+            summary,
+            json!({
+                "series": series,
+                "first_step": p.step,
+                "non_finite_count": bad,
+                "points": points.len(),
+                "last_finite_value": last_good.map(|q| q.value),
+                "last_finite_step": last_good.map(|q| q.step),
+                "recovered": recovered,
+            }),
+            format!(
+                "Lower the peak learning rate ×0.3, clip gradients (max norm 1.0), and look for log(0), \
+                 division by zero or fp16 overflow in the loss (use bf16 or a dynamic loss scaler).{resume}\
+                 and inspect the batch of step {}.",
+                step_str(p.step)
+            ),
+        ));
+    }
+    if let Some((idx, p)) = first_non_finite(&run.grad_norm) {
+        let bad = run.grad_norm.iter().filter(|q| !q.value.is_finite()).count();
+        let frac = bad as f64 / run.grad_norm.len() as f64;
+        let persistent = run.grad_norm[idx..].iter().take(5).all(|q| !q.value.is_finite());
+        let loss_ok = out.is_empty();
+        let severity = if loss_ok && frac <= 0.01 && !persistent {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
+        if severity == Severity::Warning || loss_ok {
+            out.push(finding(
+                FindingKind::NonFinite,
+                severity,
+                Span::at(p.step),
+                format!(
+                    "The gradient norm is non-finite at step {} ({bad} of {} values, {:.1}%){}.",
+                    step_str(p.step),
+                    run.grad_norm.len(),
+                    100.0 * frac,
+                    if severity == Severity::Info {
+                        "; isolated overflows like these are a mixed-precision loss scaler skipping steps"
+                    } else {
+                        ""
+                    }
+                ),
+                json!({
+                    "series": "grad_norm",
+                    "first_step": p.step,
+                    "non_finite_count": bad,
+                    "fraction": frac,
+                    "persistent": persistent,
+                }),
+                "Clip gradients (max norm 1.0); if training in fp16, switch to bf16 or check that \
+                 the loss scaler is enabled; lower the learning rate ×0.5 if overflows persist.",
+            ));
+        }
+    }
+    out
+}
+
+/// Cross-entropy is never negative: a negative value means the loss is applied to the wrong
+/// thing (probabilities instead of logits, a sign error, a reward instead of a loss).
+pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
+    let run = ctx.run;
+    let neg: Vec<&Point> = run
+        .train_loss
+        .iter()
+        .chain(run.val_loss.iter())
+        .filter(|p| p.value.is_finite() && p.value < -1e-6)
+        .collect();
+    let Some(first) = neg.iter().min_by(|a, b| a.step.total_cmp(&b.step)) else {
+        return Vec::new();
+    };
+    let min = neg.iter().map(|p| p.value).fold(f64::INFINITY, f64::min);
+    vec![finding(
+        FindingKind::InvalidLoss,
+        Severity::Error,
+        Span::at(first.step),
+        format!(
+            "{} logged losses are negative (first at step {}, minimum {}); cross-entropy cannot be below 0 \
+             (perplexity below 1).",
+            neg.len(),
+            step_str(first.step),
+            num(min)
+        ),
+        json!({ "negative_count": neg.len(), "first_step": first.step, "min_value": min }),
+        "Check the loss call: cross-entropy must receive raw logits (not softmax probabilities or \
+         log-probabilities passed twice), targets as class indices, and no sign flip or extra \
+         regulariser subtracted from the logged value.",
+    )]
+}
+
+/// The first losses of a fresh model sit near ln V (uniform prediction). Far above means the
+/// initialisation or output scale is off; far below means the model already knows the
+/// answer: a fine-tuned checkpoint (fine) or a leak / masked loss (not fine), so that is info.
+pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
+    let t = &ctx.train;
+    if t.len() < 5 || ctx.train_is_val {
+        return Vec::new();
+    }
+    let first = t[0].step;
+    let span = ctx.last_step() - first;
+    // Only judge a log that starts at the beginning of training.
+    if first > 10.0_f64.max(0.02 * ctx.last_step()) || span <= 0.0 {
+        return Vec::new();
+    }
+    let head: Vec<f64> = t.iter().take(3).map(|p| p.value).collect();
+    let init = stats::median(&head);
+    let fin = ctx.final_level();
+    let advice_high = "Scale the output layer's initial weights down (e.g. std 0.02 or zero-init the \
+                       head/bias) so the first loss is ≈ ln V, check that the loss is averaged per \
+                       token (not summed over the sequence), and add 100–200 warmup steps.";
+    match ctx.refs.ln_vocab {
+        Some(lnv) => {
+            if init > (1.2 * lnv).max(lnv + 0.7) {
+                let ratio = init / lnv;
+                vec![finding(
+                    FindingKind::InitLossOff,
+                    Severity::Warning,
+                    Span::at(first),
+                    format!(
+                        "The first losses ({}) are {:.2}× ln V = {}: the model starts far more confident \
+                         (and wrong) than a uniform guess.",
+                        num(init),
+                        ratio,
+                        num(lnv)
+                    ),
+                    json!({ "init_loss": init, "ln_vocab": lnv, "ratio": ratio, "final_loss": fin }),
+                    advice_high,
+                )]
+            } else if init < 0.5 * lnv {
+                vec![finding(
+                    FindingKind::InitLossOff,
+                    Severity::Info,
+                    Span::at(first),
+                    format!(
+                        "The first losses ({}) are already far below ln V = {}: expected when fine-tuning \
+                         a pretrained model, suspicious when training from scratch.",
+                        num(init),
+                        num(lnv)
+                    ),
+                    json!({ "init_loss": init, "ln_vocab": lnv, "ratio": init / lnv }),
+                    "If this run starts from scratch, check for a target leak (targets visible in the \
+                     inputs) or a loss mask that drops most tokens; for a fine-tune nothing to do.",
+                )]
+            } else {
+                Vec::new()
+            }
+        }
+        None if init > MAX_PLAUSIBLE_INIT && fin < 0.5 * init => vec![finding(
+            FindingKind::InitLossOff,
+            Severity::Warning,
+            Span::at(first),
+            format!(
+                "The first losses ({}) exceed ln of any realistic vocabulary (ln 3M ≈ {}) and then fall \
+                 to {}: the initial output scale is far off.",
+                num(init),
+                num(MAX_PLAUSIBLE_INIT),
+                num(fin)
+            ),
+            json!({ "init_loss": init, "max_plausible_init": MAX_PLAUSIBLE_INIT, "final_loss": fin }),
+            advice_high,
+        )],
+        None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{curve, run_with};
+
+    #[test]
+    fn nan_is_reported_at_its_first_step() {
+        let mut loss = curve(200, |i| 4.0 - i as f64 * 0.01);
+        for p in loss.iter_mut().skip(120) {
+            p.value = f64::NAN;
+        }
+        let run = run_with(loss, Some(65));
+        let f = non_finite(&Ctx::new(&run));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].start_step, Some(120.0));
+        assert_eq!(f[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn a_lone_gradient_overflow_is_only_info() {
+        let mut run = run_with(curve(300, |i| 4.0 - i as f64 * 0.005), Some(65));
+        run.grad_norm = curve(300, |_| 0.5);
+        run.grad_norm[100].value = f64::INFINITY;
+        let f = non_finite(&Ctx::new(&run));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn negative_cross_entropy_is_invalid() {
+        let run = run_with(curve(100, |i| 1.0 - i as f64 * 0.02), None);
+        let f = invalid_loss(&Ctx::new(&run));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].start_step, Some(51.0));
+    }
+
+    #[test]
+    fn init_far_above_ln_v_is_flagged_and_near_it_is_not() {
+        let high = run_with(curve(200, |i| 9.0 * (-(i as f64) / 20.0).exp() + 2.0), Some(65));
+        let f = init_loss_off(&Ctx::new(&high));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        let ok = run_with(curve(200, |i| 2.2 * (-(i as f64) / 50.0).exp() + 2.0), Some(65));
+        assert!(init_loss_off(&Ctx::new(&ok)).is_empty());
+    }
+
+    #[test]
+    fn implausible_init_without_vocabulary() {
+        let run = run_with(curve(100, |i| 25.0 * (-(i as f64) / 5.0).exp() + 3.0), None);
+        assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
+    }
+}

@@ -1,0 +1,285 @@
+//! Sudden jumps that recover, found on the raw series: each point against a rolling median of
+//! its neighbours, scaled by the local noise (block MAD of the residuals). Events the trainer
+//! logged (guard skips and rollbacks) are attached to the spike they belong to.
+
+use serde_json::json;
+
+use crate::detect::stats::{median, robust_sd, rolling_median};
+use crate::detect::{finding, num, step_str, Ctx, Span};
+use crate::report::{Finding, FindingKind, Severity};
+use crate::Event;
+
+/// Robust z a peak must reach, and the z that still counts as "inside the spike".
+const Z_PEAK: f64 = 8.0;
+const Z_INSIDE: f64 = 3.0;
+/// The jump must also be large next to the level itself: 20% of it.
+const MIN_RELATIVE: f64 = 0.2;
+/// Report at most this many spikes (the largest); the evidence keeps the total.
+const MAX_REPORTED: usize = 5;
+
+#[derive(Debug, Clone)]
+pub struct Spike {
+    pub onset: usize,
+    pub peak: usize,
+    pub end: usize,
+    pub z: f64,
+    pub base: f64,
+    pub scale: f64,
+}
+
+/// Per-point baseline (rolling median) and local noise scale of a series.
+pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let n = xs.len();
+    let half = (n / 10).clamp(2, 10);
+    let base = rolling_median(xs, half);
+    let resid: Vec<f64> = xs.iter().zip(&base).map(|(x, b)| x - b).collect();
+    let block = (8 * half).max(40).min(n.max(1));
+    let nblocks = n.div_ceil(block).max(1);
+    let block_sd: Vec<f64> = (0..nblocks)
+        .map(|b| robust_sd(&resid[b * block..((b + 1) * block).min(n)]))
+        .collect();
+    // Smooth block scales across neighbours so one noisy block does not hide or fake spikes.
+    let smooth = rolling_median(&block_sd, 1);
+    let scale = (0..n)
+        .map(|i| {
+            let s = smooth[(i / block).min(nblocks - 1)];
+            s.max(1e-3 * base[i].abs()).max(1e-12)
+        })
+        .collect();
+    (base, scale)
+}
+
+/// Find spikes in a value series (indices refer to `xs`).
+/// `min_jump`: the smallest jump worth a look in absolute terms (losses logged with few decimals
+/// make quantisation steps look like huge z at tiny levels).
+pub fn find(xs: &[f64], skip_before: usize, min_jump: f64) -> Vec<Spike> {
+    let n = xs.len();
+    if n < 10 {
+        return Vec::new();
+    }
+    let (base, scale) = baseline_and_scale(xs);
+    let z: Vec<f64> = (0..n).map(|i| (xs[i] - base[i]) / scale[i]).collect();
+    let mut spikes = Vec::new();
+    let mut i = skip_before;
+    while i < n {
+        let rel = (xs[i] - base[i]) / base[i].abs().max(1e-9);
+        if z[i] >= Z_PEAK && rel >= MIN_RELATIVE && xs[i] - base[i] >= min_jump {
+            let mut onset = i;
+            while onset > skip_before && z[onset - 1] >= Z_INSIDE {
+                onset -= 1;
+            }
+            let mut end = i;
+            while end + 1 < n && z[end + 1] >= Z_INSIDE {
+                end += 1;
+            }
+            let peak = (onset..=end).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap_or(i);
+            spikes.push(Spike {
+                onset,
+                peak,
+                end,
+                z: z[peak],
+                base: base[peak],
+                scale: scale[peak],
+            });
+            i = end + 1;
+        } else {
+            i += 1;
+        }
+    }
+    spikes
+}
+
+fn is_guard_event(e: &Event) -> bool {
+    let k = e.kind.to_ascii_lowercase();
+    k.contains("skip") || k.contains("rollback") || k.contains("guard")
+}
+
+fn describe_event(e: &Event) -> String {
+    let k = e.kind.to_ascii_lowercase();
+    let what = if k.contains("rollback") {
+        "rolled back".to_string()
+    } else if k.contains("skip") {
+        "skipped the update".to_string()
+    } else {
+        format!("reported `{}`", e.kind)
+    };
+    format!("the guard {what} at step {}", step_str(e.step))
+}
+
+pub fn detect(ctx: &Ctx) -> Vec<Finding> {
+    let t = &ctx.train;
+    let xs: Vec<f64> = t.iter().map(|p| p.value).collect();
+    // The first ~2% of a run moves too fast for a local baseline to mean anything.
+    let early = ctx.first_step() + 0.02 * (ctx.last_step() - ctx.first_step());
+    let skip = t.partition_point(|p| p.step < early);
+    let mut spikes = find(&xs, skip, 0.01 * ctx.init_level().abs());
+    let total = spikes.len();
+    spikes.sort_by(|a, b| b.z.total_cmp(&a.z));
+    spikes.truncate(MAX_REPORTED);
+    spikes.sort_by_key(|s| s.peak);
+    let grad_median = median(&ctx.grad.iter().map(|p| p.value).collect::<Vec<_>>());
+    let spacing = if t.len() > 1 {
+        (ctx.last_step() - ctx.first_step()) / (t.len() - 1) as f64
+    } else {
+        1.0
+    };
+    let guard: Vec<&Event> = ctx.run.events.iter().filter(|e| is_guard_event(e)).collect();
+    let mut used = vec![false; guard.len()];
+    let mut out = Vec::new();
+    for s in &spikes {
+        let (onset, peak, end) = (t[s.onset].step, t[s.peak].step, t[s.end].step);
+        let value = t[s.peak].value;
+        let recovery = t.get(s.end + 1).map_or(end, |p| p.step) - peak;
+        // Lingering: the level after the spike stays above the level before it.
+        let w = 10usize;
+        let before = median(&xs[s.onset.saturating_sub(w)..s.onset]);
+        let after = median(&xs[(s.end + 1).min(xs.len())..(s.end + 1 + w).min(xs.len())]);
+        let lingering = after.is_finite() && before.is_finite() && after - before > 3.0 * s.scale;
+        let window = 2.0 * spacing.max(1.0);
+        let mut notes = Vec::new();
+        for (g, e) in guard.iter().enumerate() {
+            if e.step >= onset - window && e.step <= end + window {
+                used[g] = true;
+                notes.push(describe_event(e));
+            }
+        }
+        let grad_at = ctx
+            .grad
+            .iter()
+            .find(|p| (p.step - peak).abs() <= window)
+            .map(|p| p.value);
+        let restart = ctx.restart_near(onset, 3.0 * window);
+        let severity = if restart.is_some() { Severity::Info } else { Severity::Warning };
+        let mut summary = format!(
+            "Loss jumps from {} to {} ({:.1}× the baseline, robust z {:.0}) at step {}, {} after {} step{}{}",
+            num(s.base),
+            num(value),
+            value / s.base.abs().max(1e-12),
+            s.z,
+            step_str(peak),
+            if lingering { "and lingers above its earlier level" } else { "and recovers" },
+            step_str(recovery),
+            if recovery == 1.0 { "" } else { "s" },
+            restart.map_or(String::new(), |r| format!(", right after the LR restart at step {}", step_str(r)))
+        );
+        if !notes.is_empty() {
+            summary.push_str(&format!("; {}", notes.join(", ")));
+        }
+        summary.push('.');
+        let advice = if restart.is_some() {
+            "Explained by the warm restart; if the jumps are large, restart to a lower peak LR (×0.5).".to_string()
+        } else {
+            format!(
+                "Inspect the batch of step {}: a corrupt, mislabelled or extreme batch gives a one-step spike. \
+                 If spikes recur, clip gradients at 1.0, lower the learning rate ×0.5, and skip updates whose \
+                 loss exceeds 3× the running median{}.",
+                step_str(peak),
+                if lingering {
+                    format!("; keep the checkpoint from step {}", step_str(t[s.onset.saturating_sub(1)].step))
+                } else {
+                    String::new()
+                }
+            )
+        };
+        out.push(finding(
+            FindingKind::Spike,
+            severity,
+            Span::range(onset, end).with_peak(peak),
+            summary,
+            json!({
+                "peak_value": value,
+                "baseline": s.base,
+                "ratio": value / s.base.abs().max(1e-12),
+                "robust_z": s.z,
+                "noise_sd": s.scale,
+                "recovery_steps": recovery,
+                "lingering": lingering,
+                "level_before": before,
+                "level_after": after,
+                "grad_norm_at_peak": grad_at,
+                "grad_norm_median": grad_median,
+                "lr_restart_step": restart,
+                "guard_events": notes,
+                "spikes_total": total,
+            }),
+            advice,
+        ));
+    }
+    let lonely: Vec<&&Event> = guard.iter().zip(&used).filter(|(_, u)| !**u).map(|(e, _)| e).collect();
+    if let (Some(first), Some(last)) = (lonely.first(), lonely.last()) {
+        let steps: Vec<String> = lonely.iter().take(10).map(|e| step_str(e.step)).collect();
+        out.push(finding(
+            FindingKind::Spike,
+            Severity::Info,
+            Span::range(first.step, last.step),
+            format!(
+                "The training guard intervened {} time{} (steps {}{}) without a visible loss spike.",
+                lonely.len(),
+                if lonely.len() == 1 { "" } else { "s" },
+                steps.join(", "),
+                if lonely.len() > 10 { ", …" } else { "" }
+            ),
+            json!({ "guard_events": lonely.iter().map(|e| describe_event(e)).collect::<Vec<_>>() }),
+            "Nothing to do if the loss stays on course; frequent interventions mean the learning rate is \
+             near its stability limit (lower it ×0.7).",
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{curve, run_with, Noise};
+    use crate::{Event, Point};
+
+    fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
+        let mut rng = Noise::new(seed);
+        curve(n, |i| 1.5 + 2.5 / (1.0 + i as f64 / 30.0).sqrt())
+            .into_iter()
+            .map(|p| Point {
+                value: p.value + sd * rng.normal(),
+                ..p
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_bad_batch_is_found_at_its_step() {
+        let mut loss = decaying(800, 0.03, 1);
+        loss[400].value += 6.0;
+        let f = detect(&Ctx::new(&run_with(loss, Some(65))));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].peak_step, Some(400.0));
+        assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn the_guard_skip_is_attached_to_the_spike() {
+        let mut loss = decaying(800, 0.03, 2);
+        loss[400].value += 6.0;
+        let mut run = run_with(loss, Some(65));
+        run.events.push(Event {
+            step: 400.0,
+            kind: "guard_skip".into(),
+            detail: String::new(),
+        });
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1);
+        assert!(f[0].summary.contains("skipped the update at step 400"), "{}", f[0].summary);
+    }
+
+    #[test]
+    fn heavy_but_ordinary_noise_is_not_a_spike() {
+        // Batch-4-like noise: wide, but no outlier stands 8 robust sd and 20% above the level.
+        let loss = decaying(3000, 0.25, 3);
+        assert!(detect(&Ctx::new(&run_with(loss, Some(65)))).is_empty());
+    }
+
+    #[test]
+    fn a_small_bump_on_a_quiet_curve_is_not_a_spike() {
+        let mut loss = decaying(500, 0.01, 4);
+        loss[250].value *= 1.1; // 10%: under the relative threshold
+        assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
+    }
+}

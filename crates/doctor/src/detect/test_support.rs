@@ -1,0 +1,93 @@
+//! Test helpers: constructed series, deterministic noise, and a tiny reader for the
+//! development curves in `../shared/curves` (step,loss,val_loss,lr,grad_norm; empty = missing).
+
+use std::path::{Path, PathBuf};
+
+use crate::{Point, Run};
+
+/// `n` points at steps 0..n with values `f(i)`.
+pub fn curve(n: usize, f: impl Fn(usize) -> f64) -> Vec<Point> {
+    (0..n)
+        .map(|i| Point {
+            step: i as f64,
+            value: f(i),
+        })
+        .collect()
+}
+
+/// A run with only a training curve and, optionally, a vocabulary size.
+pub fn run_with(train: Vec<Point>, vocab: Option<usize>) -> Run {
+    Run {
+        name: "constructed".into(),
+        train_loss: train,
+        vocab_size: vocab,
+        ..Run::default()
+    }
+}
+
+/// Deterministic standard-normal-ish noise (xorshift + Box–Muller), so tests never flake.
+pub struct Noise(u64);
+
+impl Noise {
+    pub fn new(seed: u64) -> Noise {
+        Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// The shared development curves, or `None` (with a note) when the folder is missing.
+pub fn curves_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/curves");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("note: {} missing; skipping", dir.display());
+        None
+    }
+}
+
+/// Read a normalised CSV (`step,loss,val_loss,lr,grad_norm`) into a run.
+pub fn read_curve_csv(path: &Path) -> Run {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').map(str::trim).collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (cs, cl, cv, clr, cg) = (col("step"), col("loss"), col("val_loss"), col("lr"), col("grad_norm"));
+    let mut run = Run {
+        name: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        ..Run::default()
+    };
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let get = |c: Option<usize>| -> Option<f64> {
+            let s = cells.get(c?)?.trim();
+            if s.is_empty() {
+                None
+            } else {
+                s.parse::<f64>().ok().or(Some(f64::NAN))
+            }
+        };
+        let Some(step) = get(cs) else { continue };
+        let push = |v: &mut Vec<Point>, x: Option<f64>| {
+            if let Some(value) = x {
+                v.push(Point { step, value });
+            }
+        };
+        push(&mut run.train_loss, get(cl));
+        push(&mut run.val_loss, get(cv));
+        push(&mut run.lr, get(clr));
+        push(&mut run.grad_norm, get(cg));
+    }
+    run
+}

@@ -1,0 +1,232 @@
+//! What the validation curve says against the training curve: overfitting (validation rises
+//! while training falls) and leakage (losses implausibly low: validation tracking a collapsed
+//! training loss, validation far below training, or below the data's floor).
+
+use serde_json::json;
+
+use crate::detect::stats::{median, robust_sd, rolling_median};
+use crate::detect::{finding, num, stats, step_str, Ctx, Span};
+use crate::report::{Finding, FindingKind, Severity};
+use crate::Point;
+
+fn values(points: &[Point]) -> Vec<f64> {
+    points.iter().map(|p| p.value).collect()
+}
+
+/// Median training loss over the steps `[from, to]`, falling back to the nearest point.
+fn train_level(ctx: &Ctx, from: f64, to: f64) -> f64 {
+    let m = stats::median_between(&ctx.train, from, to);
+    if m.is_finite() {
+        m
+    } else {
+        stats::value_at(&ctx.train, to).unwrap_or(f64::NAN)
+    }
+}
+
+pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
+    let val = &ctx.val;
+    if val.len() < 3 || ctx.train_is_val || ctx.train.len() < 5 {
+        return Vec::new();
+    }
+    let raw = values(val);
+    let smooth = if raw.len() >= 7 { rolling_median(&raw, 1) } else { raw.clone() };
+    let noise = if raw.len() >= 7 {
+        let r: Vec<f64> = raw.iter().zip(&smooth).map(|(a, b)| a - b).collect();
+        robust_sd(&r)
+    } else {
+        0.0
+    };
+    let best = (0..smooth.len()).min_by(|&a, &b| smooth[a].total_cmp(&smooth[b])).unwrap_or(0);
+    let after = &raw[best + 1..];
+    if after.len() < 2 {
+        return Vec::new();
+    }
+    let best_val = smooth[best];
+    let k = (raw.len() / 6).max(1);
+    let end_val = median(&raw[raw.len() - k..]);
+    let rise = end_val - best_val;
+    // Sustained: most evaluations after the best stay clearly above it.
+    let margin = (2.0 * noise).max(0.02 * best_val.abs());
+    let above = after.iter().filter(|&&v| v > best_val + margin).count() as f64 / after.len() as f64;
+    if rise < (0.05 * best_val.abs()).max(3.0 * noise).max(0.01) || above < 0.7 {
+        return Vec::new();
+    }
+    let best_step = val[best].step;
+    let last_step = val[val.len() - 1].step;
+    let spacing = (last_step - val[0].step) / (val.len() - 1) as f64;
+    let train_best = train_level(ctx, best_step - spacing * 0.5, best_step + spacing * 0.5);
+    let train_end = train_level(ctx, last_step - spacing, last_step);
+    if !(train_end < train_best - (0.03 * train_best.abs()).max(3.0 * ctx.bin_noise)) {
+        return Vec::new(); // training is not falling: not overfitting (maybe instability)
+    }
+    vec![finding(
+        FindingKind::Overfitting,
+        Severity::Warning,
+        Span::range(best_step, last_step).with_peak(best_step),
+        format!(
+            "Validation loss rises from its best {} at step {} to {} by step {} (+{:.0}%) while training loss \
+             keeps falling from {} to {}: the model memorises the training set.",
+            num(best_val),
+            step_str(best_step),
+            num(end_val),
+            step_str(last_step),
+            100.0 * rise / best_val.abs().max(1e-12),
+            num(train_best),
+            num(train_end)
+        ),
+        json!({
+            "best_val": best_val,
+            "best_step": best_step,
+            "final_val": end_val,
+            "val_rise": rise,
+            "val_noise_sd": noise,
+            "train_at_best": train_best,
+            "final_train": train_end,
+            "gap_at_end": end_val - train_end,
+            "val_points": val.len(),
+        }),
+        format!(
+            "Keep the checkpoint from step {} and stop there (early stopping on validation loss); then add \
+             data or augmentation, raise dropout (0.2–0.5) or weight decay, or shrink the model.",
+            step_str(best_step)
+        ),
+    )]
+}
+
+pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
+    if ctx.train.len() < 5 || ctx.train_is_val {
+        return Vec::new();
+    }
+    let refs = &ctx.refs;
+    let train_final = ctx.final_level();
+    let init = ctx.init_level();
+    let low = refs.ln_vocab.map_or(0.3, |l| (0.08 * l).min(0.5));
+    let val = &ctx.val;
+    let advice = "Check the data pipeline for leaks: targets shifted by one (inputs must not contain the \
+                  token being predicted), overlapping train/validation windows (split the text before \
+                  cutting windows, not after), duplicated documents across splits, or a causal mask missing.";
+    if val.len() >= 2 {
+        let k = (val.len() / 3).max(1);
+        let tail = &val[val.len() - k..];
+        let val_level = median(&values(tail));
+        let (from, to) = (tail[0].step, tail[tail.len() - 1].step);
+        let train_level = train_level(ctx, from, to.max(from));
+        let evidence = json!({
+            "val_level": val_level,
+            "train_level": train_level,
+            "initial_loss": init,
+            "implausible_below": low,
+            "ln_vocab": refs.ln_vocab,
+            "floor": refs.floor,
+        });
+        let tracks = (val_level - train_level).abs() <= 0.15 * val_level.max(train_level) + 0.005;
+        if val_level < low && tracks && init > 3.0 * val_level {
+            return vec![finding(
+                FindingKind::Leakage,
+                Severity::Error,
+                Span::range(from, to),
+                format!(
+                    "Validation loss tracks training loss down to {} (training {}), implausibly low for held-out \
+                     data{}: the model sees what it should predict.",
+                    num(val_level),
+                    num(train_level),
+                    refs.ln_vocab.map_or(String::new(), |l| format!(" ({:.1}% of ln V = {})", 100.0 * val_level / l, num(l)))
+                ),
+                evidence,
+                advice,
+            )];
+        }
+        if val_level < 0.4 * train_level && train_level - val_level > 0.2 {
+            return vec![finding(
+                FindingKind::Leakage,
+                Severity::Warning,
+                Span::range(from, to),
+                format!(
+                    "Validation loss ({}) is {:.0}% below training loss ({}); dropout alone does not explain a gap \
+                     this wide.",
+                    num(val_level),
+                    100.0 * (1.0 - val_level / train_level),
+                    num(train_level)
+                ),
+                evidence,
+                "Check that validation examples are not also in the training set and that validation is scored \
+                 with the same loss (per token, same masking) as training.",
+            )];
+        }
+        if let Some(floor) = refs.floor.filter(|f| val_level < 0.8 * f) {
+            return vec![finding(
+                FindingKind::Leakage,
+                Severity::Error,
+                Span::range(from, to),
+                format!(
+                    "Validation loss {} is below the data's floor {}: no model can do that on held-out text.",
+                    num(val_level),
+                    num(floor)
+                ),
+                evidence,
+                advice,
+            )];
+        }
+        return Vec::new();
+    }
+    // No validation: only a known reference can call a collapsed training loss implausible.
+    let collapse = refs.floor.map(|f| train_final < 0.5 * f).unwrap_or(false)
+        || refs.ln_vocab.is_some_and(|l| train_final < 0.03 * l && init > 0.5 * l);
+    if !collapse {
+        return Vec::new();
+    }
+    vec![finding(
+        FindingKind::Leakage,
+        Severity::Warning,
+        Span::range(ctx.first_step(), ctx.last_step()),
+        format!(
+            "Training loss collapses to {}{}; with no validation curve this is either a leak or memorisation \
+             of a tiny dataset.",
+            num(train_final),
+            match (refs.floor, refs.ln_vocab) {
+                (Some(f), _) => format!(", below the data's floor {}", num(f)),
+                (None, Some(l)) => format!(" ({:.1}% of ln V = {})", 100.0 * train_final / l, num(l)),
+                _ => String::new(),
+            }
+        ),
+        json!({ "final_train": train_final, "floor": refs.floor, "ln_vocab": refs.ln_vocab, "initial_loss": init }),
+        format!("{advice} Log a validation loss to tell a leak from memorisation."),
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{curve, run_with};
+
+    fn every(points: Vec<Point>, k: usize) -> Vec<Point> {
+        points.into_iter().step_by(k).collect()
+    }
+
+    #[test]
+    fn rising_validation_with_falling_training_is_overfitting() {
+        let mut run = run_with(curve(900, |i| 4.0 * (-(i as f64) / 150.0).exp() + 0.01), Some(65));
+        run.val_loss = every(curve(900, |i| 2.4 + ((i as f64 - 160.0) / 300.0).powi(2)), 10);
+        let f = overfitting(&Ctx::new(&run));
+        assert_eq!(f.len(), 1);
+        assert!((f[0].peak_step.unwrap() - 160.0).abs() <= 10.0);
+        assert!(leakage(&Ctx::new(&run)).is_empty(), "memorisation is not leakage");
+    }
+
+    #[test]
+    fn validation_tracking_training_is_not_overfitting() {
+        let mut run = run_with(curve(800, |i| 1.6 + 2.5 / (1.0 + i as f64 / 30.0).sqrt()), Some(65));
+        run.val_loss = every(curve(800, |i| 1.7 + 2.5 / (1.0 + i as f64 / 30.0).sqrt()), 25);
+        assert!(overfitting(&Ctx::new(&run)).is_empty());
+        assert!(leakage(&Ctx::new(&run)).is_empty());
+    }
+
+    #[test]
+    fn validation_collapsing_with_training_is_leakage() {
+        let mut run = run_with(curve(400, |i| 4.1 * (-(i as f64) / 15.0).exp() + 0.002), Some(65));
+        run.val_loss = every(curve(400, |i| 4.1 * (-(i as f64) / 15.0).exp() + 0.003), 25);
+        let f = leakage(&Ctx::new(&run));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::Leakage);
+    }
+}
