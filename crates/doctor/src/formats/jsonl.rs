@@ -181,9 +181,14 @@ pub(crate) fn parse_document(
     let mut run = table.into_run(path, opts)?;
     if let Some(state) = state {
         let get = |k: &str| state.get(k).and_then(Value::as_f64);
-        if let (Some(max_steps), Some(epochs)) = (get("max_steps"), get("num_train_epochs")) {
-            if max_steps > 0.0 && epochs > 0.0 {
-                run.steps_per_epoch = Some(max_steps / epochs);
+        // The log's own step/epoch slope is preferred: with a step budget on a streamed
+        // dataset, Hugging Face stores a meaningless `num_train_epochs`.
+        if run.steps_per_epoch.is_none() {
+            if let (Some(max_steps), Some(epochs)) = (get("max_steps"), get("num_train_epochs")) {
+                let spe = max_steps / epochs;
+                if epochs > 0.0 && epochs < 1e6 && spe >= 1.0 {
+                    run.steps_per_epoch = Some(spe);
+                }
             }
         }
     }

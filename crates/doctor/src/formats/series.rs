@@ -157,35 +157,27 @@ impl Table {
     }
 }
 
-/// Steps per epoch from (step, epoch) pairs: the slope of step against epoch when epochs are
-/// fractional (Hugging Face, LLaMA-Factory), or the spacing of the steps where an integer
-/// epoch counter changes (Lightning).
+/// Steps per epoch from (step, epoch) pairs: the slope of step against epoch, over the whole
+/// log when epochs are fractional (Hugging Face, LLaMA-Factory), between the rows where an
+/// integer epoch counter moves on otherwise (Lightning logs the epoch as an integer).
 pub(crate) fn steps_per_epoch(pairs: &[(f64, f64)]) -> Option<f64> {
-    let (&(last_step, last_epoch), _) = pairs.split_last()?;
     let fractional = pairs.iter().any(|(_, e)| e.fract() != 0.0);
-    if fractional {
-        let (first_step, first_epoch) = pairs[0];
-        let span = last_epoch - first_epoch;
-        if span > 0.0 {
-            let spe = (last_step - first_step) / span;
-            return (spe.is_finite() && spe > 0.0).then_some(spe);
-        }
-        return None;
-    }
-    // Integer epochs: where the counter moves on.
-    let changes: Vec<f64> = pairs
-        .windows(2)
-        .filter(|w| w[1].1 > w[0].1)
-        .map(|w| w[1].0)
-        .collect();
-    match changes.len() {
-        0 => None,
-        1 => (changes[0] > 0.0).then_some(changes[0]),
-        n => {
-            let spe = (changes[n - 1] - changes[0]) / (n - 1) as f64;
-            (spe > 0.0).then_some(spe)
-        }
-    }
+    let anchors: Vec<(f64, f64)> = if fractional {
+        vec![*pairs.first()?, *pairs.last()?]
+    } else {
+        pairs
+            .windows(2)
+            .filter(|w| w[1].1 > w[0].1)
+            .map(|w| w[1])
+            .collect()
+    };
+    let spe = match anchors.as_slice() {
+        [] => return None,
+        // One epoch change seen: measure from the first row.
+        [(s1, e1)] => (s1 - pairs[0].0) / (e1 - pairs[0].1),
+        [(s0, e0), .., (s1, e1)] => (s1 - s0) / (e1 - e0),
+    };
+    (spe.is_finite() && spe >= 1.0).then_some(spe)
 }
 
 #[cfg(test)]

@@ -112,6 +112,23 @@ fn real_raw_files_load_with_indexed_point_counts() {
                 continue;
             }
         };
+        eprintln!(
+            "{raw}: train {} val {} lr {} grad {} steps_per_epoch {:?} first step {:?}",
+            run.train_loss.len(),
+            run.val_loss.len(),
+            run.lr.len(),
+            run.grad_norm.len(),
+            run.steps_per_epoch,
+            run.train_loss.first().map(|p| p.step)
+        );
+        // Detection from content alone (no telling file name) reads the same series.
+        let bytes = std::fs::read(&path).unwrap();
+        match load_bytes(&bytes, Path::new("unnamed"), &LoadOptions::default()) {
+            // Debug strings compare NaN equal to NaN.
+            Ok(c) if format!("{:?}", c.train_loss) == format!("{:?}", run.train_loss) => {}
+            Ok(_) => failures.push(format!("{raw}: content sniffing reads other points")),
+            Err(e) => failures.push(format!("{raw}: content sniffing fails: {e}")),
+        }
         let normalised = dir.join("csv").join(Path::new(&raw).with_extension("csv"));
         let csv = load(&normalised, &LoadOptions::default()).unwrap();
         let got = (

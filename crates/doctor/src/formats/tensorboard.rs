@@ -157,6 +157,7 @@ impl Scalars {
         folder: Option<&str>,
     ) -> Result<(), DoctorError> {
         let mut offset = 0u64;
+        let mut file_tags: HashMap<Vec<u8>, usize> = HashMap::new();
         for record in Records::new(bytes, path) {
             let data = record?;
             let event = Event::decode(data).map_err(|e| {
@@ -173,16 +174,24 @@ impl Scalars {
             let step = event.step as f64;
             for value in &summary.value {
                 let Some(v) = scalar(value) else { continue };
-                let key = (folder.map(str::to_string), value.tag.clone());
-                let next = self.series.len();
-                let i = *self.index.entry(key).or_insert(next);
-                if i == next {
-                    self.series.push(Series {
-                        folder: folder.map(str::to_string),
-                        tag: String::from_utf8_lossy(&value.tag).into_owned(),
-                        points: Vec::new(),
-                    });
-                }
+                // The folder is fixed for a file: look tags up without allocating.
+                let i = match file_tags.get(value.tag.as_slice()) {
+                    Some(&i) => i,
+                    None => {
+                        let key = (folder.map(str::to_string), value.tag.clone());
+                        let next = self.series.len();
+                        let i = *self.index.entry(key).or_insert(next);
+                        if i == next {
+                            self.series.push(Series {
+                                folder: folder.map(str::to_string),
+                                tag: String::from_utf8_lossy(&value.tag).into_owned(),
+                                points: Vec::new(),
+                            });
+                        }
+                        file_tags.insert(value.tag.clone(), i);
+                        i
+                    }
+                };
                 self.series[i].points.push(Point { step, value: v });
             }
         }

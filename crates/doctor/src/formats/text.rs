@@ -6,7 +6,7 @@
 //! `step`, `loss` and optionally `val` overrides the heuristics.
 
 use super::names::{classify, Role};
-use super::series::{normalise, StepStitcher};
+use super::series::{normalise, steps_per_epoch, StepStitcher};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
 use crate::{Point, Run};
@@ -149,6 +149,10 @@ struct StepTracker {
     epoch_base: f64,
     last_step: Option<f64>,
     lines_with_loss: usize,
+    /// The per-epoch total of a counter combined with its epoch, when one was.
+    per_epoch_total: Option<f64>,
+    /// (global step, epoch) where a line logs both.
+    epoch_pairs: Vec<(f64, f64)>,
 }
 
 impl StepTracker {
@@ -164,6 +168,7 @@ impl StepTracker {
             (Some((s, Some(per_epoch))), Some((e, Some(_))))
                 if e.fract() == 0.0 && s <= per_epoch && e >= self.epoch_base =>
             {
+                self.per_epoch_total = Some(per_epoch);
                 Some((e - self.epoch_base) * per_epoch + s)
             }
             (Some((s, _)), _) => Some(s),
@@ -186,6 +191,9 @@ impl StepTracker {
         }
         if let Some(s) = step {
             self.last_step = Some(s);
+            if let (Some((e, _)), true) = (v.epoch, raw.is_some()) {
+                self.epoch_pairs.push((s, e));
+            }
         }
         step
     }
@@ -236,6 +244,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
         return Err(no_points_error(path));
     }
+    run.steps_per_epoch = tracker
+        .per_epoch_total
+        .or_else(|| steps_per_epoch(&tracker.epoch_pairs));
     normalise(&mut run);
     Ok(run)
 }
@@ -387,9 +398,11 @@ mod tests {
         let run = load("Epoch [1/2], Step [1/3], Loss: 2.0\nEpoch [1/2], Step [2/3], Loss: 1.9\nEpoch [1/2], Step [3/3], Loss: 1.8\n\
                         Epoch [2/2], Step [1/3], Loss: 1.7\n");
         assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(run.steps_per_epoch, Some(3.0));
         // Counters without a total are stitched when they fall back to the start.
         let run = load("epoch 1 batch 0 loss 3\nepoch 1 batch 50 loss 2.5\nepoch 2 batch 0 loss 2.4\nepoch 2 batch 50 loss 2.2\n");
         assert_eq!(steps(&run.train_loss), vec![0.0, 50.0, 100.0, 150.0]);
+        assert_eq!(run.steps_per_epoch, Some(100.0));
     }
 
     #[test]
