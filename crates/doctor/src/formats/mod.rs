@@ -58,7 +58,8 @@ fn io_error(path: &Path, source: std::io::Error) -> DoctorError {
     }
 }
 
-fn detect(path: &Path, bytes: &[u8]) -> Format {
+/// The format a file's name promises, if it promises one.
+fn detect_by_name(path: &Path) -> Option<Format> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -70,16 +71,24 @@ fn detect(path: &Path, bytes: &[u8]) -> Format {
         .unwrap_or_default()
         .to_lowercase();
     if tensorboard::is_event_file_name(&name) {
-        return Format::TensorBoard;
+        return Some(Format::TensorBoard);
     }
     if name == "trainer_state.json" {
-        return Format::JsonDocument;
+        return Some(Format::JsonDocument);
     }
     match ext.as_str() {
-        "jsonl" | "ndjson" => return Format::JsonLines,
-        "csv" | "tsv" => return Format::Table,
-        _ => {}
+        "jsonl" | "ndjson" => Some(Format::JsonLines),
+        "csv" | "tsv" => Some(Format::Table),
+        _ => None,
     }
+}
+
+#[cfg(test)]
+fn detect(path: &Path, bytes: &[u8]) -> Format {
+    detect_by_name(path).unwrap_or_else(|| detect_by_content(bytes))
+}
+
+fn detect_by_content(bytes: &[u8]) -> Format {
     if tfrecord::looks_like_tfrecord(bytes) {
         return Format::TensorBoard;
     }
@@ -127,13 +136,27 @@ fn looks_like_table(text: &str) -> bool {
 
 /// Parses a file's bytes; `path` names the file for detection and error messages.
 pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> {
-    let format = detect(path, bytes);
-    let mut run = match format {
-        Format::TensorBoard => tensorboard::parse_file(bytes, path, opts)?,
-        Format::JsonDocument => jsonl::parse_document(bytes, path, opts)?,
-        Format::JsonLines => jsonl::parse_lines(bytes, path, opts)?,
-        Format::Table => table::parse(bytes, path, opts)?,
-        Format::Text => text::parse(bytes, path, opts)?,
+    let by_name = detect_by_name(path);
+    let format = match (&opts.pattern, by_name) {
+        // A pattern is for text logs, whatever the file is called.
+        (Some(_), _) => Format::Text,
+        (None, Some(format)) => format,
+        (None, None) => detect_by_content(bytes),
+    };
+    let parse = |format| match format {
+        Format::TensorBoard => tensorboard::parse_file(bytes, path, opts),
+        Format::JsonDocument => jsonl::parse_document(bytes, path, opts),
+        Format::JsonLines => jsonl::parse_lines(bytes, path, opts),
+        Format::Table => table::parse(bytes, path, opts),
+        Format::Text => text::parse(bytes, path, opts),
+    };
+    let mut run = match parse(format) {
+        // Content sniffing can be fooled (a log of Python dicts starts with `{`): a text log
+        // is the last resort, and the first error is the one reported.
+        Err(first) if by_name.is_none() && format != Format::Text => {
+            parse(Format::Text).map_err(|_| first)?
+        }
+        result => result?,
     };
     run.name = display_name(path);
     Ok(run)
@@ -313,6 +336,48 @@ mod tests {
         let mut tb = Vec::new();
         tfrecord::write_record(&mut tb, b"x");
         assert_eq!(detect(&p("run.bin"), &tb), Format::TensorBoard);
+    }
+
+    #[test]
+    fn python_dict_log_falls_back_to_text() {
+        let log = "{'loss': 2.5, 'learning_rate': 1e-05, 'epoch': 0.5}\n\
+                   {'eval_loss': 2.4, 'epoch': 0.5}\n{'loss': 2.0, 'learning_rate': 1e-05, 'epoch': 1.0}\n";
+        let run = load_bytes(
+            log.as_bytes(),
+            Path::new("stdout.log"),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(run.train_loss.len(), 2);
+        assert_eq!(run.val_loss.len(), 1);
+        assert_eq!(run.lr.len(), 2);
+        // Garbage that looks like JSON keeps the JSON error.
+        let err = load_bytes(b"{ nope", Path::new("x"), &LoadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("JSON"), "{err}");
+    }
+
+    #[test]
+    fn hugging_face_output_folder_uses_latest_checkpoint() {
+        let dir = temp_dir("hf");
+        for (n, loss) in [(500, 2.0), (1000, 1.5)] {
+            let ck = dir.join(format!("checkpoint-{n}"));
+            std::fs::create_dir_all(&ck).unwrap();
+            std::fs::write(
+                ck.join("trainer_state.json"),
+                format!(r#"{{"log_history": [{{"loss": {loss}, "step": {n}}}]}}"#),
+            )
+            .unwrap();
+        }
+        let run = load(&dir, &LoadOptions::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+        let run = run.unwrap();
+        assert_eq!(
+            run.train_loss,
+            vec![crate::Point {
+                step: 1000.0,
+                value: 1.5
+            }]
+        );
     }
 
     #[test]
