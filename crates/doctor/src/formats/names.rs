@@ -81,7 +81,6 @@ const STEP_NAMES: &[&str] = &[
     "iters",
     "iterations",
     "trainer_global_step",
-    "train_global_step",
     "global_steps",
     "num_steps",
     "optimizer_step",
@@ -89,6 +88,7 @@ const STEP_NAMES: &[&str] = &[
     "it",
     "update",
     "updates",
+    "num_updates",
     "batch",
 ];
 
@@ -142,7 +142,21 @@ pub(crate) fn classify(name: &str) -> Option<(Role, u32)> {
     if let Some(rank) = STEP_NAMES.iter().position(|s| *s == joined) {
         return Some((Role::Step, rank as u32));
     }
-    if joined == "epoch" || joined == "epochs" {
+    // `train/global_step`, `eval step`: a step counter whichever split logs it.
+    let unsplit: Vec<&str> = toks
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !VAL_MARKERS.contains(t) && !TRAIN_MARKERS.contains(t))
+        .collect();
+    if unsplit.len() < toks.len() {
+        if let Some(rank) = STEP_NAMES.iter().position(|s| *s == unsplit.join("_")) {
+            return Some((Role::Step, rank as u32 + 1));
+        }
+    }
+    if matches!(
+        joined.as_str(),
+        "epoch" | "epochs" | "train_epoch" | "trainer_epoch"
+    ) {
         return Some((Role::Epoch, 0));
     }
     let has = |t: &str| toks.iter().any(|x| x == t);
@@ -161,6 +175,9 @@ pub(crate) fn classify(name: &str) -> Option<(Role, u32)> {
             .filter(|t| !LR_NEUTRAL.contains(&t.as_str()) && !is_group_index(t))
             .count();
         return Some((Role::Lr, 10 * extra as u32));
+    }
+    if joined == "gnorm" || joined == "train_gnorm" {
+        return Some((Role::GradNorm, 0));
     }
     let gradish = has("grad") || has("grads") || has("gradient") || has("gradients");
     if has("norm") && !has("param") && !has("weight") {
@@ -217,6 +234,11 @@ fn classify_loss(toks: &[String]) -> Option<(Role, u32)> {
         Role::TrainLoss
     };
     Some((role, rank))
+}
+
+/// Whether a word marks the validation split (`valid on 'valid' subset`, `[eval]`).
+pub(crate) fn is_val_marker(word: &str) -> bool {
+    VAL_MARKERS.contains(&word) && word != "tel"
 }
 
 /// Whether a folder name says its files hold validation (or training) curves:
@@ -412,6 +434,9 @@ mod tests {
             assert_eq!(role(n), Some(Role::Step), "{n}");
         }
         assert_eq!(role("epoch"), Some(Role::Epoch));
+        assert_eq!(role("train/epoch"), Some(Role::Epoch));
+        assert_eq!(role("eval step"), Some(Role::Step));
+        assert_eq!(role("train/global_step"), Some(Role::Step));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! and the words are classified like column names. A `--pattern` regex with named groups
 //! `step`, `loss` and optionally `val` overrides the heuristics.
 
-use super::names::{classify, Role};
+use super::names::{classify, is_val_marker, Role};
 use super::series::{normalise, steps_per_epoch, StepStitcher};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
@@ -135,6 +135,16 @@ fn read_line(line: &str) -> LineValues {
     }
     if out.step.is_none() {
         out.step = bare_counter;
+    }
+    // A loss on an evaluation line (`| valid on 'valid' subset | loss 7.1`, `[eval] loss 2.1`)
+    // is a validation loss even when its own name does not say so.
+    if out.val.is_none() && out.train.is_some() {
+        let eval_line = line
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| is_val_marker(&w.to_lowercase()));
+        if eval_line {
+            out.val = out.train.take();
+        }
     }
     out
 }
@@ -391,6 +401,34 @@ mod tests {
         assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
         assert!(run.train_loss[1].value.is_nan());
         assert_eq!(run.lr.len(), 1);
+    }
+
+    #[test]
+    fn fairseq_and_eval_lines() {
+        let run = load("epoch 001:    100 / 1000 loss=7.5, nll_loss=7.4, ppl=181, wps=1000, num_updates=100, lr=0.0005, gnorm=1.2, train_wall=30\n\
+                        epoch 001 | valid on 'valid' subset | loss 7.1 | nll_loss 7.0 | ppl 140 | num_updates 100\n\
+                        [eval] step 200 | loss 6.5\n");
+        assert_eq!(
+            run.train_loss,
+            vec![Point {
+                step: 100.0,
+                value: 7.5
+            }]
+        );
+        assert_eq!(
+            run.val_loss,
+            vec![
+                Point {
+                    step: 100.0,
+                    value: 7.1
+                },
+                Point {
+                    step: 200.0,
+                    value: 6.5
+                }
+            ]
+        );
+        assert_eq!(run.grad_norm[0].value, 1.2);
     }
 
     #[test]
