@@ -157,7 +157,11 @@ impl Diagnosis {
     fn series_line(&self) -> String {
         let s = &self.series;
         let mut extra = Vec::new();
-        for (has, name) in [(s.has_val, "validation"), (s.has_lr, "learning rate"), (s.has_grad_norm, "gradient norm")] {
+        for (has, name) in [
+            (s.has_val, "validation"),
+            (s.has_lr, "learning rate"),
+            (s.has_grad_norm, "gradient norm"),
+        ] {
             if has {
                 extra.push(name);
             }
@@ -165,14 +169,22 @@ impl Diagnosis {
         format!(
             "{} training points{}",
             s.points,
-            if extra.is_empty() { String::new() } else { format!(", with {}", extra.join(", ")) }
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(", with {}", extra.join(", "))
+            }
         )
     }
 
     /// Human report for a terminal: the verdict, why, then each finding with its advice.
     pub fn to_terminal(&self) -> String {
         let mut out = String::new();
-        let problems = self.findings.iter().filter(|f| f.severity >= Severity::Warning).count();
+        let problems = self
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .count();
         match self.verdict {
             Verdict::Healthy => out.push_str("Verdict: HEALTHY — this loss looks normal.\n"),
             Verdict::Unhealthy => out.push_str(&format!(
@@ -180,7 +192,11 @@ impl Diagnosis {
                 if problems == 1 { "" } else { "s" }
             )),
         }
-        out.push_str(&format!("Series: {}\nReferences: {}\n", self.series_line(), self.references_line()));
+        out.push_str(&format!(
+            "Series: {}\nReferences: {}\n",
+            self.series_line(),
+            self.references_line()
+        ));
         if self.verdict == Verdict::Healthy && !self.healthy_reasons.is_empty() {
             out.push_str("\nWhy it looks healthy:\n");
             for r in &self.healthy_reasons {
@@ -212,7 +228,11 @@ impl Diagnosis {
     /// Markdown for issues and notebooks.
     pub fn to_markdown(&self) -> String {
         let mut out = format!("## Loss diagnosis: **{}**\n\n", self.verdict.name());
-        out.push_str(&format!("- Series: {}\n- References: {}\n", self.series_line(), self.references_line()));
+        out.push_str(&format!(
+            "- Series: {}\n- References: {}\n",
+            self.series_line(),
+            self.references_line()
+        ));
         if self.verdict == Verdict::Healthy && !self.healthy_reasons.is_empty() {
             out.push_str("\n### Why it looks healthy\n\n");
             for r in &self.healthy_reasons {
@@ -231,7 +251,13 @@ impl Diagnosis {
                 ));
             }
             for f in &self.findings {
-                out.push_str(&format!("\n### `{}` ({})\n\n{}\n\n**Fix:** {}\n", f.kind.name(), f.severity.name(), f.summary, f.advice));
+                out.push_str(&format!(
+                    "\n### `{}` ({})\n\n{}\n\n**Fix:** {}\n",
+                    f.kind.name(),
+                    f.severity.name(),
+                    f.summary,
+                    f.advice
+                ));
                 if !f.evidence.is_empty() {
                     out.push_str("\n<details><summary>evidence</summary>\n\n```json\n");
                     out.push_str(&serde_json::to_string_pretty(&f.evidence).unwrap_or_default());
@@ -262,8 +288,16 @@ mod tests {
                 evidence,
                 advice: "Inspect the batch of step 400.".into(),
             }],
-            references: References { ln_vocab: Some(4.17), ..References::default() },
-            series: SeriesInfo { points: 800, has_val: true, has_lr: false, has_grad_norm: false },
+            references: References {
+                ln_vocab: Some(4.17),
+                ..References::default()
+            },
+            series: SeriesInfo {
+                points: 800,
+                has_val: true,
+                has_lr: false,
+                has_grad_norm: false,
+            },
             healthy_reasons: vec!["not serialised".into()],
         }
     }
@@ -279,14 +313,31 @@ mod tests {
         assert_eq!(f["severity"], "warning");
         assert!(f["peak_step"].is_null());
         let fk: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(fk, ["kind", "severity", "start_step", "end_step", "peak_step", "summary", "evidence", "advice"]);
+        assert_eq!(
+            fk,
+            [
+                "kind",
+                "severity",
+                "start_step",
+                "end_step",
+                "peak_step",
+                "summary",
+                "evidence",
+                "advice"
+            ]
+        );
         assert!(v["references"]["unigram"].is_null());
         assert_eq!(v["series"]["has_val"], true);
     }
 
     #[test]
     fn kind_names_match_serde() {
-        for k in [FindingKind::NonFinite, FindingKind::UnigramPlateau, FindingKind::InvalidLoss, FindingKind::UpwardDrift] {
+        for k in [
+            FindingKind::NonFinite,
+            FindingKind::UnigramPlateau,
+            FindingKind::InvalidLoss,
+            FindingKind::UpwardDrift,
+        ] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
         }
     }
@@ -295,7 +346,11 @@ mod tests {
     fn human_reports_name_the_kind_steps_and_fix() {
         let d = sample();
         let t = d.to_terminal();
-        assert!(t.contains("UNHEALTHY") && t.contains("exploding_gradients at steps 400–402") && t.contains("Fix: Inspect"));
+        assert!(
+            t.contains("UNHEALTHY")
+                && t.contains("exploding_gradients at steps 400–402")
+                && t.contains("Fix: Inspect")
+        );
         let m = d.to_markdown();
         assert!(m.contains("| warning | `exploding_gradients` | 400–402 |"));
     }

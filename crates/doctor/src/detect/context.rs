@@ -158,9 +158,9 @@ impl<'a> Ctx<'a> {
     pub fn restart_near(&self, step: f64, window: f64) -> Option<f64> {
         self.lr_restarts
             .iter()
+            .rev()
             .copied()
-            .filter(|&r| r <= step + window * 0.5 && r >= step - window)
-            .last()
+            .find(|&r| r <= step + window * 0.5 && r >= step - window)
     }
 
     /// Level of the training curve around `step`: median of the bins within ±`half` bins.
@@ -168,7 +168,11 @@ impl<'a> Ctx<'a> {
         if self.bins.is_empty() {
             return f64::NAN;
         }
-        let i = self.bins.step.partition_point(|&s| s < step).min(self.bins.len() - 1);
+        let i = self
+            .bins
+            .step
+            .partition_point(|&s| s < step)
+            .min(self.bins.len() - 1);
         let a = i.saturating_sub(half);
         let b = (i + half + 1).min(self.bins.len());
         stats::median(&self.bins.value[a..b])

@@ -43,7 +43,9 @@ fn describe(d: &Diagnosis) -> String {
             format!(
                 "{}@{}{}",
                 f.kind.name(),
-                f.peak_step.or(f.start_step).map_or("-".into(), |s| format!("{s}")),
+                f.peak_step
+                    .or(f.start_step)
+                    .map_or("-".into(), |s| format!("{s}")),
                 match f.severity {
                     Severity::Info => "(i)",
                     Severity::Warning => "",
@@ -58,7 +60,12 @@ fn describe(d: &Diagnosis) -> String {
 fn synthetic_cases(dir: &Path, with_refs: bool) -> Vec<(String, Run, Vec<Expect>)> {
     let mut out = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(dir.join("synthetic"))
-        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     for meta_path in names {
@@ -80,10 +87,18 @@ fn synthetic_cases(dir: &Path, with_refs: bool) -> Vec<(String, Run, Vec<Expect>
             .map(|e| {
                 let mut kinds: Vec<String> = e["accept"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|k| k.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 kinds.push(e["kind"].as_str().unwrap().to_string());
-                Expect { kinds, step: e["step"].as_f64(), tol: e["tol"].as_f64().unwrap_or(0.0) }
+                Expect {
+                    kinds,
+                    step: e["step"].as_f64(),
+                    tol: e["tol"].as_f64().unwrap_or(0.0),
+                }
             })
             .collect();
         out.push((run.name.clone(), run, expects));
@@ -98,8 +113,14 @@ fn parse_label(label: &str, span: f64) -> Vec<Expect> {
         .map(|part| {
             let part = part.trim();
             let kind_end = part.find(['(', '@']).unwrap_or(part.len());
-            let step = part.split_once('@').and_then(|(_, s)| s.trim().parse::<f64>().ok());
-            Expect { kinds: vec![part[..kind_end].trim().to_string()], step, tol: (0.01 * span).max(10.0) }
+            let step = part
+                .split_once('@')
+                .and_then(|(_, s)| s.trim().parse::<f64>().ok());
+            Expect {
+                kinds: vec![part[..kind_end].trim().to_string()],
+                step,
+                tol: (0.01 * span).max(10.0),
+            }
         })
         .collect();
     if alternatives.len() > 1 {
@@ -112,7 +133,9 @@ fn parse_label(label: &str, span: f64) -> Vec<Expect> {
 
 fn real_right(d: &Diagnosis, expects: &[Expect]) -> bool {
     if expects.len() > 1 {
-        expects.iter().any(|e| judged_right(d, std::slice::from_ref(e)))
+        expects
+            .iter()
+            .any(|e| judged_right(d, std::slice::from_ref(e)))
     } else {
         judged_right(d, expects)
     }
@@ -127,12 +150,25 @@ fn synthetic_dev_curves_are_judged_right() {
     let Some(dir) = curves_dir() else { return };
     let mut wrong = Vec::new();
     for with_refs in [false, true] {
-        println!("\n== synthetic ({}) ==", if with_refs { "ln V, unigram, bigram" } else { "vocabulary only" });
+        println!(
+            "\n== synthetic ({}) ==",
+            if with_refs {
+                "ln V, unigram, bigram"
+            } else {
+                "vocabulary only"
+            }
+        );
         for (name, run, expects) in synthetic_cases(&dir, with_refs) {
             let d = diagnose(&run);
             let ok = judged_right(&d, &expects);
             let exp: Vec<String> = expects.iter().map(|e| e.kinds.join("|")).collect();
-            println!("{} {:22} expect {:28} got {}", if ok { "ok " } else { "BAD" }, name, exp.join(","), describe(&d));
+            println!(
+                "{} {:22} expect {:28} got {}",
+                if ok { "ok " } else { "BAD" },
+                name,
+                exp.join(","),
+                describe(&d)
+            );
             if verbose() {
                 println!("{}", d.to_terminal());
             }
@@ -152,17 +188,27 @@ fn real_dev_curves_are_judged_right() {
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
     let (c_id, c_label, c_conf) = (col("id"), col("labels"), col("confidence"));
-    let csvs: Vec<_> = std::fs::read_dir(dir.join("real/csv")).unwrap().flatten().map(|e| e.path()).collect();
+    let csvs: Vec<_> = std::fs::read_dir(dir.join("real/csv"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     let mut wrong = Vec::new();
     println!("\n== real ==");
     for line in lines {
         let cells: Vec<&str> = line.split('\t').collect();
         let id = cells[c_id];
-        let Some(path) = csvs.iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("{id}_"))) else {
+        let Some(path) = csvs.iter().find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{id}_"))
+        }) else {
             continue;
         };
         let run = read_curve_csv(path);
-        let span = run.train_loss.last().map_or(0.0, |p| p.step) - run.train_loss.first().map_or(0.0, |p| p.step);
+        let span = run.train_loss.last().map_or(0.0, |p| p.step)
+            - run.train_loss.first().map_or(0.0, |p| p.step);
         let expects = parse_label(cells[c_label], span);
         let d = diagnose(&run);
         let ok = real_right(&d, &expects);
@@ -189,11 +235,21 @@ fn million_point_run(n: usize) -> Run {
     let mut rng = Noise::new(42);
     let train: Vec<Point> = curve(n, |i| 1.2 + 3.0 / (1.0 + i as f64 / 500.0).powf(0.4))
         .into_iter()
-        .map(|p| Point { value: p.value + 0.05 * rng.normal(), ..p })
+        .map(|p| Point {
+            value: p.value + 0.05 * rng.normal(),
+            ..p
+        })
         .collect();
     Run {
         name: "million".into(),
-        val_loss: train.iter().step_by(1000).map(|p| Point { value: p.value + 0.05, ..*p }).collect(),
+        val_loss: train
+            .iter()
+            .step_by(1000)
+            .map(|p| Point {
+                value: p.value + 0.05,
+                ..*p
+            })
+            .collect(),
         lr: curve(n, |i| 3e-4 * (1.0 - 0.5 * i as f64 / n as f64)),
         grad_norm: curve(n, |i| 0.3 + 0.01 * (i % 17) as f64),
         train_loss: train,
@@ -209,7 +265,10 @@ fn million_points_in_under_a_second() {
     let t = std::time::Instant::now();
     let d = diagnose(&run);
     let elapsed = t.elapsed();
-    println!("diagnose on 1,000,000 points: {elapsed:?} → {}", describe(&d));
+    println!(
+        "diagnose on 1,000,000 points: {elapsed:?} → {}",
+        describe(&d)
+    );
     assert_eq!(d.verdict, Verdict::Healthy, "{}", d.to_terminal());
     assert!(elapsed.as_secs_f64() < 1.0, "took {elapsed:?}");
 }

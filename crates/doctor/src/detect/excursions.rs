@@ -90,7 +90,10 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             continue; // a blip: the spike detector's business
         }
         let restart = ctx.restart_near(s0, 0.05 * span.max(1.0)).or_else(|| {
-            ctx.lr_restarts.iter().copied().find(|&r| r >= s0 && r <= sp)
+            ctx.lr_restarts
+                .iter()
+                .copied()
+                .find(|&r| r >= s0 && r <= sp)
         });
         let lr_note = match (ctx.lr_at(s0), ctx.lr_at(sp)) {
             (Some(a), Some(b)) if b > 1.2 * a => {
@@ -162,7 +165,8 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             }
             None => {
                 let end_rise = level[last] - ep.base;
-                let exceeds_init = level[last] > init || ep.base + ep.rise > 2.0 * init.abs().max(1e-9);
+                let exceeds_init =
+                    level[last] > init || ep.base + ep.rise > 2.0 * init.abs().max(1e-9);
                 let big = end_rise >= 0.5 * descent.max(threshold) || exceeds_init;
                 let kind_sev = if big {
                     Some((FindingKind::Divergence, Severity::Error))
@@ -171,7 +175,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 } else {
                     None
                 };
-                let Some((kind, severity)) = kind_sev else { continue };
+                let Some((kind, severity)) = kind_sev else {
+                    continue;
+                };
                 let summary = if kind == FindingKind::Divergence {
                     format!(
                         "Loss rises from its best {} at step {} to {} by step {}{} and does not come back{}.",
@@ -208,7 +214,14 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                         step_str(s0)
                     )
                 };
-                out.push(finding(kind, severity, Span::range(s0, bins.step[last]).with_peak(sp), summary, evidence, advice));
+                out.push(finding(
+                    kind,
+                    severity,
+                    Span::range(s0, bins.step[last]).with_peak(sp),
+                    summary,
+                    evidence,
+                    advice,
+                ));
             }
         }
     }
@@ -237,7 +250,17 @@ mod tests {
 
     #[test]
     fn a_rise_that_never_returns_is_divergence() {
-        let loss = noisy(curve(1000, |i| if i < 600 { healthy(i) } else { healthy(600) + (i - 600) as f64 * 0.01 }), 0.03, 1);
+        let loss = noisy(
+            curve(1000, |i| {
+                if i < 600 {
+                    healthy(i)
+                } else {
+                    healthy(600) + (i - 600) as f64 * 0.01
+                }
+            }),
+            0.03,
+            1,
+        );
         let f = detect(&Ctx::new(&run_with(loss, Some(65))));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].kind, FindingKind::Divergence);
@@ -246,7 +269,13 @@ mod tests {
 
     #[test]
     fn a_bad_stretch_that_recovers_is_instability() {
-        let bump = |i: usize| if (300..500).contains(&i) { 0.6 * (((i - 300) as f64) / 200.0 * std::f64::consts::PI).sin() } else { 0.0 };
+        let bump = |i: usize| {
+            if (300..500).contains(&i) {
+                0.6 * (((i - 300) as f64) / 200.0 * std::f64::consts::PI).sin()
+            } else {
+                0.0
+            }
+        };
         let loss = noisy(curve(1000, |i| healthy(i) + bump(i)), 0.03, 2);
         let f = detect(&Ctx::new(&run_with(loss, Some(65))));
         assert_eq!(f.len(), 1, "{f:?}");
@@ -258,11 +287,17 @@ mod tests {
     fn warm_restart_bumps_are_explained_by_the_lr_log() {
         // SGDR: cosine cycles of 250 steps; each restart bumps the loss, which then recovers.
         let cycle = 250usize;
-        let lr = |i: usize| 1e-3 * (0.5 + 0.5 * ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos());
+        let lr = |i: usize| {
+            1e-3 * (0.5 + 0.5 * ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos())
+        };
         let loss = noisy(
             curve(1000, |i| {
                 let k = i % cycle;
-                let bump = if i >= cycle && k < 60 { 0.3 * (1.0 - k as f64 / 60.0) } else { 0.0 };
+                let bump = if i >= cycle && k < 60 {
+                    0.3 * (1.0 - k as f64 / 60.0)
+                } else {
+                    0.0
+                };
                 healthy(i) + bump
             }),
             0.02,

@@ -26,7 +26,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
 fn exploding(ctx: &Ctx) -> Option<Finding> {
     let g = &ctx.grad;
     let logs: Vec<f64> = g.iter().map(|p| p.value.max(1e-30).ln()).collect();
-    let base = rolling_median(&logs, 10);
+    let base = rolling_median(&logs, 5);
     let (first, last) = (g[0].step, g[g.len() - 1].step);
     let skip = g.partition_point(|p| p.step < first + 0.02 * (last - first));
     let mut events: Vec<(usize, f64)> = Vec::new();
@@ -65,7 +65,11 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     } else {
         Severity::Info
     };
-    let steps: Vec<String> = events.iter().take(8).map(|e| step_str(g[e.0].step)).collect();
+    let steps: Vec<String> = events
+        .iter()
+        .take(8)
+        .map(|e| step_str(g[e.0].step))
+        .collect();
     let (start, peak) = match events.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
         Some(&(k, _)) => (g[events[0].0].step, g[k].step),
         None => (g[n / 10].step, g[n - 1].step),
@@ -76,7 +80,14 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
             growth,
             num(early),
             num(late),
-            if events.is_empty() { String::new() } else { format!(", with {} spikes above {SPIKE_RATIO}× the local median", events.len()) }
+            if events.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", with {} spikes above {SPIKE_RATIO}× the local median",
+                    events.len()
+                )
+            }
         )
     } else {
         format!(
@@ -150,8 +161,17 @@ mod tests {
 
     #[test]
     fn repeated_gradient_spikes_are_exploding() {
-        let mut run = run_with(curve(1000, |i| 1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()), Some(65));
-        run.grad_norm = curve(1000, |i| if i % 200 == 150 { 25.0 } else { 0.3 + 0.01 * (i % 7) as f64 });
+        let mut run = run_with(
+            curve(1000, |i| 1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()),
+            Some(65),
+        );
+        run.grad_norm = curve(1000, |i| {
+            if i % 200 == 150 {
+                25.0
+            } else {
+                0.3 + 0.01 * (i % 7) as f64
+            }
+        });
         let f = detect(&Ctx::new(&run));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
@@ -160,8 +180,13 @@ mod tests {
 
     #[test]
     fn ordinary_gradient_jitter_is_fine() {
-        let mut run = run_with(curve(1000, |i| 1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()), Some(65));
-        run.grad_norm = curve(1000, |i| 0.3 * (1.0 + 0.5 * ((i * 7919) % 13) as f64 / 13.0));
+        let mut run = run_with(
+            curve(1000, |i| 1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()),
+            Some(65),
+        );
+        run.grad_norm = curve(1000, |i| {
+            0.3 * (1.0 + 0.5 * ((i * 7919) % 13) as f64 / 13.0)
+        });
         assert!(detect(&Ctx::new(&run)).is_empty());
     }
 

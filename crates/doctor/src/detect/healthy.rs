@@ -9,7 +9,10 @@ use crate::detect::{num, step_str, Ctx};
 pub fn reasons(ctx: &Ctx) -> Vec<String> {
     let mut out = Vec::new();
     if ctx.train.len() < 5 {
-        out.push(format!("only {} finite loss values were logged: too few to judge", ctx.train.len()));
+        out.push(format!(
+            "only {} finite loss values were logged: too few to judge",
+            ctx.train.len()
+        ));
         return out;
     }
     let init = ctx.init_level();
@@ -27,7 +30,11 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
             out.push(format!(
                 "fell below the {name} level {}{} by step {}",
                 num(r.value),
-                if r.estimated { " (estimated from ln V)" } else { "" },
+                if r.estimated {
+                    " (estimated from ln V)"
+                } else {
+                    ""
+                },
                 step_str(ctx.bins.step[i])
             ));
         }
@@ -62,7 +69,11 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
     }
     if ctx.val.len() >= 3 && !ctx.train_is_val {
         let v = ctx.val[ctx.val.len() - 1];
-        let t = crate::detect::stats::median_between(&ctx.train, v.step - 0.02 * ctx.last_step(), v.step);
+        let t = crate::detect::stats::median_between(
+            &ctx.train,
+            v.step - 0.02 * ctx.last_step(),
+            v.step,
+        );
         if t.is_finite() {
             out.push(format!(
                 "validation tracking training: {} vs {} at step {} (gap {:+})",
@@ -82,10 +93,14 @@ fn noise_band(ctx: &Ctx) -> Option<(f64, f64)> {
     if n < 100 {
         return None;
     }
-    let xs: Vec<f64> = ctx.train.iter().map(|p| p.value).collect();
-    let base = rolling_median(&xs, 5);
     let rel = |a: usize, b: usize| {
-        let r: Vec<f64> = (a..b).map(|i| (xs[i] - base[i]) / base[i].abs().max(1e-9)).collect();
+        let xs: Vec<f64> = ctx.train[a..b].iter().map(|p| p.value).collect();
+        let base = rolling_median(&xs, 5);
+        let r: Vec<f64> = xs
+            .iter()
+            .zip(&base)
+            .map(|(x, m)| (x - m) / m.abs().max(1e-9))
+            .collect();
         robust_sd(&r)
     };
     Some((rel(n / 5, 2 * n / 5), rel(4 * n / 5, n)))

@@ -46,9 +46,11 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     let progress = progress::detect(&ctx, &findings);
     findings.extend(progress);
     findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(a.start_step.unwrap_or(0.0).total_cmp(&b.start_step.unwrap_or(0.0)))
+        b.severity.cmp(&a.severity).then(
+            a.start_step
+                .unwrap_or(0.0)
+                .total_cmp(&b.start_step.unwrap_or(0.0)),
+        )
     });
     let verdict = if findings.iter().any(|f| f.severity >= Severity::Warning) {
         Verdict::Unhealthy
@@ -134,7 +136,9 @@ fn round_numbers(v: Value) -> Value {
             serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
         }
         Value::Array(a) => Value::Array(a.into_iter().map(round_numbers).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, round_numbers(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, round_numbers(v))).collect())
+        }
         other => other,
     }
 }

@@ -14,7 +14,73 @@ const HALF: usize = 3;
 const DROP_Z: f64 = 5.0;
 
 pub fn detect(ctx: &Ctx) -> Vec<Finding> {
-    staircase(ctx).into_iter().collect()
+    staircase(ctx)
+        .or_else(|| epoch_pattern(ctx))
+        .into_iter()
+        .collect()
+}
+
+/// Autocorrelation of `r` at `lag` (r has mean ~0).
+fn autocorr(r: &[f64], lag: usize) -> f64 {
+    if lag == 0 || lag >= r.len() {
+        return 0.0;
+    }
+    let den: f64 = r.iter().map(|x| x * x).sum();
+    let num: f64 = r.iter().zip(&r[lag..]).map(|(a, b)| a * b).sum();
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
+}
+
+/// With a known epoch length: the detrended loss repeats with that period (the same batches in
+/// the same order every epoch: data not shuffled).
+fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
+    let p = ctx.run.steps_per_epoch.filter(|p| *p > 0.0)?;
+    let t = &ctx.train;
+    let n = t.len();
+    if n < 50 {
+        return None;
+    }
+    let spacing = (ctx.last_step() - ctx.first_step()) / (n - 1) as f64;
+    let lag = (p / spacing).round() as usize;
+    if lag < 4 || n < 4 * lag || (lag as f64 * spacing - p).abs() > 0.05 * p {
+        return None;
+    }
+    let xs: Vec<f64> = t.iter().map(|q| q.value).collect();
+    let base = crate::detect::stats::rolling_median(&xs, lag / 2);
+    let mut r: Vec<f64> = xs.iter().zip(&base).map(|(x, b)| x - b).collect();
+    let mean = r.iter().sum::<f64>() / n as f64;
+    r.iter_mut().for_each(|x| *x -= mean);
+    let at_period = autocorr(&r, lag);
+    let at_half = autocorr(&r, lag / 2).max(autocorr(&r, lag + lag / 2));
+    let chance = 3.0 / (n as f64).sqrt();
+    if at_period < 0.3 || at_period < at_half + 0.2 || at_period < chance {
+        return None;
+    }
+    let amplitude = robust_sd(&r);
+    Some(finding(
+        FindingKind::Periodic,
+        Severity::Warning,
+        Span::range(ctx.first_step(), ctx.last_step()),
+        format!(
+            "The loss repeats the same pattern every epoch ({} steps): autocorrelation {:.2} at that lag against              {:.2} off it, amplitude ± {}; batches arrive in the same order every epoch.",
+            step_str(p),
+            at_period,
+            at_half,
+            num(amplitude)
+        ),
+        json!({
+            "steps_per_epoch": p,
+            "lag_points": lag,
+            "autocorrelation_at_epoch": at_period,
+            "autocorrelation_off_epoch": at_half,
+            "chance_level": chance,
+            "pattern_sd": amplitude,
+        }),
+        "Shuffle the training data every epoch (DataLoader(shuffle=True) or a new permutation per epoch);          check for repeated or sorted data (by length, by source).",
+    ))
 }
 
 /// Robust z of the short-window level change at each bin (negative = drop).
@@ -57,7 +123,9 @@ fn drops(bins: &Bins, skip_before: usize) -> Vec<(f64, f64)> {
         }
     }
     // The boundary lies between the last bin before and the first bin after the jump.
-    kept.into_iter().map(|(b, z)| (0.5 * (bins.step[b - 1] + bins.step[b]), z)).collect()
+    kept.into_iter()
+        .map(|(b, z)| (0.5 * (bins.step[b - 1] + bins.step[b]), z))
+        .collect()
 }
 
 /// Refine a period guess by least squares over the drops it explains (drop i ≈ j_i · P).
@@ -85,7 +153,9 @@ fn staircase(ctx: &Ctx) -> Option<Finding> {
     }
     let bins = Bins::of(&ctx.train, 600);
     let (first, last) = (ctx.first_step(), ctx.last_step());
-    let skip = bins.step.partition_point(|&s| s < first + 0.05 * (last - first));
+    let skip = bins
+        .step
+        .partition_point(|&s| s < first + 0.05 * (last - first));
     let cands = drops(&bins, skip);
     if cands.len() < 2 {
         return None;
@@ -101,7 +171,8 @@ fn staircase(ctx: &Ctx) -> Option<Finding> {
     })?;
     let boundaries: Vec<f64> = (1..)
         .map(|j| j as f64 * period)
-        .take_while(|&b| b < last - 0.5 * bin_width)
+        // A boundary needs room after it for its drop to show.
+        .take_while(|&b| b < last - (0.1 * period).max((HALF + 1) as f64 * bin_width))
         .filter(|&b| b > first + 0.05 * (last - first))
         .collect();
     if boundaries.len() < 2 {
@@ -110,10 +181,18 @@ fn staircase(ctx: &Ctx) -> Option<Finding> {
     let tol = (0.03 * period).max(1.5 * bin_width);
     let matched: Vec<(f64, f64)> = boundaries
         .iter()
-        .filter_map(|&b| cands.iter().find(|c| (c.0 - b).abs() <= tol).map(|c| (c.0, c.1)))
+        .filter_map(|&b| {
+            cands
+                .iter()
+                .find(|c| (c.0 - b).abs() <= tol)
+                .map(|c| (c.0, c.1))
+        })
         .collect();
-    let off_grid = cands.iter().filter(|c| boundaries.iter().all(|&b| (c.0 - b).abs() > tol)).count();
-    if matched.len() < 2 || (matched.len() as f64) < 0.6 * boundaries.len() as f64 || off_grid > matched.len() {
+    let off_grid = cands
+        .iter()
+        .filter(|c| boundaries.iter().all(|&b| (c.0 - b).abs() > tol))
+        .count();
+    if matched.len() < 2 || 5 * matched.len() < 3 * boundaries.len() || off_grid > matched.len() {
         return None;
     }
     let lr_explained = matched
@@ -173,7 +252,10 @@ mod tests {
             0.2 + 1.8 * 0.6f64.powi(e as i32) + 0.05 * (1.0 - (i % per) as f64 / per as f64)
         })
         .into_iter()
-        .map(|p| Point { value: p.value * (1.0 + 0.15 * rng.normal()), ..p })
+        .map(|p| Point {
+            value: p.value * (1.0 + 0.15 * rng.normal()),
+            ..p
+        })
         .collect();
         let mut run = run_with(loss, None);
         if lr_steps {
@@ -198,11 +280,39 @@ mod tests {
     }
 
     #[test]
+    fn an_unshuffled_epoch_pattern_is_periodic_when_the_epoch_is_known() {
+        let mut rng = Noise::new(5);
+        let per = 40usize;
+        let pattern: Vec<f64> = (0..per).map(|_| 0.15 * rng.normal()).collect();
+        let loss = curve(2000, |i| {
+            1.5 + 2.0 / (1.0 + i as f64 / 50.0).sqrt() + pattern[i % per]
+        })
+        .into_iter()
+        .map(|p| Point {
+            value: p.value + 0.03 * rng.normal(),
+            ..p
+        })
+        .collect();
+        let mut run = run_with(loss, Some(65));
+        run.steps_per_epoch = Some(per as f64);
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        run.steps_per_epoch = Some(37.0);
+        assert!(
+            detect(&Ctx::new(&run)).is_empty(),
+            "the wrong epoch length shows no pattern"
+        );
+    }
+
+    #[test]
     fn smooth_decay_has_no_staircase() {
         let mut rng = Noise::new(3);
         let loss = curve(5000, |i| 1.0 + 2.0 / (1.0 + i as f64 / 50.0).sqrt())
             .into_iter()
-            .map(|p| Point { value: p.value * (1.0 + 0.1 * rng.normal()), ..p })
+            .map(|p| Point {
+                value: p.value * (1.0 + 0.1 * rng.normal()),
+                ..p
+            })
             .collect();
         assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
     }

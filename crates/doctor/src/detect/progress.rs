@@ -55,7 +55,12 @@ pub fn trend(ctx: &Ctx, points: &[Point], from: f64, to: f64) -> Option<Trend> {
     let abs_rate = -ols_slope(&u, &bins.value)?;
     let log_rate = -ols_slope(&u, &ln)?;
     let q = window.len() - window.len() / 4;
-    let level = median(&window[q.min(window.len() - 1)..].iter().map(|p| p.value).collect::<Vec<_>>());
+    let level = median(
+        &window[q.min(window.len() - 1)..]
+            .iter()
+            .map(|p| p.value)
+            .collect::<Vec<_>>(),
+    );
     Some(Trend {
         from,
         to,
@@ -71,7 +76,11 @@ pub fn trend(ctx: &Ctx, points: &[Point], from: f64, to: f64) -> Option<Trend> {
 pub fn judging_window(ctx: &Ctx) -> Option<(f64, f64)> {
     let (first, mut last) = (ctx.first_step(), ctx.last_step());
     if let Some(max) = ctx.lr_max.filter(|m| *m > 0.0) {
-        let still_high = ctx.lr.iter().rev().find(|p| p.value >= 0.25 * max && p.step >= first);
+        let still_high = ctx
+            .lr
+            .iter()
+            .rev()
+            .find(|p| p.value >= 0.25 * max && p.step >= first);
         last = last.min(still_high.map_or(first, |p| p.step));
     }
     let off = ctx.log_offset;
@@ -81,8 +90,10 @@ pub fn judging_window(ctx: &Ctx) -> Option<(f64, f64)> {
 
 fn skip_because(findings: &[Finding]) -> bool {
     findings.iter().any(|f| {
-        matches!(f.kind, FindingKind::Leakage | FindingKind::Divergence | FindingKind::InvalidLoss)
-            && f.severity >= Severity::Warning
+        matches!(
+            f.kind,
+            FindingKind::Leakage | FindingKind::Divergence | FindingKind::InvalidLoss
+        ) && f.severity >= Severity::Warning
     })
 }
 
@@ -90,8 +101,12 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     if ctx.train.len() < 20 || skip_because(earlier) {
         return Vec::new();
     }
-    let Some((from, to)) = judging_window(ctx) else { return Vec::new() };
-    let Some(train) = trend(ctx, &ctx.train, from, to) else { return Vec::new() };
+    let Some((from, to)) = judging_window(ctx) else {
+        return Vec::new();
+    };
+    let Some(train) = trend(ctx, &ctx.train, from, to) else {
+        return Vec::new();
+    };
     if train.points < 20 {
         return Vec::new();
     }
@@ -101,7 +116,16 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let level = val.map_or(train.level, |v| v.level);
     let init = ctx.init_level();
     let val_improving = val.is_some_and(|v| !v.flat());
-    let stalled = train.flat() && !val_improving && level > 0.05;
+    // A slow late rate alone is not a stall: a long power-law run slows down smoothly. A stall
+    // is a rate that collapsed against the run's earlier pace, or a run that never moved.
+    let head = (train.to - train.from) * 0.05;
+    let level_at_from =
+        crate::detect::stats::median_between(&ctx.train, train.from, train.from + head);
+    let early_doublings = (ctx.log2_step(train.from) - ctx.log2_step(ctx.first_step())).max(1e-9);
+    let early_rate = (init - level_at_from) / early_doublings;
+    let never_moved = init - train.level < 0.05 * init.abs();
+    let collapsed = train.abs_rate < 0.25 * early_rate;
+    let stalled = train.flat() && (collapsed || never_moved) && !val_improving && level > 0.05;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
             "window_start": train.from,
@@ -113,6 +137,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             "val_level": val.map(|v| v.level),
             "val_drop_per_doubling": val.map(|v| v.abs_rate),
             "initial_loss": init,
+            "early_drop_per_doubling": early_rate,
             "ln_vocab": refs.ln_vocab,
             "unigram": refs.unigram.map(|r| r.value),
             "unigram_estimated": refs.unigram.map(|r| r.estimated),
@@ -133,10 +158,22 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     );
     if !stalled {
         // Still moving: only underfitting can be said, when it moves too slowly above the bigram level.
-        let Some(bigram) = refs.bigram else { return Vec::new() };
+        let Some(bigram) = refs.bigram else {
+            return Vec::new();
+        };
         let unigram_band = refs.unigram.map_or(f64::INFINITY, |u| u.value * 0.95);
-        if level > bigram.value * 1.05 && level < unigram_band && train.log_rate < SLOW_LOG_PER_DOUBLING {
-            return vec![underfitting(ctx, level, bigram.value, bigram.estimated, &rate_text, evidence(json!({})))];
+        if level > bigram.value * 1.05
+            && level < unigram_band
+            && train.log_rate < SLOW_LOG_PER_DOUBLING
+        {
+            return vec![underfitting(
+                ctx,
+                level,
+                bigram.value,
+                bigram.estimated,
+                &rate_text,
+                evidence(json!({})),
+            )];
         }
         return Vec::new();
     }
@@ -183,7 +220,14 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         )];
     }
     if let Some(b) = refs.bigram.filter(|b| level > b.value * 1.05) {
-        return vec![underfitting(ctx, level, b.value, b.estimated, &rate_text, evidence(json!({ "onset_step": onset })))];
+        return vec![underfitting(
+            ctx,
+            level,
+            b.value,
+            b.estimated,
+            &rate_text,
+            evidence(json!({ "onset_step": onset })),
+        )];
     }
     let noise = relative_noise(&ctx.train, from, to, train.level);
     let oscillating = noise >= WIDE_NOISE;
@@ -220,14 +264,24 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             num(level),
             step_str(onset),
             step_str(to),
-            lr_end.map_or(String::new(), |l| format!(" with the LR still at {}", num(l)))
+            lr_end.map_or(String::new(), |l| format!(
+                " with the LR still at {}",
+                num(l)
+            ))
         ),
         evidence(json!({ "onset_step": onset, "relative_noise": noise })),
         advice,
     )]
 }
 
-fn underfitting(ctx: &Ctx, level: f64, bigram: f64, estimated: bool, rate_text: &str, evidence: serde_json::Value) -> Finding {
+fn underfitting(
+    ctx: &Ctx,
+    level: f64,
+    bigram: f64,
+    estimated: bool,
+    rate_text: &str,
+    evidence: serde_json::Value,
+) -> Finding {
     finding(
         FindingKind::Underfitting,
         Severity::Warning,
@@ -249,7 +303,10 @@ fn underfitting(ctx: &Ctx, level: f64, bigram: f64, estimated: bool, rate_text: 
 fn plateau_onset(ctx: &Ctx, final_level: f64, init: f64) -> f64 {
     let b = &ctx.bins;
     let level = rolling_median(&b.value, 2);
-    let reach = (3.0 * ctx.bin_noise).max(0.05 * (init - final_level).abs()).max(1e-9);
+    let reach = (3.0 * ctx.bin_noise)
+        .max(0.05 * (init - final_level).abs())
+        .max(0.01 * final_level.abs())
+        .max(1e-9);
     level
         .iter()
         .position(|&v| v <= final_level + reach)
@@ -273,7 +330,13 @@ mod tests {
 
     fn noisy(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Point> {
         let mut rng = Noise::new(seed);
-        curve(n, f).into_iter().map(|p| Point { value: p.value + sd * rng.normal(), ..p }).collect()
+        curve(n, f)
+            .into_iter()
+            .map(|p| Point {
+                value: p.value + sd * rng.normal(),
+                ..p
+            })
+            .collect()
     }
 
     fn kinds(run: &crate::Run) -> Vec<FindingKind> {
@@ -282,19 +345,32 @@ mod tests {
 
     #[test]
     fn healthy_power_law_decay_is_progress_not_a_plateau() {
-        let run = run_with(noisy(800, 0.04, 1, |i| 1.2 + 3.0 / (1.0 + i as f64 / 20.0).powf(0.45)), Some(65));
+        let run = run_with(
+            noisy(800, 0.04, 1, |i| {
+                1.2 + 3.0 / (1.0 + i as f64 / 20.0).powf(0.45)
+            }),
+            Some(65),
+        );
         assert!(kinds(&run).is_empty());
     }
 
     #[test]
     fn batch_four_noise_with_steady_decline_is_healthy() {
-        let run = run_with(noisy(4000, 0.35, 2, |i| 1.3 + 2.9 / (1.0 + i as f64 / 40.0).powf(0.4)), Some(65));
+        let run = run_with(
+            noisy(4000, 0.35, 2, |i| {
+                1.3 + 2.9 / (1.0 + i as f64 / 40.0).powf(0.4)
+            }),
+            Some(65),
+        );
         assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
     }
 
     #[test]
     fn a_short_healthy_run_is_not_judged_stalled() {
-        let run = run_with(noisy(50, 0.03, 3, |i| 2.2 + 2.0 * (-(i as f64) / 15.0).exp()), Some(65));
+        let run = run_with(
+            noisy(50, 0.03, 3, |i| 2.2 + 2.0 * (-(i as f64) / 15.0).exp()),
+            Some(65),
+        );
         assert!(kinds(&run).is_empty());
     }
 
@@ -306,27 +382,45 @@ mod tests {
 
     #[test]
     fn stuck_at_the_unigram_entropy_is_a_unigram_plateau() {
-        let run = run_with(noisy(800, 0.04, 5, |i| 3.33 + 0.85 * (-(i as f64) / 6.0).exp()), Some(65));
+        let run = run_with(
+            noisy(800, 0.04, 5, |i| 3.33 + 0.85 * (-(i as f64) / 6.0).exp()),
+            Some(65),
+        );
         assert_eq!(kinds(&run), vec![FindingKind::UnigramPlateau]);
     }
 
     #[test]
     fn fast_drop_then_flat_is_stagnation() {
-        let run = run_with(noisy(800, 0.05, 6, |i| 1.8 + 2.4 * (-(i as f64) / 10.0).exp()), Some(65));
+        let run = run_with(
+            noisy(800, 0.05, 6, |i| 1.8 + 2.4 * (-(i as f64) / 10.0).exp()),
+            Some(65),
+        );
         assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
     }
 
     #[test]
     fn cosine_annealed_convergence_is_not_stagnation() {
         let n = 800;
-        let mut run = run_with(noisy(n, 0.04, 7, |i| 1.5 + 2.6 / (1.0 + i as f64 / 20.0).powf(0.5)), Some(65));
-        run.lr = curve(n, |i| 5e-3 * 0.5 * (1.0 + (i as f64 / n as f64 * std::f64::consts::PI).cos()));
+        let mut run = run_with(
+            noisy(n, 0.04, 7, |i| {
+                1.5 + 2.6 / (1.0 + i as f64 / 20.0).powf(0.5)
+            }),
+            Some(65),
+        );
+        run.lr = curve(n, |i| {
+            5e-3 * 0.5 * (1.0 + (i as f64 / n as f64 * std::f64::consts::PI).cos())
+        });
         assert!(kinds(&run).is_empty());
     }
 
     #[test]
     fn slow_progress_above_bigram_is_underfitting() {
-        let run = run_with(noisy(800, 0.03, 8, |i| 2.4 + 1.8 / (1.0 + i as f64 / 10.0).powf(0.3)), Some(65));
+        let run = run_with(
+            noisy(800, 0.03, 8, |i| {
+                2.4 + 1.8 / (1.0 + i as f64 / 10.0).powf(0.3)
+            }),
+            Some(65),
+        );
         assert_eq!(kinds(&run), vec![FindingKind::Underfitting]);
     }
 }

@@ -12,7 +12,10 @@ use crate::Point;
 const MAX_PLAUSIBLE_INIT: f64 = 15.0;
 
 fn first_non_finite(points: &[Point]) -> Option<(usize, &Point)> {
-    points.iter().enumerate().find(|(_, p)| !p.value.is_finite())
+    points
+        .iter()
+        .enumerate()
+        .find(|(_, p)| !p.value.is_finite())
 }
 
 /// NaN/Inf in a loss (error) or in the gradient norm (a few isolated ones are the fp16 loss
@@ -20,8 +23,10 @@ fn first_non_finite(points: &[Point]) -> Option<(usize, &Point)> {
 pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
     let run = ctx.run;
     let mut out = Vec::new();
-    let train = first_non_finite(&run.train_loss).map(|(i, p)| ("training loss", i, *p, &run.train_loss));
-    let val = first_non_finite(&run.val_loss).map(|(i, p)| ("validation loss", i, *p, &run.val_loss));
+    let train =
+        first_non_finite(&run.train_loss).map(|(i, p)| ("training loss", i, *p, &run.train_loss));
+    let val =
+        first_non_finite(&run.val_loss).map(|(i, p)| ("validation loss", i, *p, &run.val_loss));
     let first = match (train, val) {
         (Some(t), Some(v)) => Some(if v.2.step < t.2.step { v } else { t }),
         (t, v) => t.or(v),
@@ -32,7 +37,11 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
         let last_good = points[..idx].iter().rev().find(|q| q.value.is_finite());
         let what = if p.value.is_nan() { "NaN" } else { "infinite" };
         let before = last_good.map_or(String::new(), |q| {
-            format!(" (last finite value {} at step {})", num(q.value), step_str(q.step))
+            format!(
+                " (last finite value {} at step {})",
+                num(q.value),
+                step_str(q.step)
+            )
         });
         let summary = format!(
             "The {series} becomes {what} at step {}{before}; {bad} of {} logged values are non-finite{}.",
@@ -41,7 +50,10 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
             if recovered { ", some later values are finite again" } else { " and it never recovers" }
         );
         let resume = last_good.map_or(String::new(), |q| {
-            format!(" Resume from a checkpoint before step {} ", step_str(q.step))
+            format!(
+                " Resume from a checkpoint before step {} ",
+                step_str(q.step)
+            )
         });
         out.push(finding(
             FindingKind::NonFinite,
@@ -66,16 +78,24 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
         ));
     }
     if let Some((idx, p)) = first_non_finite(&run.grad_norm) {
-        let bad = run.grad_norm.iter().filter(|q| !q.value.is_finite()).count();
+        let bad = run
+            .grad_norm
+            .iter()
+            .filter(|q| !q.value.is_finite())
+            .count();
         let frac = bad as f64 / run.grad_norm.len() as f64;
-        let persistent = run.grad_norm[idx..].iter().take(5).all(|q| !q.value.is_finite());
+        let persistent = run.grad_norm[idx..]
+            .iter()
+            .take(5)
+            .all(|q| !q.value.is_finite());
         let loss_ok = out.is_empty();
         let severity = if loss_ok && frac <= 0.01 && !persistent {
             Severity::Info
         } else {
             Severity::Warning
         };
-        if severity == Severity::Warning || loss_ok {
+        // When the loss itself went non-finite, that finding already says it all.
+        if loss_ok {
             out.push(finding(
                 FindingKind::NonFinite,
                 severity,
@@ -155,7 +175,8 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
     let head: Vec<f64> = t.iter().take(3).map(|p| p.value).collect();
     let init = stats::median(&head);
     let fin = ctx.final_level();
-    let advice_high = "Scale the output layer's initial weights down (e.g. std 0.02 or zero-init the \
+    let advice_high =
+        "Scale the output layer's initial weights down (e.g. std 0.02 or zero-init the \
                        head/bias) so the first loss is ≈ ln V, check that the loss is averaged per \
                        token (not summed over the sequence), and add 100–200 warmup steps.";
     match ctx.refs.ln_vocab {
@@ -251,11 +272,17 @@ mod tests {
 
     #[test]
     fn init_far_above_ln_v_is_flagged_and_near_it_is_not() {
-        let high = run_with(curve(200, |i| 9.0 * (-(i as f64) / 20.0).exp() + 2.0), Some(65));
+        let high = run_with(
+            curve(200, |i| 9.0 * (-(i as f64) / 20.0).exp() + 2.0),
+            Some(65),
+        );
         let f = init_loss_off(&Ctx::new(&high));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Warning);
-        let ok = run_with(curve(200, |i| 2.2 * (-(i as f64) / 50.0).exp() + 2.0), Some(65));
+        let ok = run_with(
+            curve(200, |i| 2.2 * (-(i as f64) / 50.0).exp() + 2.0),
+            Some(65),
+        );
         assert!(init_loss_off(&Ctx::new(&ok)).is_empty());
     }
 

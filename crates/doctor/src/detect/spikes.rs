@@ -31,8 +31,23 @@ pub struct Spike {
 pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let n = xs.len();
     let half = (n / 10).clamp(2, 10);
-    let base = rolling_median(xs, half);
-    let resid: Vec<f64> = xs.iter().zip(&base).map(|(x, b)| x - b).collect();
+    // Baseline: the higher of the medians just before and just after each point, so a steep
+    // but smooth trend never looks like a spike (a centred window is biased at the ends).
+    let h = (half / 2).max(1);
+    let side = rolling_median(xs, h);
+    let base: Vec<f64> = (0..n)
+        .map(|i| {
+            let left = (i > h).then(|| side[i - h - 1]);
+            let right = (i + h + 1 < n).then(|| side[i + h + 1]);
+            // At the very ends only one side exists, which a trend biases: no verdict there.
+            match (left, right) {
+                (Some(l), Some(r)) => l.max(r),
+                _ => f64::INFINITY,
+            }
+        })
+        .collect();
+    // Residuals against the local (centred) median of the short window, for the noise scale.
+    let resid: Vec<f64> = xs.iter().zip(&side).map(|(x, b)| x - b).collect();
     let block = (8 * half).max(40).min(n.max(1));
     let nblocks = n.div_ceil(block).max(1);
     let block_sd: Vec<f64> = (0..nblocks)
@@ -43,7 +58,7 @@ pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let scale = (0..n)
         .map(|i| {
             let s = smooth[(i / block).min(nblocks - 1)];
-            s.max(1e-3 * base[i].abs()).max(1e-12)
+            s.max(1e-3 * side[i].abs()).max(1e-12)
         })
         .collect();
     (base, scale)
@@ -72,7 +87,9 @@ pub fn find(xs: &[f64], skip_before: usize, min_jump: f64) -> Vec<Spike> {
             while end + 1 < n && z[end + 1] >= Z_INSIDE {
                 end += 1;
             }
-            let peak = (onset..=end).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap_or(i);
+            let peak = (onset..=end)
+                .max_by(|&a, &b| z[a].total_cmp(&z[b]))
+                .unwrap_or(i);
             spikes.push(Spike {
                 onset,
                 peak,
@@ -123,7 +140,12 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     } else {
         1.0
     };
-    let guard: Vec<&Event> = ctx.run.events.iter().filter(|e| is_guard_event(e)).collect();
+    let guard: Vec<&Event> = ctx
+        .run
+        .events
+        .iter()
+        .filter(|e| is_guard_event(e))
+        .collect();
     let mut used = vec![false; guard.len()];
     let mut out = Vec::new();
     for s in &spikes {
@@ -149,7 +171,11 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             .find(|p| (p.step - peak).abs() <= window)
             .map(|p| p.value);
         let restart = ctx.restart_near(onset, 3.0 * window);
-        let severity = if restart.is_some() { Severity::Info } else { Severity::Warning };
+        let severity = if restart.is_some() {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
         let mut summary = format!(
             "Loss jumps from {} to {} ({:.1}× the baseline, robust z {:.0}) at step {}, {} after {} step{}{}",
             num(s.base),
@@ -205,7 +231,12 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             advice,
         ));
     }
-    let lonely: Vec<&&Event> = guard.iter().zip(&used).filter(|(_, u)| !**u).map(|(e, _)| e).collect();
+    let lonely: Vec<&&Event> = guard
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(e, _)| e)
+        .collect();
     if let (Some(first), Some(last)) = (lonely.first(), lonely.last()) {
         let steps: Vec<String> = lonely.iter().take(10).map(|e| step_str(e.step)).collect();
         out.push(finding(
@@ -266,7 +297,11 @@ mod tests {
         });
         let f = detect(&Ctx::new(&run));
         assert_eq!(f.len(), 1);
-        assert!(f[0].summary.contains("skipped the update at step 400"), "{}", f[0].summary);
+        assert!(
+            f[0].summary.contains("skipped the update at step 400"),
+            "{}",
+            f[0].summary
+        );
     }
 
     #[test]

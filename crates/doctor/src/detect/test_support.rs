@@ -61,11 +61,25 @@ pub fn curves_dir() -> Option<PathBuf> {
 pub fn read_curve_csv(path: &Path) -> Run {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').map(str::trim).collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
     let col = |name: &str| header.iter().position(|h| *h == name);
-    let (cs, cl, cv, clr, cg) = (col("step"), col("loss"), col("val_loss"), col("lr"), col("grad_norm"));
+    let (cs, cl, cv, clr, cg) = (
+        col("step"),
+        col("loss"),
+        col("val_loss"),
+        col("lr"),
+        col("grad_norm"),
+    );
     let mut run = Run {
-        name: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        name: path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         ..Run::default()
     };
     for line in lines {

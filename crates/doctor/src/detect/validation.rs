@@ -29,14 +29,20 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
         return Vec::new();
     }
     let raw = values(val);
-    let smooth = if raw.len() >= 7 { rolling_median(&raw, 1) } else { raw.clone() };
+    let smooth = if raw.len() >= 7 {
+        rolling_median(&raw, 1)
+    } else {
+        raw.clone()
+    };
     let noise = if raw.len() >= 7 {
         let r: Vec<f64> = raw.iter().zip(&smooth).map(|(a, b)| a - b).collect();
         robust_sd(&r)
     } else {
         0.0
     };
-    let best = (0..smooth.len()).min_by(|&a, &b| smooth[a].total_cmp(&smooth[b])).unwrap_or(0);
+    let best = (0..smooth.len())
+        .min_by(|&a, &b| smooth[a].total_cmp(&smooth[b]))
+        .unwrap_or(0);
     let after = &raw[best + 1..];
     if after.len() < 2 {
         return Vec::new();
@@ -47,7 +53,8 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let rise = end_val - best_val;
     // Sustained: most evaluations after the best stay clearly above it.
     let margin = (2.0 * noise).max(0.02 * best_val.abs());
-    let above = after.iter().filter(|&&v| v > best_val + margin).count() as f64 / after.len() as f64;
+    let above =
+        after.iter().filter(|&&v| v > best_val + margin).count() as f64 / after.len() as f64;
     if rise < (0.05 * best_val.abs()).max(3.0 * noise).max(0.01) || above < 0.7 {
         return Vec::new();
     }
@@ -56,7 +63,8 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let spacing = (last_step - val[0].step) / (val.len() - 1) as f64;
     let train_best = train_level(ctx, best_step - spacing * 0.5, best_step + spacing * 0.5);
     let train_end = train_level(ctx, last_step - spacing, last_step);
-    if !(train_end < train_best - (0.03 * train_best.abs()).max(3.0 * ctx.bin_noise)) {
+    let falling = train_end < train_best - (0.03 * train_best.abs()).max(3.0 * ctx.bin_noise);
+    if !falling {
         return Vec::new(); // training is not falling: not overfitting (maybe instability)
     }
     vec![finding(
@@ -171,7 +179,9 @@ pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
     }
     // No validation: only a known reference can call a collapsed training loss implausible.
     let collapse = refs.floor.map(|f| train_final < 0.5 * f).unwrap_or(false)
-        || refs.ln_vocab.is_some_and(|l| train_final < 0.03 * l && init > 0.5 * l);
+        || refs
+            .ln_vocab
+            .is_some_and(|l| train_final < 0.03 * l && init > 0.5 * l);
     if !collapse {
         return Vec::new();
     }
@@ -205,25 +215,43 @@ mod tests {
 
     #[test]
     fn rising_validation_with_falling_training_is_overfitting() {
-        let mut run = run_with(curve(900, |i| 4.0 * (-(i as f64) / 150.0).exp() + 0.01), Some(65));
-        run.val_loss = every(curve(900, |i| 2.4 + ((i as f64 - 160.0) / 300.0).powi(2)), 10);
+        let mut run = run_with(
+            curve(900, |i| 4.0 * (-(i as f64) / 150.0).exp() + 0.01),
+            Some(65),
+        );
+        run.val_loss = every(
+            curve(900, |i| 2.4 + ((i as f64 - 160.0) / 300.0).powi(2)),
+            10,
+        );
         let f = overfitting(&Ctx::new(&run));
         assert_eq!(f.len(), 1);
         assert!((f[0].peak_step.unwrap() - 160.0).abs() <= 10.0);
-        assert!(leakage(&Ctx::new(&run)).is_empty(), "memorisation is not leakage");
+        assert!(
+            leakage(&Ctx::new(&run)).is_empty(),
+            "memorisation is not leakage"
+        );
     }
 
     #[test]
     fn validation_tracking_training_is_not_overfitting() {
-        let mut run = run_with(curve(800, |i| 1.6 + 2.5 / (1.0 + i as f64 / 30.0).sqrt()), Some(65));
-        run.val_loss = every(curve(800, |i| 1.7 + 2.5 / (1.0 + i as f64 / 30.0).sqrt()), 25);
+        let mut run = run_with(
+            curve(800, |i| 1.6 + 2.5 / (1.0 + i as f64 / 30.0).sqrt()),
+            Some(65),
+        );
+        run.val_loss = every(
+            curve(800, |i| 1.7 + 2.5 / (1.0 + i as f64 / 30.0).sqrt()),
+            25,
+        );
         assert!(overfitting(&Ctx::new(&run)).is_empty());
         assert!(leakage(&Ctx::new(&run)).is_empty());
     }
 
     #[test]
     fn validation_collapsing_with_training_is_leakage() {
-        let mut run = run_with(curve(400, |i| 4.1 * (-(i as f64) / 15.0).exp() + 0.002), Some(65));
+        let mut run = run_with(
+            curve(400, |i| 4.1 * (-(i as f64) / 15.0).exp() + 0.002),
+            Some(65),
+        );
         run.val_loss = every(curve(400, |i| 4.1 * (-(i as f64) / 15.0).exp() + 0.003), 25);
         let f = leakage(&Ctx::new(&run));
         assert_eq!(f.len(), 1);
