@@ -1,0 +1,116 @@
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+use doctor::formats::{load_many, LoadOptions};
+use doctor::{diagnose, Severity};
+use rnnlab::data::{CorpusStats, TokenizerSpec};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Warning,
+    Error,
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// Run directory, metrics.jsonl, CSV/TSV, TensorBoard file or folder, trainer_state.json,
+    /// or a text log. Several paths are read as one run (e.g. train/ and val/ event folders).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print the diagnosis as JSON.
+    #[arg(long, conflicts_with = "markdown")]
+    json: bool,
+    /// Print the diagnosis as Markdown (for issues and notebooks).
+    #[arg(long)]
+    markdown: bool,
+    /// Exit with status 1 when a finding is at least this severe.
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
+    /// Vocabulary size (gives ln V, the loss a fresh model starts at).
+    #[arg(long)]
+    vocab_size: Option<usize>,
+    /// The training text: reference levels (ln V, unigram, bigram entropy) are computed from it.
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// How --corpus is tokenized: char (default), byte, word, bpe.
+    #[arg(long, default_value = "char")]
+    tokenizer: String,
+    #[arg(long)]
+    steps_per_epoch: Option<f64>,
+    #[arg(long)]
+    step_col: Option<String>,
+    #[arg(long)]
+    loss_col: Option<String>,
+    #[arg(long)]
+    val_col: Option<String>,
+    #[arg(long)]
+    lr_col: Option<String>,
+    #[arg(long)]
+    grad_col: Option<String>,
+    /// Regex for text logs with named groups `step` and `loss` (optionally `val`).
+    #[arg(long)]
+    pattern: Option<String>,
+}
+
+fn corpus_references(path: &PathBuf, tokenizer: &str) -> anyhow::Result<doctor::References> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the corpus as UTF-8 text", path.display()))?;
+    if tokenizer == "char" {
+        return Ok(doctor::references::from_text(&text));
+    }
+    let tok = TokenizerSpec::parse(tokenizer)?.fit(&text, &[])?;
+    let ids = tok.encode(&text);
+    let s = CorpusStats::compute(&ids, &ids, tok.vocab_size(), None);
+    Ok(doctor::References {
+        ln_vocab: Some(s.ln_vocab),
+        unigram: Some(s.unigram),
+        bigram: Some(s.bigram),
+        floor: None,
+    })
+}
+
+pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
+    let opts = LoadOptions {
+        step_col: a.step_col.clone(),
+        loss_col: a.loss_col.clone(),
+        val_col: a.val_col.clone(),
+        lr_col: a.lr_col.clone(),
+        grad_col: a.grad_col.clone(),
+        pattern: a.pattern.clone(),
+        vocab_size: a.vocab_size,
+        steps_per_epoch: a.steps_per_epoch,
+    };
+    let mut run = load_many(&a.paths, &opts)?;
+    if let Some(corpus) = &a.corpus {
+        let r = corpus_references(corpus, &a.tokenizer)?;
+        let known = &mut run.references;
+        known.ln_vocab = known.ln_vocab.or(r.ln_vocab);
+        known.unigram = known.unigram.or(r.unigram);
+        known.bigram = known.bigram.or(r.bigram);
+    }
+    if let Some(v) = a.vocab_size {
+        run.references.ln_vocab = Some((v as f64).ln());
+    }
+    if run.train_loss.is_empty() && run.val_loss.is_empty() {
+        bail!("{}: no loss values found", a.paths[0].display());
+    }
+    let diagnosis = diagnose(&run);
+    if a.json {
+        println!("{}", diagnosis.to_json());
+    } else if a.markdown {
+        println!("{}", diagnosis.to_markdown());
+    } else {
+        println!("{}", diagnosis.to_terminal());
+    }
+    let threshold = a.fail_on.map(|f| match f {
+        FailOn::Warning => Severity::Warning,
+        FailOn::Error => Severity::Error,
+    });
+    if let Some(t) = threshold {
+        if diagnosis.findings.iter().any(|f| f.severity >= t) {
+            std::process::exit(1);
+        }
+    }
+    Ok(())
+}

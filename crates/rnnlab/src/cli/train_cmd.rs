@@ -1,0 +1,186 @@
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rnnlab::config::Config;
+use rnnlab::data::Fetcher;
+use rnnlab::train::{run_dir, train, RunSummary, TrainOptions};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// A TOML config file (sections [data], [model], [train]).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override a config key, e.g. `--set model.hidden=512` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Corpus: `builtin`, a known name (tiny-shakespeare, ptb, wikitext-2, …), a file or a directory.
+    #[arg(long)]
+    data: Option<String>,
+    /// Tokenizer: char, byte, word or bpe.
+    #[arg(long)]
+    tokenizer: Option<String>,
+    /// Explicit split files (PTB / WikiText-2 style).
+    #[arg(long)]
+    train: Option<PathBuf>,
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// Stop after this many optimizer steps.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Stop after this many epochs.
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Wall-time budget, e.g. `90s`, `10m`, `1h`.
+    #[arg(long)]
+    time: Option<String>,
+    /// Run name (directory under --runs); default `<data>-<cell>-<timestamp>`.
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
+    /// Continue the run in this directory from its newest checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn resolve_config(a: &TrainArgs) -> anyhow::Result<Config> {
+    let base = match (&a.config, &a.resume) {
+        (Some(path), _) => Config::from_file(path)?,
+        (None, Some(run)) => Config::from_file(&run.join("config.toml"))?,
+        (None, None) => Config::default(),
+    };
+    let mut sets = Vec::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            sets.push(format!("{k}={}", toml_string(&v)));
+        }
+    };
+    put("data.name", a.data.clone());
+    put("data.tokenizer", a.tokenizer.clone());
+    put(
+        "data.train",
+        a.train.as_ref().map(|p| p.display().to_string()),
+    );
+    put(
+        "data.valid",
+        a.valid.as_ref().map(|p| p.display().to_string()),
+    );
+    put(
+        "data.test",
+        a.test.as_ref().map(|p| p.display().to_string()),
+    );
+    put("train.time", a.time.clone());
+    let mut config = base.with_overrides(&sets)?;
+    if let Some(s) = a.steps {
+        config.train.steps = s;
+    }
+    if let Some(e) = a.epochs {
+        config.train.epochs = e;
+    }
+    // Bounding a run by steps or epochs drops the default time budget unless one is given.
+    if (a.steps.is_some() || a.epochs.is_some()) && a.time.is_none() && a.resume.is_none() {
+        config.train.time.clear();
+    }
+    Ok(config.with_overrides(&a.set)?)
+}
+
+/// A TOML string literal, so paths with dots or slashes stay strings.
+fn toml_string(v: &str) -> String {
+    toml::Value::String(v.to_string()).to_string()
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    let config = resolve_config(&a)?;
+    let (run_dir, resume) = match &a.resume {
+        Some(dir) => (dir.clone(), true),
+        None => {
+            let name = a.name.clone().unwrap_or_else(|| {
+                let data = if config.data.path.is_empty() {
+                    &config.data.name
+                } else {
+                    &config.data.path
+                };
+                run_dir::default_name(data, &config.model.cell)
+            });
+            (a.runs.join(name), false)
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130); // a second Ctrl-C: give up at once
+            }
+            eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)");
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+    eprintln!(
+        "rnnlab: training {} {}x{} on {} -> {}",
+        config.model.cell,
+        config.model.layers,
+        config.model.hidden,
+        if config.data.path.is_empty() {
+            &config.data.name
+        } else {
+            &config.data.path
+        },
+        run_dir.display()
+    );
+    let summary = train(TrainOptions {
+        config,
+        run_dir,
+        resume,
+        quiet: a.quiet,
+        stop,
+        fetcher: Fetcher::from_env(),
+    })?;
+    print_summary(&summary);
+    Ok(())
+}
+
+fn print_summary(s: &RunSummary) {
+    let r = &s.references;
+    println!();
+    println!("run       {}", s.run_dir.display());
+    println!(
+        "stopped   {} after {} steps, {} tokens, {:.0} s",
+        s.stopped_because,
+        s.steps,
+        s.tokens,
+        s.elapsed.as_secs_f64()
+    );
+    if let Some(v) = s.final_val {
+        println!(
+            "val loss  {:.4} nats/token  (ppl {:.2}, {:.3} bits)",
+            v.loss,
+            v.perplexity(),
+            v.bits()
+        );
+    }
+    if let Some(b) = s.best_val {
+        println!("best val  {b:.4}");
+    }
+    match r.floor {
+        Some(f) => {
+            let gap = s.final_val.map_or(String::new(), |v| {
+                format!("   gap to floor {:+.4}", v.loss - f)
+            });
+            println!("floor     {f:.4}  (the best any model can do on this corpus){gap}")
+        }
+        None => println!("floor     unknown for this corpus"),
+    }
+    println!("bigram    {:.4}", r.bigram);
+    println!("unigram   {:.4}", r.unigram);
+    println!("ln V      {:.4}", r.ln_vocab);
+    println!("next      rnnlab doctor {}", s.run_dir.display());
+}

@@ -1,0 +1,400 @@
+//! Run configuration: a TOML file plus `--set section.key=value` overrides. Unknown keys are
+//! errors that suggest the nearest valid key; the resolved config is saved with the run.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("unknown config key `{key}`{}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownKey {
+        key: String,
+        suggestion: Option<String>,
+    },
+    #[error("invalid value for `{key}`: {message}")]
+    Value { key: String, message: String },
+    #[error("override `{0}` is not of the form section.key=value")]
+    Override(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// `builtin`, a well-known corpus name (tiny-shakespeare, ptb, wikitext-2, …), or empty when
+    /// `path` or `train` is given.
+    pub name: String,
+    /// A text file or a directory of text files, split by `split`.
+    pub path: String,
+    pub train: String,
+    pub valid: String,
+    pub test: String,
+    /// Train/valid/test fractions for a single-file corpus (contiguous).
+    pub split: [f64; 3],
+    /// `char`, `byte`, `word` or `bpe`; empty = the corpus's usual one (`word` for PTB and
+    /// WikiText-2, `char` otherwise).
+    pub tokenizer: String,
+    /// Vocabulary cap for `word`, target size for `bpe` (0 = no cap).
+    pub vocab_size: usize,
+    /// Seed of the built-in corpus generator.
+    pub builtin_seed: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            name: "builtin".into(),
+            path: String::new(),
+            train: String::new(),
+            valid: String::new(),
+            test: String::new(),
+            split: [0.9, 0.05, 0.05],
+            tokenizer: String::new(),
+            vocab_size: 0,
+            builtin_seed: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// `lstm`, `gru`, `rnn_tanh` or `rnn_relu`.
+    pub cell: String,
+    pub embed: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    /// Dropout on embeddings, between layers and on outputs (0 = off).
+    pub dropout: f32,
+    /// One dropout mask per sequence (variational) instead of per element and step.
+    pub locked_dropout: bool,
+    /// Share the embedding matrix with the output head (needs embed == hidden).
+    pub tie_weights: bool,
+    /// LSTM forget-gate bias at init (PyTorch's default init when absent).
+    pub forget_bias: Option<f32>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            cell: "lstm".into(),
+            embed: 64,
+            hidden: 256,
+            layers: 1,
+            dropout: 0.0,
+            locked_dropout: false,
+            tie_weights: false,
+            forget_bias: Some(1.0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub batch: usize,
+    /// Truncated-BPTT length.
+    pub bptt: usize,
+    /// Stop after this many optimizer steps (0 = no step limit).
+    pub steps: u64,
+    /// Stop after this many epochs (0 = no epoch limit).
+    pub epochs: u64,
+    /// Wall-time budget such as `10m`, `90s`, `1h` (empty = none).
+    pub time: String,
+    /// `adam`, `adamw`, `sgd`, `rmsprop`.
+    pub optimizer: String,
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    /// Global-norm clipping threshold (0 = off).
+    pub clip: f32,
+    /// `constant`, `cosine`, `step`, `exponential`, `cosine_restarts`, `plateau`.
+    pub schedule: String,
+    pub warmup_steps: u64,
+    /// Cosine floor as a fraction of `lr`.
+    pub min_lr_ratio: f32,
+    /// Step/exponential/plateau factor.
+    pub gamma: f32,
+    /// Step schedule period, restart period, or plateau patience in evaluations.
+    pub step_size: u64,
+    /// Evaluate on the validation split every this many steps.
+    pub eval_every: u64,
+    /// Stop after this many evaluations without improvement (0 = never).
+    pub patience: u64,
+    /// Carry the hidden state across batches (contiguous streams); false = shuffled windows.
+    pub carry_state: bool,
+    pub seed: u64,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Keep the last K periodic checkpoints (plus the best).
+    pub keep_checkpoints: usize,
+    pub checkpoint_every: u64,
+    pub sample_every: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch: 32,
+            bptt: 64,
+            steps: 0,
+            epochs: 0,
+            time: "2m".into(),
+            optimizer: "adam".into(),
+            lr: 3e-3,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            clip: 1.0,
+            schedule: "cosine".into(),
+            warmup_steps: 100,
+            min_lr_ratio: 0.1,
+            gamma: 0.25,
+            step_size: 1000,
+            eval_every: 100,
+            patience: 0,
+            carry_state: true,
+            seed: 1,
+            threads: 0,
+            keep_checkpoints: 2,
+            checkpoint_every: 500,
+            sample_every: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+}
+
+impl Config {
+    /// Reads a TOML file (unknown keys are errors naming the nearest valid key).
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Config::from_toml(&text).map_err(|e| match e {
+            ConfigError::File { message, .. } => ConfigError::File {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let value: toml::Table = toml::from_str(text).map_err(|e| ConfigError::File {
+            path: "<config>".into(),
+            message: e.to_string(),
+        })?;
+        check_keys(&value)?;
+        Config::deserialize(toml::Value::Table(value)).map_err(|e| ConfigError::File {
+            path: "<config>".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Applies `section.key=value` overrides; the value is read as a TOML literal, or as a
+    /// string when it is not one (so `--set data.name=ptb` needs no quotes).
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::try_from(self).expect("config serializes to TOML");
+        for item in overrides {
+            let (key, raw) = item
+                .split_once('=')
+                .ok_or_else(|| ConfigError::Override(item.clone()))?;
+            let (section, field) = key
+                .trim()
+                .split_once('.')
+                .ok_or_else(|| ConfigError::Override(item.clone()))?;
+            check_key(section, Some(field))?;
+            let value = parse_literal(raw.trim());
+            table
+                .get_mut(section)
+                .and_then(|s| s.as_table_mut())
+                .expect("checked section")
+                .insert(field.to_string(), value);
+        }
+        Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Value {
+            key: overrides.join(", "),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serializes to TOML")
+    }
+}
+
+fn parse_literal(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+/// Every valid `section.key`, taken from the default config so the list never goes stale.
+fn valid_keys() -> Vec<(String, Vec<String>)> {
+    let table = toml::Table::try_from(Config::default()).expect("config serializes to TOML");
+    let mut sections: Vec<(String, Vec<String>)> = table
+        .iter()
+        .map(|(s, v)| {
+            let mut keys: Vec<String> = v
+                .as_table()
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default();
+            // Optional fields are absent from the serialized default.
+            if s == "model" {
+                keys.push("forget_bias".into());
+            }
+            (s.clone(), keys)
+        })
+        .collect();
+    sections.sort();
+    sections
+}
+
+fn check_key(section: &str, field: Option<&str>) -> Result<(), ConfigError> {
+    let keys = valid_keys();
+    let all: Vec<String> = keys
+        .iter()
+        .flat_map(|(s, fs)| fs.iter().map(move |f| format!("{s}.{f}")))
+        .collect();
+    let full = match field {
+        Some(f) => format!("{section}.{f}"),
+        None => section.to_string(),
+    };
+    let known = match (keys.iter().find(|(s, _)| s == section), field) {
+        (Some(_), None) => true,
+        (Some((_, fs)), Some(f)) => fs.iter().any(|k| k == f),
+        (None, _) => false,
+    };
+    if known {
+        return Ok(());
+    }
+    let suggestion = all
+        .iter()
+        .map(|k| {
+            // Compare against the full key and against the bare field name, so `hiden` finds
+            // `model.hidden` and `trian.lr` finds `train.lr`.
+            let bare = k.split_once('.').map_or(k.as_str(), |(_, f)| f);
+            let d = strsim::levenshtein(k, &full)
+                .min(strsim::levenshtein(bare, field.unwrap_or(section)));
+            (d, k)
+        })
+        .min()
+        .filter(|(d, _)| *d <= 3)
+        .map(|(_, k)| k.clone());
+    Err(ConfigError::UnknownKey {
+        key: full,
+        suggestion,
+    })
+}
+
+fn check_keys(table: &toml::Table) -> Result<(), ConfigError> {
+    for (section, value) in table {
+        check_key(section, None)?;
+        if let Some(fields) = value.as_table() {
+            for field in fields.keys() {
+                check_key(section, Some(field))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses a wall-time budget such as `90s`, `10m`, `1.5h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Option<std::time::Duration>, ConfigError> {
+    let t = text.trim();
+    if t.is_empty() || t == "0" {
+        return Ok(None);
+    }
+    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let scale = match unit {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => f64::NAN,
+    };
+    let secs = num
+        .trim()
+        .parse::<f64>()
+        .map(|n| n * scale)
+        .unwrap_or(f64::NAN);
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(ConfigError::Value {
+            key: "train.time".into(),
+            message: format!("`{text}` is not a duration like 90s, 10m or 1.5h"),
+        });
+    }
+    Ok(Some(std::time::Duration::from_secs_f64(secs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_and_parse_types() {
+        let c = Config::default()
+            .with_overrides(&[
+                "model.hidden=512".into(),
+                "data.name=ptb".into(),
+                "train.lr=0.5".into(),
+                "model.tie_weights=true".into(),
+            ])
+            .unwrap();
+        assert_eq!(c.model.hidden, 512);
+        assert_eq!(c.data.name, "ptb");
+        assert_eq!(c.train.lr, 0.5);
+        assert!(c.model.tie_weights);
+    }
+
+    #[test]
+    fn unknown_key_suggests_nearest() {
+        let err = Config::default()
+            .with_overrides(&["model.hiden=3".into()])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown config key `model.hiden` (did you mean `model.hidden`?)"
+        );
+        let err = Config::from_toml("[trian]\nlr = 1.0\n").unwrap_err();
+        assert!(err.to_string().contains("did you mean `train"), "{err}");
+        let err = Config::from_toml("[train]\nbtach = 3\n").unwrap_err();
+        assert!(err.to_string().contains("`train.batch`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = Config::default()
+            .with_overrides(&["train.batch=lots".into()])
+            .unwrap_err();
+        assert!(err.to_string().contains("train.batch"), "{err}");
+    }
+
+    #[test]
+    fn toml_round_trip() {
+        let c = Config::default()
+            .with_overrides(&["model.cell=gru".into()])
+            .unwrap();
+        assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap().unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("10m").unwrap().unwrap().as_secs(), 600);
+        assert_eq!(parse_duration("1.5h").unwrap().unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("").unwrap(), None);
+        assert!(parse_duration("ten minutes").is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! The metrics log `metrics.jsonl`: one JSON object per line, appended with one write per line
+//! so a crash never leaves a half-written record before a complete one. Schema in the README.
+//!
+//! Non-finite numbers are written as the strings `"NaN"`, `"inf"` and `"-inf"` (JSON has no
+//! literal for them), so a NaN loss stays visible to the doctor instead of becoming `null`.
+
+use serde::{Serialize, Serializer};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn finite_or_string<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else if v.is_nan() {
+        s.serialize_str("NaN")
+    } else if *v > 0.0 {
+        s.serialize_str("inf")
+    } else {
+        s.serialize_str("-inf")
+    }
+}
+
+/// One optimizer step.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub step: u64,
+    pub epoch: f64,
+    pub tokens: u64,
+    #[serde(serialize_with = "finite_or_string")]
+    pub loss: f64,
+    pub lr: f64,
+    /// Global gradient norm before clipping.
+    #[serde(serialize_with = "finite_or_string")]
+    pub grad_norm: f64,
+    pub clipped: bool,
+    pub tok_per_s: f64,
+    pub time_s: f64,
+}
+
+/// One evaluation on the validation split.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalRecord {
+    pub step: u64,
+    pub epoch: f64,
+    pub tokens: u64,
+    #[serde(serialize_with = "finite_or_string")]
+    pub val_loss: f64,
+    #[serde(serialize_with = "finite_or_string")]
+    pub val_ppl: f64,
+    /// Bits per token (per character for char-level runs).
+    #[serde(serialize_with = "finite_or_string")]
+    pub val_bpc: f64,
+    pub time_s: f64,
+}
+
+/// Something the trainer did: checkpoint, early stop, guard action, …
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    pub step: u64,
+    pub event: String,
+    pub detail: String,
+}
+
+pub struct MetricsLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl MetricsLog {
+    /// Opens `path` for appending, creating it if needed.
+    pub fn open(path: &Path) -> std::io::Result<MetricsLog> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(MetricsLog {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> std::io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    pub fn write<T: Serialize>(&mut self, record: &T) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.flush()
+    }
+
+    pub fn step(&mut self, r: &StepRecord) -> std::io::Result<()> {
+        self.write(r)
+    }
+
+    pub fn eval(&mut self, r: &EvalRecord) -> std::io::Result<()> {
+        self.write(r)
+    }
+
+    pub fn event(
+        &mut self,
+        step: u64,
+        event: &str,
+        detail: impl Into<String>,
+    ) -> std::io::Result<()> {
+        self.write(&EventRecord {
+            step,
+            event: event.to_string(),
+            detail: detail.into(),
+        })
+    }
+}
+
+/// Cuts the log back to its first `len` bytes (the length recorded with a checkpoint),
+/// atomically: a resumed run then continues the log exactly where the checkpoint was taken.
+pub fn truncate_to(path: &Path, len: u64) -> std::io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut bytes = std::fs::read(path)?;
+    if (bytes.len() as u64) < len {
+        return Err(std::io::Error::other(format!(
+            "the log is {} bytes, shorter than the {len} recorded with the checkpoint",
+            bytes.len()
+        )));
+    }
+    bytes.truncate(len as usize);
+    crate::fsutil::write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_lines_and_truncates_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let mut log = MetricsLog::open(&path).unwrap();
+        for step in 0..5 {
+            log.step(&StepRecord {
+                step,
+                epoch: 0.0,
+                tokens: step * 10,
+                loss: if step == 3 { f64::NAN } else { 1.0 },
+                lr: 0.1,
+                grad_norm: f64::INFINITY,
+                clipped: false,
+                tok_per_s: 1.0,
+                time_s: 0.0,
+            })
+            .unwrap();
+        }
+        log.event(4, "checkpoint", "step-4").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 6);
+        assert!(text.contains(r#""loss":"NaN""#));
+        assert!(text.contains(r#""grad_norm":"inf""#));
+        let keep = text.lines().take(3).map(|l| l.len() as u64 + 1).sum();
+        assert_eq!(log.len().unwrap(), text.len() as u64);
+        truncate_to(&path, keep).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(truncate_to(&path, keep + 1).is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! Everything besides the weights that a checkpoint must hold for a bit-identical resume.
+
+use engine::layers::recurrent::RecurrentState;
+use engine::optim::{AnyOptimizer, ReduceOnPlateau};
+use engine::rng::EngineRng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataPosition;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Optimizer updates taken (the next step's index).
+    pub step: u64,
+    pub tokens: u64,
+    /// Training wall time so far, carried over a resume.
+    pub elapsed_s: f64,
+    pub optimizer: AnyOptimizer,
+    /// Dropout randomness.
+    pub rng: EngineRng,
+    pub data: DataPosition,
+    /// The hidden state carried into the next batch.
+    pub hidden: RecurrentState,
+    pub plateau: Option<ReduceOnPlateau>,
+    pub best_val: Option<f64>,
+    pub evals_without_improvement: u64,
+    /// Steps the LR schedule decays over (fixed once known, so a resume keeps the schedule).
+    pub horizon: Option<u64>,
+    /// Length of `metrics.jsonl` when the checkpoint was taken; a resume cuts the log back
+    /// to it so the log reads as one uninterrupted run.
+    pub metrics_bytes: u64,
+}
