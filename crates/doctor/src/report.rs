@@ -304,29 +304,44 @@ mod tests {
 
     #[test]
     fn json_has_exactly_the_schema_keys_and_names() {
-        let v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
-        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["verdict", "findings", "references", "series"]);
+        let text = sample().to_json();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&v), ["findings", "references", "series", "verdict"]);
+        // Written in the schema's order.
+        let pos = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
+        assert!(pos("verdict") < pos("findings") && pos("findings") < pos("references"));
         assert_eq!(v["verdict"], "unhealthy");
         let f = &v["findings"][0];
         assert_eq!(f["kind"], "exploding_gradients");
         assert_eq!(f["severity"], "warning");
         assert!(f["peak_step"].is_null());
-        let fk: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
-            fk,
+            keys(f),
             [
+                "advice",
+                "end_step",
+                "evidence",
                 "kind",
+                "peak_step",
                 "severity",
                 "start_step",
-                "end_step",
-                "peak_step",
-                "summary",
-                "evidence",
-                "advice"
+                "summary"
             ]
         );
+        assert_eq!(
+            keys(&v["references"]),
+            ["bigram", "floor", "ln_vocab", "unigram"]
+        );
         assert!(v["references"]["unigram"].is_null());
+        assert_eq!(
+            keys(&v["series"]),
+            ["has_grad_norm", "has_lr", "has_val", "points"]
+        );
         assert_eq!(v["series"]["has_val"], true);
     }
 
