@@ -58,6 +58,23 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
             ));
         }
     }
+    if !ctx.lr_restarts.is_empty() {
+        let steps: Vec<String> = ctx
+            .lr_restarts
+            .iter()
+            .take(6)
+            .map(|&s| step_str(s))
+            .collect();
+        out.push(format!(
+            "the LR log shows warm restarts at steps {}{}, which explain the bumps after them",
+            steps.join(", "),
+            if ctx.lr_restarts.len() > 6 {
+                ", …"
+            } else {
+                ""
+            }
+        ));
+    }
     if let Some((early, late)) = noise_band(ctx) {
         if late <= 2.0 * early {
             out.push(format!(

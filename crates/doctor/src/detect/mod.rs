@@ -61,7 +61,11 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     Diagnosis {
         verdict,
         findings,
-        references: run.references.clone(),
+        // ln V from the vocabulary size when only that was given; estimates stay out.
+        references: crate::References {
+            ln_vocab: ctx.refs.ln_vocab,
+            ..run.references.clone()
+        },
         series: SeriesInfo {
             points: run.train_loss.len(),
             has_val: !run.val_loss.is_empty(),
@@ -163,5 +167,109 @@ pub(crate) fn step_str(s: f64) -> String {
         format!("{}", s as i64)
     } else {
         num(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Whole-diagnosis near-misses: runs that look odd but are healthy.
+    use super::*;
+    use crate::detect::test_support::{curve, run_with, Noise};
+    use crate::Point;
+
+    fn noisy(points: Vec<Point>, sd: f64, seed: u64) -> Vec<Point> {
+        let mut rng = Noise::new(seed);
+        points
+            .into_iter()
+            .map(|p| Point {
+                value: p.value + sd * rng.normal(),
+                ..p
+            })
+            .collect()
+    }
+
+    fn assert_healthy(run: &Run) {
+        let d = diagnose(run);
+        assert_eq!(d.verdict, Verdict::Healthy, "{}", d.to_terminal());
+        assert!(!d.healthy_reasons.is_empty());
+    }
+
+    #[test]
+    fn batch_four_noise_with_a_steady_log_step_decline_is_healthy() {
+        let loss = curve(5000, |i| 1.3 + 2.9 / (1.0 + i as f64 / 30.0).powf(0.4));
+        let mut run = run_with(noisy(loss, 0.3, 11), Some(65));
+        run.lr = curve(5000, |_| 1e-3);
+        assert_healthy(&run);
+    }
+
+    #[test]
+    fn cosine_with_warm_restarts_is_healthy_and_the_restarts_explained() {
+        let (n, cycle) = (2000usize, 500usize);
+        let lr = |i: usize| {
+            1e-3 * (0.02
+                + 0.98
+                    * 0.5
+                    * (1.0 + ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos()))
+        };
+        let loss = curve(n, |i| {
+            let k = i % cycle;
+            let bump = if i >= cycle {
+                0.35 * (-(k as f64) / 40.0).exp()
+            } else {
+                0.0
+            };
+            1.4 + 2.7 / (1.0 + i as f64 / 25.0).powf(0.5) + bump
+        });
+        let mut run = run_with(noisy(loss, 0.03, 12), Some(65));
+        run.lr = curve(n, lr);
+        let d = diagnose(&run);
+        assert_eq!(d.verdict, Verdict::Healthy, "{}", d.to_terminal());
+        assert!(
+            d.findings.iter().all(|f| f.severity == Severity::Info),
+            "{}",
+            d.to_terminal()
+        );
+        assert!(
+            d.healthy_reasons
+                .iter()
+                .any(|r| r.contains("warm restarts at steps 500, 1000, 1500")),
+            "{:?}",
+            d.healthy_reasons
+        );
+    }
+
+    #[test]
+    fn a_step_decay_schedule_is_healthy() {
+        let n = 3000usize;
+        let lr = |i: usize| 1e-2 * 0.1f64.powi((i / 1000) as i32);
+        let loss = curve(n, |i| {
+            let drop = 0.25 * (i / 1000) as f64;
+            1.6 + 2.5 / (1.0 + i as f64 / 20.0).powf(0.5) - drop
+        });
+        let mut run = run_with(noisy(loss, 0.04, 13), Some(65));
+        run.lr = curve(n, lr);
+        assert_healthy(&run);
+    }
+
+    #[test]
+    fn a_short_healthy_run_of_fifty_points_is_healthy() {
+        let loss = curve(50, |i| 2.3 + 1.9 * (-(i as f64) / 12.0).exp());
+        assert_healthy(&run_with(noisy(loss, 0.03, 14), Some(65)));
+    }
+
+    #[test]
+    fn irregular_steps_with_gaps_are_fine() {
+        let loss: Vec<Point> = curve(3000, |i| 1.4 + 2.7 / (1.0 + i as f64 / 25.0).powf(0.5))
+            .into_iter()
+            .filter(|p| !(800.0..1400.0).contains(&p.step) && (p.step as usize) % 3 != 1)
+            .collect();
+        assert_healthy(&run_with(noisy(loss, 0.03, 15), Some(65)));
+    }
+
+    #[test]
+    fn an_empty_run_is_healthy_but_says_why_it_cannot_judge() {
+        let d = diagnose(&Run::default());
+        assert_eq!(d.verdict, Verdict::Healthy);
+        assert!(d.healthy_reasons[0].contains("too few"));
     }
 }

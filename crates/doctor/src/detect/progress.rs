@@ -18,7 +18,7 @@ use crate::Point;
 const FLAT_ABS_PER_DOUBLING: f64 = 0.06;
 const FLAT_LOG_PER_DOUBLING: f64 = 0.05;
 /// Slow enough that the run will not pass the bigram level soon.
-const SLOW_LOG_PER_DOUBLING: f64 = 0.08;
+const SLOW_LOG_PER_DOUBLING: f64 = 0.1;
 /// Relative noise (robust sd / level) above which a stalled run is called oscillating.
 const WIDE_NOISE: f64 = 0.08;
 
