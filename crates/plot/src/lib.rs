@@ -1,6 +1,7 @@
 //! rnnlab's pictures: loss-curve plots with the doctor's findings marked (SVG and PNG, drawn by
 //! `plotters` with an embedded font, so no system fonts are needed), and a self-contained,
-//! interactive HTML report whose page the live dashboard reuses.
+//! interactive HTML report whose page the live dashboard reuses ([`render_report_html`] with
+//! [`ReportExtras::live_events_url`] set, fed by [`page_data_json`] messages).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -11,6 +12,7 @@
 //! ```
 
 mod chart;
+mod html;
 mod labels;
 mod legend;
 mod marks;
@@ -22,6 +24,7 @@ mod style;
 mod svg_tests;
 
 pub use chart::Frame;
+pub use html::{page_data_json, render_report_html, Incident, ReportExtras, Sample, UpdateMode};
 pub use labels::Rect;
 pub use scale::{Axis, Scale};
 pub use series::{min_max_downsample, smooth_ema};

@@ -79,18 +79,18 @@ impl Axis {
     }
 }
 
-/// 1, 2 or 5 times a power of ten, at least `raw`.
+/// 1, 2 or 5 times a power of ten, the nearest to `raw` (so about `target` ticks show).
 fn nice_step(raw: f64) -> f64 {
     if !(raw.is_finite() && raw > 0.0) {
         return 1.0;
     }
     let power = 10f64.powf(raw.log10().floor());
     let m = raw / power;
-    let nice = if m <= 1.0 {
+    let nice = if m < 1.5 {
         1.0
-    } else if m <= 2.0 {
+    } else if m < 3.0 {
         2.0
-    } else if m <= 5.0 {
+    } else if m < 7.0 {
         5.0
     } else {
         10.0
@@ -196,7 +196,8 @@ mod tests {
         };
         let (major, _) = a.ticks(6);
         assert_eq!(major.len(), 7);
-        assert_eq!(a.label(major[3]), "1k");
+        assert_eq!(a.label(major[3]), "1000");
+        assert_eq!(a.label(major[4]), "10k");
         let narrow = Axis {
             scale: Scale::Log10,
             lo: 2f64.log10(),

@@ -45,7 +45,8 @@ pub const INFO: RGBColor = RGBColor(120, 120, 120);
 pub const EVENT: RGBColor = RGBColor(117, 62, 171);
 pub const HEALTHY: RGBColor = RGBColor(30, 132, 73);
 
-/// Hex form for tests and the HTML page.
+/// Hex form, as the SVG writes colours.
+#[cfg(test)]
 pub fn hex(c: RGBColor) -> String {
     format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
 }

@@ -1,1 +1,531 @@
+//! Structure tests of the rendered SVG: which elements exist and where, computed from the
+//! chart's mapping, never compared pixel by pixel.
 
+use crate::style::{self, hex};
+use crate::{render_png, render_svg_with_frame, Frame, PlotError, PlotOptions};
+use doctor::{Diagnosis, Event, Finding, FindingKind, Point, References, Run, Severity};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The attributes of every `<tag …>` element.
+fn elements(svg: &str, tag: &str) -> Vec<HashMap<String, String>> {
+    let open = format!("<{tag} ");
+    svg.match_indices(&open)
+        .map(|(i, _)| {
+            let rest = &svg[i + open.len()..];
+            let end = rest.find('>').unwrap_or(rest.len());
+            let mut attrs = HashMap::new();
+            let mut s = &rest[..end];
+            while let Some(eq) = s.find("=\"") {
+                let key = s[..eq].trim().to_string();
+                let after = &s[eq + 2..];
+                let close = after.find('"').unwrap_or(after.len());
+                attrs.insert(key, after[..close].to_string());
+                s = &after[(close + 1).min(after.len())..];
+            }
+            attrs
+        })
+        .collect()
+}
+
+fn points(e: &HashMap<String, String>) -> Vec<(f64, f64)> {
+    e["points"]
+        .split_whitespace()
+        .filter_map(|p| {
+            let (x, y) = p.split_once(',')?;
+            Some((x.parse().ok()?, y.parse().ok()?))
+        })
+        .collect()
+}
+
+fn polylines_with<'a>(
+    svg: &'a str,
+    stroke: &str,
+    opacity: Option<&str>,
+) -> Vec<HashMap<String, String>> {
+    elements(svg, "polyline")
+        .into_iter()
+        .filter(|e| e["stroke"] == stroke && opacity.is_none_or(|o| e["opacity"] == o))
+        .collect()
+}
+
+/// Text contents of all `<text>` elements.
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text ")
+        .skip(1)
+        .filter_map(|t| {
+            Some(
+                t.split_once('>')?
+                    .1
+                    .split_once("</text>")?
+                    .0
+                    .trim()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn curve(name: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/curves/synthetic")
+        .join(name);
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipping: {} is missing (no shared curves here)",
+            p.display()
+        );
+        None
+    }
+}
+
+/// A shared synthetic curve with the corpus' reference levels (V = 65, unigram and bigram from
+/// the curves' README), diagnosed by the doctor.
+fn load_curve(name: &str) -> Option<(Run, Diagnosis)> {
+    let path = curve(name)?;
+    let opts = doctor::formats::LoadOptions {
+        vocab_size: Some(65),
+        ..Default::default()
+    };
+    let mut run = doctor::formats::load(&path, &opts).expect("shared curve loads");
+    run.references.unigram = Some(3.347);
+    run.references.bigram = Some(2.484);
+    let diagnosis = doctor::diagnose(&run);
+    Some((run, diagnosis))
+}
+
+fn finding(kind: FindingKind, severity: Severity, start: f64, end: f64) -> Finding {
+    Finding {
+        kind,
+        severity,
+        start_step: Some(start),
+        end_step: Some(end),
+        peak_step: None,
+        summary: format!("{} here", kind.name()),
+        evidence: Default::default(),
+        advice: String::new(),
+    }
+}
+
+fn diagnosis(findings: Vec<Finding>) -> Diagnosis {
+    Diagnosis {
+        verdict: if findings.is_empty() {
+            doctor::Verdict::Healthy
+        } else {
+            doctor::Verdict::Unhealthy
+        },
+        findings,
+        references: References::default(),
+        series: doctor::report::SeriesInfo {
+            points: 0,
+            has_val: false,
+            has_lr: false,
+            has_grad_norm: false,
+        },
+        healthy_reasons: Vec::new(),
+    }
+}
+
+/// A made-up run: a decaying loss with NaN at steps 250..=259, validation every 50 steps, an lr.
+fn synthetic_run(name: &str, scale: f64) -> Run {
+    let train_loss = (0..400)
+        .map(|i| {
+            let value = if (250..260).contains(&i) {
+                f64::NAN
+            } else {
+                scale * (1.5 + 2.5 * (-(i as f64) / 60.0).exp())
+            };
+            Point {
+                step: i as f64,
+                value,
+            }
+        })
+        .collect();
+    let val_loss = (0..400)
+        .step_by(50)
+        .map(|i| Point {
+            step: i as f64,
+            value: scale * (1.6 + 2.5 * (-(i as f64) / 60.0).exp()),
+        })
+        .collect();
+    let lr = (0..400)
+        .map(|i| Point {
+            step: i as f64,
+            value: 1e-3 * (1.0 - i as f64 / 400.0),
+        })
+        .collect();
+    Run {
+        name: name.into(),
+        train_loss,
+        val_loss,
+        lr,
+        references: References {
+            ln_vocab: Some(4.174),
+            floor: Some(1.2),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn near(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1.5
+}
+
+/// A horizontal dashed reference line sits at `value`'s pixel row.
+fn has_reference_line_at(svg: &str, frame: &Frame, value: f64) -> bool {
+    let (_, y) = frame
+        .pixel(frame.x.scale.inverse(frame.x.lo), value)
+        .unwrap();
+    polylines_with(svg, &hex(style::REFERENCE), None)
+        .iter()
+        .filter(|e| points(e).iter().all(|p| near(p.1, y)))
+        .count()
+        > 10
+}
+
+#[test]
+fn frame_mapping_agrees_with_the_drawn_tick_labels() {
+    let run = synthetic_run("a", 1.0);
+    let (svg, frame) =
+        render_svg_with_frame(&[(run, diagnosis(vec![]))], &PlotOptions::default()).unwrap();
+    // The y tick "2" is drawn by plotters at its own mapping of 2.0: ours must agree.
+    let tick = elements(&svg, "text")
+        .into_iter()
+        .zip(texts(&svg))
+        .find(|(e, t)| t == "2" && e["text-anchor"] == "end")
+        .expect("a y tick labelled 2");
+    let (_, y) = frame.pixel(100.0, 2.0).unwrap();
+    assert!(
+        near(tick.0["y"].parse().unwrap(), y),
+        "tick at {} but frame maps 2.0 to {y}",
+        tick.0["y"]
+    );
+}
+
+#[test]
+fn spike_run_has_series_marker_and_reference_lines() {
+    let Some((run, diagnosis)) = load_curve("spike_bad_batch.csv") else {
+        return;
+    };
+    let spike = diagnosis
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Spike)
+        .expect("the doctor reports the injected spike");
+    let step = spike.peak_step.or(spike.start_step).unwrap();
+    assert!((step - 400.0).abs() <= 5.0, "spike at {step}");
+    let (svg, frame) =
+        render_svg_with_frame(&[(run, diagnosis.clone())], &PlotOptions::default()).unwrap();
+
+    let blue = hex(style::RUN_COLORS[0]);
+    assert!(
+        !polylines_with(&svg, &blue, Some("0.4")).is_empty(),
+        "raw training loss, thin and light"
+    );
+    let smooth = polylines_with(&svg, &blue, Some("1"));
+    assert!(
+        smooth.iter().any(|e| e["stroke-width"] == "2"),
+        "smoothed training loss"
+    );
+    assert!(
+        !polylines_with(&svg, &hex(style::SINGLE_VAL), None).is_empty(),
+        "validation line"
+    );
+    assert!(
+        elements(&svg, "circle")
+            .iter()
+            .filter(|c| c.get("fill").is_some_and(|f| f == &hex(style::SINGLE_VAL)))
+            .count()
+            >= 20,
+        "validation points"
+    );
+    assert!(
+        polylines_with(&svg, &hex(style::SINGLE_LR), None).len() > 10,
+        "dashed learning rate"
+    );
+
+    let (sx, _) = frame.pixel(step, 5.0).unwrap();
+    let ring = elements(&svg, "circle")
+        .into_iter()
+        .find(|c| c["stroke"] == hex(style::ERROR) && c["r"] == "7")
+        .expect("spike ring");
+    assert!(
+        near(ring["cx"].parse().unwrap(), sx),
+        "ring at x={} expected {sx}",
+        ring["cx"]
+    );
+    let label = format!("spike @ {}", step as i64);
+    assert!(
+        texts(&svg).iter().any(|t| t.starts_with(&label)),
+        "{label} labelled"
+    );
+
+    for (name, value) in [("ln V", 4.174), ("unigram", 3.347), ("bigram", 2.484)] {
+        assert!(
+            has_reference_line_at(&svg, &frame, value),
+            "{name} line at {value}"
+        );
+        assert!(
+            texts(&svg).iter().any(|t| t.starts_with(name)),
+            "{name} labelled"
+        );
+    }
+    assert!(
+        !has_reference_line_at(&svg, &frame, 3.0),
+        "no line where no reference is"
+    );
+}
+
+#[test]
+fn log_y_puts_references_at_log_positions() {
+    let Some((run, diagnosis)) = load_curve("spike_bad_batch.csv") else {
+        return;
+    };
+    let opts = PlotOptions {
+        log_y: true,
+        log_x: true,
+        ..PlotOptions::default()
+    };
+    let (svg, frame) = render_svg_with_frame(&[(run, diagnosis)], &opts).unwrap();
+    assert_eq!(frame.y.scale, crate::Scale::Log10);
+    // Independent of Frame::pixel: the log mapping written out.
+    let p = frame.plot;
+    let y = p.y1 as f64
+        - (4.174f64.log10() - frame.y.lo) / (frame.y.hi - frame.y.lo) * (p.y1 - p.y0) as f64;
+    let at = polylines_with(&svg, &hex(style::REFERENCE), None)
+        .into_iter()
+        .filter(|e| points(e).iter().all(|q| near(q.1, y)))
+        .count();
+    assert!(at > 10, "ln V dashes at y={y}");
+    assert!(texts(&svg).iter().any(|t| t == "step (log)"));
+}
+
+#[test]
+fn overlaid_runs_get_a_legend_entry_and_colour_each() {
+    let a = synthetic_run("lstm-run", 1.0);
+    let b = synthetic_run("gru-run", 0.9);
+    let (svg, _) = render_svg_with_frame(
+        &[(a, diagnosis(vec![])), (b, diagnosis(vec![]))],
+        &PlotOptions::default(),
+    )
+    .unwrap();
+    let t = texts(&svg);
+    for name in [
+        "lstm-run train (EMA 0.9)",
+        "gru-run train (EMA 0.9)",
+        "lstm-run val loss",
+        "gru-run val loss",
+        "gru-run lr",
+    ] {
+        assert!(t.iter().any(|x| x == name), "legend has {name}: {t:?}");
+    }
+    for color in &style::RUN_COLORS[..2] {
+        assert!(
+            polylines_with(&svg, &hex(*color), Some("1")).len() >= 2,
+            "run colour {} drawn",
+            hex(*color)
+        );
+    }
+    assert!(
+        t.iter().any(|x| x == "lstm-run vs gru-run"),
+        "default title names both"
+    );
+}
+
+#[test]
+fn findings_incidents_and_nan_are_marked() {
+    let mut run = synthetic_run("guarded", 1.0);
+    run.events.push(Event {
+        step: 150.0,
+        kind: "guard_skip".into(),
+        detail: "z=9".into(),
+    });
+    run.events.push(Event {
+        step: 100.0,
+        kind: "checkpoint".into(),
+        detail: String::new(),
+    });
+    let findings = vec![
+        finding(FindingKind::Instability, Severity::Warning, 100.0, 200.0),
+        finding(FindingKind::NonFinite, Severity::Error, 250.0, 259.0),
+    ];
+    let (svg, frame) =
+        render_svg_with_frame(&[(run, diagnosis(findings))], &PlotOptions::default()).unwrap();
+    let t = texts(&svg);
+    assert!(t.iter().any(|x| x == "instability 100–200"), "{t:?}");
+    assert!(t.iter().any(|x| x == "NaN @ 250"), "{t:?}");
+    assert!(t.iter().any(|x| x == "guard_skip @ 150"), "{t:?}");
+    assert!(
+        !t.iter().any(|x| x.starts_with("checkpoint")),
+        "routine checkpoints are not marked"
+    );
+
+    let (x100, _) = frame.pixel(100.0, 2.0).unwrap();
+    let (x200, _) = frame.pixel(200.0, 2.0).unwrap();
+    let band = elements(&svg, "rect")
+        .into_iter()
+        .find(|r| r["fill"] == hex(style::WARNING))
+        .expect("instability band");
+    let (bx, bw): (f64, f64) = (band["x"].parse().unwrap(), band["width"].parse().unwrap());
+    assert!(
+        near(bx, x100) && near(bx + bw, x200),
+        "band {bx}+{bw} vs {x100}..{x200}"
+    );
+
+    let (x250, _) = frame.pixel(250.0, 2.0).unwrap();
+    let nan_line = polylines_with(&svg, &hex(style::ERROR), None)
+        .into_iter()
+        .find(|e| points(e).iter().all(|p| near(p.0, x250)));
+    assert!(
+        nan_line.is_some(),
+        "a red vertical line at the first NaN step"
+    );
+    let (x150, _) = frame.pixel(150.0, 2.0).unwrap();
+    let tri = elements(&svg, "polygon")
+        .into_iter()
+        .find(|e| e["fill"] == hex(style::EVENT))
+        .expect("incident marker");
+    let xs: Vec<f64> = points(&tri).iter().map(|p| p.0).collect();
+    assert!(
+        near(xs.iter().sum::<f64>() / xs.len() as f64, x150),
+        "incident marker at step 150"
+    );
+}
+
+#[test]
+fn million_points_are_downsampled_but_keep_the_spike() {
+    let mut run = synthetic_run("big", 1.0);
+    run.train_loss = (0..1_000_000)
+        .map(|i| Point {
+            step: i as f64,
+            value: 2.0 + (i as f64 * 0.37).sin() * 0.1,
+        })
+        .collect();
+    run.train_loss[654_321].value = 9.0;
+    run.val_loss.clear();
+    let opts = PlotOptions {
+        smooth: 0.0,
+        ..PlotOptions::default()
+    };
+    let (svg, frame) = render_svg_with_frame(&[(run, diagnosis(vec![]))], &opts).unwrap();
+    let lines = polylines_with(&svg, &hex(style::RUN_COLORS[0]), None);
+    let drawn: usize = lines.iter().map(|e| points(e).len()).sum();
+    let width = (frame.plot.x1 - frame.plot.x0) as usize;
+    assert!(
+        drawn <= 4 * (width + 2),
+        "{drawn} points drawn for {width} columns"
+    );
+    let (_, spike_y) = frame.pixel(654_321.0, 9.0).unwrap();
+    assert!(
+        lines.iter().flat_map(points).any(|p| near(p.1, spike_y)),
+        "the one-step spike survives"
+    );
+}
+
+#[test]
+fn png_decodes_at_the_requested_size_with_content() {
+    let run = synthetic_run("png", 1.0);
+    let opts = PlotOptions {
+        width: 640,
+        height: 400,
+        ..PlotOptions::default()
+    };
+    let bytes = render_png(&[(run, diagnosis(vec![]))], &opts).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (640, 400));
+    let px = &buf[..info.buffer_size()];
+    let white = px.chunks(3).filter(|c| c == &[255, 255, 255]).count();
+    let total = px.len() / 3;
+    assert!(
+        white > total / 2 && white < total,
+        "mostly white background with drawing: {white}/{total}"
+    );
+    let c = style::RUN_COLORS[0];
+    assert!(
+        px.chunks(3).any(|p| p == [c.0, c.1, c.2]),
+        "the training curve's colour is in the picture"
+    );
+    // Text is rasterised from the embedded font: dark grey pixels exist (titles, labels).
+    assert!(px.chunks(3).filter(|p| p.iter().all(|&v| v < 90)).count() > 200);
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let opts = PlotOptions::default();
+    assert!(matches!(
+        render_svg_with_frame(&[], &opts),
+        Err(PlotError::NoRuns)
+    ));
+    let empty = Run {
+        name: "empty.csv".into(),
+        ..Default::default()
+    };
+    let e = render_svg_with_frame(&[(empty, diagnosis(vec![]))], &opts).unwrap_err();
+    assert!(e.to_string().contains("empty.csv"), "{e}");
+    let run = synthetic_run("x", 1.0);
+    let tiny = PlotOptions {
+        width: 10,
+        ..PlotOptions::default()
+    };
+    assert!(matches!(
+        render_svg_with_frame(&[(run.clone(), diagnosis(vec![]))], &tiny),
+        Err(PlotError::BadOptions(_))
+    ));
+    let smooth = PlotOptions {
+        smooth: 1.5,
+        ..PlotOptions::default()
+    };
+    assert!(matches!(
+        render_png(&[(run, diagnosis(vec![]))], &smooth),
+        Err(PlotError::BadOptions(_))
+    ));
+}
+
+/// Times a 1,000,000-point run end to end (`cargo test --release -p rnnlab-plot -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn million_point_render_time() {
+    let mut run = synthetic_run("big", 1.0);
+    run.train_loss = (0..1_000_000)
+        .map(|i| Point {
+            step: i as f64,
+            value: 2.0 + (i as f64 * 0.37).sin() * 0.1,
+        })
+        .collect();
+    run.val_loss = (0..1_000_000)
+        .step_by(1000)
+        .map(|i| Point {
+            step: i as f64,
+            value: 2.1,
+        })
+        .collect();
+    run.lr = (0..1_000_000)
+        .map(|i| Point {
+            step: i as f64,
+            value: 1e-3,
+        })
+        .collect();
+    let runs = [(run, diagnosis(vec![]))];
+    for (what, f) in [("svg", true), ("png", false)] {
+        let started = std::time::Instant::now();
+        let size = if f {
+            crate::render_svg(&runs, &PlotOptions::default())
+                .unwrap()
+                .len()
+        } else {
+            render_png(&runs, &PlotOptions::default()).unwrap().len()
+        };
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "1,000,000-point run → {what}: {:.0} ms ({size} bytes)",
+            secs * 1e3
+        );
+        assert!(secs < 1.0, "{what} took {secs:.2}s");
+    }
+}

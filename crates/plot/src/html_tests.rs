@@ -1,0 +1,298 @@
+use super::*;
+use doctor::{Event, FindingKind, References};
+
+fn run() -> Run {
+    let train_loss = (0..300)
+        .map(|i| Point {
+            step: i as f64,
+            value: if i == 200 {
+                f64::NAN
+            } else {
+                1.5 + 2.5 * (-(i as f64) / 50.0).exp()
+            },
+        })
+        .collect();
+    Run {
+        name: "lstm </script><b>".into(),
+        train_loss,
+        val_loss: vec![
+            Point {
+                step: 0.0,
+                value: 4.1,
+            },
+            Point {
+                step: 100.0,
+                value: 2.0,
+            },
+        ],
+        lr: vec![Point {
+            step: 0.0,
+            value: 1e-3,
+        }],
+        grad_norm: vec![Point {
+            step: 0.0,
+            value: 0.5,
+        }],
+        events: vec![Event {
+            step: 150.0,
+            kind: "guard_skip".into(),
+            detail: "z=12".into(),
+        }],
+        references: References {
+            ln_vocab: Some(4.174),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn diagnosis() -> Diagnosis {
+    let finding = |kind, severity, start: f64, end: f64, summary: &str| Finding {
+        kind,
+        severity,
+        start_step: Some(start),
+        end_step: Some(end),
+        peak_step: None,
+        summary: summary.into(),
+        evidence: Default::default(),
+        advice: "Lower the learning rate & retry.".into(),
+    };
+    Diagnosis {
+        verdict: doctor::Verdict::Unhealthy,
+        findings: vec![
+            finding(
+                FindingKind::Spike,
+                Severity::Warning,
+                149.0,
+                151.0,
+                "Loss jumps 4x <at> step 150.",
+            ),
+            finding(
+                FindingKind::Overfitting,
+                Severity::Error,
+                120.0,
+                290.0,
+                "Validation rises.",
+            ),
+        ],
+        references: References {
+            unigram: Some(3.347),
+            ..Default::default()
+        },
+        series: doctor::report::SeriesInfo {
+            points: 300,
+            has_val: true,
+            has_lr: true,
+            has_grad_norm: true,
+        },
+        healthy_reasons: Vec::new(),
+    }
+}
+
+fn extras() -> ReportExtras {
+    ReportExtras {
+        title: None,
+        config: Some("[model]\nkind = \"lstm\" # <not a tag>".into()),
+        samples: vec![Sample {
+            step: Some(300.0),
+            text: "ROMEO: <script>alert(1)</script>".into(),
+        }],
+        incidents: vec![Incident {
+            step: 150.0,
+            kind: "skip".into(),
+            json: "{\"step\": 150, \"z\": 12.0}".into(),
+            batch_text: Some("a bad & random batch".into()),
+        }],
+        live_events_url: None,
+    }
+}
+
+fn page() -> String {
+    render_report_html(&run(), &diagnosis(), &extras())
+}
+
+/// The embedded data block's text.
+fn data_block(html: &str) -> &str {
+    let open = "<script id=\"rnnlab-data\" type=\"application/json\">";
+    let start = html.find(open).expect("data block") + open.len();
+    &html[start..start + html[start..].find("</script>").unwrap()]
+}
+
+/// Body of the last inline script (the page's code).
+fn script(html: &str) -> &str {
+    let start = html.rfind("<script>").unwrap() + "<script>".len();
+    &html[start..start + html[start..].find("</script>").unwrap()]
+}
+
+/// Checks that every non-void element outside script/style is closed in order.
+fn check_balanced(html: &str) -> Result<usize, String> {
+    const VOID: [&str; 6] = ["meta", "input", "br", "img", "link", "hr"];
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    let mut count = 0;
+    while let Some(lt) = rest.find('<') {
+        rest = &rest[lt + 1..];
+        let gt = rest.find('>').ok_or("unclosed <")?;
+        let tag = &rest[..gt];
+        rest = &rest[gt + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().ok_or(format!("</{name}> closes nothing"))?;
+            if open != name.trim() {
+                return Err(format!("</{name}> closes <{open}>"));
+            }
+            continue;
+        }
+        let name = tag
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        count += 1;
+        if VOID.contains(&name.as_str()) {
+            continue;
+        }
+        if name == "script" || name == "style" {
+            let close = format!("</{name}>");
+            let end = rest.find(&close).ok_or(format!("unclosed <{name}>"))?;
+            rest = &rest[end + close.len()..];
+            continue;
+        }
+        stack.push(name);
+    }
+    if stack.is_empty() {
+        Ok(count)
+    } else {
+        Err(format!("unclosed elements {stack:?}"))
+    }
+}
+
+#[test]
+fn report_is_one_self_contained_well_formed_page() {
+    let html = page();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    let elements = check_balanced(&html).unwrap();
+    assert!(elements > 40, "{elements} elements");
+    for external in [
+        " src=", "href=", "<link", "@import", "url(", "http://", "https://",
+    ] {
+        assert!(
+            !html.contains(external),
+            "page must not load anything: found {external}"
+        );
+    }
+}
+
+#[test]
+fn findings_table_verdict_and_extras_are_present_and_escaped() {
+    let html = page();
+    assert!(html.contains("<table id=\"findings\">"));
+    assert!(
+        html.contains("class=\"finding sev-warning\" data-start=\"149\" data-end=\"151\""),
+        "spike row carries its steps"
+    );
+    assert!(html.contains("<code>overfitting</code></td><td>120–290</td>"));
+    assert!(html.contains("Loss jumps 4x &lt;at&gt; step 150."));
+    assert!(html.contains("Lower the learning rate &amp; retry."));
+    assert!(html.contains("Unhealthy — 2 problems found."));
+    assert!(
+        html.contains("ROMEO: &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "samples escaped"
+    );
+    assert!(
+        html.contains("kind = &quot;lstm&quot; # &lt;not a tag&gt;"),
+        "config escaped"
+    );
+    assert!(
+        html.contains("<summary>step 150 — skip</summary>")
+            && html.contains("a bad &amp; random batch")
+    );
+    assert!(html.contains("<h1>lstm &lt;/script&gt;&lt;b&gt;</h1>"));
+    assert!(
+        !html.contains("data-live"),
+        "static report does not connect anywhere"
+    );
+}
+
+#[test]
+fn embedded_data_parses_and_cannot_close_its_script() {
+    let html = page();
+    let data: Value = serde_json::from_str(data_block(&html)).expect("data block is JSON");
+    assert_eq!(data["mode"], "replace");
+    assert_eq!(
+        data["name"], "lstm </script><b>",
+        "name survives the \\u003c escaping"
+    );
+    let train = data["series"]["train_loss"].as_array().unwrap();
+    assert_eq!(train.len(), 300);
+    assert!(train[200][1].is_null(), "NaN travels as null");
+    assert_eq!(data["references"]["ln V"], 4.174);
+    assert_eq!(
+        data["references"]["unigram"], 3.347,
+        "the diagnosis supplies what the run lacks"
+    );
+    assert_eq!(data["diagnosis"]["findings"][1]["kind"], "overfitting");
+    assert_eq!(data["events"][0]["kind"], "guard_skip");
+}
+
+#[test]
+fn live_page_names_its_event_stream_and_updates_append() {
+    let mut extras = extras();
+    extras.live_events_url = Some("/events".into());
+    let html = render_report_html(&run(), &diagnosis(), &extras);
+    assert!(html.contains("<body data-live=\"/events\">"));
+    let tail = Run {
+        train_loss: vec![Point {
+            step: 300.0,
+            value: 1.6,
+        }],
+        ..Default::default()
+    };
+    let msg: Value =
+        serde_json::from_str(&page_data_json(&tail, None, UpdateMode::Append)).unwrap();
+    assert_eq!(msg["mode"], "append");
+    assert_eq!(msg["series"]["train_loss"], json!([[300.0, 1.6]]));
+    assert!(
+        msg["diagnosis"].is_null(),
+        "no diagnosis means keep the shown one"
+    );
+}
+
+#[test]
+fn huge_series_are_embedded_reduced_with_spikes_kept() {
+    let mut big = run();
+    big.train_loss = (0..1_000_000)
+        .map(|i| Point {
+            step: i as f64,
+            value: 2.0 + (i % 7) as f64 * 0.01,
+        })
+        .collect();
+    big.train_loss[777_777].value = 40.0;
+    let msg: Value =
+        serde_json::from_str(&page_data_json(&big, None, UpdateMode::Replace)).unwrap();
+    let train = msg["series"]["train_loss"].as_array().unwrap();
+    assert!(train.len() <= MAX_EMBEDDED_POINTS + 4, "{}", train.len());
+    assert!(train.iter().any(|p| p[0] == 777_777.0 && p[1] == 40.0));
+}
+
+#[test]
+fn page_script_is_valid_javascript() {
+    let html = page();
+    let path = std::env::temp_dir().join(format!("rnnlab-report-check-{}.js", std::process::id()));
+    std::fs::write(&path, script(&html)).unwrap();
+    let checked = std::process::Command::new("node")
+        .arg("--check")
+        .arg(&path)
+        .output();
+    let _ = std::fs::remove_file(&path);
+    match checked {
+        Ok(out) => assert!(
+            out.status.success(),
+            "node --check: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => eprintln!("skipping: node is not installed"),
+    }
+}
