@@ -123,9 +123,12 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         crate::detect::stats::median_between(&ctx.train, train.from, train.from + head);
     let early_doublings = (ctx.log2_step(train.from) - ctx.log2_step(ctx.first_step())).max(1e-9);
     let early_rate = (init - level_at_from) / early_doublings;
-    let never_moved = init - train.level < 0.05 * init.abs();
+    let start_level = start_level(ctx);
+    let never_moved = start_level - train.level < 0.05 * start_level.abs();
+    let at_ln_v = refs.ln_vocab.is_some_and(|l| level >= 0.92 * l);
     let collapsed = train.abs_rate < 0.25 * early_rate;
-    let stalled = train.flat() && (collapsed || never_moved) && !val_improving && level > 0.05;
+    let stalled =
+        train.flat() && (collapsed || never_moved || at_ln_v) && !val_improving && level > 0.05;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
             "window_start": train.from,
@@ -299,6 +302,12 @@ fn underfitting(
     )
 }
 
+/// Median of the first 2% of points (at least 3): where the run started, robust to noise.
+fn start_level(ctx: &Ctx) -> f64 {
+    let k = (ctx.train.len() / 50).max(3).min(ctx.train.len());
+    median(&ctx.train[..k].iter().map(|p| p.value).collect::<Vec<_>>())
+}
+
 /// First step at which the level came within reach of where it ended.
 fn plateau_onset(ctx: &Ctx, final_level: f64, init: f64) -> f64 {
     let b = &ctx.bins;
@@ -387,6 +396,12 @@ mod tests {
             Some(65),
         );
         assert_eq!(kinds(&run), vec![FindingKind::UnigramPlateau]);
+    }
+
+    #[test]
+    fn stuck_at_ln_v_under_heavy_noise_is_still_stagnation() {
+        let run = run_with(noisy(600, 0.3, 9, |_| 65f64.ln() + 0.005), Some(65));
+        assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
     }
 
     #[test]
