@@ -135,7 +135,7 @@
     if (!isFinite(lo)) return [0, 1];
     if (hi === lo) { lo -= 0.5; hi += 0.5; }
     const pad = (hi - lo) * 0.05;
-    return [lo - pad, hi + pad];
+    return [lo - pad, hi + pad * 2.5];
   }
 
   // ---------- drawing ----------
@@ -227,22 +227,22 @@
     return { type: "at", a: first };
   }
 
-  // Labels in rows along the top of the plot, each in the first row where it fits.
+  // Labels placed without overlap: each takes its first free candidate position (a preferred
+  // spot, then rows along the top of the plot); one that fits nowhere is left out.
   function labeller(ctx, box) {
-    const rows = [];
-    return (text, x, color, y) => {
-      const w = ctx.measureText(text).width + 8;
-      let x0 = Math.min(Math.max(x - w / 2, box.x0 + 2), box.x1 - w - 2);
-      for (let r = 0; r < 5; r++) {
-        const row = rows[r] || (rows[r] = []);
-        if (row.every(([a, b]) => x0 + w < a || x0 > b)) {
-          row.push([x0, x0 + w]);
-          const top = y != null && r === 0 ? y : box.y0 + 4 + r * 18;
-          ctx.fillStyle = "rgba(255,255,255,0.88)"; ctx.fillRect(x0, top, w, 16);
-          ctx.fillStyle = color; ctx.textAlign = "left"; ctx.textBaseline = "middle";
-          ctx.fillText(text, x0 + 4, top + 8);
-          return;
-        }
+    const taken = [];
+    return (text, x, color, preferred) => {
+      const w = ctx.measureText(text).width + 8, h = 16;
+      const spots = (preferred || []).concat([0, 1, 2, 3, 4].map((r) => [x - w / 2, box.y0 + 4 + r * 18]));
+      for (const [sx, top] of spots) {
+        const x0 = Math.min(Math.max(sx, box.x0 + 2), box.x1 - w - 2);
+        if (top < box.y0 || top + h > box.y1) continue;
+        if (taken.some((t) => x0 < t[2] && t[0] < x0 + w && top < t[3] && t[1] < top + h)) continue;
+        taken.push([x0, top, x0 + w, top + h]);
+        ctx.fillStyle = "rgba(255,255,255,0.88)"; ctx.fillRect(x0, top, w, h);
+        ctx.fillStyle = color; ctx.textAlign = "left"; ctx.textBaseline = "middle";
+        ctx.fillText(text, x0 + 4, top + h / 2);
+        return;
       }
     };
   }
@@ -280,7 +280,8 @@
         const y = Math.min(Math.max(Y.map(v), box.y0), box.y1);
         ctx.strokeStyle = COLORS.error; ctx.lineWidth = 2;
         ctx.beginPath(); ctx.arc(xa, y, 7, 0, 2 * Math.PI); ctx.stroke();
-        label(`spike @ ${fmt(m.a)}: ${fmt(v)}`, xa, COLORS.error);
+        const text = `spike @ ${fmt(m.a)}: ${fmt(v)}`, w = ctx.measureText(text).width + 8;
+        label(text, xa, COLORS.error, [[xa - w / 2, y - 28], [xa + 12, y - 8], [xa - w - 12, y - 8], [xa - w / 2, y + 12]]);
       } else {
         ctx.strokeStyle = m.type === "nan" ? COLORS.error : sevColor(f.severity);
         ctx.lineWidth = m.type === "nan" ? 2 : 1;
