@@ -7,6 +7,7 @@
 
 use rayon::prelude::*;
 
+mod gemm;
 mod packed;
 
 /// Whether an operand is read as stored or transposed. Storage is row-major and tight.
@@ -128,12 +129,22 @@ fn gemm_serial(
     beta: f32,
     c: &mut [f32],
     lda: usize,
+    blocked: bool,
 ) {
     if m == 0 || n == 0 {
         return;
     }
     let (rsa, csa) = strides(ta, lda);
     let (rsb, csb) = strides(tb, if tb == Trans::N { n } else { k });
+    if blocked {
+        let op = |data, (rs, cs): (isize, isize)| gemm::Operand {
+            data,
+            rs: rs as usize,
+            cs: cs as usize,
+        };
+        let (a, b) = (op(a, (rsa, csa)), op(b, (rsb, csb)));
+        return gemm::sgemm(m, n, k, alpha, a, b, beta, c, n);
+    }
     // SAFETY: the caller checked that the slices hold op(a) m×k, op(b) k×n and c m×n.
     unsafe {
         matrixmultiply::sgemm(
@@ -180,7 +191,20 @@ impl Backend for CpuBackend {
         // (e.g. a batch partition of a recurrent layer): splitting it again would only add sync.
         let nested = self.pool.current_thread_index().is_some();
         if self.threads == 1 || nested || m < 2 * self.threads || m * n * k < PARALLEL_MIN_FLOPS {
-            return gemm_serial(ta, tb, m, n, k, alpha, a, b, beta, c, lda);
+            return gemm_serial(
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                alpha,
+                a,
+                b,
+                beta,
+                c,
+                lda,
+                self.packed_kernel,
+            );
         }
         // Split the rows of c (and of op(a)) across threads.
         let rows_per = m.div_ceil(self.threads);
@@ -195,7 +219,20 @@ impl Backend for CpuBackend {
                         Trans::N => &a[r0 * k..],
                         Trans::T => &a[r0..],
                     };
-                    gemm_serial(ta, tb, rows, n, k, alpha, a_part, b, beta, c_chunk, lda);
+                    gemm_serial(
+                        ta,
+                        tb,
+                        rows,
+                        n,
+                        k,
+                        alpha,
+                        a_part,
+                        b,
+                        beta,
+                        c_chunk,
+                        lda,
+                        self.packed_kernel,
+                    );
                 })
         });
     }
@@ -224,7 +261,7 @@ impl Backend for CpuBackend {
         if self.packed_kernel {
             packed::gemm(m, n, k, a, packed, beta, c);
         } else {
-            gemm_serial(Trans::N, tb, m, n, k, 1.0, a, packed, beta, c, k);
+            gemm_serial(Trans::N, tb, m, n, k, 1.0, a, packed, beta, c, k, false);
         }
     }
 

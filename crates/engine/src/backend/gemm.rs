@@ -1,0 +1,368 @@
+//! A blocked single-precision GEMM for AVX2+FMA in the style of BLIS / llm.c: the big products
+//! of a training step (input projections of all timesteps, input gradients, weight gradients,
+//! the output head) go through here.
+//!
+//! `C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, operands addressed through (row,
+//! column) strides so the transposed cases need no copies. Loops, outermost first:
+//!
+//! 1. `k` in blocks of [`KC`]: the block of `op(B)` is packed into column panels of [`NR`]
+//!    (`kc×NR` each, a panel fits L1);
+//! 2. `m` in blocks of [`MC`]: the block of `op(A)` is packed into row panels of [`MR`]
+//!    (`kc×MR` each, interleaved so the kernel broadcasts consecutive floats; the block fits L2);
+//! 3. every `NR` panel × every `MR` panel: the 6×16 microkernel keeps `C` in 12 registers.
+//!
+//! Packing zero-pads the ragged edges, so the kernel always computes a full tile and only the
+//! store is clipped. Each call's accumulation order depends only on the shapes, never on
+//! timing, so results are deterministic.
+
+use std::cell::RefCell;
+
+/// Columns per B panel (two AVX registers).
+const NR: usize = 16;
+/// Rows per A panel: 6×2 accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers.
+const MR: usize = 6;
+/// Depth of one packed block: a B panel (`KC·NR` floats = 16 KiB) stays in L1.
+const KC: usize = 256;
+/// Rows of one packed A block (`MC·KC` floats = 120 KiB) stay in L2.
+const MC: usize = 120;
+
+/// A matrix operand: element `(i, j)` of `op(X)` is `data[i·rs + j·cs]`.
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> Operand<'a> {
+    fn transposed(self) -> Operand<'a> {
+        Operand {
+            data: self.data,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+thread_local! {
+    /// Packing buffers, reused across calls on each thread (no allocation once warm).
+    static PACK: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `len` zeroed floats of `buf` starting at a 64-byte boundary, so that a 16-float row of a B
+/// panel is exactly one cache line (unaligned rows straddle two and cost about a fifth).
+fn aligned_zeroed(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    buf.clear();
+    buf.resize(len + 16, 0.0);
+    let skip = buf.as_ptr().align_offset(64).min(16);
+    &mut buf[skip..skip + len]
+}
+
+/// Packs `op(B)[p0..p0+kc, 0..n]` into `NR`-column panels, zero-padded to a multiple of `NR`.
+fn pack_b<'b>(b: Operand, p0: usize, kc: usize, n: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+    let panels = n.div_ceil(NR);
+    let out = aligned_zeroed(buf, panels * NR * kc);
+    for (p, panel) in out.chunks_exact_mut(NR * kc).enumerate() {
+        let cols = NR.min(n - p * NR);
+        for kk in 0..kc {
+            let row = &mut panel[kk * NR..kk * NR + cols];
+            let base = (p0 + kk) * b.rs + p * NR * b.cs;
+            if b.cs == 1 {
+                row.copy_from_slice(&b.data[base..base + cols]);
+            } else {
+                let src = b.data[base..].iter().step_by(b.cs);
+                row.iter_mut().zip(src).for_each(|(d, &v)| *d = v);
+            }
+        }
+    }
+    out
+}
+
+/// Packs `op(A)[i0..i0+mc, p0..p0+kc]` into `MR`-row panels (`panel[kk·MR + r]`), zero-padded.
+fn pack_a<'b>(
+    a: Operand,
+    i0: usize,
+    mc: usize,
+    p0: usize,
+    kc: usize,
+    buf: &'b mut Vec<f32>,
+) -> &'b [f32] {
+    let panels = mc.div_ceil(MR);
+    let out = aligned_zeroed(buf, panels * MR * kc);
+    for (p, panel) in out.chunks_exact_mut(MR * kc).enumerate() {
+        let rows = MR.min(mc - p * MR);
+        let base = (i0 + p * MR) * a.rs + p0 * a.cs;
+        if a.rs == 1 {
+            // Transposed A (a weight gradient's dGatesᵀ): the panel's rows are contiguous.
+            for (kk, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                let at = base + kk * a.cs;
+                dst[..rows].copy_from_slice(&a.data[at..at + rows]);
+            }
+        } else {
+            for r in 0..rows {
+                let start = base + r * a.rs;
+                let src = a.data[start..].iter().step_by(a.cs).take(kc);
+                for (dst, &v) in panel[r..].iter_mut().step_by(MR).zip(src) {
+                    *dst = v;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Floats computed per useful float when `m×n` is cut into `MR×NR` tiles.
+fn tile_waste(m: usize, n: usize) -> f64 {
+    (m.div_ceil(MR) * MR * n.div_ceil(NR) * NR) as f64 / (m * n) as f64
+}
+
+/// `C = alpha·op(A)·op(B) + beta·C` on the calling thread; `c` is row-major with row stride
+/// `ldc`. With `beta == 0` the old contents of `c` are never read (they may be NaN).
+/// Only call when [`super::packed::available`].
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: Operand,
+    b: Operand,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    assert!(
+        super::packed::available(),
+        "blocked gemm needs AVX2 and FMA"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(c.len() >= (m - 1) * ldc + n, "gemm: c too short");
+    let last = |o: &Operand, rows: usize, cols: usize| (rows - 1) * o.rs + (cols - 1) * o.cs;
+    if k == 0 {
+        scale_rows(m, n, beta, c, ldc);
+        return;
+    }
+    assert!(a.data.len() > last(&a, m, k), "gemm: a too short");
+    assert!(b.data.len() > last(&b, k, n), "gemm: b too short");
+    // A narrow C (the output head's 65 logits) wastes most of its last 16-column panel; its
+    // transpose `Cᵀ = op(B)ᵀ·op(A)ᵀ` cuts into tiles with less padding.
+    if tile_waste(n, m) < tile_waste(m, n) {
+        return blocked(
+            n,
+            m,
+            k,
+            alpha,
+            b.transposed(),
+            a.transposed(),
+            beta,
+            c,
+            (1, ldc),
+        );
+    }
+    blocked(m, n, k, alpha, a, b, beta, c, (ldc, 1));
+}
+
+/// The three blocking loops; `c_strides` are (row, column) strides of `C` in `c`.
+#[allow(clippy::too_many_arguments)]
+fn blocked(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: Operand,
+    b: Operand,
+    beta: f32,
+    c: &mut [f32],
+    c_strides: (usize, usize),
+) {
+    let (rsc, csc) = c_strides;
+    PACK.with(|bufs| {
+        let (a_buf, b_buf) = &mut *bufs.borrow_mut();
+        for p0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - p0);
+            let b_pack = pack_b(b, p0, kc, n, b_buf);
+            // Later k blocks add onto what the first one stored.
+            let beta_here = if p0 == 0 { beta } else { 1.0 };
+            for i0 in (0..m).step_by(MC) {
+                let mc = MC.min(m - i0);
+                let a_pack = pack_a(a, i0, mc, p0, kc, a_buf);
+                for (jp, b_panel) in b_pack.chunks_exact(NR * kc).enumerate() {
+                    let cols = NR.min(n - jp * NR);
+                    for (ip, a_panel) in a_pack.chunks_exact(MR * kc).enumerate() {
+                        let tile = Tile {
+                            rows: MR.min(mc - ip * MR),
+                            cols,
+                            rsc,
+                            csc,
+                            alpha,
+                            beta: beta_here,
+                        };
+                        let at = (i0 + ip * MR) * rsc + jp * NR * csc;
+                        // SAFETY: AVX2/FMA checked by the caller; the tile `rows×cols` at `at`
+                        // with strides (rsc, csc) lies inside `c` (checked by the caller), the
+                        // panels hold `kc` steps of MR and NR floats.
+                        unsafe {
+                            kernel(
+                                kc,
+                                a_panel.as_ptr(),
+                                b_panel.as_ptr(),
+                                c.as_mut_ptr().add(at),
+                                &tile,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Where and how a microkernel stores its tile.
+struct Tile {
+    rows: usize,
+    cols: usize,
+    rsc: usize,
+    csc: usize,
+    alpha: f32,
+    beta: f32,
+}
+
+fn scale_rows(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) {
+    for i in 0..m {
+        for v in &mut c[i * ldc..i * ldc + n] {
+            *v = if beta == 0.0 { 0.0 } else { beta * *v };
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn kernel(_: usize, _: *const f32, _: *const f32, _: *mut f32, _: &Tile) {
+    unreachable!("the blocked gemm runs only where AVX2 and FMA exist")
+}
+
+/// One `MR×NR` tile: `c[r][j] = alpha·Σ_kk a[kk][r]·b[kk][j] + beta·c[r][j]` for the
+/// `rows×cols` corner that lies inside `C`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: *mut f32, t: &Tile) {
+    use std::arch::x86_64::*;
+    // The tile of C is read and written only after the loop: fetch it now, or each store
+    // waits for a miss (C is usually far larger than the caches).
+    if t.csc == 1 {
+        for r in 0..t.rows {
+            let row = c.add(r * t.rsc);
+            _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(row.add(NR - 1) as *const i8);
+        }
+    }
+    let mut lo = [_mm256_setzero_ps(); MR];
+    let mut hi = [_mm256_setzero_ps(); MR];
+    for kk in 0..kc {
+        let b_lo = _mm256_load_ps(b.add(kk * NR));
+        let b_hi = _mm256_load_ps(b.add(kk * NR + 8));
+        for r in 0..MR {
+            let av = _mm256_broadcast_ss(&*a.add(kk * MR + r));
+            lo[r] = _mm256_fmadd_ps(av, b_lo, lo[r]);
+            hi[r] = _mm256_fmadd_ps(av, b_hi, hi[r]);
+        }
+    }
+    let va = _mm256_set1_ps(t.alpha);
+    let vb = _mm256_set1_ps(t.beta);
+    for r in 0..t.rows {
+        let row = c.add(r * t.rsc);
+        let (mut x_lo, mut x_hi) = (_mm256_mul_ps(va, lo[r]), _mm256_mul_ps(va, hi[r]));
+        if t.cols == NR && t.csc == 1 {
+            if t.beta != 0.0 {
+                x_lo = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), x_lo);
+                x_hi = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row.add(8)), x_hi);
+            }
+            _mm256_storeu_ps(row, x_lo);
+            _mm256_storeu_ps(row.add(8), x_hi);
+        } else {
+            let mut out = [0.0f32; NR];
+            _mm256_storeu_ps(out.as_mut_ptr(), x_lo);
+            _mm256_storeu_ps(out.as_mut_ptr().add(8), x_hi);
+            for (j, v) in out.iter().enumerate().take(t.cols) {
+                let dst = row.add(j * t.csc);
+                *dst = if t.beta == 0.0 { *v } else { v + t.beta * *dst };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_naive_across_blocks_strides_and_edges() {
+        if !super::super::packed::available() {
+            println!("no AVX2/FMA on this CPU: blocked gemm not tested");
+            return;
+        }
+        // Shapes crossing the KC and MC block edges and ragged MR/NR tiles.
+        for (m, n, k) in [(1, 1, 1), (7, 17, 3), (121, 33, 300), (13, 80, 513)] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
+                .collect();
+            for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
+                // A stored m×k (rs=k, cs=1) or k×m (rs=1, cs=m); likewise B.
+                let ao = if a_t {
+                    Operand {
+                        data: &a,
+                        rs: 1,
+                        cs: m,
+                    }
+                } else {
+                    Operand {
+                        data: &a,
+                        rs: k,
+                        cs: 1,
+                    }
+                };
+                let bo = if b_t {
+                    Operand {
+                        data: &b,
+                        rs: 1,
+                        cs: k,
+                    }
+                } else {
+                    Operand {
+                        data: &b,
+                        rs: n,
+                        cs: 1,
+                    }
+                };
+                let init: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32).collect();
+                for (alpha, beta) in [(1.0, 0.0), (0.5, 1.0), (2.0, -0.5)] {
+                    let mut c = init.clone();
+                    if beta == 0.0 {
+                        c.fill(f32::NAN); // must not be read
+                    }
+                    sgemm(m, n, k, alpha, ao, bo, beta, &mut c, n);
+                    for i in 0..m {
+                        for j in 0..n {
+                            let dot: f64 = (0..k)
+                                .map(|p| {
+                                    let x = ao.data[i * ao.rs + p * ao.cs] as f64;
+                                    x * bo.data[p * bo.rs + j * bo.cs] as f64
+                                })
+                                .sum();
+                            let want = alpha as f64 * dot + beta as f64 * init[i * n + j] as f64;
+                            let got = c[i * n + j] as f64;
+                            assert!(
+                                (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                                "{m}x{n}x{k} aT={a_t} bT={b_t} α={alpha} β={beta} [{i},{j}]: {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
