@@ -1,0 +1,274 @@
+//! Tokenizers behind one trait, plus the serializable [`AnyTokenizer`] saved with each run.
+//!
+//! | kind | vocabulary | unseen input |
+//! |---|---|---|
+//! | `char` | the distinct characters of the training split, sorted by code point | `<unk>` (the last id) exists only if valid/test held a character the training split lacks; text encoded later with no `<unk>` drops unseen characters |
+//! | `byte` | the 256 byte values | none: every input works, even invalid UTF-8 |
+//! | `word` | whitespace-separated words of the training split plus `<eos>` (one per line), by frequency | `<unk>` |
+//! | `bpe` | byte-level BPE from HF `tokenizers`, trained on the training split or loaded from `tokenizer.json` | none: byte-level covers every input |
+mod bpe;
+mod byte;
+mod char;
+mod word;
+
+pub use self::bpe::BpeTokenizer;
+pub use self::byte::ByteTokenizer;
+pub use self::char::CharTokenizer;
+pub use self::word::WordTokenizer;
+
+use super::error::DataError;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What every tokenizer does.
+pub trait Tokenizer {
+    fn encode(&self, text: &str) -> Vec<u32>;
+    fn decode(&self, ids: &[u32]) -> String;
+    fn vocab_size(&self) -> usize;
+}
+
+/// How to build a tokenizer (the configuration side).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum TokenizerSpec {
+    Char,
+    Byte,
+    Word {
+        /// Keep only the most frequent words (including `<eos>` and `<unk>`).
+        #[serde(default)]
+        max_vocab: Option<usize>,
+    },
+    Bpe {
+        /// Vocabulary size when training.
+        #[serde(default = "default_bpe_vocab")]
+        vocab_size: usize,
+        /// Load this `tokenizer.json` instead of training.
+        #[serde(default)]
+        file: Option<PathBuf>,
+    },
+}
+
+fn default_bpe_vocab() -> usize {
+    1024
+}
+
+impl TokenizerSpec {
+    /// Parse a command-line name: `char`, `byte`, `word`, `word:10000`, `bpe`, `bpe:4000`,
+    /// or a path ending in `.json` (a `tokenizer.json` to load).
+    pub fn parse(name: &str) -> Result<TokenizerSpec, DataError> {
+        let (kind, arg) = match name.split_once(':') {
+            Some((k, a)) => (k, Some(a)),
+            None => (name, None),
+        };
+        let number = |a: &str| {
+            a.parse::<usize>()
+                .map_err(|_| DataError::Tokenizer(format!("`{name}`: `{a}` is not a number")))
+        };
+        match (kind, arg) {
+            ("char", None) => Ok(TokenizerSpec::Char),
+            ("byte", None) => Ok(TokenizerSpec::Byte),
+            ("word", a) => Ok(TokenizerSpec::Word {
+                max_vocab: a.map(number).transpose()?,
+            }),
+            ("bpe", a) => Ok(TokenizerSpec::Bpe {
+                vocab_size: a.map(number).transpose()?.unwrap_or_else(default_bpe_vocab),
+                file: None,
+            }),
+            _ if name.ends_with(".json") => Ok(TokenizerSpec::Bpe {
+                vocab_size: 0,
+                file: Some(PathBuf::from(name)),
+            }),
+            _ => Err(DataError::Tokenizer(format!(
+                "unknown tokenizer `{name}`; use char, byte, word[:MAX_VOCAB], bpe[:VOCAB] or a tokenizer.json"
+            ))),
+        }
+    }
+
+    /// Whether this tokenizer needs valid UTF-8 input.
+    pub fn needs_text(&self) -> bool {
+        !matches!(self, TokenizerSpec::Byte)
+    }
+
+    /// Build the tokenizer from the training text; `others` (valid, test) only decide whether an
+    /// `<unk>` id must be reserved.
+    pub fn fit(&self, train: &str, others: &[&str]) -> Result<AnyTokenizer, DataError> {
+        Ok(match self {
+            TokenizerSpec::Char => AnyTokenizer::Char(CharTokenizer::fit(train, others)),
+            TokenizerSpec::Byte => AnyTokenizer::Byte(ByteTokenizer),
+            TokenizerSpec::Word { max_vocab } => {
+                AnyTokenizer::Word(WordTokenizer::fit(train, others, *max_vocab)?)
+            }
+            TokenizerSpec::Bpe {
+                file: Some(path), ..
+            } => AnyTokenizer::Bpe(BpeTokenizer::from_file(path)?),
+            TokenizerSpec::Bpe { vocab_size, .. } => {
+                AnyTokenizer::Bpe(BpeTokenizer::train(train, *vocab_size)?)
+            }
+        })
+    }
+}
+
+/// A fitted tokenizer of any kind; serializes to JSON for the run directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum AnyTokenizer {
+    Char(CharTokenizer),
+    Byte(ByteTokenizer),
+    Word(WordTokenizer),
+    Bpe(BpeTokenizer),
+}
+
+impl AnyTokenizer {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnyTokenizer::Char(_) => "char",
+            AnyTokenizer::Byte(_) => "byte",
+            AnyTokenizer::Word(_) => "word",
+            AnyTokenizer::Bpe(_) => "bpe",
+        }
+    }
+
+    /// Same as [`Tokenizer::encode`], callable without importing the trait.
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.inner().encode(text)
+    }
+
+    /// Same as [`Tokenizer::decode`].
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.inner().decode(ids)
+    }
+
+    /// Same as [`Tokenizer::vocab_size`].
+    pub fn vocab_size(&self) -> usize {
+        self.inner().vocab_size()
+    }
+
+    fn inner(&self) -> &dyn Tokenizer {
+        match self {
+            AnyTokenizer::Char(t) => t,
+            AnyTokenizer::Byte(t) => t,
+            AnyTokenizer::Word(t) => t,
+            AnyTokenizer::Bpe(t) => t,
+        }
+    }
+
+    /// Encode raw bytes: the byte tokenizer takes anything, the others need UTF-8 and report the
+    /// offending offset against `path`.
+    pub fn encode_bytes(&self, bytes: &[u8], path: &Path) -> Result<Vec<u32>, DataError> {
+        if let AnyTokenizer::Byte(b) = self {
+            return Ok(b.encode_raw(bytes));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| DataError::InvalidUtf8 {
+            path: path.to_path_buf(),
+            offset: e.valid_up_to() as u64,
+        })?;
+        Ok(self.encode(text))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("tokenizer state is always serializable")
+    }
+
+    pub fn from_json(json: &str) -> Result<AnyTokenizer, DataError> {
+        serde_json::from_str(json)
+            .map_err(|e| DataError::Tokenizer(format!("bad tokenizer JSON: {e}")))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), DataError> {
+        std::fs::write(path, self.to_json()).map_err(|e| DataError::io(path, e))
+    }
+
+    pub fn load(path: &Path) -> Result<AnyTokenizer, DataError> {
+        let json = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        serde_json::from_str(&json).map_err(|e| DataError::TokenizerFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+impl Tokenizer for AnyTokenizer {
+    fn encode(&self, text: &str) -> Vec<u32> {
+        AnyTokenizer::encode(self, text)
+    }
+    fn decode(&self, ids: &[u32]) -> String {
+        AnyTokenizer::decode(self, ids)
+    }
+    fn vocab_size(&self) -> usize {
+        AnyTokenizer::vocab_size(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "the cat sat on the mat.\nthe dog sat too.\n";
+
+    #[test]
+    fn every_kind_round_trips_through_json() {
+        for spec in [
+            TokenizerSpec::Char,
+            TokenizerSpec::Byte,
+            TokenizerSpec::Word { max_vocab: None },
+            TokenizerSpec::Bpe {
+                vocab_size: 300,
+                file: None,
+            },
+        ] {
+            let tok = spec.fit(TEXT, &[]).unwrap();
+            let back = AnyTokenizer::from_json(&tok.to_json()).unwrap();
+            assert_eq!(back.kind(), tok.kind());
+            assert_eq!(back.vocab_size(), tok.vocab_size());
+            assert_eq!(back.encode(TEXT), tok.encode(TEXT), "{spec:?}");
+            assert_eq!(
+                back.decode(&tok.encode(TEXT)),
+                tok.decode(&tok.encode(TEXT))
+            );
+        }
+    }
+
+    #[test]
+    fn parse_names() {
+        assert_eq!(TokenizerSpec::parse("char").unwrap(), TokenizerSpec::Char);
+        assert_eq!(
+            TokenizerSpec::parse("word:10000").unwrap(),
+            TokenizerSpec::Word {
+                max_vocab: Some(10000)
+            }
+        );
+        assert_eq!(
+            TokenizerSpec::parse("bpe:500").unwrap(),
+            TokenizerSpec::Bpe {
+                vocab_size: 500,
+                file: None
+            }
+        );
+        assert!(matches!(
+            TokenizerSpec::parse("runs/x/tokenizer.json").unwrap(),
+            TokenizerSpec::Bpe { file: Some(_), .. }
+        ));
+        assert!(TokenizerSpec::parse("wordpiece").is_err());
+        assert!(TokenizerSpec::parse("word:many").is_err());
+    }
+
+    #[test]
+    fn non_utf8_bytes_need_the_byte_tokenizer() {
+        let bytes = b"ab\xffcd";
+        let path = Path::new("data/blob.bin");
+        let char_tok = TokenizerSpec::Char.fit("abcd", &[]).unwrap();
+        let err = char_tok.encode_bytes(bytes, path).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("blob.bin")
+                && msg.contains("offset 2")
+                && msg.contains("--tokenizer byte"),
+            "{msg}"
+        );
+        let byte_tok = TokenizerSpec::Byte.fit("", &[]).unwrap();
+        assert_eq!(
+            byte_tok.encode_bytes(bytes, path).unwrap(),
+            vec![97, 98, 255, 99, 100]
+        );
+    }
+}
