@@ -38,8 +38,8 @@ fn points(e: &HashMap<String, String>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn polylines_with<'a>(
-    svg: &'a str,
+fn polylines_with(
+    svg: &str,
     stroke: &str,
     opacity: Option<&str>,
 ) -> Vec<HashMap<String, String>> {
