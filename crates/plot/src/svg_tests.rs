@@ -38,11 +38,7 @@ fn points(e: &HashMap<String, String>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn polylines_with(
-    svg: &str,
-    stroke: &str,
-    opacity: Option<&str>,
-) -> Vec<HashMap<String, String>> {
+fn polylines_with(svg: &str, stroke: &str, opacity: Option<&str>) -> Vec<HashMap<String, String>> {
     elements(svg, "polyline")
         .into_iter()
         .filter(|e| e["stroke"] == stroke && opacity.is_none_or(|o| e["opacity"] == o))
