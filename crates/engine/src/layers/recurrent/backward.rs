@@ -180,6 +180,32 @@ fn add_column_sums(m: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Adds the bias gradients of one partition: `b_ih` gets the column sums of `dGates`, `b_hh`
+/// the same except the GRU's candidate block, which takes those of `dn*r` (in `hn`). The two
+/// biases are adjacent in the store, so each is one piece of `both` for a backend thread.
+fn add_bias_grads(be: &dyn Backend, d: &Dims, gates: &[f32], hn: &[f32], both: &mut [f32]) {
+    let (h, gh) = (d.hidden, d.gh());
+    let gru = d.kind == CellKind::Gru;
+    be.for_each_chunk(both, gh, 2, &|_, offset, chunk| {
+        for (piece, out) in chunk.chunks_exact_mut(gh).enumerate() {
+            let is_hh = offset / gh + piece == 1;
+            if is_hh && gru {
+                for (g_row, hn_row) in gates.chunks_exact(gh).zip(hn.chunks_exact(h)) {
+                    let (out_rz, out_n) = out.split_at_mut(2 * h);
+                    for (o, v) in out_rz.iter_mut().zip(&g_row[..2 * h]) {
+                        *o += v;
+                    }
+                    for (o, v) in out_n.iter_mut().zip(hn_row) {
+                        *o += v;
+                    }
+                }
+            } else {
+                add_column_sums(gates, out);
+            }
+        }
+    });
+}
+
 /// Weight and bias gradients from the `dGates` that [`run`] left in the cache: per layer and
 /// partition one GEMM for `dW_ih = dGatesᵀ·X` and one for `dW_hh = dGatesᵀ·H_prev`.
 pub(super) fn weight_grads(
@@ -213,14 +239,19 @@ pub(super) fn weight_grads(
                 1.0,
                 g_w_ih,
             );
-            add_column_sums(buf.gates, params.grad_mut(p.b_ih));
+            let biases = params.range(p.b_ih).start..params.range(p.b_hh).end;
+            debug_assert_eq!(
+                biases.len(),
+                2 * gh,
+                "b_ih and b_hh are registered together"
+            );
+            add_bias_grads(be, d, buf.gates, buf.hn, &mut params.grads[biases]);
             if d.kind == CellKind::Gru {
                 // The hidden side of the candidate gate saw `dn * r`, kept in `hn`.
                 for (g_row, hn_row) in buf.gates.chunks_exact_mut(gh).zip(buf.hn.chunks_exact(h)) {
                     g_row[2 * h..].copy_from_slice(hn_row);
                 }
             }
-            add_column_sums(buf.gates, params.grad_mut(p.b_hh));
             let h_prev = &buf.h[..n * h];
             let g_w_hh = params.grad_mut(p.w_hh);
             be.sgemm(
