@@ -210,8 +210,8 @@ impl Builder {
             let adjectives = filter(&self.lex.adjectives, initial);
             let nouns = filter(&self.lex.nouns[idx(n)], initial);
             let after_adjective = self.noun_state(role, n);
-            self.emit(id, &adjectives, 0.3, Next::Go(after_adjective));
-            self.emit_noun(id, &nouns, 0.7, role, n);
+            self.emit(id, &adjectives, 0.4, Next::Go(after_adjective));
+            self.emit_noun(id, &nouns, 0.6, role, n);
         }
         id
     }

@@ -4,9 +4,10 @@
 //! frequent words are frequent but rare ones still appear often enough to be learned.
 //! Inflected forms follow regular English rules; `base:form` overrides an irregular one.
 
-const ZIPF: f64 = 0.9;
+const ZIPF: f64 = 0.5;
 
-pub const NOUNS: &str = "dog cat man woman child bird horse king queen farmer teacher doctor \
+pub const NOUNS: &str =
+    "dog cat man:men woman:women child:children bird horse king queen farmer teacher doctor \
     student girl boy friend house tree river city garden window door table book letter song \
     story ship boat car road bridge hill mountain forest field village castle tower lamp key box \
     apple bread cake cup stone flower leaf:leaves wolf:wolves fox mouse:mice sheep:sheep fish:fish \

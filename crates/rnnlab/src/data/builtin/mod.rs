@@ -4,6 +4,10 @@
 //! The text is generated as one stream of sentences and cut **at sentence boundaries** into
 //! train/valid/test by the given fractions, so every split starts at the grammar's start state
 //! (a capitalized sentence start) and the floor of a split is exactly computable from it.
+//!
+//! Default corpus (seed 2024, 2.4 M characters; char-level, V = 47), on the validation split in
+//! nats per character: ln V 3.850, unigram 3.043, bigram 2.303, floor 0.807. Generating it and
+//! computing the floor takes about 0.2 s in release.
 pub mod automaton;
 pub mod floor;
 pub mod grammar;
@@ -148,5 +152,26 @@ mod tests {
         assert!(s.bigram < s.unigram && s.unigram < s.ln_vocab, "{s:?}");
         // the test split comes from the same process: its floor is close
         assert!((c.test_floor.nats_per_char() - floor).abs() < 0.1);
+    }
+
+    /// The default corpus: its size and the documented reference levels.
+    #[test]
+    fn default_corpus_reference_levels() {
+        let c = BuiltinCorpus::generate(&BuiltinConfig::default());
+        assert!((2_400_000..2_401_000).contains(&(c.train.len() + c.valid.len() + c.test.len())));
+        let tok = TokenizerSpec::Char
+            .fit(&c.train, &[&c.valid, &c.test])
+            .unwrap();
+        let floor = c.valid_floor.nats_per_char();
+        let s = CorpusStats::compute(
+            &tok.encode(&c.train),
+            &tok.encode(&c.valid),
+            tok.vocab_size(),
+            Some(floor),
+        );
+        assert_eq!(tok.vocab_size(), 47);
+        assert!((floor - 0.807).abs() < 0.002, "{s:?}");
+        assert!((s.bigram - 2.303).abs() < 0.002, "{s:?}");
+        assert!((s.unigram - 3.043).abs() < 0.002, "{s:?}");
     }
 }
