@@ -117,10 +117,12 @@ def run_child(name, threads, seconds):
     for i in range(2):
         step(i)
     times, start, loss = [], time.perf_counter(), 0.0
+    cpu_start = time.process_time()
     while len(times) < 3 or time.perf_counter() - start < seconds:
         s = time.perf_counter()
         loss = step(len(times))
         times.append(time.perf_counter() - s)
+    cpu_per_step = (time.process_time() - cpu_start) / len(times)
     times.sort()
     median = times[len(times) // 2]
     tok_s = SEQ * batch / median
@@ -138,6 +140,9 @@ def run_child(name, threads, seconds):
                 "tok_s": tok_s,
                 "gflops": 3.0 * forward_flops_per_token(cell, layers, hidden) * tok_s / 1e9,
                 "peak_mb": peak_mb,
+                "cpu_ms_per_step": cpu_per_step * 1e3,
+                "gflop_per_cpu_s": 3.0 * forward_flops_per_token(cell, layers, hidden)
+                * SEQ * batch / cpu_per_step / 1e9,
                 "loss": loss,
             }
         )
@@ -161,7 +166,7 @@ def main():
         return run_child(args.child, args.threads, args.seconds)
     if not args.json:
         print(f"{'config':<6} {'model':<22} {'threads':>7} {'tok/s':>10} {'GFLOP/s':>9} "
-              f"{'step ms':>8} {'peak MB':>9}")
+              f"{'step ms':>8} {'peak MB':>9} {'GFLOP/cpu-s':>12}")
     for name in names:
         out = subprocess.run(
             [sys.executable, os.path.abspath(__file__), "--child", name,
@@ -176,7 +181,8 @@ def main():
             continue
         r = json.loads(line)
         print(f"{name:<6} {r['model']:<22} {args.threads:>7} {r['tok_s']:>10.0f} "
-              f"{r['gflops']:>9.1f} {r['step_ms']:>8.1f} {r['peak_mb']:>9.0f}", flush=True)
+              f"{r['gflops']:>9.1f} {r['step_ms']:>8.1f} {r['peak_mb']:>9.0f} "
+              f"{r['gflop_per_cpu_s']:>12.1f}", flush=True)
 
 
 if __name__ == "__main__":

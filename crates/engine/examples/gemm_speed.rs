@@ -50,6 +50,25 @@ fn main() {
         ("head weight grad", Trans::T, Trans::N, 65, 512, 2048),
         ("head input grad", Trans::N, Trans::N, 2048, 512, 65),
     ];
+    // The per-step recurrent products with a pre-packed W_hh: forward h·W_hhᵀ, backward dG·W_hh.
+    for (what, tb, m, n, k) in [
+        ("step forward", Trans::T, 16, 2048, 512),
+        ("step forward B=32", Trans::T, 32, 2048, 512),
+        ("step backward", Trans::N, 16, 512, 2048),
+        ("step fwd H=256", Trans::T, 16, 1024, 256),
+        ("step fwd H=1024", Trans::T, 32, 4096, 1024),
+    ] {
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+        let w: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+        let mut packed = Vec::new();
+        be.pack_b(tb, &w, k, n, &mut packed);
+        let mut c = vec![0.0f32; m * n];
+        let s = cpu_seconds_per_call(|| be.gemm_packed(tb, m, n, k, &a, &packed, 0.0, &mut c), 0);
+        println!(
+            "{what:<20} {m:>5}x{n:<5}x{k:<5} packed  {:>6.1} GFLOP/s",
+            2.0 * (m * n * k) as f64 / s / 1e9
+        );
+    }
     for (what, ta, tb, m, n, k) in shapes {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();

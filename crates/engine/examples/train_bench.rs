@@ -131,6 +131,25 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU seconds this process has used (user + system), from /proc; 0 where unavailable. On a
+/// busy machine, work per CPU-second shows the kernels' efficiency apart from the load.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Runs one config in this process and prints one JSON line with the measurements.
 fn run_child(c: &Config, threads: usize, seconds: f64) {
     let spec = ModelSpec {
@@ -172,13 +191,14 @@ fn run_child(c: &Config, threads: usize, seconds: f64) {
         step(i);
     }
     let mut times = Vec::new();
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), cpu_seconds());
     let mut last_loss = 0.0;
     while times.len() < 3 || start.elapsed().as_secs_f64() < seconds {
         let s = Instant::now();
         last_loss = step(times.len());
         times.push(s.elapsed().as_secs_f64());
     }
+    let cpu_per_step = (cpu_seconds() - cpu_start) / times.len() as f64;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     let tok_s = (t * b) as f64 / median;
@@ -195,6 +215,8 @@ fn run_child(c: &Config, threads: usize, seconds: f64) {
             "tok_s": tok_s,
             "gflops": gflops,
             "peak_mb": peak_rss_mib(),
+            "cpu_ms_per_step": cpu_per_step * 1e3,
+            "gflop_per_cpu_s": 3.0 * model.forward_flops_per_token() * (t * b) as f64 / cpu_per_step / 1e9,
             "loss": last_loss,
         })
     );
@@ -215,8 +237,8 @@ fn main() {
     let exe = std::env::current_exe().expect("own executable");
     if !args.json {
         println!(
-            "{:<6} {:<22} {:>7} {:>10} {:>9} {:>8} {:>9}",
-            "config", "model", "threads", "tok/s", "GFLOP/s", "step ms", "peak MB"
+            "{:<6} {:<22} {:>7} {:>10} {:>9} {:>8} {:>9} {:>12}",
+            "config", "model", "threads", "tok/s", "GFLOP/s", "step ms", "peak MB", "GFLOP/cpu-s"
         );
     }
     for name in &args.configs {
@@ -239,7 +261,7 @@ fn main() {
         }
         let r: serde_json::Value = serde_json::from_str(line.trim()).expect("child JSON");
         println!(
-            "{:<6} {:<22} {:>7} {:>10.0} {:>9.1} {:>8.1} {:>9.0}",
+            "{:<6} {:<22} {:>7} {:>10.0} {:>9.1} {:>8.1} {:>9.0} {:>12.1}",
             name,
             r["model"].as_str().unwrap_or(""),
             args.threads,
@@ -247,6 +269,7 @@ fn main() {
             r["gflops"].as_f64().unwrap_or(0.0),
             r["step_ms"].as_f64().unwrap_or(0.0),
             r["peak_mb"].as_f64().unwrap_or(0.0),
+            r["gflop_per_cpu_s"].as_f64().unwrap_or(0.0),
         );
     }
 }

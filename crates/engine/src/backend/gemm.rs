@@ -64,14 +64,19 @@ fn pack_b<'b>(b: Operand, p0: usize, kc: usize, n: usize, buf: &'b mut Vec<f32>)
     let out = aligned_zeroed(buf, panels * NR * kc);
     for (p, panel) in out.chunks_exact_mut(NR * kc).enumerate() {
         let cols = NR.min(n - p * NR);
-        for kk in 0..kc {
-            let row = &mut panel[kk * NR..kk * NR + cols];
-            let base = (p0 + kk) * b.rs + p * NR * b.cs;
-            if b.cs == 1 {
-                row.copy_from_slice(&b.data[base..base + cols]);
-            } else {
-                let src = b.data[base..].iter().step_by(b.cs);
-                row.iter_mut().zip(src).for_each(|(d, &v)| *d = v);
+        let base = p0 * b.rs + p * NR * b.cs;
+        if b.cs == 1 {
+            for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
+                let at = base + kk * b.rs;
+                row[..cols].copy_from_slice(&b.data[at..at + cols]);
+            }
+        } else {
+            // A transposed weight (`x·Wᵀ`): read each of W's rows contiguously.
+            for j in 0..cols {
+                let src = b.data[base + j * b.cs..].iter().step_by(b.rs).take(kc);
+                for (dst, &v) in panel[j..].iter_mut().step_by(NR).zip(src) {
+                    *dst = v;
+                }
             }
         }
     }
@@ -146,9 +151,10 @@ pub fn sgemm(
     }
     assert!(a.data.len() > last(&a, m, k), "gemm: a too short");
     assert!(b.data.len() > last(&b, k, n), "gemm: b too short");
-    // A narrow C (the output head's 65 logits) wastes most of its last 16-column panel; its
-    // transpose `Cᵀ = op(B)ᵀ·op(A)ᵀ` cuts into tiles with less padding.
-    if tile_waste(n, m) < tile_waste(m, n) {
+    // A narrow C wastes most of its last 16-column panel; its transpose
+    // `Cᵀ = op(B)ᵀ·op(A)ᵀ` cuts into tiles with less padding but stores scalar by scalar,
+    // which costs about a quarter more (the output head's 65 logits stay as they are).
+    if tile_waste(n, m) * 1.25 < tile_waste(m, n) {
         return blocked(
             n,
             m,
@@ -165,6 +171,11 @@ pub fn sgemm(
 }
 
 /// The three blocking loops; `c_strides` are (row, column) strides of `C` in `c`.
+///
+/// An operand whose rows are contiguous is read in place where packing would not pay: `A`
+/// always (the kernel broadcasts from six row streams as well as from a panel), `B` when one
+/// block of `A` covers all of `m` (a weight gradient's 65-row head: packing `B` would copy
+/// each of its floats to use it 65 times).
 #[allow(clippy::too_many_arguments)]
 fn blocked(
     m: usize,
@@ -178,40 +189,63 @@ fn blocked(
     c_strides: (usize, usize),
 ) {
     let (rsc, csc) = c_strides;
+    let direct_a = a.cs == 1;
+    let direct_b = b.cs == 1 && n % NR == 0 && m <= MC;
     PACK.with(|bufs| {
         let (a_buf, b_buf) = &mut *bufs.borrow_mut();
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
-            let b_pack = pack_b(b, p0, kc, n, b_buf);
+            let b_pack: &[f32] = if direct_b {
+                &[]
+            } else {
+                pack_b(b, p0, kc, n, b_buf)
+            };
             // Later k blocks add onto what the first one stored.
             let beta_here = if p0 == 0 { beta } else { 1.0 };
             for i0 in (0..m).step_by(MC) {
                 let mc = MC.min(m - i0);
-                let a_pack = pack_a(a, i0, mc, p0, kc, a_buf);
-                for (jp, b_panel) in b_pack.chunks_exact(NR * kc).enumerate() {
-                    let cols = NR.min(n - jp * NR);
-                    for (ip, a_panel) in a_pack.chunks_exact(MR * kc).enumerate() {
+                let a_pack: &[f32] = if direct_a {
+                    &[]
+                } else {
+                    pack_a(a, i0, mc, p0, kc, a_buf)
+                };
+                for jp in 0..n.div_ceil(NR) {
+                    let (b_ptr, ldb) = if direct_b {
+                        (b.data[p0 * b.rs + jp * NR..].as_ptr(), b.rs)
+                    } else {
+                        (b_pack[jp * NR * kc..].as_ptr(), NR)
+                    };
+                    for ip in 0..mc.div_ceil(MR) {
+                        let rows = MR.min(mc - ip * MR);
+                        // Rows past the edge repeat the last valid one (computed, not stored).
+                        let (a_rows, acs) = if direct_a {
+                            let row = |r: usize| {
+                                let i = i0 + ip * MR + r.min(rows - 1);
+                                a.data[i * a.rs + p0..].as_ptr()
+                            };
+                            (std::array::from_fn(row), 1)
+                        } else {
+                            let panel = &a_pack[ip * MR * kc..];
+                            (std::array::from_fn(|r| panel[r..].as_ptr()), MR)
+                        };
                         let tile = Tile {
-                            rows: MR.min(mc - ip * MR),
-                            cols,
+                            kc,
+                            acs,
+                            ldb,
+                            rows,
+                            cols: NR.min(n - jp * NR),
                             rsc,
                             csc,
                             alpha,
                             beta: beta_here,
                         };
                         let at = (i0 + ip * MR) * rsc + jp * NR * csc;
-                        // SAFETY: AVX2/FMA checked by the caller; the tile `rows×cols` at `at`
-                        // with strides (rsc, csc) lies inside `c` (checked by the caller), the
-                        // panels hold `kc` steps of MR and NR floats.
-                        unsafe {
-                            kernel(
-                                kc,
-                                a_panel.as_ptr(),
-                                b_panel.as_ptr(),
-                                c.as_mut_ptr().add(at),
-                                &tile,
-                            );
-                        }
+                        // SAFETY: AVX2/FMA checked by the caller. Every row pointer has `kc`
+                        // steps of `acs` inside `a` (or its panel), `b_ptr` has `kc` rows of
+                        // NR floats at stride `ldb` inside `b` (or its panel), and the tile
+                        // `rows×cols` at `at` with strides (rsc, csc) lies inside `c`: the
+                        // caller checked the operands' extents.
+                        unsafe { kernel(&a_rows, b_ptr, c.as_mut_ptr().add(at), &tile) };
                     }
                 }
             }
@@ -219,8 +253,13 @@ fn blocked(
     });
 }
 
-/// Where and how a microkernel stores its tile.
+/// Shape of one microkernel call and where it stores its tile.
 struct Tile {
+    /// Depth, step of `A` along it, row stride of the `B` panel.
+    kc: usize,
+    acs: usize,
+    ldb: usize,
+    /// The valid corner of the tile and `C`'s strides.
     rows: usize,
     cols: usize,
     rsc: usize,
@@ -238,15 +277,15 @@ fn scale_rows(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn kernel(_: usize, _: *const f32, _: *const f32, _: *mut f32, _: &Tile) {
+unsafe fn kernel(_: &[*const f32; MR], _: *const f32, _: *mut f32, _: &Tile) {
     unreachable!("the blocked gemm runs only where AVX2 and FMA exist")
 }
 
-/// One `MR×NR` tile: `c[r][j] = alpha·Σ_kk a[kk][r]·b[kk][j] + beta·c[r][j]` for the
-/// `rows×cols` corner that lies inside `C`.
+/// One `MR×NR` tile: `c[r][j] = alpha·Σ_kk a_r[kk·acs]·b[kk·ldb + j] + beta·c[r][j]` for
+/// the `rows×cols` corner that lies inside `C`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: *mut f32, t: &Tile) {
+unsafe fn kernel(a: &[*const f32; MR], b: *const f32, c: *mut f32, t: &Tile) {
     use std::arch::x86_64::*;
     // The tile of C is read and written only after the loop: fetch it now, or each store
     // waits for a miss (C is usually far larger than the caches).
@@ -259,11 +298,11 @@ unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: *mut f32, t: &Tile)
     }
     let mut lo = [_mm256_setzero_ps(); MR];
     let mut hi = [_mm256_setzero_ps(); MR];
-    for kk in 0..kc {
-        let b_lo = _mm256_load_ps(b.add(kk * NR));
-        let b_hi = _mm256_load_ps(b.add(kk * NR + 8));
+    for kk in 0..t.kc {
+        let b_lo = _mm256_loadu_ps(b.add(kk * t.ldb));
+        let b_hi = _mm256_loadu_ps(b.add(kk * t.ldb + 8));
         for r in 0..MR {
-            let av = _mm256_broadcast_ss(&*a.add(kk * MR + r));
+            let av = _mm256_broadcast_ss(&*a[r].add(kk * t.acs));
             lo[r] = _mm256_fmadd_ps(av, b_lo, lo[r]);
             hi[r] = _mm256_fmadd_ps(av, b_hi, hi[r]);
         }
