@@ -1,5 +1,5 @@
 //! Checkpoints: `checkpoints/<name>/` holds `model.safetensors` (weights under PyTorch's
-//! parameter names, loadable into `torch.nn.LSTM/GRU/RNN`), `trainer.bin` (optimizer moments,
+//! parameter names, loadable into `torch.nn.LSTM/GRU/RNN`), `trainer.msgpack` (optimizer moments,
 //! RNG, data position, schedule and carried hidden state, for bit-identical resume) and
 //! `checkpoint.json` (a readable summary). A checkpoint directory is built under a temporary
 //! name and renamed into place, so a crash or a full disk never damages an earlier one.
@@ -111,8 +111,8 @@ pub fn write_checkpoint<S: Serialize>(
         let weights = params_to_safetensors(params).map_err(|e| format_err(&tmp, e))?;
         let p = tmp.join("model.safetensors");
         write_atomic(&p, &weights).map_err(io_err(&p))?;
-        let state = bincode::serialize(trainer_state).map_err(|e| format_err(&tmp, e))?;
-        let p = tmp.join("trainer.bin");
+        let state = rmp_serde::to_vec_named(trainer_state).map_err(|e| format_err(&tmp, e))?;
+        let p = tmp.join("trainer.msgpack");
         write_atomic(&p, &state).map_err(io_err(&p))?;
         let p = tmp.join("checkpoint.json");
         let summary = serde_json::to_vec_pretty(info).expect("info serializes");
@@ -141,9 +141,9 @@ pub fn read_info(dir: &Path) -> Result<CheckpointInfo, CheckpointError> {
 }
 
 pub fn read_trainer_state<S: DeserializeOwned>(dir: &Path) -> Result<S, CheckpointError> {
-    let p = dir.join("trainer.bin");
+    let p = dir.join("trainer.msgpack");
     let bytes = std::fs::read(&p).map_err(io_err(&p))?;
-    bincode::deserialize(&bytes)
+    rmp_serde::from_slice(&bytes)
         .map_err(|e| format_err(&p, format!("unreadable trainer state: {e}")))
 }
 
@@ -220,8 +220,7 @@ mod tests {
         assert_eq!(back, state);
         assert_eq!(read_info(&left[1]).unwrap().step, 300);
 
-        // A state that cannot be serialized (bincode rejects unknown-length sequences? use a
-        // failing writer instead): writing into a path whose parent is a file fails cleanly.
+        // Writing under a path whose parent is a file fails cleanly and harms nothing.
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, b"x").unwrap();
         let info = CheckpointInfo {

@@ -310,8 +310,10 @@ impl Loop<'_> {
         log: &mut MetricsLog,
     ) -> Result<(String, Option<EvalResult>), TrainError> {
         let t = self.config().train.clone();
-        if state.horizon.is_none() {
-            state.horizon = self.fixed_horizon(batcher);
+        // A step or epoch bound in the config wins (a resume may extend the run); a
+        // time-bounded run keeps the horizon it calibrated.
+        if let Some(h) = self.fixed_horizon(batcher) {
+            state.horizon = Some(h);
         }
         // Until a time-bounded run is calibrated, its schedule runs as if it had no end.
         let mut schedule = self.schedule(state.horizon.unwrap_or(u64::MAX / 4))?;

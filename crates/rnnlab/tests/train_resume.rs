@@ -1,0 +1,134 @@
+//! End-to-end: a run that is interrupted and resumed logs exactly what the uninterrupted run
+//! logs, and bad resumes fail with errors that name what does not match.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use rnnlab::config::Config;
+use rnnlab::data::Fetcher;
+use rnnlab::train::{train, TrainOptions};
+
+fn small_config() -> Config {
+    Config::default()
+        .with_overrides(&[
+            "model.embed=16".into(),
+            "model.hidden=32".into(),
+            "model.layers=2".into(),
+            "model.dropout=0.1".into(),
+            "train.batch=8".into(),
+            "train.bptt=16".into(),
+            "train.steps=40".into(),
+            "train.time=''".into(),
+            "train.warmup_steps=5".into(),
+            "train.eval_every=10".into(),
+            "train.checkpoint_every=20".into(),
+            "train.keep_checkpoints=5".into(),
+            "train.threads=2".into(),
+        ])
+        .unwrap()
+}
+
+fn options(config: Config, dir: &Path, resume: bool, stop: bool) -> TrainOptions {
+    TrainOptions {
+        config,
+        run_dir: dir.to_path_buf(),
+        resume,
+        quiet: true,
+        stop: Arc::new(AtomicBool::new(stop)),
+        fetcher: Fetcher {
+            data_dirs: vec![],
+            cache_dir: dir.join("no-cache"),
+            offline: true,
+        },
+    }
+}
+
+/// The numbers of every step and evaluation line, without wall-clock fields.
+fn numbers(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if v.get("event").is_some() {
+                return None;
+            }
+            let o = v.as_object_mut().unwrap();
+            for k in ["time_s", "tok_per_s"] {
+                o.remove(k);
+            }
+            Some(v.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn interrupted_and_resumed_runs_match_the_uninterrupted_run_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let summary = train(options(small_config(), &whole, false, false)).unwrap();
+    assert_eq!(summary.steps, 40);
+    let reference = numbers(&whole);
+    assert_eq!(reference.len(), 40 + 4, "40 steps and 4 evaluations");
+
+    // Resume from the checkpoint written at step 20, after the later ones are lost.
+    let cut = tmp.path().join("cut");
+    copy_dir(&whole, &cut);
+    std::fs::remove_dir_all(cut.join("checkpoints/step-00000040")).unwrap();
+    train(options(small_config(), &cut, true, false)).unwrap();
+    assert_eq!(numbers(&cut), reference);
+
+    // Ctrl-C before the first step: a checkpoint at step 0, then a resume.
+    let interrupted = tmp.path().join("interrupted");
+    let s = train(options(small_config(), &interrupted, false, true)).unwrap();
+    assert!(s.stopped_because.contains("interrupted"), "{}", s.stopped_because);
+    assert!(numbers(&interrupted).is_empty());
+    train(options(small_config(), &interrupted, true, false)).unwrap();
+    assert_eq!(numbers(&interrupted), reference);
+}
+
+#[test]
+fn bad_resumes_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut config = small_config();
+    config.train.steps = 2;
+    config.train.checkpoint_every = 0;
+    train(options(config.clone(), &run, false, false)).unwrap();
+
+    // A second run into the same directory without --resume.
+    let err = train(options(config.clone(), &run, false, false)).unwrap_err().to_string();
+    assert!(err.contains("--resume"), "{err}");
+
+    // A resume that changes the model.
+    let mut other = config.clone();
+    other.model.hidden = 64;
+    let err = train(options(other, &run, true, false)).unwrap_err().to_string();
+    assert!(err.contains("model.hidden"), "{err}");
+
+    // Going on for longer is allowed.
+    let mut longer = config.clone();
+    longer.train.steps = 4;
+    let s = train(options(longer, &run, true, false)).unwrap();
+    assert_eq!(s.steps, 4);
+
+    // A resume of a directory that holds no run.
+    let err = train(options(config, &tmp.path().join("empty"), true, false))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("config.toml"), "{err}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
