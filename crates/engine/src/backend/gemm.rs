@@ -67,8 +67,11 @@ fn pack_b<'b>(b: Operand, p0: usize, kc: usize, n: usize, buf: &'b mut Vec<f32>)
         let base = p0 * b.rs + p * NR * b.cs;
         if b.cs == 1 {
             for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
-                let at = base + kk * b.rs;
-                row[..cols].copy_from_slice(&b.data[at..at + cols]);
+                let src = &b.data[base + kk * b.rs..][..cols];
+                match <&[f32; NR]>::try_from(src) {
+                    Ok(full) => row.copy_from_slice(full), // fixed size: no memcpy call
+                    Err(_) => row[..cols].copy_from_slice(src),
+                }
             }
         } else {
             // A transposed weight (`x·Wᵀ`): read each of W's rows contiguously.
@@ -94,22 +97,29 @@ fn pack_a<'b>(
 ) -> &'b [f32] {
     let panels = mc.div_ceil(MR);
     let out = aligned_zeroed(buf, panels * MR * kc);
+    if a.rs == 1 {
+        // Transposed A (a weight gradient's dGatesᵀ): step `kk` of all panels is one
+        // contiguous run of `mc` floats; read each run once, in order.
+        for kk in 0..kc {
+            let at = i0 + (p0 + kk) * a.cs;
+            let src = &a.data[at..at + mc];
+            for (p, chunk) in src.chunks(MR).enumerate() {
+                let dst = &mut out[p * MR * kc + kk * MR..][..MR];
+                match <&[f32; MR]>::try_from(chunk) {
+                    Ok(full) => dst.copy_from_slice(full), // fixed size: no memcpy call
+                    Err(_) => dst[..chunk.len()].copy_from_slice(chunk),
+                }
+            }
+        }
+        return out;
+    }
     for (p, panel) in out.chunks_exact_mut(MR * kc).enumerate() {
         let rows = MR.min(mc - p * MR);
         let base = (i0 + p * MR) * a.rs + p0 * a.cs;
-        if a.rs == 1 {
-            // Transposed A (a weight gradient's dGatesᵀ): the panel's rows are contiguous.
-            for (kk, dst) in panel.chunks_exact_mut(MR).enumerate() {
-                let at = base + kk * a.cs;
-                dst[..rows].copy_from_slice(&a.data[at..at + rows]);
-            }
-        } else {
-            for r in 0..rows {
-                let start = base + r * a.rs;
-                let src = a.data[start..].iter().step_by(a.cs).take(kc);
-                for (dst, &v) in panel[r..].iter_mut().step_by(MR).zip(src) {
-                    *dst = v;
-                }
+        for r in 0..rows {
+            let src = a.data[base + r * a.rs..].iter().step_by(a.cs).take(kc);
+            for (dst, &v) in panel[r..].iter_mut().step_by(MR).zip(src) {
+                *dst = v;
             }
         }
     }
