@@ -17,9 +17,14 @@ use crate::{EngineError, Result};
 pub enum Schedule {
     Constant,
     /// `base · gamma^⌊step / step_size⌋` (`StepLR`).
+    /// With `first_decay` set, the first decay comes at that step and then every
+    /// `step_size` (`base · gamma^(⌊(step − first)/step_size⌋ + 1)`), e.g. Zaremba et al.'s
+    /// "halve every epoch after the fourth"; unset it is `StepLR` (first decay at `step_size`).
     Step {
         step_size: u64,
         gamma: f64,
+        #[serde(default)]
+        first_decay: Option<u64>,
     },
     /// `base · gamma^step` (`ExponentialLR`).
     Exponential {
@@ -58,7 +63,9 @@ impl Schedule {
         let min_ok = |m: f64| m >= 0.0 && m.is_finite();
         match *self {
             Schedule::Constant => Ok(()),
-            Schedule::Step { step_size, gamma } => {
+            Schedule::Step {
+                step_size, gamma, ..
+            } => {
                 if step_size == 0 || !gamma_ok(gamma) {
                     return bad(format!(
                         "step needs step_size > 0 and gamma > 0, got {step_size} and {gamma}"
@@ -97,8 +104,15 @@ impl Schedule {
         let base = base_lr as f64;
         let lr = match *self {
             Schedule::Constant => base,
-            Schedule::Step { step_size, gamma } => {
-                base * gamma.powf((step / step_size.max(1)) as f64)
+            Schedule::Step {
+                step_size,
+                gamma,
+                first_decay,
+            } => {
+                let size = step_size.max(1);
+                let first = first_decay.unwrap_or(size);
+                let decays = if step < first { 0 } else { (step - first) / size + 1 };
+                base * gamma.powf(decays as f64)
             }
             Schedule::Exponential { gamma } => base * gamma.powf(step as f64),
             Schedule::Cosine {
@@ -323,8 +337,17 @@ mod tests {
         let s = plain(Schedule::Step {
             step_size: 10,
             gamma: 0.5,
+            first_decay: None,
         });
         let got: Vec<f32> = [0, 9, 10, 19, 20, 35].map(|t| s.lr_at(1.0, t)).to_vec();
+        assert_eq!(got, vec![1.0, 1.0, 0.5, 0.5, 0.25, 0.125]);
+        // Zaremba et al.: 4 epochs of 10 steps at full rate, then halved every epoch.
+        let z = plain(Schedule::Step {
+            step_size: 10,
+            gamma: 0.5,
+            first_decay: Some(40),
+        });
+        let got: Vec<f32> = [0, 39, 40, 49, 50, 60].map(|t| z.lr_at(1.0, t)).to_vec();
         assert_eq!(got, vec![1.0, 1.0, 0.5, 0.5, 0.25, 0.125]);
         let e = plain(Schedule::Exponential { gamma: 0.9 });
         assert_eq!(e.lr_at(2.0, 0), 2.0);
@@ -418,6 +441,7 @@ mod tests {
             Schedule::Step {
                 step_size: 0,
                 gamma: 0.5,
+                first_decay: None,
             },
             Schedule::Exponential { gamma: -1.0 },
             Schedule::Cosine {
