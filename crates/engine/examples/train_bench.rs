@@ -231,7 +231,7 @@ fn main() {
         }
     };
     if let Some(name) = &args.child {
-        let c = CONFIGS.iter().find(|c| &c.name == name).expect("checked");
+        let c = CONFIGS.iter().find(|c| c.name == name).expect("checked");
         return run_child(c, args.threads, args.seconds);
     }
     let exe = std::env::current_exe().expect("own executable");

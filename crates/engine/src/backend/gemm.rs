@@ -105,9 +105,13 @@ fn pack_a<'b>(
             let src = &a.data[at..at + mc];
             for (p, chunk) in src.chunks(MR).enumerate() {
                 let dst = &mut out[p * MR * kc + kk * MR..][..MR];
-                match <&[f32; MR]>::try_from(chunk) {
-                    Ok(full) => dst.copy_from_slice(full), // fixed size: no memcpy call
-                    Err(_) => dst[..chunk.len()].copy_from_slice(chunk),
+                match (
+                    <&mut [f32; MR]>::try_from(dst),
+                    <&[f32; MR]>::try_from(chunk),
+                ) {
+                    (Ok(dst), Ok(full)) => *dst = *full, // fixed size: no memcpy call
+                    (Ok(dst), Err(_)) => dst[..chunk.len()].copy_from_slice(chunk),
+                    (Err(_), _) => unreachable!("a panel step holds MR floats"),
                 }
             }
         }
@@ -200,7 +204,8 @@ fn blocked(
 ) {
     let (rsc, csc) = c_strides;
     let direct_a = a.cs == 1;
-    let direct_b = b.cs == 1 && n % NR == 0 && m <= MC;
+    // Not `is_multiple_of`: the workspace supports Rust 1.80.
+    let direct_b = b.cs == 1 && n / NR * NR == n && m <= MC;
     PACK.with(|bufs| {
         let (a_buf, b_buf) = &mut *bufs.borrow_mut();
         for p0 in (0..k).step_by(KC) {
