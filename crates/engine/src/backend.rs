@@ -240,7 +240,19 @@ impl Backend for CpuBackend {
     fn pack_b(&self, tb: Trans, b: &[f32], k: usize, n: usize, out: &mut Vec<f32>) {
         assert!(b.len() >= k * n, "pack_b: b holds {} < {}", b.len(), k * n);
         if self.packed_kernel {
-            packed::pack(tb, b, k, n, out);
+            let nested = self.pool.current_thread_index().is_some();
+            if self.threads == 1 || nested {
+                return packed::pack(tb, b, k, n, out);
+            }
+            // Every step repacks each W_hh: share the panels out rather than leave a core idle.
+            out.resize(packed::packed_len(n, k), 0.0);
+            let panel = packed::NR * k;
+            let per = n.div_ceil(packed::NR).div_ceil(self.threads) * panel;
+            self.pool.install(|| {
+                out.par_chunks_mut(per)
+                    .enumerate()
+                    .for_each(|(i, chunk)| packed::pack_panels(tb, b, k, n, i * per / panel, chunk))
+            });
         } else {
             out.clear();
             out.extend_from_slice(&b[..k * n]);

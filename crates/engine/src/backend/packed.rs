@@ -21,16 +21,40 @@ pub fn packed_len(n: usize, k: usize) -> usize {
 /// Packs `op(b)` (`k×n`; `b` stored `k×n` for [`Trans::N`], `n×k` for [`Trans::T`]) into `out`
 /// (resized) in panel order.
 pub fn pack(tb: Trans, b: &[f32], k: usize, n: usize, out: &mut Vec<f32>) {
-    out.clear();
+    // No clear: every float of every panel is rewritten (saves a 4 MiB memset per weight).
     out.resize(packed_len(n, k), 0.0);
-    for (p, panel) in out.chunks_exact_mut(NR * k).enumerate() {
-        for j in 0..NR.min(n - p * NR) {
-            let col = p * NR + j;
-            for kk in 0..k {
-                panel[kk * NR + j] = match tb {
-                    Trans::N => b[kk * n + col],
-                    Trans::T => b[col * k + kk],
-                };
+    pack_panels(tb, b, k, n, 0, out);
+}
+
+/// Packs whole panels `first, first + 1, …` of `op(b)` into `out` (`NR·k` floats each), so
+/// threads can pack disjoint ranges of panels.
+pub fn pack_panels(tb: Trans, b: &[f32], k: usize, n: usize, first: usize, out: &mut [f32]) {
+    for (i, panel) in out.chunks_exact_mut(NR * k).enumerate() {
+        let p = first + i;
+        let cols = NR.min(n - p * NR);
+        if cols < NR {
+            panel.fill(0.0);
+        }
+        match tb {
+            // op(b) = b: each step of the panel is a run of one row of b.
+            Trans::N => {
+                for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
+                    let src = &b[kk * n + p * NR..][..cols];
+                    match (<&mut [f32; NR]>::try_from(row), <&[f32; NR]>::try_from(src)) {
+                        (Ok(row), Ok(full)) => *row = *full, // fixed size: no memcpy call
+                        (Ok(row), Err(_)) => row[..cols].copy_from_slice(src),
+                        (Err(_), _) => unreachable!("a panel step holds NR floats"),
+                    }
+                }
+            }
+            // op(b) = bᵀ: column j of the panel is row `p·NR + j` of b, read contiguously.
+            Trans::T => {
+                for j in 0..cols {
+                    let src = &b[(p * NR + j) * k..][..k];
+                    for (dst, &v) in panel[j..].iter_mut().step_by(NR).zip(src) {
+                        *dst = v;
+                    }
+                }
             }
         }
     }
