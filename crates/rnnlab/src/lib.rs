@@ -1,5 +1,6 @@
 pub mod checkpoint;
 pub mod config;
+pub mod dashboard;
 pub mod data;
 pub mod evaluate;
 pub mod fsutil;

@@ -1,7 +1,10 @@
 //! Subcommands. Each parses its flags and calls into the library.
 
+mod dashboard_cmd;
 mod doctor_cmd;
 mod model_cmd;
+mod plot_cmd;
+mod report_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +30,12 @@ enum Command {
     Sample(model_cmd::SampleArgs),
     /// Read a run's curves (rnnlab, CSV, TensorBoard, Hugging Face, text logs) and diagnose them.
     Doctor(doctor_cmd::DoctorArgs),
+    /// Draw loss curves (SVG or PNG) with the doctor's findings marked; several runs overlay.
+    Plot(plot_cmd::PlotArgs),
+    /// Write a self-contained interactive HTML report of a run.
+    Report(report_cmd::ReportArgs),
+    /// Serve a run's live dashboard (chart and findings update as metrics.jsonl grows).
+    Dashboard(dashboard_cmd::DashboardArgs),
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -35,5 +44,8 @@ pub fn run() -> anyhow::Result<()> {
         Command::Eval(a) => model_cmd::eval(a),
         Command::Sample(a) => model_cmd::sample(a),
         Command::Doctor(a) => doctor_cmd::run(a),
+        Command::Plot(a) => plot_cmd::run(a),
+        Command::Report(a) => report_cmd::run(a),
+        Command::Dashboard(a) => dashboard_cmd::run(a),
     }
 }

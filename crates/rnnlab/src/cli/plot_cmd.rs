@@ -1,0 +1,87 @@
+//! `rnnlab plot`: loss curves of one or more runs (overlaid) with the doctor's findings marked.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use std::path::PathBuf;
+
+use doctor::formats::{load, LoadOptions};
+use doctor::{diagnose, Diagnosis, Run};
+
+#[derive(Args)]
+pub struct PlotArgs {
+    /// Run directories or any log the doctor reads; several are overlaid, each diagnosed.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output picture: .svg or .png.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// TensorBoard-style smoothing weight of the training loss, in [0, 1); 0 draws it raw.
+    #[arg(long, default_value_t = 0.9)]
+    smooth: f64,
+    #[arg(long)]
+    log_x: bool,
+    #[arg(long)]
+    log_y: bool,
+    /// Vocabulary size (draws ln V, the loss a fresh model starts at) where the log lacks it.
+    #[arg(long)]
+    vocab_size: Option<usize>,
+    /// Chart title (defaults to the run names).
+    #[arg(long)]
+    title: Option<String>,
+    #[arg(long, default_value_t = 1200)]
+    width: u32,
+    #[arg(long, default_value_t = 720)]
+    height: u32,
+}
+
+/// Loads and diagnoses one input; `--vocab-size` fills in ln V where the run does not know it.
+pub fn load_diagnosed(
+    path: &PathBuf,
+    vocab_size: Option<usize>,
+) -> anyhow::Result<(Run, Diagnosis)> {
+    let opts = LoadOptions {
+        vocab_size,
+        ..LoadOptions::default()
+    };
+    let mut run = load(path, &opts)?;
+    if let Some(v) = vocab_size {
+        run.references.ln_vocab = run.references.ln_vocab.or(Some((v as f64).ln()));
+    }
+    if run.train_loss.is_empty() && run.val_loss.is_empty() {
+        bail!("{}: no loss values found", path.display());
+    }
+    let diagnosis = diagnose(&run);
+    Ok((run, diagnosis))
+}
+
+pub fn run(a: PlotArgs) -> anyhow::Result<()> {
+    if !(0.0..1.0).contains(&a.smooth) {
+        bail!("--smooth {} is outside [0, 1)", a.smooth);
+    }
+    let runs = a
+        .inputs
+        .iter()
+        .map(|p| load_diagnosed(p, a.vocab_size))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let opts = plot::PlotOptions {
+        smooth: a.smooth,
+        log_x: a.log_x,
+        log_y: a.log_y,
+        width: a.width,
+        height: a.height,
+        title: a.title,
+    };
+    plot::write_plot(&a.output, &runs, &opts)
+        .with_context(|| format!("plotting to {}", a.output.display()))?;
+    for (run, diagnosis) in &runs {
+        let marked = diagnosis.findings.len();
+        println!(
+            "{}: {} points, {marked} finding{} marked",
+            run.name,
+            run.train_loss.len() + run.val_loss.len(),
+            if marked == 1 { "" } else { "s" }
+        );
+    }
+    println!("wrote {}", a.output.display());
+    Ok(())
+}

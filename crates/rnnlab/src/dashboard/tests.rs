@@ -1,0 +1,104 @@
+//! The server over a real socket: the page, the event stream following a growing log, 404s.
+
+use super::spawn;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn append_steps(dir: &Path, steps: std::ops::Range<u32>, loss: impl Fn(u32) -> f64) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("metrics.jsonl"))
+        .unwrap();
+    for s in steps {
+        writeln!(
+            f,
+            r#"{{"step":{s},"epoch":0.0,"tokens":{},"loss":{},"lr":0.001,"grad_norm":1.0,"clipped":false,"tok_per_s":1000,"time_s":0.1}}"#,
+            s * 100,
+            loss(s)
+        )
+        .unwrap();
+    }
+}
+
+fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Reads `data:` messages from an event stream until `want` accepts one or time runs out.
+fn read_until(reader: &mut impl BufRead, want: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(data) = line.strip_prefix("data: ") {
+            let v: Value = serde_json::from_str(data.trim_end()).unwrap();
+            let done = want(&v);
+            seen.push(v);
+            if done {
+                return seen;
+            }
+        }
+    }
+    panic!("the wanted message never came; got {seen:?}");
+}
+
+#[test]
+fn page_and_stream_follow_a_growing_log() {
+    let dir = tempfile::tempdir().unwrap();
+    append_steps(dir.path(), 0..30, |s| 4.0 - s as f64 * 0.01);
+    let dash = spawn(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = dash.local_addr();
+    assert!(dash.url().starts_with("http://127.0.0.1:"));
+
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(stream, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+
+    let first = read_until(&mut reader, |m| m["mode"] == "replace");
+    let last = first.last().unwrap();
+    assert_eq!(last["series"]["train_loss"].as_array().unwrap().len(), 30);
+    assert!(last["diagnosis"]["verdict"].is_string());
+
+    append_steps(dir.path(), 30..40, |_| 3.5);
+    let more = read_until(&mut reader, |m| m["mode"] == "append");
+    let pts = more.last().unwrap()["series"]["train_loss"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let steps: Vec<f64> = pts.iter().map(|p| p[0].as_f64().unwrap()).collect();
+    assert_eq!(steps, (30..40).map(f64::from).collect::<Vec<_>>());
+
+    let page = get(addr, "/");
+    assert!(page.starts_with("HTTP/1.1 200"));
+    assert!(page.contains("data-live=\"/events\""));
+    assert!(page.contains("id=\"rnnlab-data\""));
+    assert!(get(addr, "/nope").starts_with("HTTP/1.1 404"));
+    dash.stop();
+}
+
+#[test]
+fn a_run_with_no_log_yet_serves_an_empty_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let dash = spawn(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let page = get(dash.local_addr(), "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("data-live"));
+    dash.stop();
+}
