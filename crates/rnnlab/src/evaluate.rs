@@ -106,7 +106,7 @@ mod tests {
     fn token_weighted_over_the_whole_split_and_ensemble_of_one_copy_agrees() {
         let be = CpuBackend::single_thread();
         let tokens: Vec<u32> = (0..203).map(|i| (i * i % 7) as u32).collect();
-        let batches = EvalBatches::new(tokens.into(), 4, 8).unwrap();
+        let batches = EvalBatches::new(tokens, 4, 8).unwrap();
         let single = evaluate(&be, &mut [model(1)], &batches).unwrap();
         assert_eq!(single.tokens, batches.num_targets());
         assert!(single.loss > 0.0 && single.loss < 4.0);

@@ -89,9 +89,17 @@ pub fn optimizer(config: &Config) -> Result<OptimizerConfig, ConfigError> {
 pub fn schedule(
     config: &Config,
     total_steps: u64,
+    steps_per_epoch: u64,
 ) -> Result<(LrSchedule, Option<PlateauConfig>), ConfigError> {
     let t = &config.train;
-    let decay_steps = total_steps.saturating_sub(t.warmup_steps).max(1);
+    let unit = if t.schedule_in_epochs {
+        steps_per_epoch.max(1)
+    } else {
+        1
+    };
+    let (warmup, step_size, decay_start) =
+        (t.warmup_steps * unit, t.step_size * unit, t.decay_start * unit);
+    let decay_steps = total_steps.saturating_sub(warmup).max(1);
     let min_lr = (t.lr * t.min_lr_ratio) as f64;
     let mut plateau = None;
     let schedule = match t.schedule.as_str() {
@@ -101,14 +109,16 @@ pub fn schedule(
             min_lr,
         },
         "step" => Schedule::Step {
-            step_size: t.step_size.max(1),
+            step_size: step_size.max(1),
             gamma: t.gamma as f64,
+            // The schedule's clock starts after warmup.
+            first_decay: (decay_start > 0).then(|| decay_start.saturating_sub(warmup)),
         },
         "exponential" => Schedule::Exponential {
             gamma: t.gamma as f64,
         },
         "cosine_restarts" => Schedule::CosineWarmRestarts {
-            t0: t.step_size.max(1),
+            t0: step_size.max(1),
             t_mult: 1,
             min_lr,
         },
@@ -212,7 +222,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(cell_kind(&c).unwrap(), CellKind::Lstm);
         assert!(optimizer(&c).is_ok());
-        assert!(schedule(&c, 1000).is_ok());
+        assert!(schedule(&c, 1000, 10).is_ok());
         assert!(batch_config(&c).is_ok());
         assert!(data_spec(&c).is_ok());
         let c = c
@@ -225,7 +235,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("model.cell"));
-        assert!(schedule(&c, 10)
+        assert!(schedule(&c, 10, 10)
             .unwrap_err()
             .to_string()
             .contains("train.schedule"));
@@ -234,8 +244,26 @@ mod tests {
     #[test]
     fn cosine_decays_to_its_floor_at_the_horizon() {
         let c = Config::default();
-        let (s, _) = schedule(&c, 1000).unwrap();
+        let (s, _) = schedule(&c, 1000, 10).unwrap();
         assert!((s.lr_at(c.train.lr, 999) - c.train.lr * c.train.min_lr_ratio).abs() < 1e-5);
         assert!(s.lr_at(c.train.lr, 0) < c.train.lr, "warmup starts low");
+    }
+
+    #[test]
+    fn zaremba_schedule_in_epochs() {
+        let c = Config::default()
+            .with_overrides(&[
+                "train.schedule=step".into(),
+                "train.lr=1.0".into(),
+                "train.gamma=0.5".into(),
+                "train.step_size=1".into(),
+                "train.decay_start=4".into(),
+                "train.warmup_steps=0".into(),
+                "train.schedule_in_epochs=true".into(),
+            ])
+            .unwrap();
+        let (s, _) = schedule(&c, 1300, 100).unwrap();
+        let at = |step| s.lr_at(1.0, step);
+        assert_eq!([at(0), at(399), at(400), at(499), at(500)], [1.0, 1.0, 0.5, 0.5, 0.25]);
     }
 }
