@@ -36,7 +36,8 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 peak = float(sys.argv[2])
 by = {(r["impl"], r["config"], r["threads"]): r for r in rows}
 print(f"{'cfg':<4}{'model':<20}{'thr':>4}{'rnnlab tok/s':>14}{'torch tok/s':>13}{'ratio':>7}"
-      f"{'rnnlab GF/s':>13}{'% FMA peak':>11}{'torch GF/s':>12}{'rnnlab MB':>11}{'torch MB':>10}")
+      f"{'rnnlab GF/s':>13}{'% FMA peak':>11}{'torch GF/s':>12}{'rnnlab MB':>11}{'torch MB':>10}"
+      f"{'GF/cpu-s rnnlab':>17}{'torch':>7}")
 for (impl, cfg, thr), r in by.items():
     if impl != "rnnlab":
         continue
@@ -44,5 +45,6 @@ for (impl, cfg, thr), r in by.items():
     ratio = r["tok_s"] / t["tok_s"] if t else float("nan")
     print(f"{cfg:<4}{r['model']:<20}{thr:>4}{r['tok_s']:>14.0f}{t['tok_s'] if t else 0:>13.0f}"
           f"{ratio:>6.2f}x{r['gflops']:>13.1f}{100 * r['gflops'] / (peak * thr):>10.0f}%"
-          f"{t['gflops'] if t else 0:>12.1f}{r['peak_mb']:>11.0f}{t['peak_mb'] if t else 0:>10.0f}")
+          f"{t['gflops'] if t else 0:>12.1f}{r['peak_mb']:>11.0f}{t['peak_mb'] if t else 0:>10.0f}"
+          f"{r['gflop_per_cpu_s']:>17.1f}{t['gflop_per_cpu_s'] if t else 0:>7.1f}")
 PY
