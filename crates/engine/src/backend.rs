@@ -2,7 +2,7 @@
 //!
 //! Layers and optimizers call only this trait, so another backend (a system BLAS, or a GPU
 //! later) slots in without touching them. The CPU backend runs its own AVX2/FMA kernels
-//! ([`gemm`] for general products, [`packed`] for the per-step products with a pre-packed
+//! (`gemm` for general products, `packed` for the per-step products with a pre-packed
 //! recurrent weight; `matrixmultiply` where the CPU lacks AVX2/FMA), one call per thread, and
 //! splits large products across a private rayon pool by rows, so there is never a BLAS thread
 //! pool competing with ours for the cores. Measured on this machine (`examples/gemm_speed`), the
