@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use doctor::formats::{load, LoadOptions};
 use doctor::{diagnose, Diagnosis, Run};
@@ -35,10 +35,7 @@ pub struct PlotArgs {
 }
 
 /// Loads and diagnoses one input; `--vocab-size` fills in ln V where the run does not know it.
-pub fn load_diagnosed(
-    path: &PathBuf,
-    vocab_size: Option<usize>,
-) -> anyhow::Result<(Run, Diagnosis)> {
+pub fn load_diagnosed(path: &Path, vocab_size: Option<usize>) -> anyhow::Result<(Run, Diagnosis)> {
     let opts = LoadOptions {
         vocab_size,
         ..LoadOptions::default()
