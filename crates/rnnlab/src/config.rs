@@ -164,12 +164,82 @@ impl Default for TrainConfig {
     }
 }
 
+/// The training guard (see `rnnlab::guard`): what it watches for and what it may do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardConfig {
+    /// `full` (skip, roll back, stop), `skip` (skip updates only) or `off` (apply every
+    /// update, NaN included).
+    pub mode: String,
+    /// Skip an update whose loss or gradient norm is NaN or infinite.
+    pub skip_non_finite: bool,
+    /// Skip an update whose loss or gradient norm is a spike.
+    pub skip_spikes: bool,
+    /// Roll back to the last good state on repeated spikes or divergence (`full` only).
+    pub rollback: bool,
+    /// Stop the run once `max_rollbacks` rollbacks did not help (`full` only).
+    pub stop: bool,
+    /// Accepted steps in the rolling window the statistics are taken over.
+    pub window: usize,
+    /// Accepted steps needed before anything but a non-finite value is judged.
+    pub warmup: usize,
+    /// Robust z-score of ln(loss) against the window that makes a loss spike.
+    pub z_loss: f64,
+    /// The loss must also be this fraction above the window median (0.2 = 20%).
+    pub min_loss_rise: f64,
+    /// Robust z-score of ln(gradient norm) that makes a gradient spike.
+    pub z_grad: f64,
+    /// The gradient norm must also be this many times the window median.
+    pub min_grad_ratio: f64,
+    /// This many flagged steps within `recent` steps call for a rollback.
+    pub rollback_after: usize,
+    pub recent: u64,
+    /// Divergence: the recent loss has given back this fraction of the progress made
+    /// (from the first window's level down to the best level).
+    pub divergence: f64,
+    /// Keep a good state in memory every this many steps.
+    pub snapshot_every: u64,
+    /// Learning-rate factor applied at every rollback (it stays for the rest of the run).
+    pub lr_factor: f32,
+    /// Rollbacks in one episode of trouble before the run is stopped.
+    pub max_rollbacks: u32,
+    /// Fault injection, a testing aid: `bad-batch@STEP`, `corrupt-text@STEP`,
+    /// `nan@STEP`, `lr-spike@STEP:LR[:STEPS]`.
+    pub inject: Vec<String>,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            mode: "full".into(),
+            skip_non_finite: true,
+            skip_spikes: true,
+            rollback: true,
+            stop: true,
+            window: 64,
+            warmup: 20,
+            z_loss: 6.0,
+            min_loss_rise: 0.2,
+            z_grad: 10.0,
+            min_grad_ratio: 5.0,
+            rollback_after: 3,
+            recent: 10,
+            divergence: 0.5,
+            snapshot_every: 50,
+            lr_factor: 0.5,
+            max_rollbacks: 3,
+            inject: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub data: DataConfig,
     pub model: ModelConfig,
     pub train: TrainConfig,
+    pub guard: GuardConfig,
 }
 
 impl Config {

@@ -4,6 +4,7 @@ pub mod dashboard;
 pub mod data;
 pub mod evaluate;
 pub mod fsutil;
+pub mod guard;
 pub mod metrics;
 pub mod sample;
 pub mod train;

@@ -49,6 +49,15 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Training guard: `full` (skip bad updates, roll back, stop), `skip` (skip only) or
+    /// `off`. Finer settings under `[guard]` in the config (`--set guard.z_loss=8`).
+    #[arg(long, value_name = "MODE")]
+    guard: Option<String>,
+    /// Inject a fault to test the guard (repeatable): `bad-batch@400` (random targets),
+    /// `corrupt-text@300` (random text), `nan@500` (NaN loss and gradients),
+    /// `lr-spike@250:0.1[:STEPS]` (learning rate 0.1 for one step, or STEPS steps).
+    #[arg(long, value_name = "FAULT@STEP")]
+    inject: Vec<String>,
 }
 
 fn resolve_config(a: &TrainArgs) -> anyhow::Result<Config> {
@@ -78,6 +87,7 @@ fn resolve_config(a: &TrainArgs) -> anyhow::Result<Config> {
         a.test.as_ref().map(|p| p.display().to_string()),
     );
     put("train.time", a.time.clone());
+    put("guard.mode", a.guard.clone());
     let mut config = base.with_overrides(&sets)?;
     if let Some(s) = a.steps {
         config.train.steps = s;
@@ -85,6 +95,7 @@ fn resolve_config(a: &TrainArgs) -> anyhow::Result<Config> {
     if let Some(e) = a.epochs {
         config.train.epochs = e;
     }
+    config.guard.inject.extend(a.inject.iter().cloned());
     // Bounding a run by steps or epochs drops the default time budget unless one is given.
     if (a.steps.is_some() || a.epochs.is_some()) && a.time.is_none() && a.resume.is_none() {
         config.train.time.clear();
@@ -169,6 +180,13 @@ fn print_summary(s: &RunSummary) {
     }
     if let Some(b) = s.best_val {
         println!("best val  {b:.4}");
+    }
+    let g = s.guard;
+    if g.skips > 0 || g.rollbacks > 0 {
+        println!(
+            "guard     {} update(s) skipped, {} rollback(s), learning-rate factor {}  (see incidents/)",
+            g.skips, g.rollbacks, g.lr_scale
+        );
     }
     match r.floor {
         Some(f) => {

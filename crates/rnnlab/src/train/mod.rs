@@ -24,6 +24,7 @@ use crate::checkpoint::{self, CheckpointError, CheckpointInfo};
 use crate::config::{parse_duration, Config, ConfigError};
 use crate::data::{self, DataError, EvalBatches, Fetcher, PreparedData, Split, TrainBatcher};
 use crate::evaluate::{evaluate, EvalResult};
+use crate::guard::{Action, Guard, GuardState, Restorable, StepContext};
 use crate::metrics::{self, EvalRecord, MetricsLog, StepRecord};
 use crate::sample::{sample, SampleOptions};
 use progress::Progress;
@@ -77,6 +78,16 @@ pub struct RunSummary {
     pub best_val: Option<f64>,
     pub references: run_dir::References,
     pub stopped_because: String,
+    /// What the training guard did over the whole run.
+    pub guard: GuardSummary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GuardSummary {
+    pub skips: u64,
+    pub rollbacks: u32,
+    /// The learning-rate factor the run ended with (1 without rollbacks).
+    pub lr_scale: f32,
 }
 
 /// Config keys a resume may change: only how long to go on.
@@ -159,6 +170,7 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
     let be = CpuBackend::new(config.train.threads);
     let base_lr = config.train.lr;
     let (_, plateau_config) = setup::schedule(config, 1)?;
+    let guard = Guard::new(&config.guard, config.train.seed, &run.root)?;
 
     let mut state = if opts.resume {
         let latest = checkpoint::list_step_checkpoints(&run.checkpoints())
@@ -203,6 +215,7 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
             evals_without_improvement: 0,
             horizon: None,
             metrics_bytes: 0,
+            guard: GuardState::new(&config.guard),
         }
     };
     let meta = Meta {
@@ -233,6 +246,7 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
         progress: Progress::new(0, opts.quiet),
         started: Instant::now(),
         meta: &meta,
+        guard,
     };
     let outcome = ctx.run(&mut model, &mut batcher, &mut state, &mut log);
     ctx.progress.finish();
@@ -247,6 +261,11 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
         best_val: state.best_val,
         references: meta.references.clone(),
         stopped_because,
+        guard: GuardSummary {
+            skips: state.guard.skips_total,
+            rollbacks: state.guard.rollbacks_total,
+            lr_scale: state.guard.lr_scale,
+        },
     })
 }
 
@@ -261,6 +280,7 @@ struct Loop<'a> {
     progress: Progress,
     started: Instant,
     meta: &'a Meta,
+    guard: Guard,
 }
 
 /// Steps timed before a wall-time budget is turned into a step horizon for the schedule.
@@ -339,7 +359,9 @@ impl Loop<'_> {
                     .map_err(io(log.path()))?;
                 return Ok(("interrupted; resume with --resume".into(), None));
             }
-            self.train_step(model, batcher, state, log, &schedule)?;
+            if let Some(reason) = self.train_step(model, batcher, state, log, &schedule)? {
+                break reason;
+            }
 
             if state.horizon.is_none() && state.step == calibration_start.0 + CALIBRATION_STEPS {
                 if let Some(budget) = self.time_budget {
@@ -386,6 +408,7 @@ impl Loop<'_> {
         Ok((stopped, Some(result)))
     }
 
+    /// One step; returns a reason to stop when the guard gives up on the run.
     fn train_step(
         &mut self,
         model: &mut LanguageModel,
@@ -393,19 +416,33 @@ impl Loop<'_> {
         state: &mut TrainerState,
         log: &mut MetricsLog,
         schedule: &LrSchedule,
-    ) -> Result<(), TrainError> {
+    ) -> Result<Option<String>, TrainError> {
         let t = &self.opts.config.train;
         let step_start = Instant::now();
-        let mut lr = schedule.lr_at(self.base_lr, state.step);
+        let step = state.step;
+        self.guard.before_step(
+            &mut state.guard,
+            step,
+            batcher.position(),
+            Restorable {
+                params: &mut model.params,
+                optimizer: &mut state.optimizer,
+                rng: &mut state.rng,
+            },
+        );
+        let mut lr = schedule.lr_at(self.base_lr, step);
         if let Some(p) = &state.plateau {
             lr = p.apply(lr);
         }
-        let batch = batcher.next_batch();
+        let lr = self.guard.lr(&state.guard, step, lr);
+        let mut batch = batcher.next_batch();
+        self.guard
+            .corrupt_batch(step, &mut batch, self.meta.vocab_size);
         if batch.reset_state {
             state.hidden = model.zero_state(batch.batch_size);
         }
         model.params.zero_grads();
-        let ce = model.train_batch(
+        let mut ce = model.train_batch(
             self.be,
             &batch.inputs,
             &batch.targets,
@@ -414,28 +451,67 @@ impl Loop<'_> {
             &mut state.hidden,
             &mut state.rng,
         )?;
+        self.guard
+            .poison(step, &mut ce.mean, &mut model.params.grads);
         let grad_norm = if t.clip > 0.0 {
             clip_grad_norm(&mut model.params, t.clip)?
         } else {
             global_norm(&model.params.grads)
         };
-        let finite = ce.mean.is_finite() && grad_norm.is_finite();
-        if finite {
+        // The guard judges the step before its update is applied.
+        let decision = self
+            .guard
+            .decide(&mut state.guard, step, ce.mean, grad_norm as f64);
+        let mut stop = None;
+        if decision.action == Action::Apply {
             state.optimizer.step(&mut model.params, lr)?;
+            self.guard
+                .applied(&mut state.guard, ce.mean, grad_norm as f64);
         } else {
-            // A non-finite update would poison every weight: skip it and say so.
-            log.event(
-                state.step,
-                "skip_non_finite",
-                format!("loss {} grad_norm {grad_norm}", ce.mean),
-            )
-            .map_err(io(log.path()))?;
+            let ctx = StepContext {
+                step,
+                loss: ce.mean,
+                grad_norm: grad_norm as f64,
+                lr,
+                batch: &batch,
+                tokenizer: &self.prepared.tokenizer,
+                data: batcher.position(),
+            };
+            let acted = self
+                .guard
+                .act(
+                    &mut state.guard,
+                    &decision,
+                    &ctx,
+                    Restorable {
+                        params: &mut model.params,
+                        optimizer: &mut state.optimizer,
+                        rng: &mut state.rng,
+                    },
+                )
+                .map_err(io(&self.run.root.join("incidents")))?;
+            if matches!(acted.action, Action::Rollback | Action::Stop) {
+                // The carried state came from the discarded weights.
+                state.hidden = model.zero_state(batch.batch_size);
+            }
+            if let Some(dir) = &acted.stop_checkpoint {
+                let info = CheckpointInfo {
+                    step,
+                    val_loss: None,
+                    params: model.params.len(),
+                };
+                checkpoint::write_checkpoint(dir, &model.params, &*state, &info)?;
+                stop = Some(format!("the guard stopped the run: {}", acted.detail));
+            }
+            self.progress.println(&format!("guard: {}", acted.detail));
+            log.event(step, acted.event, acted.detail)
+                .map_err(io(log.path()))?;
         }
         let tokens = batch.targets.len() as u64;
         state.tokens += tokens;
         let secs = step_start.elapsed().as_secs_f64();
         let record = StepRecord {
-            step: state.step,
+            step,
             epoch: batcher.position().epoch as f64
                 + batcher.position().index as f64 / batcher.batches_per_epoch() as f64,
             tokens: state.tokens,
@@ -450,7 +526,7 @@ impl Loop<'_> {
         self.progress
             .update(state.step, ce.mean, lr as f64, record.tok_per_s);
         state.step += 1;
-        Ok(())
+        Ok(stop)
     }
 
     fn evaluate(

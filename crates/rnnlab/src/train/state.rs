@@ -6,10 +6,11 @@ use engine::rng::EngineRng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataPosition;
+use crate::guard::GuardState;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainerState {
-    /// Optimizer updates taken (the next step's index).
+    /// Steps taken, updates skipped by the guard included (the next step's index).
     pub step: u64,
     pub tokens: u64,
     /// Training wall time so far, carried over a resume.
@@ -28,4 +29,6 @@ pub struct TrainerState {
     /// Length of `metrics.jsonl` when the checkpoint was taken; a resume cuts the log back
     /// to it so the log reads as one uninterrupted run.
     pub metrics_bytes: u64,
+    /// The training guard's detector windows, snapshots and learning-rate factor.
+    pub guard: GuardState,
 }

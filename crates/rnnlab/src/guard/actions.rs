@@ -1,0 +1,512 @@
+//! What the guard does about a step, cheapest first: apply the update, skip it, roll back to
+//! the last good state (and lower the learning rate), or stop. The guard's whole state lives
+//! in [`GuardState`], which a checkpoint saves with the trainer state so a resumed run decides
+//! exactly as the uninterrupted one would.
+
+use engine::optim::AnyOptimizer;
+use engine::rng::EngineRng;
+use engine::ParamStore;
+use serde::{Deserialize, Serialize};
+
+use super::detector::{Detector, Reading, Verdict};
+use crate::config::{ConfigError, GuardConfig};
+use crate::data::DataPosition;
+
+/// How much the guard may do (`guard.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Off,
+    Skip,
+    Full,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Result<Mode, ConfigError> {
+        match text {
+            "off" => Ok(Mode::Off),
+            "skip" => Ok(Mode::Skip),
+            "full" => Ok(Mode::Full),
+            other => Err(ConfigError::Value {
+                key: "guard.mode".into(),
+                message: format!("`{other}` is not one of off, skip, full"),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Apply,
+    Skip,
+    Rollback,
+    Stop,
+}
+
+impl Action {
+    /// The `event` name in `metrics.jsonl` (the doctor attaches `guard_*` events to spikes).
+    pub fn event(self) -> &'static str {
+        match self {
+            Action::Apply => "guard_apply",
+            Action::Skip => "guard_skip",
+            Action::Rollback => "guard_rollback",
+            Action::Stop => "guard_stop",
+        }
+    }
+}
+
+/// Why the guard acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    NonFinite,
+    LossSpike,
+    GradSpike,
+    Divergence,
+    /// `rollback_after` flagged steps within `recent` steps.
+    RepeatedFlags,
+}
+
+impl Reason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::NonFinite => "non-finite loss or gradient",
+            Reason::LossSpike => "loss spike",
+            Reason::GradSpike => "gradient-norm spike",
+            Reason::Divergence => "divergence",
+            Reason::RepeatedFlags => "repeated spikes",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    pub action: Action,
+    pub reason: Option<Reason>,
+    pub reading: Reading,
+}
+
+/// A known-good training state kept in memory (and in checkpoints) to roll back to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The step about to run when the snapshot was taken.
+    pub step: u64,
+    pub data: DataPosition,
+    values: Vec<f32>,
+    optimizer: AnyOptimizer,
+    rng: EngineRng,
+    detector: Detector,
+}
+
+/// What a rollback did (for the incident file and the event line).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RollbackInfo {
+    /// The restored state is the one from the start of this step.
+    pub to_step: u64,
+    /// Data position of the restored state: the batches from here to the current position
+    /// are skipped (the restored model never trains on them).
+    pub data_from: DataPosition,
+    pub lr_scale_before: f32,
+    pub lr_scale_after: f32,
+    pub rollbacks_in_episode: u32,
+    pub rollbacks_total: u32,
+}
+
+/// The parts of the trainer a rollback restores.
+pub struct Restorable<'a> {
+    pub params: &'a mut ParamStore,
+    pub optimizer: &'a mut AnyOptimizer,
+    pub rng: &'a mut EngineRng,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardState {
+    pub detector: Detector,
+    /// Multiplies the learning rate; every rollback multiplies it by `lr_factor`, and it
+    /// stays for the rest of the run (resume included).
+    pub lr_scale: f32,
+    /// Flagged steps within the last `recent` steps.
+    flagged: Vec<u64>,
+    last_flag: Option<u64>,
+    rollbacks_in_episode: u32,
+    pub rollbacks_total: u32,
+    pub skips_total: u64,
+    /// The newest snapshot, and the one before it (which had a clean stretch after it).
+    candidate: Option<Snapshot>,
+    good: Option<Snapshot>,
+}
+
+impl GuardState {
+    pub fn new(config: &GuardConfig) -> GuardState {
+        GuardState {
+            detector: Detector::new(config.window),
+            lr_scale: 1.0,
+            flagged: Vec::new(),
+            last_flag: None,
+            rollbacks_in_episode: 0,
+            rollbacks_total: 0,
+            skips_total: 0,
+            candidate: None,
+            good: None,
+        }
+    }
+
+    /// Steps of the snapshots held (newest last), for reports and tests.
+    pub fn snapshot_steps(&self) -> Vec<u64> {
+        [&self.good, &self.candidate]
+            .into_iter()
+            .flatten()
+            .map(|s| s.step)
+            .collect()
+    }
+
+    /// At the start of `step`: every `snapshot_every` steps, when nothing was flagged since
+    /// the last snapshot, the previous snapshot becomes the good one and a new one is taken.
+    pub fn maybe_snapshot(
+        &mut self,
+        config: &GuardConfig,
+        mode: Mode,
+        step: u64,
+        data: DataPosition,
+        state: Restorable<'_>,
+    ) {
+        let every = config.snapshot_every.max(1);
+        if mode != Mode::Full || !config.rollback || step % every != 0 {
+            return;
+        }
+        if self.last_flag.is_some_and(|f| f + every > step) {
+            return;
+        }
+        if let Some(c) = self.candidate.take() {
+            self.good = Some(c);
+        }
+        self.candidate = Some(Snapshot {
+            step,
+            data,
+            values: state.params.values.clone(),
+            optimizer: state.optimizer.clone(),
+            rng: state.rng.clone(),
+            detector: self.detector.clone(),
+        });
+        self.rollbacks_in_episode = 0;
+    }
+
+    /// Judges one step's loss and pre-clip gradient norm, before its update is applied.
+    pub fn decide(
+        &mut self,
+        config: &GuardConfig,
+        mode: Mode,
+        step: u64,
+        loss: f64,
+        grad_norm: f64,
+    ) -> Decision {
+        let reading = self.detector.assess(loss, grad_norm, config);
+        let apply = Decision {
+            action: Action::Apply,
+            reason: None,
+            reading,
+        };
+        if mode == Mode::Off || !reading.verdict.is_flag() && !reading.diverging {
+            return apply;
+        }
+        self.flagged.retain(|&f| f + config.recent > step);
+        self.flagged.push(step);
+        self.last_flag = Some(step);
+        let full = mode == Mode::Full;
+        let repeated = self.flagged.len() >= config.rollback_after.max(1);
+        if full && (repeated || reading.diverging) {
+            let reason = Some(if reading.diverging {
+                Reason::Divergence
+            } else {
+                Reason::RepeatedFlags
+            });
+            if config.stop && self.rollbacks_in_episode >= config.max_rollbacks {
+                return Decision {
+                    action: Action::Stop,
+                    reason,
+                    reading,
+                };
+            }
+            if config.rollback && self.candidate.is_some() {
+                return Decision {
+                    action: Action::Rollback,
+                    reason,
+                    reading,
+                };
+            }
+        }
+        let (reason, skip) = match reading.verdict {
+            Verdict::NonFinite => (Reason::NonFinite, config.skip_non_finite),
+            Verdict::LossSpike => (Reason::LossSpike, config.skip_spikes),
+            Verdict::GradSpike => (Reason::GradSpike, config.skip_spikes),
+            // Nothing cheaper than a rollback helps a diverging run.
+            Verdict::Normal => return apply,
+        };
+        if skip {
+            self.skips_total += 1;
+            Decision {
+                action: Action::Skip,
+                reason: Some(reason),
+                reading,
+            }
+        } else {
+            apply
+        }
+    }
+
+    /// Records an applied update in the detector's windows.
+    pub fn applied(&mut self, config: &GuardConfig, loss: f64, grad_norm: f64) {
+        self.detector.accept(loss, grad_norm, config);
+    }
+
+    /// Restores the last good state into `state`, lowers the learning-rate scale and clears
+    /// the flags. The first rollback of an episode goes to the newest snapshot if it predates
+    /// the trouble; later ones (and divergence, which builds up slowly) to the older one.
+    /// Returns `None` when no snapshot exists.
+    pub fn rollback(
+        &mut self,
+        config: &GuardConfig,
+        reason: Option<Reason>,
+        state: Restorable<'_>,
+    ) -> Option<RollbackInfo> {
+        let trouble_start = self.flagged.first().copied().unwrap_or(u64::MAX);
+        let newest_is_clean = self.candidate.as_ref().is_some_and(|c| c.step < trouble_start);
+        let use_newest = self.rollbacks_in_episode == 0
+            && newest_is_clean
+            && reason != Some(Reason::Divergence)
+            || self.good.is_none();
+        if !use_newest {
+            // The newest snapshot may hold the damage; forget it.
+            self.candidate = self.good.clone();
+        }
+        let snap = self.candidate.as_ref()?;
+        state.params.values.copy_from_slice(&snap.values);
+        *state.optimizer = snap.optimizer.clone();
+        *state.rng = snap.rng.clone();
+        self.detector = snap.detector.clone();
+        let before = self.lr_scale;
+        self.lr_scale *= config.lr_factor;
+        self.rollbacks_in_episode += 1;
+        self.rollbacks_total += 1;
+        self.flagged.clear();
+        Some(RollbackInfo {
+            to_step: snap.step,
+            data_from: snap.data,
+            lr_scale_before: before,
+            lr_scale_after: self.lr_scale,
+            rollbacks_in_episode: self.rollbacks_in_episode,
+            rollbacks_total: self.rollbacks_total,
+        })
+    }
+
+    /// Restores the oldest good state without changing the learning rate, before stopping.
+    pub fn restore_for_stop(&mut self, state: Restorable<'_>) -> Option<u64> {
+        let snap = self.good.as_ref().or(self.candidate.as_ref())?;
+        state.params.values.copy_from_slice(&snap.values);
+        *state.optimizer = snap.optimizer.clone();
+        *state.rng = snap.rng.clone();
+        self.detector = snap.detector.clone();
+        Some(snap.step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::optim::{AdamConfig, OptimizerConfig};
+    use engine::rng::seeded;
+
+    struct Trainer {
+        params: ParamStore,
+        optimizer: AnyOptimizer,
+        rng: EngineRng,
+    }
+
+    impl Trainer {
+        fn new() -> Trainer {
+            let mut params = ParamStore::new();
+            params.add("w", &[3]);
+            Trainer {
+                params,
+                optimizer: AnyOptimizer::new(&OptimizerConfig::Adam(AdamConfig::default()))
+                    .unwrap(),
+                rng: seeded(1),
+            }
+        }
+        fn parts(&mut self) -> Restorable<'_> {
+            Restorable {
+                params: &mut self.params,
+                optimizer: &mut self.optimizer,
+                rng: &mut self.rng,
+            }
+        }
+    }
+
+    fn wobble(i: u64) -> f64 {
+        ((i as f64 * 12.9898).sin() * 43758.5453).fract()
+    }
+
+    /// Runs steps `from..to` with `loss(step)`, applying accepted updates as a weight
+    /// change of +1 so a rollback is visible in the weights; returns the decisions.
+    fn drive(
+        g: &mut GuardState,
+        t: &mut Trainer,
+        config: &GuardConfig,
+        mode: Mode,
+        steps: std::ops::Range<u64>,
+        loss: impl Fn(u64) -> f64,
+    ) -> Vec<(u64, Action)> {
+        let mut out = Vec::new();
+        for step in steps {
+            g.maybe_snapshot(config, mode, step, DataPosition::default(), t.parts());
+            let l = loss(step);
+            let d = g.decide(config, mode, step, l, 1.0 + 0.05 * wobble(step));
+            match d.action {
+                Action::Apply => {
+                    g.applied(config, l, 1.0);
+                    t.params.values[0] += 1.0;
+                }
+                Action::Skip => {}
+                Action::Rollback => {
+                    g.rollback(config, d.reason, t.parts()).unwrap();
+                }
+                Action::Stop => {
+                    g.restore_for_stop(t.parts()).unwrap();
+                }
+            }
+            if d.action != Action::Apply {
+                out.push((step, d.action));
+            }
+            if d.action == Action::Stop {
+                break;
+            }
+        }
+        out
+    }
+
+    fn healthy(step: u64) -> f64 {
+        2.0 * (1.0 + 0.02 * wobble(step))
+    }
+
+    #[test]
+    fn one_bad_step_is_skipped_and_nothing_else_happens() {
+        let config = GuardConfig::default();
+        let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
+        let acts = drive(&mut g, &mut t, &config, Mode::Full, 0..300, |s| {
+            if s == 150 {
+                9.0
+            } else {
+                healthy(s)
+            }
+        });
+        assert_eq!(acts, [(150, Action::Skip)]);
+        assert_eq!(t.params.values[0], 299.0, "every other update applied");
+        assert_eq!(g.lr_scale, 1.0);
+        assert_eq!(g.skips_total, 1);
+    }
+
+    #[test]
+    fn a_nan_is_applied_when_the_guard_is_off_and_skipped_otherwise() {
+        let config = GuardConfig::default();
+        for (mode, want) in [
+            (Mode::Off, Action::Apply),
+            (Mode::Skip, Action::Skip),
+            (Mode::Full, Action::Skip),
+        ] {
+            let mut g = GuardState::new(&config);
+            assert_eq!(
+                g.decide(&config, mode, 0, f64::NAN, 1.0).action,
+                want,
+                "{mode:?}"
+            );
+        }
+        let off_switch = GuardConfig {
+            skip_non_finite: false,
+            ..GuardConfig::default()
+        };
+        let mut g = GuardState::new(&off_switch);
+        assert_eq!(
+            g.decide(&off_switch, Mode::Full, 0, f64::NAN, 1.0).action,
+            Action::Apply
+        );
+    }
+
+    #[test]
+    fn repeated_spikes_roll_back_to_the_state_before_them_and_halve_the_lr() {
+        let config = GuardConfig::default();
+        let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
+        // Damage shows from step 173 on and lasts until a rollback.
+        let acts = drive(&mut g, &mut t, &config, Mode::Full, 0..176, |s| {
+            if s >= 173 {
+                6.0
+            } else {
+                healthy(s)
+            }
+        });
+        assert_eq!(
+            acts,
+            [
+                (173, Action::Skip),
+                (174, Action::Skip),
+                (175, Action::Rollback)
+            ]
+        );
+        // Snapshot at 150 (state after 150 updates) is the one restored.
+        assert_eq!(t.params.values[0], 150.0);
+        assert_eq!(g.lr_scale, 0.5);
+        assert_eq!(g.rollbacks_total, 1);
+        // Healthy again: no more actions, and a new snapshot only after a clean stretch.
+        let acts = drive(&mut g, &mut t, &config, Mode::Full, 176..400, healthy);
+        assert!(acts.is_empty(), "{acts:?}");
+        assert_eq!(g.snapshot_steps(), [300, 350]);
+        assert_eq!(g.lr_scale, 0.5, "the factor stays");
+    }
+
+    #[test]
+    fn skip_mode_never_rolls_back() {
+        let config = GuardConfig::default();
+        let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
+        let acts = drive(&mut g, &mut t, &config, Mode::Skip, 0..200, |s| {
+            if s >= 100 {
+                6.0
+            } else {
+                healthy(s)
+            }
+        });
+        assert!(acts.iter().all(|(_, a)| *a == Action::Skip));
+        assert_eq!(acts.len(), 100);
+        assert!(g.snapshot_steps().is_empty());
+    }
+
+    #[test]
+    fn trouble_that_outlasts_max_rollbacks_stops_at_a_state_from_before_it() {
+        let config = GuardConfig::default();
+        let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
+        let acts = drive(&mut g, &mut t, &config, Mode::Full, 0..1000, |s| {
+            if s >= 120 {
+                6.0
+            } else {
+                healthy(s)
+            }
+        });
+        let rollbacks = acts.iter().filter(|a| a.1 == Action::Rollback).count();
+        assert_eq!(rollbacks as u32, config.max_rollbacks);
+        assert_eq!(acts.last().unwrap().1, Action::Stop);
+        // Good state: the older snapshot (step 50), never one taken inside the trouble.
+        assert_eq!(t.params.values[0], 50.0);
+        assert!((g.lr_scale - 0.5f32.powi(3)).abs() < 1e-7);
+    }
+
+    #[test]
+    fn the_state_round_trips_through_a_checkpoint() {
+        let config = GuardConfig::default();
+        let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
+        drive(&mut g, &mut t, &config, Mode::Full, 0..120, healthy);
+        // The encoding checkpoints use for the trainer state.
+        let bytes = rmp_serde::to_vec_named(&g).unwrap();
+        let back: GuardState = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(back, g);
+        assert!(Mode::parse("maybe").unwrap_err().to_string().contains("guard.mode"));
+    }
+}

@@ -1,0 +1,444 @@
+//! The streaming detector: the doctor's spike, divergence and non-finite tests in an online
+//! form. Each step's ln(loss) and ln(gradient norm) are scored with a robust z-score against a
+//! fixed-size ring of the last accepted (applied) steps; skipped steps never enter the ring, so
+//! a burst of bad steps cannot teach the detector that bad is normal.
+//!
+//! The level is the median of the newest quarter of the ring (little lag while the loss falls
+//! fast); the noise scale is the MAD of the step-to-step differences over the whole ring
+//! (÷√2), which a falling trend does not inflate the way a plain MAD would.
+//!
+//! Cost per step: a few selections over a ring of `window` values (64 by default), a few
+//! microseconds against tens of milliseconds for a training step (`examples/guard_bench.rs`
+//! measures it).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::GuardConfig;
+
+/// MAD → standard deviation for normal noise.
+const MAD_TO_SD: f64 = 1.4826;
+/// Smallest noise scale in log space (0.5%): a perfectly flat window must not turn a
+/// rounding-level wobble into an infinite z-score.
+const MIN_LOG_SCALE: f64 = 0.005;
+/// Finite steps, accepted or not, whose median is the "recent level" for divergence.
+const RECENT_LEVEL: usize = 10;
+
+/// A ring of the last `capacity` values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollingWindow {
+    values: Vec<f64>,
+    next: usize,
+    capacity: usize,
+}
+
+impl RollingWindow {
+    pub fn new(capacity: usize) -> RollingWindow {
+        RollingWindow {
+            values: Vec::with_capacity(capacity.max(1)),
+            next: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn push(&mut self, x: f64) {
+        if self.values.len() < self.capacity {
+            self.values.push(x);
+        } else {
+            self.values[self.next] = x;
+        }
+        self.next = (self.next + 1) % self.capacity;
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The values oldest first.
+    pub fn ordered(&self) -> impl Iterator<Item = f64> + '_ {
+        let start = if self.values.len() < self.capacity {
+            0
+        } else {
+            self.next
+        };
+        let (newer, older) = self.values.split_at(start);
+        older.iter().chain(newer).copied()
+    }
+
+    /// Median of the whole window, or `None` when empty.
+    pub fn median(&self, scratch: &mut Vec<f64>) -> Option<f64> {
+        if self.values.is_empty() {
+            return None;
+        }
+        scratch.clear();
+        scratch.extend_from_slice(&self.values);
+        Some(select_median(scratch))
+    }
+
+    /// `(level, noise)`: the median of the newest `recent` values, and the robust standard
+    /// deviation of the noise from the step-to-step differences (MAD around their median,
+    /// so a steady trend is not counted as noise). `None` below 3 values.
+    pub fn level_and_noise(&self, recent: usize, scratch: &mut Vec<f64>) -> Option<(f64, f64)> {
+        let n = self.values.len();
+        if n < 3 {
+            return None;
+        }
+        scratch.clear();
+        scratch.extend(self.ordered().skip(n.saturating_sub(recent.max(1))));
+        let level = select_median(scratch);
+        scratch.clear();
+        let mut prev = None;
+        for x in self.ordered() {
+            if let Some(p) = prev {
+                scratch.push(x - p);
+            }
+            prev = Some(x);
+        }
+        let center = select_median(scratch);
+        for d in scratch.iter_mut() {
+            *d = (*d - center).abs();
+        }
+        let noise = MAD_TO_SD * select_median(scratch) / std::f64::consts::SQRT_2;
+        Some((level, noise))
+    }
+}
+
+/// The median by selection (the mean of the two middle values for an even count).
+fn select_median(xs: &mut [f64]) -> f64 {
+    let n = xs.len();
+    let mid = n / 2;
+    let (lower, upper_mid, _) = xs.select_nth_unstable_by(mid, f64::total_cmp);
+    let upper = *upper_mid;
+    if n % 2 == 1 {
+        upper
+    } else {
+        let lower_max = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        0.5 * (lower_max + upper)
+    }
+}
+
+/// What the detector concluded about one step's values, most serious first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Normal,
+    NonFinite,
+    LossSpike,
+    GradSpike,
+}
+
+impl Verdict {
+    pub fn is_flag(self) -> bool {
+        self != Verdict::Normal
+    }
+}
+
+/// The statistics behind a verdict (written into incident files). Levels are in the
+/// series' own units (nats, norm), scales and z-scores in log space.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    pub verdict: Verdict,
+    /// The recent loss level gave back a large part of the progress made (see
+    /// [`GuardConfig::divergence`]); judged over the last few steps, not this one alone.
+    pub diverging: bool,
+    /// Accepted steps in the window.
+    pub window: usize,
+    /// Median of the newest accepted steps, and the noise scale of ln(loss).
+    pub loss_median: Option<f64>,
+    pub loss_log_scale: Option<f64>,
+    pub loss_z: Option<f64>,
+    pub grad_median: Option<f64>,
+    pub grad_log_scale: Option<f64>,
+    pub grad_z: Option<f64>,
+    /// Median loss of the last few finite steps, and the levels divergence compares it to.
+    pub recent_loss: Option<f64>,
+    pub initial_loss: Option<f64>,
+    pub best_loss: Option<f64>,
+}
+
+/// Reusable buffer for the selections; never saved, never compared.
+#[derive(Debug, Clone, Default)]
+struct Scratch(Vec<f64>);
+
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Scratch) -> bool {
+        true
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detector {
+    /// ln(loss) of accepted steps.
+    loss: RollingWindow,
+    /// ln(gradient norm) of accepted steps.
+    grad: RollingWindow,
+    /// ln(loss) of the last finite steps, skipped or not.
+    recent: RollingWindow,
+    /// ln of the window median once the window first filled to `warmup`.
+    initial_level: Option<f64>,
+    /// Lowest window median seen (ln).
+    best_level: Option<f64>,
+    #[serde(skip)]
+    scratch: Scratch,
+}
+
+/// Robust z of `x` against a level and noise scale in log space, with the scale floored.
+fn robust_z(x: f64, level: f64, noise: f64) -> (f64, f64) {
+    let scale = noise.max(MIN_LOG_SCALE);
+    ((x - level) / scale, scale)
+}
+
+impl Detector {
+    pub fn new(window: usize) -> Detector {
+        Detector {
+            loss: RollingWindow::new(window),
+            grad: RollingWindow::new(window),
+            recent: RollingWindow::new(RECENT_LEVEL),
+            initial_level: None,
+            best_level: None,
+            scratch: Scratch(Vec::with_capacity(window)),
+        }
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.loss.len()
+    }
+
+    /// Scores one step. The windows are not changed except the short "recent" one; call
+    /// [`Detector::accept`] when the update is applied.
+    pub fn assess(&mut self, loss: f64, grad_norm: f64, config: &GuardConfig) -> Reading {
+        let mut reading = Reading {
+            verdict: Verdict::Normal,
+            diverging: false,
+            window: self.loss.len(),
+            loss_median: None,
+            loss_log_scale: None,
+            loss_z: None,
+            grad_median: None,
+            grad_log_scale: None,
+            grad_z: None,
+            recent_loss: None,
+            initial_loss: self.initial_level.map(f64::exp),
+            best_loss: self.best_level.map(f64::exp),
+        };
+        if !loss.is_finite() || !grad_norm.is_finite() {
+            reading.verdict = Verdict::NonFinite;
+            return reading;
+        }
+        let (ln_loss, ln_grad) = (loss.max(1e-12).ln(), grad_norm.max(1e-12).ln());
+        self.recent.push(ln_loss);
+        let recent = self
+            .recent
+            .median(&mut self.scratch.0)
+            .filter(|_| self.recent.len() >= RECENT_LEVEL);
+        let level_steps = (self.loss.capacity / 4).max(3);
+        reading.recent_loss = recent.map(f64::exp);
+        let mut loss_spike = false;
+        if let Some((median, noise)) = self.loss.level_and_noise(level_steps, &mut self.scratch.0) {
+            let (z, scale) = robust_z(ln_loss, median, noise);
+            reading.loss_median = Some(median.exp());
+            reading.loss_log_scale = Some(scale);
+            reading.loss_z = Some(z);
+            loss_spike = z >= config.z_loss && ln_loss - median >= config.min_loss_rise.ln_1p();
+        }
+        let mut grad_spike = false;
+        if let Some((median, noise)) = self.grad.level_and_noise(level_steps, &mut self.scratch.0) {
+            let (z, scale) = robust_z(ln_grad, median, noise);
+            reading.grad_median = Some(median.exp());
+            reading.grad_log_scale = Some(scale);
+            reading.grad_z = Some(z);
+            grad_spike = z >= config.z_grad && ln_grad - median >= config.min_grad_ratio.ln();
+        }
+        if self.loss.len() < config.warmup.max(1) {
+            return reading;
+        }
+        reading.diverging = self.diverged(recent, config);
+        reading.verdict = if loss_spike {
+            Verdict::LossSpike
+        } else if grad_spike {
+            Verdict::GradSpike
+        } else {
+            Verdict::Normal
+        };
+        reading
+    }
+
+    /// The recent level has given back `config.divergence` of the progress from the initial
+    /// level to the best one (and at least 10% in loss), or is above the initial level.
+    fn diverged(&self, recent: Option<f64>, config: &GuardConfig) -> bool {
+        let (Some(recent), Some(initial), Some(best)) =
+            (recent, self.initial_level, self.best_level)
+        else {
+            return false;
+        };
+        let progress = (initial - best).max(0.0);
+        recent - best > (config.divergence * progress).max(0.1f64.ln_1p())
+    }
+
+    /// Adds an applied step to the windows and updates the reference levels.
+    pub fn accept(&mut self, loss: f64, grad_norm: f64, config: &GuardConfig) {
+        if !loss.is_finite() || !grad_norm.is_finite() {
+            return;
+        }
+        self.loss.push(loss.max(1e-12).ln());
+        self.grad.push(grad_norm.max(1e-12).ln());
+        if self.loss.len() < config.warmup.max(1) {
+            return;
+        }
+        if let Some(median) = self.loss.median(&mut self.scratch.0) {
+            self.initial_level.get_or_insert(median);
+            self.best_level = Some(self.best_level.map_or(median, |b| b.min(median)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted_median(xs: &[f64]) -> f64 {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        }
+    }
+
+    /// Deterministic noise in [-1, 1].
+    fn wobble(i: usize) -> f64 {
+        ((i as f64 * 12.9898).sin() * 43758.5453).fract()
+    }
+
+    #[test]
+    fn ring_statistics_match_a_sort_after_wrapping() {
+        let mut w = RollingWindow::new(7);
+        let mut all = Vec::new();
+        let mut scratch = Vec::new();
+        for i in 0..30 {
+            let x = wobble(i) * 10.0;
+            w.push(x);
+            all.push(x);
+            let tail = &all[all.len().saturating_sub(7)..];
+            assert_eq!(w.ordered().collect::<Vec<_>>(), tail);
+            assert_eq!(w.median(&mut scratch).unwrap(), sorted_median(tail));
+            if tail.len() >= 3 {
+                let (level, noise) = w.level_and_noise(3, &mut scratch).unwrap();
+                assert_eq!(level, sorted_median(&tail[tail.len() - 3..]));
+                let diffs: Vec<f64> = tail.windows(2).map(|p| p[1] - p[0]).collect();
+                let m = sorted_median(&diffs);
+                let dev: Vec<f64> = diffs.iter().map(|d| (d - m).abs()).collect();
+                assert!((noise - MAD_TO_SD * sorted_median(&dev) / 2f64.sqrt()).abs() < 1e-12);
+            }
+        }
+        assert_eq!(w.len(), 7);
+        assert!(RollingWindow::new(3).median(&mut scratch).is_none());
+    }
+
+    #[test]
+    fn a_steady_trend_is_not_noise() {
+        let mut w = RollingWindow::new(64);
+        let mut scratch = Vec::new();
+        for i in 0..64 {
+            w.push(3.0 - 0.02 * i as f64 + 0.01 * wobble(i));
+        }
+        let (level, noise) = w.level_and_noise(16, &mut scratch).unwrap();
+        // The trend spans 1.26 over the window; the noise is ±0.01.
+        assert!(noise < 0.02, "noise {noise}");
+        assert!((level - (3.0 - 0.02 * 55.5)).abs() < 0.02, "level {level}");
+    }
+
+    fn warmed(config: &GuardConfig, level: f64) -> Detector {
+        let mut d = Detector::new(config.window);
+        for i in 0..config.window {
+            let loss = level * (1.0 + 0.02 * wobble(i));
+            let grad = 0.5 * (1.0 + 0.1 * wobble(i + 1000));
+            assert_eq!(d.assess(loss, grad, config).verdict, Verdict::Normal);
+            d.accept(loss, grad, config);
+        }
+        d
+    }
+
+    #[test]
+    fn a_jump_in_loss_is_a_spike_and_noise_is_not() {
+        let config = GuardConfig::default();
+        let mut d = warmed(&config, 2.0);
+        let r = d.assess(2.05, 0.5, &config);
+        assert_eq!(r.verdict, Verdict::Normal, "{r:?}");
+        let r = d.assess(5.0, 0.5, &config);
+        assert_eq!(r.verdict, Verdict::LossSpike, "{r:?}");
+        assert!(r.loss_z.unwrap() > 20.0);
+        assert!((r.loss_median.unwrap() - 2.0).abs() < 0.05);
+        // A large relative jump in a very quiet window still needs `min_loss_rise`.
+        let r = d.assess(2.0 * 1.15, 0.5, &config);
+        assert_eq!(r.verdict, Verdict::Normal, "{r:?}");
+    }
+
+    #[test]
+    fn a_gradient_burst_alone_is_a_gradient_spike() {
+        let config = GuardConfig::default();
+        let mut d = warmed(&config, 2.0);
+        assert_eq!(d.assess(2.0, 1.2, &config).verdict, Verdict::Normal);
+        let r = d.assess(2.0, 20.0, &config);
+        assert_eq!(r.verdict, Verdict::GradSpike, "{r:?}");
+    }
+
+    #[test]
+    fn non_finite_values_are_flagged_even_before_warmup() {
+        let config = GuardConfig::default();
+        let mut d = Detector::new(config.window);
+        assert_eq!(d.assess(f64::NAN, 1.0, &config).verdict, Verdict::NonFinite);
+        assert_eq!(
+            d.assess(1.0, f64::INFINITY, &config).verdict,
+            Verdict::NonFinite
+        );
+        d.accept(f64::NAN, 1.0, &config);
+        assert_eq!(d.accepted(), 0, "non-finite steps never enter the window");
+        // Before warmup nothing else is judged.
+        d.accept(1.0, 1.0, &config);
+        assert_eq!(d.assess(100.0, 1.0, &config).verdict, Verdict::Normal);
+    }
+
+    #[test]
+    fn skipped_steps_stay_out_of_the_window() {
+        let config = GuardConfig::default();
+        let mut d = warmed(&config, 2.0);
+        // A run of bad steps that are all skipped keeps being judged against the good level.
+        for _ in 0..200 {
+            let r = d.assess(4.0, 0.5, &config);
+            assert!(r.verdict.is_flag(), "{r:?}");
+        }
+        assert!((d.assess(4.0, 0.5, &config).loss_median.unwrap() - 2.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn a_slow_climb_that_gives_back_the_progress_is_divergence() {
+        let config = GuardConfig::default();
+        let mut d = Detector::new(config.window);
+        // Progress from 4 down to 1.5, then a slow accepted climb with no single spike.
+        let mut verdicts = Vec::new();
+        for i in 0..400 {
+            let loss = if i < 200 {
+                1.5 + 2.5 * (-(i as f64) / 40.0).exp()
+            } else {
+                1.5 + (i - 200) as f64 * 0.01
+            } * (1.0 + 0.01 * wobble(i));
+            let r = d.assess(loss, 0.5, &config);
+            assert_eq!(r.verdict, Verdict::Normal, "no single step stands out");
+            verdicts.push(r.diverging);
+            d.accept(loss, 0.5, &config);
+        }
+        assert!(verdicts[..220].iter().all(|v| !v));
+        let first = verdicts.iter().position(|v| *v);
+        // Half the progress (≈1.25 nats on the log scale ≈ loss 2.4 or so) is given back by ~300.
+        assert!(
+            first.is_some_and(|f| (250..350).contains(&f)),
+            "first divergence at {first:?}"
+        );
+    }
+}
