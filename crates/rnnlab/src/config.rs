@@ -119,6 +119,10 @@ pub struct TrainConfig {
     pub gamma: f32,
     /// Step schedule period, restart period, or plateau patience in evaluations.
     pub step_size: u64,
+    /// Step schedule: the step of the first decay (0 = after `step_size` steps, as `StepLR`).
+    pub decay_start: u64,
+    /// Read `warmup_steps`, `step_size` and `decay_start` in epochs instead of steps.
+    pub schedule_in_epochs: bool,
     /// Evaluate on the validation split every this many steps.
     pub eval_every: u64,
     /// Stop after this many evaluations without improvement (0 = never).
@@ -152,6 +156,8 @@ impl Default for TrainConfig {
             min_lr_ratio: 0.1,
             gamma: 0.25,
             step_size: 1000,
+            decay_start: 0,
+            schedule_in_epochs: false,
             eval_every: 100,
             patience: 0,
             carry_state: true,
@@ -347,19 +353,27 @@ fn check_key(section: &str, field: Option<&str>) -> Result<(), ConfigError> {
     if known {
         return Ok(());
     }
-    let suggestion = all
-        .iter()
-        .map(|k| {
-            // Compare against the full key and against the bare field name, so `hiden` finds
-            // `model.hidden` and `trian.lr` finds `train.lr`.
-            let bare = k.split_once('.').map_or(k.as_str(), |(_, f)| f);
-            let d = strsim::levenshtein(k, &full)
-                .min(strsim::levenshtein(bare, field.unwrap_or(section)));
-            (d, k)
-        })
+    // A section is compared with section names; a key with every `section.key`, and its bare
+    // name with the bare field names, so `hiden` finds `model.hidden`.
+    let candidates: Vec<(usize, String)> = match field {
+        None => keys
+            .iter()
+            .map(|(s, _)| (strsim::levenshtein(s, section), s.clone()))
+            .collect(),
+        Some(f) => all
+            .iter()
+            .map(|k| {
+                let bare = k.split_once('.').map_or(k.as_str(), |(_, b)| b);
+                let d = strsim::levenshtein(k, &full).min(strsim::levenshtein(bare, f));
+                (d, k.clone())
+            })
+            .collect(),
+    };
+    let suggestion = candidates
+        .into_iter()
         .min()
         .filter(|(d, _)| *d <= 3)
-        .map(|(_, k)| k.clone());
+        .map(|(_, k)| k);
     Err(ConfigError::UnknownKey {
         key: full,
         suggestion,
@@ -457,6 +471,20 @@ mod tests {
             .with_overrides(&["model.cell=gru".into()])
             .unwrap();
         assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+    }
+
+    #[test]
+    fn shipped_configs_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Config::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 3);
     }
 
     #[test]

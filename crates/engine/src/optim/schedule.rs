@@ -111,7 +111,11 @@ impl Schedule {
             } => {
                 let size = step_size.max(1);
                 let first = first_decay.unwrap_or(size);
-                let decays = if step < first { 0 } else { (step - first) / size + 1 };
+                let decays = if step < first {
+                    0
+                } else {
+                    (step - first) / size + 1
+                };
                 base * gamma.powf(decays as f64)
             }
             Schedule::Exponential { gamma } => base * gamma.powf(step as f64),

@@ -169,7 +169,7 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
     let mut model = LanguageModel::new(spec, config.train.seed)?;
     let be = CpuBackend::new(config.train.threads);
     let base_lr = config.train.lr;
-    let (_, plateau_config) = setup::schedule(config, 1)?;
+    let (_, plateau_config) = setup::schedule(config, 1, 1)?;
     let guard = Guard::new(&config.guard, config.train.seed, &run.root)?;
 
     let mut state = if opts.resume {
@@ -319,7 +319,7 @@ impl Loop<'_> {
     }
 
     fn schedule(&self, horizon: u64) -> Result<LrSchedule, TrainError> {
-        Ok(setup::schedule(self.config(), horizon)?.0)
+        Ok(setup::schedule(self.config(), horizon, self.meta.steps_per_epoch)?.0)
     }
 
     fn run(
