@@ -49,6 +49,14 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Serve a live dashboard of the run at http://BIND:PORT/ while it trains.
+    #[arg(long)]
+    dashboard: bool,
+    #[arg(long, default_value_t = 8765)]
+    port: u16,
+    /// Address the dashboard listens on (loopback unless you say otherwise).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
     /// Training guard: `full` (skip bad updates, roll back, stop), `skip` (skip only) or
     /// `off`. Finer settings under `[guard]` in the config (`--set guard.z_loss=8`).
     #[arg(long, value_name = "MODE")]
@@ -147,15 +155,34 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         },
         run_dir.display()
     );
+    // The dashboard follows metrics.jsonl, so it can start before the run writes anything.
+    let _dashboard = if a.dashboard {
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("creating {}", run_dir.display()))?;
+        let d = rnnlab::dashboard::spawn(run_dir.clone(), (a.bind, a.port).into())
+            .with_context(|| format!("starting the dashboard on {}:{}", a.bind, a.port))?;
+        eprintln!("rnnlab: dashboard at {}", d.url());
+        Some(d)
+    } else {
+        None
+    };
     let summary = train(TrainOptions {
         config,
         run_dir,
         resume,
         quiet: a.quiet,
-        stop,
+        stop: stop.clone(),
         fetcher: Fetcher::from_env(),
     })?;
     print_summary(&summary);
+    if let Some(d) = &_dashboard {
+        // Keep serving the finished run until the user is done looking at it.
+        eprintln!("rnnlab: the dashboard stays at {} until Ctrl-C", d.url());
+        stop.store(false, Ordering::SeqCst);
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
     Ok(())
 }
 
