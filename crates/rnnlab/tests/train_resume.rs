@@ -82,7 +82,11 @@ fn interrupted_and_resumed_runs_match_the_uninterrupted_run_exactly() {
     // Ctrl-C before the first step: a checkpoint at step 0, then a resume.
     let interrupted = tmp.path().join("interrupted");
     let s = train(options(small_config(), &interrupted, false, true)).unwrap();
-    assert!(s.stopped_because.contains("interrupted"), "{}", s.stopped_because);
+    assert!(
+        s.stopped_because.contains("interrupted"),
+        "{}",
+        s.stopped_because
+    );
     assert!(numbers(&interrupted).is_empty());
     train(options(small_config(), &interrupted, true, false)).unwrap();
     assert_eq!(numbers(&interrupted), reference);
@@ -98,13 +102,17 @@ fn bad_resumes_are_clear_errors() {
     train(options(config.clone(), &run, false, false)).unwrap();
 
     // A second run into the same directory without --resume.
-    let err = train(options(config.clone(), &run, false, false)).unwrap_err().to_string();
+    let err = train(options(config.clone(), &run, false, false))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--resume"), "{err}");
 
     // A resume that changes the model.
     let mut other = config.clone();
     other.model.hidden = 64;
-    let err = train(options(other, &run, true, false)).unwrap_err().to_string();
+    let err = train(options(other, &run, true, false))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("model.hidden"), "{err}");
 
     // Going on for longer is allowed.

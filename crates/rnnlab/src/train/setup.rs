@@ -97,8 +97,11 @@ pub fn schedule(
     } else {
         1
     };
-    let (warmup, step_size, decay_start) =
-        (t.warmup_steps * unit, t.step_size * unit, t.decay_start * unit);
+    let (warmup, step_size, decay_start) = (
+        t.warmup_steps * unit,
+        t.step_size * unit,
+        t.decay_start * unit,
+    );
     let decay_steps = total_steps.saturating_sub(warmup).max(1);
     let min_lr = (t.lr * t.min_lr_ratio) as f64;
     let mut plateau = None;
@@ -264,6 +267,9 @@ mod tests {
             .unwrap();
         let (s, _) = schedule(&c, 1300, 100).unwrap();
         let at = |step| s.lr_at(1.0, step);
-        assert_eq!([at(0), at(399), at(400), at(499), at(500)], [1.0, 1.0, 0.5, 0.5, 0.25]);
+        assert_eq!(
+            [at(0), at(399), at(400), at(499), at(500)],
+            [1.0, 1.0, 0.5, 0.5, 0.25]
+        );
     }
 }
