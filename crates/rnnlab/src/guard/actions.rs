@@ -129,6 +129,8 @@ pub struct GuardState {
     /// Flagged steps within the last `recent` steps.
     flagged: Vec<u64>,
     last_flag: Option<u64>,
+    /// A rollback zeroed the hidden state: the next batch starts without context.
+    state_was_reset: bool,
     rollbacks_in_episode: u32,
     pub rollbacks_total: u32,
     pub skips_total: u64,
@@ -144,6 +146,7 @@ impl GuardState {
             lr_scale: 1.0,
             flagged: Vec::new(),
             last_flag: None,
+            state_was_reset: false,
             rollbacks_in_episode: 0,
             rollbacks_total: 0,
             skips_total: 0,
@@ -172,7 +175,9 @@ impl GuardState {
         state: Restorable<'_>,
     ) {
         let every = config.snapshot_every.max(1);
-        if mode != Mode::Full || !config.rollback || step % every != 0 {
+        #[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; MSRV is 1.80
+        let due = step % every == 0;
+        if mode != Mode::Full || !config.rollback || !due {
             return;
         }
         if self.last_flag.is_some_and(|f| f + every > step) {
@@ -193,6 +198,8 @@ impl GuardState {
     }
 
     /// Judges one step's loss and pre-clip gradient norm, before its update is applied.
+    /// `fresh_state`: the batch started from a zeroed hidden state (the first batch of an
+    /// epoch); the batch after a rollback counts as one too.
     pub fn decide(
         &mut self,
         config: &GuardConfig,
@@ -200,8 +207,10 @@ impl GuardState {
         step: u64,
         loss: f64,
         grad_norm: f64,
+        fresh_state: bool,
     ) -> Decision {
-        let reading = self.detector.assess(loss, grad_norm, config);
+        let fresh_state = fresh_state || std::mem::take(&mut self.state_was_reset);
+        let reading = self.detector.assess(loss, grad_norm, fresh_state, config);
         let apply = Decision {
             action: Action::Apply,
             reason: None,
@@ -271,11 +280,13 @@ impl GuardState {
         state: Restorable<'_>,
     ) -> Option<RollbackInfo> {
         let trouble_start = self.flagged.first().copied().unwrap_or(u64::MAX);
-        let newest_is_clean = self.candidate.as_ref().is_some_and(|c| c.step < trouble_start);
-        let use_newest = self.rollbacks_in_episode == 0
-            && newest_is_clean
-            && reason != Some(Reason::Divergence)
-            || self.good.is_none();
+        let newest_is_clean = self
+            .candidate
+            .as_ref()
+            .is_some_and(|c| c.step < trouble_start);
+        let use_newest =
+            self.rollbacks_in_episode == 0 && newest_is_clean && reason != Some(Reason::Divergence)
+                || self.good.is_none();
         if !use_newest {
             // The newest snapshot may hold the damage; forget it.
             self.candidate = self.good.clone();
@@ -290,6 +301,7 @@ impl GuardState {
         self.rollbacks_in_episode += 1;
         self.rollbacks_total += 1;
         self.flagged.clear();
+        self.state_was_reset = true;
         Some(RollbackInfo {
             to_step: snap.step,
             data_from: snap.data,
@@ -307,6 +319,7 @@ impl GuardState {
         *state.optimizer = snap.optimizer.clone();
         *state.rng = snap.rng.clone();
         self.detector = snap.detector.clone();
+        self.state_was_reset = true;
         Some(snap.step)
     }
 }
@@ -361,7 +374,7 @@ mod tests {
         for step in steps {
             g.maybe_snapshot(config, mode, step, DataPosition::default(), t.parts());
             let l = loss(step);
-            let d = g.decide(config, mode, step, l, 1.0 + 0.05 * wobble(step));
+            let d = g.decide(config, mode, step, l, 1.0 + 0.05 * wobble(step), false);
             match d.action {
                 Action::Apply => {
                     g.applied(config, l, 1.0);
@@ -416,7 +429,7 @@ mod tests {
         ] {
             let mut g = GuardState::new(&config);
             assert_eq!(
-                g.decide(&config, mode, 0, f64::NAN, 1.0).action,
+                g.decide(&config, mode, 0, f64::NAN, 1.0, false).action,
                 want,
                 "{mode:?}"
             );
@@ -427,7 +440,8 @@ mod tests {
         };
         let mut g = GuardState::new(&off_switch);
         assert_eq!(
-            g.decide(&off_switch, Mode::Full, 0, f64::NAN, 1.0).action,
+            g.decide(&off_switch, Mode::Full, 0, f64::NAN, 1.0, false)
+                .action,
             Action::Apply
         );
     }
@@ -507,6 +521,9 @@ mod tests {
         let bytes = rmp_serde::to_vec_named(&g).unwrap();
         let back: GuardState = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(back, g);
-        assert!(Mode::parse("maybe").unwrap_err().to_string().contains("guard.mode"));
+        assert!(Mode::parse("maybe")
+            .unwrap_err()
+            .to_string()
+            .contains("guard.mode"));
     }
 }

@@ -19,9 +19,19 @@ const STEPS: u64 = 300;
 /// Sentences from a tiny grammar, deterministic: enough structure for the loss to fall well
 /// below the unigram level within a few hundred steps.
 fn corpus(dir: &Path) -> PathBuf {
+    corpus_of(dir, 80_000)
+}
+
+fn corpus_of(dir: &Path, chars: usize) -> PathBuf {
     let subjects = ["the cat", "a dog", "my friend", "the old man", "her sister"];
     let verbs = ["sees", "likes", "finds", "keeps", "wants"];
-    let objects = ["the ball", "a red hat", "some bread", "the green door", "a small box"];
+    let objects = [
+        "the ball",
+        "a red hat",
+        "some bread",
+        "the green door",
+        "a small box",
+    ];
     let mut state = 12345u64;
     let mut next = |n: usize| {
         state = state
@@ -30,7 +40,7 @@ fn corpus(dir: &Path) -> PathBuf {
         (state >> 33) as usize % n
     };
     let mut text = String::new();
-    while text.len() < 80_000 {
+    while text.len() < chars {
         text.push_str(subjects[next(subjects.len())]);
         text.push(' ');
         text.push_str(verbs[next(verbs.len())]);
@@ -46,7 +56,10 @@ fn corpus(dir: &Path) -> PathBuf {
 fn config(corpus: &Path, guard: &str, inject: &[&str]) -> Config {
     let mut c = Config::default()
         .with_overrides(&[
-            format!("data.path={}", toml::Value::String(corpus.display().to_string())),
+            format!(
+                "data.path={}",
+                toml::Value::String(corpus.display().to_string())
+            ),
             "data.tokenizer=char".into(),
             "model.embed=16".into(),
             "model.hidden=32".into(),
@@ -129,7 +142,11 @@ fn a_bad_batch_is_skipped_and_the_run_ends_where_the_clean_run_does() {
     assert_eq!(clean.guard.skips, 0);
 
     let guarded_dir = tmp.path().join("guarded");
-    let guarded = run(config(&text, "full", &["bad-batch@200"]), &guarded_dir, false);
+    let guarded = run(
+        config(&text, "full", &["bad-batch@200"]),
+        &guarded_dir,
+        false,
+    );
     assert_eq!(
         guard_events(&guarded_dir),
         [(200, "guard_skip".to_string())]
@@ -143,10 +160,17 @@ fn a_bad_batch_is_skipped_and_the_run_ends_where_the_clean_run_does() {
     assert_eq!(inc["action"], "skip");
     assert_eq!(inc["reason"], "loss_spike");
     assert!(inc["statistics"]["loss_z"].as_f64().unwrap() > 6.0);
-    assert!(inc["injected"][0].as_str().unwrap().starts_with("bad-batch@200"));
+    assert!(inc["injected"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("bad-batch@200"));
     assert_eq!(inc["batch"]["input_text"].as_array().unwrap().len(), 8);
     assert_eq!(
-        inc["batch"]["target_text"][0].as_str().unwrap().chars().count(),
+        inc["batch"]["target_text"][0]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
         16
     );
 
@@ -162,10 +186,55 @@ fn a_bad_batch_is_skipped_and_the_run_ends_where_the_clean_run_does() {
     };
     let unguarded = doctor(&off_dir);
     let spike = spike_at_200(&unguarded).unwrap_or_else(|| panic!("{:#?}", unguarded.findings));
-    assert!(spike.evidence["guard_events"].as_array().unwrap().is_empty());
+    assert!(spike.evidence["guard_events"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let guarded = doctor(&guarded_dir);
     let spike = spike_at_200(&guarded).unwrap_or_else(|| panic!("{:#?}", guarded.findings));
-    assert!(spike.summary.contains("skipped the update"), "{}", spike.summary);
+    assert!(
+        spike.summary.contains("skipped the update"),
+        "{}",
+        spike.summary
+    );
+}
+
+#[test]
+fn a_healthy_run_across_epoch_starts_triggers_no_action() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 20k characters: about 150 batches per epoch, so 300 steps cross an epoch start, where
+    // the zeroed hidden state makes the first batch cost more.
+    let text = corpus_of(tmp.path(), 20_000);
+    let dir = tmp.path().join("healthy");
+    let s = run(config(&text, "full", &[]), &dir, false);
+    let epoch_starts = lines(&dir)
+        .windows(2)
+        .filter(|w| {
+            let e = |v: &Value| v.get("epoch").and_then(Value::as_f64).map(f64::floor);
+            w[0].get("loss").is_some() && w[1].get("loss").is_some() && e(&w[0]) != e(&w[1])
+        })
+        .count();
+    assert!(epoch_starts >= 1, "the run must cross an epoch start");
+    assert!(guard_events(&dir).is_empty(), "{:?}", guard_events(&dir));
+    assert_eq!((s.guard.skips, s.guard.rollbacks), (0, 0));
+
+    // A corrupt batch right at an epoch start (zeroed state) is still caught.
+    let first_of_epoch_2 = lines(&dir)
+        .iter()
+        .find(|v| v.get("loss").is_some() && v["epoch"].as_f64().unwrap() > 1.0)
+        .map(|v| v["step"].as_u64().unwrap())
+        .unwrap();
+    let bad = tmp.path().join("bad-at-epoch-start");
+    let spec = format!("bad-batch@{first_of_epoch_2}");
+    run(config(&text, "full", &[&spec]), &bad, false);
+    assert_eq!(
+        guard_events(&bad),
+        [(first_of_epoch_2, "guard_skip".to_string())]
+    );
+    assert_eq!(
+        incident(&bad, first_of_epoch_2)["statistics"]["fresh_state"],
+        true
+    );
 }
 
 #[test]
@@ -214,7 +283,10 @@ fn an_lr_spike_rolls_back_lowers_the_lr_and_recovers() {
     let inc = incident(&dir, rollback.0);
     assert_eq!(inc["action"], "rollback");
     assert_eq!(inc["step"], rollback.0);
-    assert_eq!(inc["rollback"]["to_step"], 150, "the snapshot before the spike");
+    assert_eq!(
+        inc["rollback"]["to_step"], 150,
+        "the snapshot before the spike"
+    );
     assert_eq!(inc["rollback"]["lr_scale_after"], 0.5);
     // The learning rate after the rollback is half the clean run's at the same step.
     let lr_at = |d: &Path, step: u64| {
@@ -257,7 +329,11 @@ fn trouble_that_rollbacks_cannot_fix_stops_with_a_checkpoint_from_before_it() {
     let dir = tmp.path().join("doomed");
     // A learning rate of 5 from step 160 to the end: every rollback meets it again.
     let s = run(config(&text, "full", &["lr-spike@160:5:1000"]), &dir, false);
-    assert!(s.stopped_because.contains("guard stopped"), "{}", s.stopped_because);
+    assert!(
+        s.stopped_because.contains("guard stopped"),
+        "{}",
+        s.stopped_because
+    );
     assert!(s.steps < STEPS);
     let events = guard_events(&dir);
     assert_eq!(events.iter().filter(|e| e.1 == "guard_rollback").count(), 3);
@@ -270,7 +346,11 @@ fn trouble_that_rollbacks_cannot_fix_stops_with_a_checkpoint_from_before_it() {
     assert!(saved.join("model.safetensors").exists());
     // The run still ends properly, evaluating the restored state.
     assert!(final_val(&s).is_finite());
-    assert!(final_val(&s) < 3.0, "the restored model had learned: {}", final_val(&s));
+    assert!(
+        final_val(&s) < 3.0,
+        "the restored model had learned: {}",
+        final_val(&s)
+    );
 }
 
 #[test]
@@ -281,7 +361,10 @@ fn corrupt_text_is_skipped() {
     run(config(&text, "skip", &["corrupt-text@220"]), &dir, false);
     assert_eq!(guard_events(&dir), [(220, "guard_skip".to_string())]);
     let inc = incident(&dir, 220);
-    assert!(inc["injected"][0].as_str().unwrap().starts_with("corrupt-text"));
+    assert!(inc["injected"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("corrupt-text"));
 }
 
 /// The numbers of every step and evaluation line, without wall-clock fields.
@@ -307,7 +390,10 @@ fn a_resumed_run_keeps_the_lowered_lr_and_the_guard_state() {
     run(cfg.clone(), &whole, false);
     let events = guard_events(&whole);
     assert!(events.iter().any(|e| e.1 == "guard_rollback"), "{events:?}");
-    assert!(events.contains(&(250, "guard_skip".to_string())), "{events:?}");
+    assert!(
+        events.contains(&(250, "guard_skip".to_string())),
+        "{events:?}"
+    );
 
     // Resume from the checkpoint at step 200 (after the rollback) with the later ones lost.
     let cut = tmp.path().join("cut");

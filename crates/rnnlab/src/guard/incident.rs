@@ -131,7 +131,7 @@ mod tests {
             reset_state: false,
         };
         let config = crate::config::GuardConfig::default();
-        let reading = Detector::new(8).assess(f64::NAN, 1.0, &config);
+        let reading = Detector::new(8).assess(f64::NAN, 1.0, false, &config);
         let incident = Incident {
             step: 500,
             action: Action::Skip,

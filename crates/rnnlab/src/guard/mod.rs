@@ -129,9 +129,17 @@ impl Guard {
         self.injector.poison(step, loss, grads)
     }
 
-    /// Judges the step before its update is applied.
-    pub fn decide(&self, state: &mut GuardState, step: u64, loss: f64, grad_norm: f64) -> Decision {
-        state.decide(&self.config, self.mode, step, loss, grad_norm)
+    /// Judges the step before its update is applied; `fresh_state` when the batch started
+    /// from a zeroed hidden state (see [`GuardState::decide`]).
+    pub fn decide(
+        &self,
+        state: &mut GuardState,
+        step: u64,
+        loss: f64,
+        grad_norm: f64,
+        fresh_state: bool,
+    ) -> Decision {
+        state.decide(&self.config, self.mode, step, loss, grad_norm, fresh_state)
     }
 
     /// Records an applied update.
@@ -172,7 +180,10 @@ impl Guard {
                         info.rollbacks_in_episode,
                     )
                 }
-                None => format!("step {}: {what} ({seen}); no good state to roll back to", ctx.step),
+                None => format!(
+                    "step {}: {what} ({seen}); no good state to roll back to",
+                    ctx.step
+                ),
             },
             Action::Stop => {
                 restored_step = state.restore_for_stop(trainer);

@@ -459,9 +459,13 @@ impl Loop<'_> {
             global_norm(&model.params.grads)
         };
         // The guard judges the step before its update is applied.
-        let decision = self
-            .guard
-            .decide(&mut state.guard, step, ce.mean, grad_norm as f64);
+        let decision = self.guard.decide(
+            &mut state.guard,
+            step,
+            ce.mean,
+            grad_norm as f64,
+            batch.reset_state,
+        );
         let mut stop = None;
         if decision.action == Action::Apply {
             state.optimizer.step(&mut model.params, lr)?;
