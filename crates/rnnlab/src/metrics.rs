@@ -86,6 +86,10 @@ impl MetricsLog {
         Ok(self.file.metadata()?.len())
     }
 
+    pub fn is_empty(&self) -> std::io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
     pub fn write<T: Serialize>(&mut self, record: &T) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');

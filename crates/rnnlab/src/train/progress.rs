@@ -64,7 +64,7 @@ impl Progress {
         if loss.is_finite() {
             self.acc = (self.acc.0 + loss, self.acc.1 + 1);
         }
-        if step % self.points_every == 0 && self.acc.1 > 0 {
+        if step.is_multiple_of(self.points_every) && self.acc.1 > 0 {
             if self.recent.len() == SPARK_LEN {
                 self.recent.pop_front();
             }
