@@ -374,7 +374,7 @@ impl Loop<'_> {
                 }
             }
             let at_end = state.horizon == Some(state.step);
-            if t.eval_every > 0 && state.step % t.eval_every == 0 || at_end {
+            if t.eval_every > 0 && state.step.is_multiple_of(t.eval_every) || at_end {
                 let result = self.evaluate(model, state, log)?;
                 last_eval = Some((state.step, result));
                 if t.patience > 0 && state.evals_without_improvement >= t.patience {
@@ -387,12 +387,12 @@ impl Loop<'_> {
                     break format!("early stop: no improvement in {} evaluations", t.patience);
                 }
             }
-            if t.checkpoint_every > 0 && state.step % t.checkpoint_every == 0 {
+            if t.checkpoint_every > 0 && state.step.is_multiple_of(t.checkpoint_every) {
                 self.checkpoint(model, state, batcher, last_eval.map(|(_, v)| v.loss), log)?;
                 log.event(state.step, "checkpoint", format!("step-{:08}", state.step))
                     .map_err(io(log.path()))?;
             }
-            if t.sample_every > 0 && state.step % t.sample_every == 0 {
+            if t.sample_every > 0 && state.step.is_multiple_of(t.sample_every) {
                 self.write_sample(model, state.step)?;
             }
         };
@@ -550,7 +550,7 @@ impl Loop<'_> {
             time_s: self.elapsed(state),
         })
         .map_err(io(log.path()))?;
-        let improved = state.best_val.map_or(true, |b| result.loss < b);
+        let improved = state.best_val.is_none_or(|b| result.loss < b);
         if improved {
             state.best_val = Some(result.loss);
             state.evals_without_improvement = 0;
