@@ -417,3 +417,31 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn bad_guard_settings_fail_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = corpus_of(tmp.path(), 2_000);
+    let dir = tmp.path().join("never");
+    for (config, key) in [
+        (config(&text, "full", &["nan@x"]), "guard.inject"),
+        (config(&text, "sometimes", &[]), "guard.mode"),
+    ] {
+        let err = train(TrainOptions {
+            config,
+            run_dir: dir.clone(),
+            resume: false,
+            quiet: true,
+            stop: Arc::new(AtomicBool::new(false)),
+            fetcher: Fetcher {
+                data_dirs: vec![],
+                cache_dir: dir.join("no-cache"),
+                offline: true,
+            },
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(key), "{err}");
+        assert!(!dir.exists());
+    }
+}

@@ -140,6 +140,8 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
             message: "the run directory already holds a run; use --resume to continue it or pick another --name".into(),
         });
     }
+    // Bad guard settings or fault specs fail before anything is written.
+    let guard = Guard::new(&config.guard, config.train.seed, &run.root)?;
     std::fs::create_dir_all(&run.root).map_err(io(&run.root))?;
 
     // Data: the tokenizer of a resumed run is reused as saved, never refitted.
@@ -170,7 +172,6 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
     let be = CpuBackend::new(config.train.threads);
     let base_lr = config.train.lr;
     let (_, plateau_config) = setup::schedule(config, 1, 1)?;
-    let guard = Guard::new(&config.guard, config.train.seed, &run.root)?;
 
     let mut state = if opts.resume {
         let latest = checkpoint::list_step_checkpoints(&run.checkpoints())
