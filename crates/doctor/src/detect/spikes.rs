@@ -168,10 +168,22 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         let grad_at = ctx
             .grad
             .iter()
-            .find(|p| (p.step - peak).abs() <= window)
+            .filter(|p| (p.step - peak).abs() <= window)
+            .min_by(|a, b| (a.step - peak).abs().total_cmp(&(b.step - peak).abs()))
             .map(|p| p.value);
         let restart = ctx.restart_near(onset, 3.0 * window);
-        let severity = if restart.is_some() {
+        let ratio = value / s.base.abs().max(1e-12);
+        // A stateful trainer zeroes its hidden state at each epoch start, so the first batch
+        // of an epoch costs a little more: a small one-step bump there is expected.
+        let epoch_start = ctx
+            .run
+            .steps_per_epoch
+            .filter(|&spe| spe >= 2.0 && ratio < 1.5 && !lingering && recovery <= 2.0 * spacing)
+            .and_then(|spe| {
+                let k = (peak / spe).round();
+                (k >= 1.0 && (peak - k * spe).abs() <= window).then_some(k + 1.0)
+            });
+        let severity = if restart.is_some() || epoch_start.is_some() {
             Severity::Info
         } else {
             Severity::Warning
@@ -188,11 +200,19 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             if recovery == 1.0 { "" } else { "s" },
             restart.map_or(String::new(), |r| format!(", right after the LR restart at step {}", step_str(r)))
         );
+        if let Some(epoch) = epoch_start {
+            summary.push_str(&format!(
+                " at the start of epoch {epoch:.0}, where a stateful trainer resets its hidden state"
+            ));
+        }
         if !notes.is_empty() {
             summary.push_str(&format!("; {}", notes.join(", ")));
         }
         summary.push('.');
-        let advice = if restart.is_some() {
+        let advice = if epoch_start.is_some() {
+            "Expected: the first batch of an epoch starts from a zero hidden state. Nothing to do."
+                .to_string()
+        } else if restart.is_some() {
             "Explained by the warm restart; if the jumps are large, restart to a lower peak LR (×0.5).".to_string()
         } else {
             format!(
@@ -215,7 +235,8 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             json!({
                 "peak_value": value,
                 "baseline": s.base,
-                "ratio": value / s.base.abs().max(1e-12),
+                "ratio": ratio,
+                "epoch_start": epoch_start,
                 "robust_z": s.z,
                 "noise_sd": s.scale,
                 "recovery_steps": recovery,
@@ -302,6 +323,24 @@ mod tests {
             "{}",
             f[0].summary
         );
+    }
+
+    #[test]
+    fn a_small_bump_at_an_epoch_start_is_expected() {
+        let mut train = decaying(600, 0.01, 5);
+        train[300].value *= 1.4;
+        let mut run = run_with(train, None);
+        let warning = |run: &crate::Run| {
+            detect(&Ctx::new(run))
+                .into_iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .count()
+        };
+        assert_eq!(warning(&run), 1, "without epochs it is a spike");
+        run.steps_per_epoch = Some(300.0);
+        assert_eq!(warning(&run), 0, "at an epoch start it is expected");
+        run.train_loss[300].value *= 2.0;
+        assert_eq!(warning(&run), 1, "a big jump is still a spike");
     }
 
     #[test]
