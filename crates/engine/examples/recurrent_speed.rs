@@ -9,24 +9,9 @@ use engine::layers::recurrent::{CellKind, RecurrentStack, StackCache};
 use engine::rng::{fill_uniform, seeded};
 use engine::{CpuBackend, ParamStore};
 
-/// CPU seconds this process has used (user + system), from /proc; 0 where unavailable. On a
-/// shared machine, GFLOP per CPU-second shows the kernels' efficiency independent of load.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
+#[path = "common/cpu.rs"]
+mod cpu;
+use cpu::cpu_seconds;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

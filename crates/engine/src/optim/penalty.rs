@@ -20,6 +20,25 @@ fn check_coeff(what: &str, coeff: f32) -> Result<()> {
     }
 }
 
+/// Calls `f(grad, weight)` for every element of every parameter `include` selects.
+fn for_each_selected(
+    params: &mut ParamStore,
+    include: impl Fn(&ParamEntry) -> bool,
+    mut f: impl FnMut(&mut f32, f32),
+) {
+    let ranges: Vec<_> = params
+        .entries()
+        .iter()
+        .filter(|e| include(e))
+        .map(|e| e.range())
+        .collect();
+    for r in ranges {
+        for (g, &w) in params.grads[r.clone()].iter_mut().zip(&params.values[r]) {
+            f(g, w);
+        }
+    }
+}
+
 /// Adds `coeff · w` to the gradient of every selected parameter and returns
 /// `coeff / 2 · Σ w²`, the penalty whose gradient that is (the same as SGD `weight_decay`).
 pub fn add_l2_penalty(
@@ -29,18 +48,10 @@ pub fn add_l2_penalty(
 ) -> Result<f64> {
     check_coeff("L2", coeff)?;
     let mut sum_sq = 0.0f64;
-    let ranges: Vec<_> = params
-        .entries()
-        .iter()
-        .filter(|e| include(e))
-        .map(|e| e.range())
-        .collect();
-    for r in ranges {
-        for (g, &w) in params.grads[r.clone()].iter_mut().zip(&params.values[r]) {
-            *g += coeff * w;
-            sum_sq += w as f64 * w as f64;
-        }
-    }
+    for_each_selected(params, include, |g, w| {
+        *g += coeff * w;
+        sum_sq += w as f64 * w as f64;
+    });
     Ok(0.5 * coeff as f64 * sum_sq)
 }
 
@@ -53,20 +64,12 @@ pub fn add_l1_penalty(
 ) -> Result<f64> {
     check_coeff("L1", coeff)?;
     let mut sum_abs = 0.0f64;
-    let ranges: Vec<_> = params
-        .entries()
-        .iter()
-        .filter(|e| include(e))
-        .map(|e| e.range())
-        .collect();
-    for r in ranges {
-        for (g, &w) in params.grads[r.clone()].iter_mut().zip(&params.values[r]) {
-            if w != 0.0 {
-                *g += coeff * w.signum();
-            }
-            sum_abs += w.abs() as f64;
+    for_each_selected(params, include, |g, w| {
+        if w != 0.0 {
+            *g += coeff * w.signum();
         }
-    }
+        sum_abs += w.abs() as f64;
+    });
     Ok(coeff as f64 * sum_abs)
 }
 
