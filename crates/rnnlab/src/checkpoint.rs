@@ -14,13 +14,26 @@ use crate::fsutil::write_atomic;
 
 #[derive(Debug, Error)]
 pub enum CheckpointError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {source}{hint}", hint = out_of_space_hint(.source))]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+}
+
+/// A full disk (or a file-size or quota limit) is the one write failure a user can fix without
+/// touching the run, so its message says how.
+fn out_of_space_hint(source: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    match source.kind() {
+        StorageFull | FileTooLarge | QuotaExceeded => {
+            " (out of disk space: the checkpoint was not written and earlier ones are intact; \
+             free some space, then `rnnlab train --resume RUN_DIR` continues from the newest one)"
+        }
+        _ => "",
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
