@@ -17,7 +17,7 @@ use engine::layers::recurrent::CellKind;
 use engine::model::{LanguageModel, ModelSpec};
 use engine::optim::{clip_grad_norm, Adam, AdamConfig, Optimizer};
 use engine::rng::seeded;
-use engine::CpuBackend;
+use engine::{Backend, CpuBackend};
 use rand::Rng;
 
 /// One benchmark configuration of the issue (char-level: V=65, E=64, T=64).
@@ -164,12 +164,14 @@ fn run_child(c: &Config, threads: usize, seconds: f64) {
     let mut step_rng = seeded(11);
     let mut step = |i: usize| -> f64 {
         let (inputs, targets) = &batches[i % batches.len()];
-        model.params.zero_grads();
+        be.install(&mut || model.params.zero_grads());
         let ce = model
             .train_batch(&be, inputs, targets, t, b, &mut state, &mut step_rng)
             .expect("train_batch");
-        clip_grad_norm(&mut model.params, 1.0).expect("clip");
-        adam.step(&mut model.params, 1e-3).expect("adam");
+        be.install(&mut || {
+            clip_grad_norm(&mut model.params, 1.0).expect("clip");
+            adam.step(&mut model.params, 1e-3).expect("adam");
+        });
         ce.mean
     };
     for i in 0..2 {

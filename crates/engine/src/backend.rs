@@ -66,6 +66,13 @@ pub trait Backend: Send + Sync {
     /// Number of worker threads the backend uses for a parallel loop.
     fn threads(&self) -> usize;
 
+    /// Runs `op` with the backend's threads as rayon's current pool, so the elementwise
+    /// passes inside it (optimizer updates, clipping, zeroing gradients) use the same cores
+    /// as the kernels instead of a second pool.
+    fn install(&self, op: &mut (dyn FnMut() + Send)) {
+        op()
+    }
+
     /// Runs `f(chunk_index, offset, chunk)` over `data` split into pieces of
     /// `ceil(units / chunks) * unit` elements (`units = data.len() / unit`; the last piece is
     /// shorter), in parallel where the backend has threads. `offset` is the piece's start in
@@ -282,6 +289,10 @@ impl Backend for CpuBackend {
 
     fn threads(&self) -> usize {
         self.threads
+    }
+
+    fn install(&self, op: &mut (dyn FnMut() + Send)) {
+        self.pool.install(op)
     }
 
     fn for_each_chunk(

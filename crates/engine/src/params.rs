@@ -90,8 +90,12 @@ impl ParamStore {
         &mut self.grads[r]
     }
 
+    /// Zeroes every gradient, in parallel on rayon's current pool (see `Backend::install`).
     pub fn zero_grads(&mut self) {
-        self.grads.fill(0.0);
+        use rayon::prelude::*;
+        self.grads
+            .par_chunks_mut(crate::optim::CHUNK)
+            .for_each(|c| c.fill(0.0));
     }
 
     pub fn len(&self) -> usize {

@@ -177,12 +177,17 @@ impl Linear {
             &mut params.grads[wr],
         );
         if let Some(b) = self.bias {
+            // Columns split across threads; each column still sums its rows in order.
             let db = params.grad_mut(b);
-            for row in dlogits.chunks_exact(v) {
-                for (g, d) in db.iter_mut().zip(row) {
-                    *g += d;
+            let sum_rows = |_: usize, offset: usize, cols: &mut [f32]| {
+                for row in dlogits.chunks_exact(v) {
+                    let row = &row[offset..offset + cols.len()];
+                    for (g, d) in cols.iter_mut().zip(row) {
+                        *g += d;
+                    }
                 }
-            }
+            };
+            backend.for_each_chunk(db, 1, backend.threads(), &sum_rows);
         }
         Ok(())
     }

@@ -2,9 +2,10 @@
 //! bias corrections in f64 from the step count, `eps` added outside the square root, and
 //! AdamW's decay applied to the parameter (`p *= 1 − lr·wd`) before the moment update.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{check_lr, check_range, ensure_state, lerp, Optimizer};
+use super::{check_lr, check_range, ensure_state, lerp, Optimizer, CHUNK};
 use crate::{ParamStore, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,18 +140,27 @@ impl Optimizer for Adam {
         };
         let (beta2, eps) = (beta2 as f32, eps as f32);
         let decoupled = self.decoupled_weight_decay && weight_decay != 0.0;
-        let moments = self.exp_avg.iter_mut().zip(self.exp_avg_sq.iter_mut());
-        let pairs = params.values.iter_mut().zip(&params.grads);
-        for ((p, &g), (m, v)) in pairs.zip(moments) {
-            if decoupled {
-                *p *= decay;
+        let moments = self
+            .exp_avg
+            .par_chunks_mut(CHUNK)
+            .zip(self.exp_avg_sq.par_chunks_mut(CHUNK));
+        let pairs = params
+            .values
+            .par_chunks_mut(CHUNK)
+            .zip(params.grads.par_chunks(CHUNK));
+        pairs.zip(moments).for_each(|((ps, gs), (ms, vs))| {
+            let moments = ms.iter_mut().zip(vs.iter_mut());
+            for ((p, &g), (m, v)) in ps.iter_mut().zip(gs).zip(moments) {
+                if decoupled {
+                    *p *= decay;
+                }
+                let g = if l2 != 0.0 { g + l2 * *p } else { g };
+                *m = lerp(*m, g, one_minus_beta1);
+                *v = *v * beta2 + one_minus_beta2 * g * g;
+                let denom = v.sqrt() / bias_correction2_sqrt + eps;
+                *p += -step_size * (*m / denom);
             }
-            let g = if l2 != 0.0 { g + l2 * *p } else { g };
-            *m = lerp(*m, g, one_minus_beta1);
-            *v = *v * beta2 + one_minus_beta2 * g * g;
-            let denom = v.sqrt() / bias_correction2_sqrt + eps;
-            *p += -step_size * (*m / denom);
-        }
+        });
         self.steps += 1;
         Ok(())
     }

@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{EngineError, ParamStore, Result};
 
+/// Elementwise passes over the flat buffers run on rayon's current pool (the backend's, inside
+/// `Backend::install`) in chunks of this many elements; the chunking never changes a result.
+pub(crate) const CHUNK: usize = 1 << 15;
+
 pub use adam::{Adam, AdamConfig, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value, global_norm};
 pub use penalty::{add_l1_penalty, add_l2_penalty, weights_only};

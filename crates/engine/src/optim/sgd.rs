@@ -1,9 +1,10 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay,
 //! step for step as `torch.optim.SGD`.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{check_lr, check_range, ensure_state, Optimizer};
+use super::{check_lr, check_range, ensure_state, Optimizer, CHUNK};
 use crate::{EngineError, ParamStore, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,22 +80,43 @@ impl Optimizer for Sgd {
         }
         let keep = (1.0 - dampening) as f32;
         let (momentum, weight_decay) = (momentum as f32, weight_decay as f32);
-        let buf = &mut self.momentum_buffer;
-        for (i, (p, &g)) in params.values.iter_mut().zip(&params.grads).enumerate() {
-            let mut d = g;
+        let update = |d: f32, b: Option<&mut f32>| -> f32 {
+            match b {
+                None => d,
+                Some(b) => {
+                    *b = if first { d } else { momentum * *b + keep * d };
+                    if nesterov {
+                        d + momentum * *b
+                    } else {
+                        *b
+                    }
+                }
+            }
+        };
+        let decayed = |p: f32, g: f32| {
             if weight_decay != 0.0 {
-                d += weight_decay * *p;
+                g + weight_decay * p
+            } else {
+                g
             }
-            if momentum != 0.0 {
-                let b = if first {
-                    d
-                } else {
-                    momentum * buf[i] + keep * d
-                };
-                buf[i] = b;
-                d = if nesterov { d + momentum * b } else { b };
-            }
-            *p += -lr * d;
+        };
+        let pairs = params
+            .values
+            .par_chunks_mut(CHUNK)
+            .zip(params.grads.par_chunks(CHUNK));
+        if momentum != 0.0 {
+            let buffers = self.momentum_buffer.par_chunks_mut(CHUNK);
+            pairs.zip(buffers).for_each(|((ps, gs), bs)| {
+                for ((p, &g), b) in ps.iter_mut().zip(gs).zip(bs) {
+                    *p += -lr * update(decayed(*p, g), Some(b));
+                }
+            });
+        } else {
+            pairs.for_each(|(ps, gs)| {
+                for (p, &g) in ps.iter_mut().zip(gs) {
+                    *p += -lr * update(decayed(*p, g), None);
+                }
+            });
         }
         self.steps += 1;
         Ok(())

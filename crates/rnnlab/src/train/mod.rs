@@ -442,7 +442,7 @@ impl Loop<'_> {
         if batch.reset_state {
             state.hidden = model.zero_state(batch.batch_size);
         }
-        model.params.zero_grads();
+        self.be.install(&mut || model.params.zero_grads());
         let mut ce = model.train_batch(
             self.be,
             &batch.inputs,
@@ -454,11 +454,15 @@ impl Loop<'_> {
         )?;
         self.guard
             .poison(step, &mut ce.mean, &mut model.params.grads);
-        let grad_norm = if t.clip > 0.0 {
-            clip_grad_norm(&mut model.params, t.clip)?
-        } else {
-            global_norm(&model.params.grads)
-        };
+        let mut norm = Ok(0.0);
+        self.be.install(&mut || {
+            norm = if t.clip > 0.0 {
+                clip_grad_norm(&mut model.params, t.clip)
+            } else {
+                Ok(global_norm(&model.params.grads))
+            }
+        });
+        let grad_norm = norm?;
         // The guard judges the step before its update is applied.
         let decision = self.guard.decide(
             &mut state.guard,
@@ -469,7 +473,10 @@ impl Loop<'_> {
         );
         let mut stop = None;
         if decision.action == Action::Apply {
-            state.optimizer.step(&mut model.params, lr)?;
+            let mut stepped = Ok(());
+            self.be
+                .install(&mut || stepped = state.optimizer.step(&mut model.params, lr));
+            stepped?;
             self.guard
                 .applied(&mut state.guard, ce.mean, grad_norm as f64);
         } else {
