@@ -141,6 +141,46 @@ pub(crate) fn ensure_state(what: &str, buf: &mut Vec<f32>, len: usize) -> Result
 mod tests {
     use super::*;
 
+    /// Updates and norms on the backend's threads equal the single-threaded ones bit for bit,
+    /// over a store spanning several chunks and a ragged last one.
+    #[test]
+    fn threads_do_not_change_a_single_bit() {
+        use crate::backend::{Backend, CpuBackend};
+        let n = 3 * CHUNK + 1234;
+        let run = |threads: usize| {
+            let be = CpuBackend::new(threads);
+            let mut p = ParamStore::new();
+            p.add("w", &[n]);
+            let configs = [
+                r#"{"kind":"sgd","momentum":0.9,"weight_decay":0.01}"#,
+                r#"{"kind":"sgd"}"#,
+                r#"{"kind":"adam_w"}"#,
+            ];
+            let mut out = Vec::new();
+            for text in configs {
+                let mut opt = AnyOptimizer::new(&serde_json::from_str(text).unwrap()).unwrap();
+                for step in 0..3 {
+                    be.install(&mut || p.zero_grads());
+                    for (i, g) in p.grads.iter_mut().enumerate() {
+                        *g = ((i * 7919 + step) % 1000) as f32 * 1e-3 - 0.5;
+                    }
+                    let mut norm = 0.0;
+                    be.install(&mut || {
+                        norm = clip::clip_grad_norm(&mut p, 1.0).unwrap();
+                        opt.step(&mut p, 0.1).unwrap();
+                    });
+                    out.push(norm.to_bits());
+                }
+            }
+            (
+                out,
+                p.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(run(1), run(2));
+        assert_eq!(run(1), run(3));
+    }
+
     #[test]
     fn config_parses_with_pytorch_defaults() {
         let c: OptimizerConfig = serde_json::from_str(r#"{"kind":"adam_w"}"#).unwrap();
