@@ -89,6 +89,28 @@ fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
+/// Copies `a` (`m×k`, row-major) block by block as [`row_blocks`] splits it, each block
+/// depth-major (`out[r0·k + kk·rows + r] = a[r0 + r][kk]`). The kernel re-reads `a` once per
+/// panel; in this order its broadcasts are one sequential stream, where the rows of `a` sit a
+/// multiple of 4 KiB apart for the usual hidden sizes and fight over the same L1 sets.
+fn pack_rows(m: usize, k: usize, a: &[f32], out: &mut Vec<f32>) {
+    out.resize(m * k, 0.0);
+    for (r0, rows) in row_blocks(m) {
+        let block = &mut out[r0 * k..(r0 + rows) * k];
+        for r in 0..rows {
+            let src = &a[(r0 + r) * k..(r0 + r + 1) * k];
+            for (dst, &v) in block[r..].iter_mut().step_by(rows).zip(src) {
+                *dst = v;
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Each thread's copy of `a` in kernel order, reused from call to call.
+    static PACKED_ROWS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// `c[m×n] = a[m×k] · op(b) + beta·c`, `packed` from [`pack`]. Only call when [`available`].
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], packed: &[f32], beta: f32, c: &mut [f32]) {
@@ -97,6 +119,22 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], packed: &[f32], beta: f32, 
     if m == 0 || k == 0 {
         return;
     }
+    PACKED_ROWS.with_borrow_mut(|rows_of_a| {
+        pack_rows(m, k, a, rows_of_a);
+        gemm_rows_packed(m, n, k, rows_of_a, packed, beta, c)
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_rows_packed(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    packed: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     for (p, panel) in packed[..packed_len(n, k)].chunks_exact(NR * k).enumerate() {
         let cols = NR.min(n - p * NR);
@@ -105,16 +143,16 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], packed: &[f32], beta: f32, 
             // Later depth blocks add onto what the first one stored.
             let beta_here = if k0 == 0 { beta } else { 1.0 };
             for (r0, rows) in row_blocks(m) {
-                // SAFETY: AVX2/FMA checked above; rows `r0..r0+rows` of `a` (columns
-                // `k0..k0+kc`, row stride k) and of `c` (columns `p*NR..p*NR+cols`, row stride
-                // n) and depth `k0..k0+kc` of the panel lie inside the slices checked above.
+                // SAFETY: AVX2/FMA checked by the caller; the block of rows `r0..r0+rows` of
+                // the packed `a` starts at `r0·k` and holds `rows·k` floats (depth `k0..k0+kc`
+                // at `k0·rows`), rows `r0..r0+rows` of `c` (columns `p*NR..p*NR+cols`, row
+                // stride n) and depth `k0..k0+kc` of the panel lie inside the checked slices.
                 unsafe {
-                    let a_ptr = a.as_ptr().add(r0 * k + k0);
+                    let a_ptr = a.as_ptr().add(r0 * k + k0 * rows);
                     let b_ptr = panel.as_ptr().add(k0 * NR);
                     let c_ptr = c.as_mut_ptr().add(r0 * n + p * NR);
                     let tile = avx2::Tile {
                         kc,
-                        lda: k,
                         ldc: n,
                         cols,
                         beta: beta_here,
@@ -138,16 +176,16 @@ mod avx2 {
     use super::NR;
     use std::arch::x86_64::*;
 
-    /// Shape of one kernel call: depth, row strides of `a` and `c`, valid columns, beta.
+    /// Shape of one kernel call: depth, row stride of `c`, valid columns, beta.
     pub struct Tile {
         pub kc: usize,
-        pub lda: usize,
         pub ldc: usize,
         pub cols: usize,
         pub beta: f32,
     }
 
-    /// `R` rows × one panel: `c[r][0..cols] = Σ_kk a[r][kk]·panel[kk][..] + beta·c`.
+    /// `R` rows × one panel: `c[r][0..cols] = Σ_kk a[kk][r]·panel[kk][..] + beta·c`, with `a`
+    /// depth-major (`R` values per depth step).
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn kernel<const R: usize>(t: &Tile, a: *const f32, panel: *const f32, c: *mut f32) {
         let mut lo = [_mm256_setzero_ps(); R];
@@ -156,7 +194,7 @@ mod avx2 {
             let b_lo = _mm256_loadu_ps(panel.add(kk * NR));
             let b_hi = _mm256_loadu_ps(panel.add(kk * NR + 8));
             for r in 0..R {
-                let av = _mm256_broadcast_ss(&*a.add(r * t.lda + kk));
+                let av = _mm256_broadcast_ss(&*a.add(kk * R + r));
                 lo[r] = _mm256_fmadd_ps(av, b_lo, lo[r]);
                 hi[r] = _mm256_fmadd_ps(av, b_hi, hi[r]);
             }
