@@ -45,5 +45,9 @@ pub struct Run {
     pub events: Vec<Event>,
     pub references: References,
     pub steps_per_epoch: Option<f64>,
+    /// The trainer feeds the same batches in the same order every epoch on purpose
+    /// (contiguous streams with a carried hidden state), so an epoch-periodic loss is expected.
+    #[serde(default)]
+    pub fixed_batch_order: bool,
     pub vocab_size: Option<usize>,
 }

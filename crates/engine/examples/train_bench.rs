@@ -147,6 +147,7 @@ fn run_child(c: &Config, threads: usize, seconds: f64) {
         locked_dropout: false,
         tie_weights: false,
         forget_bias: None,
+        embed_init: None,
     };
     let be = CpuBackend::new(threads);
     let mut model = LanguageModel::new(spec, 1).expect("model");

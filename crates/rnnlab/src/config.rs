@@ -74,6 +74,9 @@ pub struct ModelConfig {
     pub tie_weights: bool,
     /// LSTM forget-gate bias at init (PyTorch's default init when absent).
     pub forget_bias: Option<f32>,
+    /// Embedding init: `normal` N(0, 1) (PyTorch's default), `uniform` U(±0.1) (Zaremba,
+    /// PyTorch's word-LM example) or `auto` (normal, uniform when the weights are tied).
+    pub embed_init: String,
 }
 
 impl Default for ModelConfig {
@@ -87,6 +90,7 @@ impl Default for ModelConfig {
             locked_dropout: false,
             tie_weights: false,
             forget_bias: Some(1.0),
+            embed_init: "auto".into(),
         }
     }
 }

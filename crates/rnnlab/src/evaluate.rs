@@ -96,6 +96,7 @@ mod tests {
                 locked_dropout: false,
                 tie_weights: false,
                 forget_bias: None,
+                embed_init: None,
             },
             seed,
         )

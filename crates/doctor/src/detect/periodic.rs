@@ -60,26 +60,49 @@ fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
         return None;
     }
     let amplitude = robust_sd(&r);
+    let evidence = json!({
+        "steps_per_epoch": p,
+        "lag_points": lag,
+        "autocorrelation_at_epoch": at_period,
+        "autocorrelation_off_epoch": at_half,
+        "chance_level": chance,
+        "pattern_sd": amplitude,
+        "fixed_batch_order": ctx.run.fixed_batch_order,
+    });
+    let measured = format!(
+        "The loss repeats the same pattern every epoch ({} steps): autocorrelation {:.2} at that \
+         lag against {:.2} off it, amplitude ± {}",
+        step_str(p),
+        at_period,
+        at_half,
+        num(amplitude)
+    );
+    let span = Span::range(ctx.first_step(), ctx.last_step());
+    if ctx.run.fixed_batch_order {
+        // Truncated BPTT over contiguous streams cannot shuffle: each epoch walks the same
+        // text in the same order, and the loss traces how hard each stretch of it is.
+        return Some(finding(
+            FindingKind::Periodic,
+            Severity::Info,
+            span,
+            format!(
+                "{measured}. Expected: the run reads the corpus as contiguous streams with the \
+                 hidden state carried, so every epoch sees the same text in the same order and \
+                 the loss follows how hard each part of it is."
+            ),
+            evidence,
+            "Nothing to fix. To check that the model is not memorising the order, compare with \
+             shuffled windows (rnnlab: --set train.carry_state=false).",
+        ));
+    }
     Some(finding(
         FindingKind::Periodic,
         Severity::Warning,
-        Span::range(ctx.first_step(), ctx.last_step()),
-        format!(
-            "The loss repeats the same pattern every epoch ({} steps): autocorrelation {:.2} at that lag against              {:.2} off it, amplitude ± {}; batches arrive in the same order every epoch.",
-            step_str(p),
-            at_period,
-            at_half,
-            num(amplitude)
-        ),
-        json!({
-            "steps_per_epoch": p,
-            "lag_points": lag,
-            "autocorrelation_at_epoch": at_period,
-            "autocorrelation_off_epoch": at_half,
-            "chance_level": chance,
-            "pattern_sd": amplitude,
-        }),
-        "Shuffle the training data every epoch (DataLoader(shuffle=True) or a new permutation per epoch);          check for repeated or sorted data (by length, by source).",
+        span,
+        format!("{measured}; batches arrive in the same order every epoch."),
+        evidence,
+        "Shuffle the training data every epoch (DataLoader(shuffle=True) or a new permutation \
+         per epoch); check for repeated or sorted data (by length, by source).",
     ))
 }
 
@@ -297,6 +320,13 @@ mod tests {
         run.steps_per_epoch = Some(per as f64);
         let f = detect(&Ctx::new(&run));
         assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Warning);
+        // A stateful stream trainer reads the data in this order by design: info, not warning.
+        run.fixed_batch_order = true;
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Info);
+        assert!(f[0].summary.contains("Expected"), "{}", f[0].summary);
         run.steps_per_epoch = Some(37.0);
         assert!(
             detect(&Ctx::new(&run)).is_empty(),

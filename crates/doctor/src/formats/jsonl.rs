@@ -200,6 +200,7 @@ pub(crate) fn parse_document(
 pub(crate) struct Meta {
     pub vocab_size: Option<usize>,
     pub steps_per_epoch: Option<f64>,
+    pub fixed_batch_order: bool,
     pub references: References,
 }
 
@@ -229,6 +230,7 @@ pub(crate) fn parse_meta(bytes: &[u8], path: &Path) -> Result<Meta, DoctorError>
             .and_then(Value::as_u64)
             .map(|v| v as usize),
         steps_per_epoch: finite(obj.get("steps_per_epoch")).filter(|s| *s > 0.0),
+        fixed_batch_order: obj.get("batching").and_then(Value::as_str) == Some("streams"),
         references: References {
             ln_vocab: reference("ln_vocab"),
             unigram: reference("unigram"),

@@ -178,6 +178,7 @@ fn load_file(path: &Path, opts: &LoadOptions) -> Result<Run> {
             let meta = jsonl::parse_meta(&meta_bytes, &meta_path)?;
             run.vocab_size = meta.vocab_size.or(run.vocab_size);
             run.steps_per_epoch = meta.steps_per_epoch.or(run.steps_per_epoch);
+            run.fixed_batch_order |= meta.fixed_batch_order;
             run.references = meta.references;
         }
         if let Some(dir) = path.parent().and_then(Path::file_name) {
@@ -285,6 +286,7 @@ pub fn load_many(paths: &[PathBuf], opts: &LoadOptions) -> Result<Run> {
         run.events.extend(other.events);
         run.vocab_size = run.vocab_size.or(other.vocab_size);
         run.steps_per_epoch = run.steps_per_epoch.or(other.steps_per_epoch);
+        run.fixed_batch_order |= other.fixed_batch_order;
         let r = &mut run.references;
         r.ln_vocab = r.ln_vocab.or(other.references.ln_vocab);
         r.unigram = r.unigram.or(other.references.unigram);

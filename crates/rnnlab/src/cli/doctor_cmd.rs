@@ -96,13 +96,14 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         bail!("{}: no loss values found", a.paths[0].display());
     }
     let diagnosis = diagnose(&run);
-    if a.json {
-        println!("{}", diagnosis.to_json());
+    let text = if a.json {
+        diagnosis.to_json()
     } else if a.markdown {
-        println!("{}", diagnosis.to_markdown());
+        diagnosis.to_markdown()
     } else {
-        println!("{}", diagnosis.to_terminal());
-    }
+        diagnosis.to_terminal()
+    };
+    super::print_stdout(&text)?;
     let threshold = a.fail_on.map(|f| match f {
         FailOn::Warning => Severity::Warning,
         FailOn::Error => Severity::Error,

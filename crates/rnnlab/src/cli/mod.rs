@@ -49,3 +49,14 @@ pub fn run() -> anyhow::Result<()> {
         Command::Dashboard(a) => dashboard_cmd::run(a),
     }
 }
+
+/// Prints `text` and a newline to stdout. A reader that stops early (`rnnlab doctor … | head`)
+/// is not an error: the rest is dropped quietly instead of panicking as `println!` does.
+pub(crate) fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}

@@ -58,6 +58,7 @@ pub fn next_message(sent: &mut Option<Sent>, snap: &Snapshot) -> Option<String> 
                 events: run.events[s.events..].to_vec(),
                 references: run.references.clone(),
                 steps_per_epoch: run.steps_per_epoch,
+                fixed_batch_order: run.fixed_batch_order,
                 vocab_size: run.vocab_size,
             };
             let diagnosis = (snap.diagnosis_version != s.diagnosis_version)

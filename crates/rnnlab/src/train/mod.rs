@@ -225,6 +225,12 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
         data: prepared.description.clone(),
         references: (&prepared.stats).into(),
         steps_per_epoch: batcher.batches_per_epoch() as u64,
+        batching: if config.train.carry_state {
+            "streams"
+        } else {
+            "windows"
+        }
+        .into(),
         tokens_per_step: batcher.tokens_per_batch() as u64,
         train_tokens: prepared.train.len() as u64,
         valid_tokens: prepared.valid.len() as u64,

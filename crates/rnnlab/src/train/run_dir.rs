@@ -35,6 +35,10 @@ pub struct Meta {
     /// Loss levels of the validation split in nats per token.
     pub references: References,
     pub steps_per_epoch: u64,
+    /// `streams` (B contiguous streams, hidden state carried: the same batches in the same
+    /// order every epoch, by design) or `windows` (shuffled independent windows).
+    #[serde(default)]
+    pub batching: String,
     pub tokens_per_step: u64,
     pub train_tokens: u64,
     pub valid_tokens: u64,

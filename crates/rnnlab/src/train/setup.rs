@@ -1,6 +1,7 @@
 //! Turns a resolved [`Config`] into the engine and data objects a run needs. Every invalid
 //! value is an error that names its config key.
 
+use engine::layers::embedding::EmbeddingInit;
 use engine::layers::recurrent::CellKind;
 use engine::model::ModelSpec;
 use engine::optim::{
@@ -45,6 +46,17 @@ pub fn model_spec(config: &Config, vocab: usize) -> Result<ModelSpec, ConfigErro
         locked_dropout: m.locked_dropout,
         tie_weights: m.tie_weights,
         forget_bias: m.forget_bias,
+        embed_init: match m.embed_init.as_str() {
+            "auto" => None,
+            "normal" => Some(EmbeddingInit::Normal),
+            "uniform" => Some(EmbeddingInit::Uniform { bound: 0.1 }),
+            other => {
+                return Err(ConfigError::Value {
+                    key: "model.embed_init".into(),
+                    message: format!("`{other}`: expected auto, normal or uniform"),
+                })
+            }
+        },
     })
 }
 
