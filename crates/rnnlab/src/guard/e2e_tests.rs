@@ -359,7 +359,15 @@ fn corrupt_text_is_skipped() {
     let text = corpus(tmp.path());
     let dir = tmp.path().join("corrupt");
     run(config(&text, "skip", &["corrupt-text@220"]), &dir, false);
-    assert_eq!(guard_events(&dir), [(220, "guard_skip".to_string())]);
+    // The batch after it may be skipped too: its hidden state was carried from the bad text.
+    let events = guard_events(&dir);
+    assert_eq!(events[0], (220, "guard_skip".to_string()));
+    assert!(
+        events
+            .iter()
+            .all(|(s, e)| (220..=221).contains(s) && e == "guard_skip"),
+        "{events:?}"
+    );
     let inc = incident(&dir, 220);
     assert!(inc["injected"][0]
         .as_str()
