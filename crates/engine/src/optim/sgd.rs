@@ -80,19 +80,6 @@ impl Optimizer for Sgd {
         }
         let keep = (1.0 - dampening) as f32;
         let (momentum, weight_decay) = (momentum as f32, weight_decay as f32);
-        let update = |d: f32, b: Option<&mut f32>| -> f32 {
-            match b {
-                None => d,
-                Some(b) => {
-                    *b = if first { d } else { momentum * *b + keep * d };
-                    if nesterov {
-                        d + momentum * *b
-                    } else {
-                        *b
-                    }
-                }
-            }
-        };
         let decayed = |p: f32, g: f32| {
             if weight_decay != 0.0 {
                 g + weight_decay * p
@@ -108,13 +95,15 @@ impl Optimizer for Sgd {
             let buffers = self.momentum_buffer.par_chunks_mut(CHUNK);
             pairs.zip(buffers).for_each(|((ps, gs), bs)| {
                 for ((p, &g), b) in ps.iter_mut().zip(gs).zip(bs) {
-                    *p += -lr * update(decayed(*p, g), Some(b));
+                    let d = decayed(*p, g);
+                    *b = if first { d } else { momentum * *b + keep * d };
+                    *p += -lr * if nesterov { d + momentum * *b } else { *b };
                 }
             });
         } else {
             pairs.for_each(|(ps, gs)| {
                 for (p, &g) in ps.iter_mut().zip(gs) {
-                    *p += -lr * update(decayed(*p, g), None);
+                    *p += -lr * decayed(*p, g);
                 }
             });
         }
