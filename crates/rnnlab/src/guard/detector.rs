@@ -274,6 +274,11 @@ impl Detector {
             reading.grad_z = Some(z);
             grad_spike = z >= config.z_grad && ln_grad - median >= config.min_grad_ratio.ln();
         }
+        // A model leaving a plateau (the loss falling far below its window) grows its
+        // gradient several-fold: that is learning, not a bad batch.
+        if reading.loss_z.is_some_and(|z| z <= -config.z_loss) {
+            grad_spike = false;
+        }
         if self.loss.len() < config.warmup.max(1) {
             return reading;
         }
@@ -435,6 +440,50 @@ mod tests {
         let mut d = warmed(&config, 2.0);
         assert_eq!(d.assess(2.0, 1.2, false, &config).verdict, Verdict::Normal);
         let r = d.assess(2.0, 20.0, false, &config);
+        assert_eq!(r.verdict, Verdict::GradSpike, "{r:?}");
+    }
+
+    #[test]
+    fn leaving_the_initial_plateau_is_not_a_spike() {
+        // Tiny Shakespeare, 2x512 LSTM, Adam with LR warmup: the loss sits at ln 65 for a
+        // dozen steps, then falls while the gradient norm grows elevenfold in five steps.
+        let steps = [
+            (4.17, 0.26),
+            (4.17, 0.25),
+            (4.17, 0.24),
+            (4.16, 0.26),
+            (4.16, 0.24),
+            (4.16, 0.26),
+            (4.15, 0.25),
+            (4.14, 0.26),
+            (4.13, 0.26),
+            (4.12, 0.28),
+            (4.11, 0.30),
+            (4.08, 0.34),
+            (4.06, 0.37),
+            (4.01, 0.46),
+            (3.95, 0.59),
+            (3.82, 0.88),
+            (3.65, 0.94),
+            (3.50, 1.31),
+            (3.48, 2.85),
+            (3.51, 2.87),
+            (3.37, 1.81),
+            (3.44, 1.92),
+            (3.53, 1.94),
+            (3.42, 2.07),
+            (3.30, 0.95),
+        ];
+        let config = GuardConfig::default();
+        let mut d = Detector::new(config.window);
+        for (i, &(loss, grad)) in steps.iter().enumerate() {
+            let r = d.assess(loss, grad, false, &config);
+            assert_eq!(r.verdict, Verdict::Normal, "step {i}: {r:?}");
+            d.accept(loss, grad, &config);
+        }
+        // A gradient burst with the loss at its recent level is still a spike.
+        let level = d.assess(3.4, 1.0, false, &config).loss_median.unwrap();
+        let r = d.assess(level, 40.0, false, &config);
         assert_eq!(r.verdict, Verdict::GradSpike, "{r:?}");
     }
 

@@ -339,6 +339,7 @@ impl Loop<'_> {
         let t = self.config().train.clone();
         // A step or epoch bound in the config wins (a resume may extend the run); a
         // time-bounded run keeps the horizon it calibrated.
+        let time_bounded = self.fixed_horizon(batcher).is_none();
         if let Some(h) = self.fixed_horizon(batcher) {
             state.horizon = Some(h);
         }
@@ -382,8 +383,21 @@ impl Loop<'_> {
             }
             let at_end = state.horizon == Some(state.step);
             if t.eval_every > 0 && state.step.is_multiple_of(t.eval_every) || at_end {
+                let eval_start = Instant::now();
                 let result = self.evaluate(model, state, log)?;
                 last_eval = Some((state.step, result));
+                // The first estimate knew neither the cost of evaluation nor the warmed-up
+                // step time; re-aim the horizon so the run ends on the budget, not before.
+                if let (Some(budget), false, true) = (self.time_budget, at_end, time_bounded) {
+                    let steps = state.step - calibration_start.0;
+                    let per_step = calibration_start.1.elapsed().as_secs_f64() / steps as f64;
+                    let reserve = eval_start.elapsed().as_secs_f64();
+                    let remaining = budget.as_secs_f64() - self.elapsed(state) - reserve;
+                    let horizon = state.step + (remaining / per_step).max(1.0) as u64;
+                    state.horizon = Some(horizon);
+                    schedule = self.schedule(horizon)?;
+                    self.progress.set_total(horizon);
+                }
                 if t.patience > 0 && state.evals_without_improvement >= t.patience {
                     log.event(
                         state.step,
