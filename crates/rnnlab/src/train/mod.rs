@@ -2,6 +2,7 @@
 //! across batches, gradient clipping, a warmup-then-decay schedule, periodic full-split
 //! evaluation, early stopping, keep-best, atomic checkpoints and exact resume.
 
+pub mod horizon;
 pub mod progress;
 pub mod run_dir;
 pub mod setup;
@@ -254,6 +255,7 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
         started: Instant::now(),
         meta: &meta,
         guard,
+        step_secs: 0.0,
     };
     let outcome = ctx.run(&mut model, &mut batcher, &mut state, &mut log);
     ctx.progress.finish();
@@ -288,6 +290,8 @@ struct Loop<'a> {
     started: Instant,
     meta: &'a Meta,
     guard: Guard,
+    /// Time spent in training steps (not evaluations or checkpoints) in this process.
+    step_secs: f64,
 }
 
 /// Steps timed before a wall-time budget is turned into a step horizon for the schedule.
@@ -314,15 +318,18 @@ impl Loop<'_> {
         }
     }
 
-    /// Steps that fit in the remaining budget, counting the evaluations they will trigger.
-    fn estimate_horizon(&self, state: &TrainerState, secs_per_step: f64, budget: Duration) -> u64 {
-        let t = &self.config().train;
-        let eval_tokens = self.eval_batches.num_targets() as f64;
-        let step_tokens = (t.batch * t.bptt) as f64;
-        // Evaluation is a forward pass only: about a third of a training step per token.
-        let eval_share = eval_tokens / (3.0 * step_tokens * t.eval_every.max(1) as f64);
+    /// The step at which the remaining budget runs out: training steps of `step_s`, an
+    /// evaluation of `eval_s` every `eval_every` steps, and the final one.
+    fn horizon_within(
+        &self,
+        state: &TrainerState,
+        budget: Duration,
+        step_s: f64,
+        eval_s: f64,
+    ) -> u64 {
         let remaining = budget.as_secs_f64() - self.elapsed(state);
-        state.step + (remaining / (secs_per_step * (1.0 + eval_share))).max(1.0) as u64
+        state.step
+            + horizon::steps_within(remaining, step_s, eval_s, self.config().train.eval_every)
     }
 
     fn schedule(&self, horizon: u64) -> Result<LrSchedule, TrainError> {
@@ -375,7 +382,10 @@ impl Loop<'_> {
                 if let Some(budget) = self.time_budget {
                     let per_step =
                         calibration_start.1.elapsed().as_secs_f64() / CALIBRATION_STEPS as f64;
-                    let horizon = self.estimate_horizon(state, per_step, budget);
+                    let step_tokens = (t.batch * t.bptt) as usize;
+                    let eval_tokens = self.eval_batches.num_targets();
+                    let eval_s = horizon::guessed_eval_secs(per_step, eval_tokens, step_tokens);
+                    let horizon = self.horizon_within(state, budget, per_step, eval_s);
                     state.horizon = Some(horizon);
                     schedule = self.schedule(horizon)?;
                     self.progress.set_total(horizon);
@@ -390,10 +400,9 @@ impl Loop<'_> {
                 // step time; re-aim the horizon so the run ends on the budget, not before.
                 if let (Some(budget), false, true) = (self.time_budget, at_end, time_bounded) {
                     let steps = state.step - calibration_start.0;
-                    let per_step = calibration_start.1.elapsed().as_secs_f64() / steps as f64;
-                    let reserve = eval_start.elapsed().as_secs_f64();
-                    let remaining = budget.as_secs_f64() - self.elapsed(state) - reserve;
-                    let horizon = state.step + (remaining / per_step).max(1.0) as u64;
+                    let per_step = self.step_secs / steps as f64;
+                    let eval_s = eval_start.elapsed().as_secs_f64();
+                    let horizon = self.horizon_within(state, budget, per_step, eval_s);
                     state.horizon = Some(horizon);
                     schedule = self.schedule(horizon)?;
                     self.progress.set_total(horizon);
@@ -542,6 +551,7 @@ impl Loop<'_> {
         let tokens = batch.targets.len() as u64;
         state.tokens += tokens;
         let secs = step_start.elapsed().as_secs_f64();
+        self.step_secs += secs;
         let record = StepRecord {
             step,
             epoch: batcher.position().epoch as f64
