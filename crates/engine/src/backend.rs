@@ -116,6 +116,40 @@ impl CpuBackend {
     pub fn single_thread() -> Self {
         Self::new(1)
     }
+
+    /// Runs `f(rows, a_part, c_chunk)` for the rows of `c` (and of `op(a)`) in chunks of
+    /// `rows_per`, one chunk per worker.
+    #[allow(clippy::too_many_arguments)]
+    fn rows_in_parallel(
+        &self,
+        ta: Trans,
+        m: usize,
+        n: usize,
+        k: usize,
+        rows_per: usize,
+        a: &[f32],
+        c: &mut [f32],
+        f: &(dyn Fn(usize, &[f32], &mut [f32]) + Sync),
+    ) {
+        self.pool.install(|| {
+            c[..m * n]
+                .par_chunks_mut(rows_per * n)
+                .enumerate()
+                .for_each(|(i, c_chunk)| {
+                    let r0 = i * rows_per;
+                    let a_part = match ta {
+                        Trans::N => &a[r0 * k..],
+                        Trans::T => &a[r0..],
+                    };
+                    f(c_chunk.len() / n, a_part, c_chunk)
+                })
+        });
+    }
+}
+
+thread_local! {
+    /// `op(b)` of a product whose rows the workers split, packed once for all of them.
+    static SHARED_PACKED_B: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Strides (row, column) of an operand stored row-major as `rows×cols` before `op`.
@@ -218,32 +252,43 @@ impl Backend for CpuBackend {
         }
         // Split the rows of c (and of op(a)) across threads.
         let rows_per = m.div_ceil(self.threads);
-        self.pool.install(|| {
-            c[..m * n]
-                .par_chunks_mut(rows_per * n)
-                .enumerate()
-                .for_each(|(i, c_chunk)| {
-                    let r0 = i * rows_per;
-                    let rows = c_chunk.len() / n;
-                    let a_part = match ta {
-                        Trans::N => &a[r0 * k..],
-                        Trans::T => &a[r0..],
-                    };
-                    gemm_serial(
-                        ta,
-                        tb,
-                        rows,
-                        n,
-                        k,
-                        alpha,
-                        a_part,
-                        b,
-                        beta,
-                        c_chunk,
-                        lda,
-                        self.packed_kernel,
-                    );
-                })
+        if self.packed_kernel {
+            let (rsb, csb) = strides(tb, if tb == Trans::N { n } else { k });
+            let b_op = gemm::Operand {
+                data: b,
+                rs: rsb as usize,
+                cs: csb as usize,
+            };
+            if gemm::packs_b(rows_per, n, b_op) {
+                return SHARED_PACKED_B.with_borrow_mut(|packed| {
+                    self.pack_b(tb, b, k, n, packed);
+                    self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a, c| {
+                        let (rs, cs) = strides(ta, lda);
+                        let a = gemm::Operand {
+                            data: a,
+                            rs: rs as usize,
+                            cs: cs as usize,
+                        };
+                        gemm::sgemm_prepacked(rows, n, k, alpha, a, packed, beta, c, n)
+                    })
+                });
+            }
+        }
+        self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a_part, c_chunk| {
+            gemm_serial(
+                ta,
+                tb,
+                rows,
+                n,
+                k,
+                alpha,
+                a_part,
+                b,
+                beta,
+                c_chunk,
+                lda,
+                self.packed_kernel,
+            )
         });
     }
 
@@ -344,6 +389,41 @@ mod tests {
             }
         }
         c
+    }
+
+    #[test]
+    fn threads_sharing_one_packed_b_give_the_bits_of_one_thread() {
+        // Deeper than one packed block (KC = 256) and with a ragged last panel, so the
+        // shared packing is addressed by depth block and padded like the per-thread one.
+        let (m, n, k) = (40, 70, 300);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
+            .collect();
+        let (one, two) = (CpuBackend::new(1), CpuBackend::new(2));
+        let b_op = gemm::Operand {
+            data: &b,
+            rs: n,
+            cs: 1,
+        };
+        assert!(
+            gemm::packs_b(m / 2, n, b_op),
+            "the shared packing is what this tests"
+        );
+        for ta in [Trans::N, Trans::T] {
+            for tb in [Trans::N, Trans::T] {
+                let start: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32).collect();
+                let (mut c1, mut c2) = (start.clone(), start);
+                one.sgemm(ta, tb, m, n, k, 0.5, &a, &b, 0.25, &mut c1);
+                two.sgemm(ta, tb, m, n, k, 0.5, &a, &b, 0.25, &mut c2);
+                assert!(
+                    c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{ta:?}{tb:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -175,13 +175,74 @@ pub fn sgemm(
             k,
             alpha,
             b.transposed(),
-            a.transposed(),
+            BSource::Operand(a.transposed()),
             beta,
             c,
             (1, ldc),
         );
     }
+    blocked(m, n, k, alpha, a, BSource::Operand(b), beta, c, (ldc, 1));
+}
+
+/// Whether [`blocked`] reads `op(B)` in place instead of packing it (see there).
+fn reads_b_in_place(m: usize, n: usize, b: &Operand) -> bool {
+    // Not `is_multiple_of`: the workspace supports Rust 1.80.
+    b.cs == 1 && n / NR * NR == n && m <= MC
+}
+
+/// Whether [`sgemm`] on `m` rows packs `op(B)` (`k×n`) in the usual orientation. Threads that
+/// split the rows of one product would each pack all of it: they can share one packing in
+/// [`super::packed`]'s layout instead, through [`sgemm_prepacked`].
+pub fn packs_b(m: usize, n: usize, b: Operand) -> bool {
+    let transposed = tile_waste(n, m) * 1.25 < tile_waste(m, n);
+    m > 0 && n > 0 && !transposed && !reads_b_in_place(m, n, &b)
+}
+
+/// [`sgemm`] with `op(B)` already packed by [`super::packed::pack`] (panels of `NR` columns
+/// over the whole depth `k`). Same blocking, kernel and summation order, so the same bits.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_prepacked(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: Operand,
+    packed_b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    assert!(
+        super::packed::available(),
+        "blocked gemm needs AVX2 and FMA"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(c.len() >= (m - 1) * ldc + n, "gemm: c too short");
+    if k == 0 {
+        scale_rows(m, n, beta, c, ldc);
+        return;
+    }
+    assert!(
+        a.data.len() > (m - 1) * a.rs + (k - 1) * a.cs,
+        "gemm: a too short"
+    );
+    assert!(
+        packed_b.len() >= super::packed::packed_len(n, k),
+        "gemm: packed b too short"
+    );
+    let b = BSource::Packed(packed_b);
     blocked(m, n, k, alpha, a, b, beta, c, (ldc, 1));
+}
+
+/// Where the kernel's `B` panels come from.
+#[derive(Clone, Copy)]
+enum BSource<'a> {
+    /// The operand itself, packed block by block here (or read in place).
+    Operand(Operand<'a>),
+    /// Whole-depth panels packed beforehand.
+    Packed(&'a [f32]),
 }
 
 /// The three blocking loops; `c_strides` are (row, column) strides of `C` in `c`.
@@ -197,23 +258,25 @@ fn blocked(
     k: usize,
     alpha: f32,
     a: Operand,
-    b: Operand,
+    b: BSource,
     beta: f32,
     c: &mut [f32],
     c_strides: (usize, usize),
 ) {
     let (rsc, csc) = c_strides;
     let direct_a = a.cs == 1;
-    // Not `is_multiple_of`: the workspace supports Rust 1.80.
-    let direct_b = b.cs == 1 && n / NR * NR == n && m <= MC;
     PACK.with(|bufs| {
         let (a_buf, b_buf) = &mut *bufs.borrow_mut();
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
-            let b_pack: &[f32] = if direct_b {
-                &[]
-            } else {
-                pack_b(b, p0, kc, n, b_buf)
+            // Each source's panels as (start of panel 0 at this depth, floats between panels,
+            // floats between depth steps).
+            let (b_base, panel_stride, ldb): (&[f32], usize, usize) = match b {
+                BSource::Operand(b) if reads_b_in_place(m, n, &b) => {
+                    (&b.data[p0 * b.rs..], NR, b.rs)
+                }
+                BSource::Operand(b) => (pack_b(b, p0, kc, n, b_buf), NR * kc, NR),
+                BSource::Packed(panels) => (&panels[p0 * NR..], NR * k, NR),
             };
             // Later k blocks add onto what the first one stored.
             let beta_here = if p0 == 0 { beta } else { 1.0 };
@@ -225,11 +288,7 @@ fn blocked(
                     pack_a(a, i0, mc, p0, kc, a_buf)
                 };
                 for jp in 0..n.div_ceil(NR) {
-                    let (b_ptr, ldb) = if direct_b {
-                        (b.data[p0 * b.rs + jp * NR..].as_ptr(), b.rs)
-                    } else {
-                        (b_pack[jp * NR * kc..].as_ptr(), NR)
-                    };
+                    let b_ptr = b_base[jp * panel_stride..].as_ptr();
                     for ip in 0..mc.div_ceil(MR) {
                         let rows = MR.min(mc - ip * MR);
                         // Rows past the edge repeat the last valid one (computed, not stored).
