@@ -129,7 +129,7 @@ impl CpuBackend {
         rows_per: usize,
         a: &[f32],
         c: &mut [f32],
-        f: &(dyn Fn(usize, &[f32], &mut [f32]) + Sync),
+        f: &RowsOp<'_>,
     ) {
         self.pool.install(|| {
             c[..m * n]
@@ -146,6 +146,9 @@ impl CpuBackend {
         });
     }
 }
+
+/// `f(rows, a_part, c_chunk)`: one worker's share of a row-split product.
+type RowsOp<'a> = dyn Fn(usize, &[f32], &mut [f32]) + Sync + 'a;
 
 thread_local! {
     /// `op(b)` of a product whose rows the workers split, packed once for all of them.
