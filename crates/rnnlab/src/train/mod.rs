@@ -382,7 +382,7 @@ impl Loop<'_> {
                 if let Some(budget) = self.time_budget {
                     let per_step =
                         calibration_start.1.elapsed().as_secs_f64() / CALIBRATION_STEPS as f64;
-                    let step_tokens = (t.batch * t.bptt) as usize;
+                    let step_tokens = t.batch * t.bptt;
                     let eval_tokens = self.eval_batches.num_targets();
                     let eval_s = horizon::guessed_eval_secs(per_step, eval_tokens, step_tokens);
                     let horizon = self.horizon_within(state, budget, per_step, eval_s);
