@@ -230,7 +230,7 @@ impl LanguageModel {
     ) -> Result<CrossEntropy> {
         let vocab = self.spec.vocab;
         let logits = self.logits(be, inputs, t, b, state)?;
-        cross_entropy(logits, targets, vocab, None)
+        cross_entropy(be, logits, targets, vocab, None)
     }
 
     /// Evaluation-mode logits `[T*B, V]` for `inputs`; `state` advances.

@@ -8,6 +8,8 @@
 
 use std::sync::Mutex;
 
+use rayon::prelude::*;
+
 use crate::backend::Backend;
 use crate::error::check_len;
 use crate::{EngineError, Result};
@@ -226,21 +228,40 @@ pub fn softmax_cross_entropy(
     softmax_cross_entropy_in_place(backend, dlogits, targets, vocab, ignore_index)
 }
 
-/// Mean cross-entropy without a gradient, for evaluation.
+/// Mean cross-entropy without a gradient, for evaluation. Rows run on the backend's threads;
+/// their losses are summed in row order, so the result does not depend on the thread count.
 pub fn cross_entropy(
+    backend: &dyn Backend,
     logits: &[f32],
     targets: &[u32],
     vocab: usize,
     ignore_index: Option<u32>,
 ) -> Result<CrossEntropy> {
     let count = validate(logits.len(), targets, vocab, ignore_index)?;
-    let sum = logits
-        .chunks_exact(vocab)
-        .zip(targets)
-        .filter(|(_, &t)| Some(t) != ignore_index)
-        .map(|(row, &t)| row_loss(row, t as usize))
-        .sum();
-    Ok(CrossEntropy::from_sum(sum, count))
+    let row_nll = |(row, &t): (&[f32], &u32)| {
+        if Some(t) == ignore_index {
+            0.0
+        } else {
+            row_loss(row, t as usize)
+        }
+    };
+    let mut losses = Vec::new();
+    if logits.len() >= PARALLEL_MIN_ELEMENTS && backend.threads() > 1 {
+        backend.install(&mut || {
+            losses = logits
+                .par_chunks_exact(vocab)
+                .zip(targets)
+                .map(row_nll)
+                .collect()
+        });
+    } else {
+        losses = logits
+            .chunks_exact(vocab)
+            .zip(targets)
+            .map(row_nll)
+            .collect();
+    }
+    Ok(CrossEntropy::from_sum(losses.iter().sum(), count))
 }
 
 fn check_rows(what: &str, len: usize, vocab: usize) -> Result<()> {
@@ -325,15 +346,19 @@ mod tests {
         let ce = softmax_cross_entropy(&be, &x, &targets, v, Some(99), &mut grad).unwrap();
         assert_eq!(ce.count, 4);
         assert!(grad[2 * v..3 * v].iter().all(|&g| g == 0.0));
-        let eval = cross_entropy(&x, &targets, v, Some(99)).unwrap();
+        let eval = cross_entropy(&CpuBackend::single_thread(), &x, &targets, v, Some(99)).unwrap();
         assert!((eval.mean - ce.mean).abs() < 1e-9);
         let h = 1e-2f32;
         for j in 0..x.len() {
             let mut xp = x.clone();
             xp[j] += h;
-            let up = cross_entropy(&xp, &targets, v, Some(99)).unwrap().mean;
+            let up = cross_entropy(&CpuBackend::single_thread(), &xp, &targets, v, Some(99))
+                .unwrap()
+                .mean;
             xp[j] -= 2.0 * h;
-            let down = cross_entropy(&xp, &targets, v, Some(99)).unwrap().mean;
+            let down = cross_entropy(&CpuBackend::single_thread(), &xp, &targets, v, Some(99))
+                .unwrap()
+                .mean;
             let numeric = (up - down) / (2.0 * h as f64);
             assert!(
                 (numeric - grad[j] as f64).abs() < 1e-4,
@@ -364,7 +389,14 @@ mod tests {
         let mut x = vec![1e4, -1e4, 0.0];
         let right = softmax_cross_entropy_in_place(&be, &mut x, &[0], 3, None).unwrap();
         assert!(right.mean.abs() < 1e-6);
-        let wrong = cross_entropy(&[1e4, -1e4, 0.0], &[2], 3, None).unwrap();
+        let wrong = cross_entropy(
+            &CpuBackend::single_thread(),
+            &[1e4, -1e4, 0.0],
+            &[2],
+            3,
+            None,
+        )
+        .unwrap();
         assert!((wrong.mean - 1e4).abs() < 1e-2);
     }
 
@@ -381,6 +413,12 @@ mod tests {
         let rb = softmax_cross_entropy_in_place(&two, &mut b, &targets, v, Some(5)).unwrap();
         assert_eq!(ra.sum.to_bits(), rb.sum.to_bits());
         assert_eq!(a, b);
+        // Evaluation's loss (no gradient) agrees with itself across threads and with training's.
+        let ea = cross_entropy(&one, &x, &targets, v, Some(5)).unwrap();
+        let eb = cross_entropy(&two, &x, &targets, v, Some(5)).unwrap();
+        assert_eq!(ea.sum.to_bits(), eb.sum.to_bits());
+        assert_eq!(ea.count, ra.count);
+        assert!((ea.mean - ra.mean).abs() < 1e-6 * ra.mean.abs());
         // Gradient rows of counted tokens sum to zero (softmax sums to one).
         let row_sum: f32 = a[..v].iter().sum();
         assert!(row_sum.abs() < 1e-6);
@@ -443,14 +481,28 @@ mod tests {
 
     #[test]
     fn nan_logits_give_nan_loss() {
-        let ce = cross_entropy(&[0.0, f32::NAN], &[0], 2, None).unwrap();
+        let ce = cross_entropy(
+            &CpuBackend::single_thread(),
+            &[0.0, f32::NAN],
+            &[0],
+            2,
+            None,
+        )
+        .unwrap();
         assert!(ce.mean.is_nan());
         let be = CpuBackend::single_thread();
         let mut row = vec![0.5; 20];
         row[13] = f32::NAN;
         let ce = softmax_cross_entropy_in_place(&be, &mut row, &[2], 20, None).unwrap();
         assert!(ce.mean.is_nan());
-        let inf = cross_entropy(&[0.0, f32::INFINITY, 1.0], &[0], 3, None).unwrap();
+        let inf = cross_entropy(
+            &CpuBackend::single_thread(),
+            &[0.0, f32::INFINITY, 1.0],
+            &[0],
+            3,
+            None,
+        )
+        .unwrap();
         assert!(
             inf.mean.is_nan(),
             "an infinite logit is reported, not hidden"
@@ -466,7 +518,7 @@ mod tests {
         assert!(softmax_cross_entropy_in_place(&be, &mut x, &[0, 1], 0, None).is_err());
         let mut small = vec![0.0; 3];
         assert!(softmax_cross_entropy(&be, &x, &[0, 1], 3, None, &mut small).is_err());
-        assert!(cross_entropy(&x, &[0, 5], 3, None).is_err());
+        assert!(cross_entropy(&CpuBackend::single_thread(), &x, &[0, 5], 3, None).is_err());
         assert!(log_softmax_in_place(&mut x, 4).is_err());
         assert!(softmax_in_place(&mut x, 3, 0.0).is_err());
     }
