@@ -181,17 +181,16 @@ fn gemm_serial(
     if m == 0 || n == 0 {
         return;
     }
-    let (rsa, csa) = strides(ta, lda);
-    let (rsb, csb) = strides(tb, if tb == Trans::N { n } else { k });
+    let ldb = if tb == Trans::N { n } else { k };
     if blocked {
-        let op = |data, (rs, cs): (isize, isize)| gemm::Operand {
-            data,
-            rs: rs as usize,
-            cs: cs as usize,
-        };
-        let (a, b) = (op(a, (rsa, csa)), op(b, (rsb, csb)));
+        let (a, b) = (
+            gemm::Operand::stored(a, ta, lda),
+            gemm::Operand::stored(b, tb, ldb),
+        );
         return gemm::sgemm(m, n, k, alpha, a, b, beta, c, n);
     }
+    let (rsa, csa) = strides(ta, lda);
+    let (rsb, csb) = strides(tb, ldb);
     // SAFETY: the caller checked that the slices hold op(a) m×k, op(b) k×n and c m×n.
     unsafe {
         matrixmultiply::sgemm(
@@ -255,27 +254,15 @@ impl Backend for CpuBackend {
         }
         // Split the rows of c (and of op(a)) across threads.
         let rows_per = m.div_ceil(self.threads);
-        if self.packed_kernel {
-            let (rsb, csb) = strides(tb, if tb == Trans::N { n } else { k });
-            let b_op = gemm::Operand {
-                data: b,
-                rs: rsb as usize,
-                cs: csb as usize,
-            };
-            if gemm::packs_b(rows_per, n, b_op) {
-                return SHARED_PACKED_B.with_borrow_mut(|packed| {
-                    self.pack_b(tb, b, k, n, packed);
-                    self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a, c| {
-                        let (rs, cs) = strides(ta, lda);
-                        let a = gemm::Operand {
-                            data: a,
-                            rs: rs as usize,
-                            cs: cs as usize,
-                        };
-                        gemm::sgemm_prepacked(rows, n, k, alpha, a, packed, beta, c, n)
-                    })
-                });
-            }
+        let ldb = if tb == Trans::N { n } else { k };
+        if self.packed_kernel && gemm::packs_b(rows_per, n, gemm::Operand::stored(b, tb, ldb)) {
+            return SHARED_PACKED_B.with_borrow_mut(|packed| {
+                self.pack_b(tb, b, k, n, packed);
+                self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a, c| {
+                    let a = gemm::Operand::stored(a, ta, lda);
+                    gemm::sgemm_prepacked(rows, n, k, alpha, a, packed, beta, c, n)
+                })
+            });
         }
         self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a_part, c_chunk| {
             gemm_serial(
@@ -394,25 +381,26 @@ mod tests {
         c
     }
 
+    /// `a` (`m·k` floats) and `b` (`k·n`) with small, exactly representable, varied values.
+    fn test_matrices(m: usize, n: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
+            .collect();
+        let b = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
+            .collect();
+        (a, b)
+    }
+
     #[test]
     fn threads_sharing_one_packed_b_give_the_bits_of_one_thread() {
         // Deeper than one packed block (KC = 256) and with a ragged last panel, so the
         // shared packing is addressed by depth block and padded like the per-thread one.
         let (m, n, k) = (40, 70, 300);
-        let a: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
-            .collect();
+        let (a, b) = test_matrices(m, n, k);
         let (one, two) = (CpuBackend::new(1), CpuBackend::new(2));
-        let b_op = gemm::Operand {
-            data: &b,
-            rs: n,
-            cs: 1,
-        };
         assert!(
-            gemm::packs_b(m / 2, n, b_op),
+            gemm::packs_b(m / 2, n, gemm::Operand::stored(&b, Trans::N, n)),
             "the shared packing is what this tests"
         );
         for ta in [Trans::N, Trans::T] {
@@ -432,12 +420,7 @@ mod tests {
     #[test]
     fn sgemm_matches_naive_for_all_transposes_and_threads() {
         let (m, n, k) = (70, 33, 129);
-        let a: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
-            .collect();
+        let (a, b) = test_matrices(m, n, k);
         for threads in [1, 2] {
             let be = CpuBackend::new(threads);
             for ta in [Trans::N, Trans::T] {

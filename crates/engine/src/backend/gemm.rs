@@ -35,6 +35,27 @@ pub struct Operand<'a> {
 }
 
 impl<'a> Operand<'a> {
+    /// `op(X)` of `X` stored row-major with leading dimension `ld`.
+    pub fn stored(data: &'a [f32], t: super::Trans, ld: usize) -> Operand<'a> {
+        match t {
+            super::Trans::N => Operand {
+                data,
+                rs: ld,
+                cs: 1,
+            },
+            super::Trans::T => Operand {
+                data,
+                rs: 1,
+                cs: ld,
+            },
+        }
+    }
+
+    /// Index of the last element of a `rows×cols` view (both positive).
+    fn last(&self, rows: usize, cols: usize) -> usize {
+        (rows - 1) * self.rs + (cols - 1) * self.cs
+    }
+
     fn transposed(self) -> Operand<'a> {
         Operand {
             data: self.data,
@@ -150,21 +171,10 @@ pub fn sgemm(
     c: &mut [f32],
     ldc: usize,
 ) {
-    assert!(
-        super::packed::available(),
-        "blocked gemm needs AVX2 and FMA"
-    );
-    if m == 0 || n == 0 {
+    if nothing_to_multiply(m, n, k, &a, beta, c, ldc) {
         return;
     }
-    assert!(c.len() >= (m - 1) * ldc + n, "gemm: c too short");
-    let last = |o: &Operand, rows: usize, cols: usize| (rows - 1) * o.rs + (cols - 1) * o.cs;
-    if k == 0 {
-        scale_rows(m, n, beta, c, ldc);
-        return;
-    }
-    assert!(a.data.len() > last(&a, m, k), "gemm: a too short");
-    assert!(b.data.len() > last(&b, k, n), "gemm: b too short");
+    assert!(b.data.len() > b.last(k, n), "gemm: b too short");
     // A narrow C wastes most of its last 16-column panel; its transpose
     // `Cᵀ = op(B)ᵀ·op(A)ᵀ` cuts into tiles with less padding but stores scalar by scalar,
     // which costs about a quarter more (the output head's 65 logits stay as they are).
@@ -212,28 +222,42 @@ pub fn sgemm_prepacked(
     c: &mut [f32],
     ldc: usize,
 ) {
-    assert!(
-        super::packed::available(),
-        "blocked gemm needs AVX2 and FMA"
-    );
-    if m == 0 || n == 0 {
+    if nothing_to_multiply(m, n, k, &a, beta, c, ldc) {
         return;
     }
-    assert!(c.len() >= (m - 1) * ldc + n, "gemm: c too short");
-    if k == 0 {
-        scale_rows(m, n, beta, c, ldc);
-        return;
-    }
-    assert!(
-        a.data.len() > (m - 1) * a.rs + (k - 1) * a.cs,
-        "gemm: a too short"
-    );
     assert!(
         packed_b.len() >= super::packed::packed_len(n, k),
         "gemm: packed b too short"
     );
     let b = BSource::Packed(packed_b);
     blocked(m, n, k, alpha, a, b, beta, c, (ldc, 1));
+}
+
+/// The checks both entry points share: AVX2, `c` and `op(A)` (`m×k`) large enough. Returns
+/// true when the product is empty, after scaling `c` by `beta` for `k == 0`.
+fn nothing_to_multiply(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &Operand,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) -> bool {
+    assert!(
+        super::packed::available(),
+        "blocked gemm needs AVX2 and FMA"
+    );
+    if m == 0 || n == 0 {
+        return true;
+    }
+    assert!(c.len() >= (m - 1) * ldc + n, "gemm: c too short");
+    if k == 0 {
+        scale_rows(m, n, beta, c, ldc);
+        return true;
+    }
+    assert!(a.data.len() > a.last(m, k), "gemm: a too short");
+    false
 }
 
 /// Where the kernel's `B` panels come from.

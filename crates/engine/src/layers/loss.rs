@@ -346,19 +346,15 @@ mod tests {
         let ce = softmax_cross_entropy(&be, &x, &targets, v, Some(99), &mut grad).unwrap();
         assert_eq!(ce.count, 4);
         assert!(grad[2 * v..3 * v].iter().all(|&g| g == 0.0));
-        let eval = cross_entropy(&CpuBackend::single_thread(), &x, &targets, v, Some(99)).unwrap();
+        let eval = cross_entropy(&be, &x, &targets, v, Some(99)).unwrap();
         assert!((eval.mean - ce.mean).abs() < 1e-9);
         let h = 1e-2f32;
         for j in 0..x.len() {
             let mut xp = x.clone();
             xp[j] += h;
-            let up = cross_entropy(&CpuBackend::single_thread(), &xp, &targets, v, Some(99))
-                .unwrap()
-                .mean;
+            let up = cross_entropy(&be, &xp, &targets, v, Some(99)).unwrap().mean;
             xp[j] -= 2.0 * h;
-            let down = cross_entropy(&CpuBackend::single_thread(), &xp, &targets, v, Some(99))
-                .unwrap()
-                .mean;
+            let down = cross_entropy(&be, &xp, &targets, v, Some(99)).unwrap().mean;
             let numeric = (up - down) / (2.0 * h as f64);
             assert!(
                 (numeric - grad[j] as f64).abs() < 1e-4,
@@ -389,14 +385,7 @@ mod tests {
         let mut x = vec![1e4, -1e4, 0.0];
         let right = softmax_cross_entropy_in_place(&be, &mut x, &[0], 3, None).unwrap();
         assert!(right.mean.abs() < 1e-6);
-        let wrong = cross_entropy(
-            &CpuBackend::single_thread(),
-            &[1e4, -1e4, 0.0],
-            &[2],
-            3,
-            None,
-        )
-        .unwrap();
+        let wrong = cross_entropy(&be, &[1e4, -1e4, 0.0], &[2], 3, None).unwrap();
         assert!((wrong.mean - 1e4).abs() < 1e-2);
     }
 
@@ -481,28 +470,14 @@ mod tests {
 
     #[test]
     fn nan_logits_give_nan_loss() {
-        let ce = cross_entropy(
-            &CpuBackend::single_thread(),
-            &[0.0, f32::NAN],
-            &[0],
-            2,
-            None,
-        )
-        .unwrap();
-        assert!(ce.mean.is_nan());
         let be = CpuBackend::single_thread();
+        let ce = cross_entropy(&be, &[0.0, f32::NAN], &[0], 2, None).unwrap();
+        assert!(ce.mean.is_nan());
         let mut row = vec![0.5; 20];
         row[13] = f32::NAN;
         let ce = softmax_cross_entropy_in_place(&be, &mut row, &[2], 20, None).unwrap();
         assert!(ce.mean.is_nan());
-        let inf = cross_entropy(
-            &CpuBackend::single_thread(),
-            &[0.0, f32::INFINITY, 1.0],
-            &[0],
-            3,
-            None,
-        )
-        .unwrap();
+        let inf = cross_entropy(&be, &[0.0, f32::INFINITY, 1.0], &[0], 3, None).unwrap();
         assert!(
             inf.mean.is_nan(),
             "an infinite logit is reported, not hidden"
@@ -518,7 +493,7 @@ mod tests {
         assert!(softmax_cross_entropy_in_place(&be, &mut x, &[0, 1], 0, None).is_err());
         let mut small = vec![0.0; 3];
         assert!(softmax_cross_entropy(&be, &x, &[0, 1], 3, None, &mut small).is_err());
-        assert!(cross_entropy(&CpuBackend::single_thread(), &x, &[0, 5], 3, None).is_err());
+        assert!(cross_entropy(&be, &x, &[0, 5], 3, None).is_err());
         assert!(log_softmax_in_place(&mut x, 4).is_err());
         assert!(softmax_in_place(&mut x, 3, 0.0).is_err());
     }
