@@ -346,9 +346,10 @@ impl Loop<'_> {
         let t = self.config().train.clone();
         // A step or epoch bound in the config wins (a resume may extend the run); a
         // time-bounded run keeps the horizon it calibrated.
-        let time_bounded = self.fixed_horizon(batcher).is_none();
-        if let Some(h) = self.fixed_horizon(batcher) {
-            state.horizon = Some(h);
+        let fixed = self.fixed_horizon(batcher);
+        let time_bounded = fixed.is_none();
+        if fixed.is_some() {
+            state.horizon = fixed;
         }
         // Until a time-bounded run is calibrated, its schedule runs as if it had no end.
         let mut schedule = self.schedule(state.horizon.unwrap_or(u64::MAX / 4))?;
