@@ -46,7 +46,7 @@ fn main() {
     ] {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
         let w: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
-        let mut packed = Vec::new();
+        let mut packed = engine::backend::PackedWeight::default();
         be.pack_b(tb, &w, k, n, &mut packed);
         let mut c = vec![0.0f32; m * n];
         let s = cpu_seconds_per_call(|| be.gemm_packed(tb, m, n, k, &a, &packed, 0.0, &mut c), 0);

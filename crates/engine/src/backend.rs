@@ -13,6 +13,8 @@ use rayon::prelude::*;
 mod gemm;
 mod packed;
 
+pub use packed::PackedWeight;
+
 /// Whether an operand is read as stored or transposed. Storage is row-major and tight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trans {
@@ -40,10 +42,10 @@ pub trait Backend: Send + Sync {
 
     /// Prepares `b` for many products `a · op(b)` with [`Backend::gemm_packed`] (a recurrent
     /// weight used once per timestep). `op(b)` is `k×n`. The default keeps a plain copy.
-    fn pack_b(&self, tb: Trans, b: &[f32], k: usize, n: usize, packed: &mut Vec<f32>) {
+    fn pack_b(&self, tb: Trans, b: &[f32], k: usize, n: usize, packed: &mut PackedWeight) {
         let _ = tb; // a plain copy keeps either layout; gemm_packed passes `tb` on to sgemm
-        packed.clear();
-        packed.extend_from_slice(&b[..k * n]);
+        packed.resize(k * n);
+        packed.as_mut_slice().copy_from_slice(&b[..k * n]);
     }
 
     /// `c[m×n] = a[m×k] · op(b) + beta·c` with `packed` from [`Backend::pack_b`] (same `tb`,
@@ -56,11 +58,11 @@ pub trait Backend: Send + Sync {
         n: usize,
         k: usize,
         a: &[f32],
-        packed: &[f32],
+        packed: &PackedWeight,
         beta: f32,
         c: &mut [f32],
     ) {
-        self.sgemm(Trans::N, tb, m, n, k, 1.0, a, packed, beta, c)
+        self.sgemm(Trans::N, tb, m, n, k, 1.0, a, packed.as_slice(), beta, c)
     }
 
     /// Number of worker threads the backend uses for a parallel loop.
@@ -152,7 +154,7 @@ type RowsOp<'a> = dyn Fn(usize, &[f32], &mut [f32]) + Sync + 'a;
 
 thread_local! {
     /// `op(b)` of a product whose rows the workers split, packed once for all of them.
-    static SHARED_PACKED_B: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SHARED_PACKED_B: std::cell::RefCell<PackedWeight> = std::cell::RefCell::new(PackedWeight::default());
 }
 
 /// Strides (row, column) of an operand stored row-major as `rows×cols` before `op`.
@@ -260,7 +262,7 @@ impl Backend for CpuBackend {
                 self.pack_b(tb, b, k, n, packed);
                 self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a, c| {
                     let a = gemm::Operand::stored(a, ta, lda);
-                    gemm::sgemm_prepacked(rows, n, k, alpha, a, packed, beta, c, n)
+                    gemm::sgemm_prepacked(rows, n, k, alpha, a, packed.as_slice(), beta, c, n)
                 })
             });
         }
@@ -282,7 +284,7 @@ impl Backend for CpuBackend {
         });
     }
 
-    fn pack_b(&self, tb: Trans, b: &[f32], k: usize, n: usize, out: &mut Vec<f32>) {
+    fn pack_b(&self, tb: Trans, b: &[f32], k: usize, n: usize, out: &mut PackedWeight) {
         assert!(b.len() >= k * n, "pack_b: b holds {} < {}", b.len(), k * n);
         if self.packed_kernel {
             let nested = self.pool.current_thread_index().is_some();
@@ -290,17 +292,18 @@ impl Backend for CpuBackend {
                 return packed::pack(tb, b, k, n, out);
             }
             // Every step repacks each W_hh: share the panels out rather than leave a core idle.
-            out.resize(packed::packed_len(n, k), 0.0);
+            out.resize(packed::packed_len(n, k));
             let panel = packed::NR * k;
             let per = n.div_ceil(packed::NR).div_ceil(self.threads) * panel;
             self.pool.install(|| {
-                out.par_chunks_mut(per)
+                out.as_mut_slice()
+                    .par_chunks_mut(per)
                     .enumerate()
                     .for_each(|(i, chunk)| packed::pack_panels(tb, b, k, n, i * per / panel, chunk))
             });
         } else {
-            out.clear();
-            out.extend_from_slice(&b[..k * n]);
+            out.resize(k * n);
+            out.as_mut_slice().copy_from_slice(&b[..k * n]);
         }
     }
 
@@ -311,10 +314,11 @@ impl Backend for CpuBackend {
         n: usize,
         k: usize,
         a: &[f32],
-        packed: &[f32],
+        packed: &PackedWeight,
         beta: f32,
         c: &mut [f32],
     ) {
+        let packed = packed.as_slice();
         if self.packed_kernel {
             packed::gemm(m, n, k, a, packed, beta, c);
         } else {

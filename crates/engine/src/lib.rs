@@ -12,6 +12,7 @@ pub mod model;
 pub mod optim;
 pub mod params;
 pub mod rng;
+mod simd;
 
 pub use backend::{Backend, CpuBackend};
 pub use error::EngineError;

@@ -18,12 +18,46 @@ pub fn packed_len(n: usize, k: usize) -> usize {
     n.div_ceil(NR) * NR * k
 }
 
+/// 16 floats on a 64-byte boundary: one row of a panel, exactly one cache line.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct CacheLine([f32; NR]);
+
+/// A weight prepared once for many products (see [`super::Backend::pack_b`]). Its floats start
+/// on a cache-line boundary, so each panel row is one line: the allocator's 16-byte alignment
+/// splits every row over two lines, which cost the per-step products about a tenth.
+#[derive(Debug, Clone, Default)]
+pub struct PackedWeight {
+    lines: Vec<CacheLine>,
+    len: usize,
+}
+
+impl PackedWeight {
+    /// Makes room for `len` floats; keeps the old contents where they fit.
+    pub fn resize(&mut self, len: usize) {
+        self.lines.resize(len.div_ceil(NR), CacheLine([0.0; NR]));
+        self.len = len;
+    }
+
+    pub fn as_slice(&self) -> &[f32] {
+        // SAFETY: `CacheLine` is `repr(C)` over `[f32; NR]` with no padding (64 bytes, align
+        // 64), so `lines` is `lines.len() · NR` contiguous, initialised floats, and
+        // `len <= lines.len() · NR`.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast(), self.len) }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        // SAFETY: as in `as_slice`, with the unique borrow of `lines`.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast(), self.len) }
+    }
+}
+
 /// Packs `op(b)` (`k×n`; `b` stored `k×n` for [`Trans::N`], `n×k` for [`Trans::T`]) into `out`
 /// (resized) in panel order.
-pub fn pack(tb: Trans, b: &[f32], k: usize, n: usize, out: &mut Vec<f32>) {
+pub fn pack(tb: Trans, b: &[f32], k: usize, n: usize, out: &mut PackedWeight) {
     // No clear: every float of every panel is rewritten (saves a 4 MiB memset per weight).
-    out.resize(packed_len(n, k), 0.0);
-    pack_panels(tb, b, k, n, 0, out);
+    out.resize(packed_len(n, k));
+    pack_panels(tb, b, k, n, 0, out.as_mut_slice());
 }
 
 /// Packs whole panels `first, first + 1, …` of `op(b)` into `out` (`NR·k` floats each), so
@@ -62,14 +96,7 @@ pub fn pack_panels(tb: Trans, b: &[f32], k: usize, n: usize, first: usize, out: 
 
 /// Whether this CPU runs the AVX2+FMA kernel.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::simd::avx2_fma()
 }
 
 /// Depth of one pass over a panel: `KC·NR` floats (16 KiB) stay in L1 while every row block
@@ -268,11 +295,11 @@ mod tests {
                 (0.0, Trans::N),
                 (1.0, Trans::N),
             ] {
-                let mut packed = Vec::new();
+                let mut packed = PackedWeight::default();
                 pack(tb, if tb == Trans::T { &w } else { &wt }, k, n, &mut packed);
                 let mut c: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.1).collect();
                 let before = c.clone();
-                gemm(m, n, k, &a, &packed, beta, &mut c);
+                gemm(m, n, k, &a, packed.as_slice(), beta, &mut c);
                 for i in 0..m {
                     for j in 0..n {
                         let dot: f32 = (0..k).map(|p| a[i * k + p] * w[j * k + p]).sum();

@@ -71,6 +71,7 @@ const LANES: usize = 8;
 
 /// Largest element of a row. NaN elements are skipped here; they still reach the loss
 /// through [`exp_nonpositive`], which propagates NaN.
+#[inline(always)]
 fn row_max(row: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; LANES];
     let chunks = row.chunks_exact(LANES);
@@ -122,6 +123,7 @@ fn exp_nonpositive(x: f32) -> f32 {
 }
 
 /// Replaces `row` with `exp((row − max) · inv_t)` and returns the sum of the results.
+#[inline(always)]
 fn exp_shifted_in_place(row: &mut [f32], max: f32, inv_t: f32) -> f64 {
     let mut lanes = [0.0f32; LANES];
     let mut chunks = row.chunks_exact_mut(LANES);
@@ -140,6 +142,7 @@ fn exp_shifted_in_place(row: &mut [f32], max: f32, inv_t: f32) -> f64 {
 }
 
 /// Sum of `exp(row − max)` without writing anything.
+#[inline(always)]
 fn exp_shifted_sum(row: &[f32], max: f32) -> f64 {
     let mut lanes = [0.0f32; LANES];
     let chunks = row.chunks_exact(LANES);
@@ -156,6 +159,7 @@ fn exp_shifted_sum(row: &[f32], max: f32) -> f64 {
         .sum::<f64>()
 }
 
+crate::simd::avx2_or_baseline! {
 /// Turns one row of logits into `(softmax − onehot(target)) · scale` and returns its
 /// negative log-likelihood. A NaN or infinite logit makes the loss NaN (so guards see it).
 fn row_loss_and_grad(row: &mut [f32], target: usize, scale: f32) -> f64 {
@@ -169,11 +173,14 @@ fn row_loss_and_grad(row: &mut [f32], target: usize, scale: f32) -> f64 {
     row[target] -= scale;
     sum.ln() - shifted_target
 }
+}
 
+crate::simd::avx2_or_baseline! {
 /// Negative log-likelihood of one row without modifying it.
 fn row_loss(row: &[f32], target: usize) -> f64 {
     let max = row_max(row);
     exp_shifted_sum(row, max).ln() - (row[target] - max) as f64
+}
 }
 
 /// Mean cross-entropy of `logits[N, vocab]` against `targets[N]`, replacing `logits` with

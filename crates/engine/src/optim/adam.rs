@@ -138,8 +138,16 @@ impl Optimizer for Adam {
         } else {
             weight_decay as f32
         };
-        let (beta2, eps) = (beta2 as f32, eps as f32);
-        let decoupled = self.decoupled_weight_decay && weight_decay != 0.0;
+        let hyper = AdamUpdate {
+            step_size,
+            bias_correction2_sqrt,
+            one_minus_beta1,
+            one_minus_beta2,
+            beta2: beta2 as f32,
+            eps: eps as f32,
+            decay: (self.decoupled_weight_decay && weight_decay != 0.0).then_some(decay),
+            l2,
+        };
         let moments = self
             .exp_avg
             .par_chunks_mut(CHUNK)
@@ -148,24 +156,45 @@ impl Optimizer for Adam {
             .values
             .par_chunks_mut(CHUNK)
             .zip(params.grads.par_chunks(CHUNK));
-        pairs.zip(moments).for_each(|((ps, gs), (ms, vs))| {
-            let moments = ms.iter_mut().zip(vs.iter_mut());
-            for ((p, &g), (m, v)) in ps.iter_mut().zip(gs).zip(moments) {
-                if decoupled {
-                    *p *= decay;
-                }
-                let g = if l2 != 0.0 { g + l2 * *p } else { g };
-                *m = lerp(*m, g, one_minus_beta1);
-                *v = *v * beta2 + one_minus_beta2 * g * g;
-                let denom = v.sqrt() / bias_correction2_sqrt + eps;
-                *p += -step_size * (*m / denom);
-            }
-        });
+        pairs
+            .zip(moments)
+            .for_each(|((ps, gs), (ms, vs))| adam_update(ps, gs, ms, vs, &hyper));
         self.steps += 1;
         Ok(())
     }
 
     fn steps_taken(&self) -> u64 {
         self.steps
+    }
+}
+
+/// The per-step scalars of an Adam update, already rounded to `f32`.
+struct AdamUpdate {
+    step_size: f32,
+    bias_correction2_sqrt: f32,
+    one_minus_beta1: f32,
+    one_minus_beta2: f32,
+    beta2: f32,
+    eps: f32,
+    /// AdamW's `1 − lr·wd`, applied to the weight before the update.
+    decay: Option<f32>,
+    /// Adam's L2 penalty added to the gradient (0 for AdamW).
+    l2: f32,
+}
+
+crate::simd::avx2_or_baseline! {
+    /// One chunk of weights `ps` with gradients `gs` and moments `ms`, `vs`.
+    fn adam_update(ps: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32], u: &AdamUpdate) {
+        let moments = ms.iter_mut().zip(vs.iter_mut());
+        for ((p, &g), (m, v)) in ps.iter_mut().zip(gs).zip(moments) {
+            if let Some(decay) = u.decay {
+                *p *= decay;
+            }
+            let g = if u.l2 != 0.0 { g + u.l2 * *p } else { g };
+            *m = lerp(*m, g, u.one_minus_beta1);
+            *v = *v * u.beta2 + u.one_minus_beta2 * g * g;
+            let denom = v.sqrt() / u.bias_correction2_sqrt + u.eps;
+            *p += -u.step_size * (*m / denom);
+        }
     }
 }

@@ -14,6 +14,7 @@ pub fn global_norm(grads: &[f32]) -> f32 {
     partial.iter().sum::<f64>().sqrt() as f32
 }
 
+crate::simd::avx2_or_baseline! {
 fn sum_of_squares(xs: &[f32]) -> f64 {
     let mut lanes = [0f64; 8];
     let mut eights = xs.chunks_exact(8);
@@ -28,6 +29,7 @@ fn sum_of_squares(xs: &[f32]) -> f64 {
         .map(|&x| x as f64 * x as f64)
         .sum();
     lanes.iter().sum::<f64>() + tail
+}
 }
 
 /// Scales all gradients by `max_norm / (norm + 1e-6)` when that is below one (as

@@ -89,6 +89,7 @@ impl Optimizer for AnyOptimizer {
 }
 
 /// `torch.lerp` exactly: which formula it uses depends on the weight.
+#[inline(always)]
 pub(crate) fn lerp(start: f32, end: f32, weight: f32) -> f32 {
     if weight.abs() < 0.5 {
         start + weight * (end - start)

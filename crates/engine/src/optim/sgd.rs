@@ -80,12 +80,13 @@ impl Optimizer for Sgd {
         }
         let keep = (1.0 - dampening) as f32;
         let (momentum, weight_decay) = (momentum as f32, weight_decay as f32);
-        let decayed = |p: f32, g: f32| {
-            if weight_decay != 0.0 {
-                g + weight_decay * p
-            } else {
-                g
-            }
+        let u = SgdUpdate {
+            lr,
+            momentum,
+            keep,
+            weight_decay,
+            nesterov,
+            first,
         };
         let pairs = params
             .values
@@ -93,19 +94,11 @@ impl Optimizer for Sgd {
             .zip(params.grads.par_chunks(CHUNK));
         if momentum != 0.0 {
             let buffers = self.momentum_buffer.par_chunks_mut(CHUNK);
-            pairs.zip(buffers).for_each(|((ps, gs), bs)| {
-                for ((p, &g), b) in ps.iter_mut().zip(gs).zip(bs) {
-                    let d = decayed(*p, g);
-                    *b = if first { d } else { momentum * *b + keep * d };
-                    *p += -lr * if nesterov { d + momentum * *b } else { *b };
-                }
-            });
+            pairs
+                .zip(buffers)
+                .for_each(|((ps, gs), bs)| sgd_momentum_update(ps, gs, bs, &u));
         } else {
-            pairs.for_each(|(ps, gs)| {
-                for (p, &g) in ps.iter_mut().zip(gs) {
-                    *p += -lr * decayed(*p, g);
-                }
-            });
+            pairs.for_each(|(ps, gs)| sgd_update(ps, gs, &u));
         }
         self.steps += 1;
         Ok(())
@@ -113,5 +106,46 @@ impl Optimizer for Sgd {
 
     fn steps_taken(&self) -> u64 {
         self.steps
+    }
+}
+
+/// The per-step scalars of an SGD update.
+struct SgdUpdate {
+    lr: f32,
+    momentum: f32,
+    /// `1 − dampening`.
+    keep: f32,
+    weight_decay: f32,
+    nesterov: bool,
+    /// The momentum buffer starts as a copy of the first gradient.
+    first: bool,
+}
+
+impl SgdUpdate {
+    #[inline(always)]
+    fn decayed(&self, p: f32, g: f32) -> f32 {
+        if self.weight_decay != 0.0 {
+            g + self.weight_decay * p
+        } else {
+            g
+        }
+    }
+}
+
+crate::simd::avx2_or_baseline! {
+    fn sgd_update(ps: &mut [f32], gs: &[f32], u: &SgdUpdate) {
+        for (p, &g) in ps.iter_mut().zip(gs) {
+            *p += -u.lr * u.decayed(*p, g);
+        }
+    }
+}
+
+crate::simd::avx2_or_baseline! {
+    fn sgd_momentum_update(ps: &mut [f32], gs: &[f32], bs: &mut [f32], u: &SgdUpdate) {
+        for ((p, &g), b) in ps.iter_mut().zip(gs).zip(bs) {
+            let d = u.decayed(*p, g);
+            *b = if u.first { d } else { u.momentum * *b + u.keep * d };
+            *p += -u.lr * if u.nesterov { d + u.momentum * *b } else { *b };
+        }
     }
 }

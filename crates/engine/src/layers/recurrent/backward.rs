@@ -7,7 +7,7 @@ use super::cache::{
 };
 use super::cells;
 use super::{CellKind, Dims, LayerParams, RecurrentState};
-use crate::backend::{Backend, Trans};
+use crate::backend::{Backend, PackedWeight, Trans};
 use crate::layers::dropout::DropoutMask;
 use crate::ParamStore;
 
@@ -22,7 +22,7 @@ struct Shared<'a> {
     d_out: &'a [f32],
     d_final: Option<&'a RecurrentState>,
     masks: &'a [DropoutMask],
-    packed: &'a [Vec<f32>],
+    packed: &'a [PackedWeight],
 }
 
 /// Which of the two `d_in` scratch buffers layer `l` writes its input gradient into; the layer
@@ -171,11 +171,13 @@ fn backward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
     }
 }
 
-/// `out[j] += Σ_rows m[row, j]` for a row-major `m` with `out.len()` columns.
-fn add_column_sums(m: &[f32], out: &mut [f32]) {
-    for row in m.chunks_exact(out.len()) {
-        for (o, v) in out.iter_mut().zip(row) {
-            *o += v;
+crate::simd::avx2_or_baseline! {
+    /// `out[j] += Σ_rows m[row, j]` for a row-major `m` with `out.len()` columns.
+    fn add_column_sums(m: &[f32], out: &mut [f32]) {
+        for row in m.chunks_exact(out.len()) {
+            for (o, v) in out.iter_mut().zip(row) {
+                *o += v;
+            }
         }
     }
 }

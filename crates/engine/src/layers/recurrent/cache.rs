@@ -8,6 +8,7 @@
 //! contiguous floats (time-major `[T, rows_p, F]`), carved off in a fixed order.
 
 use super::Dims;
+use crate::backend::PackedWeight;
 use crate::layers::dropout::DropoutMask;
 
 /// Reusable activations and scratch of a [`super::RecurrentStack`]. Sized on first use and
@@ -24,7 +25,7 @@ pub struct StackCache {
     pub(super) bias_hn: Vec<f32>,
     /// Per layer: `W_hh` prepared by the backend for the per-step products (`W_hhᵀ` in forward,
     /// `W_hh` in backward).
-    pub(super) packed: Vec<Vec<f32>>,
+    pub(super) packed: Vec<PackedWeight>,
     /// The top layer's output `[T, B, H]` in the caller's (global) layout.
     pub(super) out: Vec<f32>,
     /// Set by forward, cleared by backward (which overwrites the activations).
@@ -44,7 +45,7 @@ impl StackCache {
         self.bias.resize(d.layers * d.gh(), 0.0);
         self.bias_hn.resize(d.layers * d.hidden, 0.0);
         self.out.resize(t * b * d.hidden, 0.0);
-        self.packed.resize(d.layers, Vec::new());
+        self.packed.resize(d.layers, PackedWeight::default());
         self.shape = Some((d, t, b, threads));
         self.has_activations = false;
     }

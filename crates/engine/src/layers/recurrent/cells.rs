@@ -11,6 +11,7 @@
 
 use super::math::{sigmoid_in_place, tanh, tanh_in_place};
 
+crate::simd::avx2_or_baseline! {
 /// Forward of a plain RNN: `h = act(gx + hh + bias)`. `gx` keeps nothing useful afterwards:
 /// the backward needs only `h`.
 pub fn rnn_forward(relu: bool, hidden: usize, gx: &[f32], hh: &[f32], bias: &[f32], h: &mut [f32]) {
@@ -25,7 +26,9 @@ pub fn rnn_forward(relu: bool, hidden: usize, gx: &[f32], hh: &[f32], bias: &[f3
         }
     }
 }
+}
 
+crate::simd::avx2_or_baseline! {
 /// Backward of a plain RNN: `dGates = dh * act'(pre)`, with `act'` read off the output `h`.
 pub fn rnn_backward(relu: bool, dh: &[f32], h: &[f32], d_gates: &mut [f32]) {
     for ((g, &d), &y) in d_gates.iter_mut().zip(dh).zip(h) {
@@ -40,7 +43,9 @@ pub fn rnn_backward(relu: bool, dh: &[f32], h: &[f32], d_gates: &mut [f32]) {
         };
     }
 }
+}
 
+crate::simd::avx2_or_baseline! {
 /// Forward of an LSTM step. Gates `i, f, g, o`; `c = f*c_prev + i*g`, `h = o*tanh(c)`.
 /// `gates` holds `gx` on entry and the activated gates on exit.
 pub fn lstm_forward(
@@ -74,7 +79,9 @@ pub fn lstm_forward(
         }
     }
 }
+}
 
+crate::simd::avx2_or_baseline! {
 /// Backward of an LSTM step. `dh` is the total gradient reaching `h_t`; `dc` carries the
 /// gradient of `c_t` from the step after on entry and that of `c_{t-1}` on exit. `gates` holds
 /// the activated gates on entry and `dGates` (pre-activation) on exit.
@@ -106,7 +113,9 @@ pub fn lstm_backward(
         }
     }
 }
+}
 
+crate::simd::avx2_or_baseline! {
 /// Forward of a GRU step. Gates `r, z, n`:
 /// `r = σ(..)`, `z = σ(..)`, `hn = W_hn h + b_hn`, `n = tanh(W_in x + b_in + r*hn)`,
 /// `h = (1-z)*n + z*h_prev`. `gates` ends up holding `r, z, n`; `hn_out` keeps `hn`.
@@ -143,7 +152,9 @@ pub fn gru_forward(
         }
     }
 }
+}
 
+crate::simd::avx2_or_baseline! {
 /// Backward of a GRU step. On exit `gates` holds the input-side pre-activation gradients
 /// `[dr, dz, dn]`, `d_hh` the hidden-side ones `[dr, dz, dn*r]` (what multiplies `W_hh`),
 /// `hn` is overwritten with `dn*r` (kept for `dW_hn`), and `dh_direct` gets the part of the
@@ -181,4 +192,5 @@ pub fn gru_backward(
             dhh[2 * n + j] = dn_pre * rv;
         }
     }
+}
 }

@@ -7,7 +7,7 @@ use super::cache::{
 };
 use super::cells;
 use super::{CellKind, Dims, LayerParams, RecurrentState};
-use crate::backend::{Backend, Trans};
+use crate::backend::{Backend, PackedWeight, Trans};
 use crate::layers::dropout::DropoutMask;
 use crate::ParamStore;
 
@@ -24,7 +24,7 @@ struct Shared<'a> {
     masks: &'a [DropoutMask],
     bias: &'a [f32],
     bias_hn: &'a [f32],
-    packed: &'a [Vec<f32>],
+    packed: &'a [PackedWeight],
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -45,12 +45,14 @@ pub fn tanh(x: f32) -> f32 {
     t.copysign(x)
 }
 
+#[inline(always)]
 pub fn sigmoid_in_place(v: &mut [f32]) {
     for x in v {
         *x = sigmoid(*x);
     }
 }
 
+#[inline(always)]
 pub fn tanh_in_place(v: &mut [f32]) {
     for x in v {
         *x = tanh(*x);
