@@ -21,7 +21,10 @@ pub fn avx2_fma() -> bool {
 /// Defines `fn name(args) -> ret { body }` so that `body` runs compiled for AVX2+FMA where the
 /// CPU has them, and for the baseline target elsewhere. Arguments are plain identifiers.
 macro_rules! avx2_or_baseline {
-    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+    (
+        $(#[$attr:meta])*
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
         $(#[$attr])*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]

@@ -160,27 +160,27 @@ fn exp_shifted_sum(row: &[f32], max: f32) -> f64 {
 }
 
 crate::simd::avx2_or_baseline! {
-/// Turns one row of logits into `(softmax − onehot(target)) · scale` and returns its
-/// negative log-likelihood. A NaN or infinite logit makes the loss NaN (so guards see it).
-fn row_loss_and_grad(row: &mut [f32], target: usize, scale: f32) -> f64 {
-    let max = row_max(row);
-    let shifted_target = (row[target] - max) as f64;
-    let sum = exp_shifted_in_place(row, max, 1.0);
-    let norm = (scale as f64 / sum) as f32;
-    for x in row.iter_mut() {
-        *x *= norm;
+    /// Turns one row of logits into `(softmax − onehot(target)) · scale` and returns its
+    /// negative log-likelihood. A NaN or infinite logit makes the loss NaN (so guards see it).
+    fn row_loss_and_grad(row: &mut [f32], target: usize, scale: f32) -> f64 {
+        let max = row_max(row);
+        let shifted_target = (row[target] - max) as f64;
+        let sum = exp_shifted_in_place(row, max, 1.0);
+        let norm = (scale as f64 / sum) as f32;
+        for x in row.iter_mut() {
+            *x *= norm;
+        }
+        row[target] -= scale;
+        sum.ln() - shifted_target
     }
-    row[target] -= scale;
-    sum.ln() - shifted_target
-}
 }
 
 crate::simd::avx2_or_baseline! {
-/// Negative log-likelihood of one row without modifying it.
-fn row_loss(row: &[f32], target: usize) -> f64 {
-    let max = row_max(row);
-    exp_shifted_sum(row, max).ln() - (row[target] - max) as f64
-}
+    /// Negative log-likelihood of one row without modifying it.
+    fn row_loss(row: &[f32], target: usize) -> f64 {
+        let max = row_max(row);
+        exp_shifted_sum(row, max).ln() - (row[target] - max) as f64
+    }
 }
 
 /// Mean cross-entropy of `logits[N, vocab]` against `targets[N]`, replacing `logits` with

@@ -15,21 +15,21 @@ pub fn global_norm(grads: &[f32]) -> f32 {
 }
 
 crate::simd::avx2_or_baseline! {
-fn sum_of_squares(xs: &[f32]) -> f64 {
-    let mut lanes = [0f64; 8];
-    let mut eights = xs.chunks_exact(8);
-    for e in &mut eights {
-        for (l, &x) in lanes.iter_mut().zip(e) {
-            *l += x as f64 * x as f64;
+    fn sum_of_squares(xs: &[f32]) -> f64 {
+        let mut lanes = [0f64; 8];
+        let mut eights = xs.chunks_exact(8);
+        for e in &mut eights {
+            for (l, &x) in lanes.iter_mut().zip(e) {
+                *l += x as f64 * x as f64;
+            }
         }
+        let tail: f64 = eights
+            .remainder()
+            .iter()
+            .map(|&x| x as f64 * x as f64)
+            .sum();
+        lanes.iter().sum::<f64>() + tail
     }
-    let tail: f64 = eights
-        .remainder()
-        .iter()
-        .map(|&x| x as f64 * x as f64)
-        .sum();
-    lanes.iter().sum::<f64>() + tail
-}
 }
 
 /// Scales all gradients by `max_norm / (norm + 1e-6)` when that is below one (as
