@@ -10,6 +10,7 @@
 mod context;
 mod excursions;
 mod gradients;
+mod guard;
 mod healthy;
 mod periodic;
 mod progress;

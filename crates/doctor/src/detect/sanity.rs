@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::detect::{finding, num, stats, step_str, Ctx, Span};
+use crate::detect::{finding, guard, num, stats, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 use crate::Point;
 
@@ -34,6 +34,10 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
     if let Some((series, idx, p, points)) = first {
         let bad = points.iter().filter(|q| !q.value.is_finite()).count();
         let recovered = points[idx..].iter().any(|q| q.value.is_finite());
+        if let Some(caught) = caught_by_guard(ctx, series, points) {
+            out.push(caught);
+            return out;
+        }
         let last_good = points[..idx].iter().rev().find(|q| q.value.is_finite());
         let what = if p.value.is_nan() { "NaN" } else { "infinite" };
         let before = last_good.map_or(String::new(), |q| {
@@ -124,6 +128,69 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// A non-finite training loss whose every occurrence a guard kept out of the weights (a skip
+/// or a rollback logged at that step), with finite losses after the last one: the run is fine,
+/// but something poisoned those batches and the user should look at it.
+fn caught_by_guard(ctx: &Ctx, series: &str, points: &[Point]) -> Option<Finding> {
+    let run = ctx.run;
+    if series != "training loss" || run.val_loss.iter().any(|q| !q.value.is_finite()) {
+        return None;
+    }
+    let bad: Vec<&Point> = points.iter().filter(|q| !q.value.is_finite()).collect();
+    let last_bad = bad.last()?.step;
+    if !points
+        .iter()
+        .any(|q| q.step > last_bad && q.value.is_finite())
+    {
+        return None;
+    }
+    let mut caught = Vec::new();
+    for q in &bad {
+        let e = run
+            .events
+            .iter()
+            .find(|e| guard::undid_update(e) && (e.step - q.step).abs() < 0.5)?;
+        caught.push(guard::describe(e));
+    }
+    let first = bad[0];
+    let what = if first.value.is_nan() {
+        "NaN"
+    } else {
+        "infinite"
+    };
+    Some(finding(
+        FindingKind::NonFinite,
+        Severity::Warning,
+        Span::at(first.step),
+        format!(
+            "The training loss is {what} at step {} ({} of {} logged values); the guard kept {} \
+             out of the weights and training went on with finite losses.",
+            step_str(first.step),
+            bad.len(),
+            points.len(),
+            if bad.len() == 1 {
+                "that update"
+            } else {
+                "each of those updates"
+            }
+        ),
+        json!({
+            "series": series,
+            "first_step": first.step,
+            "non_finite_count": bad.len(),
+            "points": points.len(),
+            "guard_events": caught,
+        }),
+        format!(
+            "Nothing to repair in the weights. Find what poisoned the batch: the guard's record of \
+             step {} (rnnlab: `incidents/step-{}.json` in the run directory) has the values it saw \
+             and the data position. If it recurs, lower the learning rate ×0.5 or clean that data.",
+            step_str(first.step),
+            step_str(first.step)
+        ),
+    ))
 }
 
 /// Cross-entropy is never negative: a negative value means the loss is applied to the wrong
@@ -250,6 +317,33 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].start_step, Some(120.0));
         assert_eq!(f[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn a_nan_the_guard_skipped_is_a_warning_that_names_the_guard() {
+        let mut loss = curve(300, |i| 4.0 - i as f64 * 0.005);
+        loss[150].value = f64::NAN;
+        let mut run = run_with(loss, Some(65));
+        run.events.push(crate::Event {
+            step: 150.0,
+            kind: "guard_skip".into(),
+            detail: "non-finite loss".into(),
+        });
+        let f = non_finite(&Ctx::new(&run));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].start_step, Some(150.0));
+        assert!(f[0].summary.contains("guard"), "{}", f[0].summary);
+
+        // A guard event at another step does not excuse this NaN.
+        run.events[0].step = 40.0;
+        assert_eq!(non_finite(&Ctx::new(&run))[0].severity, Severity::Error);
+        // Nor does a skip when the loss stays NaN afterwards.
+        run.events[0].step = 150.0;
+        for p in run.train_loss.iter_mut().skip(150) {
+            p.value = f64::NAN;
+        }
+        assert_eq!(non_finite(&Ctx::new(&run))[0].severity, Severity::Error);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::detect::stats::{median, robust_sd, rolling_median};
-use crate::detect::{finding, num, step_str, Ctx, Span};
+use crate::detect::{finding, guard, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 use crate::Event;
 
@@ -106,23 +106,6 @@ pub fn find(xs: &[f64], skip_before: usize, min_jump: f64) -> Vec<Spike> {
     spikes
 }
 
-fn is_guard_event(e: &Event) -> bool {
-    let k = e.kind.to_ascii_lowercase();
-    k.contains("skip") || k.contains("rollback") || k.contains("guard")
-}
-
-fn describe_event(e: &Event) -> String {
-    let k = e.kind.to_ascii_lowercase();
-    let what = if k.contains("rollback") {
-        "rolled back".to_string()
-    } else if k.contains("skip") {
-        "skipped the update".to_string()
-    } else {
-        format!("reported `{}`", e.kind)
-    };
-    format!("the guard {what} at step {}", step_str(e.step))
-}
-
 pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     let t = &ctx.train;
     let xs: Vec<f64> = t.iter().map(|p| p.value).collect();
@@ -144,7 +127,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         .run
         .events
         .iter()
-        .filter(|e| is_guard_event(e))
+        .filter(|e| guard::is_guard_event(e))
         .collect();
     let mut used = vec![false; guard.len()];
     let mut out = Vec::new();
@@ -162,7 +145,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         for (g, e) in guard.iter().enumerate() {
             if e.step >= onset - window && e.step <= end + window {
                 used[g] = true;
-                notes.push(describe_event(e));
+                notes.push(guard::describe(e));
             }
         }
         let grad_at = ctx
@@ -271,7 +254,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 steps.join(", "),
                 if lonely.len() > 10 { ", …" } else { "" }
             ),
-            json!({ "guard_events": lonely.iter().map(|e| describe_event(e)).collect::<Vec<_>>() }),
+            json!({ "guard_events": lonely.iter().map(|e| guard::describe(e)).collect::<Vec<_>>() }),
             "Nothing to do if the loss stays on course; frequent interventions mean the learning rate is \
              near its stability limit (lower it ×0.7).",
         ));

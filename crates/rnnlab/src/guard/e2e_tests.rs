@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use doctor::formats::{load, LoadOptions};
-use doctor::{diagnose, Diagnosis, FindingKind};
+use doctor::{diagnose, Diagnosis, FindingKind, Severity};
 use serde_json::Value;
 
 use crate::config::Config;
@@ -252,6 +252,15 @@ fn a_nan_is_skipped_when_guarded_and_poisons_the_run_when_off() {
     let inc = incident(&guarded_dir, 150);
     assert_eq!(inc["reason"], "non_finite");
     assert_eq!(inc["observed"]["loss"], "NaN");
+    // The doctor sees the NaN, and that the guard kept it out of the weights.
+    let d = doctor(&guarded_dir);
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::NonFinite)
+        .unwrap_or_else(|| panic!("{:#?}", d.findings));
+    assert_eq!(f.severity, Severity::Warning, "{}", f.summary);
+    assert_eq!(f.start_step, Some(150.0));
 
     let off_dir = tmp.path().join("off");
     let off = run(config(&text, "off", &["nan@150"]), &off_dir, false);
@@ -263,6 +272,7 @@ fn a_nan_is_skipped_when_guarded_and_poisons_the_run_when_off() {
         .find(|f| f.kind == FindingKind::NonFinite)
         .unwrap_or_else(|| panic!("{:#?}", d.findings));
     assert_eq!(f.start_step, Some(150.0));
+    assert_eq!(f.severity, Severity::Error, "{}", f.summary);
 }
 
 #[test]
