@@ -77,25 +77,115 @@ pub fn sample(
         logits[(context.len() - 1) * vocab..].to_vec()
     };
     let mut generated = Vec::with_capacity(opts.len);
-    let mut emitted = String::new();
+    let mut stream = StreamDecoder::default();
     for _ in 0..opts.len {
         softmax_in_place(&mut probs, vocab, opts.temperature)?;
         let next = pick(&probs, opts.top_k, opts.top_p, rng.gen()) as u32;
         generated.push(next);
-        // Decode the whole continuation so multi-token characters come out whole.
-        let text = tokenizer.decode(&generated);
-        if let Some(piece) = text.strip_prefix(emitted.as_str()) {
-            on_piece(piece);
+        if let Some(piece) = stream.push(tokenizer, next) {
+            on_piece(&piece);
         }
-        emitted = text;
         probs.copy_from_slice(model.logits(be, &[next], 1, 1, &mut state)?);
     }
-    Ok(emitted)
+    if let Some(piece) = stream.finish(tokenizer) {
+        on_piece(&piece);
+    }
+    Ok(tokenizer.decode(&generated))
+}
+
+/// Turns a growing sequence of tokens into text pieces in time linear in its length.
+///
+/// A token's text can depend on its neighbours (the word tokenizer puts a space between words;
+/// the byte tokenizer and byte-level BPE split a character over several tokens), so new tokens
+/// are decoded after a short window of the tokens already shown, and the window's own text is
+/// cut off. Tokens whose text ends in an incomplete character wait for the next token.
+#[derive(Default)]
+struct StreamDecoder {
+    /// The last tokens already shown (context for the next decode).
+    shown: Vec<u32>,
+    /// Tokens not shown yet.
+    pending: Vec<u32>,
+}
+
+/// Tokens of context kept before the new ones.
+const STREAM_CONTEXT: usize = 8;
+/// Give up waiting for a character to complete after this many tokens.
+const STREAM_MAX_PENDING: usize = 8;
+
+impl StreamDecoder {
+    /// Adds a token; returns the text it completes, if any.
+    fn push(&mut self, tokenizer: &AnyTokenizer, token: u32) -> Option<String> {
+        self.pending.push(token);
+        let piece = self.piece(tokenizer)?;
+        if piece.ends_with(char::REPLACEMENT_CHARACTER) && self.pending.len() < STREAM_MAX_PENDING {
+            return None;
+        }
+        self.show();
+        (!piece.is_empty()).then_some(piece)
+    }
+
+    /// The text of the tokens still waiting, at the end of generation.
+    fn finish(&mut self, tokenizer: &AnyTokenizer) -> Option<String> {
+        let piece = self.piece(tokenizer).filter(|p| !p.is_empty());
+        self.show();
+        piece
+    }
+
+    /// Text of `pending` in the context of `shown`.
+    fn piece(&self, tokenizer: &AnyTokenizer) -> Option<String> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let before = tokenizer.decode(&self.shown);
+        let all: Vec<u32> = self.shown.iter().chain(&self.pending).copied().collect();
+        let text = tokenizer.decode(&all);
+        // A decoder that rewrites the context (it should not) falls back to the bare tokens.
+        Some(match text.strip_prefix(before.as_str()) {
+            Some(rest) => rest.to_string(),
+            None => tokenizer.decode(&self.pending),
+        })
+    }
+
+    fn show(&mut self) {
+        self.shown.append(&mut self.pending);
+        let drop = self.shown.len().saturating_sub(STREAM_CONTEXT);
+        self.shown.drain(..drop);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::TokenizerSpec;
+
+    /// Streams `text`'s tokens one by one and returns the pieces.
+    fn stream(tokenizer: &AnyTokenizer, text: &str) -> Vec<String> {
+        let mut d = StreamDecoder::default();
+        let mut pieces: Vec<String> = tokenizer
+            .encode(text)
+            .into_iter()
+            .filter_map(|t| d.push(tokenizer, t))
+            .collect();
+        pieces.extend(d.finish(tokenizer));
+        pieces
+    }
+
+    #[test]
+    fn streamed_pieces_add_up_to_the_whole_decode() {
+        let text = "the cat sat\non the mat\nthe cat ran\n";
+        for spec in ["word", "char", "byte"] {
+            let tokenizer = TokenizerSpec::parse(spec).unwrap().fit(text, &[]).unwrap();
+            let whole = tokenizer.decode(&tokenizer.encode(text));
+            assert_eq!(stream(&tokenizer, text).concat(), whole, "{spec}");
+        }
+    }
+
+    #[test]
+    fn a_character_split_over_byte_tokens_comes_out_whole() {
+        let tokenizer = TokenizerSpec::parse("byte").unwrap().fit("", &[]).unwrap();
+        let pieces = stream(&tokenizer, "né ☃!");
+        assert_eq!(pieces, ["n", "é", " ", "☃", "!"]);
+    }
 
     #[test]
     fn top_k_and_top_p_truncate() {
