@@ -201,7 +201,9 @@ pub struct GuardConfig {
     pub min_loss_rise: f64,
     /// Robust z-score of ln(gradient norm) that makes a gradient spike.
     pub z_grad: f64,
-    /// The gradient norm must also be this many times the window median.
+    /// The gradient norm must also be this many times the window median. Healthy LSTM runs
+    /// burst to 5–6× now and then with the loss at its level (the default run, PTB); a
+    /// poisoned batch goes well past 10×.
     pub min_grad_ratio: f64,
     /// This many flagged steps within `recent` steps call for a rollback.
     pub rollback_after: usize,
@@ -233,7 +235,7 @@ impl Default for GuardConfig {
             z_loss: 6.0,
             min_loss_rise: 0.2,
             z_grad: 10.0,
-            min_grad_ratio: 5.0,
+            min_grad_ratio: 10.0,
             rollback_after: 3,
             recent: 10,
             divergence: 0.5,

@@ -444,6 +444,28 @@ mod tests {
     }
 
     #[test]
+    fn a_healthy_sixfold_gradient_burst_is_not_a_spike() {
+        // The default run (built-in corpus, LSTM 1x256) at step 975: gradient norm 1.15
+        // against a window median of 0.196 (robust z 18.6), the loss at its level. Clipping
+        // bounds that update; skipping it only made a healthy run report an intervention.
+        let config = GuardConfig::default();
+        let mut d = Detector::new(config.window);
+        for i in 0..config.window {
+            let (loss, grad) = (
+                0.85 * (1.0 + 0.01 * wobble(i)),
+                0.196 * (1.0 + 0.05 * wobble(i + 7)),
+            );
+            d.accept(loss, grad, &config);
+        }
+        let r = d.assess(0.8504, 1.1506, true, &config);
+        assert_eq!(r.verdict, Verdict::Normal, "{r:?}");
+        assert!(
+            r.grad_z.unwrap() > config.z_grad,
+            "the z-score alone would flag it"
+        );
+    }
+
+    #[test]
     fn leaving_the_initial_plateau_is_not_a_spike() {
         // Tiny Shakespeare, 2x512 LSTM, Adam with LR warmup: the loss sits at ln 65 for a
         // dozen steps, then falls while the gradient norm grows elevenfold in five steps.
