@@ -111,7 +111,7 @@ impl CpuBackend {
         CpuBackend {
             pool,
             threads,
-            packed_kernel: packed::available(),
+            packed_kernel: crate::simd::avx2_fma(),
         }
     }
 

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::detect::{finding, guard, num, stats, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
-use crate::Point;
+use crate::{Point, Run};
 
 /// No tokenizer has more than a few million entries, so a fresh model's loss cannot sensibly
 /// exceed ln(3M) ≈ 15 nats even when the vocabulary is unknown.
@@ -31,13 +31,15 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
         (Some(t), Some(v)) => Some(if v.2.step < t.2.step { v } else { t }),
         (t, v) => t.or(v),
     };
+    // A NaN the guard kept out of the weights says it all (the gradient norm was NaN with it).
+    if train.is_some() && val.is_none() {
+        if let Some(caught) = caught_by_guard(run) {
+            return vec![caught];
+        }
+    }
     if let Some((series, idx, p, points)) = first {
         let bad = points.iter().filter(|q| !q.value.is_finite()).count();
         let recovered = points[idx..].iter().any(|q| q.value.is_finite());
-        if let Some(caught) = caught_by_guard(ctx, series, points) {
-            out.push(caught);
-            return out;
-        }
         let last_good = points[..idx].iter().rev().find(|q| q.value.is_finite());
         let what = if p.value.is_nan() { "NaN" } else { "infinite" };
         let before = last_good.map_or(String::new(), |q| {
@@ -133,11 +135,8 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
 /// A non-finite training loss whose every occurrence a guard kept out of the weights (a skip
 /// or a rollback logged at that step), with finite losses after the last one: the run is fine,
 /// but something poisoned those batches and the user should look at it.
-fn caught_by_guard(ctx: &Ctx, series: &str, points: &[Point]) -> Option<Finding> {
-    let run = ctx.run;
-    if series != "training loss" || run.val_loss.iter().any(|q| !q.value.is_finite()) {
-        return None;
-    }
+fn caught_by_guard(run: &Run) -> Option<Finding> {
+    let points = &run.train_loss;
     let bad: Vec<&Point> = points.iter().filter(|q| !q.value.is_finite()).collect();
     let last_bad = bad.last()?.step;
     if !points
@@ -177,7 +176,7 @@ fn caught_by_guard(ctx: &Ctx, series: &str, points: &[Point]) -> Option<Finding>
             }
         ),
         json!({
-            "series": series,
+            "series": "training loss",
             "first_step": first.step,
             "non_finite_count": bad.len(),
             "points": points.len(),

@@ -17,6 +17,8 @@
 
 use std::cell::RefCell;
 
+use super::PackedWeight;
+
 /// Columns per B panel (two AVX registers).
 const NR: usize = 16;
 /// Rows per A panel: 6×2 accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers.
@@ -66,23 +68,16 @@ impl<'a> Operand<'a> {
 }
 
 thread_local! {
-    /// Packing buffers, reused across calls on each thread (no allocation once warm).
-    static PACK: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// `len` zeroed floats of `buf` starting at a 64-byte boundary, so that a 16-float row of a B
-/// panel is exactly one cache line (unaligned rows straddle two and cost about a fifth).
-fn aligned_zeroed(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    buf.clear();
-    buf.resize(len + 16, 0.0);
-    let skip = buf.as_ptr().align_offset(64).min(16);
-    &mut buf[skip..skip + len]
+    /// Packing buffers, reused across calls on each thread (no allocation once warm). Cache-line
+    /// aligned, so a 16-float row of a B panel is one line (unaligned rows straddle two and cost
+    /// about a fifth).
+    static PACK: RefCell<(PackedWeight, PackedWeight)> = RefCell::new(Default::default());
 }
 
 /// Packs `op(B)[p0..p0+kc, 0..n]` into `NR`-column panels, zero-padded to a multiple of `NR`.
-fn pack_b<'b>(b: Operand, p0: usize, kc: usize, n: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+fn pack_b<'b>(b: Operand, p0: usize, kc: usize, n: usize, buf: &'b mut PackedWeight) -> &'b [f32] {
     let panels = n.div_ceil(NR);
-    let out = aligned_zeroed(buf, panels * NR * kc);
+    let out = buf.zeroed(panels * NR * kc);
     for (p, panel) in out.chunks_exact_mut(NR * kc).enumerate() {
         let cols = NR.min(n - p * NR);
         let base = p0 * b.rs + p * NR * b.cs;
@@ -114,10 +109,10 @@ fn pack_a<'b>(
     mc: usize,
     p0: usize,
     kc: usize,
-    buf: &'b mut Vec<f32>,
+    buf: &'b mut PackedWeight,
 ) -> &'b [f32] {
     let panels = mc.div_ceil(MR);
-    let out = aligned_zeroed(buf, panels * MR * kc);
+    let out = buf.zeroed(panels * MR * kc);
     if a.rs == 1 {
         // Transposed A (a weight gradient's dGatesᵀ): step `kk` of all panels is one
         // contiguous run of `mc` floats; read each run once, in order.
@@ -158,7 +153,7 @@ fn tile_waste(m: usize, n: usize) -> f64 {
 
 /// `C = alpha·op(A)·op(B) + beta·C` on the calling thread; `c` is row-major with row stride
 /// `ldc`. With `beta == 0` the old contents of `c` are never read (they may be NaN).
-/// Only call when [`super::packed::available`].
+/// Only call when [`crate::simd::avx2_fma`] holds.
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(
     m: usize,
@@ -244,10 +239,7 @@ fn nothing_to_multiply(
     c: &mut [f32],
     ldc: usize,
 ) -> bool {
-    assert!(
-        super::packed::available(),
-        "blocked gemm needs AVX2 and FMA"
-    );
+    assert!(crate::simd::avx2_fma(), "blocked gemm needs AVX2 and FMA");
     if m == 0 || n == 0 {
         return true;
     }
@@ -435,7 +427,7 @@ mod tests {
 
     #[test]
     fn matches_naive_across_blocks_strides_and_edges() {
-        if !super::super::packed::available() {
+        if !crate::simd::avx2_fma() {
             println!("no AVX2/FMA on this CPU: blocked gemm not tested");
             return;
         }

@@ -7,6 +7,7 @@
 //! with two vector loads per `k` and broadcasts one value of `a` per row.
 
 use super::Trans;
+use crate::simd::avx2_fma;
 
 /// Columns of `c` per panel (two AVX registers of 8 floats).
 pub const NR: usize = 16;
@@ -23,9 +24,9 @@ pub fn packed_len(n: usize, k: usize) -> usize {
 #[repr(C, align(64))]
 struct CacheLine([f32; NR]);
 
-/// A weight prepared once for many products (see [`super::Backend::pack_b`]). Its floats start
-/// on a cache-line boundary, so each panel row is one line: the allocator's 16-byte alignment
-/// splits every row over two lines, which cost the per-step products about a tenth.
+/// A weight prepared once for many products (see [`super::Backend::pack_b`]), or a packing
+/// buffer. Its floats start on a cache-line boundary, so each 16-float panel row is one line;
+/// with the allocator's 16-byte alignment every row would straddle two.
 #[derive(Debug, Clone, Default)]
 pub struct PackedWeight {
     lines: Vec<CacheLine>,
@@ -37,6 +38,13 @@ impl PackedWeight {
     pub fn resize(&mut self, len: usize) {
         self.lines.resize(len.div_ceil(NR), CacheLine([0.0; NR]));
         self.len = len;
+    }
+
+    /// Empties the buffer and returns `len` zeroed floats.
+    pub fn zeroed(&mut self, len: usize) -> &mut [f32] {
+        self.lines.clear();
+        self.resize(len);
+        self.as_mut_slice()
     }
 
     pub fn as_slice(&self) -> &[f32] {
@@ -94,11 +102,6 @@ pub fn pack_panels(tb: Trans, b: &[f32], k: usize, n: usize, first: usize, out: 
     }
 }
 
-/// Whether this CPU runs the AVX2+FMA kernel.
-pub fn available() -> bool {
-    crate::simd::avx2_fma()
-}
-
 /// Depth of one pass over a panel: `KC·NR` floats (16 KiB) stay in L1 while every row block
 /// of `a` goes through them (a whole `k = 1024` panel would be re-read from L2 per block).
 const KC: usize = 256;
@@ -138,10 +141,11 @@ thread_local! {
     static PACKED_ROWS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `c[m×n] = a[m×k] · op(b) + beta·c`, `packed` from [`pack`]. Only call when [`available`].
+/// `c[m×n] = a[m×k] · op(b) + beta·c`, `packed` from [`pack`]. Only call when
+/// [`avx2_fma`] holds.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], packed: &[f32], beta: f32, c: &mut [f32]) {
-    assert!(available(), "packed gemm needs AVX2 and FMA");
+    assert!(avx2_fma(), "packed gemm needs AVX2 and FMA");
     assert!(a.len() >= m * k && c.len() >= m * n && packed.len() >= packed_len(n, k));
     if m == 0 || k == 0 {
         return;
@@ -268,7 +272,7 @@ mod tests {
 
     #[test]
     fn matches_naive_for_ragged_shapes() {
-        if !available() {
+        if !avx2_fma() {
             println!("no AVX2/FMA on this CPU: packed kernel not tested");
             return;
         }

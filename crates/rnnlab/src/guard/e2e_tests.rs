@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use doctor::formats::{load, LoadOptions};
-use doctor::{diagnose, Diagnosis, FindingKind, Severity};
+use doctor::{diagnose, Diagnosis, Finding, FindingKind, Severity};
 use serde_json::Value;
 
 use crate::config::Config;
@@ -124,6 +124,13 @@ fn incident(dir: &Path, step: u64) -> Value {
 
 fn doctor(dir: &Path) -> Diagnosis {
     diagnose(&load(dir, &LoadOptions::default()).unwrap())
+}
+
+fn non_finite_finding(d: &Diagnosis) -> &Finding {
+    d.findings
+        .iter()
+        .find(|f| f.kind == FindingKind::NonFinite)
+        .unwrap_or_else(|| panic!("{:#?}", d.findings))
 }
 
 fn final_val(s: &RunSummary) -> f64 {
@@ -254,11 +261,7 @@ fn a_nan_is_skipped_when_guarded_and_poisons_the_run_when_off() {
     assert_eq!(inc["observed"]["loss"], "NaN");
     // The doctor sees the NaN, and that the guard kept it out of the weights.
     let d = doctor(&guarded_dir);
-    let f = d
-        .findings
-        .iter()
-        .find(|f| f.kind == FindingKind::NonFinite)
-        .unwrap_or_else(|| panic!("{:#?}", d.findings));
+    let f = non_finite_finding(&d);
     assert_eq!(f.severity, Severity::Warning, "{}", f.summary);
     assert_eq!(f.start_step, Some(150.0));
 
@@ -266,11 +269,7 @@ fn a_nan_is_skipped_when_guarded_and_poisons_the_run_when_off() {
     let off = run(config(&text, "off", &["nan@150"]), &off_dir, false);
     assert!(final_val(&off).is_nan(), "the NaN update was applied");
     let d = doctor(&off_dir);
-    let f = d
-        .findings
-        .iter()
-        .find(|f| f.kind == FindingKind::NonFinite)
-        .unwrap_or_else(|| panic!("{:#?}", d.findings));
+    let f = non_finite_finding(&d);
     assert_eq!(f.start_step, Some(150.0));
     assert_eq!(f.severity, Severity::Error, "{}", f.summary);
 }
