@@ -49,6 +49,13 @@ impl ModelSpec {
             EmbeddingInit::Normal
         })
     }
+
+    /// Whether a batch of `tokens` feeds the first layer through
+    /// [`RecurrentStack::forward_lookup`]: only without dropout on the embedding, and only when
+    /// the table has fewer rows than the batch has tokens.
+    fn first_layer_looks_up(&self, tokens: usize, embedding_dropout: bool) -> bool {
+        !embedding_dropout && self.vocab < tokens
+    }
 }
 
 /// Buffers reused from batch to batch, so a training step allocates nothing once warm.
@@ -61,7 +68,10 @@ struct Workspace {
     top_mask: DropoutMask,
     logits: Vec<f32>,
     d_top: Vec<f32>,
+    /// `[T*B, E]`, or `[V, E]` (the table's gradient) after a lookup forward.
     d_embedded: Vec<f32>,
+    /// The last forward fed the stack through [`RecurrentStack::forward_lookup`].
+    lookup: bool,
 }
 
 pub struct LanguageModel {
@@ -139,27 +149,46 @@ impl LanguageModel {
         }
         let (e, h) = (self.spec.embed, self.spec.hidden);
         let ws = &mut self.ws;
-        ws.embedded.resize(t * b * e, 0.0);
-        self.encoder
-            .forward_into(&self.params, inputs, &mut ws.embedded)?;
         match rng.as_deref_mut() {
-            Some(r) => {
-                self.dropout
-                    .forward_in_place(r, &mut ws.embedded, t, b, e, &mut ws.embed_mask)?
-            }
+            Some(r) => self.dropout.sample(r, t, b, e, &mut ws.embed_mask)?,
             None => ws.embed_mask.clear(),
         }
         let between = rng.as_deref_mut().map(|r| (&self.dropout, r));
-        let final_state = self.rnn.forward(
-            be,
-            &self.params,
-            &ws.embedded,
-            t,
-            b,
-            state,
-            between,
-            &mut ws.cache,
-        )?;
+        // Without dropout on the embedding, the first layer's input is a row of the table per
+        // token: projecting the V rows once beats projecting T·B rows when V is smaller (a
+        // character vocabulary; about a fifth of a 1×256 LSTM's work).
+        ws.lookup = self
+            .spec
+            .first_layer_looks_up(t * b, !ws.embed_mask.is_identity());
+        let final_state = if ws.lookup {
+            let table = self.params.value(self.encoder.weight);
+            self.rnn.forward_lookup(
+                be,
+                &self.params,
+                table,
+                inputs,
+                t,
+                b,
+                state,
+                between,
+                &mut ws.cache,
+            )?
+        } else {
+            ws.embedded.resize(t * b * e, 0.0);
+            self.encoder
+                .forward_into(&self.params, inputs, &mut ws.embedded)?;
+            ws.embed_mask.apply_in_place(&mut ws.embedded)?;
+            self.rnn.forward(
+                be,
+                &self.params,
+                &ws.embedded,
+                t,
+                b,
+                state,
+                between,
+                &mut ws.cache,
+            )?
+        };
         ws.top.clear();
         ws.top.extend_from_slice(self.rnn.output(&ws.cache));
         match rng {
@@ -203,7 +232,8 @@ impl LanguageModel {
             Some(&mut ws.d_top),
         )?;
         ws.top_mask.backward_in_place(&mut ws.d_top)?;
-        ws.d_embedded.resize(t * b * e, 0.0);
+        let input_rows = if ws.lookup { v } else { t * b };
+        ws.d_embedded.resize(input_rows * e, 0.0);
         self.rnn.backward(
             be,
             &mut self.params,
@@ -212,9 +242,16 @@ impl LanguageModel {
             None,
             &mut ws.d_embedded,
         )?;
-        ws.embed_mask.backward_in_place(&mut ws.d_embedded)?;
-        self.encoder
-            .backward(&mut self.params, inputs, &ws.d_embedded)?;
+        if ws.lookup {
+            let grad = self.params.grad_mut(self.encoder.weight);
+            for (g, d) in grad.iter_mut().zip(&ws.d_embedded) {
+                *g += d;
+            }
+        } else {
+            ws.embed_mask.backward_in_place(&mut ws.d_embedded)?;
+            self.encoder
+                .backward(&mut self.params, inputs, &ws.d_embedded)?;
+        }
         Ok(ce)
     }
 
@@ -248,6 +285,19 @@ impl LanguageModel {
         self.decoder
             .forward(be, &self.params, &ws.top, &mut ws.logits)?;
         Ok(&self.ws.logits)
+    }
+
+    /// Multiply-adds ×2 per token that one training step on `t·b` tokens executes: three times
+    /// [`LanguageModel::forward_flops_per_token`], except that with a lookup the first layer's
+    /// input projection and its two gradients run once per vocabulary row instead of per token.
+    pub fn train_flops_per_token(&self, t: usize, b: usize) -> f64 {
+        let s = &self.spec;
+        let nominal = 3.0 * self.forward_flops_per_token();
+        if !s.first_layer_looks_up(t * b, s.dropout > 0.0) {
+            return nominal;
+        }
+        let projection = 2.0 * (s.cell.gates() * s.hidden * s.embed) as f64;
+        nominal - 3.0 * projection * (1.0 - s.vocab as f64 / (t * b) as f64)
     }
 
     /// Multiply-adds ×2 of one forward pass per token (the GEMMs; gate math is negligible).
@@ -309,7 +359,12 @@ mod tests {
     }
 
     fn batch() -> (Vec<u32>, Vec<u32>, usize, usize) {
-        let (t, b) = (5, 3);
+        batch_of(5, 3)
+    }
+
+    /// `t·b` tokens of the 11-token vocabulary: more than 11 makes the first layer gather its
+    /// projected inputs from the embedding (a lookup), fewer feeds it rows.
+    fn batch_of(t: usize, b: usize) -> (Vec<u32>, Vec<u32>, usize, usize) {
         let inputs = (0..t * b).map(|i| (i * 7 % 11) as u32).collect();
         let targets = (0..t * b).map(|i| (i * 5 % 11) as u32).collect();
         (inputs, targets, t, b)
@@ -325,54 +380,58 @@ mod tests {
     }
 
     /// Whole-model finite-difference check of every parameter tensor (a sample of coordinates
-    /// in each), for every cell kind, from a non-zero carried initial state.
+    /// in each), for every cell kind, from a non-zero carried initial state, with the first
+    /// layer's input as embedding rows and as a lookup of the projected table.
     #[test]
     fn whole_model_gradients_match_finite_differences() {
         let be = CpuBackend::single_thread();
-        for cell in [
+        let cells = [
             CellKind::RnnTanh,
             CellKind::RnnRelu,
             CellKind::Lstm,
             CellKind::Gru,
-        ] {
-            for tie in [false, true] {
-                let mut m = LanguageModel::new(spec(cell, tie), 3).unwrap();
-                let (inputs, targets, t, b) = batch();
-                let s0 = random_state(&m, b);
-                m.params.zero_grads();
-                let mut s = s0.clone();
-                m.train_batch(&be, &inputs, &targets, t, b, &mut s, &mut seeded(0))
-                    .unwrap();
-                let analytic = m.params.grads.clone();
-                let entries = m.params.entries().to_vec();
-                for e in &entries {
-                    for k in [0, e.len / 2, e.len - 1] {
-                        let i = e.offset + k;
-                        // ReLU's kink needs a smaller step; tanh/sigmoid cells are smooth.
-                        let eps = if cell == CellKind::RnnRelu {
-                            1e-3f32
-                        } else {
-                            1e-2
-                        };
-                        let orig = m.params.values[i];
-                        let mut loss_at = |v: f32| {
-                            m.params.values[i] = v;
-                            let mut s = s0.clone();
-                            m.eval_batch(&be, &inputs, &targets, t, b, &mut s)
-                                .unwrap()
-                                .mean
-                        };
-                        let numeric =
-                            (loss_at(orig + eps) - loss_at(orig - eps)) / (2.0 * eps as f64);
-                        m.params.values[i] = orig;
-                        let a = analytic[i] as f64;
-                        let tol = 2e-3 + 2e-2 * a.abs().max(numeric.abs());
-                        assert!(
+        ];
+        for ((cell, tie), (t, b)) in cells
+            .into_iter()
+            .flat_map(|c| [(c, false), (c, true)])
+            .flat_map(|ct| [(ct, (5, 3)), (ct, (3, 3))])
+        {
+            let mut m = LanguageModel::new(spec(cell, tie), 3).unwrap();
+            let (inputs, targets, t, b) = batch_of(t, b);
+            let lookup = m.spec.vocab < t * b;
+            let s0 = random_state(&m, b);
+            m.params.zero_grads();
+            let mut s = s0.clone();
+            m.train_batch(&be, &inputs, &targets, t, b, &mut s, &mut seeded(0))
+                .unwrap();
+            let analytic = m.params.grads.clone();
+            let entries = m.params.entries().to_vec();
+            for e in &entries {
+                for k in [0, e.len / 2, e.len - 1] {
+                    let i = e.offset + k;
+                    // ReLU's kink needs a smaller step; tanh/sigmoid cells are smooth.
+                    let eps = if cell == CellKind::RnnRelu {
+                        1e-3f32
+                    } else {
+                        1e-2
+                    };
+                    let orig = m.params.values[i];
+                    let mut loss_at = |v: f32| {
+                        m.params.values[i] = v;
+                        let mut s = s0.clone();
+                        m.eval_batch(&be, &inputs, &targets, t, b, &mut s)
+                            .unwrap()
+                            .mean
+                    };
+                    let numeric = (loss_at(orig + eps) - loss_at(orig - eps)) / (2.0 * eps as f64);
+                    m.params.values[i] = orig;
+                    let a = analytic[i] as f64;
+                    let tol = 2e-3 + 2e-2 * a.abs().max(numeric.abs());
+                    assert!(
                             (a - numeric).abs() < tol,
-                            "{cell:?} tie={tie} {}[{k}]: analytic {a} vs numeric {numeric}",
+                            "{cell:?} tie={tie} lookup={lookup} {}[{k}]: analytic {a} vs numeric {numeric}",
                             e.name
                         );
-                    }
                 }
             }
         }

@@ -23,6 +23,9 @@ struct Shared<'a> {
     d_final: Option<&'a RecurrentState>,
     masks: &'a [DropoutMask],
     packed: &'a [PackedWeight],
+    /// Layer 0's input was a table lookup: its gradient goes to the table (see
+    /// [`table_grad`]), not to per-token rows.
+    lookup: bool,
 }
 
 /// Which of the two `d_in` scratch buffers layer `l` writes its input gradient into; the layer
@@ -64,6 +67,7 @@ pub(super) fn run(
         d_final,
         masks: &cache.masks,
         packed: &cache.packed,
+        lookup: cache.lookup.is_active(),
     };
     be.for_each_chunk(
         &mut cache.arena,
@@ -143,6 +147,9 @@ fn backward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
         buf.dh0.copy_from_slice(scratch.dh_carry);
         buf.dc0.copy_from_slice(&scratch.dc_carry[..buf.dc0.len()]);
 
+        if l == 0 && s.lookup {
+            continue;
+        }
         // The gradient w.r.t. this layer's input, all timesteps in one GEMM.
         let d_input = &mut d_input[..t * rows * n_in];
         s.be.sgemm(
@@ -221,6 +228,11 @@ pub(super) fn weight_grads(
 ) {
     let (h, gh, row_len) = (d.hidden, d.gh(), per_row(d, t));
     let threads = cache.shape.map_or(1, |s| s.3);
+    let lookup = &mut cache.lookup;
+    if lookup.is_active() {
+        // Becomes dGates summed per id, the gradient of the projected table.
+        lookup.projected.fill(0.0);
+    }
     for (l, p) in ids.iter().enumerate() {
         let n_in = d.layer_input(l);
         for (b0, rows) in partition_rows(b, threads) {
@@ -228,19 +240,23 @@ pub(super) fn weight_grads(
             let (_, region) = split_partition(d, t, rows, part);
             let buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
             let n = t * rows;
-            let g_w_ih = params.grad_mut(p.w_ih);
-            be.sgemm(
-                Trans::T,
-                Trans::N,
-                gh,
-                n_in,
-                n,
-                1.0,
-                buf.gates,
-                buf.x,
-                1.0,
-                g_w_ih,
-            );
+            if l == 0 && lookup.is_active() {
+                add_rows_by_id(buf.gates, rows, b0, b, &lookup.ids, &mut lookup.projected);
+            } else {
+                let g_w_ih = params.grad_mut(p.w_ih);
+                be.sgemm(
+                    Trans::T,
+                    Trans::N,
+                    gh,
+                    n_in,
+                    n,
+                    1.0,
+                    buf.gates,
+                    buf.x,
+                    1.0,
+                    g_w_ih,
+                );
+            }
             let biases = params.range(p.b_ih).start..params.range(p.b_hh).end;
             debug_assert_eq!(
                 biases.len(),
@@ -269,7 +285,60 @@ pub(super) fn weight_grads(
                 g_w_hh,
             );
         }
+        if l == 0 && lookup.is_active() {
+            // dW_ih0 = Σ_tokens dGatesᵀ·x = Σ_ids (dGates summed per id)ᵀ·table[id].
+            be.sgemm(
+                Trans::T,
+                Trans::N,
+                gh,
+                n_in,
+                lookup.vocab,
+                1.0,
+                &lookup.projected,
+                &lookup.table,
+                1.0,
+                params.grad_mut(p.w_ih),
+            );
+        }
     }
+}
+
+/// `sums[id] += row` for one partition's `[T, rows, G*H]` dGates, whose row `(step, r)` stood
+/// for input `ids[step·B + b0 + r]`.
+fn add_rows_by_id(gates: &[f32], rows: usize, b0: usize, b: usize, ids: &[u32], sums: &mut [f32]) {
+    let gh = gates.len() / (ids.len() / b * rows);
+    for (step, block) in gates.chunks_exact(rows * gh).enumerate() {
+        for (row, &id) in block.chunks_exact(gh).zip(&ids[step * b + b0..][..rows]) {
+            let sum = &mut sums[id as usize * gh..][..gh];
+            for (s, g) in sum.iter_mut().zip(row) {
+                *s += g;
+            }
+        }
+    }
+}
+
+/// After a lookup forward, the gradient of the table: `dx = d(projected)·W_ih0`, with
+/// `d(projected)` left in the cache by [`weight_grads`].
+pub(super) fn table_grad(
+    be: &dyn Backend,
+    d: &Dims,
+    w_ih: &[f32],
+    cache: &StackCache,
+    dx: &mut [f32],
+) {
+    let lookup = &cache.lookup;
+    be.sgemm(
+        Trans::N,
+        Trans::N,
+        lookup.vocab,
+        d.input,
+        d.gh(),
+        1.0,
+        &lookup.projected,
+        w_ih,
+        0.0,
+        dx,
+    );
 }
 
 /// Scatters the input gradient into `dx` (global `[T, B, in]`) and gathers the gradient of
@@ -296,7 +365,9 @@ pub(super) fn collect_inputs(
         let part = &mut cache.arena[b0 * row_len..(b0 + rows) * row_len];
         let (scratch, region) = split_partition(d, t, rows, part);
         let d_input = &scratch.d_in[d_in_slot(d, 0)];
-        for step in 0..t {
+        // After a lookup, `dx` is the table's gradient, written by `table_grad`.
+        let per_row_input = !cache.lookup.is_active();
+        for step in (0..t).filter(|_| per_row_input) {
             let at = (step * b + b0) * n_in;
             dx[at..at + rows * n_in]
                 .copy_from_slice(&d_input[step * rows * n_in..(step + 1) * rows * n_in]);

@@ -30,6 +30,28 @@ pub struct StackCache {
     pub(super) out: Vec<f32>,
     /// Set by forward, cleared by backward (which overwrites the activations).
     pub(super) has_activations: bool,
+    /// Layer 0's input as rows of a table (see [`super::RecurrentStack::forward_lookup`]).
+    pub(super) lookup: Lookup,
+}
+
+/// Layer 0's input when it is `table[ids]`: the table's rows are projected once
+/// (`table·W_ih0ᵀ`, `[V, G*H]`) and each timestep gathers its rows, instead of one projection
+/// per token. Empty (`vocab == 0`) after a forward on plain rows.
+#[derive(Debug, Default)]
+pub(super) struct Lookup {
+    pub vocab: usize,
+    /// `[V, in]`, a copy of the caller's table (the backward needs it for `dW_ih0`).
+    pub table: Vec<f32>,
+    /// `[T*B]`, time-major like the rows they stand for.
+    pub ids: Vec<u32>,
+    /// `[V, G*H]`: `table·W_ih0ᵀ` in forward, its gradient in backward.
+    pub projected: Vec<f32>,
+}
+
+impl Lookup {
+    pub fn is_active(&self) -> bool {
+        self.vocab > 0
+    }
 }
 
 impl StackCache {

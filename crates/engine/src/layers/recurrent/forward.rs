@@ -25,6 +25,8 @@ struct Shared<'a> {
     bias: &'a [f32],
     bias_hn: &'a [f32],
     packed: &'a [PackedWeight],
+    /// Layer 0's input as `(ids, table·W_ih0ᵀ)` when it is a table lookup (then `x` is empty).
+    lookup: Option<(&'a [u32], &'a [f32])>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -44,6 +46,23 @@ pub(super) fn run(
     for (l, packed) in cache.packed.iter_mut().enumerate() {
         be.pack_b(Trans::T, params.value(ids[l].w_hh), h, gh, packed);
     }
+    let lookup = &mut cache.lookup;
+    if lookup.is_active() {
+        // Every row of the table through W_ih0 once; the timesteps gather from it.
+        lookup.projected.resize(lookup.vocab * gh, 0.0);
+        be.sgemm(
+            Trans::N,
+            Trans::T,
+            lookup.vocab,
+            gh,
+            d.input,
+            1.0,
+            &lookup.table,
+            params.value(ids[0].w_ih),
+            0.0,
+            &mut lookup.projected,
+        );
+    }
     let shared = Shared {
         be,
         d,
@@ -57,6 +76,8 @@ pub(super) fn run(
         bias: &cache.bias,
         bias_hn: &cache.bias_hn,
         packed: &cache.packed,
+        lookup: (cache.lookup.is_active())
+            .then_some((&cache.lookup.ids[..], &cache.lookup.projected[..])),
     };
     be.for_each_chunk(
         &mut cache.arena,
@@ -69,54 +90,25 @@ pub(super) fn run(
 
 /// The stack over all timesteps for batch rows `b0..b0 + rows`.
 fn forward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
-    let (d, t, b) = (s.d, s.t, s.b);
+    let (d, t) = (s.d, s.t);
     let (h, gh) = (d.hidden, d.gh());
     let (scratch, region) = split_partition(d, t, rows, part);
     for l in 0..d.layers {
-        let n_in = d.layer_input(l);
         let (below_h, buf) = layer_with_below(d, t, rows, l, &mut *region);
-        let w_ih = s.params.value(s.ids[l].w_ih);
         let w_hh = &s.packed[l];
         let bias = &s.bias[l * gh..(l + 1) * gh];
         let bias_hn = &s.bias_hn[l * h..(l + 1) * h];
 
-        // The layer's input for all timesteps: our rows of x, or the layer below's output
-        // through the dropout mask.
-        for step in 0..t {
-            let dst = &mut buf.x[step * rows * n_in..(step + 1) * rows * n_in];
-            let global = (step * b + b0) * n_in;
-            if l == 0 {
-                dst.copy_from_slice(&s.x[global..global + rows * n_in]);
-                continue;
-            }
-            let src = &below_h[(step + 1) * rows * h..(step + 2) * rows * h];
-            match s.masks[l - 1].slice(global, rows * h) {
-                Some(mask) => {
-                    for ((o, v), m) in dst.iter_mut().zip(src).zip(mask) {
-                        *o = v * m;
-                    }
-                }
-                None => dst.copy_from_slice(src),
-            }
-        }
         buf.h[..rows * h].copy_from_slice(&s.init.h[l][b0 * h..(b0 + rows) * h]);
         if d.kind == CellKind::Lstm {
             buf.c[..rows * h].copy_from_slice(&s.init.c[l][b0 * h..(b0 + rows) * h]);
         }
-
-        // One GEMM for the input projections of all timesteps.
-        s.be.sgemm(
-            Trans::N,
-            Trans::T,
-            t * rows,
-            gh,
-            n_in,
-            1.0,
-            buf.x,
-            w_ih,
-            0.0,
-            buf.gates,
-        );
+        match (l, s.lookup) {
+            (0, Some((ids, projected))) => {
+                gather_projections(s, b0, rows, ids, projected, buf.gates)
+            }
+            _ => project_inputs(s, l, b0, rows, below_h, buf.x, buf.gates),
+        }
 
         // The recurrence: one small GEMM and one pass of gate math per step.
         for step in 0..t {
@@ -141,6 +133,71 @@ fn forward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
                     cells::gru_forward(h, gates, scratch.hh, bias, bias_hn, h_prev, hn, h_out)
                 }
             }
+        }
+    }
+}
+
+/// Layer `l`'s input projections of all timesteps for batch rows `b0..b0 + rows`: the layer's
+/// input (our rows of x, or the layer below's output through the dropout mask) goes into `x`,
+/// then ONE GEMM writes `x·W_ihᵀ` into `gates`.
+#[allow(clippy::too_many_arguments)]
+fn project_inputs(
+    s: &Shared,
+    l: usize,
+    b0: usize,
+    rows: usize,
+    below_h: &[f32],
+    x: &mut [f32],
+    gates: &mut [f32],
+) {
+    let (t, b, h, n_in) = (s.t, s.b, s.d.hidden, s.d.layer_input(l));
+    for step in 0..t {
+        let dst = &mut x[step * rows * n_in..(step + 1) * rows * n_in];
+        let global = (step * b + b0) * n_in;
+        if l == 0 {
+            dst.copy_from_slice(&s.x[global..global + rows * n_in]);
+            continue;
+        }
+        let src = &below_h[(step + 1) * rows * h..(step + 2) * rows * h];
+        match s.masks[l - 1].slice(global, rows * h) {
+            Some(mask) => {
+                for ((o, v), m) in dst.iter_mut().zip(src).zip(mask) {
+                    *o = v * m;
+                }
+            }
+            None => dst.copy_from_slice(src),
+        }
+    }
+    let w_ih = s.params.value(s.ids[l].w_ih);
+    s.be.sgemm(
+        Trans::N,
+        Trans::T,
+        t * rows,
+        s.d.gh(),
+        n_in,
+        1.0,
+        x,
+        w_ih,
+        0.0,
+        gates,
+    );
+}
+
+/// Layer 0's input projections when its input is a table lookup: row `(step, r)` is row
+/// `ids[step·B + b0 + r]` of the projected table.
+fn gather_projections(
+    s: &Shared,
+    b0: usize,
+    rows: usize,
+    ids: &[u32],
+    projected: &[f32],
+    gates: &mut [f32],
+) {
+    let gh = s.d.gh();
+    for (step, block) in gates.chunks_exact_mut(rows * gh).enumerate() {
+        let ids = &ids[step * s.b + b0..][..rows];
+        for (row, &id) in block.chunks_exact_mut(gh).zip(ids) {
+            row.copy_from_slice(&projected[id as usize * gh..][..gh]);
         }
     }
 }

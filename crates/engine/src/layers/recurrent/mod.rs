@@ -84,6 +84,15 @@ impl Dims {
     }
 }
 
+fn check_steps(t: usize, b: usize) -> Result<()> {
+    if t == 0 || b == 0 {
+        return Err(EngineError::Config(format!(
+            "recurrent forward needs at least one timestep and one sequence (t={t}, b={b})"
+        )));
+    }
+    Ok(())
+}
+
 /// Parameter ids of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LayerParams {
@@ -203,16 +212,74 @@ impl RecurrentStack {
         between: Option<(&Dropout, &mut EngineRng)>,
         cache: &mut StackCache,
     ) -> Result<RecurrentState> {
-        if t == 0 || b == 0 {
-            return Err(EngineError::Config(format!(
-                "recurrent forward needs at least one timestep and one sequence (t={t}, b={b})"
-            )));
-        }
+        check_steps(t, b)?;
         check_len(
             "recurrent input x [T*B*in]",
             t * b * self.input_size,
             x.len(),
         )?;
+        cache.lookup.vocab = 0;
+        self.run_forward(be, params, x, t, b, init, between, cache)
+    }
+
+    /// [`RecurrentStack::forward`] on the input rows `table[ids[i]]`: `table` is
+    /// `[V, input_size]` (a token embedding), `ids` time-major `[t, b]`. The first layer
+    /// projects the `V` rows of the table once instead of the `t·b` rows they stand for, which
+    /// saves work when `V < t·b` (a character vocabulary). The results are those of `forward`
+    /// on the gathered rows; the [`RecurrentStack::backward`] that follows writes the gradient
+    /// of `table` instead of that of the rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_lookup(
+        &self,
+        be: &dyn Backend,
+        params: &ParamStore,
+        table: &[f32],
+        ids: &[u32],
+        t: usize,
+        b: usize,
+        init: &RecurrentState,
+        between: Option<(&Dropout, &mut EngineRng)>,
+        cache: &mut StackCache,
+    ) -> Result<RecurrentState> {
+        check_steps(t, b)?;
+        let vocab = table.len() / self.input_size;
+        if vocab == 0 || vocab * self.input_size != table.len() {
+            return Err(EngineError::shape(
+                "recurrent lookup table [V*in]",
+                format!("a positive multiple of {}", self.input_size),
+                table.len(),
+            ));
+        }
+        check_len("recurrent lookup ids [T*B]", t * b, ids.len())?;
+        if let Some(i) = ids.iter().position(|&id| id as usize >= vocab) {
+            return Err(EngineError::shape(
+                format!("recurrent lookup id at position {i}"),
+                format!("< {vocab}"),
+                ids[i],
+            ));
+        }
+        let lookup = &mut cache.lookup;
+        lookup.vocab = vocab;
+        lookup.table.clear();
+        lookup.table.extend_from_slice(table);
+        lookup.ids.clear();
+        lookup.ids.extend_from_slice(ids);
+        self.run_forward(be, params, &[], t, b, init, between, cache)
+    }
+
+    /// The forward both entry points share; `x` is empty when the cache holds a lookup.
+    #[allow(clippy::too_many_arguments)]
+    fn run_forward(
+        &self,
+        be: &dyn Backend,
+        params: &ParamStore,
+        x: &[f32],
+        t: usize,
+        b: usize,
+        init: &RecurrentState,
+        between: Option<(&Dropout, &mut EngineRng)>,
+        cache: &mut StackCache,
+    ) -> Result<RecurrentState> {
         self.check_state("initial state", init, b)?;
         self.check_params(params)?;
         let d = self.dims();
@@ -238,7 +305,9 @@ impl RecurrentStack {
     }
 
     /// Backward through the last forward. Adds the weight gradients into `params.grads`,
-    /// writes the input gradient into `dx` (`[T, B, input_size]`) and returns the gradient
+    /// writes the input gradient into `dx` (`[T, B, input_size]`; after
+    /// [`RecurrentStack::forward_lookup`] that of the table, `[V, input_size]`, each row the
+    /// sum over its ids) and returns the gradient
     /// w.r.t. the initial state. `d_out` is the gradient of the top layer's output, `d_final`
     /// that of the final state (`None` = zero, as in truncated BPTT). Consumes the cached
     /// activations: a second backward needs a new forward.
@@ -263,13 +332,23 @@ impl RecurrentStack {
             ));
         }
         check_len("recurrent d_out [T*B*H]", t * b * self.hidden, d_out.len())?;
-        check_len("recurrent dx [T*B*in]", t * b * self.input_size, dx.len())?;
+        match cache.lookup.vocab {
+            0 => check_len("recurrent dx [T*B*in]", t * b * self.input_size, dx.len())?,
+            v => check_len(
+                "recurrent table gradient dx [V*in]",
+                v * self.input_size,
+                dx.len(),
+            )?,
+        }
         if let Some(s) = d_final {
             self.check_state("final-state gradient", s, b)?;
         }
         self.check_params(params)?;
         backward::run(be, &d, params, &self.params, t, b, d_out, d_final, cache);
         backward::weight_grads(be, &d, params, &self.params, t, b, cache);
+        if cache.lookup.is_active() {
+            backward::table_grad(be, &d, params.value(self.params[0].w_ih), cache, dx);
+        }
         cache.has_activations = false;
         Ok(backward::collect_inputs(&d, t, b, cache, dx))
     }
