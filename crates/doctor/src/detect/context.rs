@@ -2,6 +2,7 @@
 //! reference levels (known or estimated) and what the learning-rate log says.
 
 use crate::detect::stats::{self, Bins};
+use crate::detect::{num, step_str};
 use crate::{Point, Run};
 
 /// How many bins the trend view uses at most: enough resolution for staircases and episodes,
@@ -81,7 +82,39 @@ pub struct Ctx<'a> {
     pub lr_restarts: Vec<f64>,
     /// Steps where the LR dropped abruptly (step-decay schedules).
     pub lr_drops: Vec<f64>,
+    /// Short jumps of the LR far above its level that come straight back (a manual change or a
+    /// scheduler bug, not a schedule): neither restarts nor drops.
+    pub lr_excursions: Vec<LrExcursion>,
+    /// The schedule's largest LR (excursions left out).
     pub lr_max: Option<f64>,
+}
+
+/// The LR jumping from `before` to `peak` at step `start` and staying up until `end`
+/// (inclusive), then falling straight back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LrExcursion {
+    pub start: f64,
+    pub end: f64,
+    pub before: f64,
+    pub peak: f64,
+}
+
+impl LrExcursion {
+    /// "a jump of the learning rate from … to … (×…) at step …", for a finding's summary.
+    pub fn describe(&self) -> String {
+        format!(
+            "a jump of the learning rate from {} to {} (×{:.0}) at step {}{}",
+            num(self.before),
+            num(self.peak),
+            self.peak / self.before,
+            step_str(self.start),
+            if self.end > self.start {
+                format!(" that lasted until step {}", step_str(self.end))
+            } else {
+                String::new()
+            }
+        )
+    }
 }
 
 fn finite_prefix(points: &[Point]) -> Vec<Point> {
@@ -116,8 +149,17 @@ impl<'a> Ctx<'a> {
         let bins = Bins::of(&train, TREND_BINS);
         let bin_noise = bins.noise();
         let log_offset = stats::log_step_offset(&train);
-        let (lr_restarts, lr_drops) = lr_changes(&lr);
-        let lr_max = lr.iter().map(|p| p.value).reduce(f64::max);
+        let lr_excursions = lr_excursions(&lr);
+        let (lr_restarts, lr_drops) = lr_changes(&lr, &lr_excursions);
+        let lr_max = lr
+            .iter()
+            .filter(|p| {
+                !lr_excursions
+                    .iter()
+                    .any(|e| (e.start..=e.end).contains(&p.step))
+            })
+            .map(|p| p.value)
+            .reduce(f64::max);
         Ctx {
             run,
             refs: Refs::of(run),
@@ -131,6 +173,7 @@ impl<'a> Ctx<'a> {
             log_offset,
             lr_restarts,
             lr_drops,
+            lr_excursions,
             lr_max,
         }
     }
@@ -149,6 +192,15 @@ impl<'a> Ctx<'a> {
     }
 
     /// The LR in effect at `step`, when logged.
+    /// The LR excursion that starts within `window` steps before `onset` or at the latest at
+    /// `peak`: the loss answers an LR change on the step after it.
+    pub fn lr_excursion_before(&self, onset: f64, peak: f64, window: f64) -> Option<LrExcursion> {
+        self.lr_excursions
+            .iter()
+            .copied()
+            .find(|e| e.start >= onset - window && e.start <= peak)
+    }
+
     pub fn lr_at(&self, step: f64) -> Option<f64> {
         stats::value_at(&self.lr, step)
     }
@@ -198,11 +250,53 @@ impl<'a> Ctx<'a> {
 }
 
 /// Abrupt LR changes: upward jumps after decay (restarts) and downward steps (decay schedules).
-fn lr_changes(lr: &[Point]) -> (Vec<f64>, Vec<f64>) {
+/// An LR this many times its previous value starts an excursion, which must fall back to
+/// within [`EXCURSION_BACK`]× that value, in one step, within [`EXCURSION_POINTS`] points.
+const EXCURSION_JUMP: f64 = 3.0;
+const EXCURSION_BACK: f64 = 1.5;
+const EXCURSION_POINTS: usize = 20;
+
+fn lr_excursions(lr: &[Point]) -> Vec<LrExcursion> {
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < lr.len() {
+        let before = lr[i - 1].value;
+        if !(before > 0.0 && lr[i].value > EXCURSION_JUMP * before) {
+            i += 1;
+            continue;
+        }
+        let high = EXCURSION_BACK * before;
+        let last = (i + EXCURSION_POINTS).min(lr.len());
+        // The first point back at the old level; every point up to it stayed high, and the
+        // fall into it is abrupt (a warm restart decays smoothly instead).
+        let back = (i + 1..last).find(|&j| lr[j].value <= high);
+        match back {
+            Some(j) if lr[i..j].iter().all(|p| p.value > high) => {
+                out.push(LrExcursion {
+                    start: lr[i].step,
+                    end: lr[j - 1].step,
+                    before,
+                    peak: lr[i..j].iter().map(|p| p.value).fold(0.0, f64::max),
+                });
+                i = j + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Warm restarts and abrupt drops of the LR, leaving out the jumps into and out of
+/// `excursions`.
+fn lr_changes(lr: &[Point], excursions: &[LrExcursion]) -> (Vec<f64>, Vec<f64>) {
     let (mut restarts, mut drops) = (Vec::new(), Vec::new());
     let mut running_max: f64 = 0.0;
+    let inside = |step: f64| excursions.iter().any(|e| (e.start..=e.end).contains(&step));
     for w in lr.windows(2) {
         let (a, b) = (w[0].value, w[1].value);
+        if inside(w[0].step) || inside(w[1].step) {
+            continue;
+        }
         running_max = running_max.max(a);
         if a > 0.0 && b > 1.5 * a && a < 0.7 * running_max {
             restarts.push(w[1].step);
@@ -231,9 +325,69 @@ mod tests {
     #[test]
     fn restarts_and_drops_are_told_apart_from_warmup() {
         let lr = pts(&[0.1, 0.5, 1.0, 0.6, 0.2, 1.0, 0.5, 0.1, 0.1]);
-        let (restarts, drops) = lr_changes(&lr);
+        let (restarts, drops) = lr_changes(&lr, &[]);
         assert_eq!(restarts, vec![5.0]);
         assert_eq!(drops, vec![4.0, 6.0, 7.0]);
+    }
+
+    /// Cosine decay from 0.01 over 600 steps after 50 warmup steps.
+    fn schedule(i: usize) -> f64 {
+        if i < 50 {
+            0.01 * (i + 1) as f64 / 50.0
+        } else {
+            let x = (i - 50) as f64 / 550.0;
+            0.001 + 0.009 * 0.5 * (1.0 + (std::f64::consts::PI * x).cos())
+        }
+    }
+
+    #[test]
+    fn a_brief_lr_jump_is_an_excursion_not_a_restart() {
+        let mut vals: Vec<f64> = (0..600).map(schedule).collect();
+        vals[400] = 0.5; // late in the decay: without the rule it would look like a restart
+        for v in &mut vals[200..203] {
+            *v = 0.2;
+        }
+        let lr = pts(&vals);
+        let found = lr_excursions(&lr);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!((found[0].start, found[0].end), (200.0, 202.0));
+        assert_eq!(
+            (found[1].start, found[1].end, found[1].peak),
+            (400.0, 400.0, 0.5)
+        );
+        assert!((found[1].before - schedule(399)).abs() < 1e-12);
+        let (restarts, drops) = lr_changes(&lr, &found);
+        assert!(
+            restarts.is_empty() && drops.is_empty(),
+            "{restarts:?} {drops:?}"
+        );
+        let run = Run {
+            lr: lr.clone(),
+            ..Run::default()
+        };
+        let ctx = Ctx::new(&run);
+        assert_eq!(ctx.lr_max, Some(0.01), "the schedule's peak, not the jump");
+        assert_eq!(ctx.lr_excursion_before(401.0, 403.0, 2.0), Some(found[1]));
+        assert_eq!(ctx.lr_excursion_before(410.0, 420.0, 2.0), None);
+    }
+
+    #[test]
+    fn warmup_and_warm_restarts_are_not_excursions() {
+        // Warmup from 1e-5, then cosine cycles of 40 steps that restart to the peak.
+        let vals: Vec<f64> = (0..400)
+            .map(|i| {
+                if i < 20 {
+                    1e-5 + 0.01 * i as f64 / 20.0
+                } else {
+                    let x = ((i - 20) % 40) as f64 / 40.0;
+                    0.0005 + 0.0095 * 0.5 * (1.0 + (std::f64::consts::PI * x).cos())
+                }
+            })
+            .collect();
+        let lr = pts(&vals);
+        assert!(lr_excursions(&lr).is_empty());
+        let (restarts, _) = lr_changes(&lr, &[]);
+        assert_eq!(restarts.len(), 9, "{restarts:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use crate::detect::context::LrExcursion;
 use crate::detect::stats::rolling_median;
 use crate::detect::{finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
@@ -95,13 +96,18 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 .copied()
                 .find(|&r| r >= s0 && r <= sp)
         });
-        let lr_note = match (ctx.lr_at(s0), ctx.lr_at(sp)) {
-            (Some(a), Some(b)) if b > 1.2 * a => {
+        // Bins are coarse: an LR jump up to two bins before the best level still counts.
+        let bin_width = span / bins.len().max(1) as f64;
+        let lr_jump = ctx.lr_excursion_before(s0, sp, 2.0 * bin_width);
+        let lr_note = match (lr_jump, ctx.lr_at(s0), ctx.lr_at(sp)) {
+            (Some(e), _, _) => format!(", with {},", e.describe()),
+            (None, Some(a), Some(b)) if b > 1.2 * a => {
                 format!(" while the LR rises from {} to {}", num(a), num(b))
             }
-            (Some(_), Some(b)) => format!(" at LR {}", num(b)),
+            (None, Some(_), Some(b)) => format!(" at LR {}", num(b)),
             _ => String::new(),
         };
+        let lr_jump_advice = lr_jump.map(|e| lr_jump_advice(&e));
         let evidence = json!({
             "best_level": ep.base,
             "best_step": s0,
@@ -117,6 +123,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             "lr_restart_step": restart,
             "lr_at_start": ctx.lr_at(s0),
             "lr_at_peak": ctx.lr_at(sp),
+            "lr_excursion": lr_jump.map(|e| json!({
+                "start": e.start, "end": e.end, "before": e.before, "peak": e.peak,
+            })),
         });
         if let Some(r) = restart {
             out.push(finding(
@@ -155,12 +164,14 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                         step_str(se - s0)
                     ),
                     evidence,
-                    format!(
-                        "Lower the peak learning rate ×0.5 (or lengthen warmup so it is reached later), clip \
-                         gradients at 1.0, and inspect the data of steps {}–{} for a bad stretch.",
-                        step_str(s0),
-                        step_str(sp)
-                    ),
+                    lr_jump_advice.clone().unwrap_or_else(|| {
+                        format!(
+                            "Lower the peak learning rate ×0.5 (or lengthen warmup so it is reached later), \
+                             clip gradients at 1.0, and inspect the data of steps {}–{} for a bad stretch.",
+                            step_str(s0),
+                            step_str(sp)
+                        )
+                    }),
                 ));
             }
             None => {
@@ -190,18 +201,26 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                     )
                 } else {
                     format!(
-                        "Loss drifts up from {} at step {} to {} at step {} ({} over {} steps){} with no \
-                         spike or schedule change to explain it.",
+                        "Loss drifts up from {} at step {} to {} at step {} ({} over {} steps){}.",
                         num(ep.base),
                         step_str(s0),
                         num(level[last]),
                         step_str(bins.step[last]),
                         num(end_rise),
                         step_str(duration),
-                        lr_note
+                        match lr_jump {
+                            Some(_) => lr_note.trim_end_matches(',').to_string(),
+                            None =>
+                                format!("{lr_note} with no spike or schedule change to explain it"),
+                        }
                     )
                 };
-                let advice = if kind == FindingKind::Divergence {
+                let advice = if let Some(advice) = lr_jump_advice {
+                    format!(
+                        "{advice} Restart from the checkpoint of step {}.",
+                        step_str(s0)
+                    )
+                } else if kind == FindingKind::Divergence {
                     format!(
                         "Keep the checkpoint from step {}; restart from it with the peak learning rate ×0.3, \
                          gradient clipping at 1.0 and 200+ warmup steps.",
@@ -226,6 +245,17 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// What to do when a jump of the LR, not the data or the schedule, set the loss off.
+pub fn lr_jump_advice(e: &LrExcursion) -> String {
+    format!(
+        "The learning rate caused this: it was ×{:.0} its level for a moment at step {}. Find what set it \
+         (a manual change, a scheduler or optimizer-state bug); the schedule around it is fine. Gradient \
+         clipping at 1.0 and rnnlab's guard (`--guard full`: skip or roll back the update) limit the damage.",
+        e.peak / e.before,
+        step_str(e.start)
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::detect::stats::{median, robust_sd, rolling_median};
-use crate::detect::{finding, guard, num, step_str, Ctx, Span};
+use crate::detect::{excursions, finding, guard, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 use crate::Event;
 
@@ -155,6 +155,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             .min_by(|a, b| (a.step - peak).abs().total_cmp(&(b.step - peak).abs()))
             .map(|p| p.value);
         let restart = ctx.restart_near(onset, 3.0 * window);
+        let lr_jump = ctx.lr_excursion_before(onset, peak, window);
         let ratio = value / s.base.abs().max(1e-12);
         // A stateful trainer zeroes its hidden state at each epoch start, so the first batch
         // of an epoch costs a little more: a small one-step bump there is expected.
@@ -183,6 +184,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             if recovery == 1.0 { "" } else { "s" },
             restart.map_or(String::new(), |r| format!(", right after the LR restart at step {}", step_str(r)))
         );
+        if let Some(e) = &lr_jump {
+            summary.push_str(&format!(", right after {}", e.describe()));
+        }
         if let Some(epoch) = epoch_start {
             summary.push_str(&format!(
                 " at the start of epoch {epoch:.0}, where a stateful trainer resets its hidden state"
@@ -197,6 +201,8 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 .to_string()
         } else if restart.is_some() {
             "Explained by the warm restart; if the jumps are large, restart to a lower peak LR (×0.5).".to_string()
+        } else if let Some(e) = &lr_jump {
+            excursions::lr_jump_advice(e)
         } else {
             format!(
                 "Inspect the batch of step {}: a corrupt, mislabelled or extreme batch gives a one-step spike. \
@@ -229,6 +235,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 "grad_norm_at_peak": grad_at,
                 "grad_norm_median": grad_median,
                 "lr_restart_step": restart,
+                "lr_excursion": lr_jump.map(|e| json!({
+                    "start": e.start, "end": e.end, "before": e.before, "peak": e.peak,
+                })),
                 "guard_events": notes,
                 "spikes_total": total,
             }),
@@ -287,6 +296,37 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].peak_step, Some(400.0));
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_spike_right_after_an_lr_jump_blames_the_lr_not_the_batch() {
+        let mut loss = decaying(800, 0.03, 4);
+        loss[401].value += 6.0;
+        let mut run = run_with(loss, Some(65));
+        run.lr = curve(800, |i| if i == 400 { 0.3 } else { 0.003 });
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].summary.contains(
+                "right after a jump of the learning rate from 0.003 to 0.3 (×100) at step 400"
+            ),
+            "{}",
+            f[0].summary
+        );
+        assert!(
+            f[0].advice.starts_with("The learning rate caused this"),
+            "{}",
+            f[0].advice
+        );
+        assert_eq!(f[0].evidence["lr_excursion"]["start"], 400.0);
+        // The same spike with a steady LR is put on the batch.
+        run.lr = curve(800, |_| 0.003);
+        let f = detect(&Ctx::new(&run));
+        assert!(
+            f[0].advice.starts_with("Inspect the batch of step 401"),
+            "{}",
+            f[0].advice
+        );
     }
 
     #[test]
