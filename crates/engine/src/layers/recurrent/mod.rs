@@ -6,7 +6,9 @@
 //! (`[T*B, in] · W_ihᵀ`), then per step one recurrent GEMM (`[B, H] · W_hhᵀ`) followed by the
 //! gate math in a single pass. The backward runs per step the fused gate gradients and one GEMM
 //! for `dh_{t-1}`, and after the sequence ONE GEMM each for `dW_ih`, `dW_hh` and the input
-//! gradient, bias gradients being column sums.
+//! gradient, bias gradients being column sums. When the first layer's input is rows of a small
+//! table ([`RecurrentStack::forward_lookup`], a character embedding), that GEMM runs over the
+//! table's rows and the timesteps gather from it; its gradients sum dGates per row.
 //!
 //! Threads: the batch is split into one partition per backend thread, and each thread runs the
 //! whole stack over the whole sequence for its rows (its own small GEMMs and gate math, no
