@@ -13,7 +13,7 @@
 //! Threads: the batch is split into one partition per backend thread, and each thread runs the
 //! whole stack over the whole sequence for its rows (its own small GEMMs and gate math, no
 //! synchronisation per step); only the weight-gradient GEMMs, which mix all rows, run after the
-//! join, split by the backend. See [`cache`] for the memory layout.
+//! join, split by the backend. See `cache.rs` for the memory layout.
 
 mod backward;
 mod cache;
