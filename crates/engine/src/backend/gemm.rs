@@ -77,9 +77,14 @@ thread_local! {
 /// Packs `op(B)[p0..p0+kc, 0..n]` into `NR`-column panels, zero-padded to a multiple of `NR`.
 fn pack_b<'b>(b: Operand, p0: usize, kc: usize, n: usize, buf: &'b mut PackedWeight) -> &'b [f32] {
     let panels = n.div_ceil(NR);
-    let out = buf.zeroed(panels * NR * kc);
+    // Every float is rewritten; only a ragged last panel needs its padding zeroed.
+    buf.resize(panels * NR * kc);
+    let out = buf.as_mut_slice();
     for (p, panel) in out.chunks_exact_mut(NR * kc).enumerate() {
         let cols = NR.min(n - p * NR);
+        if cols < NR {
+            panel.fill(0.0);
+        }
         let base = p0 * b.rs + p * NR * b.cs;
         if b.cs == 1 {
             for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
@@ -112,7 +117,12 @@ fn pack_a<'b>(
     buf: &'b mut PackedWeight,
 ) -> &'b [f32] {
     let panels = mc.div_ceil(MR);
-    let out = buf.zeroed(panels * MR * kc);
+    buf.resize(panels * MR * kc);
+    let out = buf.as_mut_slice();
+    if mc % MR != 0 {
+        // The ragged last panel's missing rows are padding: zero, not stale floats.
+        out[(panels - 1) * MR * kc..].fill(0.0);
+    }
     if a.rs == 1 {
         // Transposed A (a weight gradient's dGatesᵀ): step `kk` of all panels is one
         // contiguous run of `mc` floats; read each run once, in order.

@@ -40,13 +40,6 @@ impl PackedWeight {
         self.len = len;
     }
 
-    /// Empties the buffer and returns `len` zeroed floats.
-    pub fn zeroed(&mut self, len: usize) -> &mut [f32] {
-        self.lines.clear();
-        self.resize(len);
-        self.as_mut_slice()
-    }
-
     pub fn as_slice(&self) -> &[f32] {
         // SAFETY: `CacheLine` is `repr(C)` over `[f32; NR]` with no padding (64 bytes, align
         // 64), so `lines` is `lines.len() · NR` contiguous, initialised floats, and
