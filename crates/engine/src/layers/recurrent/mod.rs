@@ -19,6 +19,8 @@ mod backward;
 mod cache;
 mod cells;
 mod forward;
+#[cfg(test)]
+mod lookup_tests;
 pub mod math;
 #[cfg(test)]
 mod tests;

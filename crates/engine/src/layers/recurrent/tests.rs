@@ -4,7 +4,7 @@ use super::*;
 use crate::backend::CpuBackend;
 use crate::rng::{fill_uniform, seeded};
 
-const KINDS: [CellKind; 4] = [
+pub(super) const KINDS: [CellKind; 4] = [
     CellKind::RnnTanh,
     CellKind::RnnRelu,
     CellKind::Lstm,
@@ -13,15 +13,15 @@ const KINDS: [CellKind; 4] = [
 
 /// A small stack with random parameters, input, initial state, and the random weights `r`
 /// (for the output) and `s` (for the final state) that define the test loss.
-struct Problem {
-    params: ParamStore,
-    stack: RecurrentStack,
-    x: Vec<f32>,
-    init: RecurrentState,
-    r: Vec<f32>,
-    s: RecurrentState,
-    t: usize,
-    b: usize,
+pub(super) struct Problem {
+    pub(super) params: ParamStore,
+    pub(super) stack: RecurrentStack,
+    pub(super) x: Vec<f32>,
+    pub(super) init: RecurrentState,
+    pub(super) r: Vec<f32>,
+    pub(super) s: RecurrentState,
+    pub(super) t: usize,
+    pub(super) b: usize,
 }
 
 fn random_state(stack: &RecurrentStack, b: usize, rng: &mut EngineRng) -> RecurrentState {
@@ -32,7 +32,7 @@ fn random_state(stack: &RecurrentStack, b: usize, rng: &mut EngineRng) -> Recurr
     st
 }
 
-fn problem(kind: CellKind, layers: usize, t: usize, b: usize, seed: u64) -> Problem {
+pub(super) fn problem(kind: CellKind, layers: usize, t: usize, b: usize, seed: u64) -> Problem {
     let (input, hidden) = (3, 4);
     let mut params = ParamStore::new();
     let stack = RecurrentStack::new(&mut params, "rnn", kind, input, hidden, layers).unwrap();
@@ -339,111 +339,6 @@ fn same_seed_and_threads_give_bit_identical_results_and_threads_agree() {
             );
         }
     }
-}
-
-/// A lookup forward gives the outputs and states of a forward on the gathered rows, and its
-/// backward the same weight gradients and, per table row, the sum of the rows' gradients.
-#[test]
-fn lookup_input_matches_gathered_rows() {
-    let vocab = 4;
-    for kind in KINDS {
-        for threads in [1, 2] {
-            let be = CpuBackend::new(threads);
-            let mut p = problem(kind, 2, 5, 3, 11);
-            let (t, b, input) = (p.t, p.b, p.stack.input_size);
-            let mut table = vec![0.0; vocab * input];
-            fill_uniform(&mut seeded(4), &mut table, 1.0);
-            // Every id occurs, most of them several times.
-            let ids: Vec<u32> = (0..t * b).map(|i| (i * 3 % vocab) as u32).collect();
-            p.x = ids
-                .iter()
-                .flat_map(|&id| table[id as usize * input..][..input].to_vec())
-                .collect();
-            let dropout = Dropout::new(0.3, true).unwrap();
-            let mut run = |lookup: bool| {
-                let mut cache = StackCache::default();
-                let mut rng = seeded(5);
-                let between = Some((&dropout, &mut rng));
-                let fin = if lookup {
-                    let s = &p.stack;
-                    s.forward_lookup(
-                        &be, &p.params, &table, &ids, t, b, &p.init, between, &mut cache,
-                    )
-                } else {
-                    let s = &p.stack;
-                    s.forward(&be, &p.params, &p.x, t, b, &p.init, between, &mut cache)
-                }
-                .unwrap();
-                p.params.zero_grads();
-                let mut dx = vec![0.0; if lookup { table.len() } else { p.x.len() }];
-                let d_init = p
-                    .stack
-                    .backward(&be, &mut p.params, &mut cache, &p.r, Some(&p.s), &mut dx)
-                    .unwrap();
-                let mut all = p.stack.output(&cache).to_vec();
-                for v in fin.h.iter().chain(&fin.c).chain(&d_init.h).chain(&d_init.c) {
-                    all.extend_from_slice(v);
-                }
-                all.extend_from_slice(&p.params.grads);
-                (all, dx)
-            };
-            let (rows, dx_rows) = run(false);
-            let (looked_up, dx_table) = run(true);
-            let mut summed = vec![0.0f32; table.len()];
-            for (&id, d) in ids.iter().zip(dx_rows.chunks_exact(input)) {
-                for (s, v) in summed[id as usize * input..][..input].iter_mut().zip(d) {
-                    *s += v;
-                }
-            }
-            for (what, want, got) in [
-                ("outputs, states, grads", &rows, &looked_up),
-                ("table gradient", &summed, &dx_table),
-            ] {
-                for (i, (a, g)) in want.iter().zip(got.iter()).enumerate() {
-                    assert!(
-                        (a - g).abs() <= 1e-5 * a.abs().max(1.0),
-                        "{kind:?} threads={threads} {what}[{i}]: {a} vs {g}"
-                    );
-                }
-            }
-        }
-    }
-}
-
-#[test]
-fn lookup_input_errors_name_the_bad_argument() {
-    let be = CpuBackend::single_thread();
-    let p = problem(CellKind::Lstm, 1, 2, 2, 1);
-    let mut cache = StackCache::default();
-    let table = vec![0.5; 2 * p.stack.input_size];
-    let forward = |table: &[f32], ids: &[u32], cache: &mut StackCache| {
-        let s = &p.stack;
-        s.forward_lookup(&be, &p.params, table, ids, 2, 2, &p.init, None, cache)
-            .unwrap_err()
-            .to_string()
-    };
-    assert!(forward(&table, &[0, 1, 2, 0], &mut cache).contains("id at position 2"));
-    assert!(forward(&table, &[0, 1, 1], &mut cache).contains("ids"));
-    assert!(forward(&table[1..], &[0, 1, 1, 0], &mut cache).contains("table"));
-    let ok = p.stack.forward_lookup(
-        &be,
-        &p.params,
-        &table,
-        &[0, 1, 1, 0],
-        2,
-        2,
-        &p.init,
-        None,
-        &mut cache,
-    );
-    assert!(ok.is_ok());
-    let mut p = p;
-    let mut dx_rows = vec![0.0; 2 * 2 * p.stack.input_size];
-    let err = p
-        .stack
-        .backward(&be, &mut p.params, &mut cache, &p.r, None, &mut dx_rows)
-        .unwrap_err();
-    assert!(err.to_string().contains("table gradient"), "{err}");
 }
 
 #[test]
