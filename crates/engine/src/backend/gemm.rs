@@ -119,7 +119,7 @@ fn pack_a<'b>(
     let panels = mc.div_ceil(MR);
     buf.resize(panels * MR * kc);
     let out = buf.as_mut_slice();
-    if mc % MR != 0 {
+    if !mc.is_multiple_of(MR) {
         // The ragged last panel's missing rows are padding: zero, not stale floats.
         out[(panels - 1) * MR * kc..].fill(0.0);
     }
@@ -201,8 +201,7 @@ pub fn sgemm(
 
 /// Whether [`blocked`] reads `op(B)` in place instead of packing it (see there).
 fn reads_b_in_place(m: usize, n: usize, b: &Operand) -> bool {
-    // Not `is_multiple_of`: the workspace supports Rust 1.80.
-    b.cs == 1 && n / NR * NR == n && m <= MC
+    b.cs == 1 && n.is_multiple_of(NR) && m <= MC
 }
 
 /// Whether [`sgemm`] on `m` rows packs `op(B)` (`k×n`) in the usual orientation. Threads that

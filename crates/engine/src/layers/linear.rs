@@ -95,9 +95,8 @@ impl Linear {
 
     /// Rows of `x`, checking it is `[rows, in_features]`.
     fn rows(&self, x: &[f32]) -> Result<usize> {
-        // Not `is_multiple_of`: the workspace supports Rust 1.80.
         let rows = x.len() / self.in_features;
-        if rows * self.in_features != x.len() {
+        if !x.len().is_multiple_of(self.in_features) {
             return Err(EngineError::shape(
                 "linear input length",
                 format!("a multiple of {}", self.in_features),
