@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::detect::progress::{judging_window, trend};
 use crate::detect::stats::{median, rolling_median};
-use crate::detect::{finding, num, step_str, Ctx, Span};
+use crate::detect::{excursions, finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 
 /// A gradient spike: this many times the local median. Healthy large runs show 5–8×.
@@ -74,6 +74,14 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
         Some(&(k, _)) => (g[events[0].0].step, g[k].step),
         None => (g[n / 10].step, g[n - 1].step),
     };
+    // Spikes that all follow a brief jump of the LR are its doing, not the batches'.
+    let spacing = (last - first) / (n - 1).max(1) as f64;
+    let lr_jump = events
+        .iter()
+        .map(|e| ctx.lr_excursion_before(g[e.0].step, g[e.0].step, 2.0 * spacing.max(1.0)))
+        .reduce(|a, b| a.filter(|_| b.is_some()))
+        .flatten()
+        .filter(|_| !sustained);
     let summary = if sustained {
         format!(
             "The gradient norm grows {:.0}× over the run (median {} early, {} at the end){}.",
@@ -99,6 +107,14 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
             steps.join(", ")
         )
     };
+    let summary = match &lr_jump {
+        Some(e) => format!(
+            "{}, right after {}.",
+            summary.trim_end_matches('.'),
+            e.describe()
+        ),
+        None => summary,
+    };
     Some(finding(
         FindingKind::ExplodingGradients,
         severity,
@@ -111,12 +127,18 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
             "median_early": early,
             "median_late": late,
             "growth": growth,
+            "lr_excursion": lr_jump.map(|e| json!({
+                "start": e.start, "end": e.end, "before": e.before, "peak": e.peak,
+            })),
         }),
-        format!(
-            "Clip gradients at max norm 1.0, lower the learning rate ×0.5, and inspect the batches of steps {}; \
-             for recurrent nets also shorten the truncated-BPTT length.",
-            steps.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-        ),
+        match &lr_jump {
+            Some(e) => excursions::lr_jump_advice(e),
+            None => format!(
+                "Clip gradients at max norm 1.0, lower the learning rate ×0.5, and inspect the batches of steps \
+                 {}; for recurrent nets also shorten the truncated-BPTT length.",
+                steps.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        },
     ))
 }
 
@@ -176,6 +198,39 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_gradient_spike_after_an_lr_jump_blames_the_lr() {
+        let mut run = run_with(
+            curve(1000, |i| 1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()),
+            Some(65),
+        );
+        run.grad_norm = curve(1000, |i| if i == 501 { 6.0 } else { 0.3 });
+        run.lr = curve(1000, |i| if i == 500 { 0.5 } else { 0.002 });
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].summary.ends_with(
+                "right after a jump of the learning rate from 0.002 to 0.5 (×250) at step 500."
+            ),
+            "{}",
+            f[0].summary
+        );
+        assert!(
+            f[0].advice.starts_with("The learning rate caused this"),
+            "{}",
+            f[0].advice
+        );
+        // A second spike far from the jump: the batches are suspects again.
+        run.grad_norm[800].value = 6.0;
+        let f = detect(&Ctx::new(&run));
+        assert!(
+            f[0].advice
+                .contains("inspect the batches of steps 501, 800"),
+            "{}",
+            f[0].advice
+        );
     }
 
     #[test]
