@@ -241,7 +241,13 @@ pub(super) fn weight_grads(
             let buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
             let n = t * rows;
             if l == 0 && lookup.is_active() {
-                add_rows_by_id(buf.gates, rows, b0, b, &lookup.ids, &mut lookup.projected);
+                add_rows_by_id(
+                    buf.gates,
+                    gh,
+                    (b0, rows, b),
+                    &lookup.ids,
+                    &mut lookup.projected,
+                );
             } else {
                 let g_w_ih = params.grad_mut(p.w_ih);
                 be.sgemm(
@@ -303,10 +309,15 @@ pub(super) fn weight_grads(
     }
 }
 
-/// `sums[id] += row` for one partition's `[T, rows, G*H]` dGates, whose row `(step, r)` stood
+/// `sums[id] += row` for one partition's `[T, rows, gh]` dGates, whose row `(step, r)` stood
 /// for input `ids[step·B + b0 + r]`.
-fn add_rows_by_id(gates: &[f32], rows: usize, b0: usize, b: usize, ids: &[u32], sums: &mut [f32]) {
-    let gh = gates.len() / (ids.len() / b * rows);
+fn add_rows_by_id(
+    gates: &[f32],
+    gh: usize,
+    (b0, rows, b): (usize, usize, usize),
+    ids: &[u32],
+    sums: &mut [f32],
+) {
     for (step, block) in gates.chunks_exact(rows * gh).enumerate() {
         for (row, &id) in block.chunks_exact(gh).zip(&ids[step * b + b0..][..rows]) {
             let sum = &mut sums[id as usize * gh..][..gh];
