@@ -217,7 +217,7 @@ impl Detector {
 
     /// Scores one step. The windows are not changed except the short "recent" one; call
     /// [`Detector::accept`] when the update is applied. With `fresh_state` (the batch started
-    /// from a zeroed hidden state) a loss spike must clear [`FRESH_STATE_ALLOWANCE`] more.
+    /// from a zeroed hidden state) a loss spike must clear `FRESH_STATE_ALLOWANCE` more.
     pub fn assess(
         &mut self,
         loss: f64,
