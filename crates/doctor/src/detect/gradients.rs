@@ -74,6 +74,10 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
         Some(&(k, _)) => (g[events[0].0].step, g[k].step),
         None => (g[n / 10].step, g[n - 1].step),
     };
+    let end = match events.last() {
+        Some(&(k, _)) if !sustained => g[k].step,
+        _ => g[n - 1].step,
+    };
     // Spikes that all follow a brief jump of the LR are its doing, not the batches'.
     let spacing = (last - first) / (n - 1).max(1) as f64;
     let lr_jump = events
@@ -118,7 +122,8 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     Some(finding(
         FindingKind::ExplodingGradients,
         severity,
-        Span::range(start, g[n - 1].step.max(start)).with_peak(peak),
+        // Growth spans the run; spikes span only the steps they hit.
+        Span::range(start, end.max(start)).with_peak(peak),
         summary,
         json!({
             "spikes": events.len(),
