@@ -133,6 +133,14 @@ fn fmt_steps(f: &Finding) -> String {
     }
 }
 
+/// "steps 10–20", or "step 10" for a finding at a single step.
+fn at_steps(f: &Finding) -> String {
+    match (f.start_step, f.end_step) {
+        (Some(a), Some(b)) if a != b => format!("steps {}", fmt_steps(f)),
+        _ => format!("step {}", fmt_steps(f)),
+    }
+}
+
 fn fmt_ref(x: Option<f64>) -> String {
     x.map_or("unknown".into(), |v| format!("{v:.4}"))
 }
@@ -205,10 +213,10 @@ impl Diagnosis {
         }
         for f in &self.findings {
             out.push_str(&format!(
-                "\n[{}] {} at steps {}\n  {}\n  Fix: {}\n",
+                "\n[{}] {} at {}\n  {}\n  Fix: {}\n",
                 f.severity.name().to_uppercase(),
                 f.kind.name(),
-                fmt_steps(f),
+                at_steps(f),
                 f.summary,
                 f.advice
             ));
