@@ -23,12 +23,25 @@ PYTHON=${PYTHON:-python3}
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-for _ in $(seq "$REPEATS"); do
+run_rnnlab() {
+  "$RNNLAB" --threads "$1" --config "$2" --seconds "$SECONDS_PER_CONFIG" --json >>"$results"
+}
+run_pytorch() {
+  "$PYTHON" bench/pytorch_peer.py --threads "$1" --config "$2" \
+    --seconds "$SECONDS_PER_CONFIG" --json >>"$results"
+}
+for r in $(seq "$REPEATS"); do
   for n in "${THREADS[@]}"; do
     for c in ${CONFIGS//,/ }; do
-      "$RNNLAB" --threads "$n" --config "$c" --seconds "$SECONDS_PER_CONFIG" --json >>"$results"
-      "$PYTHON" bench/pytorch_peer.py --threads "$n" --config "$c" \
-        --seconds "$SECONDS_PER_CONFIG" --json >>"$results"
+      # Every other repeat PyTorch goes first, so a load that drifts during a pair does not
+      # always fall on the same side.
+      if ((r % 2)); then
+        run_rnnlab "$n" "$c"
+        run_pytorch "$n" "$c"
+      else
+        run_pytorch "$n" "$c"
+        run_rnnlab "$n" "$c"
+      fi
     done
   done
 done
@@ -38,8 +51,8 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 peak = float(sys.argv[2])
-# Each (impl, config, threads) has one row per repeat; pair k of rnnlab ran right before pair k
-# of PyTorch, so the ratio of each pair is taken first and the median of those is reported.
+# Each (impl, config, threads) has one row per repeat; run k of rnnlab and run k of PyTorch ran
+# back to back, so the ratio of each pair is taken first and the median of those is reported.
 by = {}
 for r in rows:
     by.setdefault((r["impl"], r["config"], r["threads"]), []).append(r)
