@@ -90,8 +90,8 @@ pub struct Ctx<'a> {
 }
 
 /// The LR jumping from `before` to `peak` at step `start` and staying up until `end`
-/// (inclusive), then falling straight back.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// (inclusive), then falling straight back. Serialises as a finding's `lr_excursion` evidence.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct LrExcursion {
     pub start: f64,
     pub end: f64,

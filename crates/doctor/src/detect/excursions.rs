@@ -123,9 +123,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             "lr_restart_step": restart,
             "lr_at_start": ctx.lr_at(s0),
             "lr_at_peak": ctx.lr_at(sp),
-            "lr_excursion": lr_jump.map(|e| json!({
-                "start": e.start, "end": e.end, "before": e.before, "peak": e.peak,
-            })),
+            "lr_excursion": lr_jump,
         });
         if let Some(r) = restart {
             out.push(finding(

@@ -80,11 +80,12 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     };
     // Spikes that all follow a brief jump of the LR are its doing, not the batches'.
     let spacing = (last - first) / (n - 1).max(1) as f64;
-    let lr_jump = events
+    let jumps: Option<Vec<_>> = events
         .iter()
         .map(|e| ctx.lr_excursion_before(g[e.0].step, g[e.0].step, 2.0 * spacing.max(1.0)))
-        .reduce(|a, b| a.filter(|_| b.is_some()))
-        .flatten()
+        .collect();
+    let lr_jump = jumps
+        .and_then(|j| j.first().copied())
         .filter(|_| !sustained);
     let summary = if sustained {
         format!(
@@ -132,9 +133,7 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
             "median_early": early,
             "median_late": late,
             "growth": growth,
-            "lr_excursion": lr_jump.map(|e| json!({
-                "start": e.start, "end": e.end, "before": e.before, "peak": e.peak,
-            })),
+            "lr_excursion": lr_jump,
         }),
         match &lr_jump {
             Some(e) => excursions::lr_jump_advice(e),

@@ -235,9 +235,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 "grad_norm_at_peak": grad_at,
                 "grad_norm_median": grad_median,
                 "lr_restart_step": restart,
-                "lr_excursion": lr_jump.map(|e| json!({
-                    "start": e.start, "end": e.end, "before": e.before, "peak": e.peak,
-                })),
+                "lr_excursion": lr_jump,
                 "guard_events": notes,
                 "spikes_total": total,
             }),
