@@ -9,6 +9,7 @@
 pub mod detect;
 pub mod error;
 pub mod formats;
+pub mod online;
 pub mod references;
 pub mod report;
 pub mod run;
