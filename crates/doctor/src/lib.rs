@@ -13,6 +13,7 @@ pub mod online;
 pub mod references;
 pub mod report;
 pub mod run;
+pub mod score;
 
 pub use detect::diagnose;
 pub use error::DoctorError;
