@@ -95,9 +95,10 @@ def label(rows, meta, events, faults, guard):
         of = overfit()
         if of:
             return "overfitting", "medium", prefix + f"; validation rises from {of[1]:.3f} at step {of[0]} to {of[2]:.3f}"
-        if Lend > 0.98 * L0:
+        dpd = cv.drop_per_doubling()
+        if Lend > 0.98 * L0 or (dpd < 0.06 and Lend > refs[1] + 0.1):
             lab, lev = stall_label(cv, refs, lnV)
-            return lab, "medium", prefix + f"; the loss barely moved ({L0:.3f} -> {Lend:.3f})"
+            return lab, "medium", prefix + f"; but the loss stalls ({L0:.3f} -> {Lend:.3f}, drop/doubling {dpd:.3f}, bigram {refs[1]:.3f})"
         return "healthy", "high", prefix + f"; loss {L0:.3f} -> {Lend:.3f} (ln V {lnV:.3f}, unigram {refs[0]:.3f}, bigram {refs[1]:.3f})"
 
     reqs, confs, texts = [], [], []
