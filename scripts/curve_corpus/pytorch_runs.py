@@ -171,7 +171,7 @@ def step_cost(cfg, V):
     BT = cfg["batch"] * cfg["bptt"]
     H, E, L = cfg["hidden"], cfg["embed"], cfg["layers"]
     flops = 6.0 * BT * (g * H * (E + H) + (L - 1) * g * H * 2 * H + H * V)
-    return 0.004 + 0.15e-3 * cfg["bptt"] * L + flops / 12e9 + BT * V * 1e-7
+    return 0.5 * (0.004 + 0.15e-3 * cfg["bptt"] * L + flops / 12e9 + BT * V * 1e-7)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def draw_config(rng, kind):
     c["col_epoch"] = rng.random() < 0.3
     c["log_first"] = rng.random() < 0.3
     c["points"] = rng.randint(40, 220)
-    c["budget_s"] = rng.uniform(3, 12)
+    c["budget_s"] = rng.uniform(4, 16)
     c["init_scale"] = 1.0
     c["weight_decay"] = rng.choice([0.0, 0.0, 1e-5, 1e-2]) if opt == "adamw" else 0.0
     c["n_train"] = None
@@ -735,7 +735,7 @@ def setup_fault(rng, c, kind):
         if c["cell"].startswith("rnn"):
             c["clip"] = 1.0
     elif kind == "lr_excursion":
-        c["exc_factor"] = rng.choice([10, 30, 100, 300])
+        c["exc_factor"] = rng.choice([30, 100, 300])
         c["exc_len"] = rng.choice([1, 2, 3, 5, 10])
     elif kind == "nan":
         c["stop_on_nan"] = rng.random() < 0.5
@@ -755,11 +755,13 @@ def setup_fault(rng, c, kind):
             c["interval"] = rng.choice([1, 2, 5])
             c["reduce"] = "last"
         c["fault_desc"] = f"LR far too high ({c['optimizer']} lr {c['lr']:.3g})"
+        c["min_steps"] = 500
     elif kind == "lr_low":
         f = 10 ** rng.uniform(-3.5, -2.5)
         c["lr"] *= f
         c["schedule"] = rng.choice(["constant", "cosine", "step"])
         c["fault_desc"] = f"LR far too low ({c['optimizer']} lr {c['lr']:.3g})"
+        c["min_steps"] = 500
     elif kind == "overfit":
         c["n_train"] = rng.choice([1500, 3000, 6000]) if c["level"] == "char" else rng.choice([800, 1500, 3000])
         c["hidden"] = rng.choice([128, 192, 256])
@@ -806,7 +808,11 @@ def setup_fault(rng, c, kind):
         c["clip"] = c["clip"] or 1.0
         c["min_steps"] = 200
     elif kind == "frozen":
-        c["freeze"] = rng.choice(["all_but_bias", "enc_rnn", "enc_rnn", "rnn", "enc"])
+        c["freeze"] = rng.choice(["all_but_bias", "enc_rnn", "enc_rnn", "all_but_bias", "enc"])
+        c["optimizer"] = rng.choice(["adam", "adamw", "rmsprop"])
+        c["lr"] = rng.choice([3e-3, 5e-3, 1e-2])
+        c["schedule"] = rng.choice(["constant", "constant", "cosine", "step"])
+        c["min_steps"] = 600
         c["fault_desc"] = {"all_but_bias": "every weight frozen but the output bias",
                            "enc_rnn": "embedding and recurrent layers frozen (only the head trains)",
                            "rnn": "recurrent layers frozen", "enc": "embedding frozen"}[c["freeze"]]
@@ -837,13 +843,15 @@ def setup_fault(rng, c, kind):
         c["schedule"] = "constant"
         c["log_first"] = True
         c["interval"] = min(c["interval"], 10)
+        c["min_steps"] = 500
         c["fault_desc"] = f"output layer initialised N(0, {c['init_scale']:g}) and LR {c['lr']:g} ({c['optimizer']})"
     elif kind == "exploding":
-        c["cell"] = rng.choice(["rnn_tanh", "rnn_relu", "rnn_relu", "rnn_tanh", "lstm"])
+        c["cell"] = rng.choice(["rnn_tanh", "rnn_relu", "rnn_relu", "rnn_relu", "lstm"])
         c["clip"] = 0.0
-        c["whh_scale"] = rng.choice([1.0, 1.5, 2.5]) if c["cell"] != "lstm" else 1.0
+        c["whh_scale"] = rng.choice([1.0, 1.5, 2.0]) if c["cell"] != "lstm" else 1.0
         c["optimizer"] = rng.choice(["sgd", "sgdm"])
-        c["lr"] = 10 ** rng.uniform(-0.7, 0.5)
+        c["lr"] = 10 ** rng.uniform(-1.0, 0.0) * (3 if c["cell"] != "rnn_relu" else 1) / (3 if c["optimizer"] == "sgdm" else 1)
+        c["min_steps"] = 400
         c["col_grad"] = rng.random() < 0.8
         c["bptt"] = rng.choice([64, 100, 128])
         c["fault_desc"] = f"no gradient clipping, {c['cell']} (W_hh x{c['whh_scale']:g}), {c['optimizer']} lr {c['lr']:.3g}"
