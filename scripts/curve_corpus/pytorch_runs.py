@@ -810,7 +810,7 @@ def setup_fault(rng, c, kind):
     elif kind == "frozen":
         c["freeze"] = rng.choice(["all_but_bias", "enc_rnn", "enc_rnn", "all_but_bias", "enc"])
         c["optimizer"] = rng.choice(["adam", "adamw", "rmsprop"])
-        c["lr"] = rng.choice([3e-3, 5e-3, 1e-2])
+        c["lr"] = rng.choice([0.03, 0.05, 0.1]) if c["freeze"] == "all_but_bias" else rng.choice([0.01, 0.02])
         c["schedule"] = rng.choice(["constant", "constant", "cosine", "step"])
         c["min_steps"] = 600
         c["fault_desc"] = {"all_but_bias": "every weight frozen but the output bias",
