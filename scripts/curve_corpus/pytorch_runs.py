@@ -781,8 +781,6 @@ def setup_fault(rng, c, kind):
         c["fault_desc"] = f"trained on a tiny subset ({c['n_train']} tokens) for many epochs"
     elif kind == "periodic":
         c["mode"] = "stream"
-        c["level"] = "char"
-        c["corpus"] = rng.choice(CHAR_CORPORA)
         c["interval"] = rng.choice([1, 1, 2])
         c["reduce"] = "last" if c["interval"] == 1 else c["reduce"]
         c["batch"] = rng.choice([8, 16, 32])
