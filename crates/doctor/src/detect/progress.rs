@@ -206,7 +206,10 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // own uncertainty (2.5 standard errors).
     let band = relative_noise(&ctx.train, from, to, train.level);
     let lost_in_band = band >= WIDE_NOISE && train.log_rate < 2.5 * train.log_rate_se;
-    let flat = train.flat() || lost_in_band;
+    // A run that never left its start (or ln V) needs no minimum slope to be stalled: a slope
+    // that does not stand clear of its noise is enough.
+    let insignificant = train.log_rate < 2.5 * train.log_rate_se;
+    let flat = train.flat() || lost_in_band || ((never_moved || at_ln_v) && insignificant);
     let stalled = flat && (collapsed || never_moved || at_ln_v) && !val_improving && level > 0.05;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
@@ -268,8 +271,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             Severity::Warning,
             Span::range(onset, to),
             format!(
-                "Loss stays at {} ≈ ln V = {} (a uniform guess): the model is not learning ({rate_text}).",
+                "Loss stays at {} {} ln V = {} (a uniform guess): the model is not learning ({rate_text}).",
                 num(level),
+                if level > 1.2 * l { "— far above —" } else { "≈" },
                 num(l)
             ),
             evidence(json!({ "onset_step": onset })),
