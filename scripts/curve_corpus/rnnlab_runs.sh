@@ -56,7 +56,7 @@ runs=(
   "rl-builtin-plateau-ok|healthy|off|--data builtin --steps 800 --set model.cell=gru --set model.hidden=64 --set train.schedule=plateau --set train.step_size=2 --set train.gamma=0.5 --set train.eval_every=50"
   "rl-shakes-exp-ok|healthy|off|--data tiny-shakespeare --steps 700 --set model.hidden=64 --set train.schedule=exponential --set train.gamma=0.999"
   "rl-wiki-gru-word-ok|healthy|off|--data wikitext-2 --steps 350 --set data.vocab_size=2000 --set model.cell=gru --set model.hidden=64 --set train.batch=16 --set train.bptt=35 --set train.eval_every=70"
-  "rl-builtin-bpe-ok|healthy|off|--data builtin --tokenizer bpe --set data.vocab_size=200 --steps 500 --set model.hidden=64"
+  "rl-builtin-bpe-ok|healthy|off|--data builtin --tokenizer bpe --set data.vocab_size=320 --steps 500 --set model.hidden=64"
   "rl-enwik8-lstm-byte-ok|healthy|off|--data enwik8-small --tokenizer byte --steps 600 --set model.hidden=96 --set train.eval_every=200"
   "rl-builtin-relu-ok|healthy|off|--data builtin --steps 700 --set model.cell=rnn_relu --set model.hidden=96 --set train.lr=0.001"
   "rl-shakes-lstm2-dropout-ok|healthy|off|--data tiny-shakespeare --steps 800 --set model.layers=2 --set model.hidden=64 --set model.dropout=0.2"
