@@ -123,7 +123,7 @@ def label(rows, meta, events, faults, guard):
         if kind in ("bad-batch", "corrupt-text", "lr-spike"):
             s = int(arg.split(":")[0])
             extra = int(arg.split(":")[2]) if kind == "lr-spike" and arg.count(":") >= 2 else 1
-            if cv.first_nonfinite is not None and cv.first_nonfinite >= s:
+            if cv.first_nonfinite is not None and s <= cv.first_nonfinite <= s + 2 + extra:
                 reqs.append(f"non_finite@{cv.first_nonfinite}")
                 confs.append("high")
                 texts.append(f"{fault}: loss turned non-finite at step {cv.first_nonfinite}")
