@@ -222,7 +222,7 @@ def main():
             if line.split("=")[0].strip() == k:
                 return line.split("=", 1)[1].strip().strip('"')
         return "?"
-    desc = (f"{key('cell')} {key('layers')}x{key('hidden')}, {meta['tokenizer']} {meta['data']} V={meta['vocab_size']}, "
+    desc = (f"{key('cell')} {key('layers')}x{key('hidden')}, {meta['tokenizer']} {os.path.basename(meta['data'])} V={meta['vocab_size']}, "
             f"{key('optimizer')} lr {key('lr')} {key('schedule')}, clip {key('clip')}, guard {guard}")
     reason = (reason + " [" + desc + "]").replace("\t", " ").replace("\n", " ")
     with open(os.path.join(out, name + ".csv"), "w") as f:
