@@ -1,5 +1,6 @@
 pub mod checkpoint;
 pub mod config;
+mod config_doc;
 pub mod dashboard;
 pub mod data;
 pub mod evaluate;
