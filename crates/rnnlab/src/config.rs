@@ -357,7 +357,7 @@ impl Config {
 
 /// A float that is exactly an f32 (an f32 field, or a round number) is written as the f32's
 /// shortest decimal, which reads back to the same f32.
-fn shortest_float(v: &mut toml::Value) {
+pub(crate) fn shortest_float(v: &mut toml::Value) {
     match v {
         toml::Value::Float(f) if (*f as f32) as f64 == *f && f.is_finite() => {
             if let Ok(short) = (*f as f32).to_string().parse::<f64>() {

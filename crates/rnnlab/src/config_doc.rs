@@ -52,9 +52,14 @@ pub fn describe(config: &Config) -> String {
             last = section;
         }
         let get = |t: &toml::Table| {
-            t.get(section)
-                .and_then(|s| s.get(&key))
-                .map_or("(unset)".to_string(), |v| v.to_string())
+            t.get(section).and_then(|s| s.get(&key)).map_or_else(
+                || "(unset)".to_string(),
+                |v| {
+                    let mut v = v.clone();
+                    crate::config::shortest_float(&mut v);
+                    v.to_string()
+                },
+            )
         };
         let (value, def) = (get(&now), get(&default));
         let changed = if value == def {

@@ -37,6 +37,13 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// A full disk (or a file-size or quota limit) is the one write failure a user can fix
+/// without touching the run, so messages about one say how: `what` is what was not written.
+pub fn is_out_of_space(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    matches!(e.kind(), StorageFull | FileTooLarge | QuotaExceeded)
+}
+
 /// The directory holding `path` (`.` for a bare file name).
 pub fn parent_of(path: &Path) -> &Path {
     match path.parent() {

@@ -43,7 +43,7 @@ pub enum TrainError {
     Engine(#[from] engine::EngineError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error("{path}: {source}")]
+    #[error("{path}: {source}{hint}", hint = disk_full_hint(.source))]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -54,6 +54,16 @@ pub enum TrainError {
     Run { run: PathBuf, message: String },
     #[error(transparent)]
     Lock(#[from] lock::LockError),
+}
+
+fn disk_full_hint(source: &std::io::Error) -> &'static str {
+    if crate::fsutil::is_out_of_space(source) {
+        " (out of disk space: nothing was left half-written, the log ends on its last whole \
+         line and earlier checkpoints are intact; free some space, then `rnnlab train --resume \
+         RUN_DIR` continues from the newest checkpoint)"
+    } else {
+        ""
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -144,7 +154,12 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
     setup::validate(&opts.config)?;
     if opts.resume {
         let saved = Config::from_file(&run.config())?;
-        if let Some(diff) = first_difference(&opts.config, &saved) {
+        // The run saved the tokenizer an empty setting resolved to.
+        let mut now = opts.config.clone();
+        if now.data.tokenizer.is_empty() {
+            now.data.tokenizer = saved.data.tokenizer.clone();
+        }
+        if let Some(diff) = first_difference(&now, &saved) {
             return Err(TrainError::Resume {
                 run: run.root.clone(),
                 message: format!("the config does not match: {diff}"),
@@ -296,7 +311,12 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
         state
     } else {
         let optimizer = AnyOptimizer::new(&setup::optimizer(config)?)?;
-        crate::fsutil::write_atomic(&run.config(), config.to_toml().as_bytes())
+        // Saved as resolved: an empty tokenizer setting becomes the one the corpus got.
+        let mut resolved = config.clone();
+        if resolved.data.tokenizer.is_empty() {
+            resolved.data.tokenizer = prepared.tokenizer.kind().to_string();
+        }
+        crate::fsutil::write_atomic(&run.config(), resolved.to_toml().as_bytes())
             .map_err(io(&run.config()))?;
         prepared.tokenizer.save(&run.tokenizer())?;
         if matches!(start, Start::Over) {
@@ -362,6 +382,7 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
         guard,
         step_secs: 0.0,
         last_eval_s: 0.0,
+        checkpointed_at: resume_from.as_ref().map(|_| state.step),
     };
     let outcome = ctx.run(&mut model, &mut batcher, &mut state, &mut log);
     ctx.progress.finish();

@@ -38,6 +38,8 @@ pub(super) struct Loop<'a> {
     pub(super) step_secs: f64,
     /// How long the last evaluation took (kept back from a time budget for the final one).
     pub(super) last_eval_s: f64,
+    /// The step of the newest checkpoint on disk (the one resumed from, at first).
+    pub(super) checkpointed_at: Option<u64>,
 }
 
 /// Steps timed before a wall-time budget is turned into a step horizon for the schedule.
@@ -181,6 +183,8 @@ impl Loop<'_> {
                 break format!("used the time budget of {}", t.time);
             }
             if self.opts.stop.load(Ordering::SeqCst) {
+                self.progress
+                    .println("interrupted: saving a checkpoint (interrupt again to quit at once)");
                 self.checkpoint(model, state, batcher, None, log)?;
                 log.event(state.step, "interrupted", "checkpoint saved")
                     .map_err(io(log.path()))?;
@@ -244,7 +248,9 @@ impl Loop<'_> {
             Some((step, v)) if step == state.step => v,
             _ => self.evaluate(model, state, log)?,
         };
-        self.checkpoint(model, state, batcher, Some(result.loss), log)?;
+        if self.checkpointed_at != Some(state.step) {
+            self.checkpoint(model, state, batcher, Some(result.loss), log)?;
+        }
         // A resumed run that had already finished has its sample.
         if !self.run.has_sample(state.step) {
             self.write_sample(model, state.step)?;
@@ -444,7 +450,7 @@ impl Loop<'_> {
     }
 
     fn checkpoint(
-        &self,
+        &mut self,
         model: &LanguageModel,
         state: &mut TrainerState,
         batcher: &TrainBatcher,
@@ -472,6 +478,7 @@ impl Loop<'_> {
             checkpoint::step_dir_name(state.step),
         )
         .map_err(io(log.path()))?;
+        self.checkpointed_at = Some(state.step);
         Ok(())
     }
 
