@@ -8,4 +8,6 @@ pub mod fsutil;
 pub mod guard;
 pub mod metrics;
 pub mod sample;
+#[cfg(test)]
+pub(crate) mod test_skip;
 pub mod train;

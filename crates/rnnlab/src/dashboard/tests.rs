@@ -13,15 +13,17 @@ fn append_steps(dir: &Path, steps: std::ops::Range<u32>, loss: impl Fn(u32) -> f
         .append(true)
         .open(dir.join("metrics.jsonl"))
         .unwrap();
-    for s in steps {
-        writeln!(
-            f,
-            r#"{{"step":{s},"epoch":0.0,"tokens":{},"loss":{},"lr":0.001,"grad_norm":1.0,"clipped":false,"tok_per_s":1000,"time_s":0.1}}"#,
-            s * 100,
-            loss(s)
-        )
-        .unwrap();
-    }
+    // One write, as the trainer appends: a poll never sees half of the batch.
+    let text: String = steps
+        .map(|s| {
+            format!(
+                r#"{{"step":{s},"epoch":0.0,"tokens":{},"loss":{},"lr":0.001,"grad_norm":1.0,"clipped":false,"tok_per_s":1000,"time_s":0.1}}"#,
+                s * 100,
+                loss(s)
+            ) + "\n"
+        })
+        .collect();
+    f.write_all(text.as_bytes()).unwrap();
 }
 
 fn get(addr: std::net::SocketAddr, path: &str) -> String {
@@ -77,12 +79,25 @@ fn page_and_stream_follow_a_growing_log() {
     assert!(last["diagnosis"]["verdict"].is_string());
 
     append_steps(dir.path(), 30..40, |_| 3.5);
-    let more = read_until(&mut reader, |m| m["mode"] == "append");
-    let pts = more.last().unwrap()["series"]["train_loss"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let steps: Vec<f64> = pts.iter().map(|p| p[0].as_f64().unwrap()).collect();
+    // However the polls fall, the appended points arrive once each and in order.
+    let more = read_until(&mut reader, |m| {
+        m["mode"] == "append"
+            && m["series"]["train_loss"]
+                .as_array()
+                .and_then(|a| a.last())
+                .is_some_and(|p| p[0].as_f64() == Some(39.0))
+    });
+    let steps: Vec<f64> = more
+        .iter()
+        .filter(|m| m["mode"] == "append")
+        .flat_map(|m| {
+            m["series"]["train_loss"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|p| p[0].as_f64().unwrap())
+        .collect();
     assert_eq!(steps, (30..40).map(f64::from).collect::<Vec<_>>());
 
     let page = get(addr, "/");
