@@ -230,8 +230,11 @@ pub struct GuardConfig {
     pub divergence: f64,
     /// Keep a good state in memory every this many steps.
     pub snapshot_every: u64,
-    /// Learning-rate factor applied at every rollback (it stays for the rest of the run).
+    /// Learning-rate factor applied at every rollback.
     pub lr_factor: f32,
+    /// Once the run has been calm for `snapshot_every` steps after trouble, the learning rate
+    /// returns to the schedule linearly over this many steps (0 = the lowered rate stays).
+    pub lr_restore_steps: u64,
     /// Rollbacks in one episode of trouble before the run is stopped.
     pub max_rollbacks: u32,
     /// Fault injection, a testing aid: `bad-batch@STEP`, `corrupt-text@STEP`,
@@ -258,6 +261,7 @@ impl Default for GuardConfig {
             divergence: 0.5,
             snapshot_every: 50,
             lr_factor: 0.5,
+            lr_restore_steps: 300,
             max_rollbacks: 3,
             inject: Vec::new(),
         }

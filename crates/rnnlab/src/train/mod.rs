@@ -400,7 +400,7 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
         guard: GuardSummary {
             skips: state.guard.skips_total,
             rollbacks: state.guard.rollbacks_total,
-            lr_scale: state.guard.lr_scale,
+            lr_scale: state.guard.lr_scale_at(&config.guard, state.step),
         },
         interrupted,
     })
