@@ -273,7 +273,9 @@ impl GuardState {
         if self.lr_scale >= 1.0 || config.lr_restore_steps == 0 {
             return self.lr_scale;
         }
-        let calm_from = self.last_flag.map_or(0, |f| f + config.snapshot_every.max(1));
+        let calm_from = self
+            .last_flag
+            .map_or(0, |f| f + config.snapshot_every.max(1));
         if step < calm_from {
             return self.lr_scale;
         }
@@ -501,7 +503,11 @@ mod tests {
             lr_restore_steps: 0,
             ..config.clone()
         };
-        assert_eq!(g.lr_scale_at(&keep, 10_000), 0.5, "restoring can be turned off");
+        assert_eq!(
+            g.lr_scale_at(&keep, 10_000),
+            0.5,
+            "restoring can be turned off"
+        );
     }
 
     #[test]
@@ -518,7 +524,14 @@ mod tests {
         let halfway = 175 + config.snapshot_every + config.lr_restore_steps / 2;
         drive(&mut g, &mut t, &config, Mode::Full, 176..halfway, healthy);
         // One spike half-way through the restoration: skipped, and the factor holds at 0.75.
-        let acts = drive(&mut g, &mut t, &config, Mode::Full, halfway..halfway + 1, |_| 9.0);
+        let acts = drive(
+            &mut g,
+            &mut t,
+            &config,
+            Mode::Full,
+            halfway..halfway + 1,
+            |_| 9.0,
+        );
         assert_eq!(acts, [(halfway, Action::Skip)]);
         assert!((g.lr_scale - 0.75).abs() < 1e-3, "{}", g.lr_scale);
         assert!((g.lr_scale_at(&config, halfway + 10) - g.lr_scale).abs() < 1e-7);

@@ -313,7 +313,11 @@ fn an_lr_spike_rolls_back_lowers_the_lr_and_recovers() {
     };
     let ratio = |step| lr_at(&dir, step) / lr_at(&tmp.path().join("clean"), step);
     let calm = rollback.0 + GuardConfig::default().snapshot_every;
-    assert!((ratio(rollback.0 + 10) - 0.5).abs() < 1e-6, "lr ratio {}", ratio(rollback.0 + 10));
+    assert!(
+        (ratio(rollback.0 + 10) - 0.5).abs() < 1e-6,
+        "lr ratio {}",
+        ratio(rollback.0 + 10)
+    );
     assert!((ratio(calm) - 0.5).abs() < 1e-6, "lr ratio {}", ratio(calm));
     let (r1, r2) = (ratio(calm + 20), ratio(calm + 60));
     assert!(0.5 < r1 && r1 < r2 && r2 < 1.0, "lr ratios {r1} {r2}");
