@@ -93,6 +93,9 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         steps_per_epoch: a.steps_per_epoch,
     };
     let mut run = load_many(&a.paths, &opts)?;
+    for w in &run.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(corpus) = &a.corpus {
         let r = corpus_references(corpus, &a.tokenizer)?;
         let known = &mut run.references;
