@@ -28,7 +28,7 @@ py="$venv/bin/python"
 echo "== python: $("$py" --version); installing maturin, pytest and the frameworks from PyPI"
 start=$SECONDS
 "$py" -m pip install -q --upgrade pip
-"$py" -m pip install -q maturin pytest torch transformers lightning pandas
+"$py" -m pip install -q maturin pytest torch "transformers[torch]" lightning pandas
 "$py" -c 'import torch, transformers, lightning; print("   torch", torch.__version__, "| transformers", transformers.__version__, "| lightning", lightning.__version__)'
 echo "   ($((SECONDS - start)) s)"
 

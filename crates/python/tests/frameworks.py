@@ -41,7 +41,7 @@ def tiny_gpt2():
     return GPT2LMHeadModel(config)
 
 
-def hf_trainer(output_dir, callbacks, *, bad_step=None, bad="random", steps=50, logging_steps=1):
+def hf_trainer(output_dir, callbacks, *, bad_step=None, bad="random", steps=50, logging_steps=1, **extra):
     """A real transformers.Trainer on a tiny GPT-2 built from a config; at update `bad_step`
     (0-based) the batch's labels are replaced by random tokens (`bad="random"`) or its loss
     becomes NaN (`bad="nan"`)."""
@@ -74,6 +74,7 @@ def hf_trainer(output_dir, callbacks, *, bad_step=None, bad="random", steps=50, 
         disable_tqdm=True,
         seed=0,
         dataloader_num_workers=0,
+        **extra,
     )
     return InjectingTrainer(model=tiny_gpt2(), args=args, train_dataset=PatternDataset(),
                             callbacks=callbacks)
@@ -142,7 +143,7 @@ def lightning_trainer(root, callbacks, steps=50, **kw):
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        log_every_n_steps=10,
+        log_every_n_steps=1,
         val_check_interval=25,
         num_sanity_val_steps=0,
         gradient_clip_val=1.0,

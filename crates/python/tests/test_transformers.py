@@ -39,7 +39,9 @@ def test_callback_reports_the_spike_at_the_bad_batch(tmp_path):
 
 def test_callback_stops_training_on_nan(tmp_path):
     cb = DoctorCallback(stop_on="error", write_reports=False)
-    trainer = hf_trainer(tmp_path, [cb], bad_step=30, bad="nan")
+    # By default the Trainer logs a NaN step's loss as if it were not there (the doctor then
+    # sees only the NaN gradient norm, a warning): let the NaN through.
+    trainer = hf_trainer(tmp_path, [cb], bad_step=30, bad="nan", logging_nan_inf_filter=False)
     trainer.train()
     assert cb.stopped_by is not None and cb.stopped_by.kind == "non_finite"
     assert trainer.state.global_step == 31  # stopped at the first NaN log

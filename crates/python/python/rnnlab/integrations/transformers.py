@@ -9,6 +9,10 @@
 At every logging step the callback diagnoses ``state.log_history`` exactly as ``rnnlab doctor``
 reads the ``trainer_state.json`` the Trainer saves, keeps the result in ``.diagnosis``, says when
 a new problem appears, and (with ``stop_on``) asks the Trainer to stop.
+
+The Trainer's default ``logging_nan_inf_filter=True`` logs a NaN step's loss as if the step had
+not happened; the doctor then sees only the NaN gradient norm (a warning). With
+``TrainingArguments(logging_nan_inf_filter=False)`` the NaN loss itself is logged, an error.
 """
 
 from __future__ import annotations
