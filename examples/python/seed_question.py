@@ -8,7 +8,7 @@ weights. Notebook-style: run it as a script or paste the cells into Jupyter (a `
 displays itself there).
 
     pip install torch <the rnnlab wheel>         # see the README, "From PyTorch"
-    python examples/python/seed_question.py      # ~10 s on a laptop CPU; writes out/seed-question/
+    python examples/python/seed_question.py      # ~15 s on a 2-core CPU; writes out/seed-question/
 """
 
 # %% The data: characters of the repository's Markdown files.
@@ -27,7 +27,7 @@ data = torch.tensor([chars.index(c) for c in text], dtype=torch.long)
 out = pathlib.Path("out/seed-question")
 print(f"{len(text)} characters, vocabulary {V}")
 
-BATCH, SEQ, STEPS, BAD_STEP = 32, 64, 400, 250
+BATCH, SEQ, STEPS, BAD_STEP = 16, 32, 400, 250
 
 
 def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,7 +42,7 @@ def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 # %% The model from the question.
 class CharRNN(torch.nn.Module):
-    def __init__(self, vocab: int, hidden: int = 128):
+    def __init__(self, vocab: int, hidden: int = 64):
         super().__init__()
         self.embed = torch.nn.Embedding(vocab, hidden)
         self.rnn = torch.nn.RNN(hidden, hidden, batch_first=True)

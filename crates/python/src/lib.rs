@@ -363,6 +363,7 @@ impl RawDiagnosis {
 
     /// The chart as an SVG document, as `rnnlab plot -o x.svg` draws it.
     #[pyo3(signature = (*, smooth=0.9, log_x=false, log_y=false, width=1200, height=720, title=None))]
+    #[allow(clippy::too_many_arguments)]
     fn svg(
         &self,
         py: Python<'_>,
