@@ -9,9 +9,11 @@
 pub mod detect;
 pub mod error;
 pub mod formats;
+pub mod online;
 pub mod references;
 pub mod report;
 pub mod run;
+pub mod score;
 
 pub use detect::diagnose;
 pub use error::DoctorError;

@@ -38,6 +38,9 @@ pub enum Severity {
 pub enum Verdict {
     Healthy,
     Unhealthy,
+    /// No problem found, but too little evidence to call the run healthy (a few points, a
+    /// run that has barely started); `reasons` says what data would settle it.
+    Inconclusive,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,12 +72,37 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     pub references: References,
     pub series: SeriesInfo,
-    /// Why the run looks healthy (said in the human reports; not part of the JSON schema).
-    #[serde(skip)]
-    pub healthy_reasons: Vec<String>,
+    /// Why the run looks healthy, or why the evidence is too thin to say (and what would
+    /// settle it); empty for an unhealthy run.
+    #[serde(default)]
+    pub reasons: Vec<String>,
 }
 
 impl FindingKind {
+    pub const ALL: [FindingKind; 16] = [
+        FindingKind::NonFinite,
+        FindingKind::InitLossOff,
+        FindingKind::Spike,
+        FindingKind::Divergence,
+        FindingKind::Instability,
+        FindingKind::ExplodingGradients,
+        FindingKind::VanishingGradients,
+        FindingKind::Stagnation,
+        FindingKind::UnigramPlateau,
+        FindingKind::Underfitting,
+        FindingKind::Oscillation,
+        FindingKind::UpwardDrift,
+        FindingKind::Overfitting,
+        FindingKind::Leakage,
+        FindingKind::Periodic,
+        FindingKind::InvalidLoss,
+    ];
+
+    /// The kind named `name` (as the JSON writes it).
+    pub fn from_name(name: &str) -> Option<FindingKind> {
+        FindingKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The kind's name exactly as the JSON writes it.
     pub fn name(self) -> &'static str {
         match self {
@@ -113,6 +141,7 @@ impl Verdict {
         match self {
             Verdict::Healthy => "healthy",
             Verdict::Unhealthy => "unhealthy",
+            Verdict::Inconclusive => "inconclusive",
         }
     }
 }
@@ -199,15 +228,21 @@ impl Diagnosis {
                 "Verdict: UNHEALTHY — {problems} problem{} found.\n",
                 if problems == 1 { "" } else { "s" }
             )),
+            Verdict::Inconclusive => out.push_str(
+                "Verdict: INCONCLUSIVE — no problem found, but too little evidence to call it healthy.\n",
+            ),
         }
         out.push_str(&format!(
             "Series: {}\nReferences: {}\n",
             self.series_line(),
             self.references_line()
         ));
-        if self.verdict == Verdict::Healthy && !self.healthy_reasons.is_empty() {
-            out.push_str("\nWhy it looks healthy:\n");
-            for r in &self.healthy_reasons {
+        if !self.reasons.is_empty() {
+            out.push_str(match self.verdict {
+                Verdict::Inconclusive => "\nWhy it cannot say:\n",
+                _ => "\nWhy it looks healthy:\n",
+            });
+            for r in &self.reasons {
                 out.push_str(&format!("  - {r}\n"));
             }
         }
@@ -241,9 +276,12 @@ impl Diagnosis {
             self.series_line(),
             self.references_line()
         ));
-        if self.verdict == Verdict::Healthy && !self.healthy_reasons.is_empty() {
-            out.push_str("\n### Why it looks healthy\n\n");
-            for r in &self.healthy_reasons {
+        if !self.reasons.is_empty() {
+            out.push_str(match self.verdict {
+                Verdict::Inconclusive => "\n### Why it cannot say\n\n",
+                _ => "\n### Why it looks healthy\n\n",
+            });
+            for r in &self.reasons {
                 out.push_str(&format!("- {r}\n"));
             }
         }
@@ -306,7 +344,7 @@ mod tests {
                 has_lr: false,
                 has_grad_norm: false,
             },
-            healthy_reasons: vec!["not serialised".into()],
+            reasons: vec!["a reason".into()],
         }
     }
 
@@ -319,7 +357,11 @@ mod tests {
             k.sort();
             k
         };
-        assert_eq!(keys(&v), ["findings", "references", "series", "verdict"]);
+        assert_eq!(
+            keys(&v),
+            ["findings", "reasons", "references", "series", "verdict"]
+        );
+        assert_eq!(v["reasons"][0], "a reason");
         // Written in the schema's order.
         let pos = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
         assert!(pos("verdict") < pos("findings") && pos("findings") < pos("references"));

@@ -189,6 +189,7 @@ fn verdict_html(diagnosis: &Diagnosis) -> String {
             "<div id=\"verdict\" class=\"verdict unhealthy\">Unhealthy — {problems} problem{} found.</div>",
             if problems == 1 { "" } else { "s" }
         ),
+        doctor::Verdict::Inconclusive => "<div id=\"verdict\" class=\"verdict inconclusive\">Inconclusive — no problem found, but too little evidence to call it healthy.</div>".into(),
     }
 }
 

@@ -85,7 +85,7 @@ fn diagnosis() -> Diagnosis {
             has_lr: true,
             has_grad_norm: true,
         },
-        healthy_reasons: Vec::new(),
+        reasons: Vec::new(),
     }
 }
 

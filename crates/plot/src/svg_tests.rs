@@ -120,7 +120,7 @@ fn diagnosis(findings: Vec<Finding>) -> Diagnosis {
             has_lr: false,
             has_grad_norm: false,
         },
-        healthy_reasons: Vec::new(),
+        reasons: Vec::new(),
     }
 }
 

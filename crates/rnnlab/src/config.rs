@@ -1,6 +1,7 @@
 //! Run configuration: a TOML file plus `--set section.key=value` overrides. Unknown keys are
 //! errors that suggest the nearest valid key; the resolved config is saved with the run.
 
+use doctor::online::{DetectorConfig, Mode, MonitorConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
@@ -220,6 +221,45 @@ pub struct GuardConfig {
     /// Fault injection, a testing aid: `bad-batch@STEP`, `corrupt-text@STEP`,
     /// `nan@STEP`, `lr-spike@STEP:LR[:STEPS]`.
     pub inject: Vec<String>,
+}
+
+impl GuardConfig {
+    /// The streaming detector's thresholds.
+    pub fn detector(&self) -> DetectorConfig {
+        DetectorConfig {
+            window: self.window,
+            warmup: self.warmup,
+            z_loss: self.z_loss,
+            min_loss_rise: self.min_loss_rise,
+            z_grad: self.z_grad,
+            min_grad_ratio: self.min_grad_ratio,
+            divergence: self.divergence,
+        }
+    }
+
+    /// The doctor's decision rules with these settings; an error names the `guard.` key.
+    pub fn monitor_config(&self) -> Result<MonitorConfig, ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Value {
+            key: format!("guard.{key}"),
+            message,
+        };
+        let mode = Mode::parse(&self.mode).map_err(|m| bad("mode", m))?;
+        let detector = self.detector();
+        detector
+            .validate()
+            .map_err(|(key, message)| bad(key, message.into()))?;
+        Ok(MonitorConfig {
+            mode,
+            skip_non_finite: self.skip_non_finite,
+            skip_spikes: self.skip_spikes,
+            rollback: self.rollback,
+            stop: self.stop,
+            rollback_after: self.rollback_after,
+            recent: self.recent,
+            max_rollbacks: self.max_rollbacks,
+            detector,
+        })
+    }
 }
 
 impl Default for GuardConfig {

@@ -1,6 +1,7 @@
 //! The prepared view of a run every detector reads: finite series, the trend bins, the
 //! reference levels (known or estimated) and what the learning-rate log says.
 
+use crate::detect::family::LossFamily;
 use crate::detect::stats::{self, Bins};
 use crate::detect::{num, step_str};
 use crate::{Point, Run};
@@ -87,6 +88,8 @@ pub struct Ctx<'a> {
     pub lr_excursions: Vec<LrExcursion>,
     /// The schedule's largest LR (excursions left out).
     pub lr_max: Option<f64>,
+    /// What kind of loss this is (decides whether language-model references apply).
+    pub family: LossFamily,
 }
 
 /// The LR jumping from `before` to `peak` at step `start` and staying up until `end`
@@ -160,9 +163,10 @@ impl<'a> Ctx<'a> {
             })
             .map(|p| p.value)
             .reduce(f64::max);
-        Ctx {
+        let refs = Refs::of(run);
+        let mut ctx = Ctx {
             run,
-            refs: Refs::of(run),
+            refs,
             train,
             train_is_val,
             val,
@@ -175,7 +179,15 @@ impl<'a> Ctx<'a> {
             lr_drops,
             lr_excursions,
             lr_max,
-        }
+            family: LossFamily::Other { why: String::new() },
+        };
+        ctx.family = LossFamily::infer(
+            &ctx.train,
+            ctx.refs.ln_vocab.is_some(),
+            ctx.init_level(),
+            ctx.final_level(),
+        );
+        ctx
     }
 
     pub fn first_step(&self) -> f64 {

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::detect::context::LrExcursion;
-use crate::detect::stats::rolling_median;
+use crate::detect::stats::{robust_sd, rolling_median};
 use crate::detect::{finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 
@@ -66,6 +66,18 @@ fn episodes(level: &[f64], threshold: f64, skip_before: usize) -> Vec<Episode> {
     out
 }
 
+/// Robust spread of the bin values around their rolling median over `[from, to]` widened by
+/// its own length on each side: the noise of the level near an episode.
+fn local_noise(values: &[f64], from: usize, to: usize) -> f64 {
+    let len = to.saturating_sub(from).max(4);
+    let (a, b) = (from.saturating_sub(len), (to + len + 1).min(values.len()));
+    let window = &values[a..b];
+    let smooth = rolling_median(window, 2);
+    let resid: Vec<f64> = window.iter().zip(&smooth).map(|(v, m)| v - m).collect();
+    // The level is a rolling median of five bins: its own noise is about half a bin's.
+    0.5 * robust_sd(&resid)
+}
+
 pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     let bins = &ctx.bins;
     if bins.len() < 8 {
@@ -89,6 +101,11 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         let duration = ep.end.map_or(bins.step[last], |e| bins.step[e]) - s0;
         if duration < 0.02 * span || ep.end.unwrap_or(last) - ep.start < 3 {
             continue; // a blip: the spike detector's business
+        }
+        // Noise shrinks as the loss falls (single-batch logs of a fine-tune swing widely early
+        // and barely at the end): the rise must also beat the noise where it happened.
+        if ep.rise < 5.0 * local_noise(&bins.value, ep.start, ep.end.unwrap_or(last)) {
+            continue;
         }
         let restart = ctx.restart_near(s0, 0.05 * span.max(1.0)).or_else(|| {
             ctx.lr_restarts

@@ -6,15 +6,33 @@ use crate::detect::progress::{judging_window, trend};
 use crate::detect::stats::{robust_sd, rolling_median};
 use crate::detect::{num, step_str, Ctx};
 
+/// Fewest training points a healthy verdict needs: below this a trend cannot be told from
+/// noise, and one bad value cannot be told from a real change.
+pub const MIN_POINTS_FOR_HEALTHY: usize = 10;
+
+/// Why the evidence is too thin to call a problem-free run healthy, and what would settle
+/// it; `None` when there is enough.
+pub fn too_thin(ctx: &Ctx) -> Option<Vec<String>> {
+    let n = ctx.train.len();
+    if n >= MIN_POINTS_FOR_HEALTHY {
+        return None;
+    }
+    let what = if ctx.train_is_val {
+        "validation"
+    } else {
+        "training"
+    };
+    Some(vec![
+        format!("only {n} finite {what} loss values: too few to judge a trend or its noise"),
+        format!(
+            "share at least {MIN_POINTS_FOR_HEALTHY} (better 50+) logged values, from the start of \
+             the run, with validation losses if there are any"
+        ),
+    ])
+}
+
 pub fn reasons(ctx: &Ctx) -> Vec<String> {
     let mut out = Vec::new();
-    if ctx.train.len() < 5 {
-        out.push(format!(
-            "only {} finite loss values were logged: too few to judge",
-            ctx.train.len()
-        ));
-        return out;
-    }
     let init = ctx.init_level();
     let refs = &ctx.refs;
     let first = ctx.first_step();

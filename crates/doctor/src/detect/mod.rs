@@ -9,6 +9,7 @@
 
 mod context;
 mod excursions;
+mod family;
 mod gradients;
 mod guard;
 mod healthy;
@@ -31,7 +32,8 @@ use serde_json::Value;
 use crate::report::{Diagnosis, Finding, FindingKind, SeriesInfo, Severity, Verdict};
 use crate::Run;
 
-/// Judge a run: every detector, then the verdict (healthy iff no warning or error).
+/// Judge a run: every detector, then the verdict: unhealthy on any warning or error,
+/// inconclusive when nothing is wrong but the evidence is too thin, else healthy.
 pub fn diagnose(run: &Run) -> Diagnosis {
     let ctx = Ctx::new(run);
     let mut findings = Vec::new();
@@ -53,12 +55,14 @@ pub fn diagnose(run: &Run) -> Diagnosis {
                 .total_cmp(&b.start_step.unwrap_or(0.0)),
         )
     });
-    let verdict = if findings.iter().any(|f| f.severity >= Severity::Warning) {
-        Verdict::Unhealthy
+    let inconclusive = healthy::too_thin(&ctx);
+    let (verdict, reasons) = if findings.iter().any(|f| f.severity >= Severity::Warning) {
+        (Verdict::Unhealthy, Vec::new())
+    } else if let Some(why) = inconclusive {
+        (Verdict::Inconclusive, why)
     } else {
-        Verdict::Healthy
+        (Verdict::Healthy, healthy::reasons(&ctx))
     };
-    let healthy_reasons = healthy::reasons(&ctx);
     Diagnosis {
         verdict,
         findings,
@@ -73,7 +77,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
             has_lr: !run.lr.is_empty(),
             has_grad_norm: !run.grad_norm.is_empty(),
         },
-        healthy_reasons,
+        reasons,
     }
 }
 
@@ -163,7 +167,7 @@ pub(crate) fn num(x: f64) -> String {
 }
 
 /// Format a step: integral steps without a decimal point.
-pub(crate) fn step_str(s: f64) -> String {
+pub fn step_str(s: f64) -> String {
     if s.fract() == 0.0 && s.abs() < 1e15 {
         format!("{}", s as i64)
     } else {
@@ -192,7 +196,7 @@ mod tests {
     fn assert_healthy(run: &Run) {
         let d = diagnose(run);
         assert_eq!(d.verdict, Verdict::Healthy, "{}", d.to_terminal());
-        assert!(!d.healthy_reasons.is_empty());
+        assert!(!d.reasons.is_empty());
     }
 
     #[test]
@@ -231,11 +235,11 @@ mod tests {
             d.to_terminal()
         );
         assert!(
-            d.healthy_reasons
+            d.reasons
                 .iter()
                 .any(|r| r.contains("warm restarts at steps 500, 1000, 1500")),
             "{:?}",
-            d.healthy_reasons
+            d.reasons
         );
     }
 
@@ -268,9 +272,36 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_run_is_healthy_but_says_why_it_cannot_judge() {
+    fn an_empty_run_is_inconclusive_and_says_why() {
         let d = diagnose(&Run::default());
-        assert_eq!(d.verdict, Verdict::Healthy);
-        assert!(d.healthy_reasons[0].contains("too few"));
+        assert_eq!(d.verdict, Verdict::Inconclusive);
+        assert!(d.reasons[0].contains("too few"), "{:?}", d.reasons);
+        let json: serde_json::Value = serde_json::from_str(&d.to_json()).unwrap();
+        assert_eq!(json["verdict"], "inconclusive");
+    }
+
+    #[test]
+    fn three_points_are_not_healthy() {
+        let loss = vec![
+            Point {
+                step: 0.0,
+                value: 2.3,
+            },
+            Point {
+                step: 1.0,
+                value: 2.1,
+            },
+            Point {
+                step: 2.0,
+                value: 2.0,
+            },
+        ];
+        let d = diagnose(&run_with(loss, None));
+        assert_eq!(d.verdict, Verdict::Inconclusive, "{}", d.to_terminal());
+        assert!(
+            d.reasons.iter().any(|r| r.contains("at least")),
+            "{:?}",
+            d.reasons
+        );
     }
 }

@@ -30,6 +30,8 @@ pub struct Trend {
     pub abs_rate: f64,
     /// Drop per doubling in ln(loss).
     pub log_rate: f64,
+    /// Standard error of `log_rate` from the residuals of the fit.
+    pub log_rate_se: f64,
     /// Median level over the last quarter of the window.
     pub level: f64,
     pub points: usize,
@@ -54,6 +56,7 @@ pub fn trend(ctx: &Ctx, points: &[Point], from: f64, to: f64) -> Option<Trend> {
     let ln: Vec<f64> = bins.value.iter().map(|v| v.max(1e-9).ln()).collect();
     let abs_rate = -ols_slope(&u, &bins.value)?;
     let log_rate = -ols_slope(&u, &ln)?;
+    let log_rate_se = slope_standard_error(&u, &ln, -log_rate);
     let q = window.len() - window.len() / 4;
     let level = median(
         &window[q.min(window.len() - 1)..]
@@ -66,9 +69,28 @@ pub fn trend(ctx: &Ctx, points: &[Point], from: f64, to: f64) -> Option<Trend> {
         to,
         abs_rate,
         log_rate,
+        log_rate_se,
         level,
         points: window.len(),
     })
+}
+
+/// Standard error of an OLS slope `slope` of `y` on `x`.
+fn slope_standard_error(x: &[f64], y: &[f64], slope: f64) -> f64 {
+    let n = x.len().min(y.len());
+    if n < 3 {
+        return f64::INFINITY;
+    }
+    let mx = x[..n].iter().sum::<f64>() / n as f64;
+    let my = y[..n].iter().sum::<f64>() / n as f64;
+    let sxx: f64 = x[..n].iter().map(|v| (v - mx).powi(2)).sum();
+    let rss: f64 = (0..n)
+        .map(|i| (y[i] - my - slope * (x[i] - mx)).powi(2))
+        .sum();
+    if sxx <= 0.0 {
+        return f64::INFINITY;
+    }
+    (rss / (n - 2) as f64 / sxx).sqrt()
 }
 
 /// The step range progress is judged on: the last two doublings of steps before the LR falls
@@ -127,8 +149,12 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let never_moved = start_level - train.level < 0.05 * start_level.abs();
     let at_ln_v = refs.ln_vocab.is_some_and(|l| level >= 0.92 * l);
     let collapsed = train.abs_rate < 0.25 * early_rate;
-    let stalled =
-        train.flat() && (collapsed || never_moved || at_ln_v) && !val_improving && level > 0.05;
+    // In a wide noise band a small fitted slope is not progress unless it stands clear of its
+    // own uncertainty (2.5 standard errors).
+    let band = relative_noise(&ctx.train, from, to, train.level);
+    let lost_in_band = band >= WIDE_NOISE && train.log_rate < 2.5 * train.log_rate_se;
+    let flat = train.flat() || lost_in_band;
+    let stalled = flat && (collapsed || never_moved || at_ln_v) && !val_improving && level > 0.05;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
             "window_start": train.from,
@@ -232,49 +258,69 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             evidence(json!({ "onset_step": onset })),
         )];
     }
-    let noise = relative_noise(&ctx.train, from, to, train.level);
+    let noise = band;
     let oscillating = noise >= WIDE_NOISE;
     let lr_end = ctx.lr_at(to);
     let fast_drop = init.is_finite() && init - level > 0.3 * init.abs();
-    let (kind, what, advice) = if oscillating {
-        (
-            FindingKind::Oscillation,
-            format!("swings in a wide band (robust sd {:.0}% of the level) without progress", 100.0 * noise),
-            "Lower the learning rate ×0.3 or raise the batch size ×4 (or accumulate gradients); decay the LR \
-             once the loss stops falling.",
-        )
-    } else if fast_drop {
-        (
+    let span = Span::range(onset, to);
+    let lr_text = lr_end.map_or(String::new(), |l| {
+        format!(" with the LR still at {}", num(l))
+    });
+    let stall = |what: &str, advice: &str| {
+        finding(
             FindingKind::Stagnation,
-            "stops improving after a fast early drop".to_string(),
-            "The learning rate is likely too high to settle: lower it ×0.3, or decay it (cosine or step decay) \
-             from the plateau onset; compare validation against a run at the lower rate.",
-        )
-    } else {
-        (
-            FindingKind::Stagnation,
-            "barely moves from where it started".to_string(),
-            "Raise the learning rate ×10 or check that gradients reach the parameters (optimizer.step() runs, no \
-             frozen layers, no detached graph); check that batches change from step to step.",
+            Severity::Warning,
+            span,
+            format!(
+                "Loss {what}: level {} from step {} to {}{lr_text} ({rate_text}).",
+                num(level),
+                step_str(onset),
+                step_str(to),
+            ),
+            evidence(json!({ "onset_step": onset, "relative_noise": noise })),
+            advice,
         )
     };
-    vec![finding(
-        kind,
-        Severity::Warning,
-        Span::range(onset, to),
-        format!(
-            "Loss {what}: level {} from step {} to {}{} ({rate_text}).",
-            num(level),
-            step_str(onset),
-            step_str(to),
-            lr_end.map_or(String::new(), |l| format!(
-                " with the LR still at {}",
-                num(l)
-            ))
-        ),
-        evidence(json!({ "onset_step": onset, "relative_noise": noise })),
-        advice,
-    )]
+    let mut out = Vec::new();
+    if oscillating {
+        // A wide band and no progress are two findings: the band says the LR or the batch is
+        // off, the stall says the time is wasted.
+        out.push(finding(
+            FindingKind::Oscillation,
+            Severity::Warning,
+            span,
+            format!(
+                "Loss swings in a wide band (robust sd {:.0}% of the level {}) without progress from step {} \
+                 to {}{lr_text}{} ({rate_text}).",
+                100.0 * noise,
+                num(level),
+                step_str(onset),
+                step_str(to),
+                val.map_or(String::new(), |v| format!(", validation at {}", num(v.level)))
+            ),
+            evidence(json!({ "onset_step": onset, "relative_noise": noise })),
+            "Lower the learning rate ×0.3 or raise the batch size ×4 (or accumulate gradients); decay the LR \
+             once the loss stops falling.",
+        ));
+        out.push(stall(
+            "makes no progress inside that band",
+            "The run is spending its steps in the band: decay the learning rate (cosine or step decay) from \
+             the plateau onset, or stop and restart at a lower LR.",
+        ));
+    } else if fast_drop {
+        out.push(stall(
+            "stops improving after a fast early drop",
+            "The learning rate is likely too high to settle: lower it ×0.3, or decay it (cosine or step decay) \
+             from the plateau onset; compare validation against a run at the lower rate.",
+        ));
+    } else {
+        out.push(stall(
+            "barely moves from where it started",
+            "Raise the learning rate ×10 or check that gradients reach the parameters (optimizer.step() runs, no \
+             frozen layers, no detached graph); check that batches change from step to step.",
+        ));
+    }
+    out
 }
 
 fn underfitting(
@@ -381,6 +427,30 @@ mod tests {
             Some(65),
         );
         assert!(kinds(&run).is_empty());
+    }
+
+    #[test]
+    fn a_fast_drop_then_a_wide_band_is_oscillation_and_stagnation() {
+        // SGD at a high LR with batch 2: down from 4.2 to ~2 in 100 steps, then a band of
+        // ±14% with a trace of a slope, validation above it.
+        let mut rng = Noise::new(21);
+        let loss: Vec<Point> = curve(3000, |i| {
+            2.0 + 2.2 * (-(i as f64) / 30.0).exp() - 1e-5 * i as f64
+        })
+        .into_iter()
+        .map(|p| Point {
+            value: p.value * (1.0 + 0.14 * rng.normal()),
+            ..p
+        })
+        .collect();
+        let mut run = run_with(loss, Some(65));
+        run.val_loss = curve(3000, |_| 2.15).into_iter().step_by(100).collect();
+        assert_eq!(
+            kinds(&run),
+            vec![FindingKind::Oscillation, FindingKind::Stagnation],
+            "{:?}",
+            detect(&Ctx::new(&run), &[])
+        );
     }
 
     #[test]

@@ -64,13 +64,63 @@ pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     (base, scale)
 }
 
+/// A short paste (fewer than 10 points) has no noise to measure: a point counts as a spike
+/// when it stands at least `SHORT_RATIO` times above the median of its neighbours (two on each
+/// side) and well above the highest of them. The first point is left out (a run starts high).
+const SHORT_RATIO: f64 = 2.5;
+
+fn find_short(xs: &[f64]) -> Vec<Spike> {
+    let n = xs.len();
+    let mut out = Vec::new();
+    for i in 1..n {
+        let near: Vec<f64> = (i.saturating_sub(2)..(i + 3).min(n))
+            .filter(|&j| j != i)
+            .map(|j| xs[j])
+            .collect();
+        if near.len() < 2 {
+            continue;
+        }
+        let base = median(&near);
+        let highest = near.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if base > 0.0 && xs[i] >= SHORT_RATIO * base && xs[i] >= 1.5 * highest {
+            // The spread of the neighbours stands in for the noise scale.
+            let scale = robust_sd(&near).max(0.05 * base);
+            out.push(Spike {
+                onset: i,
+                peak: i,
+                end: i,
+                z: (xs[i] - base) / scale,
+                base,
+                scale,
+            });
+        }
+    }
+    out
+}
+
+/// Several bumps of similar size, recurring every few dozen points, are the tail of this run's
+/// noise (hard batches logged one at a time), not events: no single one stands out from the
+/// others the way a poisoned batch does.
+fn heavy_tailed(xs: &[f64], spikes: &[Spike]) -> bool {
+    if spikes.len() < 3 || xs.len() > 30 * spikes.len() {
+        return false;
+    }
+    let mut ratios: Vec<f64> = spikes
+        .iter()
+        .map(|s| (xs[s.peak] - s.base) / s.scale)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let typical = ratios[ratios.len() / 2];
+    ratios[ratios.len() - 1] <= 3.0 * typical
+}
+
 /// Find spikes in a value series (indices refer to `xs`).
 /// `min_jump`: the smallest jump worth a look in absolute terms (losses logged with few decimals
 /// make quantisation steps look like huge z at tiny levels).
 pub fn find(xs: &[f64], skip_before: usize, min_jump: f64) -> Vec<Spike> {
     let n = xs.len();
     if n < 10 {
-        return Vec::new();
+        return if n >= 4 { find_short(xs) } else { Vec::new() };
     }
     let (base, scale) = baseline_and_scale(xs);
     let z: Vec<f64> = (0..n).map(|i| (xs[i] - base[i]) / scale[i]).collect();
@@ -114,6 +164,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     let skip = t.partition_point(|p| p.step < early);
     let mut spikes = find(&xs, skip, 0.01 * ctx.init_level().abs());
     let total = spikes.len();
+    let heavy_tail = heavy_tailed(&xs, &spikes);
     spikes.sort_by(|a, b| b.z.total_cmp(&a.z));
     spikes.truncate(MAX_REPORTED);
     spikes.sort_by_key(|s| s.peak);
@@ -142,9 +193,11 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         let lingering = after.is_finite() && before.is_finite() && after - before > 3.0 * s.scale;
         let window = 2.0 * spacing.max(1.0);
         let mut notes = Vec::new();
+        let mut undone = false;
         for (g, e) in guard.iter().enumerate() {
             if e.step >= onset - window && e.step <= end + window {
                 used[g] = true;
+                undone |= guard::undid_update(e);
                 notes.push(guard::describe(e));
             }
         }
@@ -167,7 +220,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 let k = (peak / spe).round();
                 (k >= 1.0 && (peak - k * spe).abs() <= window).then_some(k + 1.0)
             });
-        let severity = if restart.is_some() || epoch_start.is_some() {
+        // The guard skipped or rolled back the bad update and the loss came back: handled.
+        let handled = undone && !lingering;
+        let severity = if restart.is_some() || epoch_start.is_some() || handled || heavy_tail {
             Severity::Info
         } else {
             Severity::Warning
@@ -196,7 +251,18 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             summary.push_str(&format!("; {}", notes.join(", ")));
         }
         summary.push('.');
-        let advice = if epoch_start.is_some() {
+        let advice = if heavy_tail && !handled {
+            format!(
+                "{total} bumps of similar size in {} logged points: this run's batch-to-batch noise has \
+                 heavy tails (hard batches, single-batch logging), not isolated bad batches. Log a mean \
+                 over the logging interval to see the trend; nothing to fix unless the bumps grow.",
+                xs.len()
+            )
+        } else if handled {
+            "Handled: the training guard kept this update out of the weights and the loss came back. \
+             Look at the incident file's batch if you want to know what was wrong with it."
+                .to_string()
+        } else if epoch_start.is_some() {
             "Expected: the first batch of an epoch starts from a zero hidden state. Nothing to do."
                 .to_string()
         } else if restart.is_some() {
@@ -287,6 +353,35 @@ mod tests {
     }
 
     #[test]
+    fn a_spike_in_a_six_line_paste_is_found() {
+        let values = [0.66, 0.80, 4.27, 0.77, 0.56, 0.82];
+        let loss: Vec<Point> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Point {
+                step: i as f64,
+                value,
+            })
+            .collect();
+        let f = detect(&Ctx::new(&run_with(loss, None)));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].peak_step, f[0].severity),
+            (Some(2.0), Severity::Warning)
+        );
+        // A short healthy fall from a high start is not a spike.
+        let falling: Vec<Point> = [10.9, 6.1, 4.2, 3.3, 2.9, 2.6, 2.5]
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Point {
+                step: 10.0 * i as f64,
+                value,
+            })
+            .collect();
+        assert!(detect(&Ctx::new(&run_with(falling, None))).is_empty());
+    }
+
+    #[test]
     fn a_bad_batch_is_found_at_its_step() {
         let mut loss = decaying(800, 0.03, 1);
         loss[400].value += 6.0;
@@ -339,6 +434,8 @@ mod tests {
         });
         let f = detect(&Ctx::new(&run));
         assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Info, "handled by the guard");
+        assert!(f[0].advice.starts_with("Handled"), "{}", f[0].advice);
         assert!(
             f[0].summary.contains("skipped the update at step 400"),
             "{}",

@@ -37,6 +37,14 @@ pub(crate) fn parse_number(cell: &str) -> Option<f64> {
 pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
     let text = String::from_utf8_lossy(bytes);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let headerless = first
+        .split([',', ';', '\t', ' '])
+        .filter(|c| !c.trim().is_empty())
+        .all(|c| parse_number(c).is_some());
+    if headerless && !first.trim().is_empty() {
+        return super::text::parse(text.as_bytes(), path, opts);
+    }
     let delimiter = sniff_delimiter(text.as_bytes());
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)

@@ -252,13 +252,70 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         }
     }
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
-        return Err(no_points_error(path));
+        return bare_numbers(&text).ok_or_else(|| no_points_error(path));
     }
     run.steps_per_epoch = tracker
         .per_epoch_total
         .or_else(|| steps_per_epoch(&tracker.epoch_pairs));
     normalise(&mut run);
     Ok(run)
+}
+
+/// Numbers with no names, as people paste them: one loss per line, `step loss` pairs (a
+/// headerless two-column table, any of tab, comma, semicolon or spaces between), or a single
+/// line of losses (`0.66, 0.80, 4.27`). Every non-empty line must be numbers only, else this
+/// is not such a paste.
+fn bare_numbers(text: &str) -> Option<Run> {
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                .filter(|c| !c.is_empty())
+                .map(super::table::parse_number)
+                .collect::<Option<Vec<f64>>>()
+        })
+        .collect::<Option<_>>()?;
+    let widths: Vec<usize> = rows.iter().map(Vec::len).collect();
+    let mut run = Run::default();
+    let points: Vec<Point> = match widths.as_slice() {
+        [] => return None,
+        // One line of losses.
+        [w] if *w >= 2 => rows[0]
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Point {
+                step: i as f64,
+                value,
+            })
+            .collect(),
+        _ if widths.iter().all(|&w| w == 1) => rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Point {
+                step: i as f64,
+                value: r[0],
+            })
+            .collect(),
+        // `step loss` (a third column, when present, is read as validation loss).
+        _ if widths.iter().all(|&w| w == 2 || w == 3) => {
+            let mut stitcher = StepStitcher::default();
+            let mut out = Vec::new();
+            for r in &rows {
+                let step = stitcher.global(r[0]);
+                out.push(Point { step, value: r[1] });
+                if let Some(&value) = r.get(2) {
+                    run.val_loss.push(Point { step, value });
+                }
+            }
+            out
+        }
+        _ => return None,
+    };
+    run.train_loss = points;
+    normalise(&mut run);
+    Some(run)
 }
 
 /// `--pattern`: a regex with named groups `step` and `loss` (and optionally `val`).
@@ -441,6 +498,27 @@ mod tests {
         let run = load("epoch 1 batch 0 loss 3\nepoch 1 batch 50 loss 2.5\nepoch 2 batch 0 loss 2.4\nepoch 2 batch 50 loss 2.2\n");
         assert_eq!(steps(&run.train_loss), vec![0.0, 50.0, 100.0, 150.0]);
         assert_eq!(run.steps_per_epoch, Some(100.0));
+    }
+
+    #[test]
+    fn bare_pastes_are_read() {
+        let one_line = load("0.66, 0.80, 4.27, 0.77, 0.56, 0.82\n");
+        assert_eq!(one_line.train_loss.len(), 6);
+        assert_eq!(one_line.train_loss[2].value, 4.27);
+        let column = load("2.1\n1.9\n\n1.7\n");
+        assert_eq!(steps(&column.train_loss), [0.0, 1.0, 2.0]);
+        let table = load("100\t2.5\n200\t2.1\n300\t1.9\n");
+        assert_eq!(steps(&table.train_loss), [100.0, 200.0, 300.0]);
+        assert_eq!(table.train_loss[1].value, 2.1);
+        let spaced = load("10 2.5 2.7\n20 2.1 2.4\n");
+        assert_eq!(spaced.val_loss.len(), 2);
+        // Words anywhere make it not a bare paste.
+        assert!(parse(
+            b"hello 1\nworld 2\n",
+            Path::new("x.log"),
+            &LoadOptions::default()
+        )
+        .is_err());
     }
 
     #[test]

@@ -16,15 +16,21 @@ enum FailOn {
 pub struct DoctorArgs {
     /// Run directory, metrics.jsonl, CSV/TSV, TensorBoard file or folder, trainer_state.json,
     /// or a text log. Several paths are read as one run (e.g. train/ and val/ event folders).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "score")]
     paths: Vec<PathBuf>,
+    /// Score the doctor on a labelled corpus (a folder with INDEX.tsv, or one whose
+    /// subfolders have one, e.g. crates/doctor/corpus): accuracy per split, false alarms on
+    /// healthy curves, accuracy per kind, the confusion between kinds.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["json", "markdown"])]
+    score: Option<PathBuf>,
     /// Print the diagnosis as JSON.
     #[arg(long, conflicts_with = "markdown")]
     json: bool,
     /// Print the diagnosis as Markdown (for issues and notebooks).
     #[arg(long)]
     markdown: bool,
-    /// Exit with status 1 when a finding is at least this severe.
+    /// Exit with status 1 when a finding is at least this severe, and 3 when the verdict is
+    /// inconclusive (too little data to call the run healthy).
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
     /// Vocabulary size (gives ln V, the loss a fresh model starts at).
@@ -71,6 +77,11 @@ fn corpus_references(path: &PathBuf, tokenizer: &str) -> anyhow::Result<doctor::
 }
 
 pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &a.score {
+        let cases = doctor::score::read_corpus(dir)?;
+        let scored = doctor::score::score(&cases);
+        return super::print_stdout(&doctor::score::summary(&scored));
+    }
     let opts = LoadOptions {
         step_col: a.step_col.clone(),
         loss_col: a.loss_col.clone(),
@@ -102,6 +113,9 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
     if let Some(t) = threshold {
         if diagnosis.findings.iter().any(|f| f.severity >= t) {
             std::process::exit(1);
+        }
+        if diagnosis.verdict == doctor::Verdict::Inconclusive {
+            std::process::exit(3);
         }
     }
     Ok(())

@@ -3,89 +3,16 @@
 //! in [`GuardState`], which a checkpoint saves with the trainer state so a resumed run decides
 //! exactly as the uninterrupted one would.
 
+use doctor::online::{Detector, Monitor, MonitorConfig};
 use engine::optim::AnyOptimizer;
 use engine::rng::EngineRng;
 use engine::ParamStore;
 use serde::{Deserialize, Serialize};
 
-use super::detector::{Detector, Reading, Verdict};
-use crate::config::{ConfigError, GuardConfig};
+pub use doctor::online::{Action, Decision, Mode, Reason};
+
+use crate::config::GuardConfig;
 use crate::data::DataPosition;
-
-/// How much the guard may do (`guard.mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Off,
-    Skip,
-    Full,
-}
-
-impl Mode {
-    pub fn parse(text: &str) -> Result<Mode, ConfigError> {
-        match text {
-            "off" => Ok(Mode::Off),
-            "skip" => Ok(Mode::Skip),
-            "full" => Ok(Mode::Full),
-            other => Err(ConfigError::Value {
-                key: "guard.mode".into(),
-                message: format!("`{other}` is not one of off, skip, full"),
-            }),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Apply,
-    Skip,
-    Rollback,
-    Stop,
-}
-
-impl Action {
-    /// The `event` name in `metrics.jsonl` (the doctor attaches `guard_*` events to spikes).
-    pub fn event(self) -> &'static str {
-        match self {
-            Action::Apply => "guard_apply",
-            Action::Skip => "guard_skip",
-            Action::Rollback => "guard_rollback",
-            Action::Stop => "guard_stop",
-        }
-    }
-}
-
-/// Why the guard acted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    NonFinite,
-    LossSpike,
-    GradSpike,
-    Divergence,
-    /// `rollback_after` flagged steps within `recent` steps.
-    RepeatedFlags,
-}
-
-impl Reason {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Reason::NonFinite => "non-finite loss or gradient",
-            Reason::LossSpike => "loss spike",
-            Reason::GradSpike => "gradient-norm spike",
-            Reason::Divergence => "divergence",
-            Reason::RepeatedFlags => "repeated spikes",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Decision {
-    pub action: Action,
-    pub reason: Option<Reason>,
-    pub reading: Reading,
-}
 
 /// A known-good training state kept in memory (and in checkpoints) to roll back to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,18 +49,11 @@ pub struct Restorable<'a> {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuardState {
-    pub detector: Detector,
+    /// The doctor's streaming judgement and decision state.
+    pub monitor: Monitor,
     /// Multiplies the learning rate; every rollback multiplies it by `lr_factor`, and it
     /// stays for the rest of the run (resume included).
     pub lr_scale: f32,
-    /// Flagged steps within the last `recent` steps.
-    flagged: Vec<u64>,
-    last_flag: Option<u64>,
-    /// A rollback zeroed the hidden state: the next batch starts without context.
-    state_was_reset: bool,
-    rollbacks_in_episode: u32,
-    pub rollbacks_total: u32,
-    pub skips_total: u64,
     /// The newest snapshot, and the one before it (which had a clean stretch after it).
     candidate: Option<Snapshot>,
     good: Option<Snapshot>,
@@ -142,14 +62,8 @@ pub struct GuardState {
 impl GuardState {
     pub fn new(config: &GuardConfig) -> GuardState {
         GuardState {
-            detector: Detector::new(config.window),
+            monitor: Monitor::new(&config.detector()),
             lr_scale: 1.0,
-            flagged: Vec::new(),
-            last_flag: None,
-            state_was_reset: false,
-            rollbacks_in_episode: 0,
-            rollbacks_total: 0,
-            skips_total: 0,
             candidate: None,
             good: None,
         }
@@ -180,7 +94,7 @@ impl GuardState {
         if mode != Mode::Full || !config.rollback || !due {
             return;
         }
-        if self.last_flag.is_some_and(|f| f + every > step) {
+        if !self.monitor.quiet_for(step, every) {
             return;
         }
         if let Some(c) = self.candidate.take() {
@@ -192,9 +106,9 @@ impl GuardState {
             values: state.params.values.clone(),
             optimizer: state.optimizer.clone(),
             rng: state.rng.clone(),
-            detector: self.detector.clone(),
+            detector: self.monitor.detector.clone(),
         });
-        self.rollbacks_in_episode = 0;
+        self.monitor.snapshot_taken();
     }
 
     /// Judges one step's loss and pre-clip gradient norm, before its update is applied.
@@ -202,71 +116,34 @@ impl GuardState {
     /// epoch); the batch after a rollback counts as one too.
     pub fn decide(
         &mut self,
-        config: &GuardConfig,
-        mode: Mode,
+        config: &MonitorConfig,
         step: u64,
         loss: f64,
         grad_norm: f64,
         fresh_state: bool,
     ) -> Decision {
-        let fresh_state = fresh_state || std::mem::take(&mut self.state_was_reset);
-        let reading = self.detector.assess(loss, grad_norm, fresh_state, config);
-        let apply = Decision {
-            action: Action::Apply,
-            reason: None,
-            reading,
-        };
-        if mode == Mode::Off || !reading.verdict.is_flag() && !reading.diverging {
-            return apply;
-        }
-        self.flagged.retain(|&f| f + config.recent > step);
-        self.flagged.push(step);
-        self.last_flag = Some(step);
-        let full = mode == Mode::Full;
-        let repeated = self.flagged.len() >= config.rollback_after.max(1);
-        if full && (repeated || reading.diverging) {
-            let reason = Some(if reading.diverging {
-                Reason::Divergence
-            } else {
-                Reason::RepeatedFlags
-            });
-            if config.stop && self.rollbacks_in_episode >= config.max_rollbacks {
-                return Decision {
-                    action: Action::Stop,
-                    reason,
-                    reading,
-                };
-            }
-            if config.rollback && self.candidate.is_some() {
-                return Decision {
-                    action: Action::Rollback,
-                    reason,
-                    reading,
-                };
-            }
-        }
-        let (reason, skip) = match reading.verdict {
-            Verdict::NonFinite => (Reason::NonFinite, config.skip_non_finite),
-            Verdict::LossSpike => (Reason::LossSpike, config.skip_spikes),
-            Verdict::GradSpike => (Reason::GradSpike, config.skip_spikes),
-            // Nothing cheaper than a rollback helps a diverging run.
-            Verdict::Normal => return apply,
-        };
-        if skip {
-            self.skips_total += 1;
-            Decision {
-                action: Action::Skip,
-                reason: Some(reason),
-                reading,
-            }
-        } else {
-            apply
-        }
+        let can_roll_back = self.candidate.is_some();
+        self.monitor.observe(
+            config,
+            step,
+            loss,
+            Some(grad_norm),
+            fresh_state,
+            can_roll_back,
+        )
     }
 
     /// Records an applied update in the detector's windows.
-    pub fn applied(&mut self, config: &GuardConfig, loss: f64, grad_norm: f64) {
-        self.detector.accept(loss, grad_norm, config);
+    pub fn applied(&mut self, config: &MonitorConfig, loss: f64, grad_norm: f64) {
+        self.monitor.applied(config, loss, Some(grad_norm));
+    }
+
+    pub fn skips_total(&self) -> u64 {
+        self.monitor.skips_total
+    }
+
+    pub fn rollbacks_total(&self) -> u32 {
+        self.monitor.rollbacks_total
     }
 
     /// Restores the last good state into `state`, lowers the learning-rate scale and clears
@@ -279,14 +156,15 @@ impl GuardState {
         reason: Option<Reason>,
         state: Restorable<'_>,
     ) -> Option<RollbackInfo> {
-        let trouble_start = self.flagged.first().copied().unwrap_or(u64::MAX);
+        let trouble_start = self.monitor.trouble_start().unwrap_or(u64::MAX);
         let newest_is_clean = self
             .candidate
             .as_ref()
             .is_some_and(|c| c.step < trouble_start);
-        let use_newest =
-            self.rollbacks_in_episode == 0 && newest_is_clean && reason != Some(Reason::Divergence)
-                || self.good.is_none();
+        let use_newest = self.monitor.rollbacks_in_episode() == 0
+            && newest_is_clean
+            && reason != Some(Reason::Divergence)
+            || self.good.is_none();
         if !use_newest {
             // The newest snapshot may hold the damage; forget it.
             self.candidate = self.good.clone();
@@ -295,20 +173,16 @@ impl GuardState {
         state.params.values.copy_from_slice(&snap.values);
         *state.optimizer = snap.optimizer.clone();
         *state.rng = snap.rng.clone();
-        self.detector = snap.detector.clone();
+        self.monitor.rolled_back(snap.detector.clone());
         let before = self.lr_scale;
         self.lr_scale *= config.lr_factor;
-        self.rollbacks_in_episode += 1;
-        self.rollbacks_total += 1;
-        self.flagged.clear();
-        self.state_was_reset = true;
         Some(RollbackInfo {
             to_step: snap.step,
             data_from: snap.data,
             lr_scale_before: before,
             lr_scale_after: self.lr_scale,
-            rollbacks_in_episode: self.rollbacks_in_episode,
-            rollbacks_total: self.rollbacks_total,
+            rollbacks_in_episode: self.monitor.rollbacks_in_episode(),
+            rollbacks_total: self.monitor.rollbacks_total,
         })
     }
 
@@ -318,8 +192,7 @@ impl GuardState {
         state.params.values.copy_from_slice(&snap.values);
         *state.optimizer = snap.optimizer.clone();
         *state.rng = snap.rng.clone();
-        self.detector = snap.detector.clone();
-        self.state_was_reset = true;
+        self.monitor.restored_for_stop(snap.detector.clone());
         Some(snap.step)
     }
 }
@@ -356,6 +229,13 @@ mod tests {
         }
     }
 
+    fn monitor_config(config: &GuardConfig, mode: Mode) -> MonitorConfig {
+        MonitorConfig {
+            mode,
+            ..config.monitor_config().unwrap()
+        }
+    }
+
     fn wobble(i: u64) -> f64 {
         ((i as f64 * 12.9898).sin() * 43758.5453).fract()
     }
@@ -374,10 +254,11 @@ mod tests {
         for step in steps {
             g.maybe_snapshot(config, mode, step, DataPosition::default(), t.parts());
             let l = loss(step);
-            let d = g.decide(config, mode, step, l, 1.0 + 0.05 * wobble(step), false);
+            let mc = monitor_config(config, mode);
+            let d = g.decide(&mc, step, l, 1.0 + 0.05 * wobble(step), false);
             match d.action {
                 Action::Apply => {
-                    g.applied(config, l, 1.0);
+                    g.applied(&mc, l, 1.0);
                     t.params.values[0] += 1.0;
                 }
                 Action::Skip => {}
@@ -416,7 +297,7 @@ mod tests {
         assert_eq!(acts, [(150, Action::Skip)]);
         assert_eq!(t.params.values[0], 299.0, "every other update applied");
         assert_eq!(g.lr_scale, 1.0);
-        assert_eq!(g.skips_total, 1);
+        assert_eq!(g.skips_total(), 1);
     }
 
     #[test]
@@ -429,7 +310,8 @@ mod tests {
         ] {
             let mut g = GuardState::new(&config);
             assert_eq!(
-                g.decide(&config, mode, 0, f64::NAN, 1.0, false).action,
+                g.decide(&monitor_config(&config, mode), 0, f64::NAN, 1.0, false)
+                    .action,
                 want,
                 "{mode:?}"
             );
@@ -440,8 +322,14 @@ mod tests {
         };
         let mut g = GuardState::new(&off_switch);
         assert_eq!(
-            g.decide(&off_switch, Mode::Full, 0, f64::NAN, 1.0, false)
-                .action,
+            g.decide(
+                &monitor_config(&off_switch, Mode::Full),
+                0,
+                f64::NAN,
+                1.0,
+                false
+            )
+            .action,
             Action::Apply
         );
     }
@@ -469,7 +357,7 @@ mod tests {
         // Snapshot at 150 (state after 150 updates) is the one restored.
         assert_eq!(t.params.values[0], 150.0);
         assert_eq!(g.lr_scale, 0.5);
-        assert_eq!(g.rollbacks_total, 1);
+        assert_eq!(g.rollbacks_total(), 1);
         // Healthy again: no more actions, and a new snapshot only after a clean stretch.
         let acts = drive(&mut g, &mut t, &config, Mode::Full, 176..400, healthy);
         assert!(acts.is_empty(), "{acts:?}");
@@ -521,7 +409,12 @@ mod tests {
         let bytes = rmp_serde::to_vec_named(&g).unwrap();
         let back: GuardState = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(back, g);
-        assert!(Mode::parse("maybe")
+        let bad = GuardConfig {
+            mode: "maybe".into(),
+            ..GuardConfig::default()
+        };
+        assert!(bad
+            .monitor_config()
             .unwrap_err()
             .to_string()
             .contains("guard.mode"));

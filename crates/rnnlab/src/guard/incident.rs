@@ -7,9 +7,9 @@ use serde::{Serialize, Serializer};
 use std::path::{Path, PathBuf};
 
 use super::actions::{Action, Reason, RollbackInfo};
-use super::detector::Reading;
 use crate::data::{AnyTokenizer, Batch, DataPosition};
 use crate::fsutil::write_atomic;
+use doctor::online::Reading;
 
 /// JSON has no NaN: non-finite values are written as the strings `"NaN"`, `"inf"`, `"-inf"`
 /// (as in `metrics.jsonl`).
@@ -113,7 +113,7 @@ pub fn write(run_root: &Path, incident: &Incident) -> std::io::Result<PathBuf> {
 mod tests {
     use super::*;
     use crate::data::TokenizerSpec;
-    use crate::guard::detector::Detector;
+    use doctor::online::Detector;
 
     #[test]
     fn an_incident_holds_the_batch_per_stream_as_ids_and_text() {
@@ -131,7 +131,7 @@ mod tests {
             reset_state: false,
         };
         let config = crate::config::GuardConfig::default();
-        let reading = Detector::new(8).assess(f64::NAN, 1.0, false, &config);
+        let reading = Detector::new(8).assess(f64::NAN, Some(1.0), false, &config.detector());
         let incident = Incident {
             step: 500,
             action: Action::Skip,

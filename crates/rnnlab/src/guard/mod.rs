@@ -4,7 +4,7 @@
 //! 1. a non-finite loss or gradient → the update is skipped (weights and optimizer moments
 //!    untouched);
 //! 2. a spike (robust z-score of ln loss or ln gradient norm against a rolling window of
-//!    applied steps, see [`detector`]) → the update is skipped;
+//!    applied steps, the doctor's [`doctor::online`] judgement) → the update is skipped;
 //! 3. repeated spikes (`rollback_after` within `recent` steps) or divergence (the recent loss
 //!    gave back `divergence` of the progress made) → roll back to the last good state (kept
 //!    in memory every `snapshot_every` steps and saved with the checkpoints), skip the data
@@ -23,7 +23,6 @@
 //! without a guard). Fault injection for tests and demonstrations is in [`inject`].
 
 pub mod actions;
-pub mod detector;
 pub mod incident;
 pub mod inject;
 
@@ -33,7 +32,7 @@ mod e2e_tests;
 use std::path::{Path, PathBuf};
 
 pub use actions::{Action, Decision, GuardState, Mode, Reason, Restorable, RollbackInfo};
-pub use detector::{Reading, Verdict};
+pub use doctor::online::{MonitorConfig, Reading, Verdict};
 pub use inject::{Fault, Injector};
 
 use crate::config::{ConfigError, GuardConfig};
@@ -49,6 +48,8 @@ pub const BEFORE_TROUBLE: &str = "before-trouble";
 pub struct Guard {
     pub config: GuardConfig,
     pub mode: Mode,
+    /// The doctor's decision rules, resolved from `config`.
+    pub monitor: MonitorConfig,
     injector: Injector,
     run_root: PathBuf,
 }
@@ -80,23 +81,17 @@ pub struct Acted {
 impl Guard {
     /// Checks the settings and parses the faults (`seed` makes injected data reproducible).
     pub fn new(config: &GuardConfig, seed: u64, run_root: &Path) -> Result<Guard, ConfigError> {
-        let mode = Mode::parse(&config.mode)?;
-        let bad = |key: &str, message: &str| ConfigError::Value {
-            key: format!("guard.{key}"),
-            message: message.into(),
-        };
-        if config.window < 2 {
-            return Err(bad("window", "must be at least 2"));
-        }
+        let monitor = config.monitor_config()?;
         if !(config.lr_factor > 0.0 && config.lr_factor <= 1.0) {
-            return Err(bad("lr_factor", "must be in (0, 1]"));
-        }
-        if !(config.z_loss > 0.0 && config.z_grad > 0.0) {
-            return Err(bad("z_loss", "z thresholds must be positive"));
+            return Err(ConfigError::Value {
+                key: "guard.lr_factor".into(),
+                message: "must be in (0, 1]".into(),
+            });
         }
         Ok(Guard {
             config: config.clone(),
-            mode,
+            mode: monitor.mode,
+            monitor,
             injector: Injector::new(&config.inject, seed)?,
             run_root: run_root.to_path_buf(),
         })
@@ -139,12 +134,12 @@ impl Guard {
         grad_norm: f64,
         fresh_state: bool,
     ) -> Decision {
-        state.decide(&self.config, self.mode, step, loss, grad_norm, fresh_state)
+        state.decide(&self.monitor, step, loss, grad_norm, fresh_state)
     }
 
     /// Records an applied update.
     pub fn applied(&self, state: &mut GuardState, loss: f64, grad_norm: f64) {
-        state.applied(&self.config, loss, grad_norm);
+        state.applied(&self.monitor, loss, grad_norm);
     }
 
     /// Carries out a skip, rollback or stop and writes its incident file. The caller logs the

@@ -270,8 +270,8 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
         references: meta.references.clone(),
         stopped_because,
         guard: GuardSummary {
-            skips: state.guard.skips_total,
-            rollbacks: state.guard.rollbacks_total,
+            skips: state.guard.skips_total(),
+            rollbacks: state.guard.rollbacks_total(),
             lr_scale: state.guard.lr_scale,
         },
     })

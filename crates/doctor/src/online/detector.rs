@@ -13,10 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::GuardConfig;
-
-/// MAD → standard deviation for normal noise.
-const MAD_TO_SD: f64 = 1.4826;
+use super::window::RollingWindow;
 /// Smallest noise scale in log space (0.5%): a perfectly flat window must not turn a
 /// rounding-level wobble into an infinite z-score.
 const MIN_LOG_SCALE: f64 = 0.005;
@@ -28,100 +25,59 @@ const FRESH_STATE_ALLOWANCE: f64 = std::f64::consts::LN_2;
 /// Finite steps, accepted or not, whose median is the "recent level" for divergence.
 const RECENT_LEVEL: usize = 10;
 
-/// A ring of the last `capacity` values.
+/// The detector's thresholds (the guard's `[guard]` keys of the same names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RollingWindow {
-    values: Vec<f64>,
-    next: usize,
-    capacity: usize,
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Accepted steps in the rolling window the statistics are taken over.
+    pub window: usize,
+    /// Accepted steps needed before anything but a non-finite value is judged.
+    pub warmup: usize,
+    /// Robust z-score of ln(loss) against the window that makes a loss spike.
+    pub z_loss: f64,
+    /// The loss must also be this fraction above the window median (0.2 = 20%).
+    pub min_loss_rise: f64,
+    /// Robust z-score of ln(gradient norm) that makes a gradient spike.
+    pub z_grad: f64,
+    /// The gradient norm must also be this many times the window median. Healthy LSTM runs
+    /// burst to 5–6× now and then with the loss at its level; a poisoned batch goes well
+    /// past 10×.
+    pub min_grad_ratio: f64,
+    /// Divergence: the recent loss has given back this fraction of the progress made
+    /// (from the first window's level down to the best level).
+    pub divergence: f64,
 }
 
-impl RollingWindow {
-    pub fn new(capacity: usize) -> RollingWindow {
-        RollingWindow {
-            values: Vec::with_capacity(capacity.max(1)),
-            next: 0,
-            capacity: capacity.max(1),
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            window: 64,
+            warmup: 20,
+            z_loss: 6.0,
+            min_loss_rise: 0.2,
+            z_grad: 10.0,
+            min_grad_ratio: 10.0,
+            divergence: 0.5,
         }
-    }
-
-    pub fn push(&mut self, x: f64) {
-        if self.values.len() < self.capacity {
-            self.values.push(x);
-        } else {
-            self.values[self.next] = x;
-        }
-        self.next = (self.next + 1) % self.capacity;
-    }
-
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    /// The values oldest first.
-    pub fn ordered(&self) -> impl Iterator<Item = f64> + '_ {
-        let start = if self.values.len() < self.capacity {
-            0
-        } else {
-            self.next
-        };
-        let (newer, older) = self.values.split_at(start);
-        older.iter().chain(newer).copied()
-    }
-
-    /// Median of the whole window, or `None` when empty.
-    pub fn median(&self, scratch: &mut Vec<f64>) -> Option<f64> {
-        if self.values.is_empty() {
-            return None;
-        }
-        scratch.clear();
-        scratch.extend_from_slice(&self.values);
-        Some(select_median(scratch))
-    }
-
-    /// `(level, noise)`: the median of the newest `recent` values, and the robust standard
-    /// deviation of the noise from the step-to-step differences (MAD around their median,
-    /// so a steady trend is not counted as noise). `None` below 3 values.
-    pub fn level_and_noise(&self, recent: usize, scratch: &mut Vec<f64>) -> Option<(f64, f64)> {
-        let n = self.values.len();
-        if n < 3 {
-            return None;
-        }
-        scratch.clear();
-        scratch.extend(self.ordered().skip(n.saturating_sub(recent.max(1))));
-        let level = select_median(scratch);
-        scratch.clear();
-        let mut prev = None;
-        for x in self.ordered() {
-            if let Some(p) = prev {
-                scratch.push(x - p);
-            }
-            prev = Some(x);
-        }
-        let center = select_median(scratch);
-        for d in scratch.iter_mut() {
-            *d = (*d - center).abs();
-        }
-        let noise = MAD_TO_SD * select_median(scratch) / std::f64::consts::SQRT_2;
-        Some((level, noise))
     }
 }
 
-/// The median by selection (the mean of the two middle values for an even count).
-fn select_median(xs: &mut [f64]) -> f64 {
-    let n = xs.len();
-    let mid = n / 2;
-    let (lower, upper_mid, _) = xs.select_nth_unstable_by(mid, f64::total_cmp);
-    let upper = *upper_mid;
-    if n % 2 == 1 {
-        upper
-    } else {
-        let lower_max = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        0.5 * (lower_max + upper)
+impl DetectorConfig {
+    /// Checks the thresholds; the error names the key.
+    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
+        if self.window < 2 {
+            return Err(("window", "must be at least 2"));
+        }
+        if !(self.z_loss > 0.0 && self.z_grad > 0.0) {
+            return Err(("z_loss", "z thresholds must be positive"));
+        }
+        if !(self.min_loss_rise >= 0.0 && self.min_grad_ratio >= 1.0) {
+            return Err(("min_loss_rise", "rise thresholds must be >= 0 (ratio >= 1)"));
+        }
+        if !(self.divergence > 0.0) {
+            return Err(("divergence", "must be positive"));
+        }
+        Ok(())
     }
 }
 
@@ -147,7 +103,7 @@ impl Verdict {
 pub struct Reading {
     pub verdict: Verdict,
     /// The recent loss level gave back a large part of the progress made (see
-    /// [`GuardConfig::divergence`]); judged over the last few steps, not this one alone.
+    /// [`DetectorConfig::divergence`]); judged over the last few steps, not this one alone.
     pub diverging: bool,
     /// The batch started from a zeroed hidden state (epoch start, after a rollback), so its
     /// loss had to rise further to count as a spike.
@@ -221,9 +177,9 @@ impl Detector {
     pub fn assess(
         &mut self,
         loss: f64,
-        grad_norm: f64,
+        grad_norm: Option<f64>,
         fresh_state: bool,
-        config: &GuardConfig,
+        config: &DetectorConfig,
     ) -> Reading {
         let mut reading = Reading {
             verdict: Verdict::Normal,
@@ -240,17 +196,17 @@ impl Detector {
             initial_loss: self.initial_level.map(f64::exp),
             best_loss: self.best_level.map(f64::exp),
         };
-        if !loss.is_finite() || !grad_norm.is_finite() {
+        if !loss.is_finite() || grad_norm.is_some_and(|g| !g.is_finite()) {
             reading.verdict = Verdict::NonFinite;
             return reading;
         }
-        let (ln_loss, ln_grad) = (loss.max(1e-12).ln(), grad_norm.max(1e-12).ln());
+        let ln_loss = loss.max(1e-12).ln();
         self.recent.push(ln_loss);
         let recent = self
             .recent
             .median(&mut self.scratch.0)
             .filter(|_| self.recent.len() >= RECENT_LEVEL);
-        let level_steps = (self.loss.capacity / 4).max(3);
+        let level_steps = (self.loss.capacity() / 4).max(3);
         reading.recent_loss = recent.map(f64::exp);
         let mut loss_spike = false;
         if let Some((median, noise)) = self.loss.level_and_noise(level_steps, &mut self.scratch.0) {
@@ -267,7 +223,12 @@ impl Detector {
                 z >= config.z_loss && ln_loss - median >= config.min_loss_rise.ln_1p() + allowance;
         }
         let mut grad_spike = false;
-        if let Some((median, noise)) = self.grad.level_and_noise(level_steps, &mut self.scratch.0) {
+        let grad_level = match grad_norm {
+            Some(_) => self.grad.level_and_noise(level_steps, &mut self.scratch.0),
+            None => None,
+        };
+        if let (Some(g), Some((median, noise))) = (grad_norm, grad_level) {
+            let ln_grad = g.max(1e-12).ln();
             let (z, scale) = robust_z(ln_grad, median, noise);
             reading.grad_median = Some(median.exp());
             reading.grad_log_scale = Some(scale);
@@ -295,7 +256,7 @@ impl Detector {
 
     /// The recent level has given back `config.divergence` of the progress from the initial
     /// level to the best one (and at least 10% in loss), or is above the initial level.
-    fn diverged(&self, recent: Option<f64>, config: &GuardConfig) -> bool {
+    fn diverged(&self, recent: Option<f64>, config: &DetectorConfig) -> bool {
         let (Some(recent), Some(initial), Some(best)) =
             (recent, self.initial_level, self.best_level)
         else {
@@ -306,12 +267,14 @@ impl Detector {
     }
 
     /// Adds an applied step to the windows and updates the reference levels.
-    pub fn accept(&mut self, loss: f64, grad_norm: f64, config: &GuardConfig) {
-        if !loss.is_finite() || !grad_norm.is_finite() {
+    pub fn accept(&mut self, loss: f64, grad_norm: Option<f64>, config: &DetectorConfig) {
+        if !loss.is_finite() || grad_norm.is_some_and(|g| !g.is_finite()) {
             return;
         }
         self.loss.push(loss.max(1e-12).ln());
-        self.grad.push(grad_norm.max(1e-12).ln());
+        if let Some(g) = grad_norm {
+            self.grad.push(g.max(1e-12).ln());
+        }
         if self.loss.len() < config.warmup.max(1) {
             return;
         }
@@ -326,120 +289,77 @@ impl Detector {
 mod tests {
     use super::*;
 
-    fn sorted_median(xs: &[f64]) -> f64 {
-        let mut v = xs.to_vec();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        }
-    }
-
     /// Deterministic noise in [-1, 1].
     fn wobble(i: usize) -> f64 {
         ((i as f64 * 12.9898).sin() * 43758.5453).fract()
     }
 
-    #[test]
-    fn ring_statistics_match_a_sort_after_wrapping() {
-        let mut w = RollingWindow::new(7);
-        let mut all = Vec::new();
-        let mut scratch = Vec::new();
-        for i in 0..30 {
-            let x = wobble(i) * 10.0;
-            w.push(x);
-            all.push(x);
-            let tail = &all[all.len().saturating_sub(7)..];
-            assert_eq!(w.ordered().collect::<Vec<_>>(), tail);
-            assert_eq!(w.median(&mut scratch).unwrap(), sorted_median(tail));
-            if tail.len() >= 3 {
-                let (level, noise) = w.level_and_noise(3, &mut scratch).unwrap();
-                assert_eq!(level, sorted_median(&tail[tail.len() - 3..]));
-                let diffs: Vec<f64> = tail.windows(2).map(|p| p[1] - p[0]).collect();
-                let m = sorted_median(&diffs);
-                let dev: Vec<f64> = diffs.iter().map(|d| (d - m).abs()).collect();
-                assert!((noise - MAD_TO_SD * sorted_median(&dev) / 2f64.sqrt()).abs() < 1e-12);
-            }
-        }
-        assert_eq!(w.len(), 7);
-        assert!(RollingWindow::new(3).median(&mut scratch).is_none());
-    }
-
-    #[test]
-    fn a_steady_trend_is_not_noise() {
-        let mut w = RollingWindow::new(64);
-        let mut scratch = Vec::new();
-        for i in 0..64 {
-            w.push(3.0 - 0.02 * i as f64 + 0.01 * wobble(i));
-        }
-        let (level, noise) = w.level_and_noise(16, &mut scratch).unwrap();
-        // The trend spans 1.26 over the window; the noise is ±0.01.
-        assert!(noise < 0.02, "noise {noise}");
-        assert!((level - (3.0 - 0.02 * 55.5)).abs() < 0.02, "level {level}");
-    }
-
-    fn warmed(config: &GuardConfig, level: f64) -> Detector {
+    fn warmed(config: &DetectorConfig, level: f64) -> Detector {
         let mut d = Detector::new(config.window);
         for i in 0..config.window {
             let loss = level * (1.0 + 0.02 * wobble(i));
             let grad = 0.5 * (1.0 + 0.1 * wobble(i + 1000));
-            assert_eq!(d.assess(loss, grad, false, config).verdict, Verdict::Normal);
-            d.accept(loss, grad, config);
+            assert_eq!(
+                d.assess(loss, Some(grad), false, config).verdict,
+                Verdict::Normal
+            );
+            d.accept(loss, Some(grad), config);
         }
         d
     }
 
     #[test]
     fn a_jump_in_loss_is_a_spike_and_noise_is_not() {
-        let config = GuardConfig::default();
+        let config = DetectorConfig::default();
         let mut d = warmed(&config, 2.0);
-        let r = d.assess(2.05, 0.5, false, &config);
+        let r = d.assess(2.05, Some(0.5), false, &config);
         assert_eq!(r.verdict, Verdict::Normal, "{r:?}");
-        let r = d.assess(5.0, 0.5, false, &config);
+        let r = d.assess(5.0, Some(0.5), false, &config);
         assert_eq!(r.verdict, Verdict::LossSpike, "{r:?}");
         assert!(r.loss_z.unwrap() > 20.0);
         assert!((r.loss_median.unwrap() - 2.0).abs() < 0.05);
         // A large relative jump in a very quiet window still needs `min_loss_rise`.
-        let r = d.assess(2.0 * 1.15, 0.5, false, &config);
+        let r = d.assess(2.0 * 1.15, Some(0.5), false, &config);
         assert_eq!(r.verdict, Verdict::Normal, "{r:?}");
     }
 
     #[test]
     fn a_batch_from_a_zeroed_state_may_cost_more() {
-        let config = GuardConfig::default();
+        let config = DetectorConfig::default();
         let mut d = warmed(&config, 2.0);
         // An epoch start costs ~20-60% more loss: no spike when the state was reset...
-        let r = d.assess(3.2, 0.5, true, &config);
+        let r = d.assess(3.2, Some(0.5), true, &config);
         assert_eq!(r.verdict, Verdict::Normal, "{r:?}");
         assert!(r.fresh_state && r.loss_z.unwrap() > 6.0);
         // ...but the same loss from a carried state is one, so is a corrupt batch (random
         // targets cost about ln V) after a reset, and NaN is always caught.
         assert_eq!(
-            d.assess(3.2, 0.5, false, &config).verdict,
+            d.assess(3.2, Some(0.5), false, &config).verdict,
             Verdict::LossSpike
         );
         assert_eq!(
-            d.assess(6.0, 0.5, true, &config).verdict,
+            d.assess(6.0, Some(0.5), true, &config).verdict,
             Verdict::LossSpike
         );
         assert_eq!(
-            d.assess(f64::NAN, 0.5, true, &config).verdict,
+            d.assess(f64::NAN, Some(0.5), true, &config).verdict,
             Verdict::NonFinite
         );
         assert_eq!(
-            d.assess(2.0, 20.0, true, &config).verdict,
+            d.assess(2.0, Some(20.0), true, &config).verdict,
             Verdict::GradSpike
         );
     }
 
     #[test]
     fn a_gradient_burst_alone_is_a_gradient_spike() {
-        let config = GuardConfig::default();
+        let config = DetectorConfig::default();
         let mut d = warmed(&config, 2.0);
-        assert_eq!(d.assess(2.0, 1.2, false, &config).verdict, Verdict::Normal);
-        let r = d.assess(2.0, 20.0, false, &config);
+        assert_eq!(
+            d.assess(2.0, Some(1.2), false, &config).verdict,
+            Verdict::Normal
+        );
+        let r = d.assess(2.0, Some(20.0), false, &config);
         assert_eq!(r.verdict, Verdict::GradSpike, "{r:?}");
     }
 
@@ -448,16 +368,16 @@ mod tests {
         // The default run (built-in corpus, LSTM 1x256) at step 975: gradient norm 1.15
         // against a window median of 0.196 (robust z 18.6), the loss at its level. Clipping
         // bounds that update; skipping it only made a healthy run report an intervention.
-        let config = GuardConfig::default();
+        let config = DetectorConfig::default();
         let mut d = Detector::new(config.window);
         for i in 0..config.window {
             let (loss, grad) = (
                 0.85 * (1.0 + 0.01 * wobble(i)),
                 0.196 * (1.0 + 0.05 * wobble(i + 7)),
             );
-            d.accept(loss, grad, &config);
+            d.accept(loss, Some(grad), &config);
         }
-        let r = d.assess(0.8504, 1.1506, true, &config);
+        let r = d.assess(0.8504, Some(1.1506), true, &config);
         assert_eq!(r.verdict, Verdict::Normal, "{r:?}");
         assert!(
             r.grad_z.unwrap() > config.z_grad,
@@ -496,56 +416,66 @@ mod tests {
             (3.42, 2.07),
             (3.30, 0.95),
         ];
-        let config = GuardConfig::default();
+        let config = DetectorConfig::default();
         let mut d = Detector::new(config.window);
         for (i, &(loss, grad)) in steps.iter().enumerate() {
-            let r = d.assess(loss, grad, false, &config);
+            let r = d.assess(loss, Some(grad), false, &config);
             assert_eq!(r.verdict, Verdict::Normal, "step {i}: {r:?}");
-            d.accept(loss, grad, &config);
+            d.accept(loss, Some(grad), &config);
         }
         // A gradient burst with the loss at its recent level is still a spike.
-        let level = d.assess(3.4, 1.0, false, &config).loss_median.unwrap();
-        let r = d.assess(level, 40.0, false, &config);
+        let level = d
+            .assess(3.4, Some(1.0), false, &config)
+            .loss_median
+            .unwrap();
+        let r = d.assess(level, Some(40.0), false, &config);
         assert_eq!(r.verdict, Verdict::GradSpike, "{r:?}");
     }
 
     #[test]
     fn non_finite_values_are_flagged_even_before_warmup() {
-        let config = GuardConfig::default();
+        let config = DetectorConfig::default();
         let mut d = Detector::new(config.window);
         assert_eq!(
-            d.assess(f64::NAN, 1.0, false, &config).verdict,
+            d.assess(f64::NAN, Some(1.0), false, &config).verdict,
             Verdict::NonFinite
         );
         assert_eq!(
-            d.assess(1.0, f64::INFINITY, false, &config).verdict,
+            d.assess(1.0, Some(f64::INFINITY), false, &config).verdict,
             Verdict::NonFinite
         );
-        d.accept(f64::NAN, 1.0, &config);
+        d.accept(f64::NAN, Some(1.0), &config);
         assert_eq!(d.accepted(), 0, "non-finite steps never enter the window");
         // Before warmup nothing else is judged.
-        d.accept(1.0, 1.0, &config);
+        d.accept(1.0, Some(1.0), &config);
         assert_eq!(
-            d.assess(100.0, 1.0, false, &config).verdict,
+            d.assess(100.0, Some(1.0), false, &config).verdict,
             Verdict::Normal
         );
     }
 
     #[test]
     fn skipped_steps_stay_out_of_the_window() {
-        let config = GuardConfig::default();
+        let config = DetectorConfig::default();
         let mut d = warmed(&config, 2.0);
         // A run of bad steps that are all skipped keeps being judged against the good level.
         for _ in 0..200 {
-            let r = d.assess(4.0, 0.5, false, &config);
+            let r = d.assess(4.0, Some(0.5), false, &config);
             assert!(r.verdict.is_flag(), "{r:?}");
         }
-        assert!((d.assess(4.0, 0.5, false, &config).loss_median.unwrap() - 2.0).abs() < 0.05);
+        assert!(
+            (d.assess(4.0, Some(0.5), false, &config)
+                .loss_median
+                .unwrap()
+                - 2.0)
+                .abs()
+                < 0.05
+        );
     }
 
     #[test]
     fn a_slow_climb_that_gives_back_the_progress_is_divergence() {
-        let config = GuardConfig::default();
+        let config = DetectorConfig::default();
         let mut d = Detector::new(config.window);
         // Progress from 4 down to 1.5, then a slow accepted climb with no single spike.
         let mut verdicts = Vec::new();
@@ -555,10 +485,10 @@ mod tests {
             } else {
                 1.5 + (i - 200) as f64 * 0.01
             } * (1.0 + 0.01 * wobble(i));
-            let r = d.assess(loss, 0.5, false, &config);
+            let r = d.assess(loss, Some(0.5), false, &config);
             assert_eq!(r.verdict, Verdict::Normal, "no single step stands out");
             verdicts.push(r.diverging);
-            d.accept(loss, 0.5, &config);
+            d.accept(loss, Some(0.5), &config);
         }
         assert!(verdicts[..220].iter().all(|v| !v));
         let first = verdicts.iter().position(|v| *v);

@@ -1,0 +1,114 @@
+//! What kind of loss a curve is, inferred from its values when nobody said: the language-model
+//! references (ln V, unigram, an implausibly low loss) only apply to a per-token
+//! cross-entropy, and a summed multi-head loss or a regression loss must not be judged by them.
+//!
+//! A cross-entropy is never negative, starts near ln(number of classes) (so under ~1000 even
+//! with a wild initialisation), and settles under ln(270k) ≈ 12.5, the largest vocabulary
+//! tokenizers use. A curve that breaks one of these is something else, and the report says so.
+
+use crate::detect::num;
+use crate::Point;
+
+/// ln of the largest vocabulary in use (≈ 262k tokens): where a per-token cross-entropy settles
+/// at the worst (a model that learned nothing sits at ln V).
+pub const MAX_LN_VOCAB: f64 = 12.5;
+/// No cross-entropy starts this high: that needs logits thousands of nats apart.
+const MAX_CROSS_ENTROPY: f64 = 1000.0;
+/// A start at least this high is an output space the size of a vocabulary (ln 55), not a
+/// handful of classes: only then is a loss collapsing toward zero implausible.
+pub const LM_SIZED_START: f64 = 4.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LossFamily {
+    /// A per-token (or per-example) cross-entropy; `lm_sized` when its start or a known
+    /// vocabulary says the output space is a vocabulary, not a few classes.
+    CrossEntropy { lm_sized: bool, why: String },
+    /// Anything else (a regression loss, a sum of several losses, a log-likelihood that can
+    /// go negative): no language-model reference applies.
+    Other { why: String },
+}
+
+impl LossFamily {
+    pub fn is_cross_entropy(&self) -> bool {
+        matches!(self, LossFamily::CrossEntropy { .. })
+    }
+
+    pub fn lm_sized(&self) -> bool {
+        matches!(self, LossFamily::CrossEntropy { lm_sized: true, .. })
+    }
+
+    /// What the report says it assumed.
+    pub fn assumption(&self) -> String {
+        match self {
+            LossFamily::CrossEntropy { why, .. } => {
+                format!("read as a per-token cross-entropy ({why})")
+            }
+            LossFamily::Other { why } => format!(
+                "not read as a per-token cross-entropy ({why}): language-model reference levels \
+                 are not applied"
+            ),
+        }
+    }
+
+    /// Infers the family of `train` (finite points) given what the user told.
+    pub fn infer(train: &[Point], vocab_known: bool, init: f64, settled: f64) -> LossFamily {
+        if vocab_known {
+            return LossFamily::CrossEntropy {
+                lm_sized: true,
+                why: "the vocabulary size is known".into(),
+            };
+        }
+        let min = train.iter().map(|p| p.value).fold(f64::INFINITY, f64::min);
+        if min < 0.0 {
+            return LossFamily::Other {
+                why: format!("it goes negative ({})", num(min)),
+            };
+        }
+        if init > MAX_CROSS_ENTROPY {
+            return LossFamily::Other {
+                why: format!("it starts at {}, beyond any cross-entropy", num(init)),
+            };
+        }
+        if settled > MAX_LN_VOCAB {
+            return LossFamily::Other {
+                why: format!(
+                    "it settles at {}, above ln of any vocabulary ({}): a sum of losses or a \
+                     regression loss",
+                    num(settled),
+                    num(MAX_LN_VOCAB)
+                ),
+            };
+        }
+        LossFamily::CrossEntropy {
+            lm_sized: init >= LM_SIZED_START,
+            why: format!(
+                "non-negative, settles at {} under ln of the largest vocabularies",
+                num(settled)
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::curve;
+
+    fn family(init: f64, end: f64) -> LossFamily {
+        let train = curve(200, |i| end + (init - end) * (-(i as f64) / 20.0).exp());
+        LossFamily::infer(&train, false, init, end)
+    }
+
+    #[test]
+    fn families_from_values() {
+        assert!(family(10.9, 3.2).lm_sized());
+        assert!(family(2.3, 0.05).is_cross_entropy() && !family(2.3, 0.05).lm_sized());
+        // A sum of several heads that settles high, and an MSE in the millions.
+        assert!(!family(24.8, 16.0).is_cross_entropy());
+        assert!(!family(6.3e6, 2.0e4).is_cross_entropy());
+        assert!(!family(6.3e6, 0.5).is_cross_entropy());
+        let negative = curve(100, |i| 1.0 - i as f64 * 0.05);
+        assert!(!LossFamily::infer(&negative, false, 1.0, -3.9).is_cross_entropy());
+        assert!(LossFamily::infer(&negative, true, 1.0, -3.9).is_cross_entropy());
+    }
+}

@@ -1,0 +1,166 @@
+"""Shared helpers of the curve-corpus generators: reading a logged curve back (noise, spikes,
+levels, progress per doubling of steps), CSV number formatting and INDEX.tsv handling.
+numpy only, so the rnnlab generator needs no torch."""
+
+import math
+import os
+import zlib
+
+import numpy as np
+
+HEADER_INDEX = "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason"
+
+
+def fmt(v):
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:.6g}"
+    return str(v)
+
+
+class Curve:
+    def __init__(self, rows):
+        tr = [r for r in rows if "loss" in r]
+        self.steps = np.array([r["step"] for r in tr], dtype=np.float64)
+        self.loss = np.array([r["loss"] for r in tr], dtype=np.float64)
+        self.grad = np.array([r.get("grad_norm", np.nan) for r in tr], dtype=np.float64)
+        va = [r for r in rows if "val_loss" in r]
+        self.vsteps = np.array([r["step"] for r in va], dtype=np.float64)
+        self.val = np.array([r["val_loss"] for r in va], dtype=np.float64)
+        fin = np.isfinite(self.loss)
+        self.first_nonfinite = int(self.steps[~fin][0]) if (~fin).any() else None
+        self.fin = fin
+
+    def rolling_median(self, w=9):
+        x = self.loss
+        out = np.full_like(x, np.nan)
+        for i in range(len(x)):
+            seg = x[max(0, i - w // 2): i + w // 2 + 1]
+            seg = seg[np.isfinite(seg)]
+            if len(seg):
+                out[i] = np.median(seg)
+        return out
+
+    def noise(self):
+        x = self.loss
+        rm = self.rolling_median(9)
+        r = (x - rm)[np.isfinite(x) & np.isfinite(rm)]
+        if len(r) < 5:
+            return 1e-3
+        return max(1e-4, 1.4826 * float(np.median(np.abs(r - np.median(r)))))
+
+    def index_of(self, step):
+        return int(np.searchsorted(self.steps, step))
+
+    def spike_at(self, lo_step, hi_step):
+        """Largest rise over the preceding level among logged steps in [lo, hi]: (idx, z, rise, base)."""
+        noise = self.noise()
+        best = None
+        for i in range(len(self.loss)):
+            if not (lo_step <= self.steps[i] <= hi_step) or not np.isfinite(self.loss[i]):
+                continue
+            pre = self.loss[max(0, i - 7):i]
+            pre = pre[np.isfinite(pre)]
+            if len(pre) < 2:
+                continue
+            base = float(np.median(pre[-5:]))
+            rise = float(self.loss[i]) - base
+            z = rise / noise
+            if best is None or z > best[1]:
+                best = (i, z, rise, base)
+        return best
+
+    def recovery_points(self, i, base):
+        """Logged points after i until the loss is back near `base` (None if never)."""
+        noise = self.noise()
+        thr = base + max(3 * noise, 0.02 * abs(base))
+        for j in range(i + 1, len(self.loss)):
+            seg = self.loss[j:j + 3]
+            seg = seg[np.isfinite(seg)]
+            if len(seg) and np.median(seg) <= thr:
+                return j - i
+        return None
+
+    def level(self, frac_from, frac_to):
+        n = len(self.loss)
+        a, b = int(n * frac_from), max(int(n * frac_from) + 1, int(n * frac_to))
+        seg = self.loss[a:b]
+        seg = seg[np.isfinite(seg)]
+        return float(np.median(seg)) if len(seg) else float("nan")
+
+    def start_level(self):
+        seg = self.loss[: max(1, min(3, len(self.loss)))]
+        seg = seg[np.isfinite(seg)]
+        return float(np.median(seg)) if len(seg) else float("nan")
+
+    def drop_per_doubling(self):
+        """Fit loss against log2(step) over the last two doublings: drop per doubling (nats)."""
+        if len(self.steps) < 6:
+            return float("nan")
+        hi = self.steps[-1]
+        m = (self.steps >= hi / 4) & self.fin
+        if m.sum() < 4:
+            return float("nan")
+        xs, ys = np.log2(self.steps[m]), self.loss[m]
+        slope = np.polyfit(xs, ys, 1)[0]
+        return float(-slope)
+
+    def rel_noise_late(self):
+        n = len(self.loss)
+        seg = self.loss[n // 2:]
+        rm = self.rolling_median(9)[n // 2:]
+        ok = np.isfinite(seg) & np.isfinite(rm)
+        if ok.sum() < 5:
+            return 0.0
+        r = seg[ok] - rm[ok]
+        return float(1.4826 * np.median(np.abs(r)) / max(1e-6, np.median(seg[ok])))
+
+    def max_spike(self):
+        """Strongest isolated rise anywhere after the first 10 % (idx, z, rise, base)."""
+        if len(self.steps) < 12:
+            return None
+        lo = self.steps[max(3, len(self.steps) // 10)]
+        return self.spike_at(lo, self.steps[-1])
+
+
+def stall_label(cv, refs, lnV):
+    """Name a stalled run by its level: the doctor's rule (ln V / unigram / between / elsewhere)."""
+    h1, h2 = refs
+    lev = cv.level(0.8, 1.0)
+    if abs(lev - lnV) < 0.1 * lnV or lev > lnV:
+        return "stagnation", lev
+    if abs(lev - h1) <= 0.08 * h1:
+        return "unigram_plateau|underfitting|stagnation", lev
+    if h2 < lev < h1:
+        return "underfitting|stagnation", lev
+    return "stagnation|underfitting", lev
+
+
+def split_of(name):
+    return "holdout" if zlib.crc32(name.encode("utf-8")) % 2 == 1 else "tune"
+
+
+def read_index(path):
+    rows = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        for ln in lines[1:]:
+            if ln.strip():
+                rows[ln.split("\t")[0]] = ln
+    return rows
+
+
+def write_index(path, rows):
+    with open(path + ".tmp", "w") as f:
+        f.write(HEADER_INDEX + "\n")
+        for k in sorted(rows):
+            f.write(rows[k] + "\n")
+    os.replace(path + ".tmp", path)
+
+
