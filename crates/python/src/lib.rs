@@ -6,6 +6,8 @@
 //! `ValueError` (bad input), `FileNotFoundError`/`PermissionError`/`OSError` (file trouble) with
 //! the message the CLI prints, and a panic (a bug) becomes `RuntimeError`.
 
+mod guard;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -317,7 +319,7 @@ impl RawDiagnosis {
 
 #[pymethods]
 impl RawDiagnosis {
-    /// `healthy` or `unhealthy` (and any verdict the doctor gains), as the JSON writes it.
+    /// `healthy`, `unhealthy` or `inconclusive`, as the JSON writes it.
     #[getter]
     fn verdict(&self) -> String {
         serde_json::to_value(self.diagnosis.verdict)
@@ -349,7 +351,7 @@ impl RawDiagnosis {
 
     /// Why the doctor judged as it did, in sentences.
     fn reasons(&self) -> Vec<String> {
-        self.diagnosis.healthy_reasons.clone()
+        self.diagnosis.reasons.clone()
     }
 
     /// The training-loss points as `(step, value)` pairs (for tests and custom plots).
@@ -453,6 +455,8 @@ impl RawDiagnosis {
 fn _rnnlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<RawDiagnosis>()?;
+    m.add_class::<guard::RawGuard>()?;
+    m.add_class::<guard::GuardAction>()?;
     m.add_function(wrap_pyfunction!(diagnose_paths, m)?)?;
     m.add_function(wrap_pyfunction!(diagnose_columns, m)?)?;
     m.add_function(wrap_pyfunction!(diagnose_bytes, m)?)?;
