@@ -131,7 +131,7 @@ def lightning_module(bad_step=None, bad="random"):
     return Module()
 
 
-def lightning_trainer(root, callbacks, steps=50, **kw):
+def lightning_trainer(root, callbacks, steps=50, logger=True, **kw):
     import lightning.pytorch as pl
 
     return pl.Trainer(
@@ -139,7 +139,7 @@ def lightning_trainer(root, callbacks, steps=50, **kw):
         accelerator="cpu",
         devices=1,
         default_root_dir=str(root),
-        logger=pl.loggers.CSVLogger(str(root)),
+        logger=pl.loggers.CSVLogger(str(root)) if logger else False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,

@@ -37,8 +37,12 @@ def grad_norm(parameters: Any) -> float:
     grads = [p.grad.detach() for p in parameters if getattr(p, "grad", None) is not None]
     if not grads:
         return 0.0
-    norms = torch.stack([torch.linalg.vector_norm(g.float(), 2.0) for g in grads])
-    return float(torch.linalg.vector_norm(norms, 2.0))
+    foreach_norm = getattr(torch, "_foreach_norm", None)
+    if foreach_norm is not None:  # one fused call per device and dtype, as clip_grad_norm_ does
+        norms = [n.float().to(grads[0].device) for n in foreach_norm(grads, 2.0)]
+    else:  # pragma: no cover - old PyTorch
+        norms = [torch.linalg.vector_norm(g.float(), 2.0) for g in grads]
+    return float(torch.linalg.vector_norm(torch.stack(norms), 2.0))
 
 
 class Watch:

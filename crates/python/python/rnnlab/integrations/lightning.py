@@ -26,7 +26,8 @@ try:  # the framework: imported with this module only
 except ImportError:  # pragma: no cover - the older package name
     from pytorch_lightning import Callback  # type: ignore[no-redef]
 
-from .._diagnosis import Diagnosis, diagnose
+from .. import _rnnlab
+from .._diagnosis import Diagnosis
 from .._watch import grad_norm as _grad_norm
 from ._common import check_stop_on, describe, say, stopping_finding, write_reports
 
@@ -106,6 +107,11 @@ class DoctorCallback(Callback):
         self.options: dict[str, Any] = dict(
             vocab_size=vocab_size, steps_per_epoch=steps_per_epoch, corpus=corpus
         )
+        self._raw_options: dict[str, Any] = dict(
+            vocab_size=vocab_size,
+            steps_per_epoch=None if steps_per_epoch is None else float(steps_per_epoch),
+            corpus=None if corpus is None else os.fspath(corpus),
+        )
         self.verbose = verbose
         self.diagnosis: Optional[Diagnosis] = None
         self.stopped_by = None
@@ -184,7 +190,8 @@ class DoctorCallback(Callback):
         if not self.steps and not self.val_steps:
             return None
         try:
-            return diagnose(self.columns(), name="lightning", **self.options)
+            # The columns hold floats and None already: straight to the compiled reader.
+            return Diagnosis(_rnnlab.diagnose_columns(list(self.columns().items()), name="lightning", **self._raw_options))
         except ValueError:
             return None
 
