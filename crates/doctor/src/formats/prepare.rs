@@ -135,6 +135,7 @@ mod tests {
         apply_context(&mut from_csv, &opts);
         series::normalise(&mut from_csv);
         finish(&mut from_csv, &opts, None, "mine").unwrap();
+        from_csv.name = "mine".into();
         assert_eq!(format!("{run:?}"), format!("{from_csv:?}"));
         assert_eq!(run.train_loss.len(), 3);
         assert!(run.train_loss[1].value.is_nan());
