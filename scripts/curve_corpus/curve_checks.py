@@ -121,10 +121,10 @@ class Curve:
         return float(1.4826 * np.median(np.abs(r)) / max(1e-6, np.median(seg[ok])))
 
     def max_spike(self):
-        """Strongest isolated rise anywhere after the first 10 % (idx, z, rise, base)."""
+        """Strongest isolated rise anywhere after the first 5 points (idx, z, rise, base)."""
         if len(self.steps) < 12:
             return None
-        lo = self.steps[max(3, len(self.steps) // 10)]
+        lo = self.steps[5]
         return self.spike_at(lo, self.steps[-1])
 
 

@@ -570,6 +570,8 @@ def label_run(c, rows, V):
             return lab, "medium", prefix + f"; but the loss stalls ({L0:.3f} -> {Lend:.3f}, drop/doubling {dpd:.3f}, bigram {refs[1]:.3f})"
         if n <= 8:
             return "healthy|inconclusive", "high", prefix + f"; only {n} logged points ({L0:.3f} -> {Lend:.3f})"
+        if Lend > refs[1] + max(0.05, 0.3 * (refs[0] - refs[1])):
+            return "healthy|underfitting", "medium", prefix + f"; still improving (drop/doubling {dpd:.3f}) but ends above the bigram level: loss {L0:.3f} -> {Lend:.3f} (ln V {lnV:.3f}, unigram {refs[0]:.3f}, bigram {refs[1]:.3f}), early in training"
         return "healthy", "high", prefix + f"; loss {L0:.3f} -> {Lend:.3f} (ln V {lnV:.3f}, unigram {refs[0]:.3f}, bigram {refs[1]:.3f})"
 
     if fault in ("healthy", "healthy_short"):
@@ -596,7 +598,7 @@ def label_run(c, rows, V):
         rec = cv.recovery_points(i, base)
         txt = f"{desc}; logged loss {base + rise:.3f} at step {s} vs preceding level {base:.3f} (z={z:.0f} against noise {noise:.3g})"
         if rec is not None and rec <= max(5, n // 25):
-            return f"spike@{s}", "high", txt + f", back within {rec} points"
+            return f"spike@{s}", "high" if z >= 10 and rise >= 0.1 * base else "medium", txt + f", back within {rec} points"
         if rec is not None:
             return f"spike@{s}|instability", "medium", txt + f", recovers slowly ({rec} points)"
         progress = L0 - base
@@ -781,8 +783,6 @@ def setup_fault(rng, c, kind):
         c["fault_desc"] = f"trained on a tiny subset ({c['n_train']} tokens) for many epochs"
     elif kind == "periodic":
         c["mode"] = "stream"
-        c["level"] = "char"
-        c["corpus"] = rng.choice(CHAR_CORPORA)
         c["interval"] = rng.choice([1, 1, 2])
         c["reduce"] = "last" if c["interval"] == 1 else c["reduce"]
         c["batch"] = rng.choice([8, 16, 32])

@@ -99,6 +99,8 @@ def label(rows, meta, events, faults, guard):
         if Lend > 0.98 * L0 or (dpd < 0.06 and Lend > refs[1] + 0.1):
             lab, lev = stall_label(cv, refs, lnV)
             return lab, "medium", prefix + f"; but the loss stalls ({L0:.3f} -> {Lend:.3f}, drop/doubling {dpd:.3f}, bigram {refs[1]:.3f})"
+        if Lend > refs[1] + max(0.05, 0.3 * (refs[0] - refs[1])):
+            return "healthy|underfitting", "medium", prefix + f"; still improving (drop/doubling {dpd:.3f}) but ends above the bigram level: loss {L0:.3f} -> {Lend:.3f} (ln V {lnV:.3f}, unigram {refs[0]:.3f}, bigram {refs[1]:.3f}), early in training"
         return "healthy", "high", prefix + f"; loss {L0:.3f} -> {Lend:.3f} (ln V {lnV:.3f}, unigram {refs[0]:.3f}, bigram {refs[1]:.3f})"
 
     reqs, confs, texts = [], [], []
@@ -123,7 +125,7 @@ def label(rows, meta, events, faults, guard):
         if kind in ("bad-batch", "corrupt-text", "lr-spike"):
             s = int(arg.split(":")[0])
             extra = int(arg.split(":")[2]) if kind == "lr-spike" and arg.count(":") >= 2 else 1
-            if cv.first_nonfinite is not None and cv.first_nonfinite >= s:
+            if cv.first_nonfinite is not None and s <= cv.first_nonfinite <= s + 2 + extra:
                 reqs.append(f"non_finite@{cv.first_nonfinite}")
                 confs.append("high")
                 texts.append(f"{fault}: loss turned non-finite at step {cv.first_nonfinite}")
@@ -139,7 +141,7 @@ def label(rows, meta, events, faults, guard):
             t = f"{fault}: loss {base + rise:.3f} at step {st} vs preceding {base:.3f} (z={z:.0f})"
             if rec is not None and rec <= max(10, n // 25):
                 reqs.append(f"spike@{st}")
-                confs.append("high")
+                confs.append("high" if z >= 10 and rise >= 0.1 * base else "medium")
                 texts.append(t + f", back within {rec} steps")
             elif rec is not None:
                 reqs.append(f"spike@{st}|instability")
@@ -222,7 +224,7 @@ def main():
             if line.split("=")[0].strip() == k:
                 return line.split("=", 1)[1].strip().strip('"')
         return "?"
-    desc = (f"{key('cell')} {key('layers')}x{key('hidden')}, {meta['tokenizer']} {meta['data']} V={meta['vocab_size']}, "
+    desc = (f"{key('cell')} {key('layers')}x{key('hidden')}, {meta['tokenizer']} {os.path.basename(meta['data'])} V={meta['vocab_size']}, "
             f"{key('optimizer')} lr {key('lr')} {key('schedule')}, clip {key('clip')}, guard {guard}")
     reason = (reason + " [" + desc + "]").replace("\t", " ").replace("\n", " ")
     with open(os.path.join(out, name + ".csv"), "w") as f:

@@ -12,7 +12,9 @@
 #   SCRATCH_DIR  run directories and small derived data files (default /tmp/rnnlab-corpus-runs)
 # Environment: RNNLAB (a prebuilt binary; default: build with cargo build --release),
 #   RNNLAB_DATA (corpora; default ../shared/data beside the repository), ONLY (a regex of run
-#   names to (re)generate), RESUME=1 (skip runs already in INDEX.tsv), PYTHON (default python3).
+#   names to (re)generate), RESUME=1 (skip runs already in INDEX.tsv), RELABEL=1 (no training:
+#   convert and label the run directories already in SCRATCH_DIR), PYTHON (default python3; needs
+#   numpy). The WikiText-2 run takes about 8 minutes (full-split evaluation); the rest 2-80 s each.
 # Every run is single-threaded (train.threads=1) under nice -n 15, one at a time; deterministic
 # (rnnlab is bit-reproducible for a given seed and thread count).
 set -euo pipefail
@@ -56,7 +58,7 @@ runs=(
   "rl-builtin-plateau-ok|healthy|off|--data builtin --steps 800 --set model.cell=gru --set model.hidden=64 --set train.schedule=plateau --set train.step_size=2 --set train.gamma=0.5 --set train.eval_every=50"
   "rl-shakes-exp-ok|healthy|off|--data tiny-shakespeare --steps 700 --set model.hidden=64 --set train.schedule=exponential --set train.gamma=0.999"
   "rl-wiki-gru-word-ok|healthy|off|--data wikitext-2 --steps 350 --set data.vocab_size=2000 --set model.cell=gru --set model.hidden=64 --set train.batch=16 --set train.bptt=35 --set train.eval_every=70"
-  "rl-builtin-bpe-ok|healthy|off|--data builtin --tokenizer bpe --set data.vocab_size=200 --steps 500 --set model.hidden=64"
+  "rl-builtin-bpe-ok|healthy|off|--data builtin --tokenizer bpe --set data.vocab_size=320 --steps 500 --set model.hidden=64"
   "rl-enwik8-lstm-byte-ok|healthy|off|--data enwik8-small --tokenizer byte --steps 600 --set model.hidden=96 --set train.eval_every=200"
   "rl-builtin-relu-ok|healthy|off|--data builtin --steps 700 --set model.cell=rnn_relu --set model.hidden=96 --set train.lr=0.001"
   "rl-shakes-lstm2-dropout-ok|healthy|off|--data tiny-shakespeare --steps 800 --set model.layers=2 --set model.hidden=64 --set model.dropout=0.2"
@@ -87,8 +89,8 @@ runs=(
   "rl-shakes-rnntanh-sgd-lrhigh|lr-high|off|--data tiny-shakespeare --steps 600 --set model.cell=rnn_tanh --set model.hidden=64 --set train.optimizer=sgd --set train.momentum=0.9 --set train.lr=8 --set train.clip=0 --set train.schedule=constant"
   "rl-builtin-gru-lrlow|lr-low|off|--data builtin --steps 600 --set model.cell=gru --set model.hidden=64 --set train.lr=0.000001"
   "rl-shakes-lstm-sgd-lrlow|lr-low|off|--data tiny-shakespeare --steps 600 --set model.hidden=64 --set train.optimizer=sgd --set train.momentum=0 --set train.lr=0.001 --set train.schedule=constant"
-  "rl-alice12k-lstm-overfit|overfit|off|--data $small/alice-12k.txt --steps 800 --set model.hidden=192 --set train.batch=8 --set train.bptt=32 --set train.carry_state=false --set train.eval_every=20 --set data.split=[0.8,0.1,0.1]"
-  "rl-shakes6k-gru-overfit|overfit|off|--data $small/shakes-6k.txt --steps 600 --set model.cell=gru --set model.hidden=128 --set train.batch=4 --set train.bptt=32 --set train.carry_state=false --set train.eval_every=20 --set data.split=[0.8,0.1,0.1]"
+  "rl-alice12k-lstm-overfit|overfit|off|--data $small/alice-12k.txt --steps 1500 --set train.schedule=constant --set model.hidden=256 --set train.batch=8 --set train.bptt=32 --set train.carry_state=false --set train.eval_every=20 --set data.split=[0.8,0.1,0.1]"
+  "rl-shakes6k-gru-overfit|overfit|off|--data $small/shakes-6k.txt --steps 1500 --set train.schedule=constant --set model.cell=gru --set model.hidden=128 --set train.batch=4 --set train.bptt=32 --set train.carry_state=false --set train.eval_every=20 --set data.split=[0.8,0.1,0.1]"
   "rl-shakes40k-lstm-epochs|epochs|off|--data $small/shakes-40k.txt --steps 700 --set model.hidden=128 --set train.batch=16 --set train.bptt=64 --set train.eval_every=35 --set train.schedule=constant"
   "rl-sherlock60k-gru-epochs|epochs|off|--data $small/sherlock-60k.txt --steps 800 --set model.cell=gru --set model.hidden=96 --set train.batch=8 --set train.bptt=64 --set train.eval_every=100 --set train.schedule=constant"
   "rl-builtin-relu-noclip|noclip|off|--data builtin --steps 600 --set model.cell=rnn_relu --set model.hidden=96 --set train.optimizer=sgd --set train.momentum=0.9 --set train.lr=0.3 --set train.clip=0 --set train.schedule=constant"
@@ -106,12 +108,16 @@ for r in "${runs[@]}"; do
   IFS='|' read -r name fault guard args <<<"$r"
   if [[ -n "${ONLY:-}" && ! $name =~ $ONLY ]]; then continue; fi
   if [[ -n "${RESUME:-}" && -f "$out/$name.csv" ]] && grep -q "^$name	" "$out/INDEX.tsv" 2>/dev/null; then continue; fi
-  rm -rf "${scratch:?}/$name"
   t0=$(date +%s)
+  if [[ -n "${RELABEL:-}" ]]; then  # convert and label the existing run directory again
+    [[ -f "$scratch/$name/metrics.jsonl" ]] || continue
+  else
+  rm -rf "${scratch:?}/$name"
   # shellcheck disable=SC2086  # args split on spaces on purpose
   if ! nice -n 15 "$RNNLAB" train -q --runs "$scratch" --name "$name" --guard "$guard" \
       --set train.threads=1 --set train.sample_every=0 $S $args >"$scratch/$name.log" 2>&1; then
     echo "run $name failed:"; tail -5 "$scratch/$name.log"; continue
+  fi
   fi
   printf '%4ss  ' $(($(date +%s) - t0))
   "$py" scripts/curve_corpus/rnnlab_convert.py "$scratch/$name" "$out" "$name" "$fault" "$guard" \

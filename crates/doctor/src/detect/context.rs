@@ -28,7 +28,7 @@ pub struct Refs {
 
 impl Refs {
     /// Known levels from the run; with only ln V of a character- or byte-sized vocabulary
-    /// (≤ 1000 symbols), natural text's unigram and bigram entropies sit near 0.8 and 0.6 of ln V,
+    /// (≤ 512 symbols; a word vocabulary has other ratios), natural text's unigram and bigram entropies sit near 0.8 and 0.6 of ln V,
     /// which is good enough to tell "ignores context" from "learned something".
     pub fn of(run: &Run) -> Refs {
         let r = &run.references;
@@ -36,10 +36,9 @@ impl Refs {
             .ln_vocab
             .or_else(|| run.vocab_size.filter(|&v| v > 1).map(|v| (v as f64).ln()))
             .filter(|v| v.is_finite() && *v > 0.0);
-        let small_vocab = run.vocab_size.map_or_else(
-            || ln_vocab.is_some_and(|l| l <= 1000f64.ln()),
-            |v| v <= 1000,
-        );
+        let small_vocab = run
+            .vocab_size
+            .map_or_else(|| ln_vocab.is_some_and(|l| l <= 512f64.ln()), |v| v <= 512);
         let estimate = |ratio: f64| {
             ln_vocab.filter(|_| small_vocab).map(|l| RefLevel {
                 value: ratio * l,

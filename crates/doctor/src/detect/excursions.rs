@@ -259,7 +259,90 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             }
         }
     }
+    if !out.iter().any(|f| f.severity >= Severity::Warning) {
+        out.extend(slow_drift(ctx));
+    }
     out
+}
+
+/// A slow climb too small for an episode (about one noise sd) but long and steady: the level
+/// of the last 15 % of the run against the level around its best point, measured against
+/// the standard error of that difference (the stretches are long, so a small rise is still
+/// sure), rising through the middle too, and with no LR schedule to explain it.
+fn slow_drift(ctx: &Ctx) -> Option<Finding> {
+    let t = &ctx.train;
+    if t.len() < 100 || !ctx.lr_restarts.is_empty() || !ctx.lr_excursions.is_empty() {
+        return None;
+    }
+    let (first, last) = (ctx.first_step(), ctx.last_step());
+    let span = last - first;
+    let level = rolling_median(&ctx.bins.value, 2);
+    let best = (0..level.len()).min_by(|&a, &b| level[a].total_cmp(&level[b]))?;
+    let best_step = ctx.bins.step[best];
+    if best_step > first + 0.7 * span || best_step < first + 0.05 * span {
+        return None;
+    }
+    let values = |from: f64, to: f64| -> Vec<f64> {
+        let a = t.partition_point(|p| p.step < from);
+        let b = t.partition_point(|p| p.step <= to);
+        t[a..b].iter().map(|p| p.value).collect()
+    };
+    let around = values(best_step - 0.05 * span, best_step + 0.05 * span);
+    let tail = values(last - 0.15 * span, last);
+    let middle = values(
+        0.5 * (best_step + last) - 0.05 * span,
+        0.5 * (best_step + last) + 0.05 * span,
+    );
+    if around.len() < 10 || tail.len() < 10 || middle.len() < 5 {
+        return None;
+    }
+    let (base, end, mid) = (
+        crate::detect::stats::median(&around),
+        crate::detect::stats::median(&tail),
+        crate::detect::stats::median(&middle),
+    );
+    let xs: Vec<f64> = t.iter().map(|p| p.value).collect();
+    let smooth = rolling_median(&xs, 5);
+    let resid: Vec<f64> = xs.iter().zip(&smooth).map(|(x, m)| x - m).collect();
+    let sd = robust_sd(&resid).max(1e-12);
+    // A median's standard error is about 1.25 σ/√k.
+    let se = 1.25 * sd * (1.0 / around.len() as f64 + 1.0 / tail.len() as f64).sqrt();
+    let rise = end - base;
+    let steady = mid > base + 0.25 * rise && mid < end - 0.1 * rise;
+    let lr_rises =
+        matches!((ctx.lr_at(best_step), ctx.lr_at(last)), (Some(a), Some(b)) if b > 1.2 * a);
+    if rise < 6.0 * se || rise < 0.5 * sd || !steady || lr_rises {
+        return None;
+    }
+    Some(finding(
+        FindingKind::UpwardDrift,
+        Severity::Warning,
+        Span::range(best_step, last),
+        format!(
+            "Loss drifts up slowly from {} around step {} to {} over the last {} steps ({:.1} noise sd, \
+             {:.0} standard errors) and does not come back.",
+            num(base),
+            step_str(best_step),
+            num(end),
+            step_str(last - best_step),
+            rise / sd,
+            rise / se
+        ),
+        json!({
+            "best_level": base,
+            "best_step": best_step,
+            "middle_level": mid,
+            "final_level": end,
+            "rise": rise,
+            "noise_sd": sd,
+            "standard_error": se,
+        }),
+        format!(
+            "Keep the checkpoint from around step {}; decay the learning rate from there, check weight \
+             decay, and look for data-order drift (later shards of different data).",
+            step_str(best_step)
+        ),
+    ))
 }
 
 /// What to do when a jump of the LR, not the data or the schedule, set the loss off.
@@ -326,6 +409,45 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].kind, FindingKind::Instability);
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_slow_drift_of_one_noise_sd_that_never_returns_is_upward_drift() {
+        let mut rng = Noise::new(8);
+        let loss: Vec<crate::Point> = curve(3000, |i| {
+            let x = i as f64;
+            1.5 + 2.0 * (-x / 100.0).exp()
+                + if x > 1000.0 {
+                    0.05 * (x - 1000.0) / 2000.0
+                } else {
+                    0.0
+                }
+        })
+        .into_iter()
+        .map(|p| crate::Point {
+            value: p.value + 0.05 * rng.normal(),
+            ..p
+        })
+        .collect();
+        let f = detect(&Ctx::new(&run_with(loss.clone(), Some(65))));
+        assert!(
+            f.iter().any(|f| f.kind == FindingKind::UpwardDrift),
+            "{f:?}"
+        );
+        // The same noise on a flat end is healthy.
+        let flat: Vec<crate::Point> = loss
+            .iter()
+            .map(|p| crate::Point {
+                value: p.value
+                    - if p.step > 1000.0 {
+                        0.05 * (p.step - 1000.0) / 2000.0
+                    } else {
+                        0.0
+                    },
+                ..*p
+            })
+            .collect();
+        assert!(detect(&Ctx::new(&run_with(flat, Some(65)))).is_empty());
     }
 
     #[test]

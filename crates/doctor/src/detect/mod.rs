@@ -21,6 +21,8 @@ pub mod stats;
 mod validation;
 
 #[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
 mod eval_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -48,6 +50,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     findings.extend(periodic::detect(&ctx));
     let progress = progress::detect(&ctx, &findings);
     findings.extend(progress);
+    one_event_one_finding(&mut findings);
     findings.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(
             a.start_step
@@ -79,6 +82,22 @@ pub fn diagnose(run: &Run) -> Diagnosis {
         },
         reasons,
     }
+}
+
+/// A spike and the short instability it leaves in the trend are one event: the instability
+/// episode that holds a spike's peak is dropped, the spike (which says more) stays.
+fn one_event_one_finding(findings: &mut Vec<Finding>) {
+    let peaks: Vec<f64> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Spike)
+        .filter_map(|f| f.peak_step)
+        .collect();
+    findings.retain(|f| {
+        f.kind != FindingKind::Instability
+            || !peaks.iter().any(|&p| {
+                f.start_step.is_some_and(|s| s <= p) && f.end_step.is_some_and(|e| p <= e)
+            })
+    });
 }
 
 /// Where a finding sits on the step axis.
@@ -278,6 +297,27 @@ mod tests {
         assert!(d.reasons[0].contains("too few"), "{:?}", d.reasons);
         let json: serde_json::Value = serde_json::from_str(&d.to_json()).unwrap();
         assert_eq!(json["verdict"], "inconclusive");
+    }
+
+    #[test]
+    fn one_spike_is_one_finding() {
+        // A single batch sends the loss to 50.3; the trend bins see a short bump too.
+        let mut loss = noisy(
+            curve(2000, |i| 1.4 + 2.7 / (1.0 + i as f64 / 25.0).powf(0.5)),
+            0.02,
+            16,
+        );
+        for (k, v) in [50.3, 30.0, 12.0, 5.0].into_iter().enumerate() {
+            loss[1000 + k].value = v;
+        }
+        let d = diagnose(&run_with(loss, Some(65)));
+        let kinds: Vec<FindingKind> = d
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| f.kind)
+            .collect();
+        assert_eq!(kinds, [FindingKind::Spike], "{}", d.to_terminal());
     }
 
     #[test]

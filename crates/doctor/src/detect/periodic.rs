@@ -20,13 +20,15 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         .collect()
 }
 
-/// Autocorrelation of `r` at `lag` (r has mean ~0).
+/// Autocorrelation of `r` at `lag` (r has mean ~0), each sum normalised by its own number of
+/// terms so a long lag is not biased toward zero.
 fn autocorr(r: &[f64], lag: usize) -> f64 {
-    if lag == 0 || lag >= r.len() {
+    let n = r.len();
+    if lag == 0 || lag >= n {
         return 0.0;
     }
-    let den: f64 = r.iter().map(|x| x * x).sum();
-    let num: f64 = r.iter().zip(&r[lag..]).map(|(a, b)| a * b).sum();
+    let den: f64 = r.iter().map(|x| x * x).sum::<f64>() / n as f64;
+    let num: f64 = r.iter().zip(&r[lag..]).map(|(a, b)| a * b).sum::<f64>() / (n - lag) as f64;
     if den > 0.0 {
         num / den
     } else {
@@ -34,25 +36,66 @@ fn autocorr(r: &[f64], lag: usize) -> f64 {
     }
 }
 
+/// Residuals of `xs` around a rolling median of half-width `half`, mean removed.
+fn detrended(xs: &[f64], half: usize) -> Vec<f64> {
+    let base = crate::detect::stats::rolling_median(xs, half);
+    let mut r: Vec<f64> = xs.iter().zip(&base).map(|(x, b)| x - b).collect();
+    let mean = r.iter().sum::<f64>() / r.len().max(1) as f64;
+    r.iter_mut().for_each(|x| *x -= mean);
+    r
+}
+
+/// The epoch length in points, found from the data when nobody said: the lag (at least 10
+/// points, at most a third of the run) whose autocorrelation of the detrended loss is highest
+/// and repeats at twice the lag. Searched on at most ~1200 block medians, detrending with a
+/// few window widths (each serves the lags near twice its half-width). Warm restarts of the
+/// LR are periodic for another reason.
+fn find_period(ctx: &Ctx, xs: &[f64]) -> Option<usize> {
+    if !ctx.lr_restarts.is_empty() || xs.len() < 60 {
+        return None;
+    }
+    let stride = xs.len().div_ceil(1200);
+    let ys: Vec<f64> = xs.chunks(stride).map(median).collect();
+    let m = ys.len();
+    let mut best: Option<(usize, f64, f64)> = None;
+    let mut half = 5usize;
+    while 2 * half <= m / 3 {
+        let r = detrended(&ys, half);
+        let lags = (half * 8 / 5).max(10)..=(half * 12 / 5).min(m / 3);
+        for lag in lags {
+            let ac = autocorr(&r, lag);
+            if best.is_none_or(|b| ac > b.1) {
+                best = Some((lag, ac, autocorr(&r, 2 * lag)));
+            }
+        }
+        half = (half * 7 / 5).max(half + 1);
+    }
+    let (lag, ac, twice) = best?;
+    (ac >= 0.3 && (2 * lag >= m / 2 || twice >= 0.5 * ac)).then_some(lag * stride)
+}
+
 /// With a known epoch length: the detrended loss repeats with that period (the same batches in
 /// the same order every epoch: data not shuffled).
 fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
-    let p = ctx.run.steps_per_epoch.filter(|p| *p > 0.0)?;
     let t = &ctx.train;
     let n = t.len();
     if n < 50 {
         return None;
     }
     let spacing = (ctx.last_step() - ctx.first_step()) / (n - 1) as f64;
-    let lag = (p / spacing).round() as usize;
-    if lag < 4 || n < 4 * lag || (lag as f64 * spacing - p).abs() > 0.05 * p {
+    let xs: Vec<f64> = t.iter().map(|q| q.value).collect();
+    let known = ctx.run.steps_per_epoch.filter(|p| *p > 0.0);
+    let (p, lag) = match known {
+        Some(p) => (p, (p / spacing).round() as usize),
+        None => {
+            let lag = find_period(ctx, &xs)?;
+            (lag as f64 * spacing, lag)
+        }
+    };
+    if lag < 4 || n < 3 * lag || (lag as f64 * spacing - p).abs() > 0.05 * p {
         return None;
     }
-    let xs: Vec<f64> = t.iter().map(|q| q.value).collect();
-    let base = crate::detect::stats::rolling_median(&xs, lag / 2);
-    let mut r: Vec<f64> = xs.iter().zip(&base).map(|(x, b)| x - b).collect();
-    let mean = r.iter().sum::<f64>() / n as f64;
-    r.iter_mut().for_each(|x| *x -= mean);
+    let r = detrended(&xs, lag / 2);
     let at_period = autocorr(&r, lag);
     let at_half = autocorr(&r, lag / 2).max(autocorr(&r, lag + lag / 2));
     let chance = 3.0 / (n as f64).sqrt();
@@ -62,6 +105,7 @@ fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
     let amplitude = robust_sd(&r);
     let evidence = json!({
         "steps_per_epoch": p,
+        "period_known": known.is_some(),
         "lag_points": lag,
         "autocorrelation_at_epoch": at_period,
         "autocorrelation_off_epoch": at_half,
@@ -70,9 +114,14 @@ fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
         "fixed_batch_order": ctx.run.fixed_batch_order,
     });
     let measured = format!(
-        "The loss repeats the same pattern every epoch ({} steps): autocorrelation {:.2} at that \
+        "The loss repeats the same pattern every {} steps{}: autocorrelation {:.2} at that \
          lag against {:.2} off it, amplitude ± {}",
-        step_str(p),
+        step_str(p.round()),
+        if known.is_some() {
+            " (one epoch)"
+        } else {
+            " (found from the data: an epoch-like period)"
+        },
         at_period,
         at_half,
         num(amplitude)
@@ -171,7 +220,7 @@ fn refine_period(steps: &[f64], guess: f64) -> f64 {
 }
 
 fn staircase(ctx: &Ctx) -> Option<Finding> {
-    if ctx.train.len() < 200 {
+    if ctx.train.len() < 60 {
         return None;
     }
     let bins = Bins::of(&ctx.train, 600);

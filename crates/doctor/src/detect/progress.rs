@@ -119,8 +119,61 @@ fn skip_because(findings: &[Finding]) -> bool {
     })
 }
 
+/// A classifier's cross-entropy pinned at ln k (the loss of a uniform guess over k classes)
+/// for the whole run, on validation (≥ 5 evaluations) or training (≥ 10 points): the model
+/// predicts chance. Only for a loss that starts like a classifier's (a language model's ln V
+/// is judged by its vocabulary).
+fn stuck_at_chance(ctx: &Ctx) -> Option<Finding> {
+    if !ctx.family.is_cross_entropy() || ctx.family.lm_sized() || ctx.refs.ln_vocab.is_some() {
+        return None;
+    }
+    let (series, what) = if ctx.val.len() >= 5 && !ctx.train_is_val {
+        (&ctx.val, "validation")
+    } else if ctx.train.len() >= 10 {
+        (&ctx.train, "training")
+    } else {
+        return None;
+    };
+    let values: Vec<f64> = series.iter().map(|p| p.value).collect();
+    let level = median(&values);
+    let classes = (2..=20).find(|&k| ((k as f64).ln() - level).abs() <= 0.015 * (k as f64).ln())?;
+    let chance = (classes as f64).ln();
+    let near = values
+        .iter()
+        .filter(|v| (*v - chance).abs() <= 0.03 * chance)
+        .count();
+    if near * 10 < values.len() * 9 {
+        return None;
+    }
+    let (from, to) = (series[0].step, series[series.len() - 1].step);
+    Some(finding(
+        FindingKind::Stagnation,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "The {what} loss stays at {} ≈ ln {classes} = {} from step {} to {}: the loss of a uniform \
+             guess over {classes} classes — the model predicts chance.",
+            num(level),
+            num(chance),
+            step_str(from),
+            step_str(to)
+        ),
+        json!({ "level": level, "chance_level": chance, "classes": classes, "points": values.len(),
+                "points_at_chance": near, "series": what }),
+        "Check that labels match inputs (not shuffled separately), that the classes are balanced or \
+         weighted, and raise the learning rate ×3–10; a frozen backbone with a tiny head may need more \
+         epochs.",
+    ))
+}
+
 pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
-    if ctx.train.len() < 20 || skip_because(earlier) {
+    if skip_because(earlier) {
+        return Vec::new();
+    }
+    if let Some(f) = stuck_at_chance(ctx) {
+        return vec![f];
+    }
+    if ctx.train.len() < 20 {
         return Vec::new();
     }
     let Some((from, to)) = judging_window(ctx) else {
@@ -153,7 +206,10 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // own uncertainty (2.5 standard errors).
     let band = relative_noise(&ctx.train, from, to, train.level);
     let lost_in_band = band >= WIDE_NOISE && train.log_rate < 2.5 * train.log_rate_se;
-    let flat = train.flat() || lost_in_band;
+    // A run that never left its start (or ln V) needs no minimum slope to be stalled: a slope
+    // that does not stand clear of its noise is enough.
+    let insignificant = train.log_rate < 2.5 * train.log_rate_se;
+    let flat = train.flat() || lost_in_band || ((never_moved || at_ln_v) && insignificant);
     let stalled = flat && (collapsed || never_moved || at_ln_v) && !val_improving && level > 0.05;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
@@ -215,8 +271,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             Severity::Warning,
             Span::range(onset, to),
             format!(
-                "Loss stays at {} ≈ ln V = {} (a uniform guess): the model is not learning ({rate_text}).",
+                "Loss stays at {} {} ln V = {} (a uniform guess): the model is not learning ({rate_text}).",
                 num(level),
+                if level > 1.2 * l { "— far above —" } else { "≈" },
                 num(l)
             ),
             evidence(json!({ "onset_step": onset })),
@@ -451,6 +508,28 @@ mod tests {
             "{:?}",
             detect(&Ctx::new(&run), &[])
         );
+    }
+
+    #[test]
+    fn a_classifier_pinned_at_ln_3_is_stagnation() {
+        let mut run = run_with(noisy(13, 0.02, 9, |i| 1.10 - 0.003 * i as f64), None);
+        run.val_loss = noisy(10, 0.004, 10, |_| 3f64.ln())
+            .into_iter()
+            .map(|p| Point {
+                step: p.step * 13.0,
+                ..p
+            })
+            .collect();
+        assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+        // A classifier that learns leaves ln 3 behind.
+        run.val_loss = noisy(10, 0.004, 10, |i| 1.0986 - 0.06 * i as f64)
+            .into_iter()
+            .map(|p| Point {
+                step: p.step * 13.0,
+                ..p
+            })
+            .collect();
+        assert!(kinds(&run).is_empty());
     }
 
     #[test]

@@ -236,8 +236,15 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
     if first > 10.0_f64.max(0.02 * ctx.last_step()) || span <= 0.0 {
         return Vec::new();
     }
+    // A loss logged at step 0 or 1 is the loss before (or of) the first update: the start
+    // itself, whatever the following steps do (an LR blow-up at step 2 is not a bad init).
+    // A first point logged later is a mean over the first steps: use the head's median.
     let head: Vec<f64> = t.iter().take(3).map(|p| p.value).collect();
-    let init = stats::median(&head);
+    let init = if first <= 1.0 {
+        t[0].value
+    } else {
+        stats::median(&head)
+    };
     let fin = ctx.final_level();
     let advice_high =
         "Scale the output layer's initial weights down (e.g. std 0.02 or zero-init the \

@@ -47,14 +47,17 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     } else {
         0.0
     };
-    let best = (0..smooth.len())
-        .min_by(|&a, &b| smooth[a].total_cmp(&smooth[b]))
+    // With few evaluations a rolling median moves the minimum off the best evaluation: pick
+    // the best on the raw values then.
+    let pick = if raw.len() < 10 { &raw } else { &smooth };
+    let best = (0..pick.len())
+        .min_by(|&a, &b| pick[a].total_cmp(&pick[b]))
         .unwrap_or(0);
     let after = &raw[best + 1..];
     if after.len() < 2 {
         return Vec::new();
     }
-    let best_val = smooth[best];
+    let best_val = pick[best];
     let k = (raw.len() / 6).max(1);
     let end_val = median(&raw[raw.len() - k..]);
     let rise = end_val - best_val;

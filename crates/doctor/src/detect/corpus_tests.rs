@@ -1,0 +1,44 @@
+//! The doctor against its own labelled corpus (`crates/doctor/corpus`, in the repository):
+//! prints the score table (`cargo test -p rnnlab-doctor corpus -- --nocapture` shows it) and
+//! fails when the held-out half falls below the level this code reached, so a change that
+//! makes the doctor worse on curves it was not tuned on cannot land silently.
+
+use std::path::Path;
+
+use crate::report::Verdict;
+use crate::score::{read_corpus, score, summary};
+
+/// The held-out figures this code reached (see the closing notes); the goal is 95 % right and
+/// at most 2 % of healthy curves flagged.
+const HOLDOUT_RIGHT_AT_LEAST: f64 = 0.77;
+const HOLDOUT_FALSE_ALARMS_AT_MOST: f64 = 0.10;
+
+#[test]
+fn the_held_out_half_of_the_corpus_stays_where_it_was() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let cases = read_corpus(&dir).expect("the corpus is part of the repository");
+    assert!(cases.len() >= 200, "{} curves", cases.len());
+    let scored = score(&cases);
+    println!("{}", summary(&scored));
+    let unreadable: Vec<_> = scored.iter().filter(|s| s.error.is_some()).collect();
+    assert!(unreadable.is_empty(), "unreadable curves: {unreadable:?}");
+    let holdout: Vec<_> = scored
+        .iter()
+        .filter(|s| s.case.split == "holdout")
+        .collect();
+    let right = holdout.iter().filter(|s| s.right).count() as f64 / holdout.len() as f64;
+    let healthy: Vec<_> = holdout.iter().filter(|s| s.case.healthy()).collect();
+    let alarms = healthy
+        .iter()
+        .filter(|s| s.verdict == Verdict::Unhealthy)
+        .count() as f64
+        / healthy.len() as f64;
+    assert!(
+        right >= HOLDOUT_RIGHT_AT_LEAST,
+        "held-out accuracy {right:.3} < {HOLDOUT_RIGHT_AT_LEAST}"
+    );
+    assert!(
+        alarms <= HOLDOUT_FALSE_ALARMS_AT_MOST,
+        "held-out false alarms {alarms:.3} > {HOLDOUT_FALSE_ALARMS_AT_MOST}"
+    );
+}
