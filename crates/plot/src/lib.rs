@@ -12,6 +12,7 @@
 //! ```
 
 mod chart;
+pub mod extras;
 mod html;
 mod labels;
 mod legend;

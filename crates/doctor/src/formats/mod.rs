@@ -450,3 +450,10 @@ mod tests {
         assert!(missing.contains("nope.csv"), "{missing}");
     }
 }
+
+// What every front end does between its inputs and a run to diagnose (the CLI's `doctor` and
+// the Python binding call these, so their `--json` agree).
+mod prepare;
+pub use prepare::{
+    load_bytes_for_diagnosis, load_columns_for_diagnosis, load_for_diagnosis, Column,
+};

@@ -1,8 +1,8 @@
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
-use doctor::formats::{load_many, LoadOptions};
+use doctor::formats::{load_for_diagnosis, LoadOptions};
 use doctor::{diagnose, Severity};
 use rnnlab::data::{CorpusStats, TokenizerSpec};
 
@@ -92,22 +92,13 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         vocab_size: a.vocab_size,
         steps_per_epoch: a.steps_per_epoch,
     };
-    let mut run = load_many(&a.paths, &opts)?;
+    let corpus = match &a.corpus {
+        Some(path) => Some(corpus_references(path, &a.tokenizer)?),
+        None => None,
+    };
+    let run = load_for_diagnosis(&a.paths, &opts, corpus.as_ref())?;
     for w in &run.warnings {
         eprintln!("warning: {w}");
-    }
-    if let Some(corpus) = &a.corpus {
-        let r = corpus_references(corpus, &a.tokenizer)?;
-        let known = &mut run.references;
-        known.ln_vocab = known.ln_vocab.or(r.ln_vocab);
-        known.unigram = known.unigram.or(r.unigram);
-        known.bigram = known.bigram.or(r.bigram);
-    }
-    if let Some(v) = a.vocab_size {
-        run.references.ln_vocab = Some((v as f64).ln());
-    }
-    if run.train_loss.is_empty() && run.val_loss.is_empty() {
-        bail!("{}: no loss values found", a.paths[0].display());
     }
     let diagnosis = diagnose(&run);
     let text = if a.json {

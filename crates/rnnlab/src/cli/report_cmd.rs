@@ -3,10 +3,9 @@
 
 use anyhow::Context;
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::plot_cmd::load_diagnosed;
-use rnnlab::dashboard::read_run_extras;
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -24,24 +23,11 @@ pub struct ReportArgs {
     title: Option<String>,
 }
 
-/// The run directory an input belongs to: itself, or the folder of its `metrics.jsonl`.
-fn run_dir_of(input: &Path) -> Option<PathBuf> {
-    if input.is_dir() {
-        return Some(input.to_path_buf());
-    }
-    let parent = input.parent()?;
-    (input.file_name()? == "metrics.jsonl").then(|| parent.to_path_buf())
-}
-
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     let (run, diagnosis) = load_diagnosed(&a.run, a.vocab_size)?;
-    let mut extras = plot::ReportExtras::default();
-    if let Some(dir) = run_dir_of(&a.run) {
-        let (found, warnings) = read_run_extras(&dir);
-        for w in warnings {
-            eprintln!("warning: {w}");
-        }
-        extras = found;
+    let (mut extras, warnings) = plot::extras::extras_for_input(&a.run);
+    for w in warnings {
+        eprintln!("warning: {w}");
     }
     extras.title = a.title;
     let html = plot::render_report_html(&run, &diagnosis, &extras);

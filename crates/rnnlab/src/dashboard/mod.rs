@@ -10,11 +10,11 @@
 //! ```
 
 mod events;
-pub mod extras;
+pub use plot::extras;
 mod http;
 mod tail;
 
-pub use extras::{incident_from_json, parse_samples, read_incidents, read_run_extras};
+pub use plot::extras::{incident_from_json, parse_samples, read_incidents, read_run_extras};
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 //! `step` (or a `step-N.json` name), an action-like field and, when present, the batch's decoded
 //! text in a text-like string field.
 
-use plot::{Incident, ReportExtras, Sample};
+use crate::{Incident, ReportExtras, Sample};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +43,25 @@ pub fn read_run_extras(run_dir: &Path) -> (ReportExtras, Vec<String>) {
         live_events_url: None,
     };
     (extras, warnings)
+}
+
+/// The run directory an input belongs to: itself, or the folder of its `metrics.jsonl`.
+pub fn run_dir_of(input: &Path) -> Option<PathBuf> {
+    if input.is_dir() {
+        return Some(input.to_path_buf());
+    }
+    let parent = input.parent()?;
+    (input.file_name()? == "metrics.jsonl").then(|| parent.to_path_buf())
+}
+
+/// What `rnnlab report INPUT` shows besides the curves: the extras of the run directory the
+/// input belongs to ([`run_dir_of`]), or none for a plain log, with warnings as in
+/// [`read_run_extras`].
+pub fn extras_for_input(input: &Path) -> (ReportExtras, Vec<String>) {
+    match run_dir_of(input) {
+        Some(dir) => read_run_extras(&dir),
+        None => (ReportExtras::default(), Vec::new()),
+    }
 }
 
 fn read_optional(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
