@@ -68,13 +68,18 @@ impl DetectorConfig {
         if self.window < 2 {
             return Err(("window", "must be at least 2"));
         }
-        if !(self.z_loss > 0.0 && self.z_grad > 0.0) {
+        if self.z_loss.is_nan() || self.z_grad.is_nan() || self.z_loss <= 0.0 || self.z_grad <= 0.0
+        {
             return Err(("z_loss", "z thresholds must be positive"));
         }
-        if !(self.min_loss_rise >= 0.0 && self.min_grad_ratio >= 1.0) {
+        if self.min_loss_rise.is_nan()
+            || self.min_loss_rise < 0.0
+            || self.min_grad_ratio.is_nan()
+            || self.min_grad_ratio < 1.0
+        {
             return Err(("min_loss_rise", "rise thresholds must be >= 0 (ratio >= 1)"));
         }
-        if !(self.divergence > 0.0) {
+        if self.divergence.is_nan() || self.divergence <= 0.0 {
             return Err(("divergence", "must be positive"));
         }
         Ok(())

@@ -237,7 +237,7 @@ impl Monitor {
 
     /// No step was flagged in the `steps` steps before `step`: a good moment for a snapshot.
     pub fn quiet_for(&self, step: u64, steps: u64) -> bool {
-        !self.last_flag.is_some_and(|f| f + steps > step)
+        self.last_flag.is_none_or(|f| f + steps <= step)
     }
 
     pub fn rollbacks_in_episode(&self) -> u32 {
