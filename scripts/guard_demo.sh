@@ -6,8 +6,10 @@
 #   - bad-batch@400: guarded ends within 1% of the clean run; the doctor finds the spike at 400
 #     in the unguarded run and names the guard's skip in the guarded one;
 #   - nan@500: guarded finishes with a finite loss; unguarded, the doctor reports non_finite at 500;
-#   - lr-spike@250:0.1: guarded rolls back, lowers the LR and recovers; the incident names the
-#     step and the action;
+#   - lr-spike@250:0.1: guarded rolls back, lowers the LR, recovers, and returns to the schedule;
+#     the incident names the step and the action;
+#   - for every injected fault, the guarded run never ends worse than the unguarded one (within
+#     0.2 % run-to-run noise);
 #   - the plain default command (`rnnlab train`, 2 minutes) triggers no guard action;
 #   - the guard's cost per step (examples/guard_bench.rs).
 #
@@ -44,6 +46,7 @@ runs=(
   "lr-spike-full|--inject lr-spike@250:0.1"
   "lr-spike-off|--inject lr-spike@250:0.1 --guard off"
   "corrupt-text-full|--inject corrupt-text@300"
+  "corrupt-text-off|--inject corrupt-text@300 --guard off"
 )
 
 train_one() { # train_one NAME ARGS...
@@ -109,7 +112,8 @@ def where(f):
     return "-" if s is None else f"{s:.0f}"
 
 names = [n for n in ["clean", "bad-batch-full", "bad-batch-off", "nan-full", "nan-off",
-                     "lr-spike-full", "lr-spike-off", "corrupt-text-full", "default"]
+                     "lr-spike-full", "lr-spike-off", "corrupt-text-full", "corrupt-text-off",
+                     "default"]
          if os.path.isdir(os.path.join(out, n))]
 clean = final_val("clean")
 print()
@@ -156,14 +160,25 @@ if rb:
     last = max(r["step"] for r in lines("clean") if "lr" in r)
     lr_at = lambda name: [r["lr"] for r in lines(name) if r.get("step") == last and "lr" in r][0]
     lr_ratio = lr_at("lr-spike-full") / lr_at("clean")
-    check("lr-spike@250:0.1 guarded rolls back, lowers the LR and recovers",
-          inc["action"] == "rollback" and inc["step"] == rb[0] and abs(lr_ratio - 0.5) < 1e-6 and after < 1.1 * before,
+    low = [r["lr"] for r in lines("lr-spike-full") if r.get("step") == rb[0] + 10 and "lr" in r][0]
+    low_ratio = low / [r["lr"] for r in lines("clean") if r.get("step") == rb[0] + 10 and "lr" in r][0]
+    check("lr-spike@250:0.1 guarded rolls back, lowers the LR, recovers and returns to the schedule",
+          inc["action"] == "rollback" and inc["step"] == rb[0] and abs(low_ratio - 0.5) < 1e-6
+          and abs(lr_ratio - 1.0) < 1e-6 and after < 1.1 * before,
           f"incident step-{rb[0]}.json: action {inc['action']}, restored step {inc['rollback']['to_step']}, "
           f"lr factor {inc['rollback']['lr_scale_after']} (lr ratio to clean at step {last}: {lr_ratio:.3f}); "
           f"train loss {before:.3f} before, {spike:.3f} at the spike, {after:.3f} in the 20 steps after the rollback; "
           f"final val {final_val('lr-spike-full'):.4f} (unguarded {final_val('lr-spike-off'):.4f}, clean {clean:.4f})")
 else:
     check("lr-spike@250:0.1 guarded rolls back, lowers the LR and recovers", False, f"no rollback in {ev}")
+for fault in ["bad-batch", "nan", "lr-spike", "corrupt-text"]:
+    if not all(os.path.isdir(os.path.join(out, f"{fault}-{m}")) for m in ("full", "off")):
+        continue
+    g, u = final_val(f"{fault}-full"), final_val(f"{fault}-off")
+    # A NaN is the worst ending there is.
+    ok = g == g and (u != u or g <= u * 1.002)
+    check(f"{fault}: the guarded run ends no worse than the unguarded one", ok,
+          f"guarded {g:.4f}, unguarded {u:.4f}")
 if "default" in names:
     d = events("default")
     steps = max(r["step"] for r in lines("default") if "loss" in r) + 1

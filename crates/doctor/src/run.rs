@@ -50,4 +50,8 @@ pub struct Run {
     #[serde(default)]
     pub fixed_batch_order: bool,
     pub vocab_size: Option<usize>,
+    /// What the reader had to leave out or guess, for the user to see (a log cut off in the
+    /// middle of its last line, …); the curves are still judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }

@@ -293,6 +293,10 @@ fn page_script_is_valid_javascript() {
             "node --check: {}",
             String::from_utf8_lossy(&out.stderr)
         ),
-        Err(_) => eprintln!("skipping: node is not installed"),
+        Err(_) => crate::test_skip::skip(
+            "RNNLAB_REQUIRE_NODE",
+            "page_script_is_valid_javascript",
+            "node is not installed",
+        ),
     }
 }

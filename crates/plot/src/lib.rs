@@ -23,6 +23,8 @@ mod style;
 
 #[cfg(test)]
 mod svg_tests;
+#[cfg(test)]
+mod test_skip;
 
 pub use chart::Frame;
 pub use html::{page_data_json, render_report_html, Incident, ReportExtras, Sample, UpdateMode};

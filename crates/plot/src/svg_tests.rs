@@ -69,9 +69,10 @@ fn curve(name: &str) -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!(
-            "skipping: {} is missing (no shared curves here)",
-            p.display()
+        crate::test_skip::skip(
+            "RNNLAB_REQUIRE_FIXTURES",
+            name,
+            &format!("{} is missing (no shared curves here)", p.display()),
         );
         None
     }

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
 
+pub use crate::config_doc::describe;
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{path}: {message}")]
@@ -29,8 +31,11 @@ pub struct DataConfig {
     pub name: String,
     /// A text file or a directory of text files, split by `split`.
     pub path: String,
+    /// Training split file (PTB / WikiText-2 style explicit splits; needs `valid`).
     pub train: String,
+    /// Validation split file (with `train`).
     pub valid: String,
+    /// Test split file (optional, with `train`).
     pub test: String,
     /// Train/valid/test fractions for a single-file corpus (contiguous).
     pub split: [f64; 3],
@@ -64,8 +69,11 @@ impl Default for DataConfig {
 pub struct ModelConfig {
     /// `lstm`, `gru`, `rnn_tanh` or `rnn_relu`.
     pub cell: String,
+    /// Embedding width.
     pub embed: usize,
+    /// Hidden units per recurrent layer.
     pub hidden: usize,
+    /// Recurrent layers stacked.
     pub layers: usize,
     /// Dropout on embeddings, between layers and on outputs (0 = off).
     pub dropout: f32,
@@ -101,6 +109,7 @@ impl Default for ModelConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
+    /// Sequences per batch (contiguous streams when `carry_state`).
     pub batch: usize,
     /// Truncated-BPTT length.
     pub bptt: usize,
@@ -112,13 +121,17 @@ pub struct TrainConfig {
     pub time: String,
     /// `adam`, `adamw`, `sgd`, `rmsprop`.
     pub optimizer: String,
+    /// Peak learning rate (after warmup); must be positive.
     pub lr: f32,
+    /// Momentum for `sgd` and `nesterov`.
     pub momentum: f32,
+    /// L2 penalty (`adam`, `sgd`, `rmsprop`) or decoupled decay (`adamw`).
     pub weight_decay: f32,
     /// Global-norm clipping threshold (0 = off).
     pub clip: f32,
     /// `constant`, `cosine`, `step`, `exponential`, `cosine_restarts`, `plateau`.
     pub schedule: String,
+    /// Steps of linear warmup from 0 to `lr`.
     pub warmup_steps: u64,
     /// Cosine floor as a fraction of `lr`.
     pub min_lr_ratio: f32,
@@ -136,12 +149,15 @@ pub struct TrainConfig {
     pub patience: u64,
     /// Carry the hidden state across batches (contiguous streams); false = shuffled windows.
     pub carry_state: bool,
+    /// Seed of the initialisation, dropout and shuffling.
     pub seed: u64,
     /// Worker threads (0 = all cores).
     pub threads: usize,
     /// Keep the last K periodic checkpoints (plus the best).
     pub keep_checkpoints: usize,
+    /// Write a checkpoint every this many steps (0 = only at the end).
     pub checkpoint_every: u64,
+    /// Append a sample to samples.txt every this many steps (0 = only at the end).
     pub sample_every: u64,
 }
 
@@ -208,14 +224,18 @@ pub struct GuardConfig {
     pub min_grad_ratio: f64,
     /// This many flagged steps within `recent` steps call for a rollback.
     pub rollback_after: usize,
+    /// The window, in steps, of `rollback_after`.
     pub recent: u64,
     /// Divergence: the recent loss has given back this fraction of the progress made
     /// (from the first window's level down to the best level).
     pub divergence: f64,
     /// Keep a good state in memory every this many steps.
     pub snapshot_every: u64,
-    /// Learning-rate factor applied at every rollback (it stays for the rest of the run).
+    /// Learning-rate factor applied at every rollback.
     pub lr_factor: f32,
+    /// Once the run has been calm for `snapshot_every` steps after trouble, the learning rate
+    /// returns to the schedule linearly over this many steps (0 = the lowered rate stays).
+    pub lr_restore_steps: u64,
     /// Rollbacks in one episode of trouble before the run is stopped.
     pub max_rollbacks: u32,
     /// Fault injection, a testing aid: `bad-batch@STEP`, `corrupt-text@STEP`,
@@ -281,6 +301,7 @@ impl Default for GuardConfig {
             divergence: 0.5,
             snapshot_every: 50,
             lr_factor: 0.5,
+            lr_restore_steps: 300,
             max_rollbacks: 3,
             inject: Vec::new(),
         }
@@ -332,10 +353,19 @@ impl Config {
             let (key, raw) = item
                 .split_once('=')
                 .ok_or_else(|| ConfigError::Override(item.clone()))?;
-            let (section, field) = key
-                .trim()
-                .split_once('.')
-                .ok_or_else(|| ConfigError::Override(item.clone()))?;
+            let Some((section, field)) = key.trim().split_once('.') else {
+                // `hidden=512`: the key without its section.
+                return Err(match check_key("?", Some(key.trim())) {
+                    Err(ConfigError::UnknownKey {
+                        suggestion: Some(s),
+                        ..
+                    }) => ConfigError::UnknownKey {
+                        key: key.trim().to_string(),
+                        suggestion: Some(s),
+                    },
+                    _ => ConfigError::Override(item.clone()),
+                });
+            };
             check_key(section, Some(field))?;
             let value = parse_literal(raw.trim());
             table
@@ -343,15 +373,43 @@ impl Config {
                 .and_then(|s| s.as_table_mut())
                 .expect("checked section")
                 .insert(field.to_string(), value);
+            // Blame the override that does not fit, not all of them.
+            Config::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+                ConfigError::Value {
+                    key: format!("{section}.{field}"),
+                    message: format!("`{}`: {}", raw.trim(), e.message()),
+                }
+            })?;
         }
-        Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Value {
-            key: overrides.join(", "),
-            message: e.to_string(),
-        })
+        Ok(Config::deserialize(toml::Value::Table(table)).expect("checked above"))
     }
 
+    /// The config as TOML, numbers as written (`lr = 0.003`, not the f32's
+    /// `0.003000000026077032`).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("config serializes to TOML")
+        let mut table = toml::Table::try_from(self).expect("config serializes to TOML");
+        for (_, section) in table.iter_mut() {
+            if let Some(fields) = section.as_table_mut() {
+                for (_, v) in fields.iter_mut() {
+                    shortest_float(v);
+                }
+            }
+        }
+        toml::to_string_pretty(&table).expect("config serializes to TOML")
+    }
+}
+
+/// A float that is exactly an f32 (an f32 field, or a round number) is written as the f32's
+/// shortest decimal, which reads back to the same f32.
+pub(crate) fn shortest_float(v: &mut toml::Value) {
+    match v {
+        toml::Value::Float(f) if (*f as f32) as f64 == *f && f.is_finite() => {
+            if let Ok(short) = (*f as f32).to_string().parse::<f64>() {
+                *f = short;
+            }
+        }
+        toml::Value::Array(items) => items.iter_mut().for_each(shortest_float),
+        _ => {}
     }
 }
 
@@ -506,11 +564,34 @@ mod tests {
     }
 
     #[test]
+    fn a_key_without_its_section_gets_the_full_name_suggested() {
+        let err = Config::default()
+            .with_overrides(&["hidden=512".into()])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("did you mean `model.hidden`"),
+            "{err}"
+        );
+        let err = Config::default()
+            .with_overrides(&["lr=0.1".into()])
+            .unwrap_err();
+        assert!(err.to_string().contains("`train.lr`"), "{err}");
+    }
+
+    #[test]
     fn wrong_type_names_the_key() {
         let err = Config::default()
             .with_overrides(&["train.batch=lots".into()])
             .unwrap_err();
         assert!(err.to_string().contains("train.batch"), "{err}");
+    }
+
+    #[test]
+    fn saved_numbers_read_as_written() {
+        let text = Config::default().to_toml();
+        assert!(text.contains("lr = 0.003\n"), "{text}");
+        assert!(text.contains("min_lr_ratio = 0.1\n"), "{text}");
+        assert_eq!(Config::from_toml(&text).unwrap(), Config::default());
     }
 
     #[test]

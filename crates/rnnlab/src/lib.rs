@@ -1,5 +1,6 @@
 pub mod checkpoint;
 pub mod config;
+mod config_doc;
 pub mod dashboard;
 pub mod data;
 pub mod evaluate;
@@ -7,4 +8,6 @@ pub mod fsutil;
 pub mod guard;
 pub mod metrics;
 pub mod sample;
+#[cfg(test)]
+pub(crate) mod test_skip;
 pub mod train;

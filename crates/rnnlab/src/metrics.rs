@@ -1,5 +1,7 @@
 //! The metrics log `metrics.jsonl`: one JSON object per line, appended with one write per line
-//! so a crash never leaves a half-written record before a complete one. Schema in the README.
+//! so a crash never leaves a half-written record before a complete one, and cut back to its
+//! last whole line when a write fails (a full disk), so the log never ends in a partial line.
+//! Schema in the README.
 //!
 //! Non-finite numbers are written as the strings `"NaN"`, `"inf"` and `"-inf"` (JSON has no
 //! literal for them), so a NaN loss stays visible to the doctor instead of becoming `null`.
@@ -65,15 +67,25 @@ pub struct EventRecord {
 pub struct MetricsLog {
     path: PathBuf,
     file: File,
+    /// Length of the log up to its last whole line.
+    len: u64,
+    /// Testing aid: fail the write that would take the log past this many bytes, after
+    /// writing up to it (as a full disk does).
+    #[cfg(test)]
+    fail_past: Option<u64>,
 }
 
 impl MetricsLog {
     /// Opens `path` for appending, creating it if needed.
     pub fn open(path: &Path) -> std::io::Result<MetricsLog> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let len = file.metadata()?.len();
         Ok(MetricsLog {
             path: path.to_path_buf(),
             file,
+            len,
+            #[cfg(test)]
+            fail_past: None,
         })
     }
 
@@ -81,9 +93,9 @@ impl MetricsLog {
         &self.path
     }
 
-    /// Bytes written so far.
+    /// Bytes written so far (whole lines only).
     pub fn len(&self) -> std::io::Result<u64> {
-        Ok(self.file.metadata()?.len())
+        Ok(self.len)
     }
 
     pub fn is_empty(&self) -> std::io::Result<bool> {
@@ -93,7 +105,29 @@ impl MetricsLog {
     pub fn write<T: Serialize>(&mut self, record: &T) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line)?;
+        match self.append(&line) {
+            Ok(()) => {
+                self.len += line.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Take back whatever part of the line made it, so the log ends on a whole line.
+                let _ = self.file.set_len(self.len);
+                Err(e)
+            }
+        }
+    }
+
+    fn append(&mut self, line: &[u8]) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(limit) = self.fail_past {
+            if self.len + line.len() as u64 > limit {
+                let room = limit.saturating_sub(self.len) as usize;
+                self.file.write_all(&line[..room])?;
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
+        }
+        self.file.write_all(line)?;
         self.file.flush()
     }
 
@@ -139,6 +173,30 @@ pub fn truncate_to(path: &Path, len: u64) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_append_leaves_the_log_on_its_last_whole_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let mut log = MetricsLog::open(&path).unwrap();
+        log.event(0, "checkpoint", "step-0").unwrap();
+        let whole = std::fs::read(&path).unwrap();
+        log.fail_past = Some(whole.len() as u64 + 10);
+        let err = log.event(1, "checkpoint", "step-1").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::StorageFull);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            whole,
+            "the partial line is gone"
+        );
+        assert_eq!(log.len().unwrap(), whole.len() as u64);
+        // Once there is room again, appending goes on after the last whole line.
+        log.fail_past = None;
+        log.event(2, "end", "done").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.ends_with("\n"));
+    }
 
     #[test]
     fn writes_lines_and_truncates_on_resume() {

@@ -128,6 +128,46 @@ fn bad_resumes_are_clear_errors() {
     assert!(err.contains("config.toml"), "{err}");
 }
 
+fn count(run: &Path, pattern: &str) -> usize {
+    std::fs::read_to_string(run)
+        .unwrap()
+        .matches(pattern)
+        .count()
+}
+
+#[test]
+fn stuck_states_resume_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    train(options(small_config(), &whole, false, false)).unwrap();
+    let reference = numbers(&whole);
+
+    // Resuming a finished run repeats neither its last evaluation nor its sample.
+    let again = train(options(small_config(), &whole, true, false)).unwrap();
+    assert_eq!(again.steps, 40);
+    assert!(again.final_val.is_some());
+    assert_eq!(numbers(&whole), reference);
+    assert_eq!(count(&whole.join("samples.txt"), "=== step 40 ==="), 1);
+    assert_eq!(count(&whole.join("metrics.jsonl"), "\"event\":\"end\""), 1);
+    // Its checkpoint lines survive the resume.
+    assert_eq!(
+        count(&whole.join("metrics.jsonl"), "\"event\":\"checkpoint\""),
+        2
+    );
+
+    // Killed before its first checkpoint: a fresh start says what to do, a resume starts over.
+    let early = tmp.path().join("early");
+    copy_dir(&whole, &early);
+    std::fs::remove_dir_all(early.join("checkpoints")).unwrap();
+    let err = train(options(small_config(), &early, false, false))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stopped before its first checkpoint"), "{err}");
+    assert!(err.contains("--resume") && err.contains("delete"), "{err}");
+    train(options(small_config(), &early, true, false)).unwrap();
+    assert_eq!(numbers(&early), reference);
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

@@ -109,12 +109,24 @@ pub(crate) fn parse_lines(
         .collect();
     let mut table = Table::default();
     let mut index = HashMap::new();
+    let mut warning = None;
+    let torn = |line_no: usize| {
+        let cut = if bytes.ends_with(b"\n") {
+            "is not a whole record"
+        } else {
+            "was cut off in the middle (the writer stopped or the disk filled up)"
+        };
+        format!(
+            "{}: the last line (line {line_no}) {cut}; read up to line {}",
+            path.display(),
+            line_no - 1
+        )
+    };
     for (k, &(line_no, line)) in lines.iter().enumerate() {
         let parsed: Result<Value, _> = serde_json::from_str(&quote_non_finite(line));
         match parsed {
             Ok(Value::Object(obj)) => add_object(&mut table, &mut index, &obj),
-            Ok(_) if k + 1 == lines.len() => {}
-            Err(_) if k + 1 == lines.len() && k > 0 => {}
+            Ok(_) | Err(_) if k + 1 == lines.len() && k > 0 => warning = Some(torn(line_no)),
             Ok(_) => {
                 return Err(DoctorError::parse(
                     path,
@@ -131,7 +143,9 @@ pub(crate) fn parse_lines(
             }
         }
     }
-    table.into_run(path, opts)
+    let mut run = table.into_run(path, opts)?;
+    run.warnings.extend(warning);
+    Ok(run)
 }
 
 /// A whole JSON document: Hugging Face `trainer_state.json`, or an array of log objects.
@@ -276,6 +290,33 @@ mod tests {
         assert_eq!(run.events[0].kind, "guard_skip");
         assert_eq!(run.events[0].detail, "loss 9 > 5 MADs");
         assert_eq!(run.steps_per_epoch.map(|s| s.round()), Some(100.0));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_left_out_with_a_warning() {
+        let text = "{\"step\": 0, \"loss\": 2.0}\n{\"step\": 1, \"loss\": 1.9}\n{\"step\": 2, \"lo";
+        let run = parse_lines(
+            text.as_bytes(),
+            Path::new("m.jsonl"),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(run.train_loss.len(), 2);
+        assert_eq!(run.warnings.len(), 1, "{:?}", run.warnings);
+        let w = &run.warnings[0];
+        assert!(
+            w.contains("m.jsonl") && w.contains("line 3") && w.contains("cut off"),
+            "{w}"
+        );
+        // A whole log has nothing to say.
+        let whole = "{\"step\": 0, \"loss\": 2.0}\n{\"step\": 1, \"loss\": 1.9}\n";
+        let run = parse_lines(
+            whole.as_bytes(),
+            Path::new("m.jsonl"),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert!(run.warnings.is_empty());
     }
 
     #[test]

@@ -284,6 +284,7 @@ pub fn load_many(paths: &[PathBuf], opts: &LoadOptions) -> Result<Run> {
         run.lr.extend(other.lr);
         run.grad_norm.extend(other.grad_norm);
         run.events.extend(other.events);
+        run.warnings.extend(other.warnings);
         run.vocab_size = run.vocab_size.or(other.vocab_size);
         run.steps_per_epoch = run.steps_per_epoch.or(other.steps_per_epoch);
         run.fixed_batch_order |= other.fixed_batch_order;

@@ -143,7 +143,13 @@ mod tests {
 
     #[test]
     fn known_checksum() {
-        // crc32c("123456789") = 0xE3069283, the standard check value.
-        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        // Every TensorBoard event file starts with the record of its 24-byte
+        // `brain.Event:2` header: the length 24 as u64 LE, then the masked crc32c of those
+        // eight bytes, which TensorFlow writes as a3 7f 4b 22.
+        let length = 24u64.to_le_bytes();
+        assert_eq!(masked_crc(&length).to_le_bytes(), [0xa3, 0x7f, 0x4b, 0x22]);
+        // The mask itself: crc32c("123456789") = 0xE3069283 (the standard check value),
+        // rotated right by 15 and offset by 0xa282ead8.
+        assert_eq!(masked_crc(b"123456789"), 0xc78a_b0e5);
     }
 }

@@ -225,6 +225,11 @@ impl Monitor {
         self.detector.accept(loss, grad_norm, &config.detector);
     }
 
+    /// The newest flagged step, if any.
+    pub fn last_flag(&self) -> Option<u64> {
+        self.last_flag
+    }
+
     /// The first flagged step of the current trouble, if any.
     pub fn trouble_start(&self) -> Option<u64> {
         self.flagged.first().copied()

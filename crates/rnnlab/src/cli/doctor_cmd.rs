@@ -97,6 +97,9 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         None => None,
     };
     let run = load_for_diagnosis(&a.paths, &opts, corpus.as_ref())?;
+    for w in &run.warnings {
+        eprintln!("warning: {w}");
+    }
     let diagnosis = diagnose(&run);
     let text = if a.json {
         diagnosis.to_json()

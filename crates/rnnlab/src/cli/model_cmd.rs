@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use engine::model::LanguageModel;
 use engine::CpuBackend;
-use rnnlab::checkpoint::{list_step_checkpoints, load_safetensors_into};
+use rnnlab::checkpoint::{existing_or_old, list_step_checkpoints, load_weights, read_info};
 use rnnlab::config::Config;
 use rnnlab::data::{self, AnyTokenizer, EvalBatches, Fetcher, Split};
 use rnnlab::evaluate::evaluate;
@@ -25,7 +25,8 @@ fn resolve_checkpoint(path: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     }
     if path.join("config.toml").is_file() {
         let checkpoints = path.join("checkpoints");
-        let best = checkpoints.join("best");
+        // A crash while `best/` was being replaced leaves it as `.best.old`.
+        let best = existing_or_old(&checkpoints.join("best"));
         let ckpt = if best.join("model.safetensors").is_file() {
             best
         } else {
@@ -46,6 +47,8 @@ struct Loaded {
     tokenizer: AnyTokenizer,
     model: LanguageModel,
     run: PathBuf,
+    /// Which checkpoint was loaded, for the report: `best, step 1200`.
+    which: String,
 }
 
 fn load(path: &Path) -> anyhow::Result<Loaded> {
@@ -54,12 +57,21 @@ fn load(path: &Path) -> anyhow::Result<Loaded> {
     let tokenizer = AnyTokenizer::load(&run.join("tokenizer.json"))?;
     let spec = setup::model_spec(&config, tokenizer.vocab_size())?;
     let mut model = LanguageModel::new(spec, 0)?;
-    load_safetensors_into(&ckpt.join("model.safetensors"), &mut model.params)?;
+    load_weights(&ckpt, &mut model.params)?;
+    let step = read_info(&ckpt).ok().map(|i| i.step);
+    let name = ckpt
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let which = match step {
+        Some(step) => format!("{name}, step {step}"),
+        None => name,
+    };
     Ok(Loaded {
         config,
         tokenizer,
         model,
         run,
+        which,
     })
 }
 
@@ -144,8 +156,9 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
         let batches = batches_for(l, &a)?;
         let r = evaluate(&be, std::slice::from_mut(&mut l.model), &batches)?;
         println!(
-            "{}  {what}: loss {:.4}  ppl {:.2}  bits {:.4}  ({} tokens)",
+            "{} ({})  {what}: loss {:.4}  ppl {:.2}  bits {:.4}  ({} tokens)",
             path.display(),
+            l.which,
             r.loss,
             r.perplexity(),
             r.bits(),

@@ -41,6 +41,9 @@ pub fn load_diagnosed(path: &Path, vocab_size: Option<usize>) -> anyhow::Result<
         ..LoadOptions::default()
     };
     let mut run = load(path, &opts)?;
+    for w in &run.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(v) = vocab_size {
         run.references.ln_vocab = run.references.ln_vocab.or(Some((v as f64).ln()));
     }

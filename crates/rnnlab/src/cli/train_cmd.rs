@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rnnlab::config::Config;
@@ -52,6 +52,16 @@ pub struct TrainArgs {
     /// Serve a live dashboard of the run at http://BIND:PORT/ while it trains.
     #[arg(long)]
     dashboard: bool,
+    /// With --dashboard: keep serving after training ends, until Ctrl-C (otherwise the
+    /// command ends with the run).
+    #[arg(long)]
+    dashboard_keep: bool,
+    /// Print every config key with its value, its default and what it means, then exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Check the configuration and exit without training or writing anything.
+    #[arg(long)]
+    dry_run: bool,
     #[arg(long, default_value_t = 8765)]
     port: u16,
     /// Address the dashboard listens on (loopback unless you say otherwise).
@@ -97,6 +107,16 @@ fn resolve_config(a: &TrainArgs) -> anyhow::Result<Config> {
     put("train.time", a.time.clone());
     put("guard.mode", a.guard.clone());
     let mut config = base.with_overrides(&sets)?;
+    if a.steps == Some(0) {
+        anyhow::bail!(
+            "--steps 0: a run needs at least one step (leave --steps out for no step limit)"
+        );
+    }
+    if a.epochs == Some(0) {
+        anyhow::bail!(
+            "--epochs 0: a run needs at least one epoch (leave --epochs out for no epoch limit)"
+        );
+    }
     if let Some(s) = a.steps {
         config.train.steps = s;
     }
@@ -104,8 +124,9 @@ fn resolve_config(a: &TrainArgs) -> anyhow::Result<Config> {
         config.train.epochs = e;
     }
     config.guard.inject.extend(a.inject.iter().cloned());
-    // Bounding a run by steps or epochs drops the default time budget unless one is given.
-    if (a.steps.is_some() || a.epochs.is_some()) && a.time.is_none() && a.resume.is_none() {
+    // Bounding a run by steps or epochs drops the time budget unless one is given (on a
+    // resume too: `--resume --steps N` means "go on to step N").
+    if (a.steps.is_some() || a.epochs.is_some()) && a.time.is_none() {
         config.train.time.clear();
     }
     Ok(config.with_overrides(&a.set)?)
@@ -116,8 +137,40 @@ fn toml_string(v: &str) -> String {
     toml::Value::String(v.to_string()).to_string()
 }
 
+/// Ctrl-C and SIGTERM (from `timeout`, SLURM, Docker, Kubernetes) both ask the run to save
+/// a checkpoint and stop; a second one quits at once. Returns the flag the trainer watches and
+/// the number of the signal that set it.
+fn stop_on_signals() -> anyhow::Result<(Arc<AtomicBool>, Arc<AtomicUsize>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let which = Arc::new(AtomicUsize::new(0));
+    #[cfg(unix)]
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, so it sees the flag as it was before this signal set it.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, stop.clone())
+            .context("installing the signal handlers")?;
+        signal_hook::flag::register_usize(sig, which.clone(), sig as usize)
+            .context("installing the signal handlers")?;
+        signal_hook::flag::register(sig, stop.clone()).context("installing the signal handlers")?;
+    }
+    Ok((stop, which))
+}
+
+/// The exit status of a run stopped by signal `sig`: 128 + its number (130 Ctrl-C, 143 SIGTERM).
+fn interrupted_status(sig: usize) -> i32 {
+    if sig == 0 {
+        130
+    } else {
+        128 + sig as i32
+    }
+}
+
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let config = resolve_config(&a)?;
+    if a.print_config {
+        return crate::cli::print_stdout(&rnnlab::config::describe(&config));
+    }
+    // Every setting is checked before anything is printed or written.
+    rnnlab::train::setup::validate(&config)?;
     let (run_dir, resume) = match &a.resume {
         Some(dir) => (dir.clone(), true),
         None => {
@@ -132,17 +185,14 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             (a.runs.join(name), false)
         }
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130); // a second Ctrl-C: give up at once
-            }
-            eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)");
-        })
-        .context("installing the Ctrl-C handler")?;
+    if a.dry_run {
+        println!(
+            "rnnlab: the configuration is valid; `rnnlab train` without --dry-run would train into {}",
+            run_dir.display()
+        );
+        return Ok(());
     }
+    let (stop, which) = stop_on_signals()?;
     eprintln!(
         "rnnlab: training {} {}x{} on {} -> {}",
         config.model.cell,
@@ -156,7 +206,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         run_dir.display()
     );
     // The dashboard follows metrics.jsonl, so it can start before the run writes anything.
-    let _dashboard = if a.dashboard {
+    let created = !run_dir.exists();
+    let dashboard = if a.dashboard {
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("creating {}", run_dir.display()))?;
         let d = rnnlab::dashboard::spawn(run_dir.clone(), (a.bind, a.port).into())
@@ -166,21 +217,39 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let summary = train(TrainOptions {
+    let result = train(TrainOptions {
         config,
-        run_dir,
+        run_dir: run_dir.clone(),
         resume,
         quiet: a.quiet,
         stop: stop.clone(),
         fetcher: Fetcher::from_env(),
-    })?;
+    });
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            // The dashboard's directory of a run that never started is not a run.
+            let empty = std::fs::read_dir(&run_dir).is_ok_and(|mut d| d.next().is_none());
+            if created && empty {
+                let _ = std::fs::remove_dir(&run_dir);
+            }
+            return Err(e.into());
+        }
+    };
     print_summary(&summary);
-    if let Some(d) = &_dashboard {
-        // Keep serving the finished run until the user is done looking at it.
-        eprintln!("rnnlab: the dashboard stays at {} until Ctrl-C", d.url());
-        stop.store(false, Ordering::SeqCst);
-        while !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(std::time::Duration::from_millis(200));
+    if summary.interrupted {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::exit(interrupted_status(which.load(Ordering::SeqCst)));
+    }
+    if let Some(d) = &dashboard {
+        if a.dashboard_keep {
+            // Keep serving the finished run until the user is done looking at it.
+            eprintln!("rnnlab: the dashboard stays at {} until Ctrl-C", d.url());
+            stop.store(false, Ordering::SeqCst);
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
         }
     }
     Ok(())

@@ -60,6 +60,7 @@ pub fn next_message(sent: &mut Option<Sent>, snap: &Snapshot) -> Option<String> 
                 steps_per_epoch: run.steps_per_epoch,
                 fixed_batch_order: run.fixed_batch_order,
                 vocab_size: run.vocab_size,
+                warnings: Vec::new(),
             };
             let diagnosis = (snap.diagnosis_version != s.diagnosis_version)
                 .then_some(snap.diagnosis.as_deref())

@@ -15,17 +15,31 @@ use std::time::Duration;
 
 /// A comment line goes out this often on an idle stream, so a closed tab is noticed.
 const KEEPALIVE: Duration = Duration::from_secs(10);
-/// Request heads larger than this are refused.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Request heads larger than this, request line included, are refused: the reader stops
+/// there, however long a line goes on without a newline.
+const MAX_HEAD_BYTES: u64 = 16 * 1024;
+/// Open `/events` streams at once; one more is refused with 503 while `/` is still served.
+pub const MAX_STREAMS: usize = 64;
 
 /// Serves one connection to the end.
 pub fn handle(stream: TcpStream, run_dir: &Path, shared: &Arc<Shared>) {
     // A client that never finishes its request must not hold a thread forever.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some(path) = read_request_path(&stream) else {
+    let Some((path, host)) = read_request(&stream) else {
         let _ = respond(&stream, "400 Bad Request", "text/plain", b"bad request\n");
         return;
     };
+    // A page on another site can make a browser send requests here under a name of its own
+    // that resolves to this machine (DNS rebinding); only names that mean this machine pass.
+    if !host_allowed(host.as_deref()) {
+        let _ = respond(
+            &stream,
+            "403 Forbidden",
+            "text/plain",
+            b"this dashboard answers to localhost or an IP address only\n",
+        );
+        return;
+    }
     let route = path.split('?').next().unwrap_or_default();
     let result = match route {
         "/" | "/index.html" => {
@@ -37,36 +51,77 @@ pub fn handle(stream: TcpStream, run_dir: &Path, shared: &Arc<Shared>) {
                 page.as_bytes(),
             )
         }
-        "/events" => stream_events(&stream, shared),
+        "/events" => {
+            if shared.streams.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
+                shared.streams.fetch_sub(1, Ordering::SeqCst);
+                respond(
+                    &stream,
+                    "503 Service Unavailable",
+                    "text/plain",
+                    b"too many open event streams\n",
+                )
+            } else {
+                let r = stream_events(&stream, shared);
+                shared.streams.fetch_sub(1, Ordering::SeqCst);
+                r
+            }
+        }
         _ => respond(&stream, "404 Not Found", "text/plain", b"not found\n"),
     };
     // A client that went away is not the server's problem.
     let _ = result;
 }
 
-/// The path of a `GET` request, or `None` for anything else.
-fn read_request_path(stream: &TcpStream) -> Option<String> {
-    let mut reader = BufReader::new(stream);
+/// The path and `Host` of a `GET` request, or `None` for anything else, including a head
+/// longer than [`MAX_HEAD_BYTES`] (never read past that).
+fn read_request(stream: &TcpStream) -> Option<(String, Option<String>)> {
+    use std::io::Read;
+    let mut reader = BufReader::new(stream.take(MAX_HEAD_BYTES));
     let mut first = String::new();
-    reader.read_line(&mut first).ok()?;
-    let mut total = first.len();
-    // Drain the headers; none of them changes the answer.
+    if reader.read_line(&mut first).ok()? == 0 || !first.ends_with('\n') {
+        return None;
+    }
+    let mut host = None;
     loop {
         let mut line = String::new();
         let n = reader.read_line(&mut line).ok()?;
-        total += n;
-        if n == 0 || line == "\r\n" || line == "\n" || total > MAX_HEAD_BYTES {
+        if n == 0 || !line.ends_with('\n') {
+            // The limit or the end came before the blank line that ends the head.
+            return None;
+        }
+        if line == "\r\n" || line == "\n" {
             break;
         }
-    }
-    if total > MAX_HEAD_BYTES {
-        return None;
+        if let Some((name, value)) = line.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("host") {
+                host = Some(value.trim().to_string());
+            }
+        }
     }
     let mut parts = first.split_whitespace();
     match (parts.next(), parts.next()) {
-        (Some("GET"), Some(path)) => Some(path.to_string()),
+        (Some("GET"), Some(path)) => Some((path.to_string(), host)),
         _ => None,
     }
+}
+
+/// `localhost` or an IP address, with or without a port. A request without `Host` (not a
+/// browser) is let through.
+fn host_allowed(host: Option<&str>) -> bool {
+    let Some(host) = host else { return true };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [::1]:8765
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        })
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 fn respond(

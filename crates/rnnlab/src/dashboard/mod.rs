@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// Connections served at once; more are refused with 503 (each holds a thread).
-const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once; more are refused with 503 (each holds a thread). Event
+/// streams take at most [`http::MAX_STREAMS`] of them, so pages are always served.
+const MAX_CONNECTIONS: usize = 2 * http::MAX_STREAMS;
 
 /// A running dashboard. Dropping the handle leaves the server running until the process ends
 /// (what `rnnlab train --dashboard` wants); [`DashboardHandle::stop`] ends it.

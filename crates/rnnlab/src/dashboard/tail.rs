@@ -32,6 +32,8 @@ pub struct Shared {
     snapshot: Mutex<Snapshot>,
     changed: Condvar,
     pub stop: AtomicBool,
+    /// Open `/events` streams (bounded so that they never crowd out page requests).
+    pub streams: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -40,6 +42,7 @@ impl Shared {
             snapshot: Mutex::new(Snapshot::default()),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
+            streams: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 

@@ -57,7 +57,7 @@ pub fn write(path: &Path, key: &CacheKey, ids: &[u32]) -> Result<(), DataError> 
     for id in ids {
         bytes.extend_from_slice(&id.to_le_bytes());
     }
-    let tmp = path.with_extension("bin.tmp");
+    let tmp = crate::fsutil::unique_temp_sibling(path, "tmp");
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&bytes)?;
@@ -66,7 +66,10 @@ pub fn write(path: &Path, key: &CacheKey, ids: &[u32]) -> Result<(), DataError> 
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        DataError::io(path, e)
+        DataError::Write {
+            path: path.to_path_buf(),
+            source: e,
+        }
     })
 }
 
@@ -123,6 +126,15 @@ mod tests {
         assert_eq!(read(&path, &key), None);
         let (ids, status) = load_or_encode(&path, &key, || Ok(vec![1, 2, 3])).unwrap();
         assert_eq!((ids, status), (vec![1, 2, 3], CacheStatus::Built));
+    }
+
+    #[test]
+    fn a_failed_write_says_it_could_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such-dir").join("train.bin");
+        let err = write(&path, &[0; 32], &[1, 2, 3]).unwrap_err().to_string();
+        assert!(err.contains("cannot write"), "{err}");
+        assert!(!err.contains("cannot read"), "{err}");
     }
 
     #[test]

@@ -508,9 +508,9 @@ mod tests {
         }
         let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
         if !shared.is_dir() {
-            eprintln!(
-                "skipping local checksum check: {} missing",
-                shared.display()
+            crate::test_skip::skip(
+                "local checksum check",
+                &format!("{} missing", shared.display()),
             );
             return;
         }

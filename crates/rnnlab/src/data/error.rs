@@ -16,6 +16,12 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: cannot write: {source}{hint}", hint = if crate::fsutil::is_out_of_space(.source) { " (out of disk space: free some space and run again)" } else { "" })]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "{path}: invalid UTF-8 at byte offset {offset}; for binary input use `--tokenizer byte`"
     )]

@@ -381,7 +381,10 @@ mod tests {
     fn known_corpus_from_local_data_dir() {
         let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
         if !shared.join("tinyshakespeare/input.txt").is_file() {
-            eprintln!("skipping: tiny Shakespeare not under {}", shared.display());
+            crate::test_skip::skip(
+                "known_corpus_from_local_data_dir",
+                &format!("tiny Shakespeare not under {}", shared.display()),
+            );
             return;
         }
         let dir = tempfile::tempdir().unwrap();

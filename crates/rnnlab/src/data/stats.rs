@@ -179,7 +179,10 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/data/tinyshakespeare/input.txt");
         let Ok(text) = std::fs::read_to_string(&path) else {
-            eprintln!("skipping: {} not found", path.display());
+            crate::test_skip::skip(
+                "tiny_shakespeare_reference_levels",
+                &format!("{} not found", path.display()),
+            );
             return;
         };
         let cut = text.len() * 9 / 10;

@@ -51,8 +51,9 @@ pub struct Restorable<'a> {
 pub struct GuardState {
     /// The doctor's streaming judgement and decision state.
     pub monitor: Monitor,
-    /// Multiplies the learning rate; every rollback multiplies it by `lr_factor`, and it
-    /// stays for the rest of the run (resume included).
+    /// Multiplies the learning rate; every rollback multiplies it by `lr_factor`. After a calm
+    /// stretch it is brought back to 1 over `lr_restore_steps` (see [`GuardState::lr_scale_at`]);
+    /// this field holds the factor as of the last flagged step.
     pub lr_scale: f32,
     /// The newest snapshot, and the one before it (which had a clean stretch after it).
     candidate: Option<Snapshot>,
@@ -117,20 +118,45 @@ impl GuardState {
     pub fn decide(
         &mut self,
         config: &MonitorConfig,
+        guard: &GuardConfig,
         step: u64,
         loss: f64,
         grad_norm: f64,
         fresh_state: bool,
     ) -> Decision {
+        // Where the restoration of the learning rate got to before this step: if the step
+        // is flagged (trouble again), the restoration stops there.
+        let scale_now = self.lr_scale_at(guard, step);
         let can_roll_back = self.candidate.is_some();
-        self.monitor.observe(
+        let decision = self.monitor.observe(
             config,
             step,
             loss,
             Some(grad_norm),
             fresh_state,
             can_roll_back,
-        )
+        );
+        if self.monitor.last_flag() == Some(step) {
+            self.lr_scale = scale_now;
+        }
+        decision
+    }
+
+    /// The learning-rate factor at `step`: `lr_scale`, brought back linearly to 1 over
+    /// `lr_restore_steps` once `snapshot_every` steps have passed without a flag.
+    pub fn lr_scale_at(&self, config: &GuardConfig, step: u64) -> f32 {
+        if self.lr_scale >= 1.0 || config.lr_restore_steps == 0 {
+            return self.lr_scale;
+        }
+        let calm_from = self
+            .monitor
+            .last_flag()
+            .map_or(0, |f| f + config.snapshot_every.max(1));
+        if step < calm_from {
+            return self.lr_scale;
+        }
+        let p = ((step - calm_from) as f64 / config.lr_restore_steps as f64).min(1.0);
+        (self.lr_scale as f64 + (1.0 - self.lr_scale as f64) * p) as f32
     }
 
     /// Records an applied update in the detector's windows.
@@ -255,7 +281,7 @@ mod tests {
             g.maybe_snapshot(config, mode, step, DataPosition::default(), t.parts());
             let l = loss(step);
             let mc = monitor_config(config, mode);
-            let d = g.decide(&mc, step, l, 1.0 + 0.05 * wobble(step), false);
+            let d = g.decide(&mc, config, step, l, 1.0 + 0.05 * wobble(step), false);
             match d.action {
                 Action::Apply => {
                     g.applied(&mc, l, 1.0);
@@ -310,8 +336,15 @@ mod tests {
         ] {
             let mut g = GuardState::new(&config);
             assert_eq!(
-                g.decide(&monitor_config(&config, mode), 0, f64::NAN, 1.0, false)
-                    .action,
+                g.decide(
+                    &monitor_config(&config, mode),
+                    &config,
+                    0,
+                    f64::NAN,
+                    1.0,
+                    false
+                )
+                .action,
                 want,
                 "{mode:?}"
             );
@@ -324,6 +357,7 @@ mod tests {
         assert_eq!(
             g.decide(
                 &monitor_config(&off_switch, Mode::Full),
+                &off_switch,
                 0,
                 f64::NAN,
                 1.0,
@@ -362,7 +396,48 @@ mod tests {
         let acts = drive(&mut g, &mut t, &config, Mode::Full, 176..400, healthy);
         assert!(acts.is_empty(), "{acts:?}");
         assert_eq!(g.snapshot_steps(), [300, 350]);
-        assert_eq!(g.lr_scale, 0.5, "the factor stays");
+        // The lowered rate holds through a calm stretch, then returns to the schedule.
+        let calm = 175 + config.snapshot_every;
+        assert_eq!(g.lr_scale_at(&config, calm - 1), 0.5);
+        let half = calm + config.lr_restore_steps / 2;
+        assert!((g.lr_scale_at(&config, half) - 0.75).abs() < 1e-6);
+        assert_eq!(g.lr_scale_at(&config, calm + config.lr_restore_steps), 1.0);
+        let keep = GuardConfig {
+            lr_restore_steps: 0,
+            ..config.clone()
+        };
+        assert_eq!(
+            g.lr_scale_at(&keep, 10_000),
+            0.5,
+            "restoring can be turned off"
+        );
+    }
+
+    #[test]
+    fn new_trouble_stops_the_restoration_where_it_got_to() {
+        let config = GuardConfig::default();
+        let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
+        drive(&mut g, &mut t, &config, Mode::Full, 0..176, |s| {
+            if s >= 173 {
+                6.0
+            } else {
+                healthy(s)
+            }
+        });
+        let halfway = 175 + config.snapshot_every + config.lr_restore_steps / 2;
+        drive(&mut g, &mut t, &config, Mode::Full, 176..halfway, healthy);
+        // One spike half-way through the restoration: skipped, and the factor holds at 0.75.
+        let acts = drive(
+            &mut g,
+            &mut t,
+            &config,
+            Mode::Full,
+            halfway..halfway + 1,
+            |_| 9.0,
+        );
+        assert_eq!(acts, [(halfway, Action::Skip)]);
+        assert!((g.lr_scale - 0.75).abs() < 1e-3, "{}", g.lr_scale);
+        assert!((g.lr_scale_at(&config, halfway + 10) - g.lr_scale).abs() < 1e-7);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! 3. repeated spikes (`rollback_after` within `recent` steps) or divergence (the recent loss
 //!    gave back `divergence` of the progress made) → roll back to the last good state (kept
 //!    in memory every `snapshot_every` steps and saved with the checkpoints), skip the data
-//!    between it and now, multiply the learning rate by `lr_factor` for the rest of the run;
+//!    between it and now, multiply the learning rate by `lr_factor` (once the run has been
+//!    calm for `snapshot_every` steps it returns to the schedule over `lr_restore_steps`);
 //! 4. still failing after `max_rollbacks` rollbacks → restore the good state, save it as
 //!    `checkpoints/before-trouble/`, and stop.
 //!
@@ -100,7 +101,8 @@ impl Guard {
     /// The learning rate to use at `step`: the scheduled one times the guard's factor, unless
     /// an injected `lr-spike` replaces it.
     pub fn lr(&self, state: &GuardState, step: u64, scheduled: f32) -> f32 {
-        self.injector.lr(step, scheduled * state.lr_scale)
+        self.injector
+            .lr(step, scheduled * state.lr_scale_at(&self.config, step))
     }
 
     /// At the start of a step: keep a good state every `snapshot_every` steps.
@@ -134,7 +136,14 @@ impl Guard {
         grad_norm: f64,
         fresh_state: bool,
     ) -> Decision {
-        state.decide(&self.monitor, step, loss, grad_norm, fresh_state)
+        state.decide(
+            &self.monitor,
+            &self.config,
+            step,
+            loss,
+            grad_norm,
+            fresh_state,
+        )
     }
 
     /// Records an applied update.

@@ -3,6 +3,8 @@
 //! evaluation, early stopping, keep-best, atomic checkpoints and exact resume.
 
 pub mod horizon;
+pub mod lock;
+pub mod lr;
 pub mod progress;
 pub mod run_dir;
 mod runner;
@@ -41,13 +43,27 @@ pub enum TrainError {
     Engine(#[from] engine::EngineError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error("{path}: {source}")]
+    #[error("{path}: {source}{hint}", hint = disk_full_hint(.source))]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("cannot resume {run}: {message}")]
     Resume { run: PathBuf, message: String },
+    #[error("{run}: {message}")]
+    Run { run: PathBuf, message: String },
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+}
+
+fn disk_full_hint(source: &std::io::Error) -> &'static str {
+    if crate::fsutil::is_out_of_space(source) {
+        " (out of disk space: nothing was left half-written, the log ends on its last whole \
+         line and earlier checkpoints are intact; free some space, then `rnnlab train --resume \
+         RUN_DIR` continues from the newest checkpoint)"
+    } else {
+        ""
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -80,6 +96,8 @@ pub struct RunSummary {
     pub stopped_because: String,
     /// What the training guard did over the whole run.
     pub guard: GuardSummary,
+    /// Stopped by a signal (Ctrl-C, SIGTERM) with a checkpoint saved, not finished.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,31 +140,124 @@ fn first_difference(a: &Config, b: &Config) -> Option<String> {
     None
 }
 
+/// Says something the user must know (a damaged checkpoint skipped, a schedule continued),
+/// whether or not the progress bar is on.
+pub(crate) fn notice(text: &str) {
+    eprintln!("rnnlab: {text}");
+}
+
 /// Trains according to `opts` and returns a summary; everything is written to the run dir.
+/// Every setting is checked before anything is written, and a fresh run that fails before
+/// its first step leaves no directory behind.
 pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
     let run = RunDir::new(&opts.run_dir);
-    let config = &opts.config;
+    setup::validate(&opts.config)?;
     if opts.resume {
         let saved = Config::from_file(&run.config())?;
-        if let Some(diff) = first_difference(config, &saved) {
+        // The run saved the tokenizer an empty setting resolved to.
+        let mut now = opts.config.clone();
+        if now.data.tokenizer.is_empty() {
+            now.data.tokenizer = saved.data.tokenizer.clone();
+        }
+        if let Some(diff) = first_difference(&now, &saved) {
             return Err(TrainError::Resume {
                 run: run.root.clone(),
                 message: format!("the config does not match: {diff}"),
             });
         }
-    } else if run.metrics().exists() {
-        return Err(TrainError::Resume {
-            run: run.root.clone(),
-            message: "the run directory already holds a run; use --resume to continue it or pick another --name".into(),
-        });
     }
-    // Bad guard settings or fault specs fail before anything is written.
-    let guard = Guard::new(&config.guard, config.train.seed, &run.root)?;
+    let created = !run.root.exists();
     std::fs::create_dir_all(&run.root).map_err(io(&run.root))?;
+    let lock = match lock::RunLock::acquire(&run.root) {
+        Ok(l) => l,
+        Err(e) => {
+            if created {
+                let _ = std::fs::remove_dir_all(&run.root);
+            }
+            return Err(e.into());
+        }
+    };
+    let result = train_locked(&opts, &run);
+    if result.is_err() && created {
+        // Nothing of a fresh run that failed before its first step is worth keeping.
+        let started = std::fs::metadata(run.metrics()).is_ok_and(|m| m.len() > 0);
+        if !started {
+            let _ = std::fs::remove_dir_all(&run.root);
+        }
+    }
+    drop(lock);
+    result
+}
+
+/// Where a resume starts: the newest intact checkpoint, or the beginning when the run was
+/// stopped before its first one.
+enum Start {
+    Fresh,
+    Over,
+    From(PathBuf),
+}
+
+fn choose_start(opts: &TrainOptions, run: &RunDir) -> Result<Start, TrainError> {
+    let (newest, damaged) = checkpoint::newest_intact(&run.checkpoints());
+    if !opts.resume {
+        let has_run = std::fs::metadata(run.metrics()).is_ok_and(|m| m.len() > 0);
+        if has_run {
+            let what = if newest.is_some() || !damaged.is_empty() {
+                "already holds a run; `--resume` continues it"
+            } else {
+                "holds a run stopped before its first checkpoint; `--resume` starts it over"
+            };
+            return Err(TrainError::Run {
+                run: run.root.clone(),
+                message: format!("{what}, or pick another --name (or delete the directory)"),
+            });
+        }
+        return Ok(Start::Fresh);
+    }
+    for e in &damaged {
+        notice(&format!("{e}; skipping it"));
+    }
+    match newest {
+        Some(dir) => {
+            if !damaged.is_empty() {
+                notice(&format!(
+                    "resuming from {}, the newest intact checkpoint",
+                    dir.display()
+                ));
+            }
+            Ok(Start::From(dir))
+        }
+        None if damaged.is_empty() => {
+            notice(&format!(
+                "{} has no checkpoint yet (stopped before the first one): starting it over from step 0",
+                run.root.display()
+            ));
+            Ok(Start::Over)
+        }
+        None => Err(TrainError::Resume {
+            run: run.root.clone(),
+            message: format!(
+                "every checkpoint is damaged ({}); restore them from a copy, or delete the \
+                 run directory and train again",
+                damaged.len()
+            ),
+        }),
+    }
+}
+
+fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainError> {
+    let config = &opts.config;
+    checkpoint::recover(&run.checkpoints())?;
+    let start = choose_start(opts, run)?;
+    let resume_from = match &start {
+        Start::From(dir) => Some(dir.clone()),
+        _ => None,
+    };
+    let guard = Guard::new(&config.guard, config.train.seed, &run.root)?;
 
     // Data: the tokenizer of a resumed run is reused as saved, never refitted.
     let (data_spec, tokenizer, fractions) = setup::data_spec(config)?;
-    let fitted = if opts.resume {
+    let fitted = if resume_from.is_some() {
         Some(data::AnyTokenizer::load(&run.tokenizer())?)
     } else {
         None
@@ -173,13 +284,8 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
     let base_lr = config.train.lr;
     let (_, plateau_config) = setup::schedule(config, 1, 1)?;
 
-    let mut state = if opts.resume {
-        let latest = checkpoint::list_step_checkpoints(&run.checkpoints())
-            .pop()
-            .ok_or_else(|| TrainError::Resume {
-                run: run.root.clone(),
-                message: "no checkpoint under checkpoints/".into(),
-            })?;
+    let mut resumed_checkpoint_event = None;
+    let mut state = if let Some(latest) = &resume_from {
         let meta = run.read_meta().map_err(|m| TrainError::Resume {
             run: run.root.clone(),
             message: m,
@@ -193,16 +299,29 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
                 ),
             });
         }
-        checkpoint::load_safetensors_into(&latest.join("model.safetensors"), &mut model.params)?;
-        let state: TrainerState = checkpoint::read_trainer_state(&latest)?;
+        checkpoint::load_weights(latest, &mut model.params)?;
+        let state: TrainerState = checkpoint::read_trainer_state(latest)?;
         batcher.seek(state.data)?;
         // Drop what was logged after the checkpoint, so the log continues as if never cut.
         metrics::truncate_to(&run.metrics(), state.metrics_bytes).map_err(io(&run.metrics()))?;
+        let name = latest.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.as_deref() == Some(&checkpoint::step_dir_name(state.step)) {
+            resumed_checkpoint_event = name;
+        }
         state
     } else {
         let optimizer = AnyOptimizer::new(&setup::optimizer(config)?)?;
-        std::fs::write(run.config(), config.to_toml()).map_err(io(&run.config()))?;
+        // Saved as resolved: an empty tokenizer setting becomes the one the corpus got.
+        let mut resolved = config.clone();
+        if resolved.data.tokenizer.is_empty() {
+            resolved.data.tokenizer = prepared.tokenizer.kind().to_string();
+        }
+        crate::fsutil::write_atomic(&run.config(), resolved.to_toml().as_bytes())
+            .map_err(io(&run.config()))?;
         prepared.tokenizer.save(&run.tokenizer())?;
+        if matches!(start, Start::Over) {
+            metrics::truncate_to(&run.metrics(), 0).map_err(io(&run.metrics()))?;
+        }
         TrainerState {
             step: 0,
             tokens: 0,
@@ -217,6 +336,8 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
             horizon: None,
             metrics_bytes: 0,
             guard: GuardState::new(&config.guard),
+            schedule: Default::default(),
+            last_eval: None,
         }
     };
     let meta = Meta {
@@ -241,10 +362,15 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
     };
     run.write_meta(&meta).map_err(io(&run.meta()))?;
     let mut log = MetricsLog::open(&run.metrics()).map_err(io(&run.metrics()))?;
+    if let Some(name) = resumed_checkpoint_event {
+        // The checkpoint's own event line came after the length it recorded; put it back.
+        log.event(state.step, "checkpoint", name)
+            .map_err(io(log.path()))?;
+    }
 
     let mut ctx = Loop {
-        opts: &opts,
-        run: &run,
+        opts,
+        run,
         be: &be,
         prepared: &prepared,
         eval_batches: &eval_batches,
@@ -255,11 +381,13 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
         meta: &meta,
         guard,
         step_secs: 0.0,
+        last_eval_s: 0.0,
+        checkpointed_at: resume_from.as_ref().map(|_| state.step),
     };
     let outcome = ctx.run(&mut model, &mut batcher, &mut state, &mut log);
     ctx.progress.finish();
     state.elapsed_s = ctx.elapsed(&state);
-    let (stopped_because, final_val) = outcome?;
+    let (stopped_because, final_val, interrupted) = outcome?;
     Ok(RunSummary {
         run_dir: run.root.clone(),
         steps: state.step,
@@ -272,7 +400,8 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
         guard: GuardSummary {
             skips: state.guard.skips_total(),
             rollbacks: state.guard.rollbacks_total(),
-            lr_scale: state.guard.lr_scale,
+            lr_scale: state.guard.lr_scale_at(&config.guard, state.step),
         },
+        interrupted,
     })
 }

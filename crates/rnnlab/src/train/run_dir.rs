@@ -90,6 +90,12 @@ impl RunDir {
         serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Whether `samples.txt` holds a sample of `step`.
+    pub fn has_sample(&self, step: u64) -> bool {
+        std::fs::read_to_string(self.samples())
+            .is_ok_and(|t| t.contains(&format!("=== step {step} ===\n")))
+    }
+
     /// Appends a sample to `samples.txt` under a header naming the step.
     pub fn append_sample(&self, step: u64, text: &str) -> std::io::Result<()> {
         use std::io::Write;

@@ -8,10 +8,11 @@ use engine::model::LanguageModel;
 use engine::optim::{clip_grad_norm, global_norm, LrSchedule, Optimizer};
 use engine::{Backend, CpuBackend};
 
+use super::lr::{cosine_at, time_fraction};
 use super::progress::Progress;
 use super::run_dir::{Meta, RunDir};
 use super::state::TrainerState;
-use super::{horizon, io, setup, TrainError, TrainOptions};
+use super::{horizon, io, notice, setup, TrainError, TrainOptions};
 use crate::checkpoint::{self, CheckpointInfo};
 use crate::config::Config;
 use crate::data::{EvalBatches, PreparedData, TrainBatcher};
@@ -35,6 +36,10 @@ pub(super) struct Loop<'a> {
     pub(super) guard: Guard,
     /// Time spent in training steps (not evaluations or checkpoints) in this process.
     pub(super) step_secs: f64,
+    /// How long the last evaluation took (kept back from a time budget for the final one).
+    pub(super) last_eval_s: f64,
+    /// The step of the newest checkpoint on disk (the one resumed from, at first).
+    pub(super) checkpointed_at: Option<u64>,
 }
 
 /// Steps timed before a wall-time budget is turned into a step horizon for the schedule.
@@ -79,18 +84,81 @@ impl Loop<'_> {
         Ok(setup::schedule(self.config(), horizon, self.meta.steps_per_epoch)?.0)
     }
 
+    /// How the run's end is defined, and the raw fraction of it done at `state.step`.
+    fn end_and_fraction(&self, state: &TrainerState, fixed: Option<u64>) -> (String, f64) {
+        let w = self.config().train.warmup_steps;
+        match (fixed, self.time_budget) {
+            (Some(h), _) => {
+                let raw = state.step.saturating_sub(w) as f64 / h.saturating_sub(w).max(1) as f64;
+                (format!("steps {h}"), raw)
+            }
+            (None, Some(b)) => {
+                let budget = b.as_secs_f64();
+                let elapsed = self.elapsed(state);
+                let from = state.schedule.warmup_end_s.unwrap_or(elapsed);
+                (
+                    format!("time {budget}s"),
+                    time_fraction(elapsed, budget, from, 0.0),
+                )
+            }
+            (None, None) => ("unbounded".into(), 0.0),
+        }
+    }
+
+    /// The scheduled learning rate of `step` (before the plateau and guard factors). After
+    /// warmup a cosine decays on the fraction of the run done: of its steps, or of its time
+    /// budget when it has no step bound; the fraction never goes back (see [`super::lr`]).
+    fn scheduled_lr(
+        &self,
+        state: &mut TrainerState,
+        schedule: &LrSchedule,
+        step: u64,
+        time_bounded: bool,
+    ) -> f32 {
+        let t = &self.config().train;
+        let w = schedule.warmup_steps;
+        if step < w || t.schedule != "cosine" {
+            return schedule.lr_at(self.base_lr, step);
+        }
+        let raw = if time_bounded {
+            let elapsed = self.elapsed(state);
+            let from = *state.schedule.warmup_end_s.get_or_insert(elapsed);
+            let budget = self.time_budget.map_or(0.0, |b| b.as_secs_f64());
+            time_fraction(elapsed, budget, from, self.last_eval_s)
+        } else {
+            let h = state.horizon.unwrap_or(u64::MAX / 4);
+            (step - w) as f64 / h.saturating_sub(w).max(1) as f64
+        };
+        let p = state.schedule.advance(raw);
+        if time_bounded || state.schedule.anchor.is_some() {
+            cosine_at(self.base_lr, (t.lr * t.min_lr_ratio) as f64, p)
+        } else {
+            schedule.lr_at(self.base_lr, step)
+        }
+    }
+
     pub(super) fn run(
         &mut self,
         model: &mut LanguageModel,
         batcher: &mut TrainBatcher,
         state: &mut TrainerState,
         log: &mut MetricsLog,
-    ) -> Result<(String, Option<EvalResult>), TrainError> {
+    ) -> Result<(String, Option<EvalResult>, bool), TrainError> {
         let t = self.config().train.clone();
         // A step or epoch bound in the config wins (a resume may extend the run); a
         // time-bounded run keeps the horizon it calibrated.
         let fixed = self.fixed_horizon(batcher);
-        let time_bounded = fixed.is_none();
+        let time_bounded = fixed.is_none() && self.time_budget.is_some();
+        let (end, raw_now) = self.end_and_fraction(state, fixed);
+        if let Some(how) = state.schedule.moved_end(&end, raw_now) {
+            if t.schedule == "cosine" {
+                notice(&how);
+            }
+            if time_bounded {
+                // The calibrated horizon was for the old budget.
+                state.horizon = None;
+            }
+        }
         if fixed.is_some() {
             state.horizon = fixed;
         }
@@ -98,7 +166,9 @@ impl Loop<'_> {
         let mut schedule = self.schedule(state.horizon.unwrap_or(u64::MAX / 4))?;
         self.progress.set_total(state.horizon.unwrap_or(0));
         let calibration_start = (state.step, Instant::now());
-        let mut last_eval: Option<(u64, EvalResult)> = None;
+        let mut last_eval: Option<(u64, EvalResult)> = state
+            .last_eval
+            .map(|(step, loss, tokens)| (step, EvalResult { loss, tokens }));
         let stopped = loop {
             if let Some(h) = state.horizon.filter(|&h| state.step >= h) {
                 break format!("reached step {h}");
@@ -113,12 +183,16 @@ impl Loop<'_> {
                 break format!("used the time budget of {}", t.time);
             }
             if self.opts.stop.load(Ordering::SeqCst) {
+                self.progress
+                    .println("interrupted: saving a checkpoint (interrupt again to quit at once)");
                 self.checkpoint(model, state, batcher, None, log)?;
                 log.event(state.step, "interrupted", "checkpoint saved")
                     .map_err(io(log.path()))?;
-                return Ok(("interrupted; resume with --resume".into(), None));
+                return Ok(("interrupted; resume with --resume".into(), None, true));
             }
-            if let Some(reason) = self.train_step(model, batcher, state, log, &schedule)? {
+            if let Some(reason) =
+                self.train_step(model, batcher, state, log, &schedule, time_bounded)?
+            {
                 break reason;
             }
 
@@ -140,6 +214,7 @@ impl Loop<'_> {
                 let eval_start = Instant::now();
                 let result = self.evaluate(model, state, log)?;
                 last_eval = Some((state.step, result));
+                self.last_eval_s = eval_start.elapsed().as_secs_f64();
                 // The first estimate knew neither the cost of evaluation nor the warmed-up
                 // step time; re-aim the horizon so the run ends on the budget, not before.
                 if let (Some(budget), false, true) = (self.time_budget, at_end, time_bounded) {
@@ -163,8 +238,6 @@ impl Loop<'_> {
             }
             if t.checkpoint_every > 0 && state.step.is_multiple_of(t.checkpoint_every) {
                 self.checkpoint(model, state, batcher, last_eval.map(|(_, v)| v.loss), log)?;
-                log.event(state.step, "checkpoint", format!("step-{:08}", state.step))
-                    .map_err(io(log.path()))?;
             }
             if t.sample_every > 0 && state.step.is_multiple_of(t.sample_every) {
                 self.write_sample(model, state.step)?;
@@ -175,11 +248,16 @@ impl Loop<'_> {
             Some((step, v)) if step == state.step => v,
             _ => self.evaluate(model, state, log)?,
         };
-        self.checkpoint(model, state, batcher, Some(result.loss), log)?;
-        self.write_sample(model, state.step)?;
+        if self.checkpointed_at != Some(state.step) {
+            self.checkpoint(model, state, batcher, Some(result.loss), log)?;
+        }
+        // A resumed run that had already finished has its sample.
+        if !self.run.has_sample(state.step) {
+            self.write_sample(model, state.step)?;
+        }
         log.event(state.step, "end", stopped.clone())
             .map_err(io(log.path()))?;
-        Ok((stopped, Some(result)))
+        Ok((stopped, Some(result), false))
     }
 
     /// One step; returns a reason to stop when the guard gives up on the run.
@@ -190,6 +268,7 @@ impl Loop<'_> {
         state: &mut TrainerState,
         log: &mut MetricsLog,
         schedule: &LrSchedule,
+        time_bounded: bool,
     ) -> Result<Option<String>, TrainError> {
         let t = &self.opts.config.train;
         let step_start = Instant::now();
@@ -204,7 +283,7 @@ impl Loop<'_> {
                 rng: &mut state.rng,
             },
         );
-        let mut lr = schedule.lr_at(self.base_lr, step);
+        let mut lr = self.scheduled_lr(state, schedule, step, time_bounded);
         if let Some(p) = &state.plateau {
             lr = p.apply(lr);
         }
@@ -322,6 +401,7 @@ impl Loop<'_> {
         log: &mut MetricsLog,
     ) -> Result<EvalResult, TrainError> {
         let result = evaluate(self.be, std::slice::from_mut(model), self.eval_batches)?;
+        state.last_eval = Some((state.step, result.loss, result.tokens));
         log.eval(&EvalRecord {
             step: state.step,
             epoch: state.tokens as f64 / self.meta.train_tokens.max(1) as f64,
@@ -370,12 +450,12 @@ impl Loop<'_> {
     }
 
     fn checkpoint(
-        &self,
+        &mut self,
         model: &LanguageModel,
         state: &mut TrainerState,
         batcher: &TrainBatcher,
         val_loss: Option<f64>,
-        log: &MetricsLog,
+        log: &mut MetricsLog,
     ) -> Result<(), TrainError> {
         state.data = batcher.position();
         state.metrics_bytes = log.len().map_err(io(log.path()))?;
@@ -392,6 +472,13 @@ impl Loop<'_> {
             &self.run.checkpoints(),
             self.config().train.keep_checkpoints,
         )?;
+        log.event(
+            state.step,
+            "checkpoint",
+            checkpoint::step_dir_name(state.step),
+        )
+        .map_err(io(log.path()))?;
+        self.checkpointed_at = Some(state.step);
         Ok(())
     }
 

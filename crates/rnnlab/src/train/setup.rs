@@ -19,6 +19,60 @@ fn bad(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Checks every setting that can be checked without the data, so a bad one fails before
+/// any file is written.
+pub fn validate(config: &Config) -> Result<(), ConfigError> {
+    let t = &config.train;
+    if !(t.lr.is_finite() && t.lr > 0.0) {
+        return Err(bad(
+            "train.lr",
+            format!("{} is not a learning rate: it must be positive", t.lr),
+        ));
+    }
+    if !(t.min_lr_ratio.is_finite() && (0.0..=1.0).contains(&t.min_lr_ratio)) {
+        return Err(bad("train.min_lr_ratio", "must be in [0, 1]"));
+    }
+    if !(t.clip.is_finite() && t.clip >= 0.0) {
+        return Err(bad("train.clip", "must be 0 (off) or positive"));
+    }
+    let time = crate::config::parse_duration(&t.time)?;
+    if t.steps == 0 && t.epochs == 0 && time.is_none() {
+        return Err(bad(
+            "train.steps",
+            "the run has no end: give train.steps, train.epochs or train.time (--steps, --epochs, --time)",
+        ));
+    }
+    let m = &config.model;
+    for (key, v) in [
+        ("model.embed", m.embed),
+        ("model.hidden", m.hidden),
+        ("model.layers", m.layers),
+    ] {
+        if v == 0 {
+            return Err(bad(key, "must be at least 1"));
+        }
+    }
+    if !(0.0..1.0).contains(&m.dropout) {
+        return Err(bad("model.dropout", "must be in [0, 1)"));
+    }
+    if m.tie_weights && m.embed != m.hidden {
+        return Err(bad(
+            "model.tie_weights",
+            format!(
+                "needs model.embed ({}) == model.hidden ({})",
+                m.embed, m.hidden
+            ),
+        ));
+    }
+    model_spec(config, 2)?;
+    optimizer(config)?;
+    schedule(config, 1000, 1)?;
+    batch_config(config)?;
+    data_spec(config)?;
+    crate::guard::Guard::new(&config.guard, t.seed, std::path::Path::new("."))?;
+    Ok(())
+}
+
 pub fn cell_kind(config: &Config) -> Result<CellKind, ConfigError> {
     Ok(match config.model.cell.as_str() {
         "lstm" => CellKind::Lstm,
@@ -254,6 +308,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("train.schedule"));
+    }
+
+    #[test]
+    fn validation_blames_the_right_key() {
+        let check = |set: &str| {
+            let c = Config::default().with_overrides(&[set.into()]).unwrap();
+            validate(&c).unwrap_err().to_string()
+        };
+        let e = check("train.lr=-0.001");
+        assert!(e.contains("`train.lr`") && !e.contains("schedule"), "{e}");
+        assert!(check("train.lr=0").contains("`train.lr`"));
+        assert!(check("model.cell=transformer").contains("`model.cell`"));
+        assert!(check("model.hidden=0").contains("`model.hidden`"));
+        let c = Config::default()
+            .with_overrides(&["train.time=''".into(), "train.steps=0".into()])
+            .unwrap();
+        assert!(validate(&c).unwrap_err().to_string().contains("no end"));
+        assert!(validate(&Config::default()).is_ok());
     }
 
     #[test]

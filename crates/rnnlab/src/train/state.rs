@@ -5,6 +5,7 @@ use engine::optim::{AnyOptimizer, ReduceOnPlateau};
 use engine::rng::EngineRng;
 use serde::{Deserialize, Serialize};
 
+use super::lr::ScheduleState;
 use crate::data::DataPosition;
 use crate::guard::GuardState;
 
@@ -31,4 +32,10 @@ pub struct TrainerState {
     pub metrics_bytes: u64,
     /// The training guard's detector windows, snapshots and learning-rate factor.
     pub guard: GuardState,
+    /// How far the learning-rate decay has come (see [`super::lr`]).
+    #[serde(default)]
+    pub schedule: ScheduleState,
+    /// The newest evaluation: step, loss, tokens (a resumed finished run does not repeat it).
+    #[serde(default)]
+    pub last_eval: Option<(u64, f64, usize)>,
 }

@@ -191,7 +191,10 @@ mod tests {
             read("ptb.valid.txt"),
             read("ptb.test.txt"),
         ) else {
-            eprintln!("skipping: PTB not found under {}", dir.display());
+            crate::test_skip::skip(
+                "PTB vocabulary",
+                &format!("PTB not found under {}", dir.display()),
+            );
             return;
         };
         let tok = WordTokenizer::fit(&train, &[&valid, &test], None).unwrap();
