@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DoctorError, Location};
-use crate::formats::{load, LoadOptions};
+use crate::formats::{load_for_diagnosis, LoadOptions};
 use crate::report::{Diagnosis, Severity, Verdict};
 use crate::{diagnose, Result};
 
@@ -231,7 +231,7 @@ pub fn score(cases: &[Case]) -> Vec<Scored> {
                 steps_per_epoch: case.steps_per_epoch,
                 ..LoadOptions::default()
             };
-            match load(&case.csv, &opts) {
+            match load_for_diagnosis(std::slice::from_ref(&case.csv), &opts, None) {
                 Err(e) => Scored {
                     case: case.clone(),
                     right: false,
