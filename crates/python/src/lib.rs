@@ -354,6 +354,11 @@ impl RawDiagnosis {
         self.diagnosis.reasons.clone()
     }
 
+    /// What the reader warned about while loading (the CLI prints these as `warning: …`).
+    fn warnings(&self) -> Vec<String> {
+        self.run.warnings.clone()
+    }
+
     /// The training-loss points as `(step, value)` pairs (for tests and custom plots).
     fn train_loss(&self) -> Vec<(f64, f64)> {
         self.run

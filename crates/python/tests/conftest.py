@@ -25,16 +25,23 @@ def rnnlab_binary() -> pathlib.Path | None:
     return pathlib.Path(found) if found else None
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skips, visibly; where CI has the fixtures (RNNLAB_REQUIRE_FIXTURES=1) a missing one fails."""
+    if os.environ.get("RNNLAB_REQUIRE_FIXTURES") == "1":
+        pytest.fail(f"{reason} (RNNLAB_REQUIRE_FIXTURES=1)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def cli() -> pathlib.Path:
     path = rnnlab_binary()
     if path is None or not path.is_file():
-        pytest.skip("no `rnnlab` binary: build it (cargo build -p rnnlab) or set RNNLAB_BIN")
+        skip_or_fail("no `rnnlab` binary: build it (cargo build -p rnnlab) or set RNNLAB_BIN")
     return path
 
 
 @pytest.fixture(scope="session")
 def curves() -> pathlib.Path:
     if not CURVES.is_dir():
-        pytest.skip(f"{CURVES} missing: the CLI-parity test over the labelled curves is skipped")
+        skip_or_fail(f"{CURVES} missing: the CLI-parity test over the labelled curves is skipped")
     return CURVES

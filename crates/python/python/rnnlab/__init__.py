@@ -23,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import _rnnlab
-from ._diagnosis import Diagnosis, Finding, References, SeriesInfo, diagnose
+from ._diagnosis import Diagnosis, Finding, References, RnnlabWarning, SeriesInfo, diagnose
 from ._watch import Watch, watch
 
 __version__: str = _rnnlab.__version__
@@ -32,6 +32,7 @@ __all__ = [
     "Diagnosis",
     "Finding",
     "References",
+    "RnnlabWarning",
     "SeriesInfo",
     "Watch",
     "diagnose",

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import pathlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
@@ -135,6 +136,12 @@ class Diagnosis:
         if isinstance(from_json, list):
             return [r if isinstance(r, str) else json.dumps(r) for r in from_json]
         return list(self._raw.reasons())
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the reader warned about while loading the curves (the CLI prints these as
+        ``warning: …``; :func:`diagnose` also issues them as Python warnings)."""
+        return list(self._raw.warnings())
 
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
@@ -372,7 +379,7 @@ def diagnose(
     if vocab_size is not None and (isinstance(vocab_size, bool) or int(vocab_size) != vocab_size or vocab_size < 0):
         raise ValueError(f"vocab_size must be a non-negative integer, not {vocab_size!r}")
     if _is_pathlike(source):
-        return Diagnosis(_rnnlab.diagnose_paths([os.fspath(source)], pattern=pattern, **common))
+        return _warned(Diagnosis(_rnnlab.diagnose_paths([os.fspath(source)], pattern=pattern, **common)))
     if pattern is not None:
         raise ValueError("pattern applies to text logs: give a path")
     label = name or "data"
@@ -385,7 +392,7 @@ def diagnose(
     elif isinstance(source, Iterable) and not isinstance(source, (bytes, bytearray)):
         items = list(source)
         if items and all(_is_pathlike(x) for x in items):
-            return Diagnosis(_rnnlab.diagnose_paths([os.fspath(x) for x in items], **common))
+            return _warned(Diagnosis(_rnnlab.diagnose_paths([os.fspath(x) for x in items], **common)))
         if items and all(isinstance(x, Mapping) for x in items):
             columns = _columns_of_records(items)
         else:
@@ -405,7 +412,17 @@ def diagnose(
             "source must be a path, a list of paths, a mapping of columns, a pandas or polars "
             f"DataFrame, or a list of (step, loss) pairs; got {type(source).__name__}"
         )
-    return Diagnosis(_rnnlab.diagnose_columns(columns, name=label, **common))
+    return _warned(Diagnosis(_rnnlab.diagnose_columns(columns, name=label, **common)))
+
+
+def _warned(d: Diagnosis) -> Diagnosis:
+    for w in d.warnings:
+        warnings.warn(w, RnnlabWarning, stacklevel=3)
+    return d
+
+
+class RnnlabWarning(UserWarning):
+    """Something the doctor's reader noticed in the input (the CLI's ``warning: …`` lines)."""
 
 
 def diagnose_text(data: Union[str, bytes], file_name: str, **kwargs: Any) -> Diagnosis:
