@@ -301,3 +301,31 @@ fn the_learning_rate_never_rises_after_warmup_under_a_time_budget() {
         assert!(v <= before * 1.000001, "step {s}: {v} > {before}");
     }
 }
+
+#[test]
+fn train_with_a_dashboard_ends_when_the_run_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = train_cmd(
+        tmp.path(),
+        "dash",
+        &["--steps", "12", "--dashboard", "--port", "0"],
+    );
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`rnnlab train --dashboard` kept serving after the run ended");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+}
