@@ -214,6 +214,22 @@ fn damaged_checkpoints_are_named_and_resume_falls_back_to_an_intact_one() {
     assert!(config.contains("tokenizer = \"char\""), "{config}");
     assert!(config.contains("lr = 0.003\n"), "{config}");
 
+    // eval says which checkpoint it scored and what the vocabulary lacks.
+    let text = tmp.path().join("other.txt");
+    std::fs::write(&text, "the cat sat on the mat. ☃☃ ".repeat(40)).unwrap();
+    let out = run({
+        let mut c = Command::new(BIN);
+        c.arg("eval").arg(&run_dir).arg("--file").arg(&text);
+        c
+    });
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(said.contains("(best, step 30)"), "{said}");
+    assert!(
+        said.contains("80 character(s) not in the vocabulary"),
+        "{said}"
+    );
+
     // Overwrite bytes in the middle of the best weights: eval names the damage.
     let best = run_dir.join("checkpoints/best/model.safetensors");
     let mut bytes = std::fs::read(&best).unwrap();
