@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod fsutil;
 pub mod guard;
 pub mod metrics;
+pub mod runs;
 pub mod sample;
 #[cfg(test)]
 pub(crate) mod test_skip;
