@@ -9,6 +9,7 @@ pub mod guard;
 pub mod metrics;
 pub mod runs;
 pub mod sample;
+pub mod tensorboard;
 #[cfg(test)]
 pub(crate) mod test_skip;
 pub mod train;

@@ -214,6 +214,18 @@ fn damaged_checkpoints_are_named_and_resume_falls_back_to_an_intact_one() {
     assert!(config.contains("tokenizer = \"char\""), "{config}");
     assert!(config.contains("lr = 0.003\n"), "{config}");
 
+    // The run is also a TensorBoard log, which the doctor reads as the same curves.
+    let tb = doctor::formats::load(&run_dir.join("tensorboard"), &Default::default()).unwrap();
+    assert_eq!(tb.train_loss.len(), 30);
+    assert_eq!(tb.val_loss.len(), 3);
+    let jsonl = doctor::formats::load(&run_dir, &Default::default()).unwrap();
+    let close = tb
+        .train_loss
+        .iter()
+        .zip(&jsonl.train_loss)
+        .all(|(a, b)| a.step == b.step && (a.value - b.value).abs() < 1e-5);
+    assert!(close, "the TensorBoard curve is the metrics.jsonl curve");
+
     // eval says which checkpoint it scored and what the vocabulary lacks.
     let text = tmp.path().join("other.txt");
     std::fs::write(&text, "the cat sat on the mat. ☃☃ ".repeat(40)).unwrap();
