@@ -7,7 +7,9 @@ pub mod evaluate;
 pub mod fsutil;
 pub mod guard;
 pub mod metrics;
+pub mod runs;
 pub mod sample;
+pub mod tensorboard;
 #[cfg(test)]
 pub(crate) mod test_skip;
 pub mod train;

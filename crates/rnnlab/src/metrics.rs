@@ -69,6 +69,8 @@ pub struct MetricsLog {
     file: File,
     /// Length of the log up to its last whole line.
     len: u64,
+    /// The same records as TensorBoard events (see [`crate::tensorboard`]), while writable.
+    tb: Option<crate::tensorboard::EventWriter>,
     /// Testing aid: fail the write that would take the log past this many bytes, after
     /// writing up to it (as a full disk does).
     #[cfg(test)]
@@ -84,6 +86,7 @@ impl MetricsLog {
             path: path.to_path_buf(),
             file,
             len,
+            tb: None,
             #[cfg(test)]
             fail_past: None,
         })
@@ -91,6 +94,28 @@ impl MetricsLog {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Also writes the records as a TensorBoard event file under `run/tensorboard/`. It is a
+    /// second view: if it cannot be written the log goes on, and a warning says so.
+    pub fn with_tensorboard(mut self, run: &Path) -> MetricsLog {
+        match crate::tensorboard::EventWriter::create(run) {
+            Ok(w) => self.tb = Some(w),
+            Err(e) => tb_warning(&run.join(crate::tensorboard::DIR), &e),
+        }
+        self
+    }
+
+    fn tb(
+        &mut self,
+        write: impl FnOnce(&mut crate::tensorboard::EventWriter) -> std::io::Result<()>,
+    ) {
+        if let Some(w) = &mut self.tb {
+            if let Err(e) = write(w) {
+                tb_warning(w.path(), &e);
+                self.tb = None;
+            }
+        }
     }
 
     /// Bytes written so far (whole lines only).
@@ -132,11 +157,24 @@ impl MetricsLog {
     }
 
     pub fn step(&mut self, r: &StepRecord) -> std::io::Result<()> {
-        self.write(r)
+        self.write(r)?;
+        self.tb(|w| {
+            w.scalars(
+                r.step,
+                &[
+                    ("train/loss", r.loss),
+                    ("train/lr", r.lr),
+                    ("train/grad_norm", r.grad_norm),
+                ],
+            )
+        });
+        Ok(())
     }
 
     pub fn eval(&mut self, r: &EvalRecord) -> std::io::Result<()> {
-        self.write(r)
+        self.write(r)?;
+        self.tb(|w| w.scalars(r.step, &[("val/loss", r.val_loss)]));
+        Ok(())
     }
 
     pub fn event(
@@ -145,12 +183,22 @@ impl MetricsLog {
         event: &str,
         detail: impl Into<String>,
     ) -> std::io::Result<()> {
-        self.write(&EventRecord {
+        let record = EventRecord {
             step,
             event: event.to_string(),
             detail: detail.into(),
-        })
+        };
+        self.write(&record)?;
+        self.tb(|w| w.text(step, "events", &format!("{event}: {}", record.detail)));
+        Ok(())
     }
+}
+
+fn tb_warning(path: &Path, e: &std::io::Error) {
+    eprintln!(
+        "rnnlab: warning: {}: cannot write the TensorBoard events ({e}); metrics.jsonl goes on",
+        path.display()
+    );
 }
 
 /// Cuts the log back to its first `len` bytes (the length recorded with a checkpoint),

@@ -214,6 +214,34 @@ fn damaged_checkpoints_are_named_and_resume_falls_back_to_an_intact_one() {
     assert!(config.contains("tokenizer = \"char\""), "{config}");
     assert!(config.contains("lr = 0.003\n"), "{config}");
 
+    // The run is also a TensorBoard log, which the doctor reads as the same curves.
+    let tb = doctor::formats::load(&run_dir.join("tensorboard"), &Default::default()).unwrap();
+    assert_eq!(tb.train_loss.len(), 30);
+    assert_eq!(tb.val_loss.len(), 3);
+    let jsonl = doctor::formats::load(&run_dir, &Default::default()).unwrap();
+    let close = tb
+        .train_loss
+        .iter()
+        .zip(&jsonl.train_loss)
+        .all(|(a, b)| a.step == b.step && (a.value - b.value).abs() < 1e-5);
+    assert!(close, "the TensorBoard curve is the metrics.jsonl curve");
+
+    // eval says which checkpoint it scored and what the vocabulary lacks.
+    let text = tmp.path().join("other.txt");
+    std::fs::write(&text, "the cat sat on the mat. ☃☃ ".repeat(40)).unwrap();
+    let out = run({
+        let mut c = Command::new(BIN);
+        c.arg("eval").arg(&run_dir).arg("--file").arg(&text);
+        c
+    });
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(said.contains("(best, step 30)"), "{said}");
+    assert!(
+        said.contains("80 character(s) not in the vocabulary"),
+        "{said}"
+    );
+
     // Overwrite bytes in the middle of the best weights: eval names the damage.
     let best = run_dir.join("checkpoints/best/model.safetensors");
     let mut bytes = std::fs::read(&best).unwrap();
@@ -300,4 +328,32 @@ fn the_learning_rate_never_rises_after_warmup_under_a_time_budget() {
     for &(s, v) in lr2.iter().filter(|(s, _)| *s >= end) {
         assert!(v <= before * 1.000001, "step {s}: {v} > {before}");
     }
+}
+
+#[test]
+fn train_with_a_dashboard_ends_when_the_run_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = train_cmd(
+        tmp.path(),
+        "dash",
+        &["--steps", "12", "--dashboard", "--port", "0"],
+    );
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`rnnlab train --dashboard` kept serving after the run ended");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
 }

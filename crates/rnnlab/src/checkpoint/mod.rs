@@ -165,13 +165,14 @@ pub fn write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), Checkpoint
         std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
         let mut manifest = Manifest::default();
         for (name, bytes) in files {
+            // Errors name the file the user knows, not the temporary directory.
             let p = tmp.join(name);
-            write_file_synced(&p, bytes).map_err(io_err(&p))?;
+            write_file_synced(&p, bytes).map_err(io_err(&dir.join(name)))?;
             manifest.add(name, bytes);
         }
         let p = tmp.join(MANIFEST);
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-        write_file_synced(&p, &json).map_err(io_err(&p))?;
+        write_file_synced(&p, &json).map_err(io_err(&dir.join(MANIFEST)))?;
         sync_dir(&tmp).map_err(io_err(&tmp))?;
         replace_dir(&tmp, dir)
     })();

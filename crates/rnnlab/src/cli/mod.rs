@@ -5,6 +5,7 @@ mod doctor_cmd;
 mod model_cmd;
 mod plot_cmd;
 mod report_cmd;
+mod runs_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,9 @@ enum Command {
     Plot(plot_cmd::PlotArgs),
     /// Write a self-contained interactive HTML report of a run.
     Report(report_cmd::ReportArgs),
+    /// A table of the runs under a folder: model, data, steps, time, best validation loss,
+    /// perplexity and bits per character/byte/word, the doctor's verdict, differing settings.
+    Runs(runs_cmd::RunsArgs),
     /// Serve a run's live dashboard (chart and findings update as metrics.jsonl grows).
     Dashboard(dashboard_cmd::DashboardArgs),
 }
@@ -47,6 +51,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Plot(a) => plot_cmd::run(a),
         Command::Report(a) => report_cmd::run(a),
         Command::Dashboard(a) => dashboard_cmd::run(a),
+        Command::Runs(a) => runs_cmd::run(a),
     }
 }
 

@@ -98,6 +98,17 @@ fn batches_for(loaded: &Loaded, a: &EvalArgs) -> anyhow::Result<EvalBatches> {
     if let Some(file) = &a.file {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
+        if let Some((n, unk)) = loaded.tokenizer.unknown_chars(&text) {
+            println!(
+                "{}: {n} character(s) not in the vocabulary{}",
+                file.display(),
+                match (n, unk) {
+                    (0, _) => "",
+                    (_, true) => " (scored as <unk>)",
+                    (_, false) => " (left out of the score)",
+                }
+            );
+        }
         let ids = loaded.tokenizer.encode(&text);
         let b = b.min(ids.len() / 2).max(1);
         return EvalBatches::new(ids, b, t)

@@ -81,7 +81,18 @@ pub struct TrainArgs {
 fn resolve_config(a: &TrainArgs) -> anyhow::Result<Config> {
     let base = match (&a.config, &a.resume) {
         (Some(path), _) => Config::from_file(path)?,
-        (None, Some(run)) => Config::from_file(&run.join("config.toml"))?,
+        (None, Some(run)) => {
+            let saved = run.join("config.toml");
+            if run.is_dir() && !saved.exists() {
+                anyhow::bail!(
+                    "{}: no config.toml: the run was stopped before it began, so there is nothing \
+                     to resume; start it again without --resume (same --name and settings), or \
+                     delete the directory",
+                    run.display()
+                );
+            }
+            Config::from_file(&saved)?
+        }
         (None, None) => Config::default(),
     };
     let mut sets = Vec::new();

@@ -70,6 +70,16 @@ impl GuardState {
         }
     }
 
+    /// The state as a checkpoint keeps it: only the newest snapshot. The older one matters
+    /// only until the next snapshot is taken (`snapshot_every` steps at most), when the newest
+    /// becomes the older one anyway; keeping both doubled the checkpoint's size.
+    pub fn for_checkpoint(&self) -> GuardState {
+        GuardState {
+            good: None,
+            ..self.clone()
+        }
+    }
+
     /// Steps of the snapshots held (newest last), for reports and tests.
     pub fn snapshot_steps(&self) -> Vec<u64> {
         [&self.good, &self.candidate]
@@ -484,6 +494,12 @@ mod tests {
         let bytes = rmp_serde::to_vec_named(&g).unwrap();
         let back: GuardState = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(back, g);
+        // A checkpoint keeps the newest snapshot only.
+        assert_eq!(g.snapshot_steps(), [50, 100]);
+        let saved = g.for_checkpoint();
+        assert_eq!(saved.snapshot_steps(), [100]);
+        let one = rmp_serde::to_vec_named(&saved).unwrap().len();
+        assert!(one < bytes.len(), "{one} vs {} bytes", bytes.len());
         let bad = GuardConfig {
             mode: "maybe".into(),
             ..GuardConfig::default()

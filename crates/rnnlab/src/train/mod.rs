@@ -361,7 +361,9 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
         git_commit: run_dir::git_commit(),
     };
     run.write_meta(&meta).map_err(io(&run.meta()))?;
-    let mut log = MetricsLog::open(&run.metrics()).map_err(io(&run.metrics()))?;
+    let mut log = MetricsLog::open(&run.metrics())
+        .map_err(io(&run.metrics()))?
+        .with_tensorboard(&run.root);
     if let Some(name) = resumed_checkpoint_event {
         // The checkpoint's own event line came after the length it recorded; put it back.
         log.event(state.step, "checkpoint", name)

@@ -467,6 +467,7 @@ impl Loop<'_> {
         };
         let mut saved = state.clone();
         saved.elapsed_s = self.elapsed(state);
+        saved.guard = state.guard.for_checkpoint();
         checkpoint::write_checkpoint(&dir, &model.params, &saved, &info)?;
         checkpoint::prune(
             &self.run.checkpoints(),

@@ -79,6 +79,20 @@ impl CharTokenizer {
         &self.chars
     }
 
+    /// Characters of `text` that are not in the vocabulary (scored as `<unk>` when it exists,
+    /// dropped otherwise).
+    pub fn unknown_chars(&self, text: &str) -> usize {
+        text.chars().filter(|&c| self.known(c).is_none()).count()
+    }
+
+    fn known(&self, c: char) -> Option<u32> {
+        if c.is_ascii() {
+            Some(self.ascii[c as usize]).filter(|&i| i != u32::MAX)
+        } else {
+            self.other.get(&c).copied()
+        }
+    }
+
     fn id(&self, c: char) -> Option<u32> {
         let id = if c.is_ascii() {
             Some(self.ascii[c as usize]).filter(|&i| i != u32::MAX)
@@ -138,6 +152,12 @@ mod tests {
             no_unk.encode("axb"),
             vec![0, 1],
             "unseen chars dropped without <unk>"
+        );
+        assert_eq!(no_unk.unknown_chars("axbyz☃"), 4);
+        assert_eq!(
+            tok.unknown_chars("zab"),
+            1,
+            "<unk> is not a known character"
         );
     }
 

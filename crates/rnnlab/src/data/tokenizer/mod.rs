@@ -143,6 +143,16 @@ impl AnyTokenizer {
         self.inner().vocab_size()
     }
 
+    /// What happens to text the vocabulary does not cover: the count of characters it lacks
+    /// and whether they are scored as `<unk>` (else dropped); `None` where every input is
+    /// covered (bytes, byte-level BPE) or the unit is not a character (words).
+    pub fn unknown_chars(&self, text: &str) -> Option<(usize, bool)> {
+        match self {
+            AnyTokenizer::Char(t) => Some((t.unknown_chars(text), t.unk_id().is_some())),
+            _ => None,
+        }
+    }
+
     fn inner(&self) -> &dyn Tokenizer {
         match self {
             AnyTokenizer::Char(t) => t,
