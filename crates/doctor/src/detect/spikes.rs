@@ -117,7 +117,15 @@ fn heavy_tailed(xs: &[f64], spikes: &[Spike]) -> bool {
 /// Find spikes in a value series (indices refer to `xs`).
 /// `min_jump`: the smallest jump worth a look in absolute terms (losses logged with few decimals
 /// make quantisation steps look like huge z at tiny levels).
-pub fn find(xs: &[f64], skip_before: usize, min_jump: f64) -> Vec<Spike> {
+/// `caused(i)` says an independent cause (a logged jump of the learning rate
+/// just before point `i`) is on record: a jump there needs only half the relative size, since
+/// the cause, not the size alone, tells it from noise.
+pub fn find(
+    xs: &[f64],
+    skip_before: usize,
+    min_jump: f64,
+    caused: impl Fn(usize) -> bool,
+) -> Vec<Spike> {
     let n = xs.len();
     if n < 10 {
         return if n >= 4 { find_short(xs) } else { Vec::new() };
@@ -128,7 +136,12 @@ pub fn find(xs: &[f64], skip_before: usize, min_jump: f64) -> Vec<Spike> {
     let mut i = skip_before;
     while i < n {
         let rel = (xs[i] - base[i]) / base[i].abs().max(1e-9);
-        if z[i] >= Z_PEAK && rel >= MIN_RELATIVE && xs[i] - base[i] >= min_jump {
+        let min_relative = if caused(i) {
+            0.5 * MIN_RELATIVE
+        } else {
+            MIN_RELATIVE
+        };
+        if z[i] >= Z_PEAK && rel >= min_relative && xs[i] - base[i] >= min_jump {
             let mut onset = i;
             while onset > skip_before && z[onset - 1] >= Z_INSIDE {
                 onset -= 1;
@@ -162,7 +175,17 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     // The first ~2% of a run moves too fast for a local baseline to mean anything.
     let early = ctx.first_step() + 0.02 * (ctx.last_step() - ctx.first_step());
     let skip = t.partition_point(|p| p.step < early);
-    let mut spikes = find(&xs, skip, 0.01 * ctx.init_level().abs());
+    let spacing_guess = if t.len() > 1 {
+        (ctx.last_step() - ctx.first_step()) / (t.len() - 1) as f64
+    } else {
+        1.0
+    };
+    let after_lr_jump = |i: usize| {
+        let s = t[i].step;
+        ctx.lr_excursion_before(s, s, 3.0 * spacing_guess.max(1.0))
+            .is_some()
+    };
+    let mut spikes = find(&xs, skip, 0.01 * ctx.init_level().abs(), after_lr_jump);
     let total = spikes.len();
     let heavy_tail = heavy_tailed(&xs, &spikes);
     spikes.sort_by(|a, b| b.z.total_cmp(&a.z));
