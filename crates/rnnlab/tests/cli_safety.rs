@@ -357,3 +357,51 @@ fn train_with_a_dashboard_ends_when_the_run_ends() {
     };
     assert!(status.success());
 }
+
+#[test]
+fn tensorboards_own_loader_reads_the_event_file() {
+    use std::io::Write;
+    let has_tb = Command::new("python3")
+        .args(["-c", "import tensorboard"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_tb {
+        if std::env::var_os("RNNLAB_REQUIRE_TENSORBOARD").is_some_and(|v| v != "0") {
+            panic!("python3 cannot import tensorboard (RNNLAB_REQUIRE_TENSORBOARD is set)");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP: tensorboards_own_loader_reads_the_event_file: python3 cannot import tensorboard"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(train_cmd(tmp.path(), "tb", &["--steps", "20"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = r#"
+import sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+ea = EventAccumulator(sys.argv[1], size_guidance={'scalars': 0, 'tensors': 0})
+ea.Reload()
+for t in ('train/loss', 'train/lr', 'train/grad_norm', 'val/loss'):
+    print(t, len(ea.Scalars(t)))
+print('events', [e.tensor_proto.string_val[0].decode() for e in ea.Tensors('events')][-1])
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(tmp.path().join("tb/tensorboard"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for line in [
+        "train/loss 20",
+        "train/lr 20",
+        "train/grad_norm 20",
+        "val/loss 2",
+    ] {
+        assert!(said.contains(line), "{line} in {said}");
+    }
+    assert!(said.contains("events end: reached step 20"), "{said}");
+}
