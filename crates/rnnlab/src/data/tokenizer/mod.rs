@@ -5,13 +5,19 @@
 //! | `char` | the distinct characters of the training split, sorted by code point | `<unk>` (the last id) exists only if valid/test held a character the training split lacks; text encoded later with no `<unk>` drops unseen characters |
 //! | `byte` | the 256 byte values | none: every input works, even invalid UTF-8 |
 //! | `word` | whitespace-separated words of the training split plus `<eos>` (one per line), by frequency | `<unk>` |
-//! | `bpe` | byte-level BPE from HF `tokenizers`, trained on the training split or loaded from `tokenizer.json` | none: byte-level covers every input |
+//! | `bpe` | byte-level BPE from HF `tokenizers`, trained on the training split or loaded from `tokenizer.json` (cargo feature `bpe`, on by default) | none: byte-level covers every input |
+#[cfg(feature = "bpe")]
+mod bpe;
+#[cfg(not(feature = "bpe"))]
+#[path = "bpe_disabled.rs"]
 mod bpe;
 mod byte;
 mod char;
 mod word;
 
 pub use self::bpe::BpeTokenizer;
+#[cfg(not(feature = "bpe"))]
+pub use self::bpe::BPE_DISABLED;
 pub use self::byte::ByteTokenizer;
 pub use self::char::CharTokenizer;
 pub use self::word::WordTokenizer;
@@ -52,6 +58,17 @@ fn default_bpe_vocab() -> usize {
     1024
 }
 
+/// `--tokenizer bpe` / `tokenizer.json` need the `bpe` feature; without it, say so up front.
+#[cfg(feature = "bpe")]
+fn bpe_available(_name: &str) -> Result<(), DataError> {
+    Ok(())
+}
+
+#[cfg(not(feature = "bpe"))]
+fn bpe_available(name: &str) -> Result<(), DataError> {
+    Err(DataError::Tokenizer(format!("`{name}`: {BPE_DISABLED}")))
+}
+
 impl TokenizerSpec {
     /// Parse a command-line name: `char`, `byte`, `word`, `word:10000`, `bpe`, `bpe:4000`,
     /// or a path ending in `.json` (a `tokenizer.json` to load).
@@ -70,14 +87,20 @@ impl TokenizerSpec {
             ("word", a) => Ok(TokenizerSpec::Word {
                 max_vocab: a.map(number).transpose()?,
             }),
-            ("bpe", a) => Ok(TokenizerSpec::Bpe {
-                vocab_size: a.map(number).transpose()?.unwrap_or_else(default_bpe_vocab),
-                file: None,
-            }),
-            _ if name.ends_with(".json") => Ok(TokenizerSpec::Bpe {
-                vocab_size: 0,
-                file: Some(PathBuf::from(name)),
-            }),
+            ("bpe", a) => {
+                bpe_available(name)?;
+                Ok(TokenizerSpec::Bpe {
+                    vocab_size: a.map(number).transpose()?.unwrap_or_else(default_bpe_vocab),
+                    file: None,
+                })
+            }
+            _ if name.ends_with(".json") => {
+                bpe_available(name)?;
+                Ok(TokenizerSpec::Bpe {
+                    vocab_size: 0,
+                    file: Some(PathBuf::from(name)),
+                })
+            }
             _ => Err(DataError::Tokenizer(format!(
                 "unknown tokenizer `{name}`; use char, byte, word[:MAX_VOCAB], bpe[:VOCAB] or a tokenizer.json"
             ))),
@@ -217,15 +240,18 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_through_json() {
-        for spec in [
+        let mut specs = vec![
             TokenizerSpec::Char,
             TokenizerSpec::Byte,
             TokenizerSpec::Word { max_vocab: None },
-            TokenizerSpec::Bpe {
+        ];
+        if cfg!(feature = "bpe") {
+            specs.push(TokenizerSpec::Bpe {
                 vocab_size: 300,
                 file: None,
-            },
-        ] {
+            });
+        }
+        for spec in specs {
             let tok = spec.fit(TEXT, &[]).unwrap();
             let back = AnyTokenizer::from_json(&tok.to_json()).unwrap();
             assert_eq!(back.kind(), tok.kind());
@@ -247,19 +273,47 @@ mod tests {
                 max_vocab: Some(10000)
             }
         );
-        assert_eq!(
-            TokenizerSpec::parse("bpe:500").unwrap(),
-            TokenizerSpec::Bpe {
-                vocab_size: 500,
-                file: None
-            }
-        );
-        assert!(matches!(
-            TokenizerSpec::parse("runs/x/tokenizer.json").unwrap(),
-            TokenizerSpec::Bpe { file: Some(_), .. }
-        ));
+        #[cfg(feature = "bpe")]
+        {
+            assert_eq!(
+                TokenizerSpec::parse("bpe:500").unwrap(),
+                TokenizerSpec::Bpe {
+                    vocab_size: 500,
+                    file: None
+                }
+            );
+            assert!(matches!(
+                TokenizerSpec::parse("runs/x/tokenizer.json").unwrap(),
+                TokenizerSpec::Bpe { file: Some(_), .. }
+            ));
+        }
         assert!(TokenizerSpec::parse("wordpiece").is_err());
         assert!(TokenizerSpec::parse("word:many").is_err());
+    }
+
+    #[cfg(not(feature = "bpe"))]
+    #[test]
+    fn bpe_without_the_feature_says_how_to_get_it() {
+        for name in ["bpe", "bpe:500", "runs/x/tokenizer.json"] {
+            let msg = TokenizerSpec::parse(name).unwrap_err().to_string();
+            assert!(
+                msg.contains(name)
+                    && msg.contains("`bpe` feature")
+                    && msg.contains("--features bpe"),
+                "{msg}"
+            );
+        }
+        // a spec from a config file, and a run's saved BPE tokenizer, fail the same way
+        let spec = TokenizerSpec::Bpe {
+            vocab_size: 300,
+            file: None,
+        };
+        let msg = spec.fit(TEXT, &[]).unwrap_err().to_string();
+        assert!(msg.contains("`bpe` feature"), "{msg}");
+        let msg = AnyTokenizer::from_json(r#"{"kind":"bpe","tokenizer":{}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("`bpe` feature"), "{msg}");
     }
 
     #[test]
