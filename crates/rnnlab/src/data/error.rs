@@ -50,7 +50,7 @@ pub enum DataError {
         url: String,
         message: String,
     },
-    #[error("{path}: not found locally, and this rnnlab was built without the `download` feature. Put the file (from {url}) at {path} (or in $RNNLAB_DATA) and rerun, or rebuild with default features (`--features download`) to fetch it")]
+    #[error("{path}: not found locally, and this rnnlab was built without the `download` feature. Put the file (from {url}) at {path} (or in $RNNLAB_DATA) and rerun, or rebuild with the default features (`cargo install --path crates/rnnlab`) or with `--features download` to fetch it")]
     NoDownload { path: PathBuf, url: String },
     #[error("{path}: sha256 mismatch: expected {expected}, got {actual}")]
     Checksum {

@@ -9,8 +9,8 @@ use std::convert::Infallible;
 use std::path::Path;
 
 /// Why BPE is unavailable and what to do about it.
-pub const BPE_DISABLED: &str = "this rnnlab was built without the `bpe` feature; rebuild with \
-     default features (or `--features bpe`, e.g. `cargo install rnnlab --features bpe`), or use \
+pub const BPE_DISABLED: &str = "this rnnlab was built without the `bpe` feature; rebuild it with \
+     the default features (`cargo install --path crates/rnnlab`) or with `--features bpe`, or use \
      --tokenizer char, byte or word";
 
 #[derive(Debug, Clone)]
