@@ -48,11 +48,17 @@ pub(crate) fn severity_color(s: Severity) -> RGBColor {
     }
 }
 
-/// Events worth a marker: everything the trainer did except routine checkpoints.
+/// Events that start or stop the run (`end`, `interrupted`): not incidents, never a triangle.
+pub(crate) fn is_lifecycle(kind: &str) -> bool {
+    matches!(kind, "start" | "end" | "interrupted" | "resume" | "resumed")
+}
+
+/// Events worth an incident marker: everything the trainer did except routine checkpoints and
+/// the run's start and end.
 pub(crate) fn marked_events(run: &Run) -> impl Iterator<Item = &Event> {
-    run.events
-        .iter()
-        .filter(|e| !e.kind.starts_with("checkpoint") && e.step.is_finite())
+    run.events.iter().filter(|e| {
+        !e.kind.starts_with("checkpoint") && !is_lifecycle(&e.kind) && e.step.is_finite()
+    })
 }
 
 /// The first and last step of each stretch of consecutive non-finite training losses.

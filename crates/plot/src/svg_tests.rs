@@ -526,3 +526,32 @@ fn million_point_render_time() {
         assert!(secs < 1.0, "{what} took {secs:.2}s");
     }
 }
+
+/// A run that ended normally: the trainer's `end` event.
+fn ended_run() -> Run {
+    let mut run = synthetic_run("ended", 1.0);
+    run.events.push(Event {
+        step: 399.0,
+        kind: "end".into(),
+        detail: "steps done".into(),
+    });
+    run
+}
+
+#[test]
+fn end_event_is_not_a_guard_incident() {
+    let (svg, _) =
+        render_svg_with_frame(&[(ended_run(), diagnosis(vec![]))], &PlotOptions::default())
+            .unwrap();
+    assert!(
+        !elements(&svg, "polygon")
+            .iter()
+            .any(|e| e["fill"] == hex(style::EVENT)),
+        "no incident triangle for `end`"
+    );
+    let t = texts(&svg);
+    assert!(
+        !t.iter().any(|x| x.contains("guard incident")),
+        "no guard-incident legend entry for a run that only ended: {t:?}"
+    );
+}
