@@ -194,9 +194,6 @@ fn verdict_html(diagnosis: &Diagnosis) -> String {
 }
 
 fn incidents_html(incidents: &[Incident]) -> String {
-    if incidents.is_empty() {
-        return "<p class=\"muted\">No guard incidents.</p>".into();
-    }
     let mut out = String::new();
     for i in incidents {
         out.push_str(&format!(
@@ -218,9 +215,6 @@ fn incidents_html(incidents: &[Incident]) -> String {
 }
 
 fn samples_html(samples: &[Sample]) -> String {
-    if samples.is_empty() {
-        return "<p class=\"muted\">No samples.</p>".into();
-    }
     samples
         .iter()
         .map(|s| {
@@ -238,10 +232,30 @@ fn samples_html(samples: &[Sample]) -> String {
 /// The whole report page for one run.
 pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtras) -> String {
     let title = extras.title.clone().unwrap_or_else(|| run.name.clone());
-    let config = extras.config.as_deref().map_or(
-        "<p class=\"muted\">No configuration recorded.</p>".to_string(),
-        |c| format!("<pre>{}</pre>", escape(c)),
-    );
+    // Sections with nothing to show (a plain CSV has no incidents, samples or config) are left out.
+    let section = |id: &str, heading: &str, body: String| {
+        if body.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<section class=\"card\">\n<h2>{heading}</h2>\n<div id=\"{id}\">{body}</div>\n</section>\n"
+            )
+        }
+    };
+    let extra_sections = [
+        section("incidents", "Incidents", incidents_html(&extras.incidents)),
+        section("samples", "Samples", samples_html(&extras.samples)),
+        section(
+            "config",
+            "Config",
+            extras
+                .config
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map_or(String::new(), |c| format!("<pre>{}</pre>", escape(c))),
+        ),
+    ]
+    .concat();
     let live = extras
         .live_events_url
         .as_deref()
@@ -282,19 +296,7 @@ pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtra
 <tbody>{rows}</tbody>
 </table>
 </section>
-<section class="card">
-<h2>Incidents</h2>
-<div id="incidents">{incidents}</div>
-</section>
-<section class="card">
-<h2>Samples</h2>
-<div id="samples">{samples}</div>
-</section>
-<section class="card">
-<h2>Config</h2>
-<div id="config">{config}</div>
-</section>
-</main>
+{extra_sections}</main>
 <script id="rnnlab-data" type="application/json">{data}</script>
 <script>
 {JS}</script>
@@ -304,8 +306,6 @@ pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtra
         title = escape(&title),
         verdict = verdict_html(diagnosis),
         rows = finding_rows(diagnosis),
-        incidents = incidents_html(&extras.incidents),
-        samples = samples_html(&extras.samples),
     )
 }
 

@@ -300,3 +300,24 @@ fn page_script_is_valid_javascript() {
         ),
     }
 }
+
+#[test]
+fn a_plain_log_gets_no_empty_sections() {
+    let html = render_report_html(&run(), &diagnosis(), &ReportExtras::default());
+    for gone in [
+        "<h2>Incidents</h2>",
+        "<h2>Samples</h2>",
+        "<h2>Config</h2>",
+        "No guard incidents",
+        "No samples",
+        "No configuration recorded",
+    ] {
+        assert!(!html.contains(gone), "{gone} shown for a plain log");
+    }
+    assert!(html.contains("<h2>Findings</h2>"));
+    let full = page();
+    for kept in ["<h2>Incidents</h2>", "<h2>Samples</h2>", "<h2>Config</h2>"] {
+        assert!(full.contains(kept), "{kept} missing when there is content");
+    }
+    check_balanced(&html).unwrap();
+}
