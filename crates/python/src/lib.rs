@@ -308,6 +308,7 @@ fn plot_options(
         width,
         height,
         title,
+        y_range: plot::YRange::Auto,
     })
 }
 

@@ -22,6 +22,10 @@ pub struct PlotArgs {
     log_x: bool,
     #[arg(long)]
     log_y: bool,
+    /// Loss axis range: `auto` ignores outliers when a few points would squash the curve, `robust`
+    /// always does (points beyond are drawn at the edge and marked), `full` shows every value.
+    #[arg(long, default_value = "auto")]
+    ylim: plot::YRange,
     /// Vocabulary size (draws ln V, the loss a fresh model starts at) where the log lacks it.
     #[arg(long)]
     vocab_size: Option<usize>,
@@ -70,6 +74,7 @@ pub fn run(a: PlotArgs) -> anyhow::Result<()> {
         width: a.width,
         height: a.height,
         title: a.title,
+        y_range: a.ylim,
     };
     plot::write_plot(&a.output, &runs, &opts)
         .with_context(|| format!("plotting to {}", a.output.display()))?;
