@@ -27,7 +27,10 @@ mod svg_tests;
 mod test_skip;
 
 pub use chart::Frame;
-pub use html::{page_data_json, render_report_html, Incident, ReportExtras, Sample, UpdateMode};
+pub use html::{
+    page_data_json, render_report_html, summary_entries, Incident, ReportExtras, RunFacts, Sample,
+    UpdateMode,
+};
 pub use labels::Rect;
 pub use scale::{Axis, Scale};
 pub use series::{min_max_downsample, smooth_ema};
