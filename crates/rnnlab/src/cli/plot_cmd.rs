@@ -4,7 +4,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
-use doctor::formats::{load, LoadOptions};
+use doctor::formats::{load, load_many, LoadOptions};
 use doctor::{diagnose, Diagnosis, Run};
 
 #[derive(Args)]
@@ -40,11 +40,20 @@ pub struct PlotArgs {
 
 /// Loads and diagnoses one input; `--vocab-size` fills in ln V where the run does not know it.
 pub fn load_diagnosed(path: &Path, vocab_size: Option<usize>) -> anyhow::Result<(Run, Diagnosis)> {
+    load_diagnosed_many(&[path.to_path_buf()], vocab_size)
+}
+
+/// Loads several paths as one run (the doctor's `load_many`) and diagnoses it.
+fn load_diagnosed_many(
+    paths: &[PathBuf],
+    vocab_size: Option<usize>,
+) -> anyhow::Result<(Run, Diagnosis)> {
     let opts = LoadOptions {
         vocab_size,
         ..LoadOptions::default()
     };
-    let mut run = load(path, &opts)?;
+    let path = &paths[0];
+    let mut run = load_many(paths, &opts)?;
     for w in &run.warnings {
         eprintln!("warning: {w}");
     }
@@ -58,14 +67,52 @@ pub fn load_diagnosed(path: &Path, vocab_size: Option<usize>) -> anyhow::Result<
     Ok((run, diagnosis))
 }
 
+/// Which series an input holds: (training loss, validation loss); `None` when it does not load.
+fn holds(path: &Path) -> Option<(bool, bool)> {
+    let run = load(path, &LoadOptions::default()).ok()?;
+    Some((!run.train_loss.is_empty(), !run.val_loss.is_empty()))
+}
+
+/// Groups inputs into runs as the doctor reads them: neighbouring inputs in one folder where one
+/// holds only the training loss and the other only the validation loss (`tb/train tb/val`,
+/// `logs/train.csv logs/eval.csv`) are one run; every other input is a run of its own.
+fn group_inputs(inputs: &[PathBuf]) -> Vec<Vec<PathBuf>> {
+    let mut groups: Vec<Vec<PathBuf>> = Vec::new();
+    let mut i = 0;
+    while i < inputs.len() {
+        let a = &inputs[i];
+        if let Some(b) = inputs.get(i + 1) {
+            let same_folder = std::path::absolute(a)
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                == std::path::absolute(b)
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_path_buf));
+            let split = same_folder
+                && matches!(
+                    (holds(a), holds(b)),
+                    (Some((true, false)), Some((false, true)))
+                        | (Some((false, true)), Some((true, false)))
+                );
+            if split {
+                groups.push(vec![a.clone(), b.clone()]);
+                i += 2;
+                continue;
+            }
+        }
+        groups.push(vec![a.clone()]);
+        i += 1;
+    }
+    groups
+}
+
 pub fn run(a: PlotArgs) -> anyhow::Result<()> {
     if !(0.0..1.0).contains(&a.smooth) {
         bail!("--smooth {} is outside [0, 1)", a.smooth);
     }
-    let runs = a
-        .inputs
+    let runs = group_inputs(&a.inputs)
         .iter()
-        .map(|p| load_diagnosed(p, a.vocab_size))
+        .map(|g| load_diagnosed_many(g, a.vocab_size))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let opts = plot::PlotOptions {
         smooth: a.smooth,
