@@ -127,6 +127,7 @@ fn load_options(
         pattern,
         vocab_size,
         steps_per_epoch,
+        run: None,
     })
 }
 

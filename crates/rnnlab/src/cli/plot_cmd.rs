@@ -29,6 +29,12 @@ pub struct PlotArgs {
     /// Vocabulary size (draws ln V, the loss a fresh model starts at) where the log lacks it.
     #[arg(long)]
     vocab_size: Option<usize>,
+    /// Which run of a folder holding several TensorBoard runs (the error without it names them).
+    #[arg(long)]
+    run: Option<String>,
+    /// The training-loss tag (TensorBoard) or column (a table), where the name is not guessed.
+    #[arg(long)]
+    tag: Option<String>,
     /// Chart title (defaults to the run names).
     #[arg(long)]
     title: Option<String>,
@@ -40,20 +46,18 @@ pub struct PlotArgs {
 
 /// Loads and diagnoses one input; `--vocab-size` fills in ln V where the run does not know it.
 pub fn load_diagnosed(path: &Path, vocab_size: Option<usize>) -> anyhow::Result<(Run, Diagnosis)> {
-    load_diagnosed_many(&[path.to_path_buf()], vocab_size)
-}
-
-/// Loads several paths as one run (the doctor's `load_many`) and diagnoses it.
-fn load_diagnosed_many(
-    paths: &[PathBuf],
-    vocab_size: Option<usize>,
-) -> anyhow::Result<(Run, Diagnosis)> {
     let opts = LoadOptions {
         vocab_size,
         ..LoadOptions::default()
     };
+    load_diagnosed_many(&[path.to_path_buf()], &opts)
+}
+
+/// Loads several paths as one run (the doctor's `load_many`) and diagnoses it.
+fn load_diagnosed_many(paths: &[PathBuf], opts: &LoadOptions) -> anyhow::Result<(Run, Diagnosis)> {
+    let vocab_size = opts.vocab_size;
     let path = &paths[0];
-    let mut run = load_many(paths, &opts)?;
+    let mut run = load_many(paths, opts)?;
     for w in &run.warnings {
         eprintln!("warning: {w}");
     }
@@ -68,15 +72,15 @@ fn load_diagnosed_many(
 }
 
 /// Which series an input holds: (training loss, validation loss); `None` when it does not load.
-fn holds(path: &Path) -> Option<(bool, bool)> {
-    let run = load(path, &LoadOptions::default()).ok()?;
+fn holds(path: &Path, opts: &LoadOptions) -> Option<(bool, bool)> {
+    let run = load(path, opts).ok()?;
     Some((!run.train_loss.is_empty(), !run.val_loss.is_empty()))
 }
 
 /// Groups inputs into runs as the doctor reads them: neighbouring inputs in one folder where one
 /// holds only the training loss and the other only the validation loss (`tb/train tb/val`,
 /// `logs/train.csv logs/eval.csv`) are one run; every other input is a run of its own.
-fn group_inputs(inputs: &[PathBuf]) -> Vec<Vec<PathBuf>> {
+fn group_inputs(inputs: &[PathBuf], opts: &LoadOptions) -> Vec<Vec<PathBuf>> {
     let mut groups: Vec<Vec<PathBuf>> = Vec::new();
     let mut i = 0;
     while i < inputs.len() {
@@ -90,7 +94,7 @@ fn group_inputs(inputs: &[PathBuf]) -> Vec<Vec<PathBuf>> {
                     .and_then(|p| p.parent().map(Path::to_path_buf));
             let split = same_folder
                 && matches!(
-                    (holds(a), holds(b)),
+                    (holds(a, opts), holds(b, opts)),
                     (Some((true, false)), Some((false, true)))
                         | (Some((false, true)), Some((true, false)))
                 );
@@ -110,9 +114,15 @@ pub fn run(a: PlotArgs) -> anyhow::Result<()> {
     if !(0.0..1.0).contains(&a.smooth) {
         bail!("--smooth {} is outside [0, 1)", a.smooth);
     }
-    let runs = group_inputs(&a.inputs)
+    let load = LoadOptions {
+        vocab_size: a.vocab_size,
+        loss_col: a.tag.clone(),
+        run: a.run.clone(),
+        ..LoadOptions::default()
+    };
+    let runs = group_inputs(&a.inputs, &load)
         .iter()
-        .map(|g| load_diagnosed_many(g, a.vocab_size))
+        .map(|g| load_diagnosed_many(g, &load))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let opts = plot::PlotOptions {
         smooth: a.smooth,
