@@ -556,6 +556,10 @@ fn end_event_is_not_a_guard_incident() {
         !t.iter().any(|x| x.contains("guard incident")),
         "no guard-incident legend entry for a run that only ended: {t:?}"
     );
+    assert!(
+        !t.iter().any(|x| x.starts_with("end @")),
+        "no `end @ N` label over the end of the curve: {t:?}"
+    );
 }
 
 /// A loss between about 1.5 and 4 with one point at 50.
