@@ -292,10 +292,16 @@
     ctx.restore();
   }
 
+  // Routine checkpoints and the run's start/end are not guard incidents.
+  function isIncident(e) {
+    const k = String(e.kind);
+    return !k.startsWith("checkpoint") && !["start", "end", "interrupted", "resume", "resumed"].includes(k);
+  }
+
   function drawEvents(ctx, X, box) {
     ctx.save(); ctx.fillStyle = COLORS.event;
     for (const e of state.events) {
-      if (String(e.kind).startsWith("checkpoint")) continue;
+      if (!isIncident(e)) continue;
       const x = X.map(e.step);
       if (x < box.x0 || x > box.x1) continue;
       ctx.beginPath(); ctx.moveTo(x, box.y1 - 16); ctx.lineTo(x - 6, box.y1 - 4); ctx.lineTo(x + 6, box.y1 - 4); ctx.fill();
@@ -401,7 +407,7 @@
     if (s.val_loss.length) items.push(["val loss", COLORS.val, "line"]);
     if (s.lr.length) items.push(["learning rate (right)", COLORS.lr, "dash"]);
     if (s.grad_norm.length) items.push(["grad norm", COLORS.grad, "line"]);
-    if (state.events.some((e) => !String(e.kind).startsWith("checkpoint"))) items.push(["guard incident", COLORS.event, "tri"]);
+    if (state.events.some(isIncident)) items.push(["guard incident", COLORS.event, "tri"]);
     const el = $("legend");
     el.replaceChildren(...items.map(([text, color, kind]) => {
       const span = document.createElement("span");

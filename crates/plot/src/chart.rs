@@ -7,7 +7,7 @@ use crate::marks;
 use crate::scale::{Axis, Scale};
 use crate::series::{finite_extent, min_max_downsample, smooth_ema};
 use crate::style::{self, FONT};
-use crate::{PlotError, PlotOptions};
+use crate::{PlotError, PlotOptions, YRange};
 use doctor::{Diagnosis, Point, Run};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::Shift;
@@ -171,7 +171,21 @@ fn fit_axes(runs: &[(Run, Diagnosis)], opts: &PlotOptions) -> (Axis, Axis, Optio
         .chain(refs)
         .filter(|&v| ys.forward(v).is_some());
     let x = Axis::fit(xs, steps, 0.01);
-    let y = Axis::fit(ys, finite_extent(values), 0.05);
+    let full = finite_extent(values);
+    let extent = match (opts.y_range, full, robust_extent(runs, xs, ys)) {
+        (YRange::Full, ..) | (_, None, _) | (_, _, None) => full,
+        (YRange::Robust, _, robust) => robust,
+        (YRange::Auto, Some((lo, hi)), Some((rlo, rhi))) => {
+            let t = |v| ys.forward(v).unwrap_or(0.0);
+            let (span, rspan) = (t(hi) - t(lo), t(rhi) - t(rlo));
+            if span > 1.5 * rspan {
+                Some((rlo, rhi))
+            } else {
+                full
+            }
+        }
+    };
+    let y = Axis::fit(ys, extent, 0.05);
     let lr_top = runs
         .iter()
         .flat_map(|(r, _)| &r.lr)
@@ -184,6 +198,42 @@ fn fit_axes(runs: &[(Run, Diagnosis)], opts: &PlotOptions) -> (Axis, Axis, Optio
         hi: lr_top * 1.2,
     });
     (x, y, lr)
+}
+
+/// The loss range the curves mostly show (raw values): the medians of short chunks of every
+/// series, so a spike of a point or two never counts, with a quarter of their span of room either
+/// side, never beyond the data; widened to the reference levels.
+fn robust_extent(runs: &[(Run, Diagnosis)], xs: Scale, ys: Scale) -> Option<(f64, f64)> {
+    let mut medians: Vec<f64> = Vec::new();
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (run, _) in runs {
+        for series in [&run.train_loss, &run.val_loss] {
+            let mut t: Vec<f64> = series
+                .iter()
+                .filter(|p| xs.forward(p.step).is_some())
+                .filter_map(|p| ys.forward(p.value))
+                .collect();
+            for &v in &t {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            let k = (t.len() / 400).max(3);
+            for chunk in t.chunks_mut(k) {
+                let mid = chunk.len() / 2;
+                let (_, m, _) = chunk.select_nth_unstable_by(mid, f64::total_cmp);
+                medians.push(*m);
+            }
+        }
+    }
+    let (mlo, mhi) = finite_extent(medians)?;
+    let room = ((mhi - mlo) * 0.25).max(mhi.abs() * 0.01);
+    let (rlo, rhi) = ((mlo - room).max(lo), (mhi + room).min(hi));
+    let refs = runs
+        .iter()
+        .flat_map(|(r, d)| reference_levels(r, d))
+        .filter_map(|(_, v)| ys.forward(v));
+    let (rlo, rhi) = refs.fold((rlo, rhi), |(a, b), v| (a.min(v), b.max(v)));
+    Some((ys.inverse(rlo), ys.inverse(rhi)))
 }
 
 /// Known reference levels with their labels: from the run, else from the diagnosis.
@@ -216,9 +266,10 @@ pub(crate) fn drawable(points: &[Point], x: &Axis, y: &Axis, columns: i32) -> Ve
     };
     for p in points {
         match (x.scale.forward(p.step), y.scale.forward(p.value)) {
+            // Points beyond the axis (outliers left out of its range) are drawn at its edge.
             (Some(tx), Some(ty)) => current.push(Point {
                 step: tx,
-                value: ty,
+                value: ty.clamp(y.lo, y.hi),
             }),
             _ => flush(&mut current),
         }

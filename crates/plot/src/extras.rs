@@ -5,7 +5,7 @@
 //! `step` (or a `step-N.json` name), an action-like field and, when present, the batch's decoded
 //! text in a text-like string field.
 
-use crate::{Incident, ReportExtras, Sample};
+use crate::{Incident, ReportExtras, RunFacts, Sample};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -41,8 +41,49 @@ pub fn read_run_extras(run_dir: &Path) -> (ReportExtras, Vec<String>) {
         samples,
         incidents,
         live_events_url: None,
+        facts: read_facts(run_dir),
     };
     (extras, warnings)
+}
+
+/// The summary card's facts of a run directory: parameters and tokenizer from `meta.json`,
+/// training time (the last `time_s`) and median throughput (`tok_per_s`) from `metrics.jsonl`.
+/// Whatever is missing or unreadable stays unknown.
+pub fn read_facts(run_dir: &Path) -> RunFacts {
+    let meta: Option<Value> = std::fs::read(run_dir.join("meta.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let mut facts = RunFacts {
+        params: meta.as_ref().and_then(|m| m.get("params")?.as_u64()),
+        tokenizer: meta
+            .as_ref()
+            .and_then(|m| m.get("tokenizer")?.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+        ..RunFacts::default()
+    };
+    let mut speeds = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(run_dir.join("metrics.jsonl")) {
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            if let Some(t) = v.get("time_s").and_then(Value::as_f64) {
+                facts.time_s = Some(facts.time_s.map_or(t, |s: f64| s.max(t)));
+            }
+            if let Some(r) = v.get("tok_per_s").and_then(Value::as_f64) {
+                if r.is_finite() && r > 0.0 {
+                    speeds.push(r);
+                }
+            }
+        }
+    }
+    if !speeds.is_empty() {
+        let mid = speeds.len() / 2;
+        let (_, m, _) = speeds.select_nth_unstable_by(mid, f64::total_cmp);
+        facts.tok_per_s = Some(*m);
+    }
+    facts
 }
 
 /// The run directory an input belongs to: itself, or the folder of its `metrics.jsonl`.

@@ -46,6 +46,117 @@ pub struct ReportExtras {
     pub incidents: Vec<Incident>,
     /// Server-sent-events URL (e.g. `/events`) for the live dashboard; `None` for a static report.
     pub live_events_url: Option<String>,
+    /// Facts for the summary card that the loss curves do not hold.
+    pub facts: RunFacts,
+}
+
+/// What a run directory knows about a run beyond its losses (from `meta.json` and
+/// `metrics.jsonl`); each is left out of the summary card when unknown.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunFacts {
+    /// Trainable parameters.
+    pub params: Option<u64>,
+    /// Wall-clock training time in seconds.
+    pub time_s: Option<f64>,
+    /// Training throughput, tokens per second (median of the logged steps).
+    pub tok_per_s: Option<f64>,
+    /// The tokenizer (`char`, `byte`, `word`, …): names the unit of the bits.
+    pub tokenizer: Option<String>,
+}
+
+fn duration_text(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!(
+            "{}h {:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
+    }
+}
+
+fn count_text(n: f64) -> String {
+    if n >= 1e9 {
+        format!("{:.2}G", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.2}M", n / 1e6)
+    } else if n >= 1e4 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+/// The summary card's entries (label, value): best and final validation loss with perplexity
+/// and bits, final training loss, parameters, time and throughput; unknown ones left out.
+pub fn summary_entries(run: &Run, facts: &RunFacts) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let unit = match facts.tokenizer.as_deref() {
+        Some("char") => "char",
+        Some("byte") => "byte",
+        Some("word") => "word",
+        _ => "token",
+    };
+    let finite = |points: &[Point]| -> Vec<Point> {
+        points
+            .iter()
+            .copied()
+            .filter(|p| p.value.is_finite())
+            .collect()
+    };
+    let val = finite(&run.val_loss);
+    let best = val
+        .iter()
+        .copied()
+        .min_by(|a, b| a.value.total_cmp(&b.value));
+    if let Some(b) = best {
+        out.push((
+            "best val loss".into(),
+            format!("{:.4} @ step {}", b.value, step_text(Some(b.step))),
+        ));
+        out.push(("best val ppl".into(), format!("{:.3}", b.value.exp())));
+        out.push((
+            format!("best val bits/{unit}"),
+            format!("{:.4}", b.value / std::f64::consts::LN_2),
+        ));
+    }
+    if let Some(last) = val.last() {
+        out.push((
+            "final val loss".into(),
+            format!("{:.4} (ppl {:.3})", last.value, last.value.exp()),
+        ));
+    }
+    if let Some(last) = finite(&run.train_loss).last() {
+        out.push((
+            "final train loss".into(),
+            format!("{:.4} @ step {}", last.value, step_text(Some(last.step))),
+        ));
+    }
+    if let Some(p) = facts.params {
+        out.push(("parameters".into(), count_text(p as f64)));
+    }
+    if let Some(t) = facts.time_s.filter(|t| t.is_finite() && *t > 0.0) {
+        out.push(("time".into(), duration_text(t)));
+    }
+    if let Some(r) = facts.tok_per_s.filter(|r| r.is_finite() && *r > 0.0) {
+        out.push(("tok/s".into(), count_text(r)));
+    }
+    out
+}
+
+fn summary_html(run: &Run, facts: &RunFacts) -> String {
+    let entries = summary_entries(run, facts);
+    if entries.is_empty() {
+        return String::new();
+    }
+    let items: String = entries
+        .iter()
+        .map(|(k, v)| format!("<div><dt>{}</dt><dd>{}</dd></div>", escape(k), escape(v)))
+        .collect();
+    format!("<section class=\"card\" id=\"summary\">\n<h2>Summary</h2>\n<dl class=\"summary\">{items}</dl>\n</section>\n")
 }
 
 /// How a data message changes what the page holds.
@@ -194,9 +305,6 @@ fn verdict_html(diagnosis: &Diagnosis) -> String {
 }
 
 fn incidents_html(incidents: &[Incident]) -> String {
-    if incidents.is_empty() {
-        return "<p class=\"muted\">No guard incidents.</p>".into();
-    }
     let mut out = String::new();
     for i in incidents {
         out.push_str(&format!(
@@ -218,9 +326,6 @@ fn incidents_html(incidents: &[Incident]) -> String {
 }
 
 fn samples_html(samples: &[Sample]) -> String {
-    if samples.is_empty() {
-        return "<p class=\"muted\">No samples.</p>".into();
-    }
     samples
         .iter()
         .map(|s| {
@@ -238,10 +343,30 @@ fn samples_html(samples: &[Sample]) -> String {
 /// The whole report page for one run.
 pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtras) -> String {
     let title = extras.title.clone().unwrap_or_else(|| run.name.clone());
-    let config = extras.config.as_deref().map_or(
-        "<p class=\"muted\">No configuration recorded.</p>".to_string(),
-        |c| format!("<pre>{}</pre>", escape(c)),
-    );
+    // Sections with nothing to show (a plain CSV has no incidents, samples or config) are left out.
+    let section = |id: &str, heading: &str, body: String| {
+        if body.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<section class=\"card\">\n<h2>{heading}</h2>\n<div id=\"{id}\">{body}</div>\n</section>\n"
+            )
+        }
+    };
+    let extra_sections = [
+        section("incidents", "Incidents", incidents_html(&extras.incidents)),
+        section("samples", "Samples", samples_html(&extras.samples)),
+        section(
+            "config",
+            "Config",
+            extras
+                .config
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map_or(String::new(), |c| format!("<pre>{}</pre>", escape(c))),
+        ),
+    ]
+    .concat();
     let live = extras
         .live_events_url
         .as_deref()
@@ -264,7 +389,7 @@ pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtra
 <span id="live-status" class="live-status" hidden>live</span>
 </header>
 <main>
-<section class="card" id="chart-card">
+{summary}<section class="card" id="chart-card">
 <div class="toolbar">
 <div id="legend" class="legend"></div>
 <label>smoothing <input id="smooth" type="range" min="0" max="0.99" step="0.01" value="0.9"><output id="smooth-value">0.9</output></label>
@@ -282,19 +407,7 @@ pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtra
 <tbody>{rows}</tbody>
 </table>
 </section>
-<section class="card">
-<h2>Incidents</h2>
-<div id="incidents">{incidents}</div>
-</section>
-<section class="card">
-<h2>Samples</h2>
-<div id="samples">{samples}</div>
-</section>
-<section class="card">
-<h2>Config</h2>
-<div id="config">{config}</div>
-</section>
-</main>
+{extra_sections}</main>
 <script id="rnnlab-data" type="application/json">{data}</script>
 <script>
 {JS}</script>
@@ -304,8 +417,7 @@ pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtra
         title = escape(&title),
         verdict = verdict_html(diagnosis),
         rows = finding_rows(diagnosis),
-        incidents = incidents_html(&extras.incidents),
-        samples = samples_html(&extras.samples),
+        summary = summary_html(run, &extras.facts),
     )
 }
 

@@ -104,6 +104,12 @@ fn extras() -> ReportExtras {
             batch_text: Some("a bad & random batch".into()),
         }],
         live_events_url: None,
+        facts: RunFacts {
+            params: Some(1_234_567),
+            time_s: Some(125.0),
+            tok_per_s: Some(48_000.0),
+            tokenizer: Some("char".into()),
+        },
     }
 }
 
@@ -299,4 +305,61 @@ fn page_script_is_valid_javascript() {
             "node is not installed",
         ),
     }
+}
+
+#[test]
+fn a_plain_log_gets_no_empty_sections() {
+    let html = render_report_html(&run(), &diagnosis(), &ReportExtras::default());
+    for gone in [
+        "<h2>Incidents</h2>",
+        "<h2>Samples</h2>",
+        "<h2>Config</h2>",
+        "No guard incidents",
+        "No samples",
+        "No configuration recorded",
+    ] {
+        assert!(!html.contains(gone), "{gone} shown for a plain log");
+    }
+    assert!(html.contains("<h2>Findings</h2>"));
+    let full = page();
+    for kept in ["<h2>Incidents</h2>", "<h2>Samples</h2>", "<h2>Config</h2>"] {
+        assert!(full.contains(kept), "{kept} missing when there is content");
+    }
+    check_balanced(&html).unwrap();
+}
+
+#[test]
+fn summary_card_shows_best_and_final_val_params_time_and_speed() {
+    let html = page();
+    assert!(html.contains("<h2>Summary</h2>"), "summary card");
+    let entries = summary_entries(&run(), &extras().facts);
+    let get = |k: &str| {
+        entries
+            .iter()
+            .find(|(label, _)| label == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{k} missing from {entries:?}"))
+    };
+    let best = run()
+        .val_loss
+        .iter()
+        .map(|p| p.value)
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    assert!(get("best val loss").starts_with(&format!("{best:.4}")));
+    assert_eq!(get("best val ppl"), format!("{:.3}", best.exp()));
+    assert_eq!(
+        get("best val bits/char"),
+        format!("{:.4}", best / std::f64::consts::LN_2)
+    );
+    get("final val loss");
+    assert_eq!(get("parameters"), "1.23M");
+    assert_eq!(get("time"), "2m 05s");
+    assert_eq!(get("tok/s"), "48.0k");
+    // Unknown facts are left out, not shown empty.
+    let bare = summary_entries(&run(), &RunFacts::default());
+    assert!(bare
+        .iter()
+        .all(|(k, _)| k != "parameters" && k != "time" && k != "tok/s"));
+    assert!(bare.iter().any(|(k, _)| k == "best val bits/token"));
 }

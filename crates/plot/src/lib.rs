@@ -27,10 +27,38 @@ mod svg_tests;
 mod test_skip;
 
 pub use chart::Frame;
-pub use html::{page_data_json, render_report_html, Incident, ReportExtras, Sample, UpdateMode};
+pub use html::{
+    page_data_json, render_report_html, summary_entries, Incident, ReportExtras, RunFacts, Sample,
+    UpdateMode,
+};
 pub use labels::Rect;
 pub use scale::{Axis, Scale};
 pub use series::{min_max_downsample, smooth_ema};
+
+/// How the loss axis' range is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum YRange {
+    /// Ignore outliers when a few points would squash the rest of the curve (they would take
+    /// over a third of the height), else show everything.
+    #[default]
+    Auto,
+    /// Every finite value.
+    Full,
+    /// Always the curve's robust extent: points beyond it are drawn at the edge and marked.
+    Robust,
+}
+
+impl std::str::FromStr for YRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<YRange, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(YRange::Auto),
+            "full" | "all" => Ok(YRange::Full),
+            "robust" => Ok(YRange::Robust),
+            _ => Err(format!("unknown y range `{s}` (auto, full or robust)")),
+        }
+    }
+}
 
 use doctor::{Diagnosis, Run};
 use plotters::prelude::*;
@@ -48,6 +76,8 @@ pub struct PlotOptions {
     pub height: u32,
     /// Defaults to the run names.
     pub title: Option<String>,
+    /// Whether outliers may set the loss axis' range.
+    pub y_range: YRange,
 }
 
 impl Default for PlotOptions {
@@ -59,6 +89,7 @@ impl Default for PlotOptions {
             width: 1200,
             height: 720,
             title: None,
+            y_range: YRange::Auto,
         }
     }
 }

@@ -48,11 +48,17 @@ pub(crate) fn severity_color(s: Severity) -> RGBColor {
     }
 }
 
-/// Events worth a marker: everything the trainer did except routine checkpoints.
+/// Events that start or stop the run (`end`, `interrupted`): not incidents, never a triangle.
+pub(crate) fn is_lifecycle(kind: &str) -> bool {
+    matches!(kind, "start" | "end" | "interrupted" | "resume" | "resumed")
+}
+
+/// Events worth an incident marker: everything the trainer did except routine checkpoints and
+/// the run's start and end.
 pub(crate) fn marked_events(run: &Run) -> impl Iterator<Item = &Event> {
-    run.events
-        .iter()
-        .filter(|e| !e.kind.starts_with("checkpoint") && e.step.is_finite())
+    run.events.iter().filter(|e| {
+        !e.kind.starts_with("checkpoint") && !is_lifecycle(&e.kind) && e.step.is_finite()
+    })
 }
 
 /// The first and last step of each stretch of consecutive non-finite training losses.
@@ -386,6 +392,61 @@ pub(crate) fn draw_marks<DB: DrawingBackend>(
                         color: style::ERROR,
                     });
                 }
+            }
+        }
+        // Losses beyond the axis (outliers it left out): a caret at the edge over each, and the
+        // largest one labelled with its value.
+        let mut outside: Option<(f64, f64)> = None;
+        let mut last_caret: Option<i32> = None;
+        for pt in run.train_loss.iter().chain(&run.val_loss) {
+            let Some(t) = frame.y.scale.forward(pt.value) else {
+                continue;
+            };
+            if t <= frame.y.hi {
+                continue;
+            }
+            let Some(px) = x_pixel(frame, pt.step).filter(|&x| in_x(frame, x)) else {
+                continue;
+            };
+            if outside.is_none_or(|(_, v)| pt.value > v) {
+                outside = Some((pt.step, pt.value));
+            }
+            if last_caret.is_none_or(|c| (px - c).abs() >= 6) {
+                root.draw(&TriangleMarker::new(
+                    (px, p.y0 + 5),
+                    5,
+                    style::ERROR.filled(),
+                ))
+                .map_err(err)?;
+                placer.reserve(Rect {
+                    x0: px - 5,
+                    y0: p.y0,
+                    x1: px + 5,
+                    y1: p.y0 + 10,
+                });
+                last_caret = Some(px);
+            }
+        }
+        if let Some((step, value)) = outside {
+            if let Some(px) = x_pixel(frame, step) {
+                let text = format!(
+                    "off scale: {} @ {}{suffix}",
+                    format_number(value),
+                    step_label(step)
+                );
+                let (w, h) = painter.size(&text)?;
+                let mut candidates = vec![Rect {
+                    x0: px + 8,
+                    y0: p.y0 + 2,
+                    x1: px + 8 + w,
+                    y1: p.y0 + 2 + h,
+                }];
+                candidates.extend(rows(px, p.y0 + 12, h + 3, w, h, 5));
+                labels.push(Label {
+                    text,
+                    color: style::ERROR,
+                    candidates,
+                });
             }
         }
         let events: Vec<&Event> = marked_events(run).collect();

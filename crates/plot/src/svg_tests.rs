@@ -405,6 +405,8 @@ fn million_points_are_downsampled_but_keep_the_spike() {
     run.val_loss.clear();
     let opts = PlotOptions {
         smooth: 0.0,
+        // The whole range, so the spike's own pixel shows it survived downsampling.
+        y_range: crate::YRange::Full,
         ..PlotOptions::default()
     };
     let (svg, frame) = render_svg_with_frame(&[(run, diagnosis(vec![]))], &opts).unwrap();
@@ -525,4 +527,87 @@ fn million_point_render_time() {
         );
         assert!(secs < 1.0, "{what} took {secs:.2}s");
     }
+}
+
+/// A run that ended normally: the trainer's `end` event.
+fn ended_run() -> Run {
+    let mut run = synthetic_run("ended", 1.0);
+    run.events.push(Event {
+        step: 399.0,
+        kind: "end".into(),
+        detail: "steps done".into(),
+    });
+    run
+}
+
+#[test]
+fn end_event_is_not_a_guard_incident() {
+    let (svg, _) =
+        render_svg_with_frame(&[(ended_run(), diagnosis(vec![]))], &PlotOptions::default())
+            .unwrap();
+    assert!(
+        !elements(&svg, "polygon")
+            .iter()
+            .any(|e| e["fill"] == hex(style::EVENT)),
+        "no incident triangle for `end`"
+    );
+    let t = texts(&svg);
+    assert!(
+        !t.iter().any(|x| x.contains("guard incident")),
+        "no guard-incident legend entry for a run that only ended: {t:?}"
+    );
+    assert!(
+        !t.iter().any(|x| x.starts_with("end @")),
+        "no `end @ N` label over the end of the curve: {t:?}"
+    );
+}
+
+/// A loss between about 1.5 and 4 with one point at 50.
+fn spiky_run() -> Run {
+    let mut run = synthetic_run("spiky", 1.0);
+    run.train_loss.retain(|p| p.value.is_finite());
+    run.train_loss[200].value = 50.0;
+    run
+}
+
+#[test]
+fn a_lone_spike_does_not_squash_the_curve() {
+    let run = spiky_run();
+    let (svg, frame) =
+        render_svg_with_frame(&[(run.clone(), diagnosis(vec![]))], &PlotOptions::default())
+            .unwrap();
+    let top = frame.y.scale.inverse(frame.y.hi);
+    assert!(
+        top < 6.0,
+        "the axis ignores the outlier by default, top {top}"
+    );
+    let t = texts(&svg);
+    assert!(
+        t.iter().any(|x| x.starts_with("off scale: 50 @ 200")),
+        "the clipped point is marked with its value: {t:?}"
+    );
+    let blue = hex(style::RUN_COLORS[0]);
+    for line in polylines_with(&svg, &blue, None) {
+        for (_, y) in points(&line) {
+            assert!(
+                y >= frame.plot.y0 as f64 - 1.0,
+                "clipped point drawn at the edge, not above it"
+            );
+        }
+    }
+
+    let full = PlotOptions {
+        y_range: crate::YRange::Full,
+        ..PlotOptions::default()
+    };
+    let (_, frame) = render_svg_with_frame(&[(run.clone(), diagnosis(vec![]))], &full).unwrap();
+    assert!(frame.y.scale.inverse(frame.y.hi) >= 50.0);
+
+    // A curve without outliers keeps its full range under the default.
+    let (_, frame) = render_svg_with_frame(
+        &[(synthetic_run("calm", 1.0), diagnosis(vec![]))],
+        &PlotOptions::default(),
+    )
+    .unwrap();
+    assert!(frame.y.scale.inverse(frame.y.hi) >= 4.0);
 }

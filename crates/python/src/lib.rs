@@ -127,6 +127,7 @@ fn load_options(
         pattern,
         vocab_size,
         steps_per_epoch,
+        run: None,
     })
 }
 
@@ -308,6 +309,7 @@ fn plot_options(
         width,
         height,
         title,
+        y_range: plot::YRange::Auto,
     })
 }
 

@@ -200,3 +200,73 @@ fn report_includes_config_samples_incidents_and_findings() {
     // Self-contained: no external scripts or styles.
     assert!(!html.contains("<script src") && !html.contains("<link"));
 }
+
+#[test]
+fn plot_reads_split_train_and_val_logs_as_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let (train, val) = (logs.join("train.csv"), logs.join("val.csv"));
+    let mut t = String::from("step,loss\n");
+    let mut v = String::from("step,val_loss\n");
+    for s in 0..300u32 {
+        t.push_str(&format!("{s},{}\n", loss_at(s, false)));
+        if s % 50 == 0 {
+            v.push_str(&format!("{s},{}\n", loss_at(s, false) + 0.1));
+        }
+    }
+    std::fs::write(&train, t).unwrap();
+    std::fs::write(&val, v).unwrap();
+    let svg = tmp.path().join("split.svg");
+    let out = rnnlab(&[
+        "plot".as_ref(),
+        train.as_os_str(),
+        val.as_os_str(),
+        "-o".as_ref(),
+        svg.as_os_str(),
+    ]);
+    ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let runs: Vec<&str> = stdout.lines().filter(|l| l.contains(" points")).collect();
+    assert_eq!(runs.len(), 1, "one run, as the doctor reads it: {stdout}");
+    assert!(runs[0].contains("306 points"), "{stdout}");
+}
+
+#[test]
+fn doctor_and_plot_name_several_tensorboard_runs_and_take_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("tb");
+    for name in ["lstm", "gru"] {
+        let dir = logs.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut w = rnnlab::tensorboard::EventWriter::create(&dir).unwrap();
+        for s in 0..200u64 {
+            w.scalars(s, &[("train/loss", loss_at(s as u32, false))])
+                .unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let svg = tmp.path().join("tb.svg");
+    for cmd in ["doctor", "plot"] {
+        let mut args: Vec<&std::ffi::OsStr> = vec![cmd.as_ref(), logs.as_os_str()];
+        if cmd == "plot" {
+            args.extend::<[&std::ffi::OsStr; 2]>(["-o".as_ref(), svg.as_os_str()]);
+        }
+        let out = rnnlab(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{cmd}: several runs need --run");
+        assert!(
+            err.contains("2 TensorBoard runs: gru/tensorboard, lstm/tensorboard")
+                && err.contains("--run"),
+            "{cmd}: {err}"
+        );
+        args.extend::<[&std::ffi::OsStr; 2]>(["--run".as_ref(), "gru".as_ref()]);
+        let out = rnnlab(&args);
+        assert!(
+            out.status.success() || out.status.code() == Some(1),
+            "{cmd} --run gru: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(svg.is_file());
+}

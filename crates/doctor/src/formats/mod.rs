@@ -39,6 +39,10 @@ pub struct LoadOptions {
     pub pattern: Option<String>,
     pub vocab_size: Option<usize>,
     pub steps_per_epoch: Option<f64>,
+    /// Which run of a folder holding several TensorBoard runs (its path under the folder, split
+    /// folders like `train/` left out); a folder with several runs and no choice is an error
+    /// that names them.
+    pub run: Option<String>,
 }
 
 /// The formats a file can be read as.

@@ -312,8 +312,60 @@ pub(crate) fn event_files(root: &Path) -> Result<Vec<PathBuf>, DoctorError> {
     Ok(out)
 }
 
+/// The run an event file under `root` belongs to: its folder path below `root` without the
+/// split folders (`train`, `validation`…); empty for files of the root run itself.
+fn run_key(root: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(root).unwrap_or(file);
+    relative
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.components())
+        .filter_map(|c| c.as_os_str().to_str())
+        .filter(|c| folder_role(c).is_none())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 pub(crate) fn parse_dir(root: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
-    let files = event_files(root)?;
+    let mut files = event_files(root)?;
+    let mut runs: Vec<String> = files.iter().map(|f| run_key(root, f)).collect();
+    runs.sort();
+    runs.dedup();
+    let shown = |runs: &[String]| {
+        runs.iter()
+            .map(|r| if r.is_empty() { "." } else { r.as_str() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &opts.run {
+        Some(want) => {
+            let want = want.trim_matches('/');
+            let want = if want == "." { "" } else { want };
+            // A run is named by its path or any leading part of it (`gru` for `gru/tensorboard`).
+            let under = |r: &str| {
+                want.is_empty() && r.is_empty()
+                    || !want.is_empty()
+                        && (r == want || r.starts_with(want) && r[want.len()..].starts_with('/'))
+            };
+            if !runs.iter().any(|r| under(r)) {
+                return Err(DoctorError::Usage(format!(
+                    "{} holds no TensorBoard run `{want}` (runs: {})",
+                    root.display(),
+                    shown(&runs)
+                )));
+            }
+            files.retain(|f| under(&run_key(root, f)));
+        }
+        None if runs.len() > 1 => {
+            return Err(DoctorError::Usage(format!(
+                "{} holds {} TensorBoard runs: {}; choose one with --run NAME",
+                root.display(),
+                runs.len(),
+                shown(&runs)
+            )));
+        }
+        None => {}
+    }
     let root_name = root.file_name().and_then(|n| n.to_str());
     let mut scalars = Scalars::default();
     for file in &files {
@@ -455,6 +507,49 @@ mod tests {
                 value: 0.75
             }]
         );
+    }
+
+    #[test]
+    fn several_runs_in_a_folder_are_named_and_chosen_with_run() {
+        let dir = std::env::temp_dir().join(format!("doctor-tb-runs-{}", std::process::id()));
+        for (run, base) in [("lstm", 2.0f32), ("gru", 3.0)] {
+            for sub in ["train", "val"] {
+                std::fs::create_dir_all(dir.join(run).join(sub)).unwrap();
+                let mut out = Vec::new();
+                header(&mut out);
+                for step in 0..3 {
+                    simple(&mut out, step, "loss", base - step as f32 * 0.25);
+                }
+                let file = dir.join(run).join(sub).join("events.out.tfevents.1.host");
+                std::fs::write(file, out).unwrap();
+            }
+        }
+        let all = parse_dir(&dir, &LoadOptions::default());
+        let one = parse_dir(
+            &dir,
+            &LoadOptions {
+                run: Some("gru".into()),
+                ..LoadOptions::default()
+            },
+        );
+        let missing = parse_dir(
+            &dir,
+            &LoadOptions {
+                run: Some("rnn".into()),
+                ..LoadOptions::default()
+            },
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let e = all.unwrap_err().to_string();
+        assert!(
+            e.contains("2 TensorBoard runs: gru, lstm") && e.contains("--run"),
+            "{e}"
+        );
+        let one = one.unwrap();
+        assert_eq!(one.train_loss[0].value, 3.0);
+        assert_eq!(one.val_loss.len(), 3);
+        let e = missing.unwrap_err().to_string();
+        assert!(e.contains("no TensorBoard run `rnn`"), "{e}");
     }
 
     #[test]

@@ -46,8 +46,12 @@ pub struct DoctorArgs {
     steps_per_epoch: Option<f64>,
     #[arg(long)]
     step_col: Option<String>,
-    #[arg(long)]
+    /// The training-loss column (a table) or tag (TensorBoard).
+    #[arg(long, alias = "tag")]
     loss_col: Option<String>,
+    /// Which run of a folder holding several TensorBoard runs (the error without it names them).
+    #[arg(long)]
+    run: Option<String>,
     #[arg(long)]
     val_col: Option<String>,
     #[arg(long)]
@@ -91,6 +95,7 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         pattern: a.pattern.clone(),
         vocab_size: a.vocab_size,
         steps_per_epoch: a.steps_per_epoch,
+        run: a.run.clone(),
     };
     let corpus = match &a.corpus {
         Some(path) => Some(corpus_references(path, &a.tokenizer)?),
