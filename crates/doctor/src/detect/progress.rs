@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use crate::detect::stats::{median, ols_slope, robust_sd, rolling_median};
+use crate::detect::stats::{median, ols_slope, quantile, robust_sd, rolling_median};
 use crate::detect::{finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 use crate::Point;
@@ -21,6 +21,8 @@ const FLAT_LOG_PER_DOUBLING: f64 = 0.05;
 const SLOW_LOG_PER_DOUBLING: f64 = 0.1;
 /// Relative noise (robust sd / level) above which a stalled run is called oscillating.
 const WIDE_NOISE: f64 = 0.08;
+/// Relative noise above which a language model's still-falling loss is called oscillating.
+const WIDE_LM_NOISE: f64 = 0.10;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Trend {
@@ -242,6 +244,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         step_str(to)
     );
     if !stalled {
+        if let Some(f) = wide_band_while_improving(ctx, band, &train, val, &rate_text) {
+            return vec![f];
+        }
         // Still moving: only underfitting can be said, when it moves too slowly above the bigram level.
         let Some(bigram) = refs.bigram else {
             return Vec::new();
@@ -380,6 +385,53 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     out
 }
 
+/// A language model's loss is a mean over the tokens of a batch. A band wider than
+/// [`WIDE_LM_NOISE`] of the level (robust sd) whose shape says the optimizer bounces (see
+/// [`band_shape`]) is oscillation even while the trend still falls: the LR is too high (or the
+/// batch too small) for where the run is. Only with a known vocabulary, where the loss is
+/// known to be a per-token mean.
+fn wide_band_while_improving(
+    ctx: &Ctx,
+    band: f64,
+    train: &Trend,
+    val: Option<Trend>,
+    rate_text: &str,
+) -> Option<Finding> {
+    if ctx.run.vocab_size.is_none() && ctx.run.references.ln_vocab.is_none() {
+        return None;
+    }
+    if band < WIDE_LM_NOISE {
+        return None;
+    }
+    // Small batches alone also give a wide band, but of independent, near-symmetric draws.
+    // An optimizer bouncing leaves a mark sampling cannot: bursts upward (the loss jumps after
+    // a bad step and falls back) and deviations that persist from one logged point to the next.
+    let shape = band_shape(&ctx.train, train.from, train.to);
+    if shape.upward_skew < 1.5 && shape.lag1 < 0.15 {
+        return None;
+    }
+    Some(finding(
+        FindingKind::Oscillation,
+        Severity::Warning,
+        Span::range(train.from, train.to),
+        format!(
+            "Loss swings in a wide band (robust sd {:.0}% of the level {}) with bursts upward, as \
+             after overshooting optimizer steps, from step {} to {}{}; it still falls ({rate_text}), \
+             but slower and noisier than at a lower LR.",
+            100.0 * band,
+            num(train.level),
+            step_str(train.from),
+            step_str(train.to),
+            val.map_or(String::new(), |v| format!(", validation at {}", num(v.level)))
+        ),
+        json!({ "relative_noise": band, "level": train.level, "wide_above": WIDE_LM_NOISE,
+                "upward_skew": shape.upward_skew, "lag1_autocorrelation": shape.lag1,
+                "lr_at_end": ctx.lr_at(train.to) }),
+        "Lower the learning rate ×0.3 or raise the batch size ×4 (or accumulate gradients); decay the LR \
+         as the loss falls.",
+    ))
+}
+
 fn underfitting(
     ctx: &Ctx,
     level: f64,
@@ -423,6 +475,29 @@ fn plateau_onset(ctx: &Ctx, final_level: f64, init: f64) -> f64 {
         .iter()
         .position(|&v| v <= final_level + reach)
         .map_or(ctx.first_step(), |i| b.step[i])
+}
+
+struct BandShape {
+    /// (q90 − median) / (median − q10) of the residuals: 1 for symmetric noise.
+    upward_skew: f64,
+    /// Lag-1 autocorrelation of the residuals: 0 for independent batches.
+    lag1: f64,
+}
+
+/// How the raw points over `[from, to]` scatter around their rolling median.
+fn band_shape(points: &[Point], from: f64, to: f64) -> BandShape {
+    let a = points.partition_point(|p| p.step < from);
+    let b = points.partition_point(|p| p.step <= to);
+    let xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();
+    let base = rolling_median(&xs, 5);
+    let r: Vec<f64> = xs.iter().zip(&base).map(|(x, m)| x - m).collect();
+    let (q10, q50, q90) = (quantile(&r, 0.1), quantile(&r, 0.5), quantile(&r, 0.9));
+    let upward_skew = (q90 - q50) / (q50 - q10).max(1e-12);
+    let mean = r.iter().sum::<f64>() / r.len().max(1) as f64;
+    let var: f64 = r.iter().map(|v| (v - mean).powi(2)).sum();
+    let cov: f64 = r.windows(2).map(|w| (w[0] - mean) * (w[1] - mean)).sum();
+    let lag1 = if var > 0.0 { cov / var } else { 0.0 };
+    BandShape { upward_skew, lag1 }
 }
 
 /// Robust spread of the raw points around their rolling median, relative to the level.
@@ -508,6 +583,28 @@ mod tests {
             "{:?}",
             detect(&Ctx::new(&run), &[])
         );
+    }
+
+    #[test]
+    fn a_language_model_falling_in_a_wide_band_is_oscillation() {
+        // Still improving on the log-step axis, but each logged loss bursts upward (log-normal
+        // swings of ±30%), as after bad optimizer steps; symmetric batch-size noise of the same
+        // width is healthy (see `batch_four_noise_with_steady_decline_is_healthy`), so is ±3%,
+        // and without a known vocabulary (a classifier's small batches) nothing is said.
+        let band = |sd: f64, vocab: Option<usize>| {
+            let mut rng = Noise::new(5);
+            let loss: Vec<Point> = curve(1000, |i| 1.5 + 3.0 / (1.0 + i as f64 / 40.0).sqrt())
+                .into_iter()
+                .map(|p| Point {
+                    value: p.value * (sd * rng.normal()).exp(),
+                    ..p
+                })
+                .collect();
+            kinds(&run_with(loss, vocab))
+        };
+        assert_eq!(band(0.3, Some(65)), vec![FindingKind::Oscillation]);
+        assert!(band(0.03, Some(65)).is_empty());
+        assert!(band(0.3, None).is_empty());
     }
 
     #[test]

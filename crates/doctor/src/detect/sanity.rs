@@ -243,6 +243,14 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
     let init = if first <= 1.0 {
         t[0].value
     } else {
+        // A bad start can only fall (or hold) after it: a head that climbs higher is an LR
+        // blow-up in the first steps, which the later points already averaged in.
+        let climbs = t[1..6.min(t.len())]
+            .iter()
+            .any(|p| p.value > 1.1 * t[0].value);
+        if climbs {
+            return Vec::new();
+        }
         stats::median(&head)
     };
     let fin = ctx.final_level();
@@ -427,6 +435,31 @@ mod tests {
     #[test]
     fn implausible_init_without_vocabulary() {
         let run = run_with(curve(100, |i| 25.0 * (-(i as f64) / 5.0).exp() + 3.0), None);
+        assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
+    }
+
+    #[test]
+    fn a_blow_up_in_the_first_logged_steps_is_not_a_bad_init() {
+        // Logged every 10 steps: the loss climbs from 8.7 to 19.6 after the first point (an LR
+        // far too high), while a bad init only falls from its first value.
+        let pts = [8.7, 11.3, 11.5, 15.6, 19.6, 12.3, 10.9, 11.6, 9.7, 9.0, 8.0, 7.5];
+        let mut run = run_with(
+            (0..40)
+                .map(|i| Point {
+                    step: 10.0 * (i + 1) as f64,
+                    value: pts.get(i).copied().unwrap_or(7.0),
+                })
+                .collect(),
+            Some(1000),
+        );
+        assert!(init_loss_off(&Ctx::new(&run)).is_empty());
+        // The same start falling steadily is a bad init (mean-logged from step 10).
+        run.train_loss = (0..40)
+            .map(|i| Point {
+                step: 10.0 * (i + 1) as f64,
+                value: 4.0 + 11.0 * (-(i as f64) / 4.0).exp(),
+            })
+            .collect();
         assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
     }
 }

@@ -127,7 +127,7 @@ pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
     let refs = &ctx.refs;
     let train_final = ctx.final_level();
     let init = ctx.init_level();
-    let low = refs.ln_vocab.map_or(0.3, |l| (0.08 * l).min(0.5));
+    let low = implausibly_low(ctx, init);
     let val = &ctx.val;
     let advice = "Check the data pipeline for leaks: targets shifted by one (inputs must not contain the \
                   token being predicted), overlapping train/validation windows (split the text before \
@@ -238,6 +238,21 @@ pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
         json!({ "final_train": train_final, "floor": refs.floor, "ln_vocab": refs.ln_vocab, "initial_loss": init }),
         format!("{advice} Log a validation loss to tell a leak from memorisation."),
     )]
+}
+
+/// Per-token loss below which held-out natural text is out of reach for any model. A word or
+/// subword token spans ~4 characters, and even the best models spend over 0.5 bits on each
+/// (English's entropy rate is ~0.6–1.3 bits per character): so ≥ 1 nat per token (perplexity
+/// 2.7) for a vocabulary larger than bytes, ≥ 0.35 nats (0.5 bits) per character. Only for a
+/// run that starts near ln V (from scratch): a fine-tune may have memorised its domain already.
+fn implausibly_low(ctx: &Ctx, init: f64) -> f64 {
+    const BYTE_VOCAB_LN: f64 = 6.24; // ln 512
+    match ctx.refs.ln_vocab {
+        Some(l) if init >= 0.7 * l && l > BYTE_VOCAB_LN => 1.0,
+        Some(l) if init >= 0.7 * l => 0.35,
+        Some(l) => (0.08 * l).min(0.5),
+        None => 0.3,
+    }
 }
 
 #[cfg(test)]
@@ -368,5 +383,25 @@ mod tests {
             100,
         );
         assert_eq!(leakage(&Ctx::new(&run)).len(), 1);
+    }
+
+    #[test]
+    fn a_word_model_from_scratch_at_perplexity_two_and_a_half_is_leakage() {
+        // V = 2000 words, from ln V = 7.6 down to 0.9 nats on held-out text: no model does that.
+        let leak = |end: f64, start: f64| {
+            let mut run = run_with(
+                curve(400, |i| end + (start - end) * (-(i as f64) / 40.0).exp()),
+                Some(2000),
+            );
+            run.val_loss = every(
+                curve(400, |i| end - 0.1 + (start - end) * (-(i as f64) / 40.0).exp()),
+                20,
+            );
+            leakage(&Ctx::new(&run))
+        };
+        assert_eq!(leak(1.0, 7.6).len(), 1);
+        // A healthy word model ends near 4–5 nats; a fine-tune that starts low may reach 0.9.
+        assert!(leak(4.3, 7.6).is_empty());
+        assert!(leak(1.0, 2.5).is_empty());
     }
 }
