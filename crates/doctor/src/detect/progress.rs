@@ -270,15 +270,59 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let onset = plateau_onset(ctx, level.min(train.level), init);
     let lnv = refs.ln_vocab;
     let near = |r: f64| (level - r).abs() <= (0.1 * r).max(0.15);
+    let lr_end = ctx.lr_at(to);
+    let lr_text = lr_end.map_or(String::new(), |l| {
+        format!(" with the LR still at {}", num(l))
+    });
+    let band_finding = |from: f64| {
+        finding(
+            FindingKind::Oscillation,
+            Severity::Warning,
+            Span::range(from, to),
+            format!(
+                "Loss swings in a wide band (robust sd {:.0}% of the level {}) without progress from step {} \
+                 to {}{lr_text}{} ({rate_text}).",
+                100.0 * band,
+                num(level),
+                step_str(from),
+                step_str(to),
+                val.map_or(String::new(), |v| format!(", validation at {}", num(v.level)))
+            ),
+            evidence(json!({ "onset_step": from, "relative_noise": band })),
+            "Lower the learning rate ×0.3 or raise the batch size ×4 (or accumulate gradients); decay the LR \
+             once the loss stops falling.",
+        )
+    };
     if let Some(l) = lnv.filter(|l| level >= 0.92 * l) {
+        if level > 1.2 * l {
+            // Worse than a uniform guess is not "not learning": the updates wreck what they
+            // learn, which a higher LR would only make worse.
+            let mut out = vec![finding(
+                FindingKind::Stagnation,
+                Severity::Warning,
+                Span::range(onset, to),
+                format!(
+                    "Loss stays at {}, above ln V = {} (a uniform guess): every step undoes what the last \
+                     one learned ({rate_text}).",
+                    num(level),
+                    num(l)
+                ),
+                evidence(json!({ "onset_step": onset })),
+                "Lower the learning rate ×0.1, clip gradients at 1.0, and check the output layer's init \
+                 and the loss reduction (per-token mean).",
+            )];
+            if band >= WIDE_NOISE {
+                out.insert(0, band_finding(onset));
+            }
+            return out;
+        }
         return vec![finding(
             FindingKind::Stagnation,
             Severity::Warning,
             Span::range(onset, to),
             format!(
-                "Loss stays at {} {} ln V = {} (a uniform guess): the model is not learning ({rate_text}).",
+                "Loss stays at {} ≈ ln V = {} (a uniform guess): the model is not learning ({rate_text}).",
                 num(level),
-                if level > 1.2 * l { "— far above —" } else { "≈" },
                 num(l)
             ),
             evidence(json!({ "onset_step": onset })),
@@ -322,12 +366,8 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     }
     let noise = band;
     let oscillating = noise >= WIDE_NOISE;
-    let lr_end = ctx.lr_at(to);
     let fast_drop = init.is_finite() && init - level > 0.3 * init.abs();
     let span = Span::range(onset, to);
-    let lr_text = lr_end.map_or(String::new(), |l| {
-        format!(" with the LR still at {}", num(l))
-    });
     let stall = |what: &str, advice: &str| {
         finding(
             FindingKind::Stagnation,
@@ -347,23 +387,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     if oscillating {
         // A wide band and no progress are two findings: the band says the LR or the batch is
         // off, the stall says the time is wasted.
-        out.push(finding(
-            FindingKind::Oscillation,
-            Severity::Warning,
-            span,
-            format!(
-                "Loss swings in a wide band (robust sd {:.0}% of the level {}) without progress from step {} \
-                 to {}{lr_text}{} ({rate_text}).",
-                100.0 * noise,
-                num(level),
-                step_str(onset),
-                step_str(to),
-                val.map_or(String::new(), |v| format!(", validation at {}", num(v.level)))
-            ),
-            evidence(json!({ "onset_step": onset, "relative_noise": noise })),
-            "Lower the learning rate ×0.3 or raise the batch size ×4 (or accumulate gradients); decay the LR \
-             once the loss stops falling.",
-        ));
+        out.push(band_finding(onset));
         out.push(stall(
             "makes no progress inside that band",
             "The run is spending its steps in the band: decay the learning rate (cosine or step decay) from \
@@ -605,6 +629,24 @@ mod tests {
         assert_eq!(band(0.3, Some(65)), vec![FindingKind::Oscillation]);
         assert!(band(0.03, Some(65)).is_empty());
         assert!(band(0.3, None).is_empty());
+    }
+
+    #[test]
+    fn bouncing_above_ln_v_is_oscillation_and_a_stall_not_a_call_for_more_lr() {
+        // SGD at LR 80: the loss never gets under ln V = 4.2 and swings ±40% around 7.
+        let mut rng = Noise::new(8);
+        let loss: Vec<Point> = curve(600, |_| 7.0)
+            .into_iter()
+            .map(|p| Point {
+                value: p.value * (0.4 * rng.normal()).exp(),
+                ..p
+            })
+            .collect();
+        let run = run_with(loss, Some(68));
+        let found = detect(&Ctx::new(&run), &[]);
+        let kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![FindingKind::Oscillation, FindingKind::Stagnation]);
+        assert!(found[1].advice.contains("Lower the learning rate"));
     }
 
     #[test]
