@@ -645,7 +645,10 @@ mod tests {
         let run = run_with(loss, Some(68));
         let found = detect(&Ctx::new(&run), &[]);
         let kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
-        assert_eq!(kinds, vec![FindingKind::Oscillation, FindingKind::Stagnation]);
+        assert_eq!(
+            kinds,
+            vec![FindingKind::Oscillation, FindingKind::Stagnation]
+        );
         assert!(found[1].advice.contains("Lower the learning rate"));
     }
 

@@ -442,7 +442,9 @@ mod tests {
     fn a_blow_up_in_the_first_logged_steps_is_not_a_bad_init() {
         // Logged every 10 steps: the loss climbs from 8.7 to 19.6 after the first point (an LR
         // far too high), while a bad init only falls from its first value.
-        let pts = [8.7, 11.3, 11.5, 15.6, 19.6, 12.3, 10.9, 11.6, 9.7, 9.0, 8.0, 7.5];
+        let pts = [
+            8.7, 11.3, 11.5, 15.6, 19.6, 12.3, 10.9, 11.6, 9.7, 9.0, 8.0, 7.5,
+        ];
         let mut run = run_with(
             (0..40)
                 .map(|i| Point {

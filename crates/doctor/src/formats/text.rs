@@ -111,7 +111,11 @@ fn read_line(line: &str) -> LineValues {
     let mut bare_counter = None;
     for (i, t) in tokens(line).into_iter().enumerate() {
         let Some((role, rank)) = classify(t.key) else {
-            if i == 0 && t.key.is_empty() && t.total.is_some() && !t.has_unit {
+            // An unnamed `S/T` counter (`   200/ 2983 batches` in PyTorch's word-language-model
+            // example, or a line that starts with one) is the step.
+            let unnamed =
+                t.key.is_empty() || (i > 0 && t.key.chars().all(|c| !c.is_alphanumeric()));
+            if unnamed && bare_counter.is_none() && t.total.is_some() && !t.has_unit {
                 bare_counter = Some((t.value, t.total));
             }
             continue;
@@ -175,7 +179,7 @@ impl StepTracker {
             self.epoch = Some(epoch);
         }
         let raw = match (v.step, self.epoch) {
-            (Some((s, Some(per_epoch))), Some((e, Some(_))))
+            (Some((s, Some(per_epoch))), Some((e, _)))
                 if e.fract() == 0.0 && s <= per_epoch && e >= self.epoch_base =>
             {
                 self.per_epoch_total = Some(per_epoch);
@@ -408,6 +412,30 @@ mod tests {
         assert_eq!(run.train_loss[2].value, 2.9);
         assert_eq!(steps(&run.val_loss), vec![0.0, 20.0]);
         assert_eq!(run.val_loss[1].value, 3.1);
+    }
+
+    #[test]
+    fn pytorch_word_language_model_example() {
+        // examples/word_language_model/main.py: an unnamed `batch/total batches` counter per
+        // epoch, and the validation loss on the end-of-epoch line.
+        let run = load(
+            "| epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.12 | loss  7.63 | ppl  2067.24\n\
+             | epoch   1 |   400/ 2983 batches | lr 20.00 | ms/batch 44.10 | loss  6.85 | ppl   945.80\n\
+             -----------------------------------------------------------------------------------------\n\
+             | end of epoch   1 | time: 140.51s | valid loss  5.82 | valid ppl   337.14\n\
+             -----------------------------------------------------------------------------------------\n\
+             | epoch   2 |   200/ 2983 batches | lr 20.00 | ms/batch 45.02 | loss  5.71 | ppl   301.90\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![200.0, 400.0, 3183.0]);
+        assert_eq!(run.train_loss[2].value, 5.71);
+        assert_eq!(
+            run.val_loss,
+            vec![Point {
+                step: 400.0,
+                value: 5.82
+            }]
+        );
+        assert_eq!(run.lr[0].value, 20.0);
     }
 
     #[test]
