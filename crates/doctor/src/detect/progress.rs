@@ -346,7 +346,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
                  frequencies and ignores the context ({rate_text}).",
                 num(level),
                 step_str(onset),
-                if refs.unigram.is_some_and(|u| u.estimated) { " (estimated ≈ 0.8 ln V)" } else { "" },
+                estimated_note(refs.unigram, refs.ln_vocab),
                 num(u)
             ),
             evidence(json!({ "onset_step": onset })),
@@ -472,13 +472,26 @@ fn underfitting(
             "Loss ends at {}, still above the bigram level{} {} that a lookup table reaches, and improves only \
              slowly ({rate_text}).",
             num(level),
-            if estimated { " (estimated ≈ 0.6 ln V)" } else { "" },
+            estimated_note(
+                Some(crate::detect::RefLevel { value: bigram, estimated }),
+                ctx.refs.ln_vocab
+            ),
             num(bigram)
         ),
         evidence,
         "The model is too small or too constrained: widen the hidden state ×4 (e.g. 32 → 128+), add a layer, \
          raise the learning rate ×3, or train longer; check that the sequence length gives it context.",
     )
+}
+
+/// " (estimated ≈ 0.72 ln V)" for a reference guessed from the vocabulary size.
+fn estimated_note(level: Option<crate::detect::RefLevel>, ln_vocab: Option<f64>) -> String {
+    match (level, ln_vocab) {
+        (Some(r), Some(l)) if r.estimated && l > 0.0 => {
+            format!(" (estimated ≈ {:.2} ln V)", r.value / l)
+        }
+        _ => String::new(),
+    }
 }
 
 /// Median of the first 2% of points (at least 3): where the run started, robust to noise.
@@ -728,5 +741,34 @@ mod tests {
             Some(65),
         );
         assert_eq!(kinds(&run), vec![FindingKind::Underfitting]);
+    }
+
+    #[test]
+    fn a_word_model_ending_near_the_unigram_entropy_is_underfitting() {
+        // V = 2000 words (ln V 7.6): from 7.6 down to ~5.0 (0.66 ln V, near the unigram
+        // entropy of word text, estimated 0.72 ln V) and stuck there.
+        let run_to = |end: f64| {
+            run_with(
+                noisy(800, 0.03, 8, move |i| {
+                    end + (7.6 - end) * (-(i as f64) / 60.0).exp()
+                }),
+                Some(2000),
+            )
+        };
+        assert_eq!(kinds(&run_to(5.0)), vec![FindingKind::UnigramPlateau]);
+        // Falling steadily on the log-step axis to 3.5 (0.46 ln V) is healthy.
+        let healthy = run_with(
+            noisy(800, 0.03, 8, |i| 3.0 + 4.6 / (1.0 + i as f64 / 10.0).sqrt()),
+            Some(2000),
+        );
+        assert!(kinds(&healthy).is_empty());
+        // Still falling, slowly (power law), at 0.6 ln V: above the estimated bigram level.
+        let slow = run_with(
+            noisy(800, 0.03, 8, |i| {
+                4.2 + 3.4 / (1.0 + i as f64 / 10.0).powf(0.3)
+            }),
+            Some(2000),
+        );
+        assert_eq!(kinds(&slow), vec![FindingKind::Underfitting]);
     }
 }
