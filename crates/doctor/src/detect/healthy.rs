@@ -17,6 +17,15 @@ pub fn too_thin(ctx: &Ctx) -> Option<Vec<String>> {
     if n >= MIN_POINTS_FOR_HEALTHY {
         return None;
     }
+    // An epoch-level log (Keras, Lightning's `*_epoch`) that evaluates at every point: each
+    // value is a mean over a whole epoch, and validation checks the training curve point by
+    // point. Half the points each, with both curves, carry as much as ten single batches.
+    let paired = !ctx.train_is_val
+        && ctx.val.len() >= MIN_POINTS_FOR_HEALTHY / 2
+        && n >= MIN_POINTS_FOR_HEALTHY / 2;
+    if paired {
+        return None;
+    }
     let what = if ctx.train_is_val {
         "validation"
     } else {
