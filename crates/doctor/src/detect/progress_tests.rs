@@ -1,0 +1,224 @@
+//! Tests of the progress judgement: constructed curves for each way a run stalls, and the
+//! healthy near-misses.
+use super::*;
+use crate::detect::test_support::{curve, run_with, Noise};
+
+fn noisy(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Point> {
+    let mut rng = Noise::new(seed);
+    curve(n, f)
+        .into_iter()
+        .map(|p| Point {
+            value: p.value + sd * rng.normal(),
+            ..p
+        })
+        .collect()
+}
+
+fn kinds(run: &crate::Run) -> Vec<FindingKind> {
+    detect(&Ctx::new(run), &[]).iter().map(|f| f.kind).collect()
+}
+
+#[test]
+fn healthy_power_law_decay_is_progress_not_a_plateau() {
+    let run = run_with(
+        noisy(800, 0.04, 1, |i| {
+            1.2 + 3.0 / (1.0 + i as f64 / 20.0).powf(0.45)
+        }),
+        Some(65),
+    );
+    assert!(kinds(&run).is_empty());
+}
+
+#[test]
+fn batch_four_noise_with_steady_decline_is_healthy() {
+    let run = run_with(
+        noisy(4000, 0.35, 2, |i| {
+            1.3 + 2.9 / (1.0 + i as f64 / 40.0).powf(0.4)
+        }),
+        Some(65),
+    );
+    assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
+}
+
+#[test]
+fn a_short_healthy_run_is_not_judged_stalled() {
+    let run = run_with(
+        noisy(50, 0.03, 3, |i| 2.2 + 2.0 * (-(i as f64) / 15.0).exp()),
+        Some(65),
+    );
+    assert!(kinds(&run).is_empty());
+}
+
+#[test]
+fn a_fast_drop_then_a_wide_band_is_oscillation_and_stagnation() {
+    // SGD at a high LR with batch 2: down from 4.2 to ~2 in 100 steps, then a band of
+    // ±14% with a trace of a slope, validation above it.
+    let mut rng = Noise::new(21);
+    let loss: Vec<Point> = curve(3000, |i| {
+        2.0 + 2.2 * (-(i as f64) / 30.0).exp() - 1e-5 * i as f64
+    })
+    .into_iter()
+    .map(|p| Point {
+        value: p.value * (1.0 + 0.14 * rng.normal()),
+        ..p
+    })
+    .collect();
+    let mut run = run_with(loss, Some(65));
+    run.val_loss = curve(3000, |_| 2.15).into_iter().step_by(100).collect();
+    assert_eq!(
+        kinds(&run),
+        vec![FindingKind::Oscillation, FindingKind::Stagnation],
+        "{:?}",
+        detect(&Ctx::new(&run), &[])
+    );
+}
+
+#[test]
+fn a_language_model_falling_in_a_wide_band_is_oscillation() {
+    // Still improving on the log-step axis, but each logged loss bursts upward (log-normal
+    // swings of ±30%), as after bad optimizer steps; symmetric batch-size noise of the same
+    // width is healthy (see `batch_four_noise_with_steady_decline_is_healthy`), so is ±3%,
+    // and without a known vocabulary (a classifier's small batches) nothing is said.
+    let band = |sd: f64, vocab: Option<usize>| {
+        let mut rng = Noise::new(5);
+        let loss: Vec<Point> = curve(1000, |i| 1.5 + 3.0 / (1.0 + i as f64 / 40.0).sqrt())
+            .into_iter()
+            .map(|p| Point {
+                value: p.value * (sd * rng.normal()).exp(),
+                ..p
+            })
+            .collect();
+        kinds(&run_with(loss, vocab))
+    };
+    assert_eq!(band(0.3, Some(65)), vec![FindingKind::Oscillation]);
+    assert!(band(0.03, Some(65)).is_empty());
+    assert!(band(0.3, None).is_empty());
+}
+
+#[test]
+fn bouncing_above_ln_v_is_oscillation_and_a_stall_not_a_call_for_more_lr() {
+    // SGD at LR 80: the loss never gets under ln V = 4.2 and swings ±40% around 7.
+    let mut rng = Noise::new(8);
+    let loss: Vec<Point> = curve(600, |_| 7.0)
+        .into_iter()
+        .map(|p| Point {
+            value: p.value * (0.4 * rng.normal()).exp(),
+            ..p
+        })
+        .collect();
+    let run = run_with(loss, Some(68));
+    let found = detect(&Ctx::new(&run), &[]);
+    let kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![FindingKind::Oscillation, FindingKind::Stagnation]
+    );
+    assert!(found[1].advice.contains("Lower the learning rate"));
+}
+
+#[test]
+fn a_classifier_pinned_at_ln_3_is_stagnation() {
+    let mut run = run_with(noisy(13, 0.02, 9, |i| 1.10 - 0.003 * i as f64), None);
+    run.val_loss = noisy(10, 0.004, 10, |_| 3f64.ln())
+        .into_iter()
+        .map(|p| Point {
+            step: p.step * 13.0,
+            ..p
+        })
+        .collect();
+    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+    // A classifier that learns leaves ln 3 behind.
+    run.val_loss = noisy(10, 0.004, 10, |i| 1.0986 - 0.06 * i as f64)
+        .into_iter()
+        .map(|p| Point {
+            step: p.step * 13.0,
+            ..p
+        })
+        .collect();
+    assert!(kinds(&run).is_empty());
+}
+
+#[test]
+fn stuck_at_ln_v_is_stagnation() {
+    let run = run_with(noisy(600, 0.002, 4, |_| 65f64.ln() + 0.005), Some(65));
+    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+}
+
+#[test]
+fn stuck_at_the_unigram_entropy_is_a_unigram_plateau() {
+    let run = run_with(
+        noisy(800, 0.04, 5, |i| 3.33 + 0.85 * (-(i as f64) / 6.0).exp()),
+        Some(65),
+    );
+    assert_eq!(kinds(&run), vec![FindingKind::UnigramPlateau]);
+}
+
+#[test]
+fn stuck_at_ln_v_under_heavy_noise_is_still_stagnation() {
+    let run = run_with(noisy(600, 0.3, 9, |_| 65f64.ln() + 0.005), Some(65));
+    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+}
+
+#[test]
+fn fast_drop_then_flat_is_stagnation() {
+    let run = run_with(
+        noisy(800, 0.05, 6, |i| 1.8 + 2.4 * (-(i as f64) / 10.0).exp()),
+        Some(65),
+    );
+    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+}
+
+#[test]
+fn cosine_annealed_convergence_is_not_stagnation() {
+    let n = 800;
+    let mut run = run_with(
+        noisy(n, 0.04, 7, |i| {
+            1.5 + 2.6 / (1.0 + i as f64 / 20.0).powf(0.5)
+        }),
+        Some(65),
+    );
+    run.lr = curve(n, |i| {
+        5e-3 * 0.5 * (1.0 + (i as f64 / n as f64 * std::f64::consts::PI).cos())
+    });
+    assert!(kinds(&run).is_empty());
+}
+
+#[test]
+fn slow_progress_above_bigram_is_underfitting() {
+    let run = run_with(
+        noisy(800, 0.03, 8, |i| {
+            2.4 + 1.8 / (1.0 + i as f64 / 10.0).powf(0.3)
+        }),
+        Some(65),
+    );
+    assert_eq!(kinds(&run), vec![FindingKind::Underfitting]);
+}
+
+#[test]
+fn a_word_model_ending_near_the_unigram_entropy_is_underfitting() {
+    // V = 2000 words (ln V 7.6): from 7.6 down to ~5.0 (0.66 ln V, near the unigram
+    // entropy of word text, estimated 0.72 ln V) and stuck there.
+    let run_to = |end: f64| {
+        run_with(
+            noisy(800, 0.03, 8, move |i| {
+                end + (7.6 - end) * (-(i as f64) / 60.0).exp()
+            }),
+            Some(2000),
+        )
+    };
+    assert_eq!(kinds(&run_to(5.0)), vec![FindingKind::UnigramPlateau]);
+    // Falling steadily on the log-step axis to 3.5 (0.46 ln V) is healthy.
+    let healthy = run_with(
+        noisy(800, 0.03, 8, |i| 3.0 + 4.6 / (1.0 + i as f64 / 10.0).sqrt()),
+        Some(2000),
+    );
+    assert!(kinds(&healthy).is_empty());
+    // Still falling, slowly (power law), at 0.6 ln V: above the estimated bigram level.
+    let slow = run_with(
+        noisy(800, 0.03, 8, |i| {
+            4.2 + 3.4 / (1.0 + i as f64 / 10.0).powf(0.3)
+        }),
+        Some(2000),
+    );
+    assert_eq!(kinds(&slow), vec![FindingKind::Underfitting]);
+}
