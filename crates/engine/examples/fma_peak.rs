@@ -57,8 +57,11 @@ mod x86 {
     }
 }
 
+/// A register-only FMA loop: runs the given number of rounds, returns a value to keep.
+type Kernel = fn(u64) -> f32;
+
 /// GFLOP/s of `threads` threads each running `kernel` for about `seconds`.
-fn measure(threads: usize, seconds: f64, lanes: usize, kernel: fn(u64) -> f32) -> f64 {
+fn measure(threads: usize, seconds: f64, lanes: usize, kernel: Kernel) -> f64 {
     // Calibrate: iterations per second on one thread.
     let probe = 1u64 << 20;
     let t = Instant::now();
@@ -89,7 +92,7 @@ fn main() {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let mut kinds: Vec<(&str, usize, fn(u64) -> f32)> = Vec::new();
+        let mut kinds: Vec<(&str, usize, Kernel)> = Vec::new();
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             // SAFETY: AVX2 and FMA detected just above.
             kinds.push(("avx2", 8, |n| unsafe { x86::avx2(n) }));

@@ -403,38 +403,63 @@ mod tests {
         // shared packing is addressed by depth block and padded like the per-thread one.
         let (m, n, k) = (40, 70, 300);
         let (a, b) = test_matrices(m, n, k);
-        let (one, two) = (CpuBackend::new(1), CpuBackend::new(2));
         assert!(
             gemm::packs_b(m / 2, n, gemm::Operand::stored(&b, Trans::N, n)),
             "the shared packing is what this tests"
         );
+        for kernels in [Kernels::Avx2, Kernels::Avx512] {
+            if !kernels.available() {
+                println!("SKIP: this CPU cannot run the {} kernels", kernels.name());
+                continue;
+            }
+            let one = CpuBackend::with_kernels(1, kernels);
+            let two = CpuBackend::with_kernels(2, kernels);
+            shared_packing_gives_the_bits_of_one_thread(&one, &two, (m, n, k), &a, &b);
+        }
+    }
+
+    fn shared_packing_gives_the_bits_of_one_thread(
+        one: &CpuBackend,
+        two: &CpuBackend,
+        (m, n, k): (usize, usize, usize),
+        a: &[f32],
+        b: &[f32],
+    ) {
         for ta in [Trans::N, Trans::T] {
             for tb in [Trans::N, Trans::T] {
                 let start: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32).collect();
                 let (mut c1, mut c2) = (start.clone(), start);
-                one.sgemm(ta, tb, m, n, k, 0.5, &a, &b, 0.25, &mut c1);
-                two.sgemm(ta, tb, m, n, k, 0.5, &a, &b, 0.25, &mut c2);
+                one.sgemm(ta, tb, m, n, k, 0.5, a, b, 0.25, &mut c1);
+                two.sgemm(ta, tb, m, n, k, 0.5, a, b, 0.25, &mut c2);
                 assert!(
                     c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "{ta:?}{tb:?}"
+                    "{:?} {ta:?}{tb:?}",
+                    one.kernels()
                 );
             }
         }
     }
 
     #[test]
-    fn sgemm_matches_naive_for_all_transposes_and_threads() {
+    fn sgemm_matches_naive_for_all_transposes_threads_and_kernels() {
         let (m, n, k) = (70, 33, 129);
         let (a, b) = test_matrices(m, n, k);
-        for threads in [1, 2] {
-            let be = CpuBackend::new(threads);
+        for (kernels, threads) in Kernels::ALL.into_iter().flat_map(|k| [(k, 1), (k, 2)]) {
+            if !kernels.available() {
+                println!("SKIP: this CPU cannot run the {} kernels", kernels.name());
+                continue;
+            }
+            let be = CpuBackend::with_kernels(threads, kernels);
             for ta in [Trans::N, Trans::T] {
                 for tb in [Trans::N, Trans::T] {
                     let want = naive(ta, tb, m, n, k, &a, &b);
                     let mut c = vec![1.0; m * n];
                     be.sgemm(ta, tb, m, n, k, 1.0, &a, &b, 0.0, &mut c);
                     for (x, y) in c.iter().zip(&want) {
-                        assert!((x - y).abs() < 1e-3, "{ta:?}{tb:?} t={threads}: {x} vs {y}");
+                        assert!(
+                            (x - y).abs() < 1e-3,
+                            "{kernels:?} {ta:?}{tb:?} t={threads}: {x} vs {y}"
+                        );
                     }
                     let mut acc = want.clone();
                     be.sgemm(ta, tb, m, n, k, 1.0, &a, &b, 1.0, &mut acc);
