@@ -13,16 +13,24 @@ THREADS=("${@:-2}")
 CONFIGS=${CONFIGS:-a,b,c,d,e}
 SECONDS_PER_CONFIG=${SECONDS_PER_CONFIG:-4}
 REPEATS=${REPEATS:-1}
-PEAK_PER_CORE=97 # GFLOP/s, measured FMA peak of one core of this machine
+# GFLOP/s of one core's FMA peak; unset: measured with examples/fma_peak.rs (widest vectors)
+PEAK_PER_CORE=${PEAK_PER_CORE:-}
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release --quiet -p rnnlab-engine --example train_bench
+cargo build --release --quiet -p rnnlab-engine --example train_bench --example fma_peak
 RNNLAB="$CARGO_TARGET_DIR/release/examples/train_bench"
 PYTHON=${PYTHON:-python3}
 "$PYTHON" bench/pytorch_peer.py --config a --seconds 0 --json >/dev/null # venv + torch ready
 
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+peaks=$(mktemp)
+trap 'rm -f "$results" "$peaks"' EXIT
+if [ -n "$PEAK_PER_CORE" ]; then
+  peak_args=(--peak-per-core "$PEAK_PER_CORE")
+else
+  "$CARGO_TARGET_DIR/release/examples/fma_peak" --threads 1 --json >"$peaks"
+  peak_args=(--peak-json "$peaks")
+fi
 run_rnnlab() {
   "$RNNLAB" --threads "$1" --config "$2" --seconds "$SECONDS_PER_CONFIG" --json >>"$results"
 }
@@ -47,4 +55,4 @@ for r in $(seq "$REPEATS"); do
 done
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 bench/summarize.py "$results" --peak-per-core "$PEAK_PER_CORE"
+python3 bench/summarize.py "$results" "${peak_args[@]}"

@@ -19,7 +19,7 @@
 #   REPEATS           pairs per config and thread count; the side that runs
 #                     first alternates from pair to pair                      [3]
 #   SECONDS_PER_CONFIG  timed seconds of each run, after its warm-up          [5]
-#   SCALING_THREADS   thread counts of the scaling runs                       ["1 2 4 8 16"]
+#   SCALING_THREADS   thread counts of the scaling runs; empty: none          ["1 2 4 8 16"]
 #   SCALING_CONFIGS   configs of the scaling runs                             [b,c]
 #   SCALING_REPEATS   pairs per scaling point                                 [3]
 #   KERNELS           rnnlab's kernel sets (RNNLAB_GEMM), each run in every
@@ -31,13 +31,13 @@ cd "$(dirname "$0")/.."
 
 if [ -n "${QUICK:-}" ]; then
   : "${THREADS:=1 2}" "${CONFIGS:=a}" "${REPEATS:=1}" "${SECONDS_PER_CONFIG:=1}"
-  : "${SCALING_THREADS:=1 2}" "${SCALING_CONFIGS:=a}" "${SCALING_REPEATS:=1}" "${FMA_SECONDS:=0.3}"
+  : "${SCALING_THREADS=1 2}" "${SCALING_CONFIGS:=a}" "${SCALING_REPEATS:=1}" "${FMA_SECONDS:=0.3}"
 fi
 THREADS=${THREADS:-2 8}
 CONFIGS=${CONFIGS:-a,b,c,d,e}
 REPEATS=${REPEATS:-3}
 SECONDS_PER_CONFIG=${SECONDS_PER_CONFIG:-5}
-SCALING_THREADS=${SCALING_THREADS:-1 2 4 8 16}
+SCALING_THREADS=${SCALING_THREADS-1 2 4 8 16}
 SCALING_CONFIGS=${SCALING_CONFIGS:-b,c}
 SCALING_REPEATS=${SCALING_REPEATS:-3}
 FMA_SECONDS=${FMA_SECONDS:-2}
@@ -151,9 +151,11 @@ echo "comparison: threads $THREADS, configs $CONFIGS, $REPEATS pairs, ${SECONDS_
 pairs "$OUT/comparison.jsonl" "$REPEATS" "$CONFIGS" $THREADS
 "$PYTHON" bench/summarize.py "$OUT/comparison.jsonl" --peak-json "$OUT/fma.jsonl" | report
 
-echo "thread scaling: threads $SCALING_THREADS, configs $SCALING_CONFIGS, $SCALING_REPEATS pairs" | report
-# shellcheck disable=SC2086
-pairs "$OUT/scaling.jsonl" "$SCALING_REPEATS" "$SCALING_CONFIGS" $SCALING_THREADS
-"$PYTHON" bench/summarize.py "$OUT/scaling.jsonl" --peak-json "$OUT/fma.jsonl" --scaling | report
+if [ -n "$SCALING_THREADS" ]; then
+  echo "thread scaling: threads $SCALING_THREADS, configs $SCALING_CONFIGS, $SCALING_REPEATS pairs" | report
+  # shellcheck disable=SC2086
+  pairs "$OUT/scaling.jsonl" "$SCALING_REPEATS" "$SCALING_CONFIGS" $SCALING_THREADS
+  "$PYTHON" bench/summarize.py "$OUT/scaling.jsonl" --peak-json "$OUT/fma.jsonl" --scaling | report
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | report
 echo "raw JSON lines and this report: $OUT/"

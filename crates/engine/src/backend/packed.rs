@@ -260,7 +260,7 @@ fn gemm_rows_packed_512(
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (panels, m, a, packed, beta, c);
+    let _ = (panels, m, k, a, packed, beta, c);
 }
 
 /// The AVX-512 kernel for `rows` rows of depth-major `a` and `group` panels.
