@@ -15,6 +15,10 @@ pub enum Kernels {
     Avx2,
     /// The same blocking with AVX-512 kernels (x86-64 only).
     Avx512,
+    /// This crate's per-step kernels (AVX-512 where the CPU has it, else AVX2) and the `gemm`
+    /// crate for every other product (x86-64 with AVX2 only): for measuring which is faster on
+    /// the large products of a CPU.
+    Mixed,
 }
 
 /// The instruction set of this crate's own kernels.
@@ -25,18 +29,19 @@ pub enum Isa {
 }
 
 impl Kernels {
-    pub const ALL: [Kernels; 4] = [
+    pub const ALL: [Kernels; 5] = [
         Kernels::Portable,
         Kernels::GemmCrate,
         Kernels::Avx2,
         Kernels::Avx512,
+        Kernels::Mixed,
     ];
 
     /// Whether these kernels run on this CPU.
     pub fn available(self) -> bool {
         match self {
             Kernels::Portable | Kernels::GemmCrate => true,
-            Kernels::Avx2 => crate::simd::avx2_fma(),
+            Kernels::Avx2 | Kernels::Mixed => crate::simd::avx2_fma(),
             Kernels::Avx512 => crate::simd::avx512(),
         }
     }
@@ -60,6 +65,7 @@ impl Kernels {
             Kernels::GemmCrate => "crate",
             Kernels::Avx2 => "avx2",
             Kernels::Avx512 => "avx512",
+            Kernels::Mixed => "mixed",
         }
     }
 
@@ -72,8 +78,8 @@ impl Kernels {
         }
     }
 
-    /// The kernels a new backend uses: `RNNLAB_GEMM` (`native`, `crate`, `avx512`, `avx2` or
-    /// `portable`) where it is set and runs on this CPU, else [`Kernels::best`]. Read once; a
+    /// The kernels a new backend uses: `RNNLAB_GEMM` (`native`, `crate`, `avx512`, `avx2`,
+    /// `mixed` or `portable`) where it is set and runs on this CPU, else [`Kernels::best`]. Read once; a
     /// value that cannot be used is reported on stderr once.
     pub fn default_for_process() -> Kernels {
         static CHOSEN: OnceLock<Kernels> = OnceLock::new();
@@ -96,7 +102,7 @@ impl Kernels {
                     let best = Kernels::best();
                     eprintln!(
                         "rnnlab: RNNLAB_GEMM={value} is not one of native, crate, avx512, avx2, \
-                         portable; using {}",
+                         mixed, portable; using {}",
                         best.name()
                     );
                     best
@@ -105,12 +111,22 @@ impl Kernels {
         })
     }
 
-    /// This crate's own kernels, where these are they.
-    pub(crate) fn isa(self) -> Option<Isa> {
+    /// The instruction set of this crate's blocked GEMM, where it runs the general products.
+    pub(crate) fn blocked_isa(self) -> Option<Isa> {
         match self {
             Kernels::Avx2 => Some(Isa::Avx2),
             Kernels::Avx512 => Some(Isa::Avx512),
-            Kernels::Portable | Kernels::GemmCrate => None,
+            Kernels::Portable | Kernels::GemmCrate | Kernels::Mixed => None,
+        }
+    }
+
+    /// The instruction set of this crate's kernel for pre-packed weights, where it runs the
+    /// per-step products.
+    pub(crate) fn packed_isa(self) -> Option<Isa> {
+        match self {
+            Kernels::Mixed if crate::simd::avx512() => Some(Isa::Avx512),
+            Kernels::Mixed => Some(Isa::Avx2),
+            other => other.blocked_isa(),
         }
     }
 }
