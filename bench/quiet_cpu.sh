@@ -3,7 +3,7 @@
 # GPU machine's host CPU), each run pinned with taskset to distinct physical cores. The figures
 # to quote come from here; a shared machine's are for direction only.
 #
-#   bench/quiet_cpu.sh            # the full run: about 30 minutes with the defaults below
+#   bench/quiet_cpu.sh            # the full run: about 40 minutes with the defaults below
 #   QUICK=1 bench/quiet_cpu.sh    # a dry run of every part: 1 s per config, 1 pair, 1-2 threads
 #
 # That host has no Rust: build the release binaries on a machine with cargo and bring them along
@@ -22,15 +22,16 @@
 #   SCALING_THREADS   thread counts of the scaling runs; empty: none          ["1 2 4 8 16"]
 #   SCALING_CONFIGS   configs of the scaling runs                             [b,c]
 #   SCALING_REPEATS   pairs per scaling point                                 [3]
-#   KERNELS           rnnlab's kernel sets (RNNLAB_GEMM), each run in every
-#                     pair, e.g. "native avx2 crate"                          [native]
+#   KERNELS           rnnlab's kernel sets (RNNLAB_GEMM), each run in every pair;
+#                     native vs mixed decides the x86 default ("native mixed")
+#                     e.g. "native mixed avx2 crate"
 #   PYTHON            Python with torch                                       [python3]
 #   OUT               folder for the raw JSON lines and report.txt   [bench-quiet-DATE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -n "${QUICK:-}" ]; then
-  : "${THREADS:=1 2}" "${CONFIGS:=a}" "${REPEATS:=1}" "${SECONDS_PER_CONFIG:=1}"
+  : "${KERNELS:=native}" "${THREADS:=1 2}" "${CONFIGS:=a}" "${REPEATS:=1}" "${SECONDS_PER_CONFIG:=1}"
   : "${SCALING_THREADS=1 2}" "${SCALING_CONFIGS:=a}" "${SCALING_REPEATS:=1}" "${FMA_SECONDS:=0.3}"
 fi
 THREADS=${THREADS:-2 8}
@@ -41,7 +42,7 @@ SCALING_THREADS=${SCALING_THREADS-1 2 4 8 16}
 SCALING_CONFIGS=${SCALING_CONFIGS:-b,c}
 SCALING_REPEATS=${SCALING_REPEATS:-3}
 FMA_SECONDS=${FMA_SECONDS:-2}
-KERNELS=${KERNELS:-native}
+KERNELS=${KERNELS:-native mixed}
 PYTHON=${PYTHON:-python3}
 OUT=${OUT:-bench-quiet-$(date +%Y%m%d-%H%M%S)}
 
