@@ -13,16 +13,24 @@ THREADS=("${@:-2}")
 CONFIGS=${CONFIGS:-a,b,c,d,e}
 SECONDS_PER_CONFIG=${SECONDS_PER_CONFIG:-4}
 REPEATS=${REPEATS:-1}
-PEAK_PER_CORE=97 # GFLOP/s, measured FMA peak of one core of this machine
+# GFLOP/s of one core's FMA peak; unset: measured with examples/fma_peak.rs (widest vectors)
+PEAK_PER_CORE=${PEAK_PER_CORE:-}
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release --quiet -p rnnlab-engine --example train_bench
+cargo build --release --quiet -p rnnlab-engine --example train_bench --example fma_peak
 RNNLAB="$CARGO_TARGET_DIR/release/examples/train_bench"
 PYTHON=${PYTHON:-python3}
 "$PYTHON" bench/pytorch_peer.py --config a --seconds 0 --json >/dev/null # venv + torch ready
 
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+peaks=$(mktemp)
+trap 'rm -f "$results" "$peaks"' EXIT
+if [ -n "$PEAK_PER_CORE" ]; then
+  peak_args=(--peak-per-core "$PEAK_PER_CORE")
+else
+  "$CARGO_TARGET_DIR/release/examples/fma_peak" --threads 1 --json >"$peaks"
+  peak_args=(--peak-json "$peaks")
+fi
 run_rnnlab() {
   "$RNNLAB" --threads "$1" --config "$2" --seconds "$SECONDS_PER_CONFIG" --json >>"$results"
 }
@@ -47,37 +55,4 @@ for r in $(seq "$REPEATS"); do
 done
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$PYTHON" - "$results" "$PEAK_PER_CORE" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-peak = float(sys.argv[2])
-# Each (impl, config, threads) has one row per repeat; run k of rnnlab and run k of PyTorch ran
-# back to back, so the ratio of each pair is taken first and the median of those is reported.
-by = {}
-for r in rows:
-    by.setdefault((r["impl"], r["config"], r["threads"]), []).append(r)
-med = lambda xs: statistics.median(xs) if xs else float("nan")
-def m(rs, key):
-    return med([r[key] for r in rs])
-repeats = max(len(v) for v in by.values())
-# GF/s are model FLOPs per second (the same count for both); "executed" is what rnnlab ran,
-# which is less where its first layer looks up a projected embedding, and gives % of peak.
-print(f"{'cfg':<4}{'model':<20}{'thr':>4}{'rnnlab tok/s':>14}{'torch tok/s':>13}{'ratio':>7}"
-      f"{'rnnlab GF/s':>13}{'executed':>10}{'% FMA peak':>11}{'torch GF/s':>12}{'rnnlab MB':>11}{'torch MB':>10}"
-      f"{'GF/cpu-s rnnlab':>17}{'torch':>7}" + (f"{'ratio range':>16}" if repeats > 1 else ""))
-for (impl, cfg, thr), rs in by.items():
-    if impl != "rnnlab":
-        continue
-    ts = by.get(("pytorch", cfg, thr), [])
-    ratios = [r["tok_s"] / t["tok_s"] for r, t in zip(rs, ts)]
-    line = (f"{cfg:<4}{rs[0]['model']:<20}{thr:>4}{m(rs, 'tok_s'):>14.0f}{m(ts, 'tok_s') if ts else 0:>13.0f}"
-            f"{med(ratios):>6.2f}x{m(rs, 'gflops'):>13.1f}{m(rs, 'gflops_executed'):>10.1f}"
-            f"{100 * m(rs, 'gflops_executed') / (peak * thr):>10.0f}%"
-            f"{m(ts, 'gflops') if ts else 0:>12.1f}{m(rs, 'peak_mb'):>11.0f}{m(ts, 'peak_mb') if ts else 0:>10.0f}"
-            f"{m(rs, 'gflop_per_cpu_s'):>17.1f}{m(ts, 'gflop_per_cpu_s') if ts else 0:>7.1f}")
-    if repeats > 1 and ratios:
-        line += f"{min(ratios):>9.2f}–{max(ratios):.2f}x"
-    print(line)
-if repeats > 1:
-    print(f"medians of {repeats} back-to-back pairs per config")
-PY
+python3 bench/summarize.py "$results" "${peak_args[@]}"

@@ -8,7 +8,8 @@ the peak resident memory of a fresh subprocess per config (resource.getrusage).
 
     python3 bench/pytorch_peer.py [--threads N] [--config a,b,...] [--seconds S] [--json]
 
-Run it with any Python: it re-executes itself inside bench/.venv, creating that venv and
+Run it with any Python: one that has torch runs it as it is (a machine without network, such
+as the GPU machine's host); any other re-executes it inside bench/.venv, creating that venv and
 installing torch (`pip install torch`) when missing.
 """
 
@@ -36,8 +37,12 @@ GATES = {"LSTM": 4, "GRU": 3, "RNN-tanh": 1}
 
 
 def ensure_venv():
-    """Re-exec inside bench/.venv (created, with torch, if missing)."""
+    """Re-exec inside bench/.venv (created, with torch, if missing) unless this Python has torch."""
     if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
         return
     if not os.path.exists(VENV_PYTHON):
         print("pytorch_peer: creating bench/.venv", file=sys.stderr)

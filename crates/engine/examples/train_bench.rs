@@ -9,6 +9,8 @@
 //! Every config runs in a fresh child process (this same binary with `--child`), so the peak
 //! resident memory it reports (`VmHWM`) belongs to that config alone. `bench/pytorch_peer.py`
 //! measures PyTorch the same way and `bench/compare.sh` prints both side by side.
+//! `RNNLAB_GEMM=avx2|avx512|crate|portable` picks the matrix-product kernels (default: the
+//! fastest for this CPU); the JSON names the ones that ran.
 
 use std::process::Command;
 use std::time::Instant;
@@ -198,6 +200,7 @@ fn run_child(c: &Config, threads: usize, seconds: f64) {
         "{}",
         serde_json::json!({
             "impl": "rnnlab",
+            "kernels": be.kernels().name(),
             "config": c.name,
             "model": describe(c),
             "threads": threads,

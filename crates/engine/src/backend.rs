@@ -1,19 +1,28 @@
 //! The compute backend: the one place that knows how matrix products run.
 //!
 //! Layers and optimizers call only this trait, so another backend (a system BLAS, or a GPU
-//! later) slots in without touching them. The CPU backend runs its own AVX2/FMA kernels
-//! (`gemm` for general products, `packed` for the per-step products with a pre-packed
-//! recurrent weight; `matrixmultiply` where the CPU lacks AVX2/FMA), one call per thread, and
-//! splits large products across a private rayon pool by rows, so there is never a BLAS thread
-//! pool competing with ours for the cores. Measured on this machine (`examples/gemm_speed`), the
-//! blocked kernel matches or beats `matrixmultiply` on every shape of a training step.
+//! later) slots in without touching them. The CPU backend runs one of several sets of
+//! [`Kernels`]: on x86-64 its own, AVX-512 or AVX2+FMA by what the CPU has (`gemm` for general
+//! products, `packed` for the per-step products with a pre-packed recurrent weight); elsewhere
+//! (ARM64) the `gemm` crate, which brings NEON kernels. Each product runs one call per thread,
+//! large ones split across a private rayon pool by rows, so there is never a BLAS thread pool
+//! competing with ours for the cores. Measured on an AVX-512 Xeon (`examples/gemm_speed`,
+//! `examples/train_bench`): the own per-step kernel runs the recurrent products 2–3× as fast as
+//! the `gemm` crate, which packs the weight on every call; on the large products the crate is
+//! up to about 15 % ahead of the own AVX-512 GEMM (`Kernels::Mixed` combines the two), and whole
+//! training steps with either are within a few per cent, so the own kernels stay the default.
 
 use rayon::prelude::*;
 
+mod external;
 mod gemm;
 mod packed;
+mod select;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use packed::PackedWeight;
+pub use select::Kernels;
 
 /// Whether an operand is read as stored or transposed. Storage is row-major and tight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,13 +100,23 @@ pub trait Backend: Send + Sync {
 pub struct CpuBackend {
     pool: rayon::ThreadPool,
     threads: usize,
-    /// Whether the AVX2+FMA kernel for pre-packed weights runs on this CPU.
-    packed_kernel: bool,
+    kernels: Kernels,
 }
 
 impl CpuBackend {
-    /// A backend with `threads` workers (0 = number of cores).
+    /// A backend with `threads` workers (0 = number of cores) and the process's kernels
+    /// ([`Kernels::default_for_process`]: the fastest for this CPU, or `RNNLAB_GEMM`).
     pub fn new(threads: usize) -> Self {
+        Self::with_kernels(threads, Kernels::default_for_process())
+    }
+
+    /// A backend with the given kernels, whatever `RNNLAB_GEMM` says (tests run the same
+    /// checks through every set of kernels this way).
+    ///
+    /// # Panics
+    /// If the CPU cannot run them ([`Kernels::available`]).
+    pub fn with_kernels(threads: usize, kernels: Kernels) -> Self {
+        assert!(kernels.available(), "this CPU cannot run {kernels:?}");
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
@@ -111,8 +130,13 @@ impl CpuBackend {
         CpuBackend {
             pool,
             threads,
-            packed_kernel: crate::simd::avx2_fma(),
+            kernels,
         }
+    }
+
+    /// The kernels this backend runs.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     pub fn single_thread() -> Self {
@@ -157,14 +181,8 @@ thread_local! {
     static SHARED_PACKED_B: std::cell::RefCell<PackedWeight> = std::cell::RefCell::new(PackedWeight::default());
 }
 
-/// Strides (row, column) of an operand stored row-major as `rows×cols` before `op`.
-fn strides(t: Trans, ld: usize) -> (isize, isize) {
-    match t {
-        Trans::N => (ld as isize, 1),
-        Trans::T => (1, ld as isize),
-    }
-}
-
+/// One thread's product with `kernels`; `lda` is `a`'s leading dimension (a row chunk of a
+/// transposed `a` keeps the whole matrix's).
 #[allow(clippy::too_many_arguments)]
 fn gemm_serial(
     ta: Trans,
@@ -178,40 +196,24 @@ fn gemm_serial(
     beta: f32,
     c: &mut [f32],
     lda: usize,
-    blocked: bool,
+    kernels: Kernels,
 ) {
     if m == 0 || n == 0 {
         return;
     }
     let ldb = if tb == Trans::N { n } else { k };
-    if blocked {
+    if let Some(isa) = kernels.blocked_isa() {
         let (a, b) = (
             gemm::Operand::stored(a, ta, lda),
             gemm::Operand::stored(b, tb, ldb),
         );
-        return gemm::sgemm(m, n, k, alpha, a, b, beta, c, n);
+        return gemm::sgemm(isa, m, n, k, alpha, a, b, beta, c, n);
     }
-    let (rsa, csa) = strides(ta, lda);
-    let (rsb, csb) = strides(tb, ldb);
-    // SAFETY: the caller checked that the slices hold op(a) m×k, op(b) k×n and c m×n.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
+    let run = match kernels {
+        Kernels::GemmCrate | Kernels::Mixed => external::gemm_crate,
+        _ => external::matrixmultiply,
+    };
+    run((ta, lda), (tb, ldb), m, n, k, alpha, a, b, beta, c)
 }
 
 /// Products smaller than this many multiply-adds are not worth splitting across threads.
@@ -239,32 +241,22 @@ impl Backend for CpuBackend {
         // (e.g. a batch partition of a recurrent layer): splitting it again would only add sync.
         let nested = self.pool.current_thread_index().is_some();
         if self.threads == 1 || nested || m < 2 * self.threads || m * n * k < PARALLEL_MIN_FLOPS {
-            return gemm_serial(
-                ta,
-                tb,
-                m,
-                n,
-                k,
-                alpha,
-                a,
-                b,
-                beta,
-                c,
-                lda,
-                self.packed_kernel,
-            );
+            return gemm_serial(ta, tb, m, n, k, alpha, a, b, beta, c, lda, self.kernels);
         }
         // Split the rows of c (and of op(a)) across threads.
         let rows_per = m.div_ceil(self.threads);
         let ldb = if tb == Trans::N { n } else { k };
-        if self.packed_kernel && gemm::packs_b(rows_per, n, gemm::Operand::stored(b, tb, ldb)) {
-            return SHARED_PACKED_B.with_borrow_mut(|packed| {
-                self.pack_b(tb, b, k, n, packed);
-                self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a, c| {
-                    let a = gemm::Operand::stored(a, ta, lda);
-                    gemm::sgemm_prepacked(rows, n, k, alpha, a, packed.as_slice(), beta, c, n)
-                })
-            });
+        if let Some(isa) = self.kernels.blocked_isa() {
+            if gemm::packs_b(rows_per, n, gemm::Operand::stored(b, tb, ldb)) {
+                return SHARED_PACKED_B.with_borrow_mut(|packed| {
+                    self.pack_b(tb, b, k, n, packed);
+                    let packed = packed.as_slice();
+                    self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a, c| {
+                        let a = gemm::Operand::stored(a, ta, lda);
+                        gemm::sgemm_prepacked(isa, rows, n, k, alpha, a, packed, beta, c, n)
+                    })
+                });
+            }
         }
         self.rows_in_parallel(ta, m, n, k, rows_per, a, c, &|rows, a_part, c_chunk| {
             gemm_serial(
@@ -279,14 +271,14 @@ impl Backend for CpuBackend {
                 beta,
                 c_chunk,
                 lda,
-                self.packed_kernel,
+                self.kernels,
             )
         });
     }
 
     fn pack_b(&self, tb: Trans, b: &[f32], k: usize, n: usize, out: &mut PackedWeight) {
         assert!(b.len() >= k * n, "pack_b: b holds {} < {}", b.len(), k * n);
-        if self.packed_kernel {
+        if self.kernels.packed_isa().is_some() {
             let nested = self.pool.current_thread_index().is_some();
             if self.threads == 1 || nested {
                 return packed::pack(tb, b, k, n, out);
@@ -319,10 +311,22 @@ impl Backend for CpuBackend {
         c: &mut [f32],
     ) {
         let packed = packed.as_slice();
-        if self.packed_kernel {
-            packed::gemm(m, n, k, a, packed, beta, c);
-        } else {
-            gemm_serial(Trans::N, tb, m, n, k, 1.0, a, packed, beta, c, k, false);
+        match self.kernels.packed_isa() {
+            Some(isa) => packed::gemm(isa, m, n, k, a, packed, beta, c),
+            None => gemm_serial(
+                Trans::N,
+                tb,
+                m,
+                n,
+                k,
+                1.0,
+                a,
+                packed,
+                beta,
+                c,
+                k,
+                self.kernels,
+            ),
         }
     }
 
@@ -402,38 +406,63 @@ mod tests {
         // shared packing is addressed by depth block and padded like the per-thread one.
         let (m, n, k) = (40, 70, 300);
         let (a, b) = test_matrices(m, n, k);
-        let (one, two) = (CpuBackend::new(1), CpuBackend::new(2));
         assert!(
             gemm::packs_b(m / 2, n, gemm::Operand::stored(&b, Trans::N, n)),
             "the shared packing is what this tests"
         );
+        for kernels in [Kernels::Avx2, Kernels::Avx512] {
+            if !kernels.available() {
+                println!("SKIP: this CPU cannot run the {} kernels", kernels.name());
+                continue;
+            }
+            let one = CpuBackend::with_kernels(1, kernels);
+            let two = CpuBackend::with_kernels(2, kernels);
+            shared_packing_gives_the_bits_of_one_thread(&one, &two, (m, n, k), &a, &b);
+        }
+    }
+
+    fn shared_packing_gives_the_bits_of_one_thread(
+        one: &CpuBackend,
+        two: &CpuBackend,
+        (m, n, k): (usize, usize, usize),
+        a: &[f32],
+        b: &[f32],
+    ) {
         for ta in [Trans::N, Trans::T] {
             for tb in [Trans::N, Trans::T] {
                 let start: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32).collect();
                 let (mut c1, mut c2) = (start.clone(), start);
-                one.sgemm(ta, tb, m, n, k, 0.5, &a, &b, 0.25, &mut c1);
-                two.sgemm(ta, tb, m, n, k, 0.5, &a, &b, 0.25, &mut c2);
+                one.sgemm(ta, tb, m, n, k, 0.5, a, b, 0.25, &mut c1);
+                two.sgemm(ta, tb, m, n, k, 0.5, a, b, 0.25, &mut c2);
                 assert!(
                     c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "{ta:?}{tb:?}"
+                    "{:?} {ta:?}{tb:?}",
+                    one.kernels()
                 );
             }
         }
     }
 
     #[test]
-    fn sgemm_matches_naive_for_all_transposes_and_threads() {
+    fn sgemm_matches_naive_for_all_transposes_threads_and_kernels() {
         let (m, n, k) = (70, 33, 129);
         let (a, b) = test_matrices(m, n, k);
-        for threads in [1, 2] {
-            let be = CpuBackend::new(threads);
+        for (kernels, threads) in Kernels::ALL.into_iter().flat_map(|k| [(k, 1), (k, 2)]) {
+            if !kernels.available() {
+                println!("SKIP: this CPU cannot run the {} kernels", kernels.name());
+                continue;
+            }
+            let be = CpuBackend::with_kernels(threads, kernels);
             for ta in [Trans::N, Trans::T] {
                 for tb in [Trans::N, Trans::T] {
                     let want = naive(ta, tb, m, n, k, &a, &b);
                     let mut c = vec![1.0; m * n];
                     be.sgemm(ta, tb, m, n, k, 1.0, &a, &b, 0.0, &mut c);
                     for (x, y) in c.iter().zip(&want) {
-                        assert!((x - y).abs() < 1e-3, "{ta:?}{tb:?} t={threads}: {x} vs {y}");
+                        assert!(
+                            (x - y).abs() < 1e-3,
+                            "{kernels:?} {ta:?}{tb:?} t={threads}: {x} vs {y}"
+                        );
                     }
                     let mut acc = want.clone();
                     be.sgemm(ta, tb, m, n, k, 1.0, &a, &b, 1.0, &mut acc);

@@ -111,3 +111,22 @@ fn matches_pytorch_for_every_cell_on_one_and_two_threads() {
         }
     }
 }
+
+/// The same fixtures through every set of matrix-product kernels this CPU runs, the `gemm`
+/// crate among them: the kernels ARM64 takes by default pass here on x86-64 too.
+#[test]
+fn matches_pytorch_with_every_kernel_set() {
+    use engine::backend::Kernels;
+    for kernels in Kernels::ALL {
+        if !kernels.available() {
+            println!("SKIP: this CPU cannot run the {} kernels", kernels.name());
+            continue;
+        }
+        for threads in [1, 2] {
+            let be = CpuBackend::with_kernels(threads, kernels);
+            for kind in ["rnn_tanh", "rnn_relu", "lstm", "gru"] {
+                check(kind, &be);
+            }
+        }
+    }
+}

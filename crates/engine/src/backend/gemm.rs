@@ -1,4 +1,4 @@
-//! A blocked single-precision GEMM for AVX2+FMA in the style of BLIS / llm.c: the big products
+//! A blocked single-precision GEMM for AVX2+FMA or AVX-512 in the style of BLIS / llm.c: the big products
 //! of a training step (input projections of all timesteps, input gradients, weight gradients,
 //! the output head) go through here.
 //!
@@ -9,7 +9,8 @@
 //!    (`kc×NR` each, a panel fits L1);
 //! 2. `m` in blocks of [`MC`]: the block of `op(A)` is packed into row panels of [`MR`]
 //!    (`kc×MR` each, interleaved so the kernel broadcasts consecutive floats; the block fits L2);
-//! 3. every `NR` panel × every `MR` panel: the 6×16 microkernel keeps `C` in 12 registers.
+//! 3. every `NR` panel (AVX-512: every pair of panels) × every `MR` panel: the microkernel
+//!    ([`super::x86`]) keeps the 6×16 (6×32) tile of `C` in 12 registers.
 //!
 //! Packing zero-pads the ragged edges, so the kernel always computes a full tile and only the
 //! store is clipped. Each call's accumulation order depends only on the shapes, never on
@@ -17,10 +18,14 @@
 
 use std::cell::RefCell;
 
+use super::select::Isa;
 use super::PackedWeight;
 
-/// Columns per B panel (two AVX registers).
+/// Columns per B panel (two AVX registers, one AVX-512 register).
 const NR: usize = 16;
+/// B panels per AVX-512 microkernel call: 6×2 accumulators; a pair of `KC`-deep panels
+/// (32 KiB) stays in L1 (four would not).
+const P512: usize = 2;
 /// Rows per A panel: 6×2 accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers.
 const MR: usize = 6;
 /// Depth of one packed block: a B panel (`KC·NR` floats = 16 KiB) stays in L1.
@@ -163,9 +168,10 @@ fn tile_waste(m: usize, n: usize) -> f64 {
 
 /// `C = alpha·op(A)·op(B) + beta·C` on the calling thread; `c` is row-major with row stride
 /// `ldc`. With `beta == 0` the old contents of `c` are never read (they may be NaN).
-/// Only call when [`crate::simd::avx2_fma`] holds.
+/// Only call when the CPU has `isa` ([`crate::simd`]).
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(
+    isa: Isa,
     m: usize,
     n: usize,
     k: usize,
@@ -176,7 +182,7 @@ pub fn sgemm(
     c: &mut [f32],
     ldc: usize,
 ) {
-    if nothing_to_multiply(m, n, k, &a, beta, c, ldc) {
+    if nothing_to_multiply(isa, m, n, k, &a, beta, c, ldc) {
         return;
     }
     assert!(b.data.len() > b.last(k, n), "gemm: b too short");
@@ -185,6 +191,7 @@ pub fn sgemm(
     // which costs about a quarter more (the output head's 65 logits stay as they are).
     if tile_waste(n, m) * 1.25 < tile_waste(m, n) {
         return blocked(
+            isa,
             n,
             m,
             k,
@@ -196,7 +203,18 @@ pub fn sgemm(
             (1, ldc),
         );
     }
-    blocked(m, n, k, alpha, a, BSource::Operand(b), beta, c, (ldc, 1));
+    blocked(
+        isa,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        BSource::Operand(b),
+        beta,
+        c,
+        (ldc, 1),
+    );
 }
 
 /// Whether [`blocked`] reads `op(B)` in place instead of packing it (see there).
@@ -216,6 +234,7 @@ pub fn packs_b(m: usize, n: usize, b: Operand) -> bool {
 /// over the whole depth `k`). Same blocking, kernel and summation order, so the same bits.
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm_prepacked(
+    isa: Isa,
     m: usize,
     n: usize,
     k: usize,
@@ -226,7 +245,7 @@ pub fn sgemm_prepacked(
     c: &mut [f32],
     ldc: usize,
 ) {
-    if nothing_to_multiply(m, n, k, &a, beta, c, ldc) {
+    if nothing_to_multiply(isa, m, n, k, &a, beta, c, ldc) {
         return;
     }
     assert!(
@@ -234,12 +253,14 @@ pub fn sgemm_prepacked(
         "gemm: packed b too short"
     );
     let b = BSource::Packed(packed_b);
-    blocked(m, n, k, alpha, a, b, beta, c, (ldc, 1));
+    blocked(isa, m, n, k, alpha, a, b, beta, c, (ldc, 1));
 }
 
-/// The checks both entry points share: AVX2, `c` and `op(A)` (`m×k`) large enough. Returns
-/// true when the product is empty, after scaling `c` by `beta` for `k == 0`.
+/// The checks both entry points share: the CPU has `isa`, `c` and `op(A)` (`m×k`) are large
+/// enough. Returns true when the product is empty, after scaling `c` by `beta` for `k == 0`.
+#[allow(clippy::too_many_arguments)]
 fn nothing_to_multiply(
+    isa: Isa,
     m: usize,
     n: usize,
     k: usize,
@@ -248,7 +269,11 @@ fn nothing_to_multiply(
     c: &mut [f32],
     ldc: usize,
 ) -> bool {
-    assert!(crate::simd::avx2_fma(), "blocked gemm needs AVX2 and FMA");
+    let has = match isa {
+        Isa::Avx2 => crate::simd::avx2_fma(),
+        Isa::Avx512 => crate::simd::avx512(),
+    };
+    assert!(has, "blocked gemm: this CPU lacks {isa:?}");
     if m == 0 || n == 0 {
         return true;
     }
@@ -278,6 +303,7 @@ enum BSource<'a> {
 /// each of its floats to use it 65 times).
 #[allow(clippy::too_many_arguments)]
 fn blocked(
+    isa: Isa,
     m: usize,
     n: usize,
     k: usize,
@@ -312,7 +338,13 @@ fn blocked(
                 } else {
                     pack_a(a, i0, mc, p0, kc, a_buf)
                 };
-                for jp in 0..n.div_ceil(NR) {
+                // Panels per kernel call.
+                let step = match isa {
+                    Isa::Avx2 => 1,
+                    Isa::Avx512 => P512,
+                };
+                let panels = n.div_ceil(NR);
+                for jp in (0..panels).step_by(step) {
                     let b_ptr = b_base[jp * panel_stride..].as_ptr();
                     for ip in 0..mc.div_ceil(MR) {
                         let rows = MR.min(mc - ip * MR);
@@ -331,40 +363,36 @@ fn blocked(
                             kc,
                             acs,
                             ldb,
+                            panel_stride,
                             rows,
-                            cols: NR.min(n - jp * NR),
+                            cols: (step * NR).min(n - jp * NR),
                             rsc,
                             csc,
                             alpha,
                             beta: beta_here,
                         };
                         let at = (i0 + ip * MR) * rsc + jp * NR * csc;
-                        // SAFETY: AVX2/FMA checked by the caller. Every row pointer has `kc`
-                        // steps of `acs` inside `a` (or its panel), `b_ptr` has `kc` rows of
-                        // NR floats at stride `ldb` inside `b` (or its panel), and the tile
-                        // `rows×cols` at `at` with strides (rsc, csc) lies inside `c`: the
-                        // caller checked the operands' extents.
-                        unsafe { kernel(&a_rows, b_ptr, c.as_mut_ptr().add(at), &tile) };
+                        // SAFETY: the CPU has `isa` (checked by the caller). Every row pointer
+                        // has `kc` steps of `acs` inside `a` (or its panel); each of the
+                        // `min(step, panels - jp)` panels from `b_ptr` (`panel_stride` apart)
+                        // has `kc` rows of NR floats at stride `ldb` inside `b` (or its
+                        // packing); and the tile `rows×cols` at `at` with strides (rsc, csc)
+                        // lies inside `c`: the caller checked the operands' extents.
+                        unsafe {
+                            kernel(
+                                isa,
+                                panels - jp,
+                                &a_rows,
+                                b_ptr,
+                                c.as_mut_ptr().add(at),
+                                &tile,
+                            )
+                        };
                     }
                 }
             }
         }
     });
-}
-
-/// Shape of one microkernel call and where it stores its tile.
-struct Tile {
-    /// Depth, step of `A` along it, row stride of the `B` panel.
-    kc: usize,
-    acs: usize,
-    ldb: usize,
-    /// The valid corner of the tile and `C`'s strides.
-    rows: usize,
-    cols: usize,
-    rsc: usize,
-    csc: usize,
-    alpha: f32,
-    beta: f32,
 }
 
 fn scale_rows(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) {
@@ -376,57 +404,45 @@ fn scale_rows(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn kernel(_: &[*const f32; MR], _: *const f32, _: *mut f32, _: &Tile) {
-    unreachable!("the blocked gemm runs only where AVX2 and FMA exist")
+#[allow(dead_code)] // filled in, never read: no kernel runs here
+struct Tile {
+    kc: usize,
+    acs: usize,
+    ldb: usize,
+    panel_stride: usize,
+    rows: usize,
+    cols: usize,
+    rsc: usize,
+    csc: usize,
+    alpha: f32,
+    beta: f32,
 }
 
-/// One `MR×NR` tile: `c[r][j] = alpha·Σ_kk a_r[kk·acs]·b[kk·ldb + j] + beta·c[r][j]` for
-/// the `rows×cols` corner that lies inside `C`.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn kernel(_: Isa, _: usize, _: &[*const f32; MR], _: *const f32, _: *mut f32, _: &Tile) {
+    unreachable!("the blocked gemm runs only on x86-64 with AVX2 and FMA")
+}
+
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn kernel(a: &[*const f32; MR], b: *const f32, c: *mut f32, t: &Tile) {
-    use std::arch::x86_64::*;
-    // The tile of C is read and written only after the loop: fetch it now, or each store
-    // waits for a miss (C is usually far larger than the caches).
-    if t.csc == 1 {
-        for r in 0..t.rows {
-            let row = c.add(r * t.rsc);
-            _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(row.add(NR - 1) as *const i8);
-        }
-    }
-    let mut lo = [_mm256_setzero_ps(); MR];
-    let mut hi = [_mm256_setzero_ps(); MR];
-    for kk in 0..t.kc {
-        let b_lo = _mm256_loadu_ps(b.add(kk * t.ldb));
-        let b_hi = _mm256_loadu_ps(b.add(kk * t.ldb + 8));
-        for r in 0..MR {
-            let av = _mm256_broadcast_ss(&*a[r].add(kk * t.acs));
-            lo[r] = _mm256_fmadd_ps(av, b_lo, lo[r]);
-            hi[r] = _mm256_fmadd_ps(av, b_hi, hi[r]);
-        }
-    }
-    let va = _mm256_set1_ps(t.alpha);
-    let vb = _mm256_set1_ps(t.beta);
-    for r in 0..t.rows {
-        let row = c.add(r * t.rsc);
-        let (mut x_lo, mut x_hi) = (_mm256_mul_ps(va, lo[r]), _mm256_mul_ps(va, hi[r]));
-        if t.cols == NR && t.csc == 1 {
-            if t.beta != 0.0 {
-                x_lo = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), x_lo);
-                x_hi = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row.add(8)), x_hi);
-            }
-            _mm256_storeu_ps(row, x_lo);
-            _mm256_storeu_ps(row.add(8), x_hi);
-        } else {
-            let mut out = [0.0f32; NR];
-            _mm256_storeu_ps(out.as_mut_ptr(), x_lo);
-            _mm256_storeu_ps(out.as_mut_ptr().add(8), x_hi);
-            for (j, v) in out.iter().enumerate().take(t.cols) {
-                let dst = row.add(j * t.csc);
-                *dst = if t.beta == 0.0 { *v } else { v + t.beta * *dst };
-            }
-        }
+use super::x86::Tile;
+
+/// One tile: 6×16 with AVX2, 6 rows × `min(P512, panels_left)` panels with AVX-512.
+#[cfg(target_arch = "x86_64")]
+unsafe fn kernel(
+    isa: Isa,
+    panels_left: usize,
+    a: &[*const f32; MR],
+    b: *const f32,
+    c: *mut f32,
+    t: &Tile,
+) {
+    use super::x86;
+    match (isa, P512.min(panels_left)) {
+        (Isa::Avx2, _) => x86::avx2_6x16(a, b, c, t),
+        (Isa::Avx512, 1) => x86::avx512::<MR, 1>(a, b, c, t),
+        (Isa::Avx512, 2) => x86::avx512::<MR, 2>(a, b, c, t),
+        (Isa::Avx512, 3) => x86::avx512::<MR, 3>(a, b, c, t),
+        (Isa::Avx512, _) => x86::avx512::<MR, 4>(a, b, c, t),
     }
 }
 
@@ -434,12 +450,30 @@ unsafe fn kernel(a: &[*const f32; MR], b: *const f32, c: *mut f32, t: &Tile) {
 mod tests {
     use super::*;
 
+    /// The instruction sets of this CPU, with a visible note for each one it lacks.
+    fn isas_here() -> Vec<Isa> {
+        let mut isas = Vec::new();
+        for (isa, has) in [
+            (Isa::Avx2, crate::simd::avx2_fma()),
+            (Isa::Avx512, crate::simd::avx512()),
+        ] {
+            if has {
+                isas.push(isa);
+            } else {
+                println!("SKIP: no {isa:?} on this CPU: its blocked gemm is not tested");
+            }
+        }
+        isas
+    }
+
     #[test]
     fn matches_naive_across_blocks_strides_and_edges() {
-        if !crate::simd::avx2_fma() {
-            println!("no AVX2/FMA on this CPU: blocked gemm not tested");
-            return;
+        for isa in isas_here() {
+            matches_naive(isa);
         }
+    }
+
+    fn matches_naive(isa: Isa) {
         // Shapes crossing the KC and MC block edges and ragged MR/NR tiles.
         for (m, n, k) in [(1, 1, 1), (7, 17, 3), (121, 33, 300), (13, 80, 513)] {
             let a: Vec<f32> = (0..m * k)
@@ -482,7 +516,7 @@ mod tests {
                     if beta == 0.0 {
                         c.fill(f32::NAN); // must not be read
                     }
-                    sgemm(m, n, k, alpha, ao, bo, beta, &mut c, n);
+                    sgemm(isa, m, n, k, alpha, ao, bo, beta, &mut c, n);
                     for i in 0..m {
                         for j in 0..n {
                             let dot: f64 = (0..k)
@@ -495,7 +529,7 @@ mod tests {
                             let got = c[i * n + j] as f64;
                             assert!(
                                 (got - want).abs() < 1e-3 * (1.0 + want.abs()),
-                                "{m}x{n}x{k} aT={a_t} bT={b_t} α={alpha} β={beta} [{i},{j}]: {got} vs {want}"
+                                "{isa:?} {m}x{n}x{k} aT={a_t} bT={b_t} α={alpha} β={beta} [{i},{j}]: {got} vs {want}"
                             );
                         }
                     }

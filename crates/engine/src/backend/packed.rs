@@ -6,8 +6,8 @@
 //! (`panel[kk][j] = op(b)[kk][p*NR + j]`, zero-padded), so the microkernel streams one panel
 //! with two vector loads per `k` and broadcasts one value of `a` per row.
 
+use super::select::Isa;
 use super::Trans;
-use crate::simd::avx2_fma;
 
 /// Columns of `c` per panel (two AVX registers of 8 floats).
 pub const NR: usize = 16;
@@ -134,18 +134,38 @@ thread_local! {
     static PACKED_ROWS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `c[m×n] = a[m×k] · op(b) + beta·c`, `packed` from [`pack`]. Only call when
-/// [`avx2_fma`] holds.
+/// Panels per AVX-512 kernel call: 6 rows × 2 panels = 12 accumulators, and the pair of
+/// `KC`-deep panels (32 KiB) stays in L1.
+const P512: usize = 2;
+
+/// `c[m×n] = a[m×k] · op(b) + beta·c`, `packed` from [`pack`]. Only call when the CPU has
+/// `isa` ([`crate::simd`]).
 #[allow(clippy::too_many_arguments)]
-pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], packed: &[f32], beta: f32, c: &mut [f32]) {
-    assert!(avx2_fma(), "packed gemm needs AVX2 and FMA");
+pub fn gemm(
+    isa: Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    packed: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) {
+    let has = match isa {
+        Isa::Avx2 => crate::simd::avx2_fma(),
+        Isa::Avx512 => crate::simd::avx512(),
+    };
+    assert!(has, "packed gemm: this CPU lacks {isa:?}");
     assert!(a.len() >= m * k && c.len() >= m * n && packed.len() >= packed_len(n, k));
     if m == 0 || k == 0 {
         return;
     }
     PACKED_ROWS.with_borrow_mut(|rows_of_a| {
         pack_rows(m, k, a, rows_of_a);
-        gemm_rows_packed(m, n, k, rows_of_a, packed, beta, c)
+        match isa {
+            Isa::Avx2 => gemm_rows_packed(m, n, k, rows_of_a, packed, beta, c),
+            Isa::Avx512 => gemm_rows_packed_512(m, n, k, rows_of_a, packed, beta, c),
+        }
     });
 }
 
@@ -192,6 +212,95 @@ fn gemm_rows_packed(
                 }
             }
         }
+    }
+}
+
+/// [`gemm_rows_packed`] with the AVX-512 kernel over [`P512`] panels at a time. The same
+/// depth blocks and order of additions, so the same bits.
+#[allow(clippy::too_many_arguments)]
+fn gemm_rows_packed_512(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    packed: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) {
+    let panels = n.div_ceil(NR);
+    #[cfg(target_arch = "x86_64")]
+    for p in (0..panels).step_by(P512) {
+        let group = P512.min(panels - p);
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            let beta_here = if k0 == 0 { beta } else { 1.0 };
+            for (r0, rows) in row_blocks(m) {
+                let tile = super::x86::Tile {
+                    kc,
+                    acs: rows,
+                    ldb: NR,
+                    panel_stride: NR * k,
+                    rows,
+                    cols: (group * NR).min(n - p * NR),
+                    rsc: n,
+                    csc: 1,
+                    alpha: 1.0,
+                    beta: beta_here,
+                };
+                // SAFETY: AVX-512 checked by the caller; as in `gemm_rows_packed`, with the
+                // `group` panels from `p` inside `packed` (each `NR·k` floats) and columns
+                // `p·NR..p·NR + cols` of rows `r0..r0 + rows` inside `c`.
+                unsafe {
+                    let a_ptr = a.as_ptr().add(r0 * k + k0 * rows);
+                    let b_ptr = packed.as_ptr().add(p * NR * k + k0 * NR);
+                    let c_ptr = c.as_mut_ptr().add(r0 * n + p * NR);
+                    kernel_512(group, rows, a_ptr, b_ptr, c_ptr, &tile);
+                }
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (panels, m, k, a, packed, beta, c);
+}
+
+/// The AVX-512 kernel for `rows` rows of depth-major `a` and `group` panels.
+#[cfg(target_arch = "x86_64")]
+unsafe fn kernel_512(
+    group: usize,
+    rows: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    t: &super::x86::Tile,
+) {
+    use super::x86::avx512;
+    /// Row `r`'s values sit at `a + r`, `rows` floats per depth step.
+    unsafe fn run<const R: usize, const P: usize>(
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        t: &super::x86::Tile,
+    ) {
+        let rows: [*const f32; R] = std::array::from_fn(|r| a.wrapping_add(r));
+        avx512::<R, P>(&rows, b, c, t)
+    }
+    macro_rules! by_rows {
+        ($p:literal) => {
+            match rows {
+                6 => run::<6, $p>(a, b, c, t),
+                5 => run::<5, $p>(a, b, c, t),
+                4 => run::<4, $p>(a, b, c, t),
+                3 => run::<3, $p>(a, b, c, t),
+                2 => run::<2, $p>(a, b, c, t),
+                _ => run::<1, $p>(a, b, c, t),
+            }
+        };
+    }
+    match group {
+        1 => by_rows!(1),
+        2 => by_rows!(2),
+        3 => by_rows!(3),
+        _ => by_rows!(4),
     }
 }
 
@@ -265,10 +374,19 @@ mod tests {
 
     #[test]
     fn matches_naive_for_ragged_shapes() {
-        if !avx2_fma() {
-            println!("no AVX2/FMA on this CPU: packed kernel not tested");
-            return;
+        for (isa, has) in [
+            (Isa::Avx2, crate::simd::avx2_fma()),
+            (Isa::Avx512, crate::simd::avx512()),
+        ] {
+            if has {
+                matches_naive(isa);
+            } else {
+                println!("SKIP: no {isa:?} on this CPU: its packed kernel is not tested");
+            }
         }
+    }
+
+    fn matches_naive(isa: Isa) {
         for (m, n, k) in [
             (1, 1, 1),
             (7, 37, 13),
@@ -296,7 +414,7 @@ mod tests {
                 pack(tb, if tb == Trans::T { &w } else { &wt }, k, n, &mut packed);
                 let mut c: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.1).collect();
                 let before = c.clone();
-                gemm(m, n, k, &a, packed.as_slice(), beta, &mut c);
+                gemm(isa, m, n, k, &a, packed.as_slice(), beta, &mut c);
                 for i in 0..m {
                     for j in 0..n {
                         let dot: f32 = (0..k).map(|p| a[i * k + p] * w[j * k + p]).sum();
@@ -304,7 +422,7 @@ mod tests {
                         let got = c[i * n + j];
                         assert!(
                             (got - want).abs() < 1e-4 * (1.0 + want.abs()),
-                            "{m}x{n}x{k} {tb:?} β={beta} [{i},{j}]"
+                            "{isa:?} {m}x{n}x{k} {tb:?} β={beta} [{i},{j}]"
                         );
                     }
                 }

@@ -20,6 +20,8 @@ mod cache;
 mod cells;
 mod forward;
 #[cfg(test)]
+mod kernel_tests;
+#[cfg(test)]
 mod lookup_tests;
 pub mod math;
 #[cfg(test)]

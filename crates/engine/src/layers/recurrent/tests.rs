@@ -33,7 +33,18 @@ fn random_state(stack: &RecurrentStack, b: usize, rng: &mut EngineRng) -> Recurr
 }
 
 pub(super) fn problem(kind: CellKind, layers: usize, t: usize, b: usize, seed: u64) -> Problem {
-    let (input, hidden) = (3, 4);
+    problem_sized(kind, (3, 4), layers, t, b, seed)
+}
+
+/// [`problem`] with `(input, hidden)` sizes.
+pub(super) fn problem_sized(
+    kind: CellKind,
+    (input, hidden): (usize, usize),
+    layers: usize,
+    t: usize,
+    b: usize,
+    seed: u64,
+) -> Problem {
     let mut params = ParamStore::new();
     let stack = RecurrentStack::new(&mut params, "rnn", kind, input, hidden, layers).unwrap();
     let mut rng = seeded(seed);
@@ -198,18 +209,21 @@ fn assert_close(what: &str, numeric: Option<f64>, analytic: f32, worst: &mut (f6
 }
 
 /// Returns the worst relative error and the number of values skipped at ReLU kinks.
-fn gradient_check(kind: CellKind, threads: usize, dropout: Option<Dropout>) -> (f64, usize) {
-    let be = CpuBackend::new(threads);
+pub(super) fn gradient_check(
+    kind: CellKind,
+    be: &CpuBackend,
+    dropout: Option<Dropout>,
+) -> (f64, usize) {
     let mut p = problem(kind, 2, 4, 3, 11 + kind.gates() as u64);
-    let (grads, dx, d_init) = p.analytic(&be, dropout.as_ref());
+    let (grads, dx, d_init) = p.analytic(be, dropout.as_ref());
     let mut worst = (0.0, 0);
     let dropout = dropout.as_ref();
     for (i, &analytic) in grads.iter().enumerate() {
         let orig = p.params.values[i];
         p.params.values[i] = orig + EPS;
-        let plus = p.loss(&be, &p.x, &p.init, dropout);
+        let plus = p.loss(be, &p.x, &p.init, dropout);
         p.params.values[i] = orig - EPS;
-        let minus = p.loss(&be, &p.x, &p.init, dropout);
+        let minus = p.loss(be, &p.x, &p.init, dropout);
         p.params.values[i] = orig;
         let name = &p
             .params
@@ -229,9 +243,9 @@ fn gradient_check(kind: CellKind, threads: usize, dropout: Option<Dropout>) -> (
     for (i, &analytic) in dx.iter().enumerate() {
         let orig = x[i];
         x[i] = orig + EPS;
-        let plus = p.loss(&be, &x, &p.init, dropout);
+        let plus = p.loss(be, &x, &p.init, dropout);
         x[i] = orig - EPS;
-        let minus = p.loss(&be, &x, &p.init, dropout);
+        let minus = p.loss(be, &x, &p.init, dropout);
         x[i] = orig;
         assert_close(
             &format!("{kind:?} x[{i}]"),
@@ -246,9 +260,9 @@ fn gradient_check(kind: CellKind, threads: usize, dropout: Option<Dropout>) -> (
             let mut init = p.init.clone();
             let orig = *state_value(&mut init, slot, i);
             *state_value(&mut init, slot, i) = orig + EPS;
-            let plus = p.loss(&be, &p.x, &init, dropout);
+            let plus = p.loss(be, &p.x, &init, dropout);
             *state_value(&mut init, slot, i) = orig - EPS;
-            let minus = p.loss(&be, &p.x, &init, dropout);
+            let minus = p.loss(be, &p.x, &init, dropout);
             let numeric = central(minus, plus);
             let analytic = *state_value(&mut d_init, slot, i);
             assert_close(
@@ -266,7 +280,7 @@ fn gradient_check(kind: CellKind, threads: usize, dropout: Option<Dropout>) -> (
 fn gradients_match_central_differences_for_every_cell() {
     for kind in KINDS {
         for threads in [1, 2] {
-            let (worst, skipped) = gradient_check(kind, threads, None);
+            let (worst, skipped) = gradient_check(kind, &CpuBackend::new(threads), None);
             println!(
                 "{kind:?} threads={threads}: worst relative error {worst:.2e}, {skipped} at kinks"
             );
@@ -279,14 +293,19 @@ fn gradients_match_central_differences_for_every_cell() {
 fn gradients_match_central_differences_with_locked_dropout() {
     let dropout = Dropout::new(0.4, true).unwrap();
     for kind in [CellKind::Lstm, CellKind::Gru] {
-        let (worst, skipped) = gradient_check(kind, 2, Some(dropout));
+        let (worst, skipped) = gradient_check(kind, &CpuBackend::new(2), Some(dropout));
         assert_eq!(skipped, 0);
         println!("{kind:?} with locked dropout: worst relative error {worst:.2e}");
     }
 }
 
 /// Output, final state, all gradients, dx and d_init of one training step, flattened.
-fn one_step(p: &mut Problem, be: &dyn Backend, cache: &mut StackCache, seed: u64) -> Vec<f32> {
+pub(super) fn one_step(
+    p: &mut Problem,
+    be: &dyn Backend,
+    cache: &mut StackCache,
+    seed: u64,
+) -> Vec<f32> {
     let dropout = Dropout::new(0.3, false).unwrap();
     let mut rng = seeded(seed);
     let (t, b) = (p.t, p.b);
