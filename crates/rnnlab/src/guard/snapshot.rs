@@ -8,6 +8,7 @@ use engine::ParamStore;
 use serde::{Deserialize, Serialize};
 
 use super::actions::{GuardState, Mode, Reason};
+use crate::checkpoint::Slot;
 use crate::config::GuardConfig;
 use crate::data::DataPosition;
 use doctor::online::Detector;
@@ -46,6 +47,25 @@ pub struct Restorable<'a> {
 }
 
 impl GuardState {
+    /// The snapshots' weights and optimizer moments, which a checkpoint stores as tensors
+    /// (see [`crate::checkpoint::tensors`]).
+    pub fn slots(&mut self) -> Vec<Slot<'_>> {
+        let mut out = Vec::new();
+        let held = [
+            ("guard.snapshot", &mut self.candidate),
+            ("guard.older_snapshot", &mut self.good),
+        ];
+        for (label, snap) in held {
+            if let Some(s) = snap {
+                out.push(Slot::weights(format!("{label}.values"), &mut s.values));
+                for (name, buf) in s.optimizer.buffers_mut() {
+                    out.push(Slot::moments(format!("{label}.optimizer.{name}"), buf));
+                }
+            }
+        }
+        out
+    }
+
     /// The state as a checkpoint keeps it: only the newest snapshot. The older one matters
     /// only until the next snapshot is taken (`snapshot_every` steps at most), when the newest
     /// becomes the older one anyway; keeping both doubled the checkpoint's size.

@@ -300,7 +300,7 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
             });
         }
         checkpoint::load_weights(latest, &mut model.params)?;
-        let state: TrainerState = checkpoint::read_trainer_state(latest)?;
+        let state: TrainerState = checkpoint::read_trainer_state(latest, model.params.len())?;
         batcher.seek(state.data)?;
         // Drop what was logged after the checkpoint, so the log continues as if never cut.
         metrics::truncate_to(&run.metrics(), state.metrics_bytes).map_err(io(&run.metrics()))?;
