@@ -166,23 +166,32 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
             });
         }
     }
-    let created = !run.root.exists();
+    // The run directory and the missing folders above it (a fresh `runs/`).
+    let created = crate::fsutil::topmost_missing(&run.root);
     std::fs::create_dir_all(&run.root).map_err(io(&run.root))?;
+    let remove_created = || {
+        if let Some(top) = &created {
+            let _ = std::fs::remove_dir_all(&run.root);
+            if let Some(up) = run.root.parent() {
+                crate::fsutil::remove_empty_up_to(up, top);
+            }
+        }
+    };
     let lock = match lock::RunLock::acquire(&run.root) {
         Ok(l) => l,
         Err(e) => {
-            if created {
-                let _ = std::fs::remove_dir_all(&run.root);
-            }
+            remove_created();
             return Err(e.into());
         }
     };
     let result = train_locked(&opts, &run);
-    if result.is_err() && created {
+    if result.is_err() {
         // Nothing of a fresh run that failed before its first step is worth keeping.
         let started = std::fs::metadata(run.metrics()).is_ok_and(|m| m.len() > 0);
         if !started {
-            let _ = std::fs::remove_dir_all(&run.root);
+            drop(lock);
+            remove_created();
+            return result;
         }
     }
     drop(lock);
