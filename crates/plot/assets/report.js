@@ -13,6 +13,9 @@
   const state = {
     name: "", series: { train_loss: [], val_loss: [], lr: [], grad_norm: [] }, events: [],
     references: {}, diagnosis: null, view: null, smooth: 0.9, logY: false, smoothed: null, hover: null,
+    // Loss axis range: "auto" ignores outliers when a few points would squash the curve (as
+    // `rnnlab plot --ylim auto`); the "ignore outliers" box switches to "robust" or "full".
+    yRange: "auto", offScale: 0,
   };
   const $ = (id) => document.getElementById(id);
 
@@ -136,6 +139,68 @@
     if (hi === lo) { lo -= 0.5; hi += 0.5; }
     const pad = (hi - lo) * 0.05;
     return [lo - pad, hi + pad * 2.5];
+  }
+
+  // The range the curves mostly show (axis space): medians of short chunks of each series, so
+  // a spike of a point or two never counts, a quarter of their span of room either side, never
+  // beyond the data; widened to `extra` (the reference levels). Mirrors plot's robust_extent.
+  function robustExtent(list, x0, x1, log, extra) {
+    const medians = [];
+    let lo = Infinity, hi = -Infinity;
+    for (const pts of list) {
+      if (!pts) continue;
+      const [i0, i1] = visible(pts, x0, x1);
+      const t = [];
+      for (let i = i0; i < i1; i++) {
+        const v = pts[i][1];
+        if (v == null || !isFinite(v) || (log && v <= 0)) continue;
+        t.push(log ? Math.log10(v) : v);
+      }
+      for (const v of t) { if (v < lo) lo = v; if (v > hi) hi = v; }
+      const k = Math.max(3, Math.floor(t.length / 400));
+      for (let i = 0; i < t.length; i += k) {
+        const chunk = t.slice(i, i + k).sort((a, b) => a - b);
+        medians.push(chunk[chunk.length >> 1]);
+      }
+    }
+    if (!medians.length) return null;
+    const mlo = Math.min(...medians), mhi = Math.max(...medians);
+    const room = Math.max((mhi - mlo) * 0.25, Math.abs(mhi) * 0.01);
+    let rlo = Math.max(mlo - room, lo), rhi = Math.min(mhi + room, hi);
+    for (const v of extra) {
+      if (v == null || !isFinite(v) || (log && v <= 0)) continue;
+      const t = log ? Math.log10(v) : v;
+      rlo = Math.min(rlo, t); rhi = Math.max(rhi, t);
+    }
+    if (rhi === rlo) { rlo -= 0.5; rhi += 0.5; }
+    const pad = (rhi - rlo) * 0.05;
+    return [rlo - pad, rhi + pad * 2.5];
+  }
+
+  // The loss axis range for `mode` ("auto", "robust" or "full") and whether it ignores outliers.
+  function lossRange(list, x0, x1, log, extra, mode) {
+    const full = yExtent(list, x0, x1, log, extra);
+    const robust = mode === "full" ? null : robustExtent(list, x0, x1, log, extra);
+    if (!robust) return { range: full, robust: false };
+    if (mode === "robust" || (full[1] - full[0]) > 1.5 * (robust[1] - robust[0])) {
+      return { range: robust, robust: true };
+    }
+    return { range: full, robust: false };
+  }
+
+  // Points of `list` in view beyond the range [y0, y1] (axis space).
+  function countOffScale(list, x0, x1, log, y0, y1) {
+    let n = 0;
+    for (const pts of list) {
+      const [i0, i1] = visible(pts, x0, x1);
+      for (let i = i0; i < i1; i++) {
+        const v = pts[i][1];
+        if (v == null || !isFinite(v) || (log && v <= 0)) continue;
+        const t = log ? Math.log10(v) : v;
+        if (t < y0 || t > y1) n++;
+      }
+    }
+    return n;
   }
 
   // ---------- drawing ----------
@@ -351,7 +416,12 @@
     const X = scale(x0, x1, box.x0, box.x1, false);
     const s = state.series;
     const refs = state.view ? [] : Object.values(state.references);
-    const [y0, y1] = yExtent([s.train_loss, s.val_loss], x0, x1, state.logY, refs);
+    const losses = [s.train_loss, s.val_loss];
+    const picked = lossRange(losses, x0, x1, state.logY, refs, state.yRange);
+    const [y0, y1] = picked.range;
+    const box_ = $("ignore-outliers");
+    if (box_) box_.checked = picked.robust;
+    state.offScale = picked.robust ? countOffScale(losses, x0, x1, state.logY, y0, y1) : 0;
     const Y = scale(y0, y1, box.y1, box.y0, state.logY);
     p.X = X; p.Y = Y; p.box = box;
     drawAxes(ctx, X, Y, box, state.logY ? "loss (log)" : "loss, nats/token");
@@ -366,6 +436,12 @@
     drawFindings(ctx, X, Y, box, true);
     drawEvents(ctx, X, box);
     ctx.restore();
+    if (state.offScale) {
+      ctx.save(); ctx.fillStyle = COLORS.axis; ctx.textAlign = "right"; ctx.textBaseline = "top";
+      ctx.fillText(state.offScale + " point" + (state.offScale === 1 ? "" : "s") + " off scale (outliers ignored)",
+        box.x1 - 4, box.y0 + 4);
+      ctx.restore();
+    }
     if (L) {
       ctx.save(); ctx.fillStyle = COLORS.axis; ctx.textAlign = "left"; ctx.textBaseline = "middle";
       for (const t of ticks(L.d0, L.d1, 5, false)) ctx.fillText(fmt(t), box.x1 + 6, L.map(t));
@@ -604,6 +680,9 @@
       scheduleDraw();
     });
     $("log-y").addEventListener("change", (e) => { state.logY = e.target.checked; scheduleDraw(); });
+    $("ignore-outliers").addEventListener("change", (e) => {
+      state.yRange = e.target.checked ? "robust" : "full"; scheduleDraw();
+    });
     window.addEventListener("resize", scheduleDraw);
     update(JSON.parse($("rnnlab-data").textContent));
     const url = document.body.dataset.live;
@@ -617,6 +696,6 @@
     }
   }
 
-  window.rnnlab = { update, zoomTo, resetZoom, state, redraw: draw };
+  window.rnnlab = { update, zoomTo, resetZoom, state, redraw: draw, lossRange };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();
