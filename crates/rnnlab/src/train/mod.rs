@@ -364,6 +364,7 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
         tokens_per_step: batcher.tokens_per_batch() as u64,
         train_tokens: prepared.train.len() as u64,
         valid_tokens: prepared.valid.len() as u64,
+        valid_size: Some(prepared.tokenizer.text_size(&prepared.valid)),
         params: model.params.len(),
         threads: be.threads(),
         rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),
