@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 const CSS: &str = include_str!("../assets/report.css");
 const JS: &str = include_str!("../assets/report.js");
+const JS_RANGE: &str = include_str!("../assets/report_range.js");
 
 /// Series longer than this are embedded reduced to per-bucket min/max (spikes kept), so a
 /// million-step run still makes a page a browser opens quickly.
@@ -411,6 +412,7 @@ pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtra
 {extra_sections}</main>
 <script id="rnnlab-data" type="application/json">{data}</script>
 <script>
+{JS_RANGE}
 {JS}</script>
 </body>
 </html>
