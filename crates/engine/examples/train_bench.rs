@@ -159,7 +159,11 @@ fn run_child(c: &Config, threads: usize, seconds: f64) {
     // A few batches of random tokens, cycled.
     let batches: Vec<(Vec<u32>, Vec<u32>)> = (0..4)
         .map(|_| {
-            let mut draw = || (0..t * b).map(|_| rng.gen_range(0..VOCAB as u32)).collect();
+            let mut draw = || {
+                (0..t * b)
+                    .map(|_| rng.random_range(0..VOCAB as u32))
+                    .collect()
+            };
             (draw(), draw())
         })
         .collect();

@@ -12,15 +12,15 @@ pub fn seeded(seed: u64) -> EngineRng {
 /// Fills `out` with U(-bound, bound), PyTorch's default for recurrent and linear weights.
 pub fn fill_uniform(rng: &mut EngineRng, out: &mut [f32], bound: f32) {
     for v in out {
-        *v = rng.gen_range(-bound..bound);
+        *v = rng.random_range(-bound..bound);
     }
 }
 
 /// Fills `out` with N(0, std) via Box-Muller.
 pub fn fill_normal(rng: &mut EngineRng, out: &mut [f32], std: f32) {
     for v in out {
-        let u1: f32 = rng.gen_range(f32::EPSILON..1.0);
-        let u2: f32 = rng.gen();
+        let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+        let u2: f32 = rng.random();
         *v = std * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
     }
 }

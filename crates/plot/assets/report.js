@@ -13,6 +13,9 @@
   const state = {
     name: "", series: { train_loss: [], val_loss: [], lr: [], grad_norm: [] }, events: [],
     references: {}, diagnosis: null, view: null, smooth: 0.9, logY: false, smoothed: null, hover: null,
+    // Loss axis range: "auto" ignores outliers when a few points would squash the curve (as
+    // `rnnlab plot --ylim auto`); the "ignore outliers" box switches to "robust" or "full".
+    yRange: "auto", offScale: 0,
   };
   const $ = (id) => document.getElementById(id);
 
@@ -62,15 +65,7 @@
   }
 
   // ---------- geometry ----------
-  function lowerBound(pts, step) {
-    let lo = 0, hi = pts.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (pts[mid][0] < step) lo = mid + 1; else hi = mid; }
-    return lo;
-  }
-
-  function visible(pts, x0, x1) {
-    return [Math.max(0, lowerBound(pts, x0) - 1), Math.min(pts.length, lowerBound(pts, x1) + 1)];
-  }
+  const { lowerBound, visible, yExtent, lossRange, countOffScale } = rnnlabRange;
 
   function fullX() {
     let lo = Infinity, hi = -Infinity;
@@ -116,26 +111,6 @@
     const f = (v) => (log ? (v > 0 ? Math.log10(v) : NaN) : v);
     const k = (p1 - p0) / (d1 - d0);
     return { d0, d1, p0, p1, log, map: (v) => p0 + (f(v) - d0) * k, inv: (p) => d0 + (p - p0) / k, raw: f };
-  }
-
-  function yExtent(list, x0, x1, log, extra) {
-    let lo = Infinity, hi = -Infinity;
-    const take = (v) => {
-      if (v == null || !isFinite(v) || (log && v <= 0)) return;
-      const t = log ? Math.log10(v) : v;
-      if (t < lo) lo = t;
-      if (t > hi) hi = t;
-    };
-    for (const pts of list) {
-      if (!pts) continue;
-      const [i0, i1] = visible(pts, x0, x1);
-      for (let i = i0; i < i1; i++) take(pts[i][1]);
-    }
-    for (const v of extra) take(v);
-    if (!isFinite(lo)) return [0, 1];
-    if (hi === lo) { lo -= 0.5; hi += 0.5; }
-    const pad = (hi - lo) * 0.05;
-    return [lo - pad, hi + pad * 2.5];
   }
 
   // ---------- drawing ----------
@@ -351,7 +326,12 @@
     const X = scale(x0, x1, box.x0, box.x1, false);
     const s = state.series;
     const refs = state.view ? [] : Object.values(state.references);
-    const [y0, y1] = yExtent([s.train_loss, s.val_loss], x0, x1, state.logY, refs);
+    const losses = [s.train_loss, s.val_loss];
+    const picked = lossRange(losses, x0, x1, state.logY, refs, state.yRange);
+    const [y0, y1] = picked.range;
+    const box_ = $("ignore-outliers");
+    if (box_) box_.checked = picked.robust;
+    state.offScale = picked.robust ? countOffScale(losses, x0, x1, state.logY, y0, y1) : 0;
     const Y = scale(y0, y1, box.y1, box.y0, state.logY);
     p.X = X; p.Y = Y; p.box = box;
     drawAxes(ctx, X, Y, box, state.logY ? "loss (log)" : "loss, nats/token");
@@ -366,6 +346,12 @@
     drawFindings(ctx, X, Y, box, true);
     drawEvents(ctx, X, box);
     ctx.restore();
+    if (state.offScale) {
+      ctx.save(); ctx.fillStyle = COLORS.axis; ctx.textAlign = "right"; ctx.textBaseline = "top";
+      ctx.fillText(state.offScale + " point" + (state.offScale === 1 ? "" : "s") + " off scale (outliers ignored)",
+        box.x1 - 4, box.y0 + 4);
+      ctx.restore();
+    }
     if (L) {
       ctx.save(); ctx.fillStyle = COLORS.axis; ctx.textAlign = "left"; ctx.textBaseline = "middle";
       for (const t of ticks(L.d0, L.d1, 5, false)) ctx.fillText(fmt(t), box.x1 + 6, L.map(t));
@@ -604,6 +590,9 @@
       scheduleDraw();
     });
     $("log-y").addEventListener("change", (e) => { state.logY = e.target.checked; scheduleDraw(); });
+    $("ignore-outliers").addEventListener("change", (e) => {
+      state.yRange = e.target.checked ? "robust" : "full"; scheduleDraw();
+    });
     window.addEventListener("resize", scheduleDraw);
     update(JSON.parse($("rnnlab-data").textContent));
     const url = document.body.dataset.live;
@@ -617,6 +606,6 @@
     }
   }
 
-  window.rnnlab = { update, zoomTo, resetZoom, state, redraw: draw };
+  window.rnnlab = { update, zoomTo, resetZoom, state, redraw: draw, lossRange };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();

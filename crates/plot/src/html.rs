@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 const CSS: &str = include_str!("../assets/report.css");
 const JS: &str = include_str!("../assets/report.js");
+const JS_RANGE: &str = include_str!("../assets/report_range.js");
 
 /// Series longer than this are embedded reduced to per-bucket min/max (spikes kept), so a
 /// million-step run still makes a page a browser opens quickly.
@@ -394,6 +395,7 @@ pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtra
 <div id="legend" class="legend"></div>
 <label>smoothing <input id="smooth" type="range" min="0" max="0.99" step="0.01" value="0.9"><output id="smooth-value">0.9</output></label>
 <label><input id="log-y" type="checkbox"> log y</label>
+<label title="Fit the loss axis to what the curves mostly show, so a spike does not squash them (on by itself when a few points would)"><input id="ignore-outliers" type="checkbox"> ignore outliers</label>
 <button id="reset-zoom" type="button">reset zoom</button>
 </div>
 <div class="chart" id="loss-chart"></div>
@@ -410,6 +412,7 @@ pub fn render_report_html(run: &Run, diagnosis: &Diagnosis, extras: &ReportExtra
 {extra_sections}</main>
 <script id="rnnlab-data" type="application/json">{data}</script>
 <script>
+{JS_RANGE}
 {JS}</script>
 </body>
 </html>

@@ -363,3 +363,56 @@ fn summary_card_shows_best_and_final_val_params_time_and_speed() {
         .all(|(k, _)| k != "parameters" && k != "time" && k != "tok/s"));
     assert!(bare.iter().any(|(k, _)| k == "best val bits/token"));
 }
+
+#[test]
+fn page_has_an_ignore_outliers_toggle_that_keeps_a_spike_from_squashing_the_curve() {
+    let html = page();
+    assert!(html.contains(r#"<input id="ignore-outliers" type="checkbox">"#));
+    // The page's own range logic, run in node with a stand-in for the browser.
+    let probe = r#"
+const window = {};
+const document = { readyState: "loading", addEventListener() {} };
+SCRIPT
+const curve = (spike) => Array.from({ length: 300 }, (_, i) =>
+  [i, i === 150 && spike ? 50 : 2 + Math.exp(-i / 60) + 0.02 * Math.sin(i)]);
+const r = window.rnnlab.lossRange;
+const out = {
+  spikeAuto: r([curve(true)], 0, 299, false, [], "auto"),
+  spikeFull: r([curve(true)], 0, 299, false, [], "full"),
+  plainAuto: r([curve(false)], 0, 299, false, [], "auto"),
+  plainRobust: r([curve(false)], 0, 299, false, [], "robust"),
+};
+console.log(JSON.stringify(out));
+"#
+    .replace("SCRIPT", script(&html));
+    let path = std::env::temp_dir().join(format!("rnnlab-ylim-{}.js", std::process::id()));
+    std::fs::write(&path, probe).unwrap();
+    let ran = std::process::Command::new("node").arg(&path).output();
+    let _ = std::fs::remove_file(&path);
+    let out = match ran {
+        Ok(out) => out,
+        Err(_) => {
+            return crate::test_skip::skip(
+                "RNNLAB_REQUIRE_NODE",
+                "page_has_an_ignore_outliers_toggle",
+                "node is not installed",
+            )
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let top = |k: &str| v[k]["range"][1].as_f64().unwrap();
+    // By itself the spike to 50 is ignored: the axis ends near the curve (3 at most).
+    assert_eq!(v["spikeAuto"]["robust"], true, "{v}");
+    assert!(top("spikeAuto") < 3.5, "{v}");
+    // Unticked, every value shows.
+    assert_eq!(v["spikeFull"]["robust"], false, "{v}");
+    assert!(top("spikeFull") > 50.0, "{v}");
+    // A curve without outliers keeps its full range unless asked.
+    assert_eq!(v["plainAuto"]["robust"], false, "{v}");
+    assert_eq!(v["plainRobust"]["robust"], true, "{v}");
+}

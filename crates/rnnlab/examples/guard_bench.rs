@@ -44,8 +44,8 @@ fn main() -> anyhow::Result<()> {
     let mut step_times = Vec::new();
     let mut observed = Vec::new();
     for _ in 0..steps + 3 {
-        let inputs: Vec<u32> = (0..n).map(|_| data.gen_range(0..VOCAB as u32)).collect();
-        let targets: Vec<u32> = (0..n).map(|_| data.gen_range(0..VOCAB as u32)).collect();
+        let inputs: Vec<u32> = (0..n).map(|_| data.random_range(0..VOCAB as u32)).collect();
+        let targets: Vec<u32> = (0..n).map(|_| data.random_range(0..VOCAB as u32)).collect();
         let start = Instant::now();
         model.params.zero_grads();
         let ce = model.train_batch(

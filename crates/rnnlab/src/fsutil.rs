@@ -52,6 +52,38 @@ pub fn parent_of(path: &Path) -> &Path {
     }
 }
 
+/// The highest directory that creating `dir` (with `create_dir_all`) would create: `dir`
+/// itself or one of its missing ancestors; `None` when `dir` exists.
+pub fn topmost_missing(dir: &Path) -> Option<PathBuf> {
+    if dir.exists() {
+        return None;
+    }
+    let mut top = dir.to_path_buf();
+    while let Some(up) = top.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if up.exists() {
+            break;
+        }
+        top = up.to_path_buf();
+    }
+    Some(top)
+}
+
+/// Removes `dir` if it is empty, then each empty parent up to and including `top` (what
+/// [`topmost_missing`] said creating it would create), so a failed start leaves nothing
+/// behind; a directory something else wrote to in the meantime is kept.
+pub fn remove_empty_up_to(dir: &Path, top: &Path) {
+    let mut d = dir;
+    loop {
+        if !d.starts_with(top) || std::fs::remove_dir(d).is_err() || d == top {
+            return;
+        }
+        match d.parent() {
+            Some(up) if up.starts_with(top) => d = up,
+            _ => return,
+        }
+    }
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_with(path, |f| f.write_all(bytes))
 }
@@ -108,6 +140,29 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["a.json"], "no temp file is left behind");
+    }
+
+    #[test]
+    fn what_a_failed_start_created_is_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("runs/group/name");
+        let top = topmost_missing(&run).unwrap();
+        assert_eq!(top, dir.path().join("runs"));
+        std::fs::create_dir_all(&run).unwrap();
+        assert_eq!(topmost_missing(&run), None);
+        remove_empty_up_to(&run, &top);
+        assert!(!top.exists());
+        assert!(dir.path().exists());
+        // A sibling written meanwhile keeps its parents.
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(dir.path().join("runs/other"), b"x").unwrap();
+        remove_empty_up_to(&run, &top);
+        assert!(!run.exists() && !run.parent().unwrap().exists());
+        assert!(top.join("other").exists());
+        // Folders that existed before are never removed.
+        std::fs::remove_file(top.join("other")).unwrap();
+        remove_empty_up_to(&top, &run);
+        assert!(top.exists());
     }
 
     #[test]

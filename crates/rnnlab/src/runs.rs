@@ -1,6 +1,6 @@
 //! `rnnlab runs [DIR]`: one row per run directory under DIR — what was trained, on what, for
-//! how long, how well (loss, perplexity and bits per character, byte or word, the unit the
-//! tokenizer makes comparable), the doctor's verdict — and the config keys that differ.
+//! how long, how well (loss, perplexity, bits per token and bits per character and per byte,
+//! which compare across tokenizers), the doctor's verdict — and the config keys that differ.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -25,6 +25,10 @@ pub struct RunRow {
     /// `byte`, per word for `word` ([`RunRow::bits_unit`]).
     pub best_bits: Option<f64>,
     pub bits_unit: String,
+    /// Bits per character and per byte of the validation text, for every tokenizer (from the
+    /// validation text's size in `meta.json`; for older runs only where the token is the unit).
+    pub best_bits_per_char: Option<f64>,
+    pub best_bits_per_byte: Option<f64>,
     pub verdict: String,
     /// Every config key, flattened (`train.lr`), as TOML text.
     #[serde(skip)]
@@ -84,6 +88,15 @@ fn row(path: &Path) -> RunRow {
             }
         }
     }
+    let bits_per_token = best.map(|l| l / std::f64::consts::LN_2);
+    let (per_char, per_byte) = match (best, meta.as_ref().and_then(|m| m.valid_size)) {
+        (Some(l), Some(size)) => size.bits(l, meta.as_ref().map_or(0, |m| m.valid_tokens)),
+        _ => match tokenizer.as_str() {
+            "char" => (bits_per_token, None),
+            "byte" => (None, bits_per_token),
+            _ => (None, None),
+        },
+    };
     let data = if config.data.path.is_empty() {
         config.data.name.clone()
     } else {
@@ -103,7 +116,9 @@ fn row(path: &Path) -> RunRow {
         time_s,
         best_val: best,
         best_ppl: best.map(f64::exp),
-        best_bits: best.map(|l| l / std::f64::consts::LN_2),
+        best_bits: bits_per_token,
+        best_bits_per_char: per_char,
+        best_bits_per_byte: per_byte,
         bits_unit: match tokenizer.as_str() {
             "char" => "char",
             "byte" => "byte",
@@ -133,12 +148,22 @@ pub fn differing_keys(rows: &[RunRow]) -> Vec<String> {
 pub fn table(rows: &[RunRow]) -> String {
     let opt = |v: Option<f64>, p: usize| v.map_or("-".into(), |x| format!("{x:.p$}"));
     let mut out = format!(
-        "{:<28} {:<14} {:<22} {:>7} {:>7} {:>8} {:>8} {:>13}  {}\n",
-        "run", "model", "data", "steps", "time", "best val", "ppl", "bits", "doctor"
+        "{:<28} {:<14} {:<22} {:>7} {:>7} {:>8} {:>8} {:>13} {:>9} {:>9}  {}\n",
+        "run",
+        "model",
+        "data",
+        "steps",
+        "time",
+        "best val",
+        "ppl",
+        "bits",
+        "bits/char",
+        "bits/byte",
+        "doctor"
     );
     for r in rows {
         out.push_str(&format!(
-            "{:<28} {:<14} {:<22} {:>7} {:>6.0}s {:>8} {:>8} {:>8}/{:<4}  {}\n",
+            "{:<28} {:<14} {:<22} {:>7} {:>6.0}s {:>8} {:>8} {:>8}/{:<4} {:>9} {:>9}  {}\n",
             r.name,
             r.model,
             r.data,
@@ -148,6 +173,8 @@ pub fn table(rows: &[RunRow]) -> String {
             opt(r.best_ppl, 2),
             opt(r.best_bits, 3),
             r.bits_unit,
+            opt(r.best_bits_per_char, 3),
+            opt(r.best_bits_per_byte, 3),
             r.verdict
         ));
     }
@@ -205,10 +232,39 @@ mod tests {
         assert_eq!(rows[0].best_val, Some(1.5));
         assert_eq!(rows[1].bits_unit, "byte");
         assert!((rows[1].best_bits.unwrap() - 1.2 / std::f64::consts::LN_2).abs() < 1e-12);
+        // Without the validation text's size (older runs), bits per byte of a byte run only.
+        assert_eq!(rows[1].best_bits_per_byte, rows[1].best_bits);
+        assert_eq!(rows[1].best_bits_per_char, None);
         assert_eq!(differing_keys(&rows), ["data.tokenizer", "model.hidden"]);
         let text = table(&rows);
         assert!(text.contains("lstm 1x128"), "{text}");
         assert!(text.contains("model.hidden=256"), "{text}");
         assert!(!text.contains("train.lr="), "{text}");
+    }
+
+    #[test]
+    fn bits_per_char_and_byte_for_a_word_run_from_the_validation_texts_size() {
+        let dir = tempfile::tempdir().unwrap();
+        fake_run(dir.path(), "w", &["data.tokenizer=word"], 4.0);
+        // 1000 word tokens standing for 5200 characters, 5400 bytes.
+        let meta = serde_json::json!({
+            "vocab_size": 10000, "tokenizer": "word", "data": "ptb",
+            "references": {"ln_vocab": 9.2, "unigram": 6.6, "bigram": 5.0, "floor": null},
+            "steps_per_epoch": 10, "tokens_per_step": 640, "train_tokens": 10000,
+            "valid_tokens": 1000, "valid_size": {"chars": 5200, "bytes": 5400},
+            "params": 1, "threads": 1, "rnnlab_version": "0", "git_commit": null
+        });
+        std::fs::write(dir.path().join("w/meta.json"), meta.to_string()).unwrap();
+        let rows = collect(dir.path()).unwrap();
+        let ln2 = std::f64::consts::LN_2;
+        assert_eq!(rows[0].bits_unit, "word");
+        let bpc = rows[0]
+            .best_bits_per_char
+            .expect("bits per char of a word run");
+        assert!((bpc - 4.0 * 1000.0 / 5200.0 / ln2).abs() < 1e-12, "{bpc}");
+        let bpb = rows[0].best_bits_per_byte.unwrap();
+        assert!((bpb - 4.0 * 1000.0 / 5400.0 / ln2).abs() < 1e-12, "{bpb}");
+        let text = table(&rows);
+        assert!(text.contains(&format!("{bpc:.3}")), "{text}");
     }
 }

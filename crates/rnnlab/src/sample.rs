@@ -69,7 +69,7 @@ pub fn sample(
     let mut context = tokenizer.encode(&opts.prompt);
     if context.is_empty() {
         // No prompt: start from a random token, as char-rnn does.
-        context.push(rng.gen_range(0..vocab as u32));
+        context.push(rng.random_range(0..vocab as u32));
     }
     // Feed the prompt in one pass; only its last position's prediction matters.
     let mut probs = {
@@ -80,7 +80,7 @@ pub fn sample(
     let mut stream = StreamDecoder::default();
     for _ in 0..opts.len {
         softmax_in_place(&mut probs, vocab, opts.temperature)?;
-        let next = pick(&probs, opts.top_k, opts.top_p, rng.gen()) as u32;
+        let next = pick(&probs, opts.top_k, opts.top_p, rng.random()) as u32;
         generated.push(next);
         if let Some(piece) = stream.push(tokenizer, next) {
             on_piece(&piece);

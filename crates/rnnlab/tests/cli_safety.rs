@@ -193,6 +193,19 @@ fn bad_input_fails_before_anything_is_written() {
             "{args:?} left a run directory behind"
         );
     }
+    // A corpus that cannot be fetched (offline, or a build without downloads) into a runs
+    // folder that does not exist yet: no empty `runs/` is left behind either.
+    let fresh = tmp.path().join("fresh-runs");
+    let out = run({
+        let mut c = train_cmd(&fresh, "ptb", &["--data", "ptb"]);
+        c.env("RNNLAB_OFFLINE", "1")
+            .env("RNNLAB_DATA", tmp.path().join("no-data"))
+            .env("RNNLAB_CACHE", tmp.path().join("no-cache"));
+        c
+    });
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("ptb"), "{}", stderr(&out));
+    assert!(!fresh.exists(), "an empty runs folder was left behind");
     // --dry-run checks and writes nothing; --print-config lists every key as written.
     let out = run(train_cmd(tmp.path(), "dry", &["--dry-run"]));
     assert!(out.status.success(), "{}", stderr(&out));

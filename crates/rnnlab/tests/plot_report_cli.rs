@@ -233,7 +233,7 @@ fn plot_reads_split_train_and_val_logs_as_one_run() {
 }
 
 #[test]
-fn doctor_and_plot_name_several_tensorboard_runs_and_take_run() {
+fn doctor_plot_and_report_name_several_tensorboard_runs_and_take_run() {
     let tmp = tempfile::tempdir().unwrap();
     let logs = tmp.path().join("tb");
     for name in ["lstm", "gru"] {
@@ -247,10 +247,14 @@ fn doctor_and_plot_name_several_tensorboard_runs_and_take_run() {
         w.flush().unwrap();
     }
     let svg = tmp.path().join("tb.svg");
-    for cmd in ["doctor", "plot"] {
+    let html = tmp.path().join("tb.html");
+    for cmd in ["doctor", "plot", "report"] {
         let mut args: Vec<&std::ffi::OsStr> = vec![cmd.as_ref(), logs.as_os_str()];
         if cmd == "plot" {
             args.extend::<[&std::ffi::OsStr; 2]>(["-o".as_ref(), svg.as_os_str()]);
+        }
+        if cmd == "report" {
+            args.extend::<[&std::ffi::OsStr; 2]>(["-o".as_ref(), html.as_os_str()]);
         }
         let out = rnnlab(&args);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -269,4 +273,5 @@ fn doctor_and_plot_name_several_tensorboard_runs_and_take_run() {
         );
     }
     assert!(svg.is_file());
+    assert!(html.is_file());
 }

@@ -180,3 +180,78 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
+/// An Adam run whose guard snapshots every 10 steps: its checkpoints keep the optimizer's
+/// moments and the guard's snapshot in `trainer.safetensors` (4 bytes a number), so a
+/// checkpoint is the weights, two moments, and one snapshot of weights and two moments:
+/// 6 times the weights and a little. A resume from it is exact, and a checkpoint written
+/// before the tensor file existed (everything in `trainer.msgpack`) resumes exactly too.
+#[test]
+fn checkpoints_keep_buffers_as_tensors_and_old_checkpoints_still_resume() {
+    use rnnlab::checkpoint::{self, CheckpointInfo, STATE_TENSORS};
+    use rnnlab::train::state::TrainerState;
+
+    let mut config = small_config();
+    config.guard.snapshot_every = 10;
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    train(options(config.clone(), &whole, false, false)).unwrap();
+    let reference = numbers(&whole);
+    let s20 = whole.join("checkpoints/step-00000020");
+    let weights = std::fs::metadata(s20.join("model.safetensors"))
+        .unwrap()
+        .len();
+    let ratio = dir_bytes(&s20) as f64 / weights as f64;
+    println!("checkpoint / weights = {ratio:.3}");
+    assert!(s20.join(STATE_TENSORS).exists());
+    assert!((6.0..6.2).contains(&ratio), "{ratio}");
+
+    let cut = tmp.path().join("cut");
+    copy_dir(&whole, &cut);
+    std::fs::remove_dir_all(cut.join("checkpoints/step-00000040")).unwrap();
+    train(options(config.clone(), &cut, true, false)).unwrap();
+    assert_eq!(numbers(&cut), reference);
+
+    // The same checkpoint in the old layout.
+    let old = tmp.path().join("old");
+    copy_dir(&whole, &old);
+    std::fs::remove_dir_all(old.join("checkpoints/step-00000040")).unwrap();
+    let o20 = old.join("checkpoints/step-00000020");
+    let info: CheckpointInfo = checkpoint::read_info(&o20).unwrap();
+    let state: TrainerState = checkpoint::read_trainer_state(&o20, info.params).unwrap();
+    assert_eq!(
+        state.guard.snapshot_steps(),
+        [10],
+        "one snapshot, from step 10"
+    );
+    let files: Vec<(String, Vec<u8>)> = [
+        (
+            "model.safetensors".to_string(),
+            std::fs::read(o20.join("model.safetensors")).unwrap(),
+        ),
+        (
+            "trainer.msgpack".to_string(),
+            rmp_serde::to_vec_named(&state).unwrap(),
+        ),
+        (
+            "checkpoint.json".to_string(),
+            serde_json::to_vec(&info).unwrap(),
+        ),
+    ]
+    .into();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    checkpoint::write_files(&o20, &refs).unwrap();
+    assert!(!o20.join(STATE_TENSORS).exists());
+    train(options(config, &old, true, false)).unwrap();
+    assert_eq!(numbers(&old), reference);
+}

@@ -63,7 +63,7 @@ impl Dropout {
         let keep_scale = 1.0 / (1.0 - self.p);
         mask.scale.clear();
         mask.scale.extend((0..period).map(|_| {
-            if rng.gen::<f32>() < self.p {
+            if rng.random::<f32>() < self.p {
                 0.0
             } else {
                 keep_scale

@@ -79,8 +79,8 @@ pub struct Adam {
     /// True for AdamW.
     pub decoupled_weight_decay: bool,
     steps: u64,
-    exp_avg: Vec<f32>,
-    exp_avg_sq: Vec<f32>,
+    pub(crate) exp_avg: Vec<f32>,
+    pub(crate) exp_avg_sq: Vec<f32>,
 }
 
 impl Adam {

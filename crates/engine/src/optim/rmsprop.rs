@@ -33,11 +33,11 @@ impl Default for RmsPropConfig {
 pub struct RmsProp {
     pub config: RmsPropConfig,
     steps: u64,
-    square_avg: Vec<f32>,
+    pub(crate) square_avg: Vec<f32>,
     /// Only when centered.
-    grad_avg: Vec<f32>,
+    pub(crate) grad_avg: Vec<f32>,
     /// Only with momentum.
-    momentum_buffer: Vec<f32>,
+    pub(crate) momentum_buffer: Vec<f32>,
 }
 
 impl RmsProp {

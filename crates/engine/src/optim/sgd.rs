@@ -33,7 +33,7 @@ pub struct Sgd {
     pub config: SgdConfig,
     steps: u64,
     /// Momentum buffer; empty until the first step (and always without momentum).
-    momentum_buffer: Vec<f32>,
+    pub(crate) momentum_buffer: Vec<f32>,
 }
 
 impl Sgd {

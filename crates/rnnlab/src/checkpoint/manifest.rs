@@ -86,8 +86,14 @@ pub(super) fn damaged(dir: &Path, reason: impl Into<String>) -> CheckpointError 
 
 /// Reads `dir/name` and checks it against `dir`'s manifest.
 pub fn read_verified(dir: &Path, name: &str) -> Result<Vec<u8>, CheckpointError> {
-    let manifest = Manifest::read(dir)?;
-    read_checked(&manifest, dir, name)
+    Manifest::read(dir)?.read_checked(dir, name)
+}
+
+impl Manifest {
+    /// Reads `dir/name` and checks it against this manifest.
+    pub fn read_checked(&self, dir: &Path, name: &str) -> Result<Vec<u8>, CheckpointError> {
+        read_checked(self, dir, name)
+    }
 }
 
 fn read_checked(manifest: &Manifest, dir: &Path, name: &str) -> Result<Vec<u8>, CheckpointError> {

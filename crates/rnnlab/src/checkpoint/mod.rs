@@ -1,6 +1,7 @@
 //! Checkpoints: `checkpoints/<name>/` holds `model.safetensors` (weights under PyTorch's
-//! parameter names, loadable into `torch.nn.LSTM/GRU/RNN`), `trainer.msgpack` (optimizer moments,
-//! RNG, data position, schedule and carried hidden state, for bit-identical resume) and
+//! parameter names, loadable into `torch.nn.LSTM/GRU/RNN`), `trainer.safetensors` (optimizer
+//! moments and the guard's snapshot of weights and moments, see [`tensors`]), `trainer.msgpack`
+//! (the rest: RNG, data position, schedule, carried hidden state, for bit-identical resume),
 //! `checkpoint.json` (a readable summary), and `manifest.json` (size and sha256 of each of them,
 //! see [`manifest`]). A checkpoint directory is built under a temporary name, synced, and
 //! renamed into place (the parent directory synced after), so a crash, a power cut or a full
@@ -8,6 +9,7 @@
 //! reported as such.
 
 pub mod manifest;
+pub mod tensors;
 
 use engine::ParamStore;
 use safetensors::tensor::{Dtype, TensorView};
@@ -17,6 +19,7 @@ use thiserror::Error;
 
 use crate::fsutil::{parent_of, sync_dir, unique_temp_sibling};
 pub use manifest::{read_verified, verify, Manifest, MANIFEST};
+pub use tensors::{Slot, StateTensors, STATE_TENSORS};
 
 #[derive(Debug, Error)]
 pub enum CheckpointError {
@@ -136,24 +139,31 @@ fn weights_from_bytes(
 /// Writes a checkpoint directory atomically: build `.name.tmp-PID-N` with the weights, the
 /// trainer state, the summary and (last) the manifest, sync it, then move it to `name`.
 /// An older checkpoint of the same name is replaced only by a complete new one, and there is
-/// never a moment without one (see [`replace_dir`]).
-pub fn write_checkpoint<S: Serialize>(
+/// never a moment without one (see [`replace_dir`]). The state's large buffers are taken out
+/// for `trainer.safetensors` while the rest is serialized, and put back before returning.
+pub fn write_checkpoint<S: Serialize + StateTensors>(
     dir: &Path,
     params: &ParamStore,
-    trainer_state: &S,
+    trainer_state: &mut S,
     info: &CheckpointInfo,
 ) -> Result<(), CheckpointError> {
     let weights = params_to_safetensors(params).map_err(|e| format_err(dir, e))?;
-    let state = rmp_serde::to_vec_named(trainer_state).map_err(|e| format_err(dir, e))?;
+    let taken = tensors::take(trainer_state);
+    let state = rmp_serde::to_vec_named(trainer_state).map_err(|e| format_err(dir, e));
+    let buffers = (!taken.is_empty()).then(|| tensors::to_bytes(&taken));
+    tensors::put_back(trainer_state, taken);
+    let state = state?;
+    let buffers = buffers
+        .transpose()
+        .map_err(|e| format_err(&dir.join(STATE_TENSORS), e))?;
     let summary = serde_json::to_vec_pretty(info).expect("info serializes");
-    write_files(
-        dir,
-        &[
-            ("model.safetensors", &weights),
-            ("trainer.msgpack", &state),
-            ("checkpoint.json", &summary),
-        ],
-    )
+    let mut files: Vec<(&str, &[u8])> = vec![("model.safetensors", &weights)];
+    if let Some(b) = &buffers {
+        files.push((STATE_TENSORS, b));
+    }
+    files.push(("trainer.msgpack", &state));
+    files.push(("checkpoint.json", &summary));
+    write_files(dir, &files)
 }
 
 /// Writes `files` and their manifest as the checkpoint directory `dir`, atomically.
@@ -283,12 +293,29 @@ pub fn read_info(dir: &Path) -> Result<CheckpointInfo, CheckpointError> {
     serde_json::from_slice(&bytes).map_err(|e| format_err(&p, e))
 }
 
-/// The trainer state, verified against the manifest.
-pub fn read_trainer_state<S: DeserializeOwned>(dir: &Path) -> Result<S, CheckpointError> {
+/// The trainer state, verified against the manifest, its buffers read from
+/// `trainer.safetensors` (or, in a checkpoint from before that file, from `trainer.msgpack`)
+/// and checked to fit a model of `params` numbers.
+pub fn read_trainer_state<S: DeserializeOwned + StateTensors>(
+    dir: &Path,
+    params: usize,
+) -> Result<S, CheckpointError> {
     let p = dir.join("trainer.msgpack");
-    let bytes = read_verified(dir, "trainer.msgpack")?;
-    rmp_serde::from_slice(&bytes)
-        .map_err(|e| format_err(&p, format!("unreadable trainer state: {e}")))
+    let manifest = Manifest::read(dir)?;
+    let bytes = manifest.read_checked(dir, "trainer.msgpack")?;
+    let mut state: S = rmp_serde::from_slice(&bytes)
+        .map_err(|e| format_err(&p, format!("unreadable trainer state: {e}")))?;
+    if manifest.files.contains_key(STATE_TENSORS) {
+        let bytes = manifest.read_checked(dir, STATE_TENSORS)?;
+        tensors::fill(&dir.join(STATE_TENSORS), &bytes, &mut state)?;
+    }
+    tensors::check_sizes(&mut state, params).map_err(|reason| {
+        manifest::damaged(
+            dir,
+            format!("the trainer state does not fit the model: {reason}"),
+        )
+    })?;
+    Ok(state)
 }
 
 /// The newest periodic checkpoint that passes [`verify`], and each newer one that did not,
@@ -340,197 +367,4 @@ pub fn prune(checkpoints: &Path, keep: usize) -> Result<(), CheckpointError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> ParamStore {
-        let mut p = ParamStore::new();
-        let a = p.add("rnn.weight_ih_l0", &[4, 3]);
-        let b = p.add("decoder.bias", &[5]);
-        for (i, v) in p.value_mut(a).iter_mut().enumerate() {
-            *v = i as f32 * 0.5 - 1.0;
-        }
-        p.value_mut(b).fill(f32::MIN_POSITIVE);
-        p
-    }
-
-    #[test]
-    fn round_trip_is_exact_and_old_checkpoints_survive_a_failed_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let ckpts = dir.path().join("checkpoints");
-        let p = store();
-        let state = (42u64, vec![1.5f32, -0.0, f32::EPSILON]);
-        for step in [100, 200, 300] {
-            let info = CheckpointInfo {
-                step,
-                val_loss: Some(1.0),
-                params: p.len(),
-            };
-            write_checkpoint(&step_dir(&ckpts, step), &p, &state, &info).unwrap();
-        }
-        prune(&ckpts, 2).unwrap();
-        let left = list_step_checkpoints(&ckpts);
-        assert_eq!(left.len(), 2);
-        assert!(left[1].ends_with("step-00000300"));
-
-        let mut q = store();
-        q.values.fill(0.0);
-        load_safetensors_into(&left[1].join("model.safetensors"), &mut q).unwrap();
-        assert_eq!(q.values, p.values);
-        let back: (u64, Vec<f32>) = read_trainer_state(&left[1]).unwrap();
-        assert_eq!(back, state);
-        assert_eq!(read_info(&left[1]).unwrap().step, 300);
-
-        // Writing under a path whose parent is a file fails cleanly and harms nothing.
-        let blocker = dir.path().join("file");
-        std::fs::write(&blocker, b"x").unwrap();
-        let info = CheckpointInfo {
-            step: 1,
-            val_loss: None,
-            params: 0,
-        };
-        assert!(write_checkpoint(&blocker.join("step-1"), &p, &state, &info).is_err());
-        assert_eq!(list_step_checkpoints(&ckpts).len(), 2);
-    }
-
-    #[test]
-    fn load_rejects_wrong_shape_naming_the_tensor() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = store();
-        let path = dir.path().join("m.safetensors");
-        std::fs::write(&path, params_to_safetensors(&p).unwrap()).unwrap();
-        let mut other = ParamStore::new();
-        other.add("rnn.weight_ih_l0", &[3, 4]);
-        let err = load_safetensors_into(&path, &mut other)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("rnn.weight_ih_l0") && err.contains("m.safetensors"),
-            "{err}"
-        );
-        let mut missing = ParamStore::new();
-        missing.add("encoder.weight", &[2]);
-        let err = load_safetensors_into(&path, &mut missing)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("missing tensor `encoder.weight`"), "{err}");
-    }
-
-    fn write_steps(ckpts: &Path, steps: &[u64]) -> ParamStore {
-        let p = store();
-        for &step in steps {
-            let info = CheckpointInfo {
-                step,
-                val_loss: None,
-                params: p.len(),
-            };
-            write_checkpoint(&step_dir(ckpts, step), &p, &(step, 1.5f32), &info).unwrap();
-        }
-        p
-    }
-
-    fn flip_byte(path: &Path, at: usize) {
-        let mut bytes = std::fs::read(path).unwrap();
-        let i = at.min(bytes.len() - 1);
-        bytes[i] ^= 0x40;
-        std::fs::write(path, bytes).unwrap();
-    }
-
-    #[test]
-    fn damage_is_named_and_the_newest_intact_checkpoint_is_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let ckpts = dir.path().join("checkpoints");
-        let p = write_steps(&ckpts, &[100, 200, 300]);
-        let s300 = step_dir(&ckpts, 300);
-        let s200 = step_dir(&ckpts, 200);
-        // A flipped byte deep inside the weights, where the format itself cannot notice.
-        let weights = s300.join("model.safetensors");
-        let len = std::fs::metadata(&weights).unwrap().len() as usize;
-        flip_byte(&weights, len - 3);
-        let mut q = store();
-        let err = load_weights(&s300, &mut q).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            format!(
-                "checkpoint {} is damaged: checksum mismatch in model.safetensors",
-                s300.display()
-            )
-        );
-        // A truncated trainer state in the next one.
-        let state = s200.join("trainer.msgpack");
-        let bytes = std::fs::read(&state).unwrap();
-        std::fs::write(&state, &bytes[..bytes.len() / 2]).unwrap();
-        let err = read_trainer_state::<(u64, f32)>(&s200)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("trainer.msgpack is") && err.contains("truncated"),
-            "{err}"
-        );
-
-        let (intact, damaged) = newest_intact(&ckpts);
-        assert_eq!(intact.unwrap(), step_dir(&ckpts, 100));
-        assert_eq!(damaged.len(), 2);
-        load_weights(&step_dir(&ckpts, 100), &mut q).unwrap();
-        assert_eq!(q.values, p.values);
-
-        // No manifest (an incomplete copy): damaged too.
-        std::fs::remove_file(step_dir(&ckpts, 100).join(MANIFEST)).unwrap();
-        assert!(newest_intact(&ckpts).0.is_none());
-        assert!(verify(&step_dir(&ckpts, 100))
-            .unwrap_err()
-            .to_string()
-            .contains("manifest.json is missing"));
-    }
-
-    #[test]
-    fn a_bare_damaged_weights_file_gets_a_plain_message() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("model.safetensors");
-        let bytes = params_to_safetensors(&store()).unwrap();
-        std::fs::write(&path, &bytes[..20]).unwrap();
-        let err = load_safetensors_into(&path, &mut store())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("truncated or damaged"), "{err}");
-        assert!(!err.contains("Metadata"), "{err}");
-    }
-
-    #[test]
-    fn replacing_best_always_leaves_a_best_and_a_crash_between_renames_is_recovered() {
-        let dir = tempfile::tempdir().unwrap();
-        let ckpts = dir.path().join("checkpoints");
-        let best = ckpts.join("best");
-        let p = store();
-        let info = |step| CheckpointInfo {
-            step,
-            val_loss: Some(1.0),
-            params: p.len(),
-        };
-        write_checkpoint(&best, &p, &(), &info(1)).unwrap();
-        write_checkpoint(&best, &p, &(), &info(2)).unwrap();
-        assert_eq!(read_info(&best).unwrap().step, 2);
-        verify(&best).unwrap();
-        let names: Vec<_> = std::fs::read_dir(&ckpts)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["best"], "the previous copy and temps are gone");
-
-        // A crash after `best` was moved aside and before the new one was moved in.
-        std::fs::rename(&best, ckpts.join(".best.old")).unwrap();
-        assert_eq!(existing_or_old(&best), ckpts.join(".best.old"));
-        recover(&ckpts).unwrap();
-        assert_eq!(read_info(&best).unwrap().step, 2);
-        assert!(!ckpts.join(".best.old").exists());
-        // A crash after both renames: the old copy is dropped, a leftover temp too.
-        std::fs::create_dir(ckpts.join(".best.old")).unwrap();
-        std::fs::create_dir(ckpts.join(".best.tmp-1-0")).unwrap();
-        recover(&ckpts).unwrap();
-        let names: Vec<_> = std::fs::read_dir(&ckpts)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["best"]);
-    }
-}
+mod tests;

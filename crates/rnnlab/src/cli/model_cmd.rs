@@ -7,7 +7,7 @@ use engine::model::LanguageModel;
 use engine::CpuBackend;
 use rnnlab::checkpoint::{existing_or_old, list_step_checkpoints, load_weights, read_info};
 use rnnlab::config::Config;
-use rnnlab::data::{self, AnyTokenizer, EvalBatches, Fetcher, Split};
+use rnnlab::data::{self, AnyTokenizer, EvalBatches, Fetcher, Split, TextSize};
 use rnnlab::evaluate::evaluate;
 use rnnlab::sample::{sample as generate, SampleOptions};
 use rnnlab::train::setup;
@@ -93,26 +93,49 @@ pub struct EvalArgs {
     threads: usize,
 }
 
-fn batches_for(loaded: &Loaded, a: &EvalArgs) -> anyhow::Result<EvalBatches> {
+/// What an evaluation scores: its batches and the size of its text (for bits per character
+/// and per byte whatever the tokenizer).
+struct EvalText {
+    batches: EvalBatches,
+    tokens: u64,
+    size: TextSize,
+}
+
+impl EvalText {
+    /// `bits/char X  bits/byte Y` of a loss in nats per token.
+    fn bits_text(&self, loss: f64) -> String {
+        let (c, b) = self.size.bits(loss, self.tokens);
+        let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.4}"));
+        format!("bits/char {}  bits/byte {}", f(c), f(b))
+    }
+}
+
+fn batches_for(loaded: &Loaded, a: &EvalArgs) -> anyhow::Result<EvalText> {
     let (b, t) = (loaded.config.train.batch, loaded.config.train.bptt);
     if let Some(file) = &a.file {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
-        if let Some((n, unk)) = loaded.tokenizer.unknown_chars(&text) {
-            println!(
-                "{}: {n} character(s) not in the vocabulary{}",
-                file.display(),
-                match (n, unk) {
-                    (0, _) => "",
-                    (_, true) => " (scored as <unk>)",
-                    (_, false) => " (left out of the score)",
-                }
-            );
-        }
+        let (n, unk) = loaded.tokenizer.unknown_chars(&text);
+        println!(
+            "{}: {n} character(s) not in the vocabulary{}",
+            file.display(),
+            match (n, unk) {
+                (0, _) => "",
+                (_, true) => " (scored as <unk>)",
+                (_, false) => " (left out of the score)",
+            }
+        );
         let ids = loaded.tokenizer.encode(&text);
+        let size = loaded.tokenizer.text_size(&ids);
+        let tokens = ids.len() as u64;
         let b = b.min(ids.len() / 2).max(1);
-        return EvalBatches::new(ids, b, t)
-            .with_context(|| format!("{}: too short to evaluate", file.display()));
+        let batches = EvalBatches::new(ids, b, t)
+            .with_context(|| format!("{}: too short to evaluate", file.display()))?;
+        return Ok(EvalText {
+            batches,
+            tokens,
+            size,
+        });
     }
     let split = match a.split.as_str() {
         "valid" => Split::Valid,
@@ -131,7 +154,12 @@ fn batches_for(loaded: &Loaded, a: &EvalArgs) -> anyhow::Result<EvalBatches> {
         },
         &Fetcher::from_env(),
     )?;
-    Ok(prepared.eval_batches(split, b, t)?)
+    let ids = prepared.tokens(split);
+    Ok(EvalText {
+        size: loaded.tokenizer.text_size(ids),
+        tokens: ids.len() as u64,
+        batches: prepared.eval_batches(split, b, t)?,
+    })
 }
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
@@ -150,29 +178,31 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
         if let Some(l) = loaded.iter().find(|l| l.tokenizer.to_json() != first) {
             bail!("{}: its tokenizer differs from the first checkpoint's; an ensemble needs one vocabulary", l.run.display());
         }
-        let batches = batches_for(&loaded[0], &a)?;
+        let text = batches_for(&loaded[0], &a)?;
         let mut models: Vec<LanguageModel> = loaded.into_iter().map(|l| l.model).collect();
-        let r = evaluate(&be, &mut models, &batches)?;
+        let r = evaluate(&be, &mut models, &text.batches)?;
         println!(
-            "ensemble of {}  {what}: loss {:.4}  ppl {:.2}  bits {:.4}  ({} tokens)",
+            "ensemble of {}  {what}: loss {:.4}  ppl {:.2}  bits {:.4}  {}  ({} tokens)",
             models.len(),
             r.loss,
             r.perplexity(),
             r.bits(),
+            text.bits_text(r.loss),
             r.tokens
         );
         return Ok(());
     }
     for (l, path) in loaded.iter_mut().zip(&a.checkpoints) {
-        let batches = batches_for(l, &a)?;
-        let r = evaluate(&be, std::slice::from_mut(&mut l.model), &batches)?;
+        let text = batches_for(l, &a)?;
+        let r = evaluate(&be, std::slice::from_mut(&mut l.model), &text.batches)?;
         println!(
-            "{} ({})  {what}: loss {:.4}  ppl {:.2}  bits {:.4}  ({} tokens)",
+            "{} ({})  {what}: loss {:.4}  ppl {:.2}  bits {:.4}  {}  ({} tokens)",
             path.display(),
             l.which,
             r.loss,
             r.perplexity(),
             r.bits(),
+            text.bits_text(r.loss),
             r.tokens
         );
     }

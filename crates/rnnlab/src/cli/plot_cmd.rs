@@ -44,17 +44,11 @@ pub struct PlotArgs {
     height: u32,
 }
 
-/// Loads and diagnoses one input; `--vocab-size` fills in ln V where the run does not know it.
-pub fn load_diagnosed(path: &Path, vocab_size: Option<usize>) -> anyhow::Result<(Run, Diagnosis)> {
-    let opts = LoadOptions {
-        vocab_size,
-        ..LoadOptions::default()
-    };
-    load_diagnosed_many(&[path.to_path_buf()], &opts)
-}
-
 /// Loads several paths as one run (the doctor's `load_many`) and diagnoses it.
-fn load_diagnosed_many(paths: &[PathBuf], opts: &LoadOptions) -> anyhow::Result<(Run, Diagnosis)> {
+pub fn load_diagnosed_many(
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+) -> anyhow::Result<(Run, Diagnosis)> {
     let vocab_size = opts.vocab_size;
     let path = &paths[0];
     let mut run = load_many(paths, opts)?;

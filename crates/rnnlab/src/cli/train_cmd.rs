@@ -217,7 +217,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         run_dir.display()
     );
     // The dashboard follows metrics.jsonl, so it can start before the run writes anything.
-    let created = !run_dir.exists();
+    let created = rnnlab::fsutil::topmost_missing(&run_dir);
     let dashboard = if a.dashboard {
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("creating {}", run_dir.display()))?;
@@ -240,9 +240,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         Ok(s) => s,
         Err(e) => {
             // The dashboard's directory of a run that never started is not a run.
-            let empty = std::fs::read_dir(&run_dir).is_ok_and(|mut d| d.next().is_none());
-            if created && empty {
-                let _ = std::fs::remove_dir(&run_dir);
+            // So is a `runs/` folder made for it.
+            if let Some(top) = &created {
+                rnnlab::fsutil::remove_empty_up_to(&run_dir, top);
             }
             return Err(e.into());
         }

@@ -18,7 +18,7 @@ pub use corpus::{Corpus, CorpusSource, Split, SplitFractions};
 pub use download::Fetcher;
 pub use error::DataError;
 pub use stats::CorpusStats;
-pub use tokenizer::{AnyTokenizer, Tokenizer, TokenizerSpec};
+pub use tokenizer::{AnyTokenizer, TextSize, Tokenizer, TokenizerSpec};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

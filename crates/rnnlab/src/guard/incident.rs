@@ -6,7 +6,8 @@
 use serde::{Serialize, Serializer};
 use std::path::{Path, PathBuf};
 
-use super::actions::{Action, Reason, RollbackInfo};
+use super::actions::{Action, Reason};
+use super::snapshot::RollbackInfo;
 use crate::data::{AnyTokenizer, Batch, DataPosition};
 use crate::fsutil::write_atomic;
 use doctor::online::Reading;

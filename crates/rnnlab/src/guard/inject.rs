@@ -157,7 +157,7 @@ impl Injector {
                 Fault::BadBatch { .. } => {
                     let mut rng = self.rng(step, 0xbad);
                     for t in &mut batch.targets {
-                        *t = rng.gen_range(0..vocab as u32);
+                        *t = rng.random_range(0..vocab as u32);
                     }
                     changed = true;
                 }
@@ -166,7 +166,7 @@ impl Injector {
                     let (t_len, b) = (batch.seq_len, batch.batch_size);
                     // One random token run per stream, time-major like the real batch.
                     let text: Vec<u32> = (0..(t_len + 1) * b)
-                        .map(|_| rng.gen_range(0..vocab as u32))
+                        .map(|_| rng.random_range(0..vocab as u32))
                         .collect();
                     batch.inputs.copy_from_slice(&text[..t_len * b]);
                     batch.targets.copy_from_slice(&text[b..]);

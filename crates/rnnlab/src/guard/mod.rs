@@ -26,15 +26,19 @@
 pub mod actions;
 pub mod incident;
 pub mod inject;
+pub mod snapshot;
 
+#[cfg(test)]
+mod actions_tests;
 #[cfg(test)]
 mod e2e_tests;
 
 use std::path::{Path, PathBuf};
 
-pub use actions::{Action, Decision, GuardState, Mode, Reason, Restorable, RollbackInfo};
+pub use actions::{Action, Decision, GuardState, Mode, Reason};
 pub use doctor::online::{MonitorConfig, Reading, Verdict};
 pub use inject::{Fault, Injector};
+pub use snapshot::{Restorable, RollbackInfo, Snapshot};
 
 use crate::config::{ConfigError, GuardConfig};
 use crate::data::{AnyTokenizer, Batch, DataPosition};

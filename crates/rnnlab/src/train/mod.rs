@@ -166,23 +166,32 @@ pub fn train(opts: TrainOptions) -> Result<RunSummary, TrainError> {
             });
         }
     }
-    let created = !run.root.exists();
+    // The run directory and the missing folders above it (a fresh `runs/`).
+    let created = crate::fsutil::topmost_missing(&run.root);
     std::fs::create_dir_all(&run.root).map_err(io(&run.root))?;
+    let remove_created = || {
+        if let Some(top) = &created {
+            let _ = std::fs::remove_dir_all(&run.root);
+            if let Some(up) = run.root.parent() {
+                crate::fsutil::remove_empty_up_to(up, top);
+            }
+        }
+    };
     let lock = match lock::RunLock::acquire(&run.root) {
         Ok(l) => l,
         Err(e) => {
-            if created {
-                let _ = std::fs::remove_dir_all(&run.root);
-            }
+            remove_created();
             return Err(e.into());
         }
     };
     let result = train_locked(&opts, &run);
-    if result.is_err() && created {
+    if result.is_err() {
         // Nothing of a fresh run that failed before its first step is worth keeping.
         let started = std::fs::metadata(run.metrics()).is_ok_and(|m| m.len() > 0);
         if !started {
-            let _ = std::fs::remove_dir_all(&run.root);
+            drop(lock);
+            remove_created();
+            return result;
         }
     }
     drop(lock);
@@ -300,7 +309,7 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
             });
         }
         checkpoint::load_weights(latest, &mut model.params)?;
-        let state: TrainerState = checkpoint::read_trainer_state(latest)?;
+        let state: TrainerState = checkpoint::read_trainer_state(latest, model.params.len())?;
         batcher.seek(state.data)?;
         // Drop what was logged after the checkpoint, so the log continues as if never cut.
         metrics::truncate_to(&run.metrics(), state.metrics_bytes).map_err(io(&run.metrics()))?;
@@ -355,6 +364,7 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
         tokens_per_step: batcher.tokens_per_batch() as u64,
         train_tokens: prepared.train.len() as u64,
         valid_tokens: prepared.valid.len() as u64,
+        valid_size: Some(prepared.tokenizer.text_size(&prepared.valid)),
         params: model.params.len(),
         threads: be.threads(),
         rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),

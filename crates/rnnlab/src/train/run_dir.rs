@@ -42,6 +42,10 @@ pub struct Meta {
     pub tokens_per_step: u64,
     pub train_tokens: u64,
     pub valid_tokens: u64,
+    /// Characters and bytes of the validation text, for bits per character and per byte
+    /// whatever the tokenizer (absent in runs from before it was recorded).
+    #[serde(default)]
+    pub valid_size: Option<crate::data::TextSize>,
     pub params: usize,
     pub threads: usize,
     pub rnnlab_version: String,

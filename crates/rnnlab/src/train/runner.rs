@@ -364,7 +364,7 @@ impl Loop<'_> {
                     val_loss: None,
                     params: model.params.len(),
                 };
-                checkpoint::write_checkpoint(dir, &model.params, &*state, &info)?;
+                checkpoint::write_checkpoint(dir, &model.params, state, &info)?;
                 stop = Some(format!("the guard stopped the run: {}", acted.detail));
             }
             self.progress.println(&format!("guard: {}", acted.detail));
@@ -421,7 +421,7 @@ impl Loop<'_> {
                 val_loss: Some(result.loss),
                 params: model.params.len(),
             };
-            checkpoint::write_checkpoint(&self.run.best(), &model.params, &(), &info)?;
+            checkpoint::write_checkpoint(&self.run.best(), &model.params, &mut (), &info)?;
         } else {
             state.evals_without_improvement += 1;
         }
@@ -468,7 +468,7 @@ impl Loop<'_> {
         let mut saved = state.clone();
         saved.elapsed_s = self.elapsed(state);
         saved.guard = state.guard.for_checkpoint();
-        checkpoint::write_checkpoint(&dir, &model.params, &saved, &info)?;
+        checkpoint::write_checkpoint(&dir, &model.params, &mut saved, &info)?;
         checkpoint::prune(
             &self.run.checkpoints(),
             self.config().train.keep_checkpoints,

@@ -6,6 +6,7 @@ use engine::rng::EngineRng;
 use serde::{Deserialize, Serialize};
 
 use super::lr::ScheduleState;
+use crate::checkpoint::{Slot, StateTensors};
 use crate::data::DataPosition;
 use crate::guard::GuardState;
 
@@ -38,4 +39,18 @@ pub struct TrainerState {
     /// The newest evaluation: step, loss, tokens (a resumed finished run does not repeat it).
     #[serde(default)]
     pub last_eval: Option<(u64, f64, usize)>,
+}
+
+impl StateTensors for TrainerState {
+    /// The optimizer's moments and the guard's snapshots go into `trainer.safetensors`.
+    fn slots(&mut self) -> Vec<Slot<'_>> {
+        let mut out: Vec<Slot<'_>> = self
+            .optimizer
+            .buffers_mut()
+            .into_iter()
+            .map(|(name, buf)| Slot::moments(format!("optimizer.{name}"), buf))
+            .collect();
+        out.extend(self.guard.slots());
+        out
+    }
 }

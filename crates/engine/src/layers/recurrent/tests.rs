@@ -50,7 +50,7 @@ pub(super) fn problem_sized(
     let mut rng = seeded(seed);
     // Larger than PyTorch's default so that the gates leave their linear regime.
     for v in params.values.iter_mut() {
-        *v = rng.gen_range(-0.8..0.8);
+        *v = rng.random_range(-0.8..0.8);
     }
     let mut x = vec![0.0; t * b * input];
     fill_uniform(&mut rng, &mut x, 1.0);

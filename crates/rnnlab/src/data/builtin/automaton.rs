@@ -110,7 +110,7 @@ impl StringAutomaton {
 
     /// Draw one emission from `state`.
     pub fn sample<R: Rng>(&self, state: usize, rng: &mut R) -> &Emission {
-        let u: f64 = rng.gen::<f64>() * self.cumulative[state].last().copied().unwrap_or(1.0);
+        let u: f64 = rng.random::<f64>() * self.cumulative[state].last().copied().unwrap_or(1.0);
         let i = self.cumulative[state].partition_point(|&c| c <= u);
         &self.emissions[state][i.min(self.emissions[state].len() - 1)]
     }

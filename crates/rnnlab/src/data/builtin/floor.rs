@@ -188,8 +188,8 @@ mod tests {
             let mut weights: Vec<(String, usize, f64)> = Vec::new();
             for w in words {
                 for to in 0..n {
-                    if rng.gen::<f64>() < 0.6 {
-                        weights.push((w.to_string(), to, rng.gen::<f64>() + 0.05));
+                    if rng.random::<f64>() < 0.6 {
+                        weights.push((w.to_string(), to, rng.random::<f64>() + 0.05));
                     }
                 }
             }

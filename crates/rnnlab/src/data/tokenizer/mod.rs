@@ -131,6 +131,24 @@ impl TokenizerSpec {
     }
 }
 
+/// The size of a text in characters and bytes (see [`AnyTokenizer::text_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextSize {
+    pub chars: u64,
+    pub bytes: u64,
+}
+
+impl TextSize {
+    /// Bits per character and per byte of a loss of `nats` per token over a text of `tokens`
+    /// tokens of this size.
+    pub fn bits(&self, nats: f64, tokens: u64) -> (Option<f64>, Option<f64>) {
+        let per = |units: u64| {
+            (units > 0).then(|| nats * tokens as f64 / units as f64 / std::f64::consts::LN_2)
+        };
+        (per(self.chars), per(self.bytes))
+    }
+}
+
 /// A fitted tokenizer of any kind; serializes to JSON for the run directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -167,12 +185,33 @@ impl AnyTokenizer {
     }
 
     /// What happens to text the vocabulary does not cover: the count of characters it lacks
-    /// and whether they are scored as `<unk>` (else dropped); `None` where every input is
-    /// covered (bytes, byte-level BPE) or the unit is not a character (words).
-    pub fn unknown_chars(&self, text: &str) -> Option<(usize, bool)> {
+    /// and whether they are scored as `<unk>` (else dropped). Characters for `char`, those of
+    /// unknown words for `word`, those lost in a round trip for `bpe` (none for the byte-level
+    /// BPE rnnlab trains), none for `byte`.
+    pub fn unknown_chars(&self, text: &str) -> (usize, bool) {
         match self {
-            AnyTokenizer::Char(t) => Some((t.unknown_chars(text), t.unk_id().is_some())),
-            _ => None,
+            AnyTokenizer::Char(t) => (t.unknown_chars(text), t.unk_id().is_some()),
+            AnyTokenizer::Byte(_) => (0, false),
+            AnyTokenizer::Word(t) => (t.unknown_chars(text), t.unk_id().is_some()),
+            AnyTokenizer::Bpe(_) => {
+                let back = self.decode(&self.encode(text));
+                let lost = text.chars().count().saturating_sub(back.chars().count());
+                (lost + back.matches('\u{FFFD}').count(), false)
+            }
+        }
+    }
+
+    /// Characters and bytes of the text `ids` stand for (decoded: for `word`, words joined by
+    /// single spaces), so a loss per token converts to bits per character and per byte
+    /// whatever the tokenizer.
+    pub fn text_size(&self, ids: &[u32]) -> TextSize {
+        let text = self.decode(ids);
+        TextSize {
+            chars: text.chars().count() as u64,
+            bytes: match self {
+                AnyTokenizer::Byte(_) => ids.len() as u64,
+                _ => text.len() as u64,
+            },
         }
     }
 
@@ -334,5 +373,34 @@ mod tests {
             byte_tok.encode_bytes(bytes, path).unwrap(),
             vec![97, 98, 255, 99, 100]
         );
+    }
+
+    #[test]
+    fn every_tokenizer_counts_unknown_characters_and_sizes_its_text() {
+        let char_tok = AnyTokenizer::Char(CharTokenizer::fit(TEXT, &["xyz"]));
+        assert_eq!(char_tok.unknown_chars("the ox"), (1, true));
+        assert_eq!(
+            AnyTokenizer::Byte(ByteTokenizer).unknown_chars("ünï"),
+            (0, false)
+        );
+        let word = AnyTokenizer::Word(WordTokenizer::fit(TEXT, &["a bird"], None).unwrap());
+        // "bird" and "flew" are unknown words: their 8 characters, scored as <unk>.
+        assert_eq!(word.unknown_chars("the bird flew"), (8, true));
+        assert_eq!(word.unknown_chars("the cat sat"), (0, true));
+
+        // Sizes of the decoded text: a word's tokens stand for several characters each.
+        let ids = word.encode("the cat sat on the mat.\n");
+        let size = word.text_size(&ids);
+        assert_eq!(ids.len(), 7, "six words and <eos>");
+        assert_eq!(size.chars, 24);
+        let (bpc, bpb) = size.bits(std::f64::consts::LN_2, ids.len() as u64);
+        assert!((bpc.unwrap() - 7.0 / 24.0).abs() < 1e-12);
+        assert!(
+            (bpb.unwrap() - 7.0 / 24.0).abs() < 1e-12,
+            "ASCII: bytes = chars"
+        );
+        let bytes = AnyTokenizer::Byte(ByteTokenizer);
+        let ids = bytes.encode("ünï");
+        assert_eq!(bytes.text_size(&ids), TextSize { chars: 3, bytes: 5 });
     }
 }

@@ -115,6 +115,15 @@ impl WordTokenizer {
         &self.words
     }
 
+    /// Characters of `text` in words the vocabulary lacks (scored as `<unk>` where it has
+    /// one, else left out).
+    pub fn unknown_chars(&self, text: &str) -> usize {
+        tokens(text)
+            .filter(|w| !self.index.contains_key(*w))
+            .map(|w| w.chars().count())
+            .sum()
+    }
+
     pub fn unk_id(&self) -> Option<u32> {
         self.unk
     }
