@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Convert transcribed published training logs into the doctor's corpus CSVs.
 
-Usage: python3 scripts/curve_corpus/published_to_csv.py RAWDIR OUTDIR
+Usage: python3 scripts/curve_corpus/published_to_csv.py RAWDIR [RAWDIR...] OUTDIR
 
-Every RAWDIR/<name>.txt becomes OUTDIR/<name>.csv (header step,loss,val_loss,lr,grad_norm[,epoch]).
+Every RAWDIR/<name>.txt (from all RAWDIRs; a name may appear in only one) becomes OUTDIR/<name>.csv (header step,loss,val_loss,lr,grad_norm[,epoch]).
 A raw file starts with '#' header lines:
   #src owner/repo@commit:path      (informational)
   #fmt hf | csv | text
@@ -122,14 +122,20 @@ def parse(path):
 
 
 def main():
-    rawdir, outdir = sys.argv[1], sys.argv[2]
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    rawdirs, outdir = sys.argv[1:-1], sys.argv[-1]
     os.makedirs(outdir, exist_ok=True)
     index = []
-    for fn in sorted(os.listdir(rawdir)):
-        if not fn.endswith(".txt"):
-            continue
-        name = fn[:-4]
-        rows, meta = parse(os.path.join(rawdir, fn))
+    raws = {}
+    for rawdir in rawdirs:
+        for fn in os.listdir(rawdir):
+            if fn.endswith(".txt"):
+                if fn[:-4] in raws:
+                    raise SystemExit(f"{fn}: in {raws[fn[:-4]]} and {rawdir}")
+                raws[fn[:-4]] = rawdir
+    for name in sorted(raws):
+        rows, meta = parse(os.path.join(raws[name], name + ".txt"))
         if "labels" in meta:
             split = "holdout" if zlib.crc32(name.encode("utf-8")) % 2 == 1 else "tune"
             index.append("\t".join([name, split, meta["labels"], meta.get("conf", "medium"),
