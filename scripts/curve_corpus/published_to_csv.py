@@ -8,7 +8,8 @@ A raw file starts with '#' header lines:
   #src owner/repo@commit:path      (informational)
   #fmt hf | csv | text
   #cols ...                         (hf: column order of training lines, e.g. step,loss,lr,grad_norm,epoch)
-  #map col=srccol ...               (csv: which source column feeds each corpus column; step=@row uses 1-based row index)
+  #map col=srccol ...               (csv: which source column feeds each corpus column; step=@row uses 1-based row index;
+                                    a space in a source column name is written %20)
   #re  <python regex with named groups step,loss,val_loss,lr,grad_norm,epoch>   (text; may repeat)
   #stepmul N                        (optional: multiply the step column, e.g. Keras epoch 0-based -> +1 via #stepadd 1)
   #stepadd N
@@ -92,7 +93,7 @@ def parse(path):
                 kv = {c: num(v) for c, v in zip(cols, p)}
                 put(kv.pop("step"), **kv)
     elif f == "csv":
-        m = dict(x.split("=", 1) for x in meta["map"].split())
+        m = {k: v.replace("%20", " ") for k, v in (x.split("=", 1) for x in meta["map"].split())}
         rd = csv.DictReader(io.StringIO("\n".join(body)))
         for i, r in enumerate(rd, 1):
             r = {k.strip(): v for k, v in r.items() if k is not None}
