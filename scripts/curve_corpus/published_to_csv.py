@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Convert transcribed published training logs into the doctor's corpus CSVs.
 
-Usage: python3 scripts/curve_corpus/published_to_csv.py RAWDIR OUTDIR
+Usage: python3 scripts/curve_corpus/published_to_csv.py RAWDIR [RAWDIR...] OUTDIR
 
-Every RAWDIR/<name>.txt becomes OUTDIR/<name>.csv (header step,loss,val_loss,lr,grad_norm[,epoch]).
+Every RAWDIR/<name>.txt (from all RAWDIRs; a name may appear in only one) becomes OUTDIR/<name>.csv (header step,loss,val_loss,lr,grad_norm[,epoch]).
 A raw file starts with '#' header lines:
   #src owner/repo@commit:path      (informational)
   #fmt hf | csv | text
   #cols ...                         (hf: column order of training lines, e.g. step,loss,lr,grad_norm,epoch)
-  #map col=srccol ...               (csv: which source column feeds each corpus column; step=@row uses 1-based row index)
+  #map col=srccol ...               (csv: which source column feeds each corpus column; step=@row uses 1-based row index;
+                                    a space in a source column name is written %20)
   #re  <python regex with named groups step,loss,val_loss,lr,grad_norm,epoch>   (text; may repeat)
   #stepmul N                        (optional: multiply the step column, e.g. Keras epoch 0-based -> +1 via #stepadd 1)
   #stepadd N
@@ -92,7 +93,7 @@ def parse(path):
                 kv = {c: num(v) for c, v in zip(cols, p)}
                 put(kv.pop("step"), **kv)
     elif f == "csv":
-        m = dict(x.split("=", 1) for x in meta["map"].split())
+        m = {k: v.replace("%20", " ") for k, v in (x.split("=", 1) for x in meta["map"].split())}
         rd = csv.DictReader(io.StringIO("\n".join(body)))
         for i, r in enumerate(rd, 1):
             r = {k.strip(): v for k, v in r.items() if k is not None}
@@ -122,14 +123,20 @@ def parse(path):
 
 
 def main():
-    rawdir, outdir = sys.argv[1], sys.argv[2]
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    rawdirs, outdir = sys.argv[1:-1], sys.argv[-1]
     os.makedirs(outdir, exist_ok=True)
     index = []
-    for fn in sorted(os.listdir(rawdir)):
-        if not fn.endswith(".txt"):
-            continue
-        name = fn[:-4]
-        rows, meta = parse(os.path.join(rawdir, fn))
+    raws = {}
+    for rawdir in rawdirs:
+        for fn in os.listdir(rawdir):
+            if fn.endswith(".txt"):
+                if fn[:-4] in raws:
+                    raise SystemExit(f"{fn}: in {raws[fn[:-4]]} and {rawdir}")
+                raws[fn[:-4]] = rawdir
+    for name in sorted(raws):
+        rows, meta = parse(os.path.join(raws[name], name + ".txt"))
         if "labels" in meta:
             split = "holdout" if zlib.crc32(name.encode("utf-8")) % 2 == 1 else "tune"
             index.append("\t".join([name, split, meta["labels"], meta.get("conf", "medium"),
