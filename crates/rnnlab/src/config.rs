@@ -231,8 +231,13 @@ pub struct GuardConfig {
     pub divergence: f64,
     /// Keep a good state in memory every this many steps.
     pub snapshot_every: u64,
-    /// Learning-rate factor applied at every rollback.
+    /// Learning-rate factor applied at a rollback that lowers the rate (see `lr_lower_after`).
     pub lr_factor: f32,
+    /// Rollbacks in one episode of trouble that keep the learning rate: the first rollback to a
+    /// state from before the trouble undoes a passing cause (a bad stretch of data, a brief LR
+    /// excursion) by itself; trouble that comes back in the same episode (or divergence) points
+    /// at the rate, which is then multiplied by `lr_factor` (0 = lower it at every rollback).
+    pub lr_lower_after: u32,
     /// Once the run has been calm for `snapshot_every` steps after trouble, the learning rate
     /// returns to the schedule linearly over this many steps (0 = the lowered rate stays).
     pub lr_restore_steps: u64,
@@ -301,6 +306,7 @@ impl Default for GuardConfig {
             divergence: 0.5,
             snapshot_every: 50,
             lr_factor: 0.5,
+            lr_lower_after: 1,
             lr_restore_steps: 300,
             max_rollbacks: 3,
             inject: Vec::new(),

@@ -16,7 +16,8 @@ use crate::config::GuardConfig;
 pub struct GuardState {
     /// The doctor's streaming judgement and decision state.
     pub monitor: Monitor,
-    /// Multiplies the learning rate; every rollback multiplies it by `lr_factor`. After a calm
+    /// Multiplies the learning rate; a rollback that lowers it multiplies it by `lr_factor`
+    /// (see `GuardConfig::lr_lower_after`). After a calm
     /// stretch it is brought back to 1 over `lr_restore_steps` (see [`GuardState::lr_scale_at`]);
     /// this field holds the factor as of the last flagged step.
     pub lr_scale: f32,

@@ -150,7 +150,7 @@ fn a_nan_is_applied_when_the_guard_is_off_and_skipped_otherwise() {
 }
 
 #[test]
-fn repeated_spikes_roll_back_to_the_state_before_them_and_halve_the_lr() {
+fn repeated_spikes_roll_back_to_the_state_before_them_and_keep_the_lr() {
     let config = GuardConfig::default();
     let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
     // Damage shows from step 173 on and lasts until a rollback.
@@ -169,16 +169,49 @@ fn repeated_spikes_roll_back_to_the_state_before_them_and_halve_the_lr() {
             (175, Action::Rollback)
         ]
     );
-    // Snapshot at 150 (state after 150 updates) is the one restored.
+    // Snapshot at 150 (state after 150 updates) is the one restored; going back to before
+    // the trouble undid it, so the learning rate keeps its schedule.
     assert_eq!(t.params.values[0], 150.0);
-    assert_eq!(g.lr_scale, 0.5);
+    assert_eq!(g.lr_scale, 1.0);
     assert_eq!(g.rollbacks_total(), 1);
     // Healthy again: no more actions, and a new snapshot only after a clean stretch.
     let acts = drive(&mut g, &mut t, &config, Mode::Full, 176..400, healthy);
     assert!(acts.is_empty(), "{acts:?}");
     assert_eq!(g.snapshot_steps(), [300, 350]);
+    assert_eq!(g.lr_scale_at(&config, 400), 1.0);
+}
+
+/// Trouble from step 173 that is still there after the first rollback: a second rollback
+/// in the same episode. Returns the step of the last flag.
+fn trouble_that_comes_back(g: &mut GuardState, t: &mut Trainer, config: &GuardConfig) -> u64 {
+    let acts = drive(g, t, config, Mode::Full, 0..182, |s| {
+        if (173..181).contains(&s) {
+            6.0
+        } else {
+            healthy(s)
+        }
+    });
+    let rollbacks: Vec<u64> = acts
+        .iter()
+        .filter(|a| a.1 == Action::Rollback)
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(rollbacks.len(), 2, "{acts:?}");
+    acts.last().unwrap().0
+}
+
+#[test]
+fn trouble_that_comes_back_after_a_rollback_halves_the_lr_until_calm() {
+    let config = GuardConfig::default();
+    let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
+    let last_flag = trouble_that_comes_back(&mut g, &mut t, &config);
+    assert_eq!(g.lr_scale, 0.5);
+    // The second rollback goes to the older snapshot (100 updates), from before the first
+    // one; step 181, healthy, has been applied since.
+    assert_eq!(t.params.values[0], 101.0);
+    drive(&mut g, &mut t, &config, Mode::Full, 182..600, healthy);
     // The lowered rate holds through a calm stretch, then returns to the schedule.
-    let calm = 175 + config.snapshot_every;
+    let calm = last_flag + config.snapshot_every;
     assert_eq!(g.lr_scale_at(&config, calm - 1), 0.5);
     let half = calm + config.lr_restore_steps / 2;
     assert!((g.lr_scale_at(&config, half) - 0.75).abs() < 1e-6);
@@ -195,8 +228,11 @@ fn repeated_spikes_roll_back_to_the_state_before_them_and_halve_the_lr() {
 }
 
 #[test]
-fn new_trouble_stops_the_restoration_where_it_got_to() {
-    let config = GuardConfig::default();
+fn lr_lower_after_zero_halves_the_lr_at_the_first_rollback() {
+    let config = GuardConfig {
+        lr_lower_after: 0,
+        ..GuardConfig::default()
+    };
     let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
     drive(&mut g, &mut t, &config, Mode::Full, 0..176, |s| {
         if s >= 173 {
@@ -205,8 +241,17 @@ fn new_trouble_stops_the_restoration_where_it_got_to() {
             healthy(s)
         }
     });
-    let halfway = 175 + config.snapshot_every + config.lr_restore_steps / 2;
-    drive(&mut g, &mut t, &config, Mode::Full, 176..halfway, healthy);
+    assert_eq!(g.rollbacks_total(), 1);
+    assert_eq!(g.lr_scale, 0.5);
+}
+
+#[test]
+fn new_trouble_stops_the_restoration_where_it_got_to() {
+    let config = GuardConfig::default();
+    let (mut g, mut t) = (GuardState::new(&config), Trainer::new());
+    let last_flag = trouble_that_comes_back(&mut g, &mut t, &config);
+    let halfway = last_flag + config.snapshot_every + config.lr_restore_steps / 2;
+    drive(&mut g, &mut t, &config, Mode::Full, 182..halfway, healthy);
     // One spike half-way through the restoration: skipped, and the factor holds at 0.75.
     let acts = drive(
         &mut g,
@@ -253,7 +298,8 @@ fn trouble_that_outlasts_max_rollbacks_stops_at_a_state_from_before_it() {
     assert_eq!(acts.last().unwrap().1, Action::Stop);
     // Good state: the older snapshot (step 50), never one taken inside the trouble.
     assert_eq!(t.params.values[0], 50.0);
-    assert!((g.lr_scale - 0.5f32.powi(3)).abs() < 1e-7);
+    // The first rollback keeps the rate; each one after it halves it.
+    assert!((g.lr_scale - 0.5f32.powi(2)).abs() < 1e-7);
 }
 
 #[test]

@@ -280,7 +280,15 @@ fn an_lr_spike_rolls_back_lowers_the_lr_and_recovers() {
     let text = corpus(tmp.path());
     let clean = run(config(&text, "full", &[]), &tmp.path().join("clean"), false);
     let dir = tmp.path().join("spiked");
-    let spiked = run(config(&text, "full", &["lr-spike@160:1.0"]), &dir, false);
+    // By default the first rollback keeps the rate (it undoes a brief spike by itself, as the
+    // run without the setting below shows); lowering it at once exercises the lowered path.
+    let mut kept = config(&text, "full", &["lr-spike@160:1.0"]);
+    let kept_dir = tmp.path().join("kept");
+    let kept_run = run(kept.clone(), &kept_dir, false);
+    assert_eq!(kept_run.guard.rollbacks, 1);
+    assert_eq!(kept_run.guard.lr_scale, 1.0);
+    kept.guard.lr_lower_after = 0;
+    let spiked = run(kept, &dir, false);
     let events = guard_events(&dir);
     let rollback = events
         .iter()
@@ -417,7 +425,8 @@ fn a_resumed_run_keeps_the_lowered_lr_and_the_guard_state() {
     let tmp = tempfile::tempdir().unwrap();
     let text = corpus(tmp.path());
     let whole = tmp.path().join("whole");
-    let cfg = config(&text, "full", &["lr-spike@160:1.0", "bad-batch@250"]);
+    let mut cfg = config(&text, "full", &["lr-spike@160:1.0", "bad-batch@250"]);
+    cfg.guard.lr_lower_after = 0;
     let first = run(cfg.clone(), &whole, false);
     let events = guard_events(&whole);
     assert!(events.iter().any(|e| e.1 == "guard_rollback"), "{events:?}");

@@ -7,8 +7,9 @@
 //!    applied steps, the doctor's [`doctor::online`] judgement) → the update is skipped;
 //! 3. repeated spikes (`rollback_after` within `recent` steps) or divergence (the recent loss
 //!    gave back `divergence` of the progress made) → roll back to the last good state (kept
-//!    in memory every `snapshot_every` steps and saved with the checkpoints), skip the data
-//!    between it and now, multiply the learning rate by `lr_factor` (once the run has been
+//!    in memory every `snapshot_every` steps and saved with the checkpoints) and skip the data
+//!    between it and now; if trouble comes back in the same episode (or the run diverged),
+//!    also multiply the learning rate by `lr_factor` (`lr_lower_after`; once the run has been
 //!    calm for `snapshot_every` steps it returns to the schedule over `lr_restore_steps`);
 //! 4. still failing after `max_rollbacks` rollbacks → restore the good state, save it as
 //!    `checkpoints/before-trouble/`, and stop.

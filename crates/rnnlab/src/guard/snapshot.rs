@@ -118,8 +118,8 @@ impl GuardState {
         self.monitor.snapshot_taken();
     }
 
-    /// Restores the last good state into `state`, lowers the learning-rate scale and clears
-    /// the flags. The first rollback of an episode goes to the newest snapshot if it predates
+    /// Restores the last good state into `state`, lowers the learning-rate scale when the
+    /// trouble came back (see `GuardConfig::lr_lower_after`) and clears the flags. The first rollback of an episode goes to the newest snapshot if it predates
     /// the trouble; later ones (and divergence, which builds up slowly) to the older one.
     /// Returns `None` when no snapshot exists.
     pub fn rollback(
@@ -142,12 +142,18 @@ impl GuardState {
             self.candidate = self.good.clone();
         }
         let snap = self.candidate.as_ref()?;
+        // A passing cause is undone by going back to before it; only trouble that returns in
+        // the same episode, or divergence (which builds up under the rate itself), lowers it.
+        let lower = self.monitor.rollbacks_in_episode() >= config.lr_lower_after
+            || reason == Some(Reason::Divergence);
         state.params.values.copy_from_slice(&snap.values);
         *state.optimizer = snap.optimizer.clone();
         *state.rng = snap.rng.clone();
         self.monitor.rolled_back(snap.detector.clone());
         let before = self.lr_scale;
-        self.lr_scale *= config.lr_factor;
+        if lower {
+            self.lr_scale *= config.lr_factor;
+        }
         Some(RollbackInfo {
             to_step: snap.step,
             data_from: snap.data,
