@@ -41,9 +41,17 @@ pub enum Split {
     Units,
 }
 
-/// Below this many `W_hh` floats per worker the weight stays in a core's cache under the
-/// batch split too, and the barriers would only cost.
+/// Below this many `W_hh` floats (256 KiB) the weight stays in a core's cache under the batch
+/// split too, and the barriers would only cost.
 const UNIT_SPLIT_MIN_WEIGHT: usize = 1 << 16;
+
+/// Threads from which the unit split is taken. Measured on the shared 2-core AVX-512 machine
+/// (`train_bench`, 2 threads pinned, medians of 3 alternating runs, noisy): the unit split was
+/// no faster there (b LSTM 2×512: 4782 vs 5428 tok/s, c LSTM 1×1024 B=64: 4177 vs 4223,
+/// d GRU 2×512: 6653 vs 7319), so 2 threads keep the batch split. From 4 threads each
+/// thread of the batch split has ≤ B/4 rows and still streams all of `W_hh` per step, which is
+/// what the unit split removes; `bench/quiet_cpu.sh` measures both splits there.
+const UNIT_SPLIT_MIN_THREADS: usize = 4;
 
 /// The split a forward of this shape takes: `RNNLAB_SPLIT=batch|units` where set (read once;
 /// tests pin it per thread with `forced`), else the rule: the unit split where the backend has the per-step kernel and a team of at
@@ -62,7 +70,8 @@ pub(super) fn choose(be: &dyn Backend, d: &Dims) -> Split {
     if let Some(s) = env_split() {
         return s;
     }
-    if d.gh() * d.hidden >= UNIT_SPLIT_MIN_WEIGHT {
+    let threads = be.team_size();
+    if threads >= UNIT_SPLIT_MIN_THREADS && d.gh() * d.hidden >= UNIT_SPLIT_MIN_WEIGHT {
         Split::Units
     } else {
         Split::Batch

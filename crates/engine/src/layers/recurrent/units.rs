@@ -134,7 +134,8 @@ pub(super) fn backward_steps(
             let (j0, wn) = (js.start, js.len());
             WORKER.with_borrow_mut(|own| {
                 // W_hh's columns of our units: dh_{t-1}[:, js] = dGates · W_hh[:, js].
-                kernel.pack_columns(Trans::N, w_hh, gh, h, &[js.clone()], &mut own.packed);
+                let ranges = std::slice::from_ref(&js);
+                kernel.pack_columns(Trans::N, w_hh, gh, h, ranges, &mut own.packed);
                 own.dh.resize(b * wn, 0.0);
                 own.hh.resize(b * g_n * wn, 0.0);
                 for (v, state) in [(&mut own.dh_carry, 0), (&mut own.dc_carry, 1)] {
