@@ -46,11 +46,13 @@ pub enum Split {
 const UNIT_SPLIT_MIN_WEIGHT: usize = 1 << 16;
 
 /// Threads from which the unit split is taken. Measured on the shared 2-core AVX-512 machine
-/// (`train_bench`, 2 threads pinned, medians of 3 alternating runs, noisy): the unit split was
-/// no faster there (b LSTM 2×512: 4782 vs 5428 tok/s, c LSTM 1×1024 B=64: 4177 vs 4223,
-/// d GRU 2×512: 6653 vs 7319), so 2 threads keep the batch split. From 4 threads each
-/// thread of the batch split has ≤ B/4 rows and still streams all of `W_hh` per step, which is
-/// what the unit split removes; `bench/quiet_cpu.sh` measures both splits there.
+/// (`train_bench`, 2 threads pinned, two rounds of 3 alternating runs, medians; the machine
+/// is noisy, ±30 % run to run): the unit split was no faster there, units vs batch tok/s
+/// b LSTM 2×512 4782 vs 5428 and 4703 vs 4865, c LSTM 1×1024 B=64 4177 vs 4223 and 3873 vs
+/// 3610, d GRU 2×512 6653 vs 7319 and 6239 vs 6162, so 2 threads keep the batch split. From
+/// 4 threads each thread of the batch split has ≤ B/4 rows and still streams all of `W_hh`
+/// every step, which the unit split removes; that is not measured yet (`bench/quiet_cpu.sh`
+/// runs both splits on the 16-core machine: move this threshold by what it finds).
 const UNIT_SPLIT_MIN_THREADS: usize = 4;
 
 /// The split a forward of this shape takes: `RNNLAB_SPLIT=batch|units` where set (read once;
