@@ -23,9 +23,10 @@
 #   SCALING_CONFIGS   configs of the scaling runs                             [b,c]
 #   SCALING_REPEATS   pairs per scaling point                                 [3]
 #   SCALING_SPLITS    how rnnlab splits the recurrence across threads in the scaling
-#                     runs (RNNLAB_SPLIT), each run in every pair: "rule" (the default
-#                     rule: batch rows below 4 threads, hidden units from 4 for large
-#                     W_hh), "batch", "units"; the rows say which   ["rule batch units"]
+#                     runs (RNNLAB_SPLIT), each run in every pair: "batch" (the default),
+#                     "rule" (the candidate default: batch rows below 4 threads, hidden
+#                     units from 4 for large W_hh), "units"; the rows say which
+#                                                                  ["rule batch units"]
 #   KERNELS           rnnlab's kernel sets (RNNLAB_GEMM), each run in every pair;
 #                     native vs mixed decides the x86 default ("native mixed")
 #                     e.g. "native mixed avx2 crate"
@@ -118,13 +119,8 @@ PY
 run_rnnlab() { # threads cpus config file
   for k in $KERNELS; do
     for s in $SPLITS; do
-      if [ "$s" = rule ]; then
-        env -u RNNLAB_SPLIT RNNLAB_GEMM="$k" taskset -c "$2" "$RNNLAB" --threads "$1" \
-          --config "$3" --seconds "$SECONDS_PER_CONFIG" --json >>"$4"
-      else
-        RNNLAB_SPLIT=$s RNNLAB_GEMM=$k taskset -c "$2" "$RNNLAB" --threads "$1" \
-          --config "$3" --seconds "$SECONDS_PER_CONFIG" --json >>"$4"
-      fi
+      RNNLAB_SPLIT=$s RNNLAB_GEMM=$k taskset -c "$2" "$RNNLAB" --threads "$1" \
+        --config "$3" --seconds "$SECONDS_PER_CONFIG" --json >>"$4"
     done
   done
 }
@@ -162,7 +158,7 @@ pairs() { # file repeats configs threads...
 
 echo "comparison: threads $THREADS, configs $CONFIGS, $REPEATS pairs, ${SECONDS_PER_CONFIG}s each" | report
 # shellcheck disable=SC2086
-SPLITS=rule pairs "$OUT/comparison.jsonl" "$REPEATS" "$CONFIGS" $THREADS
+SPLITS=batch pairs "$OUT/comparison.jsonl" "$REPEATS" "$CONFIGS" $THREADS
 "$PYTHON" bench/summarize.py "$OUT/comparison.jsonl" --peak-json "$OUT/fma.jsonl" | report
 
 if [ -n "$SCALING_THREADS" ]; then

@@ -55,11 +55,12 @@ const UNIT_SPLIT_MIN_WEIGHT: usize = 1 << 16;
 /// runs both splits on the 16-core machine: move this threshold by what it finds).
 const UNIT_SPLIT_MIN_THREADS: usize = 4;
 
-/// The split a forward of this shape takes: `RNNLAB_SPLIT=batch|units` where set (read once;
-/// tests pin it per thread with `forced`), else the rule: the unit split where the backend has the per-step kernel and a team of at
-/// least 2 workers that each own at least one panel of units, and the batch split would
-/// re-read at least `UNIT_SPLIT_MIN_WEIGHT` floats (256 KiB) of `W_hh` per thread and step.
-/// One thread always takes the batch split (the same work without barriers).
+/// The split a forward of this shape takes: the one a test forces, else `RNNLAB_SPLIT=batch|
+/// units|rule` where set, else the batch split. The unit split stays opt-in until the quiet
+/// 16-core machine has measured it against the batch split (`bench/quiet_cpu.sh` runs all
+/// three): its per-step barrier could cost a lot where threads get preempted, and no figure
+/// shows it faster yet. Where the backend has no per-step kernel, or too few units for two
+/// workers, it is always the batch split.
 pub(super) fn choose(be: &dyn Backend, d: &Dims) -> Split {
     let workers = team_workers(be, d.hidden);
     if be.step_kernel().is_none() || workers < 2 {
@@ -69,8 +70,22 @@ pub(super) fn choose(be: &dyn Backend, d: &Dims) -> Split {
     if let Some(s) = FORCED.get() {
         return s;
     }
-    if let Some(s) = env_split() {
-        return s;
+    match env_split() {
+        Some(Choice::Batch) | None => Split::Batch,
+        Some(Choice::Units) => Split::Units,
+        Some(Choice::Rule) => rule(be, d),
+    }
+}
+
+/// The rule `RNNLAB_SPLIT=rule` applies (the candidate default): the unit split where the
+/// backend has the per-step kernel and a team of at least 2 workers that each own at least
+/// one panel of units, at `UNIT_SPLIT_MIN_THREADS` threads or more, and the batch split would
+/// re-read at least `UNIT_SPLIT_MIN_WEIGHT` floats (256 KiB) of `W_hh` per thread and step.
+/// One thread always takes the batch split (the same work without barriers).
+pub(super) fn rule(be: &dyn Backend, d: &Dims) -> Split {
+    let workers = team_workers(be, d.hidden);
+    if be.step_kernel().is_none() || workers < 2 {
+        return Split::Batch;
     }
     let threads = be.team_size();
     if threads >= UNIT_SPLIT_MIN_THREADS && d.gh() * d.hidden >= UNIT_SPLIT_MIN_WEIGHT {
@@ -95,13 +110,22 @@ pub(super) fn forced<R>(split: Split, f: impl FnOnce() -> R) -> R {
     r
 }
 
-fn env_split() -> Option<Split> {
-    static SPLIT: OnceLock<Option<Split>> = OnceLock::new();
+/// What `RNNLAB_SPLIT` asks for.
+#[derive(Debug, Clone, Copy)]
+enum Choice {
+    Batch,
+    Units,
+    Rule,
+}
+
+fn env_split() -> Option<Choice> {
+    static SPLIT: OnceLock<Option<Choice>> = OnceLock::new();
     *SPLIT.get_or_init(|| match std::env::var("RNNLAB_SPLIT").as_deref() {
-        Ok("batch") => Some(Split::Batch),
-        Ok("units") => Some(Split::Units),
+        Ok("batch") => Some(Choice::Batch),
+        Ok("units") => Some(Choice::Units),
+        Ok("rule") => Some(Choice::Rule),
         Ok(other) => {
-            eprintln!("rnnlab: RNNLAB_SPLIT={other} is not batch or units; using the rule");
+            eprintln!("rnnlab: RNNLAB_SPLIT={other} is not batch, units or rule; using batch");
             None
         }
         Err(_) => None,
