@@ -22,6 +22,11 @@
 #   SCALING_THREADS   thread counts of the scaling runs; empty: none          ["1 2 4 8 16"]
 #   SCALING_CONFIGS   configs of the scaling runs                             [b,c]
 #   SCALING_REPEATS   pairs per scaling point                                 [3]
+#   SCALING_SPLITS    how rnnlab splits the recurrence across threads in the scaling
+#                     runs (RNNLAB_SPLIT), each run in every pair: "batch" (the default),
+#                     "rule" (the candidate default: batch rows below 4 threads, hidden
+#                     units from 4 for large W_hh), "units"; the rows say which
+#                                                                  ["rule batch units"]
 #   KERNELS           rnnlab's kernel sets (RNNLAB_GEMM), each run in every pair;
 #                     native vs mixed decides the x86 default ("native mixed")
 #                     e.g. "native mixed avx2 crate"
@@ -33,6 +38,7 @@ cd "$(dirname "$0")/.."
 if [ -n "${QUICK:-}" ]; then
   : "${KERNELS:=native}" "${THREADS:=1 2}" "${CONFIGS:=a}" "${REPEATS:=1}" "${SECONDS_PER_CONFIG:=1}"
   : "${SCALING_THREADS=1 2}" "${SCALING_CONFIGS:=a}" "${SCALING_REPEATS:=1}" "${FMA_SECONDS:=0.3}"
+  : "${SCALING_SPLITS:=rule units}"
 fi
 THREADS=${THREADS:-2 8}
 CONFIGS=${CONFIGS:-a,b,c,d,e}
@@ -41,6 +47,7 @@ SECONDS_PER_CONFIG=${SECONDS_PER_CONFIG:-5}
 SCALING_THREADS=${SCALING_THREADS-1 2 4 8 16}
 SCALING_CONFIGS=${SCALING_CONFIGS:-b,c}
 SCALING_REPEATS=${SCALING_REPEATS:-3}
+SCALING_SPLITS=${SCALING_SPLITS:-rule batch units}
 FMA_SECONDS=${FMA_SECONDS:-2}
 KERNELS=${KERNELS:-native mixed}
 PYTHON=${PYTHON:-python3}
@@ -111,8 +118,10 @@ PY
 # rnnlab (each kernel set in KERNELS) and PyTorch back to back on the same cores.
 run_rnnlab() { # threads cpus config file
   for k in $KERNELS; do
-    RNNLAB_GEMM=$k taskset -c "$2" "$RNNLAB" --threads "$1" --config "$3" \
-      --seconds "$SECONDS_PER_CONFIG" --json >>"$4"
+    for s in $SPLITS; do
+      RNNLAB_SPLIT=$s RNNLAB_GEMM=$k taskset -c "$2" "$RNNLAB" --threads "$1" \
+        --config "$3" --seconds "$SECONDS_PER_CONFIG" --json >>"$4"
+    done
   done
 }
 run_pytorch() { # threads cpus config file
@@ -149,13 +158,14 @@ pairs() { # file repeats configs threads...
 
 echo "comparison: threads $THREADS, configs $CONFIGS, $REPEATS pairs, ${SECONDS_PER_CONFIG}s each" | report
 # shellcheck disable=SC2086
-pairs "$OUT/comparison.jsonl" "$REPEATS" "$CONFIGS" $THREADS
+SPLITS=batch pairs "$OUT/comparison.jsonl" "$REPEATS" "$CONFIGS" $THREADS
 "$PYTHON" bench/summarize.py "$OUT/comparison.jsonl" --peak-json "$OUT/fma.jsonl" | report
 
 if [ -n "$SCALING_THREADS" ]; then
-  echo "thread scaling: threads $SCALING_THREADS, configs $SCALING_CONFIGS, $SCALING_REPEATS pairs" | report
+  echo "thread scaling: threads $SCALING_THREADS, configs $SCALING_CONFIGS, splits $SCALING_SPLITS, $SCALING_REPEATS pairs" | report
   # shellcheck disable=SC2086
-  pairs "$OUT/scaling.jsonl" "$SCALING_REPEATS" "$SCALING_CONFIGS" $SCALING_THREADS
+  SPLITS=$SCALING_SPLITS pairs "$OUT/scaling.jsonl" "$SCALING_REPEATS" "$SCALING_CONFIGS" \
+    $SCALING_THREADS
   "$PYTHON" bench/summarize.py "$OUT/scaling.jsonl" --peak-json "$OUT/fma.jsonl" --scaling | report
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | report

@@ -9,6 +9,8 @@
 //! Every config runs in a fresh child process (this same binary with `--child`), so the peak
 //! resident memory it reports (`VmHWM`) belongs to that config alone. `bench/pytorch_peer.py`
 //! measures PyTorch the same way and `bench/compare.sh` prints both side by side.
+//! `RNNLAB_SPLIT=batch|units` forces how the recurrence is split across threads (default: the
+//! rule in `layers/recurrent/team.rs`).
 //! `RNNLAB_GEMM=avx2|avx512|crate|portable` picks the matrix-product kernels (default: the
 //! fastest for this CPU); the JSON names the ones that ran.
 
@@ -204,7 +206,12 @@ fn run_child(c: &Config, threads: usize, seconds: f64) {
         "{}",
         serde_json::json!({
             "impl": "rnnlab",
-            "kernels": be.kernels().name(),
+            // A forced split of the recurrence (RNNLAB_SPLIT) is part of what ran: e.g.
+            // `avx512/units`, grouped apart from the rule's `avx512` by bench/summarize.py.
+            "kernels": match std::env::var("RNNLAB_SPLIT") {
+                Ok(split) => format!("{}/{split}", be.kernels().name()),
+                Err(_) => be.kernels().name().to_string(),
+            },
             "config": c.name,
             "model": describe(c),
             "threads": threads,

@@ -77,6 +77,27 @@ pub trait Backend: Send + Sync {
     /// Number of worker threads the backend uses for a parallel loop.
     fn threads(&self) -> usize;
 
+    /// The backend's own kernel for pre-packed per-step products, where it has one that threads
+    /// may call on column ranges of a weight ([`StepKernel`]); `None` for the default.
+    fn step_kernel(&self) -> Option<StepKernel> {
+        None
+    }
+
+    /// How many workers [`Backend::run_team`] can run at once from here (1: no team).
+    fn team_size(&self) -> usize {
+        1
+    }
+
+    /// Runs `f(worker)` for every `worker` in `0..workers` (at most [`Backend::team_size`]),
+    /// all at the same time, each on its own thread, so that they may wait for each other
+    /// (a barrier per timestep). Returns when all have.
+    fn run_team(&self, workers: usize, f: &(dyn Fn(usize) + Sync)) {
+        assert!(workers <= 1, "this backend runs no team of {workers}");
+        if workers == 1 {
+            f(0)
+        }
+    }
+
     /// Runs `op` with the backend's threads as rayon's current pool, so the elementwise
     /// passes inside it (optimizer updates, clipping, zeroing gradients) use the same cores
     /// as the kernels instead of a second pool.
@@ -170,6 +191,67 @@ impl CpuBackend {
                     f(c_chunk.len() / n, a_part, c_chunk)
                 })
         });
+    }
+}
+
+/// The per-step kernel of this crate ([`packed`]) for callers that split one product by
+/// columns across their own threads: each packs its columns of the weight once
+/// ([`StepKernel::pack_columns`]) and multiplies rows of `a` laid out by
+/// [`StepKernel::pack_rows`] (block `(r0, rows)` of [`StepKernel::row_blocks`] holds
+/// `a[r0 + r][kk]` at `r0·k + kk·rows + r`) with them. Every element of the result gets the
+/// bits that [`Backend::gemm_packed`] gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct StepKernel {
+    isa: select::Isa,
+}
+
+impl StepKernel {
+    /// Columns per panel: column ranges that start on a multiple of this are whole panels.
+    pub const NR: usize = packed::NR;
+
+    /// See [`packed::pack_column_ranges`].
+    pub fn pack_columns(
+        &self,
+        tb: Trans,
+        b: &[f32],
+        k: usize,
+        n: usize,
+        ranges: &[std::ops::Range<usize>],
+        out: &mut PackedWeight,
+    ) {
+        packed::pack_column_ranges(tb, b, k, n, ranges, out)
+    }
+
+    /// Floats of one packed column range of `cols` columns and depth `k`.
+    pub fn packed_len(cols: usize, k: usize) -> usize {
+        packed::packed_len(cols, k)
+    }
+
+    /// The row blocks of an `m`-row `a` in the kernel's layout.
+    pub fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
+        packed::row_blocks(m)
+    }
+
+    /// `a` (`m×k`, row-major) in the kernel's layout.
+    pub fn pack_rows(m: usize, k: usize, a: &[f32], out: &mut Vec<f32>) {
+        packed::pack_rows(m, k, a, out)
+    }
+
+    /// `c[m×cols]` (rows `ldc` apart) `= a·op(b)[:, range] + beta·c`, `rows_of_a` from
+    /// [`StepKernel::pack_rows`], `panels` one range of [`StepKernel::pack_columns`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm(
+        &self,
+        m: usize,
+        cols: usize,
+        k: usize,
+        rows_of_a: &[f32],
+        panels: &[f32],
+        beta: f32,
+        c: &mut [f32],
+        ldc: usize,
+    ) {
+        packed::gemm_panels(self.isa, m, cols, k, rows_of_a, panels, beta, c, ldc)
     }
 }
 
@@ -291,7 +373,10 @@ impl Backend for CpuBackend {
                 out.as_mut_slice()
                     .par_chunks_mut(per)
                     .enumerate()
-                    .for_each(|(i, chunk)| packed::pack_panels(tb, b, k, n, i * per / panel, chunk))
+                    .for_each(|(i, chunk)| {
+                        let ld = if tb == Trans::N { n } else { k };
+                        packed::pack_panels(tb, b, ld, k, n, i * per / panel, chunk)
+                    })
             });
         } else {
             out.resize(k * n);
@@ -332,6 +417,37 @@ impl Backend for CpuBackend {
 
     fn threads(&self) -> usize {
         self.threads
+    }
+
+    fn step_kernel(&self) -> Option<StepKernel> {
+        self.kernels.packed_isa().map(|isa| StepKernel { isa })
+    }
+
+    fn team_size(&self) -> usize {
+        // From inside the pool a broadcast would wait on the thread that called it.
+        match self.pool.current_thread_index() {
+            Some(_) => 1,
+            None => self.threads,
+        }
+    }
+
+    fn run_team(&self, workers: usize, f: &(dyn Fn(usize) + Sync)) {
+        assert!(
+            workers <= self.team_size(),
+            "a team of {workers} needs more threads"
+        );
+        if workers <= 1 {
+            if workers == 1 {
+                f(0)
+            }
+            return;
+        }
+        // One job on every thread of the pool: all run at once, none is queued behind another.
+        self.pool.broadcast(|ctx| {
+            if ctx.index() < workers {
+                f(ctx.index())
+            }
+        });
     }
 
     fn install(&self, op: &mut (dyn FnMut() + Send)) {

@@ -58,12 +58,47 @@ impl PackedWeight {
 pub fn pack(tb: Trans, b: &[f32], k: usize, n: usize, out: &mut PackedWeight) {
     // No clear: every float of every panel is rewritten (saves a 4 MiB memset per weight).
     out.resize(packed_len(n, k));
-    pack_panels(tb, b, k, n, 0, out.as_mut_slice());
+    let ld = if tb == Trans::N { n } else { k };
+    pack_panels(tb, b, ld, k, n, 0, out.as_mut_slice());
+}
+
+/// Packs the columns `ranges` of `op(b)` (`k×n`, stored as for [`pack`]) one range after the
+/// other, each padded to whole panels on its own (`packed_len(range.len(), k)` floats each), so
+/// that a thread can own a set of columns (e.g. its hidden units in every gate block of a
+/// recurrent weight) as a run of whole panels.
+pub fn pack_column_ranges(
+    tb: Trans,
+    b: &[f32],
+    k: usize,
+    n: usize,
+    ranges: &[std::ops::Range<usize>],
+    out: &mut PackedWeight,
+) {
+    out.resize(ranges.iter().map(|r| packed_len(r.len(), k)).sum());
+    let mut rest = out.as_mut_slice();
+    for r in ranges {
+        assert!(r.end <= n, "pack_column_ranges: {r:?} outside {n} columns");
+        let (dst, tail) = rest.split_at_mut(packed_len(r.len(), k));
+        match tb {
+            Trans::N => pack_panels(tb, &b[r.start..], n, k, r.len(), 0, dst),
+            Trans::T => pack_panels(tb, &b[r.start * k..], k, k, r.len(), 0, dst),
+        }
+        rest = tail;
+    }
 }
 
 /// Packs whole panels `first, first + 1, …` of `op(b)` into `out` (`NR·k` floats each), so
-/// threads can pack disjoint ranges of panels.
-pub fn pack_panels(tb: Trans, b: &[f32], k: usize, n: usize, first: usize, out: &mut [f32]) {
+/// threads can pack disjoint ranges of panels. `ld` is `b`'s row stride (`n` for a whole
+/// [`Trans::N`] matrix, `k` for [`Trans::T`]); `b` may start at a column range's first column.
+pub fn pack_panels(
+    tb: Trans,
+    b: &[f32],
+    ld: usize,
+    k: usize,
+    n: usize,
+    first: usize,
+    out: &mut [f32],
+) {
     for (i, panel) in out.chunks_exact_mut(NR * k).enumerate() {
         let p = first + i;
         let cols = NR.min(n - p * NR);
@@ -74,7 +109,7 @@ pub fn pack_panels(tb: Trans, b: &[f32], k: usize, n: usize, first: usize, out: 
             // op(b) = b: each step of the panel is a run of one row of b.
             Trans::N => {
                 for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
-                    let src = &b[kk * n + p * NR..][..cols];
+                    let src = &b[kk * ld + p * NR..][..cols];
                     match (<&mut [f32; NR]>::try_from(row), <&[f32; NR]>::try_from(src)) {
                         (Ok(row), Ok(full)) => *row = *full, // fixed size: no memcpy call
                         (Ok(row), Err(_)) => row[..cols].copy_from_slice(src),
@@ -85,7 +120,7 @@ pub fn pack_panels(tb: Trans, b: &[f32], k: usize, n: usize, first: usize, out: 
             // op(b) = bᵀ: column j of the panel is row `p·NR + j` of b, read contiguously.
             Trans::T => {
                 for j in 0..cols {
-                    let src = &b[(p * NR + j) * k..][..k];
+                    let src = &b[(p * NR + j) * ld..][..k];
                     for (dst, &v) in panel[j..].iter_mut().step_by(NR).zip(src) {
                         *dst = v;
                     }
@@ -101,7 +136,7 @@ const KC: usize = 256;
 
 /// Splits `m` rows into blocks of at most [`MR`] rows that are as even as possible (16 rows
 /// run as 6+5+5 rather than 6+6+4: a thin block does fewer multiply-adds per load).
-fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
+pub fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
     let blocks = m.div_ceil(MR).max(1);
     let (base, extra) = (m / blocks, m % blocks);
     (0..blocks).scan(0, move |start, i| {
@@ -116,7 +151,7 @@ fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
 /// depth-major (`out[r0·k + kk·rows + r] = a[r0 + r][kk]`). The kernel re-reads `a` once per
 /// panel; in this order its broadcasts are one sequential stream, where the rows of `a` sit a
 /// multiple of 4 KiB apart for the usual hidden sizes and fight over the same L1 sets.
-fn pack_rows(m: usize, k: usize, a: &[f32], out: &mut Vec<f32>) {
+pub fn pack_rows(m: usize, k: usize, a: &[f32], out: &mut Vec<f32>) {
     out.resize(m * k, 0.0);
     for (r0, rows) in row_blocks(m) {
         let block = &mut out[r0 * k..(r0 + rows) * k];
@@ -163,10 +198,42 @@ pub fn gemm(
     PACKED_ROWS.with_borrow_mut(|rows_of_a| {
         pack_rows(m, k, a, rows_of_a);
         match isa {
-            Isa::Avx2 => gemm_rows_packed(m, n, k, rows_of_a, packed, beta, c),
-            Isa::Avx512 => gemm_rows_packed_512(m, n, k, rows_of_a, packed, beta, c),
+            Isa::Avx2 => gemm_rows_packed(m, n, k, rows_of_a, packed, beta, c, n),
+            Isa::Avx512 => gemm_rows_packed_512(m, n, k, rows_of_a, packed, beta, c, n),
         }
     });
+}
+
+/// `c[m×cols] = a·op(b)[:, cols] + beta·c` with `c`'s rows `ldc` apart, `rows_of_a` from
+/// [`pack_rows`] and `panels` the whole panels (depth `k`) of those `cols` columns, e.g. one
+/// range of [`pack_column_ranges`]. The same kernel and order of additions as [`gemm`], so each
+/// element of `c` gets the same bits as there. Only call when the CPU has `isa`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_panels(
+    isa: Isa,
+    m: usize,
+    cols: usize,
+    k: usize,
+    rows_of_a: &[f32],
+    panels: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let has = match isa {
+        Isa::Avx2 => crate::simd::avx2_fma(),
+        Isa::Avx512 => crate::simd::avx512(),
+    };
+    assert!(has, "packed gemm: this CPU lacks {isa:?}");
+    if m == 0 || k == 0 || cols == 0 {
+        return;
+    }
+    assert!(ldc >= cols && c.len() >= (m - 1) * ldc + cols);
+    assert!(rows_of_a.len() >= m * k && panels.len() >= packed_len(cols, k));
+    match isa {
+        Isa::Avx2 => gemm_rows_packed(m, cols, k, rows_of_a, panels, beta, c, ldc),
+        Isa::Avx512 => gemm_rows_packed_512(m, cols, k, rows_of_a, panels, beta, c, ldc),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -178,6 +245,7 @@ fn gemm_rows_packed(
     packed: &[f32],
     beta: f32,
     c: &mut [f32],
+    ldc: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
     for (p, panel) in packed[..packed_len(n, k)].chunks_exact(NR * k).enumerate() {
@@ -190,14 +258,14 @@ fn gemm_rows_packed(
                 // SAFETY: AVX2/FMA checked by the caller; the block of rows `r0..r0+rows` of
                 // the packed `a` starts at `r0·k` and holds `rows·k` floats (depth `k0..k0+kc`
                 // at `k0·rows`), rows `r0..r0+rows` of `c` (columns `p*NR..p*NR+cols`, row
-                // stride n) and depth `k0..k0+kc` of the panel lie inside the checked slices.
+                // stride ldc) and depth `k0..k0+kc` of the panel lie inside the checked slices.
                 unsafe {
                     let a_ptr = a.as_ptr().add(r0 * k + k0 * rows);
                     let b_ptr = panel.as_ptr().add(k0 * NR);
-                    let c_ptr = c.as_mut_ptr().add(r0 * n + p * NR);
+                    let c_ptr = c.as_mut_ptr().add(r0 * ldc + p * NR);
                     let tile = avx2::Tile {
                         kc,
-                        ldc: n,
+                        ldc,
                         cols,
                         beta: beta_here,
                     };
@@ -226,6 +294,7 @@ fn gemm_rows_packed_512(
     packed: &[f32],
     beta: f32,
     c: &mut [f32],
+    ldc: usize,
 ) {
     let panels = n.div_ceil(NR);
     #[cfg(target_arch = "x86_64")]
@@ -242,7 +311,7 @@ fn gemm_rows_packed_512(
                     panel_stride: NR * k,
                     rows,
                     cols: (group * NR).min(n - p * NR),
-                    rsc: n,
+                    rsc: ldc,
                     csc: 1,
                     alpha: 1.0,
                     beta: beta_here,
@@ -253,14 +322,14 @@ fn gemm_rows_packed_512(
                 unsafe {
                     let a_ptr = a.as_ptr().add(r0 * k + k0 * rows);
                     let b_ptr = packed.as_ptr().add(p * NR * k + k0 * NR);
-                    let c_ptr = c.as_mut_ptr().add(r0 * n + p * NR);
+                    let c_ptr = c.as_mut_ptr().add(r0 * ldc + p * NR);
                     kernel_512(group, rows, a_ptr, b_ptr, c_ptr, &tile);
                 }
             }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (panels, m, k, a, packed, beta, c);
+    let _ = (panels, m, k, a, packed, beta, c, ldc);
 }
 
 /// The AVX-512 kernel for `rows` rows of depth-major `a` and `group` panels.

@@ -3,29 +3,32 @@
 //! weight matrix and partition accumulates the weight gradients over all timesteps.
 
 use super::cache::{
-    layer_bufs, layer_offset, partition_rows, per_row, split_partition, StackCache,
+    layer_bufs, layer_offset, partition_rows, per_row, split_partition, LayerBufs, Scratch,
+    StackCache,
 };
 use super::cells;
+use super::team::Split;
+use super::units;
 use super::{CellKind, Dims, LayerParams, RecurrentState};
-use crate::backend::{Backend, PackedWeight, Trans};
+use crate::backend::{Backend, PackedWeight, StepKernel, Trans};
 use crate::layers::dropout::DropoutMask;
 use crate::ParamStore;
 
 /// Read-only inputs shared by all partitions.
-struct Shared<'a> {
-    be: &'a dyn Backend,
-    d: &'a Dims,
-    params: &'a ParamStore,
-    ids: &'a [LayerParams],
-    t: usize,
-    b: usize,
-    d_out: &'a [f32],
-    d_final: Option<&'a RecurrentState>,
-    masks: &'a [DropoutMask],
-    packed: &'a [PackedWeight],
+pub(super) struct Shared<'a> {
+    pub be: &'a dyn Backend,
+    pub d: &'a Dims,
+    pub params: &'a ParamStore,
+    pub ids: &'a [LayerParams],
+    pub t: usize,
+    pub b: usize,
+    pub d_out: &'a [f32],
+    pub d_final: Option<&'a RecurrentState>,
+    pub masks: &'a [DropoutMask],
+    pub packed: &'a [PackedWeight],
     /// Layer 0's input was a table lookup: its gradient goes to the table (see
     /// [`table_grad`]), not to per-token rows.
-    lookup: bool,
+    pub lookup: bool,
 }
 
 /// Which of the two `d_in` scratch buffers layer `l` writes its input gradient into; the layer
@@ -47,7 +50,16 @@ pub(super) fn run(
     cache: &mut StackCache,
 ) {
     let row_len = per_row(d, t);
-    for (l, packed) in cache.packed.iter_mut().enumerate() {
+    let parts = cache.partitions();
+    let team = (cache.split == Split::Units)
+        .then(|| be.step_kernel())
+        .flatten();
+    for (l, packed) in cache
+        .packed
+        .iter_mut()
+        .enumerate()
+        .filter(|_| team.is_none())
+    {
         be.pack_b(
             Trans::N,
             params.value(ids[l].w_hh),
@@ -69,25 +81,36 @@ pub(super) fn run(
         packed: &cache.packed,
         lookup: cache.lookup.is_active(),
     };
-    be.for_each_chunk(
-        &mut cache.arena,
-        row_len,
-        be.threads().max(1),
-        &|_, offset, part| {
-            backward_partition(&shared, offset / row_len, part.len() / row_len, part)
-        },
-    );
+    match team {
+        Some(kernel) => backward_partition(&shared, 0, b, &mut cache.arena, Some(kernel)),
+        None => be.for_each_chunk(&mut cache.arena, row_len, parts, &|_, offset, part| {
+            backward_partition(&shared, offset / row_len, part.len() / row_len, part, None)
+        }),
+    }
 }
 
-/// Backward through time for batch rows `b0..b0 + rows`, all layers.
-fn backward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
+/// Backward through time for batch rows `b0..b0 + rows`, all layers; with `team`, every step
+/// split by hidden units across the backend's team (`units.rs`).
+fn backward_partition(
+    s: &Shared,
+    b0: usize,
+    rows: usize,
+    part: &mut [f32],
+    team: Option<StepKernel>,
+) {
     let (d, t, b) = (s.d, s.t, s.b);
     let (h, gh) = (d.hidden, d.gh());
     let (scratch, region) = split_partition(d, t, rows, part);
-    let [d_in_0, d_in_1] = scratch.d_in;
+    let Scratch {
+        hh,
+        dh,
+        dh_carry,
+        dc_carry,
+        d_in: [d_in_0, d_in_1],
+    } = scratch;
     for l in (0..d.layers).rev() {
         let n_in = d.layer_input(l);
-        let buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
+        let mut buf = layer_bufs(d, t, rows, l, &mut region[layer_offset(d, t, rows, l)..]);
         let w_ih = s.params.value(s.ids[l].w_ih);
         let w_hh = &s.packed[l];
         // The layer above wrote the gradient of our output into `from_above`.
@@ -97,55 +120,12 @@ fn backward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
             (&*d_in_0, &mut *d_in_1)
         };
 
-        let rows_h = b0 * h..(b0 + rows) * h;
-        match s.d_final {
-            Some(f) => scratch.dh_carry.copy_from_slice(&f.h[l][rows_h.clone()]),
-            None => scratch.dh_carry.fill(0.0),
+        if let Some(kernel) = team {
+            units::backward_steps(s, l, kernel, from_above, &mut buf);
+        } else {
+            let scratch = [&mut *hh, &mut *dh, &mut *dh_carry, &mut *dc_carry];
+            steps(s, l, (b0, rows), w_hh, scratch, from_above, &mut buf);
         }
-        if d.kind == CellKind::Lstm {
-            match s.d_final {
-                Some(f) => scratch.dc_carry.copy_from_slice(&f.c[l][rows_h]),
-                None => scratch.dc_carry.fill(0.0),
-            }
-        }
-
-        for step in (0..t).rev() {
-            let d_here = if l == d.layers - 1 {
-                let at = (step * b + b0) * h;
-                &s.d_out[at..at + rows * h]
-            } else {
-                &from_above[step * rows * h..(step + 1) * rows * h]
-            };
-            for ((dh, g), c) in scratch.dh.iter_mut().zip(d_here).zip(&*scratch.dh_carry) {
-                *dh = g + c;
-            }
-            let now = (step + 1) * rows * h..(step + 2) * rows * h;
-            let before = step * rows * h..(step + 1) * rows * h;
-            let gates = &mut buf.gates[step * rows * gh..(step + 1) * rows * gh];
-            match d.kind {
-                CellKind::RnnTanh | CellKind::RnnRelu => {
-                    let relu = d.kind == CellKind::RnnRelu;
-                    cells::rnn_backward(relu, scratch.dh, &buf.h[now], gates);
-                    let dh_prev = &mut *scratch.dh_carry;
-                    s.be.gemm_packed(Trans::N, rows, h, gh, gates, w_hh, 0.0, dh_prev);
-                }
-                CellKind::Lstm => {
-                    let (c_prev, c) = (&buf.c[before], &buf.c[now]);
-                    cells::lstm_backward(h, scratch.dh, scratch.dc_carry, gates, c_prev, c);
-                    let dh_prev = &mut *scratch.dh_carry;
-                    s.be.gemm_packed(Trans::N, rows, h, gh, gates, w_hh, 0.0, dh_prev);
-                }
-                CellKind::Gru => {
-                    let hn = &mut buf.hn[step * rows * h..(step + 1) * rows * h];
-                    let (h_prev, d_hh) = (&buf.h[before], &mut *scratch.hh);
-                    let direct = &mut *scratch.dh_carry;
-                    cells::gru_backward(h, scratch.dh, gates, hn, h_prev, d_hh, direct);
-                    s.be.gemm_packed(Trans::N, rows, h, gh, d_hh, w_hh, 1.0, direct);
-                }
-            }
-        }
-        buf.dh0.copy_from_slice(scratch.dh_carry);
-        buf.dc0.copy_from_slice(&scratch.dc_carry[..buf.dc0.len()]);
 
         if l == 0 && s.lookup {
             continue;
@@ -176,6 +156,71 @@ fn backward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
             }
         }
     }
+}
+
+/// Backward through time of layer `l` for batch rows `b0..b0 + rows` on this thread: per step
+/// the cell backward and one product for the gradient carried to `h_{t-1}`.
+fn steps(
+    s: &Shared,
+    l: usize,
+    (b0, rows): (usize, usize),
+    w_hh: &PackedWeight,
+    scratch: [&mut [f32]; 4],
+    from_above: &[f32],
+    buf: &mut LayerBufs,
+) {
+    let (d, t, b) = (s.d, s.t, s.b);
+    let (h, gh) = (d.hidden, d.gh());
+    let [hh, dh, dh_carry, dc_carry] = scratch;
+    let rows_h = b0 * h..(b0 + rows) * h;
+    match s.d_final {
+        Some(f) => dh_carry.copy_from_slice(&f.h[l][rows_h.clone()]),
+        None => dh_carry.fill(0.0),
+    }
+    if d.kind == CellKind::Lstm {
+        match s.d_final {
+            Some(f) => dc_carry.copy_from_slice(&f.c[l][rows_h]),
+            None => dc_carry.fill(0.0),
+        }
+    }
+
+    for step in (0..t).rev() {
+        let d_here = if l == d.layers - 1 {
+            let at = (step * b + b0) * h;
+            &s.d_out[at..at + rows * h]
+        } else {
+            &from_above[step * rows * h..(step + 1) * rows * h]
+        };
+        for ((dh, g), c) in dh.iter_mut().zip(d_here).zip(&*dh_carry) {
+            *dh = g + c;
+        }
+        let now = (step + 1) * rows * h..(step + 2) * rows * h;
+        let before = step * rows * h..(step + 1) * rows * h;
+        let gates = &mut buf.gates[step * rows * gh..(step + 1) * rows * gh];
+        match d.kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => {
+                let relu = d.kind == CellKind::RnnRelu;
+                cells::rnn_backward(relu, dh, &buf.h[now], gates);
+                let dh_prev = &mut *dh_carry;
+                s.be.gemm_packed(Trans::N, rows, h, gh, gates, w_hh, 0.0, dh_prev);
+            }
+            CellKind::Lstm => {
+                let (c_prev, c) = (&buf.c[before], &buf.c[now]);
+                cells::lstm_backward(h, dh, dc_carry, gates, c_prev, c);
+                let dh_prev = &mut *dh_carry;
+                s.be.gemm_packed(Trans::N, rows, h, gh, gates, w_hh, 0.0, dh_prev);
+            }
+            CellKind::Gru => {
+                let hn = &mut buf.hn[step * rows * h..(step + 1) * rows * h];
+                let (h_prev, d_hh) = (&buf.h[before], &mut *hh);
+                let direct = &mut *dh_carry;
+                cells::gru_backward(h, dh, gates, hn, h_prev, d_hh, direct);
+                s.be.gemm_packed(Trans::N, rows, h, gh, d_hh, w_hh, 1.0, direct);
+            }
+        }
+    }
+    buf.dh0.copy_from_slice(dh_carry);
+    buf.dc0.copy_from_slice(&dc_carry[..buf.dc0.len()]);
 }
 
 crate::simd::avx2_or_baseline! {

@@ -7,6 +7,7 @@
 //! `rows_p * per_row` contiguous floats, and inside it each buffer is `rows_p * size`
 //! contiguous floats (time-major `[T, rows_p, F]`), carved off in a fixed order.
 
+use super::team::Split;
 use super::Dims;
 use crate::backend::PackedWeight;
 use crate::layers::dropout::DropoutMask;
@@ -15,7 +16,10 @@ use crate::layers::dropout::DropoutMask;
 /// resized only when the shape changes, so a training loop does not allocate per step.
 #[derive(Debug, Default)]
 pub struct StackCache {
-    pub(super) shape: Option<(Dims, usize, usize, usize)>, // dims, t, b, threads
+    /// dims, t, b, partitions of the batch (1 under the unit split).
+    pub(super) shape: Option<(Dims, usize, usize, usize)>,
+    /// How the last forward split its steps across threads; the backward follows it.
+    pub(super) split: Split,
     pub(super) arena: Vec<f32>,
     /// `masks[l]` is the dropout mask applied to the input of layer `l + 1`.
     pub(super) masks: Vec<DropoutMask>,
@@ -55,6 +59,11 @@ impl Lookup {
 }
 
 impl StackCache {
+    /// Batch partitions of the arena's layout.
+    pub(super) fn partitions(&self) -> usize {
+        self.shape.map_or(1, |s| s.3)
+    }
+
     /// Sizes every buffer for this shape; a no-op when the shape is unchanged.
     pub(super) fn prepare(&mut self, d: Dims, t: usize, b: usize, threads: usize) {
         if self.shape == Some((d, t, b, threads)) {

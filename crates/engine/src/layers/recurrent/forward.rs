@@ -1,32 +1,35 @@
 //! Forward pass: each backend thread runs the whole stack over the whole sequence for its
-//! partition of the batch.
+//! partition of the batch ([`Split::Batch`]), or the whole batch is one partition and a team of
+//! workers splits every step by hidden units ([`Split::Units`], see `team.rs`).
 
 use super::cache::{
     layer_bufs, layer_offset, layer_with_below, partition_rows, per_row, split_partition,
     StackCache,
 };
 use super::cells;
+use super::team::Split;
+use super::units;
 use super::{CellKind, Dims, LayerParams, RecurrentState};
-use crate::backend::{Backend, PackedWeight, Trans};
+use crate::backend::{Backend, PackedWeight, StepKernel, Trans};
 use crate::layers::dropout::DropoutMask;
 use crate::ParamStore;
 
 /// Read-only inputs shared by all partitions.
-struct Shared<'a> {
-    be: &'a dyn Backend,
-    d: &'a Dims,
-    params: &'a ParamStore,
-    ids: &'a [LayerParams],
-    x: &'a [f32],
-    t: usize,
-    b: usize,
-    init: &'a RecurrentState,
-    masks: &'a [DropoutMask],
-    bias: &'a [f32],
-    bias_hn: &'a [f32],
-    packed: &'a [PackedWeight],
+pub(super) struct Shared<'a> {
+    pub be: &'a dyn Backend,
+    pub d: &'a Dims,
+    pub params: &'a ParamStore,
+    pub ids: &'a [LayerParams],
+    pub x: &'a [f32],
+    pub t: usize,
+    pub b: usize,
+    pub init: &'a RecurrentState,
+    pub masks: &'a [DropoutMask],
+    pub bias: &'a [f32],
+    pub bias_hn: &'a [f32],
+    pub packed: &'a [PackedWeight],
     /// Layer 0's input as `(ids, table·W_ih0ᵀ)` when it is a table lookup (then `x` is empty).
-    lookup: Option<(&'a [u32], &'a [f32])>,
+    pub lookup: Option<(&'a [u32], &'a [f32])>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -43,7 +46,17 @@ pub(super) fn run(
 ) {
     let row_len = per_row(d, t);
     let (h, gh) = (d.hidden, d.gh());
-    for (l, packed) in cache.packed.iter_mut().enumerate() {
+    let parts = cache.partitions();
+    // The unit split's workers pack their own columns of W_hh.
+    let team = (cache.split == Split::Units)
+        .then(|| be.step_kernel())
+        .flatten();
+    for (l, packed) in cache
+        .packed
+        .iter_mut()
+        .enumerate()
+        .filter(|_| team.is_none())
+    {
         be.pack_b(Trans::T, params.value(ids[l].w_hh), h, gh, packed);
     }
     let lookup = &mut cache.lookup;
@@ -79,22 +92,31 @@ pub(super) fn run(
         lookup: (cache.lookup.is_active())
             .then_some((&cache.lookup.ids[..], &cache.lookup.projected[..])),
     };
-    be.for_each_chunk(
-        &mut cache.arena,
-        row_len,
-        be.threads().max(1),
-        &|_, offset, part| forward_partition(&shared, offset / row_len, part.len() / row_len, part),
-    );
-    gather_output(d, t, b, be.threads().max(1), cache);
+    match team {
+        // One partition of all rows, from this thread: the products around the recurrence
+        // split across the backend's threads, the recurrence across the team.
+        Some(kernel) => forward_partition(&shared, 0, b, &mut cache.arena, Some(kernel)),
+        None => be.for_each_chunk(&mut cache.arena, row_len, parts, &|_, offset, part| {
+            forward_partition(&shared, offset / row_len, part.len() / row_len, part, None)
+        }),
+    }
+    gather_output(d, t, b, parts, cache);
 }
 
-/// The stack over all timesteps for batch rows `b0..b0 + rows`.
-fn forward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
+/// The stack over all timesteps for batch rows `b0..b0 + rows`; with `team`, every step split
+/// by hidden units across the backend's team (`units.rs`).
+fn forward_partition(
+    s: &Shared,
+    b0: usize,
+    rows: usize,
+    part: &mut [f32],
+    team: Option<StepKernel>,
+) {
     let (d, t) = (s.d, s.t);
     let (h, gh) = (d.hidden, d.gh());
     let (scratch, region) = split_partition(d, t, rows, part);
     for l in 0..d.layers {
-        let (below_h, buf) = layer_with_below(d, t, rows, l, &mut *region);
+        let (below_h, mut buf) = layer_with_below(d, t, rows, l, &mut *region);
         let w_hh = &s.packed[l];
         let bias = &s.bias[l * gh..(l + 1) * gh];
         let bias_hn = &s.bias_hn[l * h..(l + 1) * h];
@@ -110,6 +132,10 @@ fn forward_partition(s: &Shared, b0: usize, rows: usize, part: &mut [f32]) {
             _ => project_inputs(s, l, b0, rows, below_h, buf.x, buf.gates),
         }
 
+        if let Some(kernel) = team {
+            units::forward_steps(s, l, kernel, &mut buf);
+            continue;
+        }
         // The recurrence: one small GEMM and one pass of gate math per step.
         for step in 0..t {
             let (past, future) = buf.h.split_at_mut((step + 1) * rows * h);

@@ -24,7 +24,7 @@ fn kernels_here() -> Vec<Kernels> {
 fn gradients_match_central_differences_with_every_kernel_set() {
     for kernels in kernels_here() {
         for kind in KINDS {
-            for threads in [1, 2] {
+            for threads in [1, 2, 4, 8] {
                 let be = CpuBackend::with_kernels(threads, kernels);
                 let (worst, skipped) = gradient_check(kind, &be, None);
                 println!(

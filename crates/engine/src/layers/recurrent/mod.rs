@@ -10,24 +10,34 @@
 //! table ([`RecurrentStack::forward_lookup`], a character embedding), that GEMM runs over the
 //! table's rows and the timesteps gather from it; its gradients sum dGates per row.
 //!
-//! Threads: the batch is split into one partition per backend thread, and each thread runs the
-//! whole stack over the whole sequence for its rows (its own small GEMMs and gate math, no
-//! synchronisation per step); only the weight-gradient GEMMs, which mix all rows, run after the
-//! join, split by the backend. See `cache.rs` for the memory layout.
+//! Threads, two ways (`team.rs` has the rule that picks one per shape):
+//! - the batch split: one partition of batch rows per backend thread, and each thread runs the
+//!   whole stack over the whole sequence for its rows (its own small GEMMs and gate math, no
+//!   synchronisation per step); only the weight-gradient GEMMs, which mix all rows, run after
+//!   the join, split by the backend. See `cache.rs` for the memory layout.
+//! - the unit split, for large `W_hh` at several threads: the whole batch is one partition, the
+//!   products around the recurrence are split by the backend, and every step of the recurrence
+//!   is split by hidden units across a team of workers with one barrier per step (`units.rs`).
 
 mod backward;
 mod cache;
 mod cells;
+mod cells_units;
 mod forward;
 #[cfg(test)]
 mod kernel_tests;
 #[cfg(test)]
 mod lookup_tests;
 pub mod math;
+mod team;
 #[cfg(test)]
 mod tests;
+mod units;
+#[cfg(test)]
+mod units_tests;
 
 pub use cache::StackCache;
+pub use team::Split;
 
 use serde::{Deserialize, Serialize};
 
@@ -289,7 +299,12 @@ impl RecurrentStack {
         self.check_state("initial state", init, b)?;
         self.check_params(params)?;
         let d = self.dims();
-        cache.prepare(d, t, b, be.threads().max(1));
+        cache.split = team::choose(be, &d);
+        let parts = match cache.split {
+            Split::Batch => be.threads().max(1),
+            Split::Units => 1,
+        };
+        cache.prepare(d, t, b, parts);
         cache.has_activations = false; // until this forward has fully run
         match between {
             Some((dropout, rng)) => {

@@ -214,7 +214,17 @@ pub(super) fn gradient_check(
     be: &CpuBackend,
     dropout: Option<Dropout>,
 ) -> (f64, usize) {
-    let mut p = problem(kind, 2, 4, 3, 11 + kind.gates() as u64);
+    gradient_check_with(kind, be, dropout, 4)
+}
+
+/// [`gradient_check`] of a stack of `hidden` units.
+pub(super) fn gradient_check_with(
+    kind: CellKind,
+    be: &CpuBackend,
+    dropout: Option<Dropout>,
+    hidden: usize,
+) -> (f64, usize) {
+    let mut p = problem_sized(kind, (3, hidden), 2, 4, 3, 11 + kind.gates() as u64);
     let (grads, dx, d_init) = p.analytic(be, dropout.as_ref());
     let mut worst = (0.0, 0);
     let dropout = dropout.as_ref();
