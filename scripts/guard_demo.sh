@@ -6,8 +6,9 @@
 #   - bad-batch@400: guarded ends within 1% of the clean run; the doctor finds the spike at 400
 #     in the unguarded run and names the guard's skip in the guarded one;
 #   - nan@500: guarded finishes with a finite loss; unguarded, the doctor reports non_finite at 500;
-#   - lr-spike@250:0.1: guarded rolls back, lowers the LR, recovers, and returns to the schedule;
-#     the incident names the step and the action;
+#   - lr-spike@250:0.1: guarded rolls back to the state before the spike and recovers; a brief
+#     excursion does not come back, so the LR keeps its schedule (it is lowered only when trouble
+#     returns after a rollback, guard.lr_lower_after); the incident names the step and the action;
 #   - for every injected fault, the guarded run never ends worse than the unguarded one (within
 #     0.2 % run-to-run noise);
 #   - the plain default command (`rnnlab train`, 2 minutes) triggers no guard action;
@@ -162,15 +163,19 @@ if rb:
     lr_ratio = lr_at("lr-spike-full") / lr_at("clean")
     low = [r["lr"] for r in lines("lr-spike-full") if r.get("step") == rb[0] + 10 and "lr" in r][0]
     low_ratio = low / [r["lr"] for r in lines("clean") if r.get("step") == rb[0] + 10 and "lr" in r][0]
-    check("lr-spike@250:0.1 guarded rolls back, lowers the LR, recovers and returns to the schedule",
-          inc["action"] == "rollback" and inc["step"] == rb[0] and abs(low_ratio - 0.5) < 1e-6
-          and abs(lr_ratio - 1.0) < 1e-6 and after < 1.1 * before,
+    # One rollback undoes the excursion: the LR stays on the schedule; a second rollback in
+    # the episode would have halved it (and the schedule would be back by the end).
+    lowered = len(rb) > 1
+    lr_ok = lowered or abs(low_ratio - 1.0) < 1e-6
+    check("lr-spike@250:0.1 guarded rolls back to before the spike, recovers and keeps the schedule",
+          inc["action"] == "rollback" and inc["step"] == rb[0] and inc["rollback"]["to_step"] < 250
+          and lr_ok and abs(lr_ratio - 1.0) < 1e-6 and after < 1.1 * before,
           f"incident step-{rb[0]}.json: action {inc['action']}, restored step {inc['rollback']['to_step']}, "
           f"lr factor {inc['rollback']['lr_scale_after']} (lr ratio to clean at step {last}: {lr_ratio:.3f}); "
           f"train loss {before:.3f} before, {spike:.3f} at the spike, {after:.3f} in the 20 steps after the rollback; "
           f"final val {final_val('lr-spike-full'):.4f} (unguarded {final_val('lr-spike-off'):.4f}, clean {clean:.4f})")
 else:
-    check("lr-spike@250:0.1 guarded rolls back, lowers the LR and recovers", False, f"no rollback in {ev}")
+    check("lr-spike@250:0.1 guarded rolls back and recovers", False, f"no rollback in {ev}")
 for fault in ["bad-batch", "nan", "lr-spike", "corrupt-text"]:
     if not all(os.path.isdir(os.path.join(out, f"{fault}-{m}")) for m in ("full", "off")):
         continue
