@@ -51,6 +51,17 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
         }
     }
     let level = rolling_median(&ctx.bins.value, 2);
+    if let (Some(f), Some(&end)) = (refs.floor, level.last()) {
+        let within = crate::detect::progress::AT_FLOOR * f.abs().max(1.0);
+        if end <= f + within {
+            out.push(format!(
+                "converged: the loss ends at {}, within {} of the data's floor {}",
+                num(end),
+                num((end - f).max(0.0)),
+                num(f)
+            ));
+        }
+    }
     for (name, r) in [("unigram", refs.unigram), ("bigram", refs.bigram)] {
         let Some(r) = r else { continue };
         if let Some(i) = level.iter().position(|&v| v < r.value) {

@@ -21,6 +21,8 @@ const FLAT_LOG_PER_DOUBLING: f64 = 0.05;
 const SLOW_LOG_PER_DOUBLING: f64 = 0.1;
 /// Relative noise (robust sd / level) above which a stalled run is called oscillating.
 const WIDE_NOISE: f64 = 0.08;
+/// Within this fraction of the data's floor (when known) a flat loss is converged.
+pub const AT_FLOOR: f64 = 0.05;
 /// Relative noise above which a language model's still-falling loss is called oscillating.
 const WIDE_LM_NOISE: f64 = 0.10;
 
@@ -212,7 +214,16 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // that does not stand clear of its noise is enough.
     let insignificant = train.log_rate < 2.5 * train.log_rate_se;
     let flat = train.flat() || lost_in_band || ((never_moved || at_ln_v) && insignificant);
-    let stalled = flat && (collapsed || never_moved || at_ln_v) && !val_improving && level > 0.05;
+    // A run at the data's floor (the loss the best models reach on it) has nowhere to go:
+    // flat there is converged, not stalled.
+    let at_floor = refs
+        .floor
+        .is_some_and(|f| level <= f + AT_FLOOR * f.abs().max(1.0));
+    let stalled = flat
+        && (collapsed || never_moved || at_ln_v)
+        && !val_improving
+        && level > 0.05
+        && !at_floor;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
             "window_start": train.from,

@@ -222,3 +222,16 @@ fn a_word_model_ending_near_the_unigram_entropy_is_underfitting() {
     );
     assert_eq!(kinds(&slow), vec![FindingKind::Underfitting]);
 }
+
+#[test]
+fn flat_at_the_data_floor_is_converged_not_stalled() {
+    // The default run: ln V 3.85 down to 0.826 in 400 steps, then flat for 2,600 steps,
+    // 2 % above the corpus' floor 0.807. Without the floor it reads as a stall.
+    let mut run = run_with(
+        noisy(3000, 0.01, 3, |i| 0.826 + 3.0 * (-(i as f64) / 80.0).exp()),
+        Some(47),
+    );
+    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+    run.references.floor = Some(0.807);
+    assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
+}
