@@ -118,6 +118,12 @@ impl MetricsLog {
         }
     }
 
+    /// A resumed run restarts at `step`: the TensorBoard view drops what it logged from there
+    /// on before (metrics.jsonl was already cut back to the checkpoint).
+    pub fn resumed_at(&mut self, step: u64) {
+        self.tb(|w| w.session_start(step));
+    }
+
     /// Bytes written so far (whole lines only).
     pub fn len(&self) -> std::io::Result<u64> {
         Ok(self.len)

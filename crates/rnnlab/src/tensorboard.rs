@@ -61,11 +61,26 @@ impl EventWriter {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let path = dir.join(format!(
-            "events.out.tfevents.{secs}.rnnlab.{}",
-            std::process::id()
-        ));
-        let file = File::create(&path)?;
+        // A new file each time, even for a restart within the same second and process.
+        let base = format!("events.out.tfevents.{secs}.rnnlab.{}", std::process::id());
+        let mut n = 0u32;
+        let (path, file) = loop {
+            let name = if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}.{n}")
+            };
+            let path = dir.join(name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => break (path, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(e),
+            }
+        };
         let mut w = EventWriter { path, file };
         let header = event(0, |e| bytes_field(e, 3, b"brain.Event:2"));
         w.record(&header)?;
@@ -124,6 +139,18 @@ impl EventWriter {
         self.record(&e)
     }
 
+    /// Marks a restart at `step` (`SessionLog { status: START }`): TensorBoard drops what
+    /// earlier files logged at `step` and after, so a run resumed from an older checkpoint
+    /// shows one curve, not the discarded steps beside the redone ones.
+    pub fn session_start(&mut self, step: u64) -> std::io::Result<()> {
+        let e = event(step as i64, |e| {
+            let mut log = Vec::new();
+            log.extend_from_slice(&[0x08, 1]); // status: START
+            bytes_field(e, 7, &log); // session_log
+        });
+        self.record(&e)
+    }
+
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
     }
@@ -165,5 +192,30 @@ mod tests {
         assert_eq!(run.grad_norm.len(), 50);
         assert!((run.train_loss[10].value - 3.5).abs() < 1e-6);
         assert_eq!(run.val_loss[0].step, 10.0);
+    }
+
+    #[test]
+    fn a_resumed_run_replaces_the_steps_it_redoes() {
+        // Steps 0..50 logged, then the run resumes from its checkpoint at 30 and logs 30..40
+        // with other values before it stops: steps 30..50 of the first file no longer count,
+        // not even 40..50, which the second file does not overwrite.
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = EventWriter::create(dir.path()).unwrap();
+        for step in 0..50u64 {
+            first.scalars(step, &[("train/loss", 4.0)]).unwrap();
+        }
+        first.flush().unwrap();
+        let mut second = EventWriter::create(dir.path()).unwrap();
+        assert_ne!(first.path(), second.path());
+        second.session_start(30).unwrap();
+        for step in 30..40u64 {
+            second.scalars(step, &[("train/loss", 2.0)]).unwrap();
+        }
+        second.flush().unwrap();
+        let run = doctor::formats::load(&dir.path().join(DIR), &Default::default()).unwrap();
+        let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();
+        assert_eq!(steps, (0..40).map(f64::from).collect::<Vec<_>>());
+        assert!(run.train_loss[..30].iter().all(|p| p.value == 4.0));
+        assert!(run.train_loss[30..].iter().all(|p| p.value == 2.0));
     }
 }

@@ -389,7 +389,11 @@ fn tensorboards_own_loader_reads_the_event_file() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(train_cmd(tmp.path(), "tb", &["--steps", "20"]));
+    let out = run(train_cmd(
+        tmp.path(),
+        "tb",
+        &["--steps", "20", "--set", "train.checkpoint_every=10"],
+    ));
     assert!(out.status.success(), "{}", stderr(&out));
     let script = r#"
 import sys
@@ -398,16 +402,20 @@ ea = EventAccumulator(sys.argv[1], size_guidance={'scalars': 0, 'tensors': 0})
 ea.Reload()
 for t in ('train/loss', 'train/lr', 'train/grad_norm', 'val/loss'):
     print(t, len(ea.Scalars(t)))
+print('steps', ','.join(str(s.step) for s in ea.Scalars('train/loss')))
 print('events', [e.tensor_proto.string_val[0].decode() for e in ea.Tensors('events')][-1])
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(tmp.path().join("tb/tensorboard"))
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let load = || {
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(tmp.path().join("tb/tensorboard"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = load();
     for line in [
         "train/loss 20",
         "train/lr 20",
@@ -417,4 +425,17 @@ print('events', [e.tensor_proto.string_val[0].decode() for e in ea.Tensors('even
         assert!(said.contains(line), "{line} in {said}");
     }
     assert!(said.contains("events end: reached step 20"), "{said}");
+    // Resumed from the checkpoint of step 10 (the one of step 20 lost): steps 10–19 are redone
+    // into a second event file, and TensorBoard shows each step once, in order.
+    let run_dir = tmp.path().join("tb");
+    std::fs::remove_dir_all(run_dir.join("checkpoints/step-00000020")).unwrap();
+    let out = run_resume(&run_dir, &["--steps", "20"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = load();
+    let steps: Vec<String> = (0..20).map(|s| s.to_string()).collect();
+    assert!(said.contains("train/loss 20"), "{said}");
+    assert!(
+        said.contains(&format!("steps {}", steps.join(","))),
+        "{said}"
+    );
 }

@@ -22,7 +22,19 @@ pub(crate) struct Event {
     pub step: i64,
     #[prost(message, optional, tag = "5")]
     pub summary: Option<Summary>,
+    #[prost(message, optional, tag = "7")]
+    pub session_log: Option<SessionLog>,
 }
+
+/// A session marker: `START` at step S means a restart (a resumed run), after which what was
+/// logged at S and later before it no longer counts (TensorBoard purges it too).
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct SessionLog {
+    #[prost(int32, tag = "1")]
+    pub status: i32,
+}
+
+const SESSION_START: i32 = 1;
 
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct Summary {
@@ -168,6 +180,12 @@ impl Scalars {
                 )
             })?;
             offset += data.len() as u64 + 16;
+            if event.session_log.as_ref().map(|l| l.status) == Some(SESSION_START) {
+                let from = event.step as f64;
+                for s in &mut self.series {
+                    s.points.retain(|p| p.step < from);
+                }
+            }
             let Some(summary) = event.summary else {
                 continue;
             };

@@ -374,6 +374,9 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
     let mut log = MetricsLog::open(&run.metrics())
         .map_err(io(&run.metrics()))?
         .with_tensorboard(&run.root);
+    if state.step > 0 {
+        log.resumed_at(state.step);
+    }
     if let Some(name) = resumed_checkpoint_event {
         // The checkpoint's own event line came after the length it recorded; put it back.
         log.event(state.step, "checkpoint", name)
