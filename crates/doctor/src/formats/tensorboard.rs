@@ -421,6 +421,7 @@ pub(crate) mod testwrite {
                     metadata: None,
                 }],
             }),
+            session_log: None,
         };
         write_record(out, &event.encode_to_vec());
     }
@@ -441,6 +442,7 @@ pub(crate) mod testwrite {
                     }),
                 }],
             }),
+            session_log: None,
         };
         write_record(out, &event.encode_to_vec());
     }
@@ -451,6 +453,7 @@ pub(crate) mod testwrite {
             wall_time: 1.0,
             step: 0,
             summary: None,
+            session_log: None,
         };
         let mut data = event.encode_to_vec();
         // field 3 (file_version), a string the reader must skip
