@@ -432,7 +432,7 @@ fn wide_band_while_improving(
     val: Option<Trend>,
     rate_text: &str,
 ) -> Option<Finding> {
-    if ctx.run.vocab_size.is_none() && ctx.run.references.ln_vocab.is_none() {
+    if ctx.refs.ln_vocab.is_none() {
         return None;
     }
     if band < WIDE_LM_NOISE {
