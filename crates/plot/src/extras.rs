@@ -46,7 +46,8 @@ pub fn read_run_extras(run_dir: &Path) -> (ReportExtras, Vec<String>) {
     (extras, warnings)
 }
 
-/// The summary card's facts of a run directory: parameters and tokenizer from `meta.json`,
+/// The summary card's facts of a run directory: parameters, tokenizer and the validation
+/// text's tokens per character and byte from `meta.json`,
 /// training time (the last `time_s`) and median throughput (`tok_per_s`) from `metrics.jsonl`.
 /// Whatever is missing or unreadable stays unknown.
 pub fn read_facts(run_dir: &Path) -> RunFacts {
@@ -62,6 +63,16 @@ pub fn read_facts(run_dir: &Path) -> RunFacts {
             .map(str::to_string),
         ..RunFacts::default()
     };
+    if let Some(m) = &meta {
+        let tokens = m.get("valid_tokens").and_then(Value::as_f64);
+        let size = |unit: &str| m.get("valid_size")?.get(unit)?.as_f64();
+        let per = |units: Option<f64>| match (tokens, units) {
+            (Some(t), Some(u)) if t > 0.0 && u > 0.0 => Some(t / u),
+            _ => None,
+        };
+        facts.tokens_per_char = per(size("chars"));
+        facts.tokens_per_byte = per(size("bytes"));
+    }
     let mut speeds = Vec::new();
     if let Ok(text) = std::fs::read_to_string(run_dir.join("metrics.jsonl")) {
         for line in text.lines() {
@@ -261,6 +272,29 @@ mod tests {
         assert_eq!(s[0].text, "the cat\nsat");
         assert_eq!(s[1].step, Some(200.0));
         assert_eq!(s[1].text, "on the mat");
+    }
+
+    #[test]
+    fn facts_come_from_meta_and_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("meta.json"),
+            r#"{"params": 1000, "tokenizer": "bpe", "valid_tokens": 250,
+                "valid_size": {"chars": 1000, "bytes": 1250}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("metrics.jsonl"),
+            "{\"step\": 1, \"time_s\": 2.0, \"tok_per_s\": 100.0}\n",
+        )
+        .unwrap();
+        let f = read_facts(dir.path());
+        assert_eq!(f.params, Some(1000));
+        assert_eq!(f.tokenizer.as_deref(), Some("bpe"));
+        assert_eq!(f.tokens_per_char, Some(0.25));
+        assert_eq!(f.tokens_per_byte, Some(0.2));
+        assert_eq!(f.time_s, Some(2.0));
+        assert_eq!(f.tok_per_s, Some(100.0));
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct RunFacts {
     pub tok_per_s: Option<f64>,
     /// The tokenizer (`char`, `byte`, `word`, …): names the unit of the bits.
     pub tokenizer: Option<String>,
+    /// Validation tokens per character and per byte of the validation text (from `meta.json`),
+    /// so a word or BPE run's loss also reads in bits per character and per byte.
+    pub tokens_per_char: Option<f64>,
+    pub tokens_per_byte: Option<f64>,
 }
 
 fn duration_text(s: f64) -> String {
@@ -119,10 +123,21 @@ pub fn summary_entries(run: &Run, facts: &RunFacts) -> Vec<(String, String)> {
             format!("{:.4} @ step {}", b.value, step_text(Some(b.step))),
         ));
         out.push(("best val ppl".into(), format!("{:.3}", b.value.exp())));
-        out.push((
-            format!("best val bits/{unit}"),
-            format!("{:.4}", b.value / std::f64::consts::LN_2),
-        ));
+        let bits = b.value / std::f64::consts::LN_2;
+        out.push((format!("best val bits/{unit}"), format!("{bits:.4}")));
+        // Per character and per byte too where the token is another unit: the figures that
+        // compare across tokenizers.
+        for (name, per) in [
+            ("char", facts.tokens_per_char),
+            ("byte", facts.tokens_per_byte),
+        ] {
+            if let Some(per) = per.filter(|p| p.is_finite() && *p > 0.0 && unit != name) {
+                out.push((
+                    format!("best val bits/{name}"),
+                    format!("{:.4}", bits * per),
+                ));
+            }
+        }
     }
     if let Some(last) = val.last() {
         out.push((

@@ -109,6 +109,7 @@ fn extras() -> ReportExtras {
             time_s: Some(125.0),
             tok_per_s: Some(48_000.0),
             tokenizer: Some("char".into()),
+            ..RunFacts::default()
         },
     }
 }
@@ -362,6 +363,26 @@ fn summary_card_shows_best_and_final_val_params_time_and_speed() {
         .iter()
         .all(|(k, _)| k != "parameters" && k != "time" && k != "tok/s"));
     assert!(bare.iter().any(|(k, _)| k == "best val bits/token"));
+    // A word run whose validation text holds 5 characters and 6 bytes per token: its bits per
+    // token also read per character and per byte.
+    let word = RunFacts {
+        tokenizer: Some("word".into()),
+        tokens_per_char: Some(0.2),
+        tokens_per_byte: Some(1.0 / 6.0),
+        ..RunFacts::default()
+    };
+    let entries = summary_entries(&run(), &word);
+    let get = |k: &str| {
+        entries
+            .iter()
+            .find(|(label, _)| label == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{k} missing from {entries:?}"))
+    };
+    let bits = best / std::f64::consts::LN_2;
+    assert_eq!(get("best val bits/word"), format!("{bits:.4}"));
+    assert_eq!(get("best val bits/char"), format!("{:.4}", bits * 0.2));
+    assert_eq!(get("best val bits/byte"), format!("{:.4}", bits / 6.0));
 }
 
 #[test]
