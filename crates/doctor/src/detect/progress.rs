@@ -432,9 +432,8 @@ fn wide_band_while_improving(
     val: Option<Trend>,
     rate_text: &str,
 ) -> Option<Finding> {
-    if ctx.refs.ln_vocab.is_none() {
-        return None;
-    }
+    // Only with a known vocabulary.
+    ctx.refs.ln_vocab?;
     if band < WIDE_LM_NOISE {
         return None;
     }
