@@ -111,6 +111,10 @@ impl Default for ModelConfig {
 pub struct TrainConfig {
     /// Sequences per batch (contiguous streams when `carry_state`).
     pub batch: usize,
+    /// Validation streams (0 = `batch`). Each stream is scored from a zero state; fewer,
+    /// longer streams (PyTorch's word-language-model example uses 10) score a model that leans
+    /// on a long-carried state as it is used, where many short ones understate it.
+    pub eval_batch: usize,
     /// Truncated-BPTT length.
     pub bptt: usize,
     /// Stop after this many optimizer steps (0 = no step limit).
@@ -165,6 +169,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             batch: 32,
+            eval_batch: 0,
             bptt: 64,
             steps: 0,
             epochs: 0,

@@ -255,3 +255,39 @@ fn checkpoints_keep_buffers_as_tensors_and_old_checkpoints_still_resume() {
     train(options(config, &old, true, false)).unwrap();
     assert_eq!(numbers(&old), reference);
 }
+
+/// `train.eval_batch` sets how many validation streams score the model: the default scores
+/// with `train.batch` streams, and one stream scores the same weights differently (the state
+/// carries through the whole validation text). Training itself is the same.
+#[test]
+fn eval_batch_sets_the_validation_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let val = |dir: &Path| -> Vec<(u64, f64)> {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                Some((v["step"].as_u64()?, v.get("val_loss")?.as_f64()?))
+            })
+            .collect()
+    };
+    let train_losses = |dir: &Path| -> Vec<String> {
+        numbers(dir)
+            .into_iter()
+            .filter(|l| !l.contains("val_loss"))
+            .collect()
+    };
+    let default = tmp.path().join("default");
+    train(options(small_config(), &default, false, false)).unwrap();
+    let one = tmp.path().join("one");
+    let config = small_config()
+        .with_overrides(&["train.eval_batch=1".into()])
+        .unwrap();
+    train(options(config, &one, false, false)).unwrap();
+    let (a, b) = (val(&default), val(&one));
+    assert_eq!(a.len(), b.len());
+    assert!(a.iter().zip(&b).all(|(x, y)| x.0 == y.0 && y.1.is_finite()));
+    assert_ne!(a, b, "one stream scored like eight");
+    assert_eq!(train_losses(&default), train_losses(&one));
+}

@@ -283,8 +283,11 @@ fn train_locked(opts: &TrainOptions, run: &RunDir) -> Result<RunSummary, TrainEr
     )?;
     let batch_config = setup::batch_config(config)?;
     let mut batcher = prepared.train_batcher(batch_config)?;
-    let eval_batches =
-        prepared.eval_batches(Split::Valid, config.train.batch, config.train.bptt)?;
+    let eval_streams = match config.train.eval_batch {
+        0 => config.train.batch,
+        n => n,
+    };
+    let eval_batches = prepared.eval_batches(Split::Valid, eval_streams, config.train.bptt)?;
 
     let vocab = prepared.tokenizer.vocab_size();
     let spec = setup::model_spec(config, vocab)?;
