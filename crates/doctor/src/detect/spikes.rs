@@ -14,6 +14,10 @@ const Z_PEAK: f64 = 8.0;
 const Z_INSIDE: f64 = 3.0;
 /// The jump must also be large next to the level itself: 20% of it.
 const MIN_RELATIVE: f64 = 0.2;
+/// A spike must also rise by this fraction of where the run started: a fine-tune that falls
+/// through decades has bumps that are large next to its late level and yet invisible on the
+/// scale of the run (0.008 → 0.019 after starting at 0.36).
+const MIN_JUMP_OF_START: f64 = 0.05;
 /// Report at most this many spikes (the largest); the evidence keeps the total.
 const MAX_REPORTED: usize = 5;
 
@@ -197,7 +201,12 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         ctx.lr_excursion_before(s, s, 3.0 * spacing_guess.max(1.0))
             .is_some()
     };
-    let mut spikes = find(&xs, skip, 0.01 * ctx.init_level().abs(), after_lr_jump);
+    let mut spikes = find(
+        &xs,
+        skip,
+        MIN_JUMP_OF_START * ctx.init_level().abs(),
+        after_lr_jump,
+    );
     let total = spikes.len();
     let heavy_tail = heavy_tailed(&xs, &spikes);
     spikes.sort_by(|a, b| b.z.total_cmp(&a.z));
@@ -431,6 +440,34 @@ mod tests {
         let found = find(&bad, 1, 0.0, |_| false);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].peak, 9);
+    }
+
+    #[test]
+    fn a_bump_invisible_on_the_runs_scale_is_not_a_spike() {
+        // A fine-tune's epoch losses falling from 0.36 through three decades: 0.0076 → 0.019
+        // at epoch 10 is 2.5× its neighbours but 3 % of where the run started. The same epoch
+        // at 0.2 is a spike.
+        let epochs = [
+            0.3608, 0.1679, 0.1339, 0.0934, 0.0694, 0.0247, 0.0103, 0.0057, 0.0076, 0.0189, 0.0059,
+            0.0041, 0.0064, 0.0012, 0.0019, 0.0006, 0.0012, 0.0008, 0.0002, 0.0002,
+        ];
+        let points = |vals: &[f64]| -> Vec<Point> {
+            vals.iter()
+                .enumerate()
+                .map(|(i, &v)| Point {
+                    step: (i + 1) as f64,
+                    value: v,
+                })
+                .collect()
+        };
+        let run = run_with(points(&epochs), None);
+        assert!(detect(&Ctx::new(&run)).is_empty());
+        let mut bad = epochs;
+        bad[9] = 0.2;
+        let run = run_with(points(&bad), None);
+        let found = detect(&Ctx::new(&run));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].peak_step, Some(10.0));
     }
 
     #[test]
