@@ -104,13 +104,7 @@ fn weights_from_bytes(
     bytes: &[u8],
     params: &mut ParamStore,
 ) -> Result<(), CheckpointError> {
-    // The library's own error names (`MetadataIncompleteBuffer`, …) mean nothing to a user.
-    let tensors = safetensors::SafeTensors::deserialize(bytes).map_err(|_| {
-        format_err(
-            path,
-            "not a readable safetensors file (truncated or damaged)",
-        )
-    })?;
+    let tensors = tensors::deserialize(path, bytes)?;
     for i in 0..params.entries().len() {
         let entry = params.entries()[i].clone();
         let t = tensors

@@ -84,6 +84,20 @@ pub(super) fn to_bytes(
     safetensors::serialize(views, &None)
 }
 
+/// Parses a safetensors file's `bytes`; a damaged one is an error naming `path` (the
+/// library's own error names, `MetadataIncompleteBuffer` and the like, mean nothing to a user).
+pub(super) fn deserialize<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+) -> Result<safetensors::SafeTensors<'a>, CheckpointError> {
+    safetensors::SafeTensors::deserialize(bytes).map_err(|_| {
+        format_err(
+            path,
+            "not a readable safetensors file (truncated or damaged)",
+        )
+    })
+}
+
 /// Fills every slot of `state` from `bytes` (the contents of `path`); each slot needs its
 /// tensor and the file may hold no other.
 pub(super) fn fill<S: StateTensors>(
@@ -91,12 +105,7 @@ pub(super) fn fill<S: StateTensors>(
     bytes: &[u8],
     state: &mut S,
 ) -> Result<(), CheckpointError> {
-    let tensors = safetensors::SafeTensors::deserialize(bytes).map_err(|_| {
-        format_err(
-            path,
-            "not a readable safetensors file (truncated or damaged)",
-        )
-    })?;
+    let tensors = deserialize(path, bytes)?;
     let mut slots = state.slots();
     if tensors.len() != slots.len() {
         let known: Vec<&str> = slots.iter().map(|s| s.name.as_str()).collect();
