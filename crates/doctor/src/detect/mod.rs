@@ -198,7 +198,7 @@ pub fn step_str(s: f64) -> String {
 mod tests {
     //! Whole-diagnosis near-misses: runs that look odd but are healthy.
     use super::*;
-    use crate::detect::test_support::{curve, run_with, Noise};
+    use crate::detect::test_support::{curve, per_epoch, run_with, Noise};
     use crate::Point;
 
     fn noisy(points: Vec<Point>, sd: f64, seed: u64) -> Vec<Point> {
@@ -322,18 +322,9 @@ mod tests {
 
     #[test]
     fn six_epochs_with_validation_at_each_are_enough_six_losses_alone_are_not() {
-        let epochs = |vals: &[f64]| -> Vec<Point> {
-            vals.iter()
-                .enumerate()
-                .map(|(i, &v)| Point {
-                    step: (i + 1) as f64,
-                    value: v,
-                })
-                .collect()
-        };
-        let mut run = run_with(epochs(&[1.9, 1.2, 0.95, 0.81, 0.72, 0.66]), None);
+        let mut run = run_with(per_epoch(&[1.9, 1.2, 0.95, 0.81, 0.72, 0.66]), None);
         assert_eq!(diagnose(&run).verdict, Verdict::Inconclusive);
-        run.val_loss = epochs(&[1.4, 1.1, 0.97, 0.9, 0.86, 0.84]);
+        run.val_loss = per_epoch(&[1.4, 1.1, 0.97, 0.9, 0.86, 0.84]);
         let d = diagnose(&run);
         assert_eq!(d.verdict, Verdict::Healthy, "{}", d.to_terminal());
     }

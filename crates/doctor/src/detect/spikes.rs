@@ -382,7 +382,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::test_support::{curve, run_with, Noise};
+    use crate::detect::test_support::{curve, per_epoch, run_with, Noise};
     use crate::{Event, Point};
 
     fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
@@ -451,20 +451,11 @@ mod tests {
             0.3608, 0.1679, 0.1339, 0.0934, 0.0694, 0.0247, 0.0103, 0.0057, 0.0076, 0.0189, 0.0059,
             0.0041, 0.0064, 0.0012, 0.0019, 0.0006, 0.0012, 0.0008, 0.0002, 0.0002,
         ];
-        let points = |vals: &[f64]| -> Vec<Point> {
-            vals.iter()
-                .enumerate()
-                .map(|(i, &v)| Point {
-                    step: (i + 1) as f64,
-                    value: v,
-                })
-                .collect()
-        };
-        let run = run_with(points(&epochs), None);
+        let run = run_with(per_epoch(&epochs), None);
         assert!(detect(&Ctx::new(&run)).is_empty());
         let mut bad = epochs;
         bad[9] = 0.2;
-        let run = run_with(points(&bad), None);
+        let run = run_with(per_epoch(&bad), None);
         let found = detect(&Ctx::new(&run));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].peak_step, Some(10.0));

@@ -15,6 +15,18 @@ pub fn curve(n: usize, f: impl Fn(usize) -> f64) -> Vec<Point> {
         .collect()
 }
 
+/// One value per epoch, at steps 1, 2, … (an epoch-level log such as Keras writes).
+pub fn per_epoch(values: &[f64]) -> Vec<Point> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &value)| Point {
+            step: (i + 1) as f64,
+            value,
+        })
+        .collect()
+}
+
 /// A run with only a training curve and, optionally, a vocabulary size.
 pub fn run_with(train: Vec<Point>, vocab: Option<usize>) -> Run {
     Run {
