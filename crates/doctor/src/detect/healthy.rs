@@ -78,7 +78,7 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
         }
     }
     if let Some(t) = judging_window(ctx).and_then(|(a, b)| trend(ctx, &ctx.train, a, b)) {
-        if t.abs_rate > 0.0 {
+        if !t.flat() {
             out.push(format!(
                 "still improving on the log-step axis: −{} nats per doubling of steps over steps {}–{}",
                 num(t.abs_rate),

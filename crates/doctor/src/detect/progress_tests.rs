@@ -235,3 +235,20 @@ fn flat_at_the_data_floor_is_converged_not_stalled() {
     run.references.floor = Some(0.807);
     assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
 }
+
+#[test]
+fn a_language_model_at_ln_v_all_run_is_stalled_even_when_the_lr_anneals() {
+    // An LR far too low, step-decayed: the loss never leaves ln V = ln 79, and the LR falls
+    // under a quarter of its peak early, so the usual judging window is too short.
+    let ln_v = 79f64.ln();
+    let mut run = run_with(noisy(41, 0.002, 31, |i| ln_v - 0.0005 * i as f64), Some(79));
+    run.lr = curve(41, |i| 1e-6 * 0.1f64.powi((i / 10) as i32));
+    assert_eq!(kinds(&run), [FindingKind::Stagnation]);
+    // The same run learning from ln V is not stuck there.
+    let mut learning = run_with(
+        noisy(41, 0.002, 31, |i| 2.0 + (ln_v - 2.0) * (-(i as f64) / 5.0).exp()),
+        Some(79),
+    );
+    learning.lr = run.lr.clone();
+    assert!(kinds(&learning).is_empty(), "{:?}", kinds(&learning));
+}
