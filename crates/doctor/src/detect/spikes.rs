@@ -14,6 +14,10 @@ const Z_PEAK: f64 = 8.0;
 const Z_INSIDE: f64 = 3.0;
 /// The jump must also be large next to the level itself: 20% of it.
 const MIN_RELATIVE: f64 = 0.2;
+/// On a quiet curve (a mean over many batches per logged point) a jump this far out of the
+/// noise needs only half of [`MIN_RELATIVE`]: 2.52 → 2.96 → 2.51 at robust z in the
+/// thousands is a bad batch anyone sees.
+const Z_FAR: f64 = 30.0;
 /// A spike must also rise by this fraction of where the run started: a fine-tune that falls
 /// through decades has bumps that are large next to its late level and yet invisible on the
 /// scale of the run (0.008 → 0.019 after starting at 0.36).
@@ -156,6 +160,11 @@ pub fn find(
             0.5 * MIN_RELATIVE
         } else {
             MIN_RELATIVE
+        };
+        let min_relative = if z[i] >= Z_FAR {
+            0.5 * min_relative
+        } else {
+            min_relative
         };
         if z[i] >= Z_PEAK && rel >= min_relative && xs[i] - base[i] >= min_jump {
             let mut onset = i;
@@ -469,6 +478,21 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].peak_step, Some(400.0));
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_modest_jump_on_a_quiet_mean_logged_curve_is_a_spike_and_in_noise_is_not() {
+        // Each logged point a mean over many batches: the noise is a thousandth of the level,
+        // and a bad batch lifts one mean by 16 %.
+        let mut quiet = decaying(100, 0.002, 7);
+        quiet[60].value *= 1.16;
+        let f = detect(&Ctx::new(&run_with(quiet, Some(61))));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].peak_step, Some(60.0));
+        // The same 16 % on single-batch logs with a 4 % spread is within what sampling does.
+        let mut noisy = decaying(100, 0.1, 7);
+        noisy[60].value *= 1.16;
+        assert!(detect(&Ctx::new(&run_with(noisy, Some(61)))).is_empty());
     }
 
     #[test]
