@@ -19,6 +19,9 @@ const FLAT_ABS_PER_DOUBLING: f64 = 0.06;
 const FLAT_LOG_PER_DOUBLING: f64 = 0.05;
 /// Slow enough that the run will not pass the bigram level soon.
 const SLOW_LOG_PER_DOUBLING: f64 = 0.1;
+/// Fewest points in the judging window for any progress judgement (a stall of a run that
+/// never moved); the other judgements need 20.
+const MIN_SHORT_WINDOW: usize = 10;
 /// Relative noise (robust sd / level) above which a stalled run is called oscillating.
 const WIDE_NOISE: f64 = 0.08;
 /// Within this fraction of the data's floor (when known) a flat loss is converged.
@@ -148,8 +151,8 @@ fn stuck_at_chance(ctx: &Ctx) -> Option<Finding> {
     let (chance, name) = match lm {
         Some(l) => (l, "ln V".to_string()),
         None => {
-            let k = (2..=20)
-                .find(|&k| ((k as f64).ln() - level).abs() <= 0.015 * (k as f64).ln())?;
+            let k =
+                (2..=20).find(|&k| ((k as f64).ln() - level).abs() <= 0.015 * (k as f64).ln())?;
             ((k as f64).ln(), format!("ln {k}"))
         }
     };
@@ -210,7 +213,10 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let Some(train) = trend(ctx, &ctx.train, from, to) else {
         return Vec::new();
     };
-    if train.points < 20 {
+    // Under 20 points a slope says little: only a run that never left its start (or ln V)
+    // can be called stalled, and nothing else is judged.
+    let short = train.points < 20;
+    if train.points < MIN_SHORT_WINDOW {
         return Vec::new();
     }
     let val = trend(ctx, &ctx.val, from, to).filter(|t| t.points >= 4 && !ctx.train_is_val);
@@ -227,12 +233,16 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let early_doublings = (ctx.log2_step(train.from) - ctx.log2_step(ctx.first_step())).max(1e-9);
     let early_rate = (init - level_at_from) / early_doublings;
     let start_level = start_level(ctx);
-    let never_moved = start_level - train.level < 0.05 * start_level.abs();
+    // The start is a median of a few points: within its own uncertainty of the end level
+    // (2.5 sd of that median, from the window's noise) counts as not having moved either.
+    let start_points = start_points(ctx) as f64;
+    let band = relative_noise(&ctx.train, from, to, train.level);
+    let start_sd = 1.25 * band * train.level.abs() / start_points.sqrt();
+    let never_moved = start_level - train.level < (0.05 * start_level.abs()).max(2.5 * start_sd);
     let at_ln_v = refs.ln_vocab.is_some_and(|l| level >= 0.92 * l);
     let collapsed = train.abs_rate < 0.25 * early_rate;
     // In a wide noise band a small fitted slope is not progress unless it stands clear of its
     // own uncertainty (2.5 standard errors).
-    let band = relative_noise(&ctx.train, from, to, train.level);
     let lost_in_band = band >= WIDE_NOISE && train.log_rate < 2.5 * train.log_rate_se;
     // A run that never left its start (or ln V) needs no minimum slope to be stalled: a slope
     // that does not stand clear of its noise is enough.
@@ -243,11 +253,14 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let at_floor = refs
         .floor
         .is_some_and(|f| level <= f + AT_FLOOR * f.abs().max(1.0));
-    let stalled = flat
-        && (collapsed || never_moved || at_ln_v)
-        && !val_improving
-        && level > 0.05
-        && !at_floor;
+    let stalled =
+        flat && (if short {
+            (never_moved || at_ln_v) && insignificant
+        } else {
+            collapsed || never_moved || at_ln_v
+        }) && !val_improving
+            && level > 0.05
+            && !at_floor;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
             "window_start": train.from,
@@ -278,6 +291,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         step_str(from),
         step_str(to)
     );
+    if !stalled && short {
+        return Vec::new();
+    }
     if !stalled {
         if let Some(f) = wide_band_while_improving(ctx, band, &train, val, &rate_text) {
             return vec![f];
@@ -528,9 +544,14 @@ fn estimated_note(level: Option<crate::detect::RefLevel>, ln_vocab: Option<f64>)
     }
 }
 
-/// Median of the first 2% of points (at least 3): where the run started, robust to noise.
+/// How many points [`start_level`] takes the median of: the first 2 % (at least 3).
+fn start_points(ctx: &Ctx) -> usize {
+    (ctx.train.len() / 50).max(3).min(ctx.train.len())
+}
+
+/// Median of the first points: where the run started, robust to noise.
 fn start_level(ctx: &Ctx) -> f64 {
-    let k = (ctx.train.len() / 50).max(3).min(ctx.train.len());
+    let k = start_points(ctx);
     median(&ctx.train[..k].iter().map(|p| p.value).collect::<Vec<_>>())
 }
 
