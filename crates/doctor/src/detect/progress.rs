@@ -253,6 +253,17 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let at_floor = refs
         .floor
         .is_some_and(|f| level <= f + AT_FLOOR * f.abs().max(1.0));
+    // Past the bigram level a model uses context and returns diminish: a slow fall that stands
+    // clear of its noise, in a narrow band, is a run converging, not a stall ...
+    // An estimated bigram level (from ln V alone) is rough: the level must be clearly under it.
+    let converging_past_bigram = refs
+        .bigram
+        .is_some_and(|b| level < if b.estimated { 0.85 } else { 1.0 } * b.value)
+        && band < WIDE_NOISE
+        && train.log_rate > 2.5 * train.log_rate_se
+        // ... and validation keeps at least half its pace (a training loss that creeps down
+        // while validation stands still is not converging on anything held out).
+        && val.is_none_or(|v| v.abs_rate >= 0.5 * train.abs_rate);
     let stalled =
         flat && (if short {
             (never_moved || at_ln_v) && insignificant
@@ -260,7 +271,8 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             collapsed || never_moved || at_ln_v
         }) && !val_improving
             && level > 0.05
-            && !at_floor;
+            && !at_floor
+            && !converging_past_bigram;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
             "window_start": train.from,

@@ -272,3 +272,29 @@ fn a_short_run_that_never_leaves_its_start_is_stalled_a_short_falling_one_is_not
         assert!(kinds(&run_with(falling, None)).is_empty(), "seed {seed}");
     }
 }
+
+#[test]
+fn a_slow_steady_fall_well_past_the_bigram_level_is_converging_not_stalled() {
+    // A small char model (V = 49, bigram estimated 2.3) drops fast to ~1.6, then keeps falling
+    // 0.04 nats per doubling of steps with a narrow band.
+    let slow_tail = |floor: f64| {
+        move |i: usize| {
+            let t = (i + 1) as f64;
+            floor + 2.3 * (-t / 12.0).exp() - 0.04 * (t / 60.0).max(1.0).log2()
+        }
+    };
+    let run = run_with(noisy(250, 0.02, 51, slow_tail(1.6)), Some(49));
+    assert!(kinds(&run).is_empty(), "{:?}", kinds(&run));
+    // The same pace at 2.6, above the bigram level, is a model that stopped learning early.
+    let run = run_with(noisy(250, 0.02, 51, slow_tail(2.6)), Some(49));
+    let stall_family = [
+        FindingKind::Stagnation,
+        FindingKind::Underfitting,
+        FindingKind::UnigramPlateau,
+    ];
+    assert!(
+        kinds(&run).iter().any(|k| stall_family.contains(k)),
+        "{:?}",
+        kinds(&run)
+    );
+}
