@@ -249,6 +249,32 @@ impl<'a> Ctx<'a> {
         stats::median(&self.bins.value[a..b])
     }
 
+    /// One point per epoch, each a mean over the whole epoch (Keras' CSVLogger, Lightning's
+    /// `*_epoch` metrics): evenly spaced training points with a validation loss at (nearly)
+    /// every one of them, at most a few hundred.
+    pub fn epoch_level(&self) -> bool {
+        let n = self.train.len();
+        if !(5..=300).contains(&n) || self.train_is_val || self.val.len() * 5 < n * 4 {
+            return false;
+        }
+        let gap = self.train[1].step - self.train[0].step;
+        let even = gap > 0.0
+            && self
+                .train
+                .windows(2)
+                .all(|w| (w[1].step - w[0].step - gap).abs() <= 1e-6 * gap.max(1.0));
+        let paired = self
+            .val
+            .iter()
+            .filter(|v| {
+                self.train
+                    .binary_search_by(|t| t.step.total_cmp(&v.step))
+                    .is_ok()
+            })
+            .count();
+        even && paired * 5 >= n * 4
+    }
+
     /// Median of the first few training points: the loss the run started at.
     pub fn init_level(&self) -> f64 {
         let k = (self.train.len() / 50).clamp(1, 5);

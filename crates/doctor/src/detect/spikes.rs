@@ -335,8 +335,27 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 }
             )
         };
+        // An epoch's mean does not move for one bad batch: a jump there means the model was
+        // worse for much of the epoch, lost progress rather than one poisoned step.
+        let (kind, summary, advice) = if ctx.epoch_level() && severity == Severity::Warning {
+            (
+                FindingKind::Instability,
+                format!(
+                    "The epoch-mean loss jumps from {} to {} at step {} and {} after {}: one bad batch                      barely moves a mean over a whole epoch, so the model lost ground for much of it.",
+                    num(s.base),
+                    num(value),
+                    step_str(peak),
+                    if lingering { "stays above its earlier level" } else { "comes back" },
+                    step_str(recovery)
+                ),
+                "Lower the learning rate ×0.5 (or decay it when the validation loss stops falling), clip                  gradients at 1.0, and check that the data is shuffled every epoch."
+                    .to_string(),
+            )
+        } else {
+            (FindingKind::Spike, summary, advice)
+        };
         out.push(finding(
-            FindingKind::Spike,
+            kind,
             severity,
             Span::range(onset, end).with_peak(peak),
             summary,
@@ -493,6 +512,33 @@ mod tests {
         let mut noisy = decaying(100, 0.1, 7);
         noisy[60].value *= 1.16;
         assert!(detect(&Ctx::new(&run_with(noisy, Some(61)))).is_empty());
+    }
+
+    #[test]
+    fn a_jump_in_epoch_means_is_lost_progress_not_a_bad_batch() {
+        // Keras-style: one training and one validation mean per epoch.
+        let mut epochs: Vec<f64> = (0..30)
+            .map(|e| 0.1 + 0.9 * (-(e as f64) / 6.0).exp())
+            .collect();
+        epochs[18] = 0.45;
+        let mut run = run_with(per_epoch(&epochs), None);
+        let spike = detect(&Ctx::new(&run));
+        assert_eq!(spike.len(), 1, "{spike:?}");
+        assert_eq!(
+            spike[0].kind,
+            FindingKind::Spike,
+            "training points alone may be steps"
+        );
+        run.val_loss = per_epoch(&epochs.iter().map(|v| v + 0.05).collect::<Vec<_>>());
+        let found = detect(&Ctx::new(&run));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, FindingKind::Instability);
+        assert_eq!(found[0].peak_step, Some(19.0));
+        assert!(
+            found[0].summary.contains("epoch-mean"),
+            "{}",
+            found[0].summary
+        );
     }
 
     #[test]
