@@ -61,10 +61,12 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let k = (raw.len() / 6).max(1);
     let end_val = median(&raw[raw.len() - k..]);
     let rise = end_val - best_val;
-    // Sustained: most evaluations after the best stay clearly above it.
+    // Sustained: most evaluations of the later half after the best stay clearly above it (a
+    // validation loss often lingers at its best for a while before it climbs).
     let margin = (2.0 * noise).max(0.01 * best_val.abs());
+    let later = &after[after.len() / 2..];
     let above =
-        after.iter().filter(|&&v| v > best_val + margin).count() as f64 / after.len() as f64;
+        later.iter().filter(|&&v| v > best_val + margin).count() as f64 / later.len() as f64;
     // A steady climb over three or more evaluations is evidence even when small (a fine-tune's
     // eval loss creeping 2.52 → 2.62); a rise that wanders needs to be larger.
     let ups = after
@@ -290,6 +292,30 @@ mod tests {
             leakage(&Ctx::new(&run)).is_empty(),
             "memorisation is not leakage"
         );
+    }
+
+    #[test]
+    fn validation_that_lingers_at_its_best_then_climbs_is_overfitting() {
+        // A tiny training subset: validation falls to 2.47, sits there for six evaluations,
+        // then climbs to 2.73 while training keeps falling 2.0 -> 1.0.
+        let val = [
+            3.13, 3.01, 2.81, 2.65, 2.52, 2.47, 2.49, 2.48, 2.49, 2.49, 2.48, 2.50, 2.56, 2.56,
+            2.58, 2.61, 2.64, 2.68, 2.73,
+        ];
+        let mut run = run_with(
+            curve(190, |i| 1.0 + 2.9 * (-(i as f64) / 70.0).exp()),
+            Some(51),
+        );
+        run.val_loss = val
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| Point {
+                step: 10.0 * k as f64 + 9.0,
+                value: v,
+            })
+            .collect();
+        let f = overfitting(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
     }
 
     fn points(pairs: &[(f64, f64)]) -> Vec<Point> {
