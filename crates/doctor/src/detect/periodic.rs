@@ -16,8 +16,79 @@ const DROP_Z: f64 = 5.0;
 pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     staircase(ctx)
         .or_else(|| epoch_pattern(ctx))
+        .or_else(|| boundary_drops(ctx))
         .into_iter()
         .collect()
+}
+
+/// A staircase logged only a few times per epoch (a fine-tune logging every 500 steps of a
+/// 1559-step epoch) has too few points per step for [`staircase`]'s drops. Compared pair by
+/// pair instead: on a smooth decline the change between two consecutive logs does not care
+/// whether an epoch boundary lies between them; on a staircase the changes across a boundary
+/// are the drops and those within an epoch are flat. Needs the epoch length and at least four
+/// boundaries crossed (Welch's t of the two groups' mean change ≥ 4, medians agreeing).
+fn boundary_drops(ctx: &Ctx) -> Option<Finding> {
+    let p = ctx.run.steps_per_epoch.filter(|p| *p > 0.0)?;
+    let t = &ctx.train;
+    if t.len() < 20 || !ctx.lr_restarts.is_empty() {
+        return None;
+    }
+    let (mut across, mut within) = (Vec::new(), Vec::new());
+    for w in t.windows(2) {
+        let change = w[1].value - w[0].value;
+        if (w[1].step / p).floor() > (w[0].step / p).floor() {
+            across.push(change);
+        } else {
+            within.push(change);
+        }
+    }
+    // Every pair crossing a boundary means fewer than two logs per epoch: no "within".
+    if across.len() < 4 || within.len() < across.len() {
+        return None;
+    }
+    let (ma, mw) = (mean(&across), mean(&within));
+    let se =
+        (variance(&across) / across.len() as f64 + variance(&within) / within.len() as f64).sqrt();
+    let t_stat = (mw - ma) / se.max(1e-12);
+    let median_drop = median(&within) - median(&across);
+    if t_stat < 4.0 || median_drop <= 0.0 {
+        return None;
+    }
+    Some(finding(
+        FindingKind::Periodic,
+        Severity::Warning,
+        Span::range(ctx.first_step(), ctx.last_step()),
+        format!(
+            "Loss falls in steps at the epoch boundaries (every {} steps): across a boundary it \
+             changes by {} on average, within an epoch by {} (t = {:.1} over {} boundaries) — \
+             flat while an epoch lasts, a drop when the data comes round again: each pass over \
+             the data is memorised.",
+            step_str(p.round()),
+            num(ma),
+            num(mw),
+            t_stat,
+            across.len()
+        ),
+        json!({
+            "steps_per_epoch": p,
+            "boundaries_crossed": across.len(),
+            "mean_change_across": ma,
+            "mean_change_within": mw,
+            "t_statistic": t_stat,
+        }),
+        "The model memorises the training set epoch by epoch: hold out a validation split and watch \
+         it, train fewer epochs (1–3 for fine-tuning), deduplicate the data, and shuffle every epoch.",
+    ))
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+}
+
+/// Sample variance (n − 1).
+fn variance(xs: &[f64]) -> f64 {
+    let m = mean(xs);
+    xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len().max(2) - 1) as f64
 }
 
 /// Autocorrelation of `r` at `lag` (r has mean ~0), each sum normalised by its own number of
@@ -315,6 +386,42 @@ mod tests {
     use super::*;
     use crate::detect::test_support::{curve, run_with, Noise};
     use crate::Point;
+
+    #[test]
+    fn a_staircase_logged_three_times_an_epoch_is_found_by_its_boundary_drops() {
+        // A 1559-step epoch logged every 500 steps for 40 epochs: the loss drops 0.06 at each
+        // boundary and stays flat (± 0.02 noise) within an epoch.
+        let per = 1559.0;
+        let run_of = |stairs: bool| {
+            let mut rng = Noise::new(17);
+            let loss: Vec<Point> = (1..=125)
+                .map(|k| {
+                    let step = 500.0 * k as f64;
+                    let epochs = if stairs {
+                        (step / per).floor()
+                    } else {
+                        step / per
+                    };
+                    Point {
+                        step,
+                        value: 4.0 - 0.06 * epochs + 0.02 * rng.normal(),
+                    }
+                })
+                .collect();
+            let mut run = run_with(loss, None);
+            run.steps_per_epoch = Some(per);
+            run
+        };
+        let found = detect(&Ctx::new(&run_of(true)));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, FindingKind::Periodic);
+        assert!(
+            found[0].summary.contains("boundaries"),
+            "{}",
+            found[0].summary
+        );
+        assert!(detect(&Ctx::new(&run_of(false))).is_empty());
+    }
 
     fn staircase_run(epochs: usize, per: usize, lr_steps: bool) -> crate::Run {
         let mut rng = Noise::new(9);
