@@ -126,6 +126,9 @@ pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
     if ctx.train.len() < 5 || ctx.train_is_val {
         return Vec::new();
     }
+    if let Some(f) = zero_from_the_start(ctx) {
+        return vec![f];
+    }
     let refs = &ctx.refs;
     let train_final = ctx.final_level();
     let init = ctx.init_level();
@@ -248,6 +251,40 @@ pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
     )]
 }
 
+/// A cross-entropy that is already ~0 at the first logged step and stays there: a model
+/// that starts out knowing every answer was never given anything to learn (the target is in
+/// the inputs, the labels are constant, or the loss ignores the prediction).
+fn zero_from_the_start(ctx: &Ctx) -> Option<Finding> {
+    const NEAR_ZERO: f64 = 1e-3;
+    let (init, end) = (ctx.init_level(), ctx.final_level());
+    if !ctx.family.is_cross_entropy()
+        || ctx.train.len() < 10
+        || init >= NEAR_ZERO
+        || end >= NEAR_ZERO
+    {
+        return None;
+    }
+    let max = ctx.train.iter().map(|p| p.value).fold(0.0, f64::max);
+    if max >= 10.0 * NEAR_ZERO {
+        return None;
+    }
+    Some(finding(
+        FindingKind::Leakage,
+        Severity::Error,
+        Span::range(ctx.first_step(), ctx.last_step()),
+        format!(
+            "The training loss is already {} at the first logged step and never rises above {}: a \
+             model that starts out knowing every answer has nothing to learn.",
+            num(init),
+            num(max)
+        ),
+        json!({ "initial_loss": init, "final_train": end, "max_train": max }),
+        "Check that the targets are not in the inputs (a label column left among the features, \
+         targets not shifted), that the labels are not all one class, and that the loss is \
+         computed on the model's output (not on the targets themselves).",
+    ))
+}
+
 /// Per-token loss below which held-out natural text is out of reach for any model, from the
 /// best published results: characters ≥ 0.94 bits (enwik8; text8 and PTB ≥ 1.0), so below 0.8
 /// bits (0.55 nats) is a leak; a word or subword token spans ~4 characters and the best models
@@ -292,6 +329,17 @@ mod tests {
             leakage(&Ctx::new(&run)).is_empty(),
             "memorisation is not leakage"
         );
+    }
+
+    #[test]
+    fn a_loss_that_is_zero_from_the_first_step_is_a_leak_a_tiny_falling_one_is_not() {
+        let zero = curve(60, |i| if i < 8 { 1e-5 / (i + 1) as f64 } else { 0.0 });
+        let f = leakage(&Ctx::new(&run_with(zero, None)));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::Leakage);
+        // A loss divided by a large count: tiny, but it starts higher and learns.
+        let tiny = curve(100, |i| 0.00018 + 0.0026 * (-(i as f64) / 15.0).exp());
+        assert!(leakage(&Ctx::new(&run_with(tiny, None))).is_empty());
     }
 
     #[test]
