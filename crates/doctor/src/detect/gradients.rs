@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::detect::progress::{judging_window, trend};
 use crate::detect::stats::{median, rolling_median};
+use crate::detect::trend::{judging_window, trend};
 use crate::detect::{excursions, finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 

@@ -2,8 +2,8 @@
 //! passed the unigram and bigram levels, whether it still improves on the log-step axis, whether
 //! the noise band is stable, and whether validation tracks training.
 
-use crate::detect::progress::{judging_window, trend};
 use crate::detect::stats::{robust_sd, rolling_median};
+use crate::detect::trend::{judging_window, trend};
 use crate::detect::{num, step_str, Ctx};
 
 /// Fewest training points a healthy verdict needs: below this a trend cannot be told from

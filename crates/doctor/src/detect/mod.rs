@@ -18,6 +18,7 @@ mod progress;
 mod sanity;
 mod spikes;
 pub mod stats;
+mod trend;
 mod validation;
 
 #[cfg(test)]
