@@ -116,15 +116,26 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     if ctx.train.len() < 20 {
         return Vec::new();
     }
-    let Some((from, to)) = judging_window(ctx) else {
+    let Some((mut from, mut to)) = judging_window(ctx) else {
         return Vec::new();
     };
-    let Some(train) = trend(ctx, &ctx.train, from, to) else {
+    let mut train = trend(ctx, &ctx.train, from, to);
+    // An LR annealed (or cut on a plateau) early leaves too short a window to judge the pace,
+    // but not the question whether the run ever left its start: that is asked of the whole run.
+    let cut_short = train.is_none_or(|t| t.points < MIN_SHORT_WINDOW) && to < ctx.last_step();
+    if cut_short {
+        (from, to) = (
+            ctx.first_step() + 0.25 * (ctx.last_step() - ctx.first_step()),
+            ctx.last_step(),
+        );
+        train = trend(ctx, &ctx.train, from, to);
+    }
+    let Some(train) = train else {
         return Vec::new();
     };
     // Under 20 points a slope says little: only a run that never left its start (or ln V)
     // can be called stalled, and nothing else is judged.
-    let short = train.points < 20;
+    let short = train.points < 20 || cut_short;
     if train.points < MIN_SHORT_WINDOW {
         return Vec::new();
     }
@@ -148,6 +159,13 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let band = relative_noise(&ctx.train, from, to, train.level);
     let start_sd = 1.25 * band * train.level.abs() / start_points.sqrt();
     let never_moved = start_level - train.level < (0.05 * start_level.abs()).max(2.5 * start_sd);
+    // Validation that never left its first evaluations says the same of what the data allows.
+    let val_never_moved = val.is_some_and(|v| {
+        let first: Vec<f64> = ctx.val.iter().take(3).map(|p| p.value).collect();
+        let start = median(&first);
+        let sd = 1.25 * relative_noise(&ctx.val, from, to, v.level) * v.level.abs() / 3f64.sqrt();
+        start - v.level < (0.05 * start.abs()).max(2.5 * sd)
+    });
     let at_ln_v = refs.ln_vocab.is_some_and(|l| level >= 0.92 * l);
     let collapsed = train.abs_rate < 0.25 * early_rate;
     // In a wide noise band a small fitted slope is not progress unless it stands clear of its
@@ -175,7 +193,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         && val.is_none_or(|v| v.abs_rate >= 0.5 * train.abs_rate);
     let stalled =
         flat && (if short {
-            (never_moved || at_ln_v) && insignificant
+            (never_moved || val_never_moved || at_ln_v) && (insignificant || train.flat())
         } else {
             collapsed || never_moved || at_ln_v
         }) && !val_improving

@@ -298,3 +298,56 @@ fn a_slow_steady_fall_well_past_the_bigram_level_is_converging_not_stalled() {
         kinds(&run)
     );
 }
+
+#[test]
+fn a_classifier_whose_lr_is_cut_on_a_plateau_from_the_start_is_stalled() {
+    // ReduceLROnPlateau halves the LR from epoch 5 on because nothing improves: 35 epochs,
+    // training 0.551 -> 0.524, validation 0.551 -> 0.5465 and flat. The cuts froze the run;
+    // they do not explain why it never left its start.
+    let mut run = run_with(
+        crate::detect::test_support::per_epoch(
+            &(0..35)
+                .map(|e| 0.5245 + 0.027 * (-(e as f64) / 8.0).exp())
+                .collect::<Vec<_>>(),
+        ),
+        None,
+    );
+    run.val_loss = crate::detect::test_support::per_epoch(
+        &(0..35)
+            .map(|e| 0.5465 + 0.005 * (-(e as f64) / 3.0).exp())
+            .collect::<Vec<_>>(),
+    );
+    run.lr = crate::detect::test_support::per_epoch(
+        &(0..35)
+            .map(|e: i32| 1e-3 * 0.25f64.powi((e - 3).max(0) / 4))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(kinds(&run), [FindingKind::Stagnation]);
+}
+
+#[test]
+fn a_regression_is_judged_by_its_relative_pace_not_nats() {
+    // An MSE at ~55 creeping 10 % over 20 epochs (1.5 "nats" per doubling, 3 % in log terms)
+    // while validation scatters around 60 with no progress: stalled.
+    let mut rng = Noise::new(61);
+    let mut run = run_with(
+        (1..=21)
+            .map(|e| Point {
+                step: 250.0 * e as f64 - 1.0,
+                value: if e == 1 { 154.6 } else { 58.0 - 0.3 * e as f64 },
+            })
+            .collect(),
+        None,
+    );
+    run.val_loss = (1..=21)
+        .map(|e| Point {
+            step: 250.0 * e as f64 - 1.0,
+            value: 59.5 + 4.0 * rng.normal(),
+        })
+        .collect();
+    let k = kinds(&run);
+    assert!(
+        k.contains(&FindingKind::Stagnation) || k.contains(&FindingKind::Oscillation),
+        "{k:?}"
+    );
+}

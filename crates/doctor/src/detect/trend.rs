@@ -25,11 +25,16 @@ pub struct Trend {
     /// Median level over the last quarter of the window.
     pub level: f64,
     pub points: usize,
+    /// The loss is a cross-entropy, so a drop in nats means something on its own.
+    pub in_nats: bool,
 }
 
 impl Trend {
+    /// No meaningful progress. Nats are a cross-entropy's unit: a regression's or a summed
+    /// loss's scale is arbitrary, so only the relative (log) rate judges those.
     pub fn flat(&self) -> bool {
-        self.abs_rate < FLAT_ABS_PER_DOUBLING && self.log_rate < FLAT_LOG_PER_DOUBLING
+        let relative = self.log_rate < FLAT_LOG_PER_DOUBLING;
+        relative && (!self.in_nats || self.abs_rate < FLAT_ABS_PER_DOUBLING)
     }
 }
 
@@ -62,6 +67,7 @@ pub fn trend(ctx: &Ctx, points: &[Point], from: f64, to: f64) -> Option<Trend> {
         log_rate_se,
         level,
         points: window.len(),
+        in_nats: ctx.family.is_cross_entropy(),
     })
 }
 

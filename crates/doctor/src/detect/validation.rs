@@ -32,7 +32,8 @@ fn train_level_at(ctx: &Ctx, step: f64) -> f64 {
 
 pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let val = &ctx.val;
-    if val.len() < 3 || ctx.train_is_val || ctx.train.len() < 5 {
+    // Three evaluations that climb while training falls are overfitting, however short the run.
+    if val.len() < 3 || ctx.train_is_val || ctx.train.len() < 3 {
         return Vec::new();
     }
     let raw = values(val);
@@ -340,6 +341,16 @@ mod tests {
         // A loss divided by a large count: tiny, but it starts higher and learns.
         let tiny = curve(100, |i| 0.00018 + 0.0026 * (-(i as f64) / 15.0).exp());
         assert!(leakage(&Ctx::new(&run_with(tiny, None))).is_empty());
+    }
+
+    #[test]
+    fn four_epochs_with_validation_climbing_are_overfitting() {
+        let mut run = run_with(
+            crate::detect::test_support::per_epoch(&[0.271, 0.117, 0.052, 0.028]),
+            None,
+        );
+        run.val_loss = crate::detect::test_support::per_epoch(&[0.1858, 0.1859, 0.284, 0.305]);
+        assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
     }
 
     #[test]
