@@ -215,3 +215,30 @@ fn a_small_bump_on_a_quiet_curve_is_not_a_spike() {
     loss[250].value *= 1.1; // 10%: under the relative threshold
     assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
 }
+
+#[test]
+fn a_dozen_hard_batches_near_zero_are_a_heavy_tail_not_events() {
+    // A fine-tuned classifier logged one batch every 10 steps: ~3e-4 most of the time, and one
+    // batch in forty holding a misclassified example (0.05-0.3): 11 bumps in 500 points.
+    let mut rng = Noise::new(23);
+    let loss: Vec<Point> = curve(500, |i| 0.0003 + 0.6 * (-(i as f64) / 30.0).exp())
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| Point {
+            value: if i > 60 && i % 40 == 5 {
+                p.value + 0.05 + 0.25 * rng.normal().abs().min(1.0)
+            } else {
+                p.value
+            },
+            ..p
+        })
+        .collect();
+    let f = detect(&Ctx::new(&run_with(loss, None)));
+    assert!(
+        f.iter().all(|f| f.severity == Severity::Info),
+        "{:?}",
+        f.iter()
+            .map(|f| (f.kind, f.severity, f.peak_step))
+            .collect::<Vec<_>>()
+    );
+}

@@ -62,6 +62,16 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let k = (raw.len() / 6).max(1);
     let end_val = median(&raw[raw.len() - k..]);
     let rise = end_val - best_val;
+    // Five or more evaluations after the lowest one, every one above it, are a rise no noise
+    // makes (1 in 32 for a coin): then the noise does not set the margins below.
+    let raw_best = (0..raw.len())
+        .min_by(|&a, &b| raw[a].total_cmp(&raw[b]))
+        .unwrap_or(0);
+    let all_above = raw.len() - raw_best > 5
+        && raw[raw_best + 1..]
+            .iter()
+            .all(|&v| v > raw[raw_best] + 0.01 * raw[raw_best].abs());
+    let noise = if all_above { 0.0 } else { noise };
     // Sustained: most evaluations of the later half after the best stay clearly above it (a
     // validation loss often lingers at its best for a while before it climbs).
     let margin = (2.0 * noise).max(0.01 * best_val.abs());
@@ -341,6 +351,30 @@ mod tests {
         // A loss divided by a large count: tiny, but it starts higher and learns.
         let tiny = curve(100, |i| 0.00018 + 0.0026 * (-(i as f64) / 15.0).exp());
         assert!(leakage(&Ctx::new(&run_with(tiny, None))).is_empty());
+    }
+
+    #[test]
+    fn noisy_evaluations_all_above_an_early_best_are_overfitting_a_flat_wiggle_is_not() {
+        let train = curve(5420, |i| 0.0003 + 0.68 * (-(i as f64) / 300.0).exp());
+        let evals = |values: &[f64]| -> Vec<Point> {
+            values
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| Point {
+                    step: 542.0 * (k + 1) as f64 - 1.0,
+                    value: v,
+                })
+                .collect()
+        };
+        let mut run = run_with(train, None);
+        run.val_loss = evals(&[
+            0.176, 0.166, 0.157, 0.215, 0.195, 0.228, 0.177, 0.237, 0.214, 0.214,
+        ]);
+        assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
+        run.val_loss = evals(&[
+            0.176, 0.166, 0.157, 0.159, 0.161, 0.159, 0.160, 0.162, 0.159, 0.161,
+        ]);
+        assert!(overfitting(&Ctx::new(&run)).is_empty());
     }
 
     #[test]
