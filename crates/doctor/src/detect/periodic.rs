@@ -11,6 +11,9 @@ use crate::detect::{finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 
 const HALF: usize = 3;
+/// The shortest period searched for, in logged points: a hidden-state bug that resets the
+/// state every 8 steps is as periodic as an epoch.
+const MIN_PERIOD: usize = 5;
 const DROP_Z: f64 = 5.0;
 
 pub fn detect(ctx: &Ctx) -> Vec<Finding> {
@@ -116,7 +119,7 @@ fn detrended(xs: &[f64], half: usize) -> Vec<f64> {
     r
 }
 
-/// The epoch length in points, found from the data when nobody said: the lag (at least 10
+/// The epoch length in points, found from the data when nobody said: the lag (at least 5
 /// points, at most a third of the run) whose autocorrelation of the detrended loss is highest
 /// and repeats at twice the lag. Searched on at most ~1200 block medians, detrending with a
 /// few window widths (each serves the lags near twice its half-width). Warm restarts of the
@@ -129,10 +132,10 @@ fn find_period(ctx: &Ctx, xs: &[f64]) -> Option<usize> {
     let ys: Vec<f64> = xs.chunks(stride).map(median).collect();
     let m = ys.len();
     let mut best: Option<(usize, f64, f64)> = None;
-    let mut half = 5usize;
+    let mut half = 3usize;
     while 2 * half <= m / 3 {
         let r = detrended(&ys, half);
-        let lags = (half * 8 / 5).max(10)..=(half * 12 / 5).min(m / 3);
+        let lags = (half * 8 / 5).max(MIN_PERIOD)..=(half * 12 / 5).min(m / 3);
         for lag in lags {
             let ac = autocorr(&r, lag);
             if best.is_none_or(|b| ac > b.1) {
@@ -215,14 +218,36 @@ fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
              shuffled windows (rnnlab: --set train.carry_state=false).",
         ));
     }
+    if known.is_some() {
+        return Some(finding(
+            FindingKind::Periodic,
+            Severity::Warning,
+            span,
+            format!("{measured}; batches arrive in the same order every epoch."),
+            evidence,
+            "Shuffle the training data every epoch (DataLoader(shuffle=True) or a new permutation \
+             per epoch); check for repeated or sorted data (by length, by source).",
+        ));
+    }
+    // A period found from the data may be an epoch, or anything else the loop does every so
+    // many steps.
     Some(finding(
         FindingKind::Periodic,
         Severity::Warning,
         span,
-        format!("{measured}; batches arrive in the same order every epoch."),
+        format!(
+            "{measured}; something repeats every {} steps: the same batches in the same order, or \
+             code that runs on that cycle.",
+            step_str(p.round())
+        ),
         evidence,
-        "Shuffle the training data every epoch (DataLoader(shuffle=True) or a new permutation \
-         per epoch); check for repeated or sorted data (by length, by source).",
+        format!(
+            "If {} steps is an epoch, shuffle the training data every epoch; otherwise look for \
+             what runs every {} steps: a hidden-state reset or re-initialisation, a gradient \
+             accumulation boundary, a scheduler or evaluation hook that disturbs training.",
+            step_str(p.round()),
+            step_str(p.round())
+        ),
     ))
 }
 
@@ -488,6 +513,25 @@ mod tests {
             detect(&Ctx::new(&run)).is_empty(),
             "the wrong epoch length shows no pattern"
         );
+    }
+
+    #[test]
+    fn a_state_reset_every_eight_steps_is_periodic_without_an_epoch_length() {
+        // The hidden state replaced by noise every 8 steps: the batch after it costs +0.25.
+        let mut rng = Noise::new(8);
+        let loss = curve(200, |i| {
+            2.8 + 1.4 * (-(i as f64) / 12.0).exp() + if i % 8 == 0 { 0.25 } else { 0.0 }
+        })
+        .into_iter()
+        .map(|p| Point {
+            value: p.value + 0.03 * rng.normal(),
+            ..p
+        })
+        .collect();
+        let f = detect(&Ctx::new(&run_with(loss, Some(76))));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::Periodic);
+        assert!(f[0].summary.contains("every 8 steps"), "{}", f[0].summary);
     }
 
     #[test]
