@@ -148,7 +148,11 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             "lr_at_peak": ctx.lr_at(sp),
             "lr_excursion": lr_jump,
         });
-        if let Some(r) = restart {
+        // A restart explains a bump, not a climb back above where the run started (or above a
+        // uniform guess): that undoes the training, and the restart's peak LR is too high.
+        let peak_level = ep.base + ep.rise;
+        let undone = peak_level >= init || ctx.refs.ln_vocab.is_some_and(|l| peak_level > l);
+        if let Some(r) = restart.filter(|_| !undone) {
             out.push(finding(
                 FindingKind::Instability,
                 Severity::Info,
@@ -511,6 +515,36 @@ mod tests {
         let f = detect(&Ctx::new(&run));
         assert!(f.iter().all(|x| x.severity == Severity::Info), "{f:?}");
         assert!(!f.is_empty());
+    }
+
+    #[test]
+    fn a_restart_that_throws_the_loss_back_above_ln_v_is_not_explained() {
+        // The same SGDR cycles, but the third restart's LR sends the loss from ~1.9 to 4.6,
+        // above ln 65 = 4.17, where it stays for most of the cycle.
+        let cycle = 250usize;
+        let lr = |i: usize| {
+            1e-3 * (0.5 + 0.5 * ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos())
+        };
+        let loss = noisy(
+            curve(1000, |i| {
+                let k = i % cycle;
+                if i >= 3 * cycle && k < 200 {
+                    4.6 - 0.5 * k as f64 / 200.0
+                } else {
+                    healthy(i)
+                }
+            }),
+            0.02,
+            3,
+        );
+        let mut run = run_with(loss, Some(65));
+        run.lr = curve(1000, lr);
+        let f = detect(&Ctx::new(&run));
+        assert!(
+            f.iter().any(|x| x.severity == Severity::Warning
+                && matches!(x.kind, FindingKind::Instability | FindingKind::Divergence)),
+            "{f:?}"
+        );
     }
 
     #[test]

@@ -60,7 +60,15 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
         return None;
     }
     let max_ratio = events.iter().map(|e| e.1).fold(0.0, f64::max);
-    let severity = if sustained || events.len() >= 3 || max_ratio >= 30.0 {
+    // A burst that lasts a few logged points lifts its own local median: against the run's
+    // typical norm it may still be far out.
+    let typical = median(&g.iter().map(|p| p.value).collect::<Vec<_>>());
+    let max_of_typical = events
+        .iter()
+        .map(|e| g[e.0].value / typical.max(1e-30))
+        .fold(0.0, f64::max);
+    let severity = if sustained || events.len() >= 3 || max_ratio >= 30.0 || max_of_typical >= 30.0
+    {
         Severity::Warning
     } else {
         Severity::Info
@@ -234,6 +242,30 @@ mod tests {
                 .contains("inspect the batches of steps 501, 800"),
             "{}",
             f[0].advice
+        );
+    }
+
+    #[test]
+    fn a_burst_of_a_few_points_far_above_the_typical_norm_is_exploding() {
+        // A burst of twenty logged points around 15 with a peak of 240, in a run whose norm
+        // is ~3: the burst lifts its own local median to ~15, yet 240 is 80× the run's typical.
+        let mut grad = curve(90, |_| 3.0);
+        for (k, p) in grad.iter_mut().enumerate().take(50).skip(30) {
+            p.value = if k == 40 {
+                240.0
+            } else {
+                12.0 + (k % 4) as f64 * 2.0
+            };
+        }
+        let mut run = run_with(
+            curve(90, |i| 2.0 + 2.0 * (-(i as f64) / 20.0).exp()),
+            Some(65),
+        );
+        run.grad_norm = grad;
+        let f = exploding(&Ctx::new(&run));
+        assert!(
+            f.as_ref().is_some_and(|f| f.severity == Severity::Warning),
+            "{f:?}"
         );
     }
 
