@@ -113,7 +113,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     if let Some(f) = stuck_at_chance(ctx) {
         return vec![f];
     }
-    if ctx.train.len() < 20 {
+    if ctx.train.len() < MIN_SHORT_WINDOW {
         return Vec::new();
     }
     let Some((mut from, mut to)) = judging_window(ctx) else {
