@@ -260,7 +260,13 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             .filter(|p| (p.step - peak).abs() <= window)
             .min_by(|a, b| (a.step - peak).abs().total_cmp(&(b.step - peak).abs()))
             .map(|p| p.value);
-        let restart = ctx.restart_near(onset, 3.0 * window);
+        // A restart explains a jump, not one above where the run started or above a uniform
+        // guess: that is a batch (or an LR) the model could not take.
+        let beyond_start =
+            value >= ctx.init_level() || ctx.refs.ln_vocab.is_some_and(|l| value > l);
+        let restart = ctx
+            .restart_near(onset, 3.0 * window)
+            .filter(|_| !beyond_start);
         let lr_jump = ctx.lr_excursion_before(onset, peak, window);
         let ratio = value / s.base.abs().max(1e-12);
         // A stateful trainer zeroes its hidden state at each epoch start, so the first batch

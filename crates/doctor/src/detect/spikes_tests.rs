@@ -242,3 +242,30 @@ fn a_dozen_hard_batches_near_zero_are_a_heavy_tail_not_events() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_jump_above_ln_v_at_a_warm_restart_is_not_the_restarts_doing() {
+    // Cosine cycles of 100 steps; the bad batch lands on the restart at step 300 and lifts the
+    // loss from ~2.2 to 4.6, above ln 65 = 4.17, then the loss is back at once.
+    let cycle = 100usize;
+    let lr = |i: usize| {
+        1e-2 * (0.5 + 0.5 * ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos())
+    };
+    let with_jump = |to: f64| {
+        let mut loss = decaying(500, 0.02, 9);
+        loss[300].value = to;
+        let mut run = run_with(loss, Some(65));
+        run.lr = curve(500, lr);
+        detect(&Ctx::new(&run))
+    };
+    let above = with_jump(4.6);
+    assert_eq!(above.len(), 1, "{above:?}");
+    assert_eq!(above[0].severity, Severity::Warning, "{}", above[0].summary);
+    // A jump that stays under where the run started is what a restart does: noted only.
+    let within = with_jump(3.1);
+    assert!(!within.is_empty());
+    assert!(
+        within.iter().all(|f| f.severity == Severity::Info),
+        "{within:?}"
+    );
+}
