@@ -145,7 +145,19 @@ fn find_period(ctx: &Ctx, xs: &[f64]) -> Option<usize> {
         half = (half * 7 / 5).max(half + 1);
     }
     let (lag, ac, twice) = best?;
-    (ac >= 0.3 && (2 * lag >= m / 2 || twice >= 0.5 * ac)).then_some(lag * stride)
+    if ac < 0.3 || (2 * lag < m / 2 && twice < 0.5 * ac) {
+        return None;
+    }
+    // A multiple of a shorter cycle (an alternation every 2 batches repeats at 6 too): the
+    // pattern belongs to its fundamental, and one shorter than MIN_PERIOD is batch-to-batch
+    // texture (streams of unequal difficulty), not an epoch or a bug's cycle.
+    let shorter = (2..=lag / 2).filter(|k| lag % k == 0).any(|k| {
+        let d = lag / k;
+        // Each candidate judged with a detrending window of its own size, as the search does.
+        let r = detrended(&ys, (d / 2).max(1));
+        d < MIN_PERIOD && autocorr(&r, d) >= 0.8 * ac
+    });
+    (!shorter).then_some(lag * stride)
 }
 
 /// With a known epoch length: the detrended loss repeats with that period (the same batches in
@@ -532,6 +544,24 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].kind, FindingKind::Periodic);
         assert!(f[0].summary.contains("every 8 steps"), "{}", f[0].summary);
+    }
+
+    #[test]
+    fn streams_alternating_in_difficulty_every_other_batch_are_not_a_cycle() {
+        // Contiguous streams whose batches alternate easy/hard (±0.045): periodic at 2, 4, 6…
+        // logged points, but a period of 2 is batch-to-batch texture, not an epoch or a bug.
+        let mut rng = Noise::new(38);
+        let loss = curve(250, |i| {
+            1.4 + 2.5 * (-(i as f64) / 10.0).exp() + if i % 2 == 1 { 0.045 } else { -0.045 }
+        })
+        .into_iter()
+        .map(|p| Point {
+            value: p.value + 0.02 * rng.normal(),
+            ..p
+        })
+        .collect();
+        let f = detect(&Ctx::new(&run_with(loss, Some(50))));
+        assert!(f.is_empty(), "{f:?}");
     }
 
     #[test]
