@@ -373,7 +373,7 @@ pub fn lr_jump_advice(e: &LrExcursion) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::test_support::{curve, run_with, Noise};
+    use crate::detect::test_support::{cosine_restarts, curve, run_with, Noise};
     use crate::Point;
 
     fn noisy(vals: Vec<Point>, sd: f64, seed: u64) -> Vec<Point> {
@@ -494,9 +494,6 @@ mod tests {
     fn warm_restart_bumps_are_explained_by_the_lr_log() {
         // SGDR: cosine cycles of 250 steps; each restart bumps the loss, which then recovers.
         let cycle = 250usize;
-        let lr = |i: usize| {
-            1e-3 * (0.5 + 0.5 * ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos())
-        };
         let loss = noisy(
             curve(1000, |i| {
                 let k = i % cycle;
@@ -511,7 +508,7 @@ mod tests {
             3,
         );
         let mut run = run_with(loss, Some(65));
-        run.lr = curve(1000, lr);
+        run.lr = cosine_restarts(1000, cycle, 1e-3);
         let f = detect(&Ctx::new(&run));
         assert!(f.iter().all(|x| x.severity == Severity::Info), "{f:?}");
         assert!(!f.is_empty());
@@ -522,9 +519,6 @@ mod tests {
         // The same SGDR cycles, but the third restart's LR sends the loss from ~1.9 to 4.6,
         // above ln 65 = 4.17, where it stays for most of the cycle.
         let cycle = 250usize;
-        let lr = |i: usize| {
-            1e-3 * (0.5 + 0.5 * ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos())
-        };
         let loss = noisy(
             curve(1000, |i| {
                 let k = i % cycle;
@@ -538,7 +532,7 @@ mod tests {
             3,
         );
         let mut run = run_with(loss, Some(65));
-        run.lr = curve(1000, lr);
+        run.lr = cosine_restarts(1000, cycle, 1e-3);
         let f = detect(&Ctx::new(&run));
         assert!(
             f.iter().any(|x| x.severity == Severity::Warning

@@ -1,7 +1,7 @@
 //! Tests of the spike detector: constructed series with bad batches, quiet and noisy
 //! baselines, epoch-level logs, and the near-misses that are not spikes.
 use super::*;
-use crate::detect::test_support::{curve, per_epoch, run_with, Noise};
+use crate::detect::test_support::{cosine_restarts, curve, per_epoch, run_with, Noise};
 use crate::{Event, Point};
 
 fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
@@ -247,15 +247,11 @@ fn a_dozen_hard_batches_near_zero_are_a_heavy_tail_not_events() {
 fn a_jump_above_ln_v_at_a_warm_restart_is_not_the_restarts_doing() {
     // Cosine cycles of 100 steps; the bad batch lands on the restart at step 300 and lifts the
     // loss from ~2.2 to 4.6, above ln 65 = 4.17, then the loss is back at once.
-    let cycle = 100usize;
-    let lr = |i: usize| {
-        1e-2 * (0.5 + 0.5 * ((i % cycle) as f64 / cycle as f64 * std::f64::consts::PI).cos())
-    };
     let with_jump = |to: f64| {
         let mut loss = decaying(500, 0.02, 9);
         loss[300].value = to;
         let mut run = run_with(loss, Some(65));
-        run.lr = curve(500, lr);
+        run.lr = cosine_restarts(500, 100, 1e-2);
         detect(&Ctx::new(&run))
     };
     let above = with_jump(4.6);

@@ -27,6 +27,15 @@ pub fn per_epoch(values: &[f64]) -> Vec<Point> {
         .collect()
 }
 
+/// An SGDR learning rate over `n` steps: cosine from `peak` to half of it, restarting every
+/// `cycle` steps.
+pub fn cosine_restarts(n: usize, cycle: usize, peak: f64) -> Vec<Point> {
+    curve(n, |i| {
+        let phase = (i % cycle) as f64 / cycle as f64;
+        peak * (0.5 + 0.5 * (phase * std::f64::consts::PI).cos())
+    })
+}
+
 /// A run with only a training curve and, optionally, a vocabulary size.
 pub fn run_with(train: Vec<Point>, vocab: Option<usize>) -> Run {
     Run {
