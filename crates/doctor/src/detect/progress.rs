@@ -325,9 +325,17 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         Some(_) => lnv.is_some_and(|l| level >= 0.62 * l && level < 0.92 * l),
         None => false,
     };
+    // Stuck at a reference level inside a wide band: the band is its own finding (the LR or
+    // the batch is off), whatever the level says about the model.
+    let band_too = |mut out: Vec<Finding>| {
+        if band >= WIDE_NOISE {
+            out.insert(0, band_finding(onset));
+        }
+        out
+    };
     if at_unigram {
         let u = refs.unigram.map(|u| u.value).unwrap_or(f64::NAN);
-        return vec![finding(
+        return band_too(vec![finding(
             FindingKind::UnigramPlateau,
             Severity::Error,
             Span::range(onset, to),
@@ -342,17 +350,17 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             evidence(json!({ "onset_step": onset })),
             "Check that the inputs reach the model (not zeroed, not all padding), that the recurrent state is \
              carried (not reset every step), and that inputs and targets are aligned by one position.",
-        )];
+        )]);
     }
     if let Some(b) = refs.bigram.filter(|b| level > b.value * 1.05) {
-        return vec![underfitting(
+        return band_too(vec![underfitting(
             ctx,
             level,
             b.value,
             b.estimated,
             &rate_text,
             evidence(json!({ "onset_step": onset })),
-        )];
+        )]);
     }
     let noise = band;
     let oscillating = noise >= WIDE_NOISE;

@@ -363,3 +363,16 @@ fn a_regression_is_judged_by_its_relative_pace_not_nats() {
         "{k:?}"
     );
 }
+
+#[test]
+fn stuck_at_the_unigram_level_in_a_wide_band_is_also_oscillation() {
+    // SGD at a far too high LR: a char model (V = 65) drops to ~3.3, the estimated unigram
+    // level, and bounces ±12 % there; the band says the LR, the level says what was learned.
+    let run = run_with(
+        noisy(500, 0.4, 71, |i| 3.3 + 0.9 * (-(i as f64) / 5.0).exp()),
+        Some(65),
+    );
+    let k = kinds(&run);
+    assert!(k.contains(&FindingKind::Oscillation), "{k:?}");
+    assert!(k.contains(&FindingKind::UnigramPlateau), "{k:?}");
+}
