@@ -18,14 +18,7 @@ fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
 #[test]
 fn a_spike_in_a_six_line_paste_is_found() {
     let values = [0.66, 0.80, 4.27, 0.77, 0.56, 0.82];
-    let loss: Vec<Point> = values
-        .iter()
-        .enumerate()
-        .map(|(i, &value)| Point {
-            step: i as f64,
-            value,
-        })
-        .collect();
+    let loss = curve(values.len(), |i| values[i]);
     let f = detect(&Ctx::new(&run_with(loss, None)));
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(

@@ -71,10 +71,10 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
         && raw[raw_best + 1..]
             .iter()
             .all(|&v| v > raw[raw_best] + 0.01 * raw[raw_best].abs());
-    let noise = if all_above { 0.0 } else { noise };
+    let margin_noise = if all_above { 0.0 } else { noise };
     // Sustained: most evaluations of the later half after the best stay clearly above it (a
     // validation loss often lingers at its best for a while before it climbs).
-    let margin = (2.0 * noise).max(0.01 * best_val.abs());
+    let margin = (2.0 * margin_noise).max(0.01 * best_val.abs());
     let later = &after[after.len() / 2..];
     let above =
         later.iter().filter(|&&v| v > best_val + margin).count() as f64 / later.len() as f64;
@@ -87,7 +87,7 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
         .saturating_add(usize::from(after[0] > best_val));
     let steady = after.len() >= 3 && ups * 4 >= after.len() * 3;
     let needed = if steady { 0.02 } else { 0.05 };
-    if rise < (needed * best_val.abs()).max(3.0 * noise).max(0.01) || above < 0.7 {
+    if rise < (needed * best_val.abs()).max(3.0 * margin_noise).max(0.01) || above < 0.7 {
         return Vec::new();
     }
     let best_step = val[best].step;
