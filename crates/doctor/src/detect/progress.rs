@@ -286,7 +286,38 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     if let Some(l) = lnv.filter(|l| level >= 0.92 * l) {
         if level > 1.2 * l {
             // Worse than a uniform guess is not "not learning": the updates wreck what they
-            // learn, which a higher LR would only make worse.
+            // learn, which a higher LR would only make worse. A loss that got there from a
+            // sane start (its first point near ln V), or that still climbs, has diverged; one
+            // that started there (a bad init) and stays is a stall.
+            let climbed = ctx.train[0].value <= 1.2 * l;
+            let rising = train.rising();
+            if climbed || rising {
+                let mut out = vec![finding(
+                    FindingKind::Divergence,
+                    Severity::Error,
+                    Span::range(onset, to),
+                    format!(
+                        "Loss {} to {}, above ln V = {} (a uniform guess), and stays there: the updates \
+                         destroy what the model learns{} ({rate_text}).",
+                        if climbed {
+                            format!("climbs from {} at step {}", num(ctx.train[0].value), step_str(ctx.first_step()))
+                        } else {
+                            "keeps climbing".to_string()
+                        },
+                        num(level),
+                        num(l),
+                        lr_text
+                    ),
+                    evidence(json!({ "onset_step": onset, "first_loss": ctx.train[0].value,
+                                     "climbed_from_start": climbed, "rising": rising })),
+                    "Lower the learning rate ×0.1 and clip gradients at 1.0; check the loss reduction (a \
+                     per-token mean, not a sum) and add 200+ warmup steps.",
+                )];
+                if band >= WIDE_NOISE {
+                    out.push(band_finding(onset));
+                }
+                return out;
+            }
             let mut out = vec![finding(
                 FindingKind::Stagnation,
                 Severity::Warning,

@@ -36,6 +36,12 @@ impl Trend {
         let relative = self.log_rate < FLAT_LOG_PER_DOUBLING;
         relative && (!self.in_nats || self.abs_rate < FLAT_ABS_PER_DOUBLING)
     }
+
+    /// Climbing: log-loss growing by more than the flat band per doubling, clear of its noise
+    /// (2.5 standard errors).
+    pub fn rising(&self) -> bool {
+        self.log_rate < -FLAT_LOG_PER_DOUBLING && self.log_rate < -2.5 * self.log_rate_se
+    }
 }
 
 /// Trend of `points` over `[from, to]` on the log-step axis, from up to 60 bin medians.
