@@ -30,19 +30,31 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
 /// whether an epoch boundary lies between them; on a staircase the changes across a boundary
 /// are the drops and those within an epoch are flat. Needs the epoch length and at least four
 /// boundaries crossed (Welch's t of the two groups' mean change ≥ 4, medians agreeing).
+///
+/// Data in a fixed order pairs the same two batches across every boundary, and each position
+/// in the epoch has a change of its own that repeats epoch after epoch: the t-test alone would
+/// find that pair. So where enough positions in the epoch are logged twice or more, the
+/// boundary must also stand out among them ([`BOUNDARY_Z`] robust sd of the positions' mean
+/// changes): memorisation makes the boundary special, batch order makes every position so.
 fn boundary_drops(ctx: &Ctx) -> Option<Finding> {
     let p = ctx.run.steps_per_epoch.filter(|p| *p > 0.0)?;
     let t = &ctx.train;
     if t.len() < 20 || !ctx.lr_restarts.is_empty() {
         return None;
     }
+    let interval = typical_gap(t);
     let (mut across, mut within) = (Vec::new(), Vec::new());
+    // Mean change per position in the epoch (by the later point's offset, one logging interval
+    // per position).
+    let mut by_position: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
     for w in t.windows(2) {
         let change = w[1].value - w[0].value;
         if (w[1].step / p).floor() > (w[0].step / p).floor() {
             across.push(change);
         } else {
             within.push(change);
+            let position = ((w[1].step % p) / interval).floor() as u64;
+            by_position.entry(position).or_default().push(change);
         }
     }
     // Every pair crossing a boundary means fewer than two logs per epoch: no "within".
@@ -55,6 +67,16 @@ fn boundary_drops(ctx: &Ctx) -> Option<Finding> {
     let t_stat = (mw - ma) / se.max(1e-12);
     let median_drop = median(&within) - median(&across);
     if t_stat < 4.0 || median_drop <= 0.0 {
+        return None;
+    }
+    let position_means: Vec<f64> = by_position
+        .values()
+        .filter(|c| c.len() >= 2)
+        .map(|c| mean(c))
+        .collect();
+    let boundary_z = (position_means.len() >= MIN_POSITIONS)
+        .then(|| (median(&position_means) - ma) / robust_sd(&position_means).max(1e-12));
+    if boundary_z.is_some_and(|z| z < BOUNDARY_Z) {
         return None;
     }
     Some(finding(
@@ -78,10 +100,30 @@ fn boundary_drops(ctx: &Ctx) -> Option<Finding> {
             "mean_change_across": ma,
             "mean_change_within": mw,
             "t_statistic": t_stat,
+            "boundary_z_among_positions": boundary_z,
         }),
         "The model memorises the training set epoch by epoch: hold out a validation split and watch \
          it, train fewer epochs (1–3 for fine-tuning), deduplicate the data, and shuffle every epoch.",
     ))
+}
+
+/// Positions in the epoch (logged at least twice) needed to judge whether the boundary stands
+/// out among them, and by how many robust sd it must.
+const MIN_POSITIONS: usize = 5;
+const BOUNDARY_Z: f64 = 3.0;
+
+/// The median gap between consecutive logged steps.
+fn typical_gap(t: &[crate::Point]) -> f64 {
+    let gaps: Vec<f64> = t
+        .windows(2)
+        .map(|w| w[1].step - w[0].step)
+        .filter(|g| *g > 0.0)
+        .collect();
+    if gaps.is_empty() {
+        1.0
+    } else {
+        median(&gaps)
+    }
 }
 
 fn mean(xs: &[f64]) -> f64 {
@@ -458,6 +500,40 @@ mod tests {
             found[0].summary
         );
         assert!(detect(&Ctx::new(&run_of(false))).is_empty());
+    }
+
+    #[test]
+    fn a_fixed_batch_order_is_not_a_boundary_drop_but_memorisation_is() {
+        // 8 epochs of 24 batches logged every step. Fixed order: each batch has a difficulty of
+        // its own (sd 0.1), the last one hard (+0.2) and the first easy (−0.1), so every
+        // boundary shows the same drop of 0.3 — as does any other pair of positions by chance.
+        // Memorisation: batches alike, and a drop of 0.06 at each boundary only.
+        let per = 24usize;
+        let run_of = |fixed_order: bool| {
+            let mut rng = Noise::new(5);
+            let mut difficulty: Vec<f64> = (0..per).map(|_| 0.1 * rng.normal()).collect();
+            (difficulty[0], difficulty[per - 1]) = (-0.1, 0.2);
+            let loss: Vec<Point> = (0..8 * per)
+                .map(|i| {
+                    let (epoch, position) = ((i + 1) / per, (i + 1) % per);
+                    let value = if fixed_order {
+                        2.0 - 0.002 * i as f64 + difficulty[position]
+                    } else {
+                        2.0 - 0.06 * epoch as f64
+                    };
+                    Point {
+                        step: i as f64 + 1.0,
+                        value: value + 0.01 * rng.normal(),
+                    }
+                })
+                .collect();
+            let mut run = run_with(loss, None);
+            run.steps_per_epoch = Some(per as f64);
+            run
+        };
+        assert!(boundary_drops(&Ctx::new(&run_of(true))).is_none());
+        let found = boundary_drops(&Ctx::new(&run_of(false))).expect("memorised epochs");
+        assert!(found.summary.contains("boundaries"), "{}", found.summary);
     }
 
     fn staircase_run(epochs: usize, per: usize, lr_steps: bool) -> crate::Run {
