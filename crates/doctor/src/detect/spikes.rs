@@ -12,10 +12,11 @@ use crate::Event;
 /// Robust z a peak must reach, and the z that still counts as "inside the spike".
 const Z_PEAK: f64 = 8.0;
 const Z_INSIDE: f64 = 3.0;
-/// The jump must also be large next to the level itself: 20% of it.
-const MIN_RELATIVE: f64 = 0.2;
+/// The jump must also be large next to the level itself: 10% of it. (z ≥ 8 against the local
+/// noise already tells a jump from noise; this keeps a tight band's small wobbles out.)
+const MIN_RELATIVE: f64 = 0.1;
 /// On a quiet curve (a mean over many batches per logged point) a jump this far out of the
-/// noise needs only half of [`MIN_RELATIVE`]: 2.52 → 2.96 → 2.51 at robust z in the
+/// noise needs only half of [`MIN_RELATIVE`]: 2.52 → 2.70 → 2.51 at robust z in the
 /// thousands is a bad batch anyone sees.
 const Z_FAR: f64 = 30.0;
 /// A spike must also rise by this fraction of where the run started: a fine-tune that falls
