@@ -237,25 +237,27 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         if let Some(f) = wide_band_while_improving(ctx, band, &train, val, &rate_text) {
             return vec![f];
         }
-        // Still moving: only underfitting can be said, when it moves too slowly above the bigram level.
+        // Still moving: only underfitting can be said, when it moves too slowly above the bigram
+        // level — or above the unigram level, where it has not even learned token frequencies.
+        // Just under the unigram level a run may be leaving it: too close to call.
         let Some(bigram) = refs.bigram else {
             return Vec::new();
         };
-        let unigram_band = refs.unigram.map_or(f64::INFINITY, |u| u.value * 0.95);
-        if level > bigram.value * 1.05
-            && level < unigram_band
-            && train.log_rate < SLOW_LOG_PER_DOUBLING
-        {
-            return vec![underfitting(
-                ctx,
-                level,
-                bigram.value,
-                bigram.estimated,
-                &rate_text,
-                evidence(json!({})),
-            )];
+        if train.log_rate >= SLOW_LOG_PER_DOUBLING || level <= bigram.value * 1.05 {
+            return Vec::new();
         }
-        return Vec::new();
+        let reference = match refs.unigram {
+            Some(u) if level > u.value => Above::Unigram(u),
+            Some(u) if level >= 0.95 * u.value => return Vec::new(),
+            _ => Above::Bigram(bigram),
+        };
+        return vec![underfitting(
+            ctx,
+            level,
+            reference,
+            &rate_text,
+            evidence(json!({})),
+        )];
     }
     let onset = plateau_onset(ctx, level.min(train.level), init);
     let lnv = refs.ln_vocab;
@@ -387,8 +389,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         return band_too(vec![underfitting(
             ctx,
             level,
-            b.value,
-            b.estimated,
+            Above::Bigram(b),
             &rate_text,
             evidence(json!({ "onset_step": onset })),
         )]);
@@ -484,27 +485,39 @@ fn wide_band_while_improving(
     ))
 }
 
+/// The reference level an underfitting run has not yet reached.
+enum Above {
+    /// The loss of a lookup table of next-token counts given the previous token.
+    Bigram(crate::detect::RefLevel),
+    /// The loss of predicting token frequencies alone.
+    Unigram(crate::detect::RefLevel),
+}
+
 fn underfitting(
     ctx: &Ctx,
     level: f64,
-    bigram: f64,
-    estimated: bool,
+    above: Above,
     rate_text: &str,
     evidence: serde_json::Value,
 ) -> Finding {
+    let (name, reference, gloss) = match above {
+        Above::Bigram(r) => ("bigram", r, "that a lookup table reaches"),
+        Above::Unigram(r) => (
+            "unigram",
+            r,
+            "that token frequencies alone give: it has not yet learned to use the context",
+        ),
+    };
     finding(
         FindingKind::Underfitting,
         Severity::Warning,
         Span::range(ctx.first_step(), ctx.last_step()),
         format!(
-            "Loss ends at {}, still above the bigram level{} {} that a lookup table reaches, and improves only \
-             slowly ({rate_text}).",
+            "Loss ends at {}, still above the {name} level{} {} {gloss}, and improves only slowly \
+             ({rate_text}).",
             num(level),
-            estimated_note(
-                Some(crate::detect::RefLevel { value: bigram, estimated }),
-                ctx.refs.ln_vocab
-            ),
-            num(bigram)
+            estimated_note(Some(reference), ctx.refs.ln_vocab),
+            num(reference.value)
         ),
         evidence,
         "The model is too small or too constrained: widen the hidden state ×4 (e.g. 32 → 128+), add a layer, \

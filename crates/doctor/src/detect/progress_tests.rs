@@ -235,6 +235,32 @@ fn slow_progress_above_bigram_is_underfitting() {
 }
 
 #[test]
+fn still_falling_slowly_above_the_unigram_level_is_underfitting_just_under_it_is_not_judged() {
+    // A word model (V = 2000, ln V 7.6, unigram estimated 0.72 ln V = 5.47) creeping down a
+    // power law with a small exponent: about 4 % of its level per doubling.
+    let word = |floor: f64| {
+        run_with(
+            noisy(800, 0.03, 12, move |i| {
+                floor + 2.0 / (1.0 + i as f64 / 5.0).powf(0.15)
+            }),
+            Some(2000),
+        )
+    };
+    // Ends near 0.76 ln V, above the unigram level: not even token frequencies learned.
+    let above = word(4.85);
+    let found = detect(&Ctx::new(&above), &[]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, FindingKind::Underfitting);
+    assert!(found[0].summary.contains("unigram"), "{}", found[0].summary);
+    // Ends near 0.70 ln V, just under it: it may be leaving that level; nothing is said.
+    assert!(
+        kinds(&word(4.39)).is_empty(),
+        "{:?}",
+        detect(&Ctx::new(&word(4.39)), &[])
+    );
+}
+
+#[test]
 fn a_word_model_ending_near_the_unigram_entropy_is_underfitting() {
     // V = 2000 words (ln V 7.6): from 7.6 down to ~5.0 (0.66 ln V, near the unigram
     // entropy of word text, estimated 0.72 ln V) and stuck there.
