@@ -182,10 +182,10 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         .is_some_and(|f| level <= f + AT_FLOOR * f.abs().max(1.0));
     // Past the bigram level a model uses context and returns diminish: a slow fall that stands
     // clear of its noise, in a narrow band, is a run converging, not a stall ...
-    // An estimated bigram level (from ln V alone) is rough: the level must be clearly under it.
+    // An estimated bigram level (from ln V alone) is rough: the level must be clearly (10 %) under it.
     let converging_past_bigram = refs
         .bigram
-        .is_some_and(|b| level < if b.estimated { 0.85 } else { 1.0 } * b.value)
+        .is_some_and(|b| level < if b.estimated { 0.9 } else { 1.0 } * b.value)
         && band < WIDE_NOISE
         && train.log_rate > 2.5 * train.log_rate_se
         // ... and validation keeps at least half its pace (a training loss that creeps down
