@@ -246,6 +246,26 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         if train.log_rate >= SLOW_LOG_PER_DOUBLING || level <= bigram.value * 1.05 {
             return Vec::new();
         }
+        // Still at (or above) a uniform guess's loss: barely learning at all.
+        if let Some(l) = refs.ln_vocab.filter(|_| at_ln_v) {
+            return vec![finding(
+                FindingKind::Stagnation,
+                Severity::Warning,
+                Span::range(ctx.first_step(), to),
+                format!(
+                    "Loss is still at {} by step {}, {} ln V = {} (a uniform guess), and falls only \
+                     slowly{lr_text}: the model is barely learning ({rate_text}).",
+                    num(level),
+                    step_str(to),
+                    if level > l { "above" } else { "near" },
+                    num(l),
+                    lr_text = ctx.lr_at(to).map_or(String::new(), |v| format!(" with the LR at {}", num(v))),
+                ),
+                evidence(json!({})),
+                "Raise the learning rate ×10 (Adam: 1e-3 to 3e-3 for small models; SGD on an RNN: 0.1–1); \
+                 if the first loss is far above ln V, also scale the output layer's init down.",
+            )];
+        }
         let reference = match refs.unigram {
             Some(u) if level > u.value => Above::Unigram(u),
             Some(u) if level >= 0.95 * u.value => return Vec::new(),

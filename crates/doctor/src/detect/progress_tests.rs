@@ -261,6 +261,26 @@ fn still_falling_slowly_above_the_unigram_level_is_underfitting_just_under_it_is
 }
 
 #[test]
+fn falling_slowly_from_ln_v_with_a_tiny_lr_is_barely_learning() {
+    // LR 1e-4 with SGD: a char model (V = 51, ln V 3.93) creeps from 1.1 ln V to ~3.8 over the run,
+    // a steady but tiny drop per doubling: stagnation (raise the LR), not underfitting.
+    let run = run_with(
+        noisy(150, 0.01, 13, |i| {
+            1.1 * 51f64.ln() - 0.07 * ((i + 1) as f64).log2()
+        }),
+        Some(51),
+    );
+    let found = detect(&Ctx::new(&run), &[]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, FindingKind::Stagnation);
+    assert!(
+        found[0].summary.contains("barely learning"),
+        "{}",
+        found[0].summary
+    );
+}
+
+#[test]
 fn a_word_model_ending_near_the_unigram_entropy_is_underfitting() {
     // V = 2000 words (ln V 7.6): from 7.6 down to ~5.0 (0.66 ln V, near the unigram
     // entropy of word text, estimated 0.72 ln V) and stuck there.
