@@ -88,6 +88,40 @@ pub fn diagnose(run: &Run) -> Diagnosis {
 /// A spike and the short instability it leaves in the trend are one event: the instability
 /// episode that holds a spike's peak is dropped, the spike (which says more) stays.
 fn one_event_one_finding(findings: &mut Vec<Finding>) {
+    // A cycle of spikes whose next one is cut off by the end of the log leaves a rise that
+    // "does not come back": that is the cycle, not a divergence.
+    let next_of_cycle: Vec<(f64, f64)> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Periodic)
+        .filter_map(|f| {
+            let d = f.evidence.get("period_steps")?.as_f64()?;
+            let last = f
+                .evidence
+                .get("spike_steps")?
+                .as_array()?
+                .last()?
+                .as_f64()?;
+            Some((last, d))
+        })
+        .collect();
+    // The same cycle seen twice (as a repeating pattern and as its spikes): the spikes say more.
+    findings.retain(|f| {
+        f.kind != FindingKind::Periodic
+            || f.evidence.contains_key("spike_steps")
+            || !next_of_cycle.iter().any(|&(_, d)| {
+                f.evidence
+                    .get("steps_per_epoch")
+                    .and_then(|v| v.as_f64())
+                    .is_some_and(|p| (p - d).abs() <= 0.15 * d)
+            })
+    });
+    findings.retain(|f| {
+        !matches!(f.kind, FindingKind::Divergence | FindingKind::UpwardDrift)
+            || !next_of_cycle.iter().any(|&(last, d)| {
+                f.start_step.is_some_and(|s| s >= last + 0.5 * d)
+                    && f.peak_step.is_some_and(|p| p >= last + 0.8 * d)
+            })
+    });
     let peaks: Vec<f64> = findings
         .iter()
         .filter(|f| f.kind == FindingKind::Spike)

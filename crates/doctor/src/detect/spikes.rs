@@ -135,6 +135,25 @@ fn heavy_tailed(xs: &[f64], spikes: &[Spike]) -> bool {
     ratios[ratios.len() - 1] <= 3.0 * typical
 }
 
+/// The spacing of spikes that recur on a cycle: at least four, each gap within 15 % of the
+/// median gap or (once, for a spike lost in noise) of twice it. Bumps of a heavy-tailed noise
+/// fall where they may; a hidden-state reset, an accumulation boundary or a hook that runs every
+/// so many steps strikes on time.
+pub(crate) fn spike_cycle(peaks: &[f64]) -> Option<f64> {
+    if peaks.len() < 4 {
+        return None;
+    }
+    let gaps: Vec<f64> = peaks.windows(2).map(|w| w[1] - w[0]).collect();
+    let d = median(&gaps);
+    if d <= 0.0 {
+        return None;
+    }
+    let near = |g: f64, k: f64| (g - k * d).abs() <= 0.15 * k * d;
+    let single = gaps.iter().filter(|&&g| near(g, 1.0)).count();
+    let double = gaps.iter().filter(|&&g| near(g, 2.0)).count();
+    (single + double == gaps.len() && double <= 1 && single >= 3).then_some(d)
+}
+
 /// Find spikes in a value series (indices refer to `xs`).
 /// `min_jump`: the smallest jump worth a look in absolute terms (losses logged with few decimals
 /// make quantisation steps look like huge z at tiny levels).
@@ -218,7 +237,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         after_lr_jump,
     );
     let total = spikes.len();
-    let heavy_tail = heavy_tailed(&xs, &spikes);
+    let peaks: Vec<f64> = spikes.iter().map(|s| t[s.peak].step).collect();
+    let cycle = spike_cycle(&peaks);
+    let heavy_tail = cycle.is_none() && heavy_tailed(&xs, &spikes);
     spikes.sort_by(|a, b| b.z.total_cmp(&a.z));
     spikes.truncate(MAX_REPORTED);
     spikes.sort_by_key(|s| s.peak);
@@ -282,7 +303,12 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             });
         // The guard skipped or rolled back the bad update and the loss came back: handled.
         let handled = undone && !lingering;
-        let severity = if restart.is_some() || epoch_start.is_some() || handled || heavy_tail {
+        let severity = if restart.is_some()
+            || epoch_start.is_some()
+            || handled
+            || heavy_tail
+            || cycle.is_some()
+        {
             Severity::Info
         } else {
             Severity::Warning
@@ -311,7 +337,10 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             summary.push_str(&format!("; {}", notes.join(", ")));
         }
         summary.push('.');
-        let advice = if heavy_tail && !handled {
+        let advice = if cycle.is_some() {
+            "One of a cycle of spikes: see the periodic finding for what runs on that cycle."
+                .to_string()
+        } else if heavy_tail && !handled {
             format!(
                 "{total} bumps of similar size in {} logged points: this run's batch-to-batch noise has \
                  heavy tails (hard batches, single-batch logging), not isolated bad batches. Log a mean \
@@ -387,6 +416,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             advice,
         ));
     }
+    if let Some(d) = cycle {
+        out.push(cycle_finding(&peaks, d));
+    }
     let lonely: Vec<&&Event> = guard
         .iter()
         .zip(&used)
@@ -412,6 +444,33 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Spikes at `peaks` recurring every `d` steps: one periodic finding for the cycle (each spike
+/// stays listed, as information).
+fn cycle_finding(peaks: &[f64], d: f64) -> Finding {
+    let listed: Vec<String> = peaks.iter().take(8).map(|&p| step_str(p)).collect();
+    finding(
+        FindingKind::Periodic,
+        Severity::Warning,
+        Span::range(peaks[0], peaks[peaks.len() - 1]),
+        format!(
+            "The loss spikes every {} steps ({} spikes, at steps {}{}): something in the training \
+             loop runs on that cycle.",
+            step_str(d.round()),
+            peaks.len(),
+            listed.join(", "),
+            if peaks.len() > 8 { ", …" } else { "" }
+        ),
+        json!({ "period_steps": d, "spike_steps": peaks, "spikes": peaks.len() }),
+        format!(
+            "Look for what happens every {} steps: a hidden state reset or re-initialised (instead of \
+             carried and detached), a gradient-accumulation boundary, an evaluation or checkpoint hook \
+             that leaves the model in eval mode or changes the data, or an epoch of that length \
+             (shuffle it).",
+            step_str(d.round())
+        ),
+    )
 }
 
 #[cfg(test)]

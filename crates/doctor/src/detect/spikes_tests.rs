@@ -218,13 +218,14 @@ fn a_small_bump_on_a_quiet_curve_is_not_a_spike_but_a_bad_batch_is() {
 #[test]
 fn a_dozen_hard_batches_near_zero_are_a_heavy_tail_not_events() {
     // A fine-tuned classifier logged one batch every 10 steps: ~3e-4 most of the time, and one
-    // batch in forty holding a misclassified example (0.05-0.3): 11 bumps in 500 points.
+    // batch in forty, at random, holding a misclassified example (0.05-0.3). (Bumps at a
+    // fixed rhythm would be a cycle: see the periodic test below.)
     let mut rng = Noise::new(23);
     let loss: Vec<Point> = curve(500, |i| 0.0003 + 0.6 * (-(i as f64) / 30.0).exp())
         .into_iter()
         .enumerate()
         .map(|(i, p)| Point {
-            value: if i > 60 && i % 40 == 5 {
+            value: if i > 60 && rng.normal() > 1.96 {
                 p.value + 0.05 + 0.25 * rng.normal().abs().min(1.0)
             } else {
                 p.value
@@ -233,6 +234,8 @@ fn a_dozen_hard_batches_near_zero_are_a_heavy_tail_not_events() {
         })
         .collect();
     let f = detect(&Ctx::new(&run_with(loss, None)));
+    let total = f[0].evidence["spikes_total"].as_f64().unwrap_or(0.0);
+    assert!(total >= 10.0, "{total} bumps found");
     assert!(
         f.iter().all(|f| f.severity == Severity::Info),
         "{:?}",
@@ -263,4 +266,66 @@ fn a_jump_above_ln_v_at_a_warm_restart_is_not_the_restarts_doing() {
         within.iter().all(|f| f.severity == Severity::Info),
         "{within:?}"
     );
+}
+
+#[test]
+fn spikes_on_a_cycle_are_one_periodic_finding_and_scattered_ones_are_spikes() {
+    let with_spikes_at = |at: &[usize]| {
+        let mut loss = decaying(600, 0.01, 21);
+        for &i in at {
+            loss[i].value *= 2.5;
+        }
+        loss
+    };
+    // A hidden state replaced by noise every 65 steps.
+    let found = detect(&Ctx::new(&run_with(
+        with_spikes_at(&[70, 135, 200, 265, 330, 395]),
+        Some(65),
+    )));
+    let periodic: Vec<&Finding> = found
+        .iter()
+        .filter(|f| f.kind == FindingKind::Periodic)
+        .collect();
+    assert_eq!(periodic.len(), 1, "{found:?}");
+    assert!(
+        periodic[0].summary.contains("every 65 steps"),
+        "{}",
+        periodic[0].summary
+    );
+    assert!(found
+        .iter()
+        .filter(|f| f.kind == FindingKind::Spike)
+        .all(|f| f.severity == Severity::Info));
+    // The same number of bad batches at no particular rhythm: four spikes, no cycle.
+    let found = detect(&Ctx::new(&run_with(
+        with_spikes_at(&[70, 100, 260, 480]),
+        Some(65),
+    )));
+    assert!(
+        found.iter().all(|f| f.kind == FindingKind::Spike),
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 4);
+}
+
+#[test]
+fn a_cycle_whose_next_spike_is_cut_off_by_the_end_of_the_log_has_not_diverged() {
+    // Spikes every 65 steps, each taking 15 steps to recover; the log stops 6 steps into the
+    // fifth one.
+    let mut loss = decaying(336, 0.01, 22);
+    for start in [70usize, 135, 200, 265, 330] {
+        for k in 0..15 {
+            if let Some(p) = loss.get_mut(start + k) {
+                p.value *= 1.0 + 2.0 * (-(k as f64) / 4.0).exp();
+            }
+        }
+    }
+    let d = crate::diagnose(&run_with(loss, Some(65)));
+    let kinds: Vec<FindingKind> = d
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| f.kind)
+        .collect();
+    assert_eq!(kinds, vec![FindingKind::Periodic], "{:?}", d.findings);
 }
