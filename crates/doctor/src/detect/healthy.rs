@@ -2,7 +2,8 @@
 //! passed the unigram and bigram levels, whether it still improves on the log-step axis, whether
 //! the noise band is stable, and whether validation tracks training.
 
-use crate::detect::stats::{robust_sd, rolling_median};
+use crate::detect::band::{noise_band, NoiseBand};
+use crate::detect::stats::rolling_median;
 use crate::detect::trend::{judging_window, trend};
 use crate::detect::{num, step_str, Ctx};
 
@@ -113,7 +114,7 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
             }
         ));
     }
-    if let Some((early, late)) = noise_band(ctx) {
+    if let Some(NoiseBand { early, late, .. }) = noise_band(ctx) {
         if late <= 2.0 * early {
             out.push(format!(
                 "noise band stable: relative spread {:.1}% early, {:.1}% late",
@@ -140,23 +141,4 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
         }
     }
     out
-}
-
-/// Relative spread of the raw points around their rolling median, in the second and last fifth.
-fn noise_band(ctx: &Ctx) -> Option<(f64, f64)> {
-    let n = ctx.train.len();
-    if n < 100 {
-        return None;
-    }
-    let rel = |a: usize, b: usize| {
-        let xs: Vec<f64> = ctx.train[a..b].iter().map(|p| p.value).collect();
-        let base = rolling_median(&xs, 5);
-        let r: Vec<f64> = xs
-            .iter()
-            .zip(&base)
-            .map(|(x, m)| (x - m) / m.abs().max(1e-9))
-            .collect();
-        robust_sd(&r)
-    };
-    Some((rel(n / 5, 2 * n / 5), rel(4 * n / 5, n)))
 }

@@ -7,6 +7,7 @@
 //! a plateau), let the learning-rate log explain what it explains (warm restarts, annealing),
 //! and compare levels with the data's references (ln V, unigram, bigram, floor) when known.
 
+mod band;
 mod context;
 mod excursions;
 mod family;
@@ -51,6 +52,12 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     findings.extend(periodic::detect(&ctx));
     let progress = progress::detect(&ctx, &findings);
     findings.extend(progress);
+    if !findings
+        .iter()
+        .any(|f| f.kind == FindingKind::Oscillation && f.severity >= Severity::Warning)
+    {
+        findings.extend(band::widening(&ctx));
+    }
     one_event_one_finding(&mut findings);
     findings.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(
