@@ -32,6 +32,8 @@ struct Token<'a> {
     total: Option<f64>,
     /// Followed by a unit (`ms`, `M`, `%`): a time or a count, never a loss.
     has_unit: bool,
+    /// The character right after the number (and its unit), if any.
+    next: Option<char>,
 }
 
 /// The name a number carries: the last few words of the text since the previous number,
@@ -88,6 +90,7 @@ fn tokens(line: &str) -> Vec<Token<'_>> {
             value,
             total: m.get(2).and_then(|t| t.as_str().parse().ok()),
             has_unit: !m[3].is_empty(),
+            next: line[whole.end()..].chars().next(),
         });
         prev_end = whole.end();
     }
@@ -105,11 +108,31 @@ struct LineValues {
     grad: Option<f64>,
 }
 
+/// Whether `t` can be one of the unnamed counters a line starts with (PyTorch's tutorial
+/// prints `[1,    50] loss: 2.600`: epoch and batch): a whole number, no unit or total, and not
+/// part of a date or a time (`2024-01-01`, `12:00:01`).
+fn leading_counter(t: &Token) -> bool {
+    let nameless = t.key.chars().all(|c| !c.is_alphanumeric());
+    nameless
+        && t.total.is_none()
+        && !t.has_unit
+        && t.value >= 0.0
+        && t.value.fract() == 0.0
+        && !matches!(t.next, Some(':' | '-' | '/' | '.'))
+}
+
 fn read_line(line: &str) -> LineValues {
     let mut out = LineValues::default();
     let mut ranks = [u32::MAX; 6];
     let mut bare_counter = None;
-    for (i, t) in tokens(line).into_iter().enumerate() {
+    let tokens = tokens(line);
+    let leading: Vec<f64> = tokens
+        .iter()
+        .take(2)
+        .take_while(|t| leading_counter(t))
+        .map(|t| t.value)
+        .collect();
+    for (i, t) in tokens.into_iter().enumerate() {
         let Some((role, rank)) = classify(t.key) else {
             // An unnamed `S/T` counter (`   200/ 2983 batches` in PyTorch's word-language-model
             // example, or a line that starts with one) is the step.
@@ -140,6 +163,17 @@ fn read_line(line: &str) -> LineValues {
     if out.step.is_none() {
         out.step = bare_counter;
     }
+    // Unnamed counters at the start of a line that names a loss: `[epoch, batch]` or `step`.
+    if out.step.is_none() && (out.train.is_some() || out.val.is_some()) {
+        match leading[..] {
+            [epoch, step] => {
+                out.epoch = out.epoch.or(Some((epoch, None)));
+                out.step = Some((step, None));
+            }
+            [step] => out.step = Some((step, None)),
+            _ => {}
+        }
+    }
     // A loss on an evaluation line (`| valid on 'valid' subset | loss 7.1`, `[eval] loss 2.1`)
     // is a validation loss even when its own name does not say so.
     if out.val.is_none() && out.train.is_some() {
@@ -167,6 +201,8 @@ struct StepTracker {
     per_epoch_total: Option<f64>,
     /// (global step, epoch) where a line logs both.
     epoch_pairs: Vec<(f64, f64)>,
+    /// Whether any line so far carried a step or epoch counter.
+    seen_counter: bool,
 }
 
 impl StepTracker {
@@ -189,6 +225,7 @@ impl StepTracker {
             (None, _) => None,
         };
         let has_loss = v.train.is_some() || v.val.is_some();
+        self.seen_counter |= raw.is_some() || v.epoch.is_some();
         let step = match raw {
             Some(s) if s.is_finite() => Some(self.stitcher.global(s)),
             Some(_) => None,
@@ -196,6 +233,9 @@ impl StepTracker {
             // An epoch-level log (Keras `Epoch 3/10 … loss: 1.2`): the epoch is the step.
             None => match (v.epoch, self.last_step) {
                 (Some((e, _)), _) => Some(e),
+                // No counter anywhere yet (`print(f"loss: {loss}")`, timestamped lines): the
+                // n-th line with a loss is step n.
+                _ if !self.seen_counter => Some(self.lines_with_loss as f64),
                 (None, Some(last)) => Some(last),
                 (None, None) => Some(self.lines_with_loss as f64),
             },
@@ -526,6 +566,23 @@ mod tests {
         let run = load("epoch 1 batch 0 loss 3\nepoch 1 batch 50 loss 2.5\nepoch 2 batch 0 loss 2.4\nepoch 2 batch 50 loss 2.2\n");
         assert_eq!(steps(&run.train_loss), vec![0.0, 50.0, 100.0, 150.0]);
         assert_eq!(run.steps_per_epoch, Some(100.0));
+    }
+
+    #[test]
+    fn unnamed_leading_counters_and_lines_without_any_counter() {
+        // PyTorch's tutorial: `[epoch, batch] loss`, the batch counter restarting every epoch.
+        let run = load("[1,    50] loss: 2.600\n[1,   100] loss: 2.381\n[2,    50] loss: 2.183\n[2,   100] loss: 2.001\n");
+        assert_eq!(steps(&run.train_loss), vec![50.0, 100.0, 150.0, 200.0]);
+        assert_eq!(run.train_loss[3].value, 2.001);
+        // `print(f"loss: {loss}")`, and timestamped logging lines: the n-th loss is step n; the
+        // date and time are not counters.
+        let run = load("loss: 2.30\nloss: 2.10\nloss: 1.95\n");
+        assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+        let run = load(
+            "2024-01-01 12:00:01 INFO loss=2.30\n2024-01-01 12:00:02 INFO loss=2.10\n2024-01-01 12:00:03 INFO loss=1.95\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+        assert_eq!(run.train_loss[2].value, 1.95);
     }
 
     #[test]
