@@ -129,9 +129,15 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
                     && f.peak_step.is_some_and(|p| p >= last + 0.8 * d)
             })
     });
+    // A spike after which the loss stays a tenth or more above where it was has cost progress
+    // that the spike finding alone does not tell: the lost ground stays a finding of its own.
+    let lost_ground = |f: &Finding| {
+        let get = |k: &str| f.evidence.get(k).and_then(|v| v.as_f64());
+        matches!((get("level_before"), get("level_after")), (Some(b), Some(a)) if a > 1.1 * b)
+    };
     let peaks: Vec<f64> = findings
         .iter()
-        .filter(|f| f.kind == FindingKind::Spike)
+        .filter(|f| f.kind == FindingKind::Spike && !lost_ground(f))
         .filter_map(|f| f.peak_step)
         .collect();
     findings.retain(|f| {

@@ -329,3 +329,36 @@ fn a_cycle_whose_next_spike_is_cut_off_by_the_end_of_the_log_has_not_diverged() 
         .collect();
     assert_eq!(kinds, vec![FindingKind::Periodic], "{:?}", d.findings);
 }
+
+#[test]
+fn a_spike_that_leaves_the_loss_a_quarter_higher_also_reports_the_lost_ground() {
+    // An LR jump at step 200: 1.9 → 12, back to 2.4 within 40 steps and staying there, 25 %
+    // above where the run stood. A one-step jump (a bad batch) is one spike.
+    let run_of = |lasting: f64| {
+        let loss: Vec<Point> = curve(400, |i| {
+            let base = 1.5 + 2.0 * (-(i as f64) / 40.0).exp();
+            match i {
+                0..=199 => base,
+                200 if lasting == 0.0 => base + 10.0,
+                _ if lasting == 0.0 => base,
+                _ => base + lasting + 10.0 * (-((i - 200) as f64) / 5.0).exp(),
+            }
+        });
+        crate::diagnose(&run_with(loss, Some(82)))
+    };
+    let warned = |d: &crate::report::Diagnosis| -> Vec<FindingKind> {
+        d.findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| f.kind)
+            .collect()
+    };
+    let lasting = run_of(0.45);
+    let kinds = warned(&lasting);
+    assert!(kinds.contains(&FindingKind::Spike), "{kinds:?}");
+    assert!(
+        kinds.contains(&FindingKind::Instability) || kinds.contains(&FindingKind::Divergence),
+        "{kinds:?}"
+    );
+    assert_eq!(warned(&run_of(0.0)), vec![FindingKind::Spike]);
+}
