@@ -131,7 +131,11 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
     });
     // A spike after which the loss stays a tenth or more above where it was has cost progress
     // that the spike finding alone does not tell: the lost ground stays a finding of its own.
+    // (Spikes of a cycle are the cycle's business.)
     let lost_ground = |f: &Finding| {
+        if f.evidence.get("in_cycle").and_then(|v| v.as_bool()) == Some(true) {
+            return false;
+        }
         let get = |k: &str| f.evidence.get(k).and_then(|v| v.as_f64());
         matches!((get("level_before"), get("level_after")), (Some(b), Some(a)) if a > 1.1 * b)
     };

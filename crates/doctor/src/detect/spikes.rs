@@ -412,6 +412,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 "lr_excursion": lr_jump,
                 "guard_events": notes,
                 "spikes_total": total,
+                "in_cycle": cycle.is_some(),
             }),
             advice,
         ));
