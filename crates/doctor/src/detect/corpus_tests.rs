@@ -10,7 +10,7 @@ use crate::score::{read_corpus, score, summary};
 
 /// The held-out figures this code reached (see the closing notes); the goal is 95 % right and
 /// at most 2 % of healthy curves flagged.
-const HOLDOUT_RIGHT_AT_LEAST: f64 = 0.88;
+const HOLDOUT_RIGHT_AT_LEAST: f64 = 0.89;
 const HOLDOUT_FALSE_ALARMS_AT_MOST: f64 = 0.05;
 
 #[test]
