@@ -230,6 +230,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         step_str(from),
         step_str(to)
     );
+    let lr_text = ctx.lr_at(to).map_or(String::new(), |l| {
+        format!(" with the LR still at {}", num(l))
+    });
     if !stalled && short {
         return Vec::new();
     }
@@ -259,7 +262,6 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
                     step_str(to),
                     if level > l { "above" } else { "near" },
                     num(l),
-                    lr_text = ctx.lr_at(to).map_or(String::new(), |v| format!(" with the LR at {}", num(v))),
                 ),
                 evidence(json!({})),
                 "Raise the learning rate ×10 (Adam: 1e-3 to 3e-3 for small models; SGD on an RNN: 0.1–1); \
@@ -282,10 +284,6 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let onset = plateau_onset(ctx, level.min(train.level), init);
     let lnv = refs.ln_vocab;
     let near = |r: f64| (level - r).abs() <= (0.1 * r).max(0.15);
-    let lr_end = ctx.lr_at(to);
-    let lr_text = lr_end.map_or(String::new(), |l| {
-        format!(" with the LR still at {}", num(l))
-    });
     let band_finding = |from: f64| {
         finding(
             FindingKind::Oscillation,
