@@ -371,11 +371,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
              that zero_grad() is not called between backward() and step(), and that no layer is frozen.",
         )];
     }
-    let at_unigram = match refs.unigram {
-        Some(u) if !u.estimated => near(u.value),
-        Some(_) => lnv.is_some_and(|l| level >= 0.62 * l && level < 0.92 * l),
-        None => false,
-    };
+    // Near the unigram level, estimated or known, by the same ±10 %: under it the model uses
+    // some context (underfitting, below); the ln V stall above took what is near ln V.
+    let at_unigram = refs.unigram.is_some_and(|u| near(u.value));
     // Stuck at a reference level inside a wide band: the band is its own finding (the LR or
     // the batch is off), whatever the level says about the model.
     let band_too = |mut out: Vec<Finding>| {

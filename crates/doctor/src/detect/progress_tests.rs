@@ -194,6 +194,17 @@ fn stuck_at_the_unigram_entropy_is_a_unigram_plateau() {
 }
 
 #[test]
+fn stuck_between_the_bigram_and_the_unigram_level_is_underfitting_not_a_unigram_plateau() {
+    // V = 65 (ln V 4.17; unigram estimated 3.34, bigram 2.50): flat at 2.7, 20 % under the
+    // unigram level, so the model uses some context; it is not predicting frequencies alone.
+    let run = run_with(
+        noisy(800, 0.04, 5, |i| 2.7 + 1.45 * (-(i as f64) / 6.0).exp()),
+        Some(65),
+    );
+    assert_eq!(kinds(&run), vec![FindingKind::Underfitting]);
+}
+
+#[test]
 fn stuck_at_ln_v_under_heavy_noise_is_still_stagnation() {
     let run = run_with(noisy(600, 0.3, 9, |_| 65f64.ln() + 0.005), Some(65));
     assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
