@@ -250,7 +250,7 @@ pub fn step_str(s: f64) -> String {
 mod tests {
     //! Whole-diagnosis near-misses: runs that look odd but are healthy.
     use super::*;
-    use crate::detect::test_support::{curve, per_epoch, run_with, Noise};
+    use crate::detect::test_support::{curve, per_epoch, run_with, warned, Noise};
     use crate::Point;
 
     fn noisy(points: Vec<Point>, sd: f64, seed: u64) -> Vec<Point> {
@@ -363,13 +363,7 @@ mod tests {
             loss[1000 + k].value = v;
         }
         let d = diagnose(&run_with(loss, Some(65)));
-        let kinds: Vec<FindingKind> = d
-            .findings
-            .iter()
-            .filter(|f| f.severity >= Severity::Warning)
-            .map(|f| f.kind)
-            .collect();
-        assert_eq!(kinds, [FindingKind::Spike], "{}", d.to_terminal());
+        assert_eq!(warned(&d), [FindingKind::Spike], "{}", d.to_terminal());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Tests of the spike detector: constructed series with bad batches, quiet and noisy
 //! baselines, epoch-level logs, and the near-misses that are not spikes.
 use super::*;
-use crate::detect::test_support::{cosine_restarts, curve, per_epoch, run_with, Noise};
+use crate::detect::test_support::{cosine_restarts, curve, per_epoch, run_with, warned, Noise};
 use crate::{Event, Point};
 
 fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
@@ -321,13 +321,7 @@ fn a_cycle_whose_next_spike_is_cut_off_by_the_end_of_the_log_has_not_diverged() 
         }
     }
     let d = crate::diagnose(&run_with(loss, Some(65)));
-    let kinds: Vec<FindingKind> = d
-        .findings
-        .iter()
-        .filter(|f| f.severity >= Severity::Warning)
-        .map(|f| f.kind)
-        .collect();
-    assert_eq!(kinds, vec![FindingKind::Periodic], "{:?}", d.findings);
+    assert_eq!(warned(&d), vec![FindingKind::Periodic], "{:?}", d.findings);
 }
 
 #[test]
@@ -345,13 +339,6 @@ fn a_spike_that_leaves_the_loss_a_quarter_higher_also_reports_the_lost_ground() 
             }
         });
         crate::diagnose(&run_with(loss, Some(82)))
-    };
-    let warned = |d: &crate::report::Diagnosis| -> Vec<FindingKind> {
-        d.findings
-            .iter()
-            .filter(|f| f.severity >= Severity::Warning)
-            .map(|f| f.kind)
-            .collect()
     };
     let lasting = run_of(0.45);
     let kinds = warned(&lasting);

@@ -5,6 +5,15 @@ use std::path::{Path, PathBuf};
 
 use crate::{Point, Run};
 
+/// The kinds a diagnosis reports at warning or error, in its order.
+pub fn warned(d: &crate::report::Diagnosis) -> Vec<crate::report::FindingKind> {
+    d.findings
+        .iter()
+        .filter(|f| f.severity >= crate::report::Severity::Warning)
+        .map(|f| f.kind)
+        .collect()
+}
+
 /// `n` points at steps 0..n with values `f(i)`.
 pub fn curve(n: usize, f: impl Fn(usize) -> f64) -> Vec<Point> {
     (0..n)
