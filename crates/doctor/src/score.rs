@@ -163,21 +163,6 @@ fn read_index(index: &Path) -> Result<Vec<Case>> {
     Ok(cases)
 }
 
-/// Median spacing of the training steps: one logging interval.
-fn logging_interval(d: &crate::Run) -> f64 {
-    let mut gaps: Vec<f64> = d
-        .train_loss
-        .windows(2)
-        .map(|w| w[1].step - w[0].step)
-        .filter(|g| *g > 0.0)
-        .collect();
-    if gaps.is_empty() {
-        return 1.0;
-    }
-    gaps.sort_by(f64::total_cmp);
-    gaps[gaps.len() / 2]
-}
-
 /// Whether `expected` is met by `diagnosis` of `run`.
 fn met(expected: &Expected, diagnosis: &Diagnosis, run: &crate::Run) -> bool {
     match expected {
@@ -194,7 +179,7 @@ fn met(expected: &Expected, diagnosis: &Diagnosis, run: &crate::Run) -> bool {
                 _ => 0.0,
             };
             let tol = tol.unwrap_or(if pointlike {
-                logging_interval(run).max(3.0)
+                crate::detect::stats::logging_interval(&run.train_loss).max(3.0)
             } else {
                 0.1 * span
             });

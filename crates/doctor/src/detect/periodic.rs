@@ -42,7 +42,7 @@ fn boundary_drops(ctx: &Ctx) -> Option<Finding> {
     if t.len() < 20 || !ctx.lr_restarts.is_empty() {
         return None;
     }
-    let interval = typical_gap(t);
+    let interval = crate::detect::stats::logging_interval(t);
     let (mut across, mut within) = (Vec::new(), Vec::new());
     // Mean change per position in the epoch (by the later point's offset, one logging interval
     // per position).
@@ -111,20 +111,6 @@ fn boundary_drops(ctx: &Ctx) -> Option<Finding> {
 /// out among them, and by how many robust sd it must.
 const MIN_POSITIONS: usize = 5;
 const BOUNDARY_Z: f64 = 3.0;
-
-/// The median gap between consecutive logged steps.
-fn typical_gap(t: &[crate::Point]) -> f64 {
-    let gaps: Vec<f64> = t
-        .windows(2)
-        .map(|w| w[1].step - w[0].step)
-        .filter(|g| *g > 0.0)
-        .collect();
-    if gaps.is_empty() {
-        1.0
-    } else {
-        median(&gaps)
-    }
-}
 
 fn mean(xs: &[f64]) -> f64 {
     xs.iter().sum::<f64>() / xs.len().max(1) as f64

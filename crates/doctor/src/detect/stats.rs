@@ -33,6 +33,21 @@ pub fn median_in_place(v: &mut [f64]) -> f64 {
     }
 }
 
+/// The logging interval: the median gap between consecutive logged steps (the upper one of the
+/// two middle gaps for an even count), 1 when no step follows another.
+pub fn logging_interval(points: &[Point]) -> f64 {
+    let mut gaps: Vec<f64> = points
+        .windows(2)
+        .map(|w| w[1].step - w[0].step)
+        .filter(|g| *g > 0.0)
+        .collect();
+    if gaps.is_empty() {
+        return 1.0;
+    }
+    let mid = gaps.len() / 2;
+    *gaps.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
 /// Quantile `q` in [0, 1] by nearest rank.
 pub fn quantile(xs: &[f64], q: f64) -> f64 {
     if xs.is_empty() {
