@@ -17,6 +17,7 @@ mod healthy;
 mod periodic;
 mod progress;
 mod sanity;
+mod schedule;
 mod spikes;
 pub mod stats;
 mod trend;
@@ -51,6 +52,9 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     findings.extend(gradients::detect(&ctx));
     findings.extend(periodic::detect(&ctx));
     let progress = progress::detect(&ctx, &findings);
+    if progress.is_empty() && !findings.iter().any(|f| f.severity >= Severity::Warning) {
+        findings.extend(schedule::decayed_too_early(&ctx));
+    }
     findings.extend(progress);
     if !findings
         .iter()
