@@ -13,6 +13,8 @@ use crate::report::{Finding, FindingKind, Severity};
 /// how wide it must be at least (relative spread).
 const WIDENS: f64 = 5.0;
 const WIDE_LATE: f64 = 0.05;
+/// How many times wider the late band must be in loss units.
+const WIDENS_ABSOLUTE: f64 = 2.0;
 
 /// Relative spread (robust sd of the residuals against a rolling median, over the level) of
 /// the second and the last fifth of the training points, with their median levels.
@@ -48,11 +50,14 @@ pub fn noise_band(ctx: &Ctx) -> Option<NoiseBand> {
     })
 }
 
-/// The band widening [`WIDENS`]-fold to at least [`WIDE_LATE`] of the level. Not where the loss
-/// fell by ten or more meanwhile: near zero a relative spread grows without meaning anything.
+/// The band widening [`WIDENS`]-fold to at least [`WIDE_LATE`] of the level, and at least
+/// [`WIDENS_ABSOLUTE`]-fold in the loss's own units: a loss falling toward zero keeps some
+/// absolute scatter (an epoch's mean over batches, a few hard examples), so its relative
+/// spread grows without the optimizer bouncing any more than before.
 pub fn widening(ctx: &Ctx) -> Option<Finding> {
     let b = noise_band(ctx)?;
-    if b.late < WIDENS * b.early || b.late < WIDE_LATE || b.late_level < 0.1 * b.early_level {
+    let absolute = (b.late * b.late_level.abs()) / (b.early * b.early_level.abs()).max(1e-300);
+    if b.late < WIDENS * b.early || b.late < WIDE_LATE || absolute < WIDENS_ABSOLUTE {
         return None;
     }
     let n = ctx.train.len();
@@ -105,5 +110,23 @@ mod tests {
         assert!(widening(&Ctx::new(&run(0.003))).is_none());
         // Twice as wide is within what a falling loss does to a relative spread.
         assert!(widening(&Ctx::new(&run(0.006))).is_none());
+    }
+
+    #[test]
+    fn a_relative_band_that_widens_only_because_the_loss_fell_is_not_oscillation() {
+        // Epoch means falling from 3 to 0.15 with the same ±0.012 absolute scatter throughout:
+        // ±0.6 % of the level early, ±8 % at the end, but no wider in loss units.
+        let mut rng = Noise::new(5);
+        let loss = curve(100, |i| 0.1 + 2.9 * (-(i as f64) / 22.0).exp())
+            .into_iter()
+            .map(|p| Point {
+                value: p.value + 0.012 * rng.normal(),
+                ..p
+            })
+            .collect();
+        let ctx = Ctx::new(&run_with(loss, None));
+        let b = noise_band(&ctx).unwrap();
+        assert!(b.late > WIDENS * b.early && b.late > WIDE_LATE, "{b:?}");
+        assert!(widening(&ctx).is_none());
     }
 }

@@ -208,6 +208,29 @@ pub fn value_at(points: &[Point], step: f64) -> Option<f64> {
     Some(points[i.saturating_sub(1)].value)
 }
 
+/// Kendall's tau of a sequence against its order (+1: every later value is higher, −1: every
+/// later value lower), on at most 60 medians of equal chunks so long series stay cheap.
+pub fn order_agreement(xs: &[f64]) -> f64 {
+    let chunk = xs.len().div_ceil(60).max(1);
+    let v: Vec<f64> = xs.chunks(chunk).map(median).collect();
+    let (mut agree, mut pairs) = (0i64, 0i64);
+    for i in 0..v.len() {
+        for j in i + 1..v.len() {
+            pairs += 1;
+            agree += match v[j].total_cmp(&v[i]) {
+                std::cmp::Ordering::Greater => 1,
+                std::cmp::Ordering::Less => -1,
+                std::cmp::Ordering::Equal => 0,
+            };
+        }
+    }
+    if pairs == 0 {
+        0.0
+    } else {
+        agree as f64 / pairs as f64
+    }
+}
+
 /// Round for display and evidence: 4 significant digits.
 pub fn round4(x: f64) -> f64 {
     if !x.is_finite() || x == 0.0 {
@@ -267,6 +290,19 @@ mod tests {
         assert_eq!(b.range[0].0, 0);
         assert_eq!(b.range[99].1, 1003);
         assert!(b.value.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn order_agreement_is_one_for_a_climb_and_near_zero_for_noise() {
+        let climb: Vec<f64> = (0..500)
+            .map(|i| i as f64 + 30.0 * ((i * 7) % 5) as f64)
+            .collect();
+        assert!(order_agreement(&climb) > 0.9);
+        let fall: Vec<f64> = (0..10).map(|i| -(i as f64)).collect();
+        assert_eq!(order_agreement(&fall), -1.0);
+        let noise: Vec<f64> = (0..200).map(|i| ((i * 37) % 11) as f64).collect();
+        assert!(order_agreement(&noise).abs() < 0.2);
+        assert_eq!(order_agreement(&[1.0]), 0.0);
     }
 
     #[test]

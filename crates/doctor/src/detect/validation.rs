@@ -71,7 +71,25 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
         && raw[raw_best + 1..]
             .iter()
             .all(|&v| v > raw[raw_best] + 0.01 * raw[raw_best].abs());
-    let margin_noise = if all_above { 0.0 } else { noise };
+    // Three or more evaluations after the best, every one above it, while the gap to training
+    // at least doubled: the "a gap that grows while validation rises", however few the
+    // evaluations. Their own spread then says little about noise: it is the rise itself.
+    let gap_doubled = || {
+        let (b, e) = (val[raw_best].step, val[val.len() - 1].step);
+        let gap_best = raw[raw_best] - train_level_at(ctx, b);
+        let gap_end = raw[raw.len() - 1] - train_level_at(ctx, e);
+        gap_best.is_finite() && gap_end.is_finite() && gap_end > 2.0 * gap_best.max(0.0) + 1e-12
+    };
+    let few_all_above = raw.len() - raw_best > 3
+        && raw[raw_best + 1..]
+            .iter()
+            .all(|&v| v > raw[raw_best] + 0.01 * raw[raw_best].abs())
+        && gap_doubled();
+    let margin_noise = if all_above || few_all_above {
+        0.0
+    } else {
+        noise
+    };
     // Sustained: most evaluations of the later half after the best stay clearly above it (a
     // validation loss often lingers at its best for a while before it climbs).
     let margin = (2.0 * margin_noise).max(0.01 * best_val.abs());
@@ -85,7 +103,10 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
         .filter(|w| w[1] > w[0])
         .count()
         .saturating_add(usize::from(after[0] > best_val));
-    let steady = after.len() >= 3 && ups * 4 >= after.len() * 3;
+    // Many noisy evaluations climb steadily when their order agrees with time (Kendall's tau),
+    // even where single steps go down as often as up.
+    let steady = after.len() >= 3 && ups * 4 >= after.len() * 3
+        || after.len() >= 8 && stats::order_agreement(after) >= 0.5;
     let needed = if steady { 0.02 } else { 0.05 };
     if rise < (needed * best_val.abs()).max(3.0 * margin_noise).max(0.01) || above < 0.7 {
         return Vec::new();
@@ -95,7 +116,17 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let spacing = (last_step - val[0].step) / (val.len() - 1) as f64;
     let train_best = train_level(ctx, best_step - spacing * 0.5, best_step + spacing * 0.5);
     let train_end = train_level(ctx, last_step - spacing, last_step);
-    let falling = train_end < train_best - (0.03 * train_best.abs()).max(3.0 * ctx.bin_noise);
+    // Falling: by more than the trend's noise, or (a short log, whose noise estimate is mostly
+    // its own fast trend) by 3 % with every later point in order.
+    let train_after: Vec<f64> = ctx
+        .train
+        .iter()
+        .filter(|p| p.step >= best_step)
+        .map(|p| p.value)
+        .collect();
+    let in_order = train_after.len() >= 3 && stats::order_agreement(&train_after) <= -0.6;
+    let drop = train_best - train_end;
+    let falling = drop > 0.03 * train_best.abs() && (drop > 3.0 * ctx.bin_noise || in_order);
     if !falling {
         return Vec::new(); // training is not falling: not overfitting (maybe instability)
     }
