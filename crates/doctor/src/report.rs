@@ -204,8 +204,9 @@ impl Diagnosis {
             }
         }
         format!(
-            "{} training points{}",
+            "{} training point{}{}",
             s.points,
+            if s.points == 1 { "" } else { "s" },
             if extra.is_empty() {
                 String::new()
             } else {

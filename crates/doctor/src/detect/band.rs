@@ -124,7 +124,8 @@ mod tests {
                 ..p
             })
             .collect();
-        let ctx = Ctx::new(&run_with(loss, None));
+        let run = run_with(loss, None);
+        let ctx = Ctx::new(&run);
         let b = noise_band(&ctx).unwrap();
         assert!(b.late > WIDENS * b.early && b.late > WIDE_LATE, "{b:?}");
         assert!(widening(&ctx).is_none());

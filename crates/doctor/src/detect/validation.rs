@@ -355,6 +355,53 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_noisy_climb_over_hundreds_of_evaluations_is_overfitting() {
+        // Validation every 50 steps bottoms at 0.862 and creeps to ~0.90 over 16k steps (under 5 %) with
+        // evaluation noise of ±0.004, so single steps go down nearly as often as up.
+        let mut rng = crate::detect::test_support::Noise::new(3);
+        let val: Vec<Point> = (0..540)
+            .map(|i| {
+                let s = 50.0 * i as f64;
+                let trend = if s < 11_000.0 {
+                    0.862 + 0.3 * (1.0 - s / 11_000.0).powi(3)
+                } else {
+                    0.862 + 0.04 * (s - 11_000.0) / 16_000.0
+                };
+                Point {
+                    step: s,
+                    value: trend + 0.004 * rng.normal(),
+                }
+            })
+            .collect();
+        let mut run = run_with(
+            curve(27_000, |i| 0.7 + 0.5 / (1.0 + i as f64 / 1500.0)),
+            None,
+        );
+        run.val_loss = val;
+        let f = overfitting(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+    }
+
+    #[test]
+    fn three_epochs_above_the_best_with_a_gap_that_grew_sixfold_are_overfitting() {
+        // A 7-epoch Keras log: validation 0.697 at epoch 4, then 0.750, 0.730, 0.769 while
+        // training falls 0.635 -> 0.385.
+        let train = [1.439, 1.159, 0.798, 0.635, 0.571, 0.474, 0.385];
+        let val = [1.536, 0.809, 0.707, 0.697, 0.750, 0.730, 0.769];
+        let mut run = run_with(crate::detect::test_support::per_epoch(&train), None);
+        run.val_loss = crate::detect::test_support::per_epoch(&val);
+        let f = overfitting(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        // The same evaluations with training falling just as fast beside them (the gap does
+        // not grow) are noise around a plateau.
+        let mut flat = run_with(crate::detect::test_support::per_epoch(&train), None);
+        flat.val_loss = crate::detect::test_support::per_epoch(&[
+            1.536, 0.809, 0.707, 0.697, 0.705, 0.701, 0.699,
+        ]);
+        assert!(overfitting(&Ctx::new(&flat)).is_empty());
+    }
+
+    #[test]
     fn rising_validation_with_falling_training_is_overfitting() {
         let mut run = run_with(
             curve(900, |i| 4.0 * (-(i as f64) / 150.0).exp() + 0.01),

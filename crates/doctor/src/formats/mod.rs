@@ -140,6 +140,15 @@ fn looks_like_table(text: &str) -> bool {
 
 /// Parses a file's bytes; `path` names the file for detection and error messages.
 pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> {
+    // A cloned repository's large files are often Git LFS pointers, not the data.
+    if bytes.starts_with(b"version https://git-lfs.github.com/spec/") {
+        return Err(DoctorError::parse(
+            path,
+            Location::Whole,
+            "this is a Git LFS pointer, not the log itself; run `git lfs pull` in the repository \
+             (or download the file) and point the doctor at the real file",
+        ));
+    }
     let by_name = detect_by_name(path);
     let format = match (&opts.pattern, by_name) {
         // A pattern is for text logs, whatever the file is called.
@@ -154,6 +163,24 @@ pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> 
         Format::Table => table::parse(bytes, path, opts),
         Format::Text => text::parse(bytes, path, opts),
     };
+    // Column and tag names mean nothing to a text log: say so rather than ignore them.
+    if format == Format::Text {
+        let named = [
+            ("--step-col", &opts.step_col),
+            ("--loss-col", &opts.loss_col),
+            ("--val-col", &opts.val_col),
+            ("--lr-col", &opts.lr_col),
+            ("--grad-col", &opts.grad_col),
+        ];
+        if let Some((flag, _)) = named.iter().find(|(_, v)| v.is_some()) {
+            return Err(DoctorError::Usage(format!(
+                "{}: {flag} names a column of a table (CSV, JSON lines, TensorBoard), but this \
+                 file is read as a text log; use --pattern with named groups `step`, `loss` and \
+                 `val` instead",
+                path.display()
+            )));
+        }
+    }
     let mut run = match parse(format) {
         // Content sniffing can be fooled (a log of Python dicts starts with `{`): a text log
         // is the last resort, and the first error is the one reported.
@@ -219,12 +246,53 @@ fn run_file_in(dir: &Path) -> Result<Option<PathBuf>> {
         return Ok(Some(state));
     }
     let csv = dir.join("metrics.csv");
-    Ok(csv.is_file().then_some(csv))
+    if csv.is_file() {
+        return Ok(Some(csv));
+    }
+    lightning_metrics_in(dir)
+}
+
+/// A Lightning project folder: `lightning_logs/version_N/metrics.csv` (or `version_N/` right
+/// here, as `CSVLogger(save_dir)` writes), the latest version: the run a person just trained.
+/// [`load_dir`] says which file it read.
+fn lightning_metrics_in(dir: &Path) -> Result<Option<PathBuf>> {
+    for root in [dir.join("lightning_logs"), dir.to_path_buf()] {
+        if !root.is_dir() {
+            continue;
+        }
+        let entries = std::fs::read_dir(&root).map_err(|e| io_error(&root, e))?;
+        let latest = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter_map(|p| {
+                let n = p
+                    .file_name()?
+                    .to_str()?
+                    .strip_prefix("version_")?
+                    .parse::<u64>()
+                    .ok()?;
+                let csv = p.join("metrics.csv");
+                csv.is_file().then_some((n, csv))
+            })
+            .max_by_key(|(n, _)| *n);
+        if let Some((_, csv)) = latest {
+            return Ok(Some(csv));
+        }
+    }
+    Ok(None)
 }
 
 fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
     let mut run = if let Some(file) = run_file_in(dir)? {
-        load_file(&file, opts)?
+        let mut run = load_file(&file, opts)?;
+        if let Ok(inner) = file.strip_prefix(dir) {
+            if inner.components().count() > 1 {
+                run.warnings.push(format!(
+                    "read {} (the latest run in the folder)",
+                    inner.display()
+                ));
+            }
+        }
+        run
     } else if !tensorboard::event_files(dir)?.is_empty() {
         tensorboard::parse_dir(dir, opts)?
     } else {
@@ -384,6 +452,61 @@ mod tests {
                 step: 1000.0,
                 value: 1.5
             }]
+        );
+    }
+
+    #[test]
+    fn lightning_project_folder_uses_the_latest_version() {
+        let dir = temp_dir("lightning");
+        for (n, loss) in [(0, 2.0), (2, 1.5)] {
+            let v = dir.join(format!("lightning_logs/version_{n}"));
+            std::fs::create_dir_all(&v).unwrap();
+            std::fs::write(
+                v.join("metrics.csv"),
+                format!("step,train_loss\n10,{loss}\n"),
+            )
+            .unwrap();
+        }
+        let run = load(&dir, &LoadOptions::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+        let run = run.unwrap();
+        assert_eq!(run.train_loss.len(), 1);
+        assert_eq!(run.train_loss[0].value, 1.5);
+        assert!(
+            run.warnings.iter().any(|w| w.contains("version_2")),
+            "{:?}",
+            run.warnings
+        );
+    }
+
+    #[test]
+    fn a_git_lfs_pointer_says_what_it_is() {
+        let bytes = b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n";
+        let err = load_bytes(bytes, Path::new("metrics.jsonl"), &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("metrics.jsonl") && err.contains("git lfs pull"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn column_options_on_a_text_log_are_an_error_not_ignored() {
+        let opts = LoadOptions {
+            loss_col: Some("foo".into()),
+            ..LoadOptions::default()
+        };
+        let err = load_bytes(
+            b"step 1 loss 2.0\nstep 2 loss 1.9\n",
+            Path::new("log.txt"),
+            &opts,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--loss-col") && err.contains("--pattern"),
+            "{err}"
         );
     }
 

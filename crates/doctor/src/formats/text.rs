@@ -121,6 +121,30 @@ fn leading_counter(t: &Token) -> bool {
         && !matches!(t.next, Some(':' | '-' | '/' | '.'))
 }
 
+/// A bare split name before a number (`250 val 3.51`, `1 train 10.91`, as build-nanogpt's
+/// `log.txt` writes): that split's loss, ranked below any name that says `loss`.
+fn split_name(key: &str) -> Option<(Role, u32)> {
+    const BARE: u32 = 1000;
+    match key.to_ascii_lowercase().as_str() {
+        "train" | "training" => Some((Role::TrainLoss, BARE)),
+        "val" | "valid" | "validation" | "eval" => Some((Role::ValLoss, BARE)),
+        _ => None,
+    }
+}
+
+/// A printed object rather than a log line: argparse's `Namespace(lr=0.1, epochs=6, …)` or a
+/// dataclass repr, whose `…_loss_…=1.0` and `epochs=6` would otherwise read as a point.
+fn is_object_repr(line: &str) -> bool {
+    let t = line.trim_start();
+    let head = t.split('(').next().unwrap_or("");
+    t.len() > head.len()
+        && !head.is_empty()
+        && head
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        && t.matches('=').count() >= 5
+}
+
 fn read_line(line: &str) -> LineValues {
     let mut out = LineValues::default();
     let mut ranks = [u32::MAX; 6];
@@ -133,7 +157,7 @@ fn read_line(line: &str) -> LineValues {
         .map(|t| t.value)
         .collect();
     for (i, t) in tokens.into_iter().enumerate() {
-        let Some((role, rank)) = classify(t.key) else {
+        let Some((role, rank)) = classify(t.key).or_else(|| split_name(t.key)) else {
             // An unnamed `S/T` counter (`   200/ 2983 batches` in PyTorch's word-language-model
             // example, or a line that starts with one) is the step.
             let unnamed =
@@ -277,7 +301,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut run = Run::default();
     let mut tracker = StepTracker::default();
     for (_, line) in split_lines(&text) {
-        if line.len() > 4096 {
+        if line.len() > 4096 || is_object_repr(line) {
             continue;
         }
         let v = read_line(line);
@@ -476,6 +500,28 @@ mod tests {
             }]
         );
         assert_eq!(run.lr[0].value, 20.0);
+    }
+
+    #[test]
+    fn build_nanogpt_log_txt_splits_by_name() {
+        // build-nanogpt's log/log.txt: `<step> <split> <value>`; hellaswag accuracy is no loss.
+        let run = load(
+            "0 val 10.9500\n0 hella 0.2500\n0 train 10.914025\n1 train 10.50\n2 train 10.10\n\
+             3 train 9.80\n3 val 9.7000\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(steps(&run.val_loss), vec![0.0, 3.0]);
+        assert_eq!(run.val_loss[1].value, 9.7);
+    }
+
+    #[test]
+    fn an_argparse_namespace_line_is_not_a_point() {
+        let run = load(
+            "Namespace(annealing_loss_improvement_pct=1.0, batch_size=20, bptt=35, clip=0.25, epochs=6, lr=20)\n\
+             | epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.12 | loss  7.63 | ppl  2067.24\n\
+             | epoch   1 |   400/ 2983 batches | lr 20.00 | ms/batch 44.10 | loss  6.85 | ppl   945.80\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![200.0, 400.0]);
     }
 
     #[test]
