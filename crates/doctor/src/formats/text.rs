@@ -123,11 +123,26 @@ fn leading_counter(t: &Token) -> bool {
 
 /// A bare split name before a number (`250 val 3.51`, `1 train 10.91`, as build-nanogpt's
 /// `log.txt` writes): that split's loss, ranked below any name that says `loss`.
+/// Likewise an epoch counter with a phase's name before it (`Fine-Tune Epoch 2 | Train Loss`),
+/// but not a setting (`max epoch`, `steps per epoch`).
 fn split_name(key: &str) -> Option<(Role, u32)> {
     const BARE: u32 = 1000;
-    match key.to_ascii_lowercase().as_str() {
-        "train" | "training" => Some((Role::TrainLoss, BARE)),
-        "val" | "valid" | "validation" | "eval" => Some((Role::ValLoss, BARE)),
+    let lower = key.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words.as_slice() {
+        ["train" | "training"] => Some((Role::TrainLoss, BARE)),
+        ["val" | "valid" | "validation" | "eval"] => Some((Role::ValLoss, BARE)),
+        [first @ .., "epoch"]
+            if !first.is_empty()
+                && !first
+                    .iter()
+                    .any(|w| matches!(*w, "per" | "max" | "num" | "total" | "steps" | "n")) =>
+        {
+            Some((Role::Epoch, 5))
+        }
         _ => None,
     }
 }
@@ -227,9 +242,43 @@ struct StepTracker {
     epoch_pairs: Vec<(f64, f64)>,
     /// Whether any line so far carried a step or epoch counter.
     seen_counter: bool,
+    /// Whether any line with a loss so far carried a step counter (not only an epoch).
+    seen_step: bool,
+    /// Epoch numbers used as steps (an epoch-level log), stitched across restarts.
+    epoch_stitcher: StepStitcher,
+}
+
+/// Where a line's values go.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Placement {
+    /// A point of the curves at this step.
+    Point(f64),
+    /// An end-of-epoch summary in a log that counts steps (`Epoch 1/2 | train_loss: 0.19 |
+    /// test_loss: 0.28`): its evaluation belongs at the epoch's end; its training value is an
+    /// epoch mean beside the per-step curve, not a point of it.
+    EpochSummary(f64),
 }
 
 impl StepTracker {
+    fn place(&mut self, v: &LineValues) -> Option<Placement> {
+        let summary = v.step.is_none()
+            && v.epoch.is_some()
+            && self.seen_step
+            && (v.train.is_some() || v.val.is_some());
+        if !summary {
+            return self.step_for(v).map(Placement::Point);
+        }
+        let (e, _) = v.epoch?;
+        let end = match self.per_epoch_total {
+            Some(total) if e.fract() == 0.0 && e >= self.epoch_base => {
+                self.stitcher.global((e - self.epoch_base + 1.0) * total)
+            }
+            _ => self.last_step?,
+        };
+        self.last_step = Some(end);
+        Some(Placement::EpochSummary(end))
+    }
+
     fn step_for(&mut self, v: &LineValues) -> Option<f64> {
         if let Some(epoch) = v.epoch {
             if self.epoch.is_none() {
@@ -250,13 +299,17 @@ impl StepTracker {
         };
         let has_loss = v.train.is_some() || v.val.is_some();
         self.seen_counter |= raw.is_some() || v.epoch.is_some();
+        // A step counter on a line with a loss: the log has a per-step curve (a progress bar's
+        // `16869/16869` beside an epoch says nothing about that).
+        self.seen_step |= raw.is_some() && has_loss;
         let step = match raw {
             Some(s) if s.is_finite() => Some(self.stitcher.global(s)),
             Some(_) => None,
             None if !has_loss => None,
             // An epoch-level log (Keras `Epoch 3/10 … loss: 1.2`): the epoch is the step.
             None => match (v.epoch, self.last_step) {
-                (Some((e, _)), _) => Some(e),
+                // A second phase that counts its epochs from 1 again continues the first.
+                (Some((e, _)), _) => Some(self.epoch_stitcher.global(e)),
                 // No counter anywhere yet (`print(f"loss: {loss}")`, timestamped lines): the
                 // n-th line with a loss is step n.
                 _ if !self.seen_counter => Some(self.lines_with_loss as f64),
@@ -305,14 +358,27 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             continue;
         }
         let v = read_line(line);
-        let Some(step) = tracker.step_for(&v) else {
-            continue;
+        let (step, summary) = match tracker.place(&v) {
+            Some(Placement::Point(s)) => (s, false),
+            Some(Placement::EpochSummary(s)) => (s, true),
+            None => continue,
+        };
+        // A line with no counter of its own that evaluates again at a step already evaluated
+        // (`| End of training | test loss 4.96` after the last epoch's `valid loss 5.03`) is a
+        // final test, not a later validation point: the validation stays.
+        let own_counter = v.step.is_some() || v.epoch.is_some();
+        let again = run.val_loss.last().is_some_and(|p| p.step == step);
+        let val = v.val.filter(|_| own_counter || !again);
+        let (train, lr, grad) = if summary {
+            (None, None, None)
+        } else {
+            (v.train, v.lr, v.grad)
         };
         for (value, series) in [
-            (v.train, &mut run.train_loss),
-            (v.val, &mut run.val_loss),
-            (v.lr, &mut run.lr),
-            (v.grad, &mut run.grad_norm),
+            (train, &mut run.train_loss),
+            (val, &mut run.val_loss),
+            (lr, &mut run.lr),
+            (grad, &mut run.grad_norm),
         ] {
             if let Some(value) = value {
                 series.push(Point { step, value });
@@ -481,7 +547,8 @@ mod tests {
     #[test]
     fn pytorch_word_language_model_example() {
         // examples/word_language_model/main.py: an unnamed `batch/total batches` counter per
-        // epoch, and the validation loss on the end-of-epoch line.
+        // epoch, and the validation loss on the end-of-epoch line, which is evaluated after
+        // the epoch's last batch (2983), not at the last one logged (400).
         let run = load(
             "| epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.12 | loss  7.63 | ppl  2067.24\n\
              | epoch   1 |   400/ 2983 batches | lr 20.00 | ms/batch 44.10 | loss  6.85 | ppl   945.80\n\
@@ -495,7 +562,7 @@ mod tests {
         assert_eq!(
             run.val_loss,
             vec![Point {
-                step: 400.0,
+                step: 2983.0,
                 value: 5.82
             }]
         );
@@ -512,6 +579,50 @@ mod tests {
         assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0, 3.0]);
         assert_eq!(steps(&run.val_loss), vec![0.0, 3.0]);
         assert_eq!(run.val_loss[1].value, 9.7);
+    }
+
+    #[test]
+    fn an_epoch_summary_in_a_log_that_counts_steps_is_evaluation_at_the_epochs_end() {
+        let run = load(
+            "Epoch 1/2 | Step 50/100 | train_loss: 0.6433 | lr: 0.0048\n\
+             Epoch 1/2 | Step 100/100 | train_loss: 0.4850 | lr: 0.0045\n\
+             Epoch 1/2 | train_loss: 0.1918 | test_loss: 0.2803 | lr: 0.0022\n\
+             Epoch 2/2 | Step 50/100 | train_loss: 0.3291 | lr: 0.0021\n\
+             Epoch 2/2 | Step 100/100 | train_loss: 0.1785 | lr: 0.0020\n\
+             Epoch 2/2 | train_loss: 0.1086 | test_loss: 0.2729 | lr: 0.0010\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![50.0, 100.0, 150.0, 200.0]);
+        assert_eq!(steps(&run.val_loss), vec![100.0, 200.0]);
+        assert_eq!(run.lr.len(), 4, "the summary's LR is no schedule point");
+    }
+
+    #[test]
+    fn a_final_test_line_does_not_replace_the_last_validation() {
+        let run = load(
+            "| epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.12 | loss  7.63 | ppl  2067.24\n\
+             | end of epoch   1 | time: 140.51s | valid loss  5.82 | valid ppl   337.14\n\
+             | End of training | test loss  4.96 | test ppl   142.69\n",
+        );
+        assert_eq!(run.val_loss.len(), 1);
+        assert_eq!(run.val_loss[0].value, 5.82);
+    }
+
+    #[test]
+    fn a_second_phase_counting_epochs_from_one_continues_the_first() {
+        let run = load(
+            "Epoch 1/2: 100%|#####| 16869/16869 [23:17<00:00, 12.07it/s]\n\
+             Epoch 1 | Train Loss: 1.2435 | Val Loss: 1.1773 | Val Accuracy: 62.52%\n\
+             Epoch 2/2: 100%|#####| 16869/16869 [23:20<00:00, 12.04it/s]\n\
+             Epoch 2 | Train Loss: 1.1970 | Val Loss: 1.1610 | Val Accuracy: 63.07%\n\
+             --- Starting Specialized Fine-Tuning Phase ---\n\
+             Fine-Tune Epoch 1/2: 100%|#####| 7543/7543 [10:00<00:00, 12.5it/s]\n\
+             Fine-Tune Epoch 1 | Train Loss: 0.9624 | Val Loss: 0.9294 | Val Accuracy: 70.05%\n\
+             Fine-Tune Epoch 2/2: 100%|#####| 7543/7543 [10:00<00:00, 12.5it/s]\n\
+             Fine-Tune Epoch 2 | Train Loss: 0.9583 | Val Loss: 0.9281 | Val Accuracy: 70.09%\n",
+        );
+        assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(run.train_loss[2].value, 0.9624);
+        assert_eq!(steps(&run.val_loss), vec![1.0, 2.0, 3.0, 4.0]);
     }
 
     #[test]
