@@ -8,6 +8,7 @@
 //! and compare levels with the data's references (ln V, unigram, bigram, floor) when known.
 
 mod band;
+mod chance;
 mod context;
 mod excursions;
 mod family;

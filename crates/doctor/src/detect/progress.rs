@@ -8,6 +8,7 @@
 
 use serde_json::json;
 
+use crate::detect::chance;
 use crate::detect::stats::{median, quantile, robust_sd, rolling_median};
 use crate::detect::trend::{judging_window, trend, Trend};
 use crate::detect::{finding, num, step_str, Ctx, Span};
@@ -35,82 +36,11 @@ fn skip_because(findings: &[Finding]) -> bool {
     })
 }
 
-/// A cross-entropy pinned at the loss of a uniform guess for the whole run, on validation
-/// (≥ 5 evaluations) or training (≥ 10 points): a classifier at ln k for some k ≤ 20 classes,
-/// or a language model at ln V when its vocabulary is known. A run that never left that level
-/// learned nothing, whatever the LR schedule did at the end (annealing explains a flat end, not
-/// a flat run). A vocabulary-sized loss with no vocabulary given has no level to compare with.
-fn stuck_at_chance(ctx: &Ctx) -> Option<Finding> {
-    if !ctx.family.is_cross_entropy() {
-        return None;
-    }
-    let lm = ctx.refs.ln_vocab;
-    if lm.is_none() && ctx.family.lm_sized() {
-        return None;
-    }
-    let (series, what) = if ctx.val.len() >= 5 && !ctx.train_is_val {
-        (&ctx.val, "validation")
-    } else if ctx.train.len() >= 10 {
-        (&ctx.train, "training")
-    } else {
-        return None;
-    };
-    let values: Vec<f64> = series.iter().map(|p| p.value).collect();
-    let level = median(&values);
-    let (chance, name) = match lm {
-        Some(l) => (l, "ln V".to_string()),
-        None => {
-            let k =
-                (2..=20).find(|&k| ((k as f64).ln() - level).abs() <= 0.015 * (k as f64).ln())?;
-            ((k as f64).ln(), format!("ln {k}"))
-        }
-    };
-    let near = values
-        .iter()
-        .filter(|v| (*v - chance).abs() <= 0.03 * chance)
-        .count();
-    if near * 10 < values.len() * 9 {
-        return None;
-    }
-    let (from, to) = (series[0].step, series[series.len() - 1].step);
-    let (guess, advice) = if lm.is_some() {
-        (
-            "a uniform guess over the vocabulary — the model is not learning".to_string(),
-            "Raise the learning rate ×10 (Adam: 1e-3 to 3e-3 for small models); check that \
-             optimizer.step() runs, that zero_grad() is not called between backward() and step(), and \
-             that no layer is frozen.",
-        )
-    } else {
-        (
-            format!("the loss of a uniform guess over {name} classes — the model predicts chance")
-                .replace("ln ", ""),
-            "Check that labels match inputs (not shuffled separately), that the classes are balanced \
-             or weighted, and raise the learning rate ×3–10; a frozen backbone with a tiny head may \
-             need more epochs.",
-        )
-    };
-    Some(finding(
-        FindingKind::Stagnation,
-        Severity::Warning,
-        Span::range(from, to),
-        format!(
-            "The {what} loss stays at {} ≈ {name} = {} from step {} to {}: {guess}.",
-            num(level),
-            num(chance),
-            step_str(from),
-            step_str(to)
-        ),
-        json!({ "level": level, "chance_level": chance, "points": values.len(),
-                "points_at_chance": near, "series": what }),
-        advice,
-    ))
-}
-
 pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     if skip_because(earlier) {
         return Vec::new();
     }
-    if let Some(f) = stuck_at_chance(ctx) {
+    if let Some(f) = chance::stuck_at_chance(ctx).or_else(|| chance::pinned_at_chance(ctx)) {
         return vec![f];
     }
     if ctx.train.len() < MIN_SHORT_WINDOW {

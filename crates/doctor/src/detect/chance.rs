@@ -1,0 +1,189 @@
+//! A cross-entropy at the loss of a uniform guess: ln k for a classifier over k classes, ln V
+//! for a language model. A run that sits there learned nothing; one that ends pinned there
+//! collapsed to predicting a constant.
+
+use serde_json::json;
+
+use crate::detect::stats::median;
+use crate::detect::{finding, num, step_str, Ctx, Span};
+use crate::report::{Finding, FindingKind, Severity};
+
+/// A cross-entropy pinned at the loss of a uniform guess for the whole run, on validation
+/// (≥ 5 evaluations) or training (≥ 10 points): a classifier at ln k for some k ≤ 20 classes,
+/// or a language model at ln V when its vocabulary is known. A run that never left that level
+/// learned nothing, whatever the LR schedule did at the end (annealing explains a flat end, not
+/// a flat run). A vocabulary-sized loss with no vocabulary given has no level to compare with.
+pub fn stuck_at_chance(ctx: &Ctx) -> Option<Finding> {
+    if !ctx.family.is_cross_entropy() {
+        return None;
+    }
+    let lm = ctx.refs.ln_vocab;
+    if lm.is_none() && ctx.family.lm_sized() {
+        return None;
+    }
+    let (series, what) = if ctx.val.len() >= 5 && !ctx.train_is_val {
+        (&ctx.val, "validation")
+    } else if ctx.train.len() >= 10 {
+        (&ctx.train, "training")
+    } else {
+        return None;
+    };
+    let values: Vec<f64> = series.iter().map(|p| p.value).collect();
+    let level = median(&values);
+    let (chance, name) = match lm {
+        Some(l) => (l, "ln V".to_string()),
+        None => {
+            let k =
+                (2..=20).find(|&k| ((k as f64).ln() - level).abs() <= 0.015 * (k as f64).ln())?;
+            ((k as f64).ln(), format!("ln {k}"))
+        }
+    };
+    let near = values
+        .iter()
+        .filter(|v| (*v - chance).abs() <= 0.03 * chance)
+        .count();
+    if near * 10 < values.len() * 9 {
+        return None;
+    }
+    let (from, to) = (series[0].step, series[series.len() - 1].step);
+    let (guess, advice) = if lm.is_some() {
+        (
+            "a uniform guess over the vocabulary — the model is not learning".to_string(),
+            "Raise the learning rate ×10 (Adam: 1e-3 to 3e-3 for small models); check that \
+             optimizer.step() runs, that zero_grad() is not called between backward() and step(), and \
+             that no layer is frozen.",
+        )
+    } else {
+        (
+            format!("the loss of a uniform guess over {name} classes — the model predicts chance")
+                .replace("ln ", ""),
+            "Check that labels match inputs (not shuffled separately), that the classes are balanced \
+             or weighted, and raise the learning rate ×3–10; a frozen backbone with a tiny head may \
+             need more epochs.",
+        )
+    };
+    Some(finding(
+        FindingKind::Stagnation,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "The {what} loss stays at {} ≈ {name} = {} from step {} to {}: {guess}.",
+            num(level),
+            num(chance),
+            step_str(from),
+            step_str(to)
+        ),
+        json!({ "level": level, "chance_level": chance, "points": values.len(),
+                "points_at_chance": near, "series": what }),
+        advice,
+    ))
+}
+
+/// How close to ln k a loss must sit to be "pinned" there: a model that predicts the class
+/// prior of a balanced task hits ln k to the third decimal, batch after batch.
+const PINNED: f64 = 0.002;
+/// Fewest consecutive points at the end, and their least share of the series.
+const MIN_PINNED_POINTS: usize = 4;
+const MIN_PINNED_SHARE: f64 = 0.3;
+
+/// A loss that ends pinned at ln k (k ≤ 20 classes; ln V for a language model whose vocabulary
+/// is known) for its last four or more points, and for at least 30 % of the run: whatever came
+/// before (surges, a fall), the model now outputs the uniform guess — dead units, saturated
+/// outputs or an LR that blew the weights up. Checked on training, then on validation.
+pub fn pinned_at_chance(ctx: &Ctx) -> Option<Finding> {
+    if !ctx.family.is_cross_entropy() {
+        return None;
+    }
+    let candidates = |v: f64| -> Option<(f64, String)> {
+        if let Some(l) = ctx.refs.ln_vocab {
+            return ((v - l).abs() <= PINNED * l).then(|| (l, "ln V".to_string()));
+        }
+        (2..=20u32)
+            .map(|k| (k as f64).ln())
+            .zip(2..=20u32)
+            .find_map(|(c, k)| ((v - c).abs() <= PINNED * c).then(|| (c, format!("ln {k}"))))
+    };
+    let series: [(&[crate::Point], &str); 2] = [(&ctx.train, "training"), (&ctx.val, "validation")];
+    for (points, what) in series {
+        if points.len() < MIN_PINNED_POINTS || (what == "validation" && ctx.train_is_val) {
+            continue;
+        }
+        let (chance, name) = candidates(points[points.len() - 1].value)?;
+        let run = points
+            .iter()
+            .rev()
+            .take_while(|p| (p.value - chance).abs() <= PINNED * chance)
+            .count();
+        if run < MIN_PINNED_POINTS || (run as f64) < MIN_PINNED_SHARE * points.len() as f64 {
+            continue;
+        }
+        let from = points[points.len() - run].step;
+        let to = points[points.len() - 1].step;
+        return Some(finding(
+            FindingKind::Stagnation,
+            Severity::Warning,
+            Span::range(from, to),
+            format!(
+                "The {what} loss is pinned at {} = {name} (a uniform guess) for its last {run} points, \
+                 steps {}–{}: the model has collapsed to predicting the same distribution for every \
+                 input.",
+                num(chance),
+                step_str(from),
+                step_str(to)
+            ),
+            json!({ "chance_level": chance, "pinned_points": run, "series": what,
+                    "points": points.len(), "tolerance": PINNED }),
+            "Restart from a checkpoint before the collapse with the learning rate ×0.1 and gradient \
+             clipping at 1.0; check the output layer (saturated sigmoid/softmax, logits scaled up), \
+             that labels match inputs, and for dead ReLUs (use LeakyReLU or a lower LR).",
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{per_epoch, run_with};
+
+    #[test]
+    fn a_binary_classifier_that_surges_then_sits_at_ln2_is_stuck() {
+        let mut values = vec![
+            0.6773, 2.4587, 5.3353, 1.0234, 10.6901, 1.9899, 3.5713, 0.6869,
+        ];
+        // ln 2 as logged, to four decimals.
+        let logged_ln2 = (std::f64::consts::LN_2 * 1e4).round() / 1e4;
+        values.extend([logged_ln2; 20]);
+        let run = run_with(per_epoch(&values), None);
+        let f = pinned_at_chance(&Ctx::new(&run)).expect("pinned");
+        assert_eq!(f.kind, FindingKind::Stagnation);
+        assert!(f.summary.contains("ln 2"), "{}", f.summary);
+    }
+
+    #[test]
+    fn four_epochs_at_ln4_are_enough_when_that_exact() {
+        let run = run_with(
+            per_epoch(&[1.356284, 1.386393, 1.386381, 1.386302, 1.386312]),
+            None,
+        );
+        assert!(pinned_at_chance(&Ctx::new(&run)).is_some());
+    }
+
+    #[test]
+    fn a_classifier_passing_through_ln2_is_not_pinned() {
+        // Falls through 0.693 on its way down, and ends well below.
+        let run = run_with(
+            per_epoch(&[
+                0.9, 0.8, 0.7, 0.6932, 0.6930, 0.69312, 0.65, 0.55, 0.45, 0.40,
+            ]),
+            None,
+        );
+        assert!(pinned_at_chance(&Ctx::new(&run)).is_none());
+        // Ending near but not at ln 2 (0.5 % off) is a slow classifier, not a collapse.
+        let near = run_with(
+            per_epoch(&[0.9, 0.8, 0.72, 0.70, 0.697, 0.697, 0.6965]),
+            None,
+        );
+        assert!(pinned_at_chance(&Ctx::new(&near)).is_none());
+    }
+}
