@@ -205,6 +205,12 @@ impl<'a> Ctx<'a> {
         self.train.last().map_or(0.0, |p| p.step)
     }
 
+    /// Whether the log starts at the beginning of training (its first step within the first
+    /// 2 % of the run, or 10 steps), not mid-run (an excerpt, a resumed run).
+    pub fn starts_at_beginning(&self) -> bool {
+        self.first_step() <= 10f64.max(0.02 * self.last_step())
+    }
+
     /// Position on the log-step axis, in doublings.
     pub fn log2_step(&self, step: f64) -> f64 {
         (step + self.log_offset).max(1e-9).log2()

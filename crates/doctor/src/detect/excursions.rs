@@ -100,6 +100,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         .max(0.03 * lowest.abs())
         .max(1e-9);
     let span = ctx.last_step() - ctx.first_step();
+    let from_start = ctx.starts_at_beginning();
     let early = ctx.first_step() + 0.03 * span;
     let skip = bins.step.partition_point(|&s| s < early);
     let last = level.len() - 1;
@@ -215,9 +216,16 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             }
             None => {
                 let end_rise = level[last] - ep.base;
-                let exceeds_init =
-                    level[last] > init || ep.base + ep.rise > 2.0 * init.abs().max(1e-9);
-                let big = end_rise >= 0.5 * descent.max(threshold) || exceeds_init;
+                // A log that starts mid-run (an excerpt, a resumed run) shows neither the start
+                // nor the descent: "above the initial loss" means nothing there, and a rise is
+                // large when it is half the level it left.
+                let exceeds_init = from_start
+                    && (level[last] > init || ep.base + ep.rise > 2.0 * init.abs().max(1e-9));
+                let big = if from_start {
+                    end_rise >= 0.5 * descent.max(threshold) || exceeds_init
+                } else {
+                    end_rise >= 0.5 * ep.base.abs().max(threshold)
+                };
                 let kind_sev = if big {
                     Some((FindingKind::Divergence, Severity::Error))
                 } else if duration >= 0.1 * span {
@@ -444,6 +452,35 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].kind, FindingKind::Divergence);
         assert!((f[0].start_step.unwrap() - 600.0).abs() < 60.0);
+    }
+
+    #[test]
+    fn a_small_rise_in_an_excerpt_from_mid_run_is_drift_not_divergence() {
+        // Epochs 129-139 of a 200-epoch run: the training loss creeps up 5 %; the log shows
+        // neither the start nor the descent, so "above the first loss" means nothing.
+        let loss: Vec<Point> = [
+            0.8410, 0.8435, 0.8536, 0.8509, 0.8497, 0.8604, 0.8597, 0.8686, 0.8729, 0.8688, 0.8812,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &value)| Point {
+            step: 129.0 + i as f64,
+            value,
+        })
+        .collect();
+        let f = detect(&Ctx::new(&run_with(loss.clone(), None)));
+        assert!(f.iter().all(|f| f.kind != FindingKind::Divergence), "{f:?}");
+        // The same values logged from the first epoch would climb above where the run began.
+        let from_start: Vec<Point> = loss
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Point {
+                step: (i + 1) as f64,
+                ..*p
+            })
+            .collect();
+        let f = detect(&Ctx::new(&run_with(from_start, None)));
+        assert!(f.iter().any(|f| f.kind == FindingKind::Divergence), "{f:?}");
     }
 
     #[test]

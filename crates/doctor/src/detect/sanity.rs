@@ -233,7 +233,7 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
     let first = t[0].step;
     let span = ctx.last_step() - first;
     // Only judge a log that starts at the beginning of training.
-    if first > 10.0_f64.max(0.02 * ctx.last_step()) || span <= 0.0 {
+    if !ctx.starts_at_beginning() || span <= 0.0 {
         return Vec::new();
     }
     // A loss logged at step 0 or 1 is the loss before (or of) the first update: the start
