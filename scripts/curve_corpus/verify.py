@@ -63,6 +63,7 @@ def check(d):
         ncol = rows[0].count(",") + 1
         prev = -math.inf
         nloss = 0
+        nval = 0
         for r in rows[1:]:
             if not r:
                 continue
@@ -80,8 +81,10 @@ def check(d):
                 break
             prev = vals[0]
             nloss += vals[1] is not None
-        if nloss == 0:
-            errs.append(f"{name}: no training loss")
+            nval += vals[2] is not None
+        # A validation-only log is a run the doctor reads (it judges the validation curve).
+        if nloss == 0 and nval == 0:
+            errs.append(f"{name}: no loss at all")
     csvs = {f[:-4] for f in os.listdir(d) if f.endswith(".csv")}
     for extra in sorted(csvs - names):
         errs.append(f"{extra}.csv has no INDEX row")
