@@ -201,7 +201,7 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
         .filter(|p| p.value.is_finite() && p.value < -1e-6)
         .collect();
     let Some(first) = neg.iter().min_by(|a, b| a.step.total_cmp(&b.step)) else {
-        return Vec::new();
+        return exact_zeros(ctx).into_iter().collect();
     };
     let min = neg.iter().map(|p| p.value).fold(f64::INFINITY, f64::min);
     vec![finding(
@@ -220,6 +220,42 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
          log-probabilities passed twice), targets as class indices, and no sign flip or extra \
          regulariser subtracted from the logged value.",
     )]
+}
+
+/// A loss that falls in one logged step from a real value (≥ 0.1) to exactly 0.0 and stays
+/// exactly 0.0 (three points or more): a mean over tokens or examples is never exactly zero, so
+/// nothing is being scored — every label masked (-100), an empty batch, or a NaN replaced by 0.
+/// A run converging toward zero approaches it gradually and is not this.
+fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
+    const MIN_ZEROS: usize = 3;
+    let t = &ctx.run.train_loss;
+    let start = t
+        .windows(2)
+        .position(|w| w[0].value >= 0.1 && w[1].value == 0.0)?
+        + 1;
+    let zeros = t[start..].iter().take_while(|p| p.value == 0.0).count();
+    if zeros < MIN_ZEROS || zeros * 5 < t.len() {
+        return None;
+    }
+    let (from, to) = (t[start].step, t[start + zeros - 1].step);
+    Some(finding(
+        FindingKind::InvalidLoss,
+        Severity::Error,
+        Span::range(from, to),
+        format!(
+            "The training loss falls from {} to exactly 0 at step {} and stays exactly 0 for {} \
+             points (to step {}): a loss averaged over tokens is never exactly zero, so nothing \
+             is being scored.",
+            num(t[start - 1].value),
+            step_str(from),
+            zeros,
+            step_str(to)
+        ),
+        json!({ "first_zero_step": from, "zero_points": zeros, "loss_before": t[start - 1].value }),
+        "Check that some labels survive masking (not all -100: prompt masking, truncation that cuts \
+         every answer), that the batch is not empty, and whether the loss turned NaN and was \
+         replaced by 0 (fp16 overflow: use bf16 or a loss scaler, clip gradients).",
+    ))
 }
 
 /// The first losses of a fresh model sit near ln V (uniform prediction). Far above means the
@@ -357,6 +393,27 @@ fn stall_after_bad_start(ctx: &Ctx, start: f64, fin: f64) -> Option<Finding> {
 mod tests {
     use super::*;
     use crate::detect::test_support::{curve, run_with};
+
+    #[test]
+    fn a_loss_that_drops_to_exactly_zero_and_stays_is_invalid() {
+        // An HF LoRA run: 1.0778 at step 1, then 0.0 with a NaN gradient norm for 11 steps.
+        let run = run_with(curve(12, |i| if i == 0 { 1.0778 } else { 0.0 }), None);
+        let f = invalid_loss(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::InvalidLoss);
+        // A classifier converging toward zero reaches it gradually: not this.
+        let converging = run_with(
+            curve(40, |i| {
+                if i < 30 {
+                    0.5 * 0.7f64.powi(i as i32)
+                } else {
+                    0.0
+                }
+            }),
+            None,
+        );
+        assert!(invalid_loss(&Ctx::new(&converging)).is_empty());
+    }
 
     #[test]
     fn nan_is_reported_at_its_first_step() {
