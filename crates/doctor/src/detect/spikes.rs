@@ -76,9 +76,19 @@ pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
         _ => 0.89,
     };
     let widen = 0.89 / shrink;
+    // A three-point median is the point itself for a third of the points or more (all of a
+    // zigzag's turning points): with few points (one block) over half the residuals can be
+    // exactly 0 and the MAD collapses. The spread of successive differences (over √2) does not
+    // depend on the window, so it bounds the scale from below there.
+    let floor = if h == 1 && n >= 5 {
+        let diffs: Vec<f64> = xs.windows(2).map(|w| w[1] - w[0]).collect();
+        robust_sd(&diffs) / std::f64::consts::SQRT_2
+    } else {
+        0.0
+    };
     let scale = (0..n)
         .map(|i| {
-            let s = widen * smooth[(i / block).min(nblocks - 1)];
+            let s = (widen * smooth[(i / block).min(nblocks - 1)]).max(floor);
             s.max(1e-3 * side[i].abs()).max(1e-12)
         })
         .collect();

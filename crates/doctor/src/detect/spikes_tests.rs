@@ -16,6 +16,29 @@ fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
 }
 
 #[test]
+fn a_short_zigzag_keeps_its_noise_scale() {
+    // Fifteen single-batch losses bouncing ±30 % around 0.8: a three-point median is the point
+    // itself at every turn, so the residuals' MAD alone collapses to ~0 and a bounce of 3×
+    // reads as z > 1000. The spread of successive differences keeps the scale honest.
+    let values = [
+        5.17, 3.90, 1.17, 1.11, 0.66, 0.88, 0.61, 0.71, 0.82, 1.18, 2.48, 1.34, 0.55, 0.61, 0.85,
+    ];
+    let (_, scale) = baseline_and_scale(&values);
+    assert!(scale[10] > 0.1, "scale {:?}", scale[10]);
+    let loss = curve(values.len(), |i| values[i]);
+    assert!(warned(&diagnose_spikes(&loss)).is_empty());
+    // A real bad batch in the same paste still stands out: 8× the level.
+    let mut bad = values;
+    bad[10] = 6.5;
+    let loss = curve(bad.len(), |i| bad[i]);
+    assert_eq!(warned(&diagnose_spikes(&loss)), vec![FindingKind::Spike]);
+}
+
+fn diagnose_spikes(loss: &[Point]) -> crate::report::Diagnosis {
+    crate::diagnose(&run_with(loss.to_vec(), None))
+}
+
+#[test]
 fn a_spike_in_a_six_line_paste_is_found() {
     let values = [0.66, 0.80, 4.27, 0.77, 0.56, 0.82];
     let loss = curve(values.len(), |i| values[i]);
