@@ -238,28 +238,34 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             // Worse than a uniform guess is not "not learning": the updates wreck what they
             // learn, which a higher LR would only make worse. A loss that got there from a
             // sane start (its first point near ln V), or that still climbs, has diverged; one
-            // that started there (a bad init) and stays is a stall.
+            // that started there (a bad init) and stays is a stall. So has one that bounces
+            // there in a wide band: a bad init with a sane LR sits still; a wide band says the
+            // steps are too large (the first logged point may already be after the blow-up).
             let climbed = ctx.train[0].value <= 1.2 * l;
             let rising = train.rising();
-            if climbed || rising {
+            let thrashing = band >= WIDE_NOISE;
+            if climbed || rising || thrashing {
                 let mut out = vec![finding(
                     FindingKind::Divergence,
                     Severity::Error,
                     Span::range(onset, to),
                     format!(
-                        "Loss {} to {}, above ln V = {} (a uniform guess), and stays there: the updates \
+                        "Loss {} {}, above ln V = {} (a uniform guess), and stays there: the updates \
                          destroy what the model learns{} ({rate_text}).",
                         if climbed {
-                            format!("climbs from {} at step {}", num(ctx.train[0].value), step_str(ctx.first_step()))
+                            format!("climbs from {} at step {} to", num(ctx.train[0].value), step_str(ctx.first_step()))
+                        } else if rising {
+                            "keeps climbing to".to_string()
                         } else {
-                            "keeps climbing".to_string()
+                            format!("bounces in a wide band (robust sd {:.0}% of the level) around", 100.0 * band)
                         },
                         num(level),
                         num(l),
                         lr_text
                     ),
                     evidence(json!({ "onset_step": onset, "first_loss": ctx.train[0].value,
-                                     "climbed_from_start": climbed, "rising": rising })),
+                                     "climbed_from_start": climbed, "rising": rising,
+                                     "relative_noise": band })),
                     "Lower the learning rate ×0.1 and clip gradients at 1.0; check the loss reduction (a \
                      per-token mean, not a sum) and add 200+ warmup steps.",
                 )];
