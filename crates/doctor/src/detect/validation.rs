@@ -114,7 +114,15 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let best_step = val[best].step;
     let last_step = val[val.len() - 1].step;
     let spacing = (last_step - val[0].step) / (val.len() - 1) as f64;
-    let train_best = train_level(ctx, best_step - spacing * 0.5, best_step + spacing * 0.5);
+    // Training where validation was best: the median of the points around it, or, when the
+    // log is as sparse as the evaluations (a few epoch lines, unevenly spaced), the training
+    // value logged with that evaluation, so a later point's jump is not averaged in.
+    let (lo, hi) = (best_step - spacing * 0.5, best_step + spacing * 0.5);
+    let as_sparse = ctx.train.len() <= 2 * val.len();
+    let train_best = match stats::value_at(&ctx.train, best_step) {
+        Some(v) if as_sparse => v,
+        _ => train_level(ctx, lo, hi),
+    };
     let train_end = train_level(ctx, last_step - spacing, last_step);
     // Falling: by more than the trend's noise, or (a short log, whose noise estimate is mostly
     // its own fast trend) by 3 % with every later point in order.
@@ -399,6 +407,33 @@ mod tests {
             1.536, 0.809, 0.707, 0.697, 0.705, 0.701, 0.699,
         ]);
         assert!(overfitting(&Ctx::new(&flat)).is_empty());
+    }
+
+    #[test]
+    fn both_losses_jumping_after_the_best_evaluation_is_not_overfitting() {
+        // Four epoch lines (19, 20, 21, 100): both curves jump at epoch 20 and fall back only
+        // part of the way; training ends above where it was at validation's best.
+        let at = |v: &[(f64, f64)]| -> Vec<Point> {
+            v.iter()
+                .map(|&(step, value)| Point { step, value })
+                .collect()
+        };
+        let mut run = run_with(
+            at(&[
+                (19.0, 0.3925),
+                (20.0, 0.8816),
+                (21.0, 0.7743),
+                (100.0, 0.5779),
+            ]),
+            None,
+        );
+        run.val_loss = at(&[
+            (19.0, 0.365),
+            (20.0, 0.7405),
+            (21.0, 0.6743),
+            (100.0, 0.5234),
+        ]);
+        assert!(overfitting(&Ctx::new(&run)).is_empty());
     }
 
     #[test]
