@@ -206,9 +206,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// Whether the log starts at the beginning of training (its first step within the first
-    /// 2 % of the run, or 10 steps), not mid-run (an excerpt, a resumed run).
+    /// 2 % of the run, 10 steps, or its first logging interval: HF's first log is at
+    /// `logging_steps`), not mid-run (an excerpt, a resumed run).
     pub fn starts_at_beginning(&self) -> bool {
-        self.first_step() <= 10f64.max(0.02 * self.last_step())
+        let interval = crate::detect::stats::logging_interval(&self.train);
+        self.first_step() <= 10f64.max(0.02 * self.last_step()).max(1.5 * interval)
     }
 
     /// Position on the log-step axis, in doublings.
@@ -371,6 +373,26 @@ mod tests {
                 value: v,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_coarse_log_from_its_first_interval_starts_at_the_beginning_an_excerpt_does_not() {
+        let every = |from: usize, to: usize, by: usize| -> crate::Run {
+            crate::detect::test_support::run_with(
+                (from..=to)
+                    .step_by(by)
+                    .map(|s| Point {
+                        step: s as f64,
+                        value: 3.0 - s as f64 / 10_000.0,
+                    })
+                    .collect(),
+                None,
+            )
+        };
+        // HF Trainer, logging_steps 500 over 3000 steps: the first log is at step 500.
+        assert!(Ctx::new(&every(500, 3000, 500)).starts_at_beginning());
+        // Steps 490-650 of a longer run, every 10.
+        assert!(!Ctx::new(&every(490, 650, 10)).starts_at_beginning());
     }
 
     #[test]
