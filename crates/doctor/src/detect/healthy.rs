@@ -16,7 +16,14 @@ pub const MIN_POINTS_FOR_HEALTHY: usize = 10;
 pub fn too_thin(ctx: &Ctx) -> Option<Vec<String>> {
     let n = ctx.train.len();
     if n >= MIN_POINTS_FOR_HEALTHY {
-        return None;
+        return crate::detect::progress::pace_hidden(ctx).map(|why| {
+            vec![
+                why,
+                "share more of the run, from its start (or a stretch of at least one doubling \
+                 of steps)"
+                    .to_string(),
+            ]
+        });
     }
     // An epoch-level log (Keras, Lightning's `*_epoch`) that evaluates at every point: each
     // value is a mean over a whole epoch, and validation checks the training curve point by

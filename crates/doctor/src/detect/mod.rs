@@ -16,7 +16,7 @@ mod gradients;
 mod guard;
 mod healthy;
 mod periodic;
-mod progress;
+pub(crate) mod progress;
 mod sanity;
 mod schedule;
 mod spikes;

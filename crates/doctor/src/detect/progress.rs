@@ -88,7 +88,8 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let start_points = start_points(ctx) as f64;
     let band = relative_noise(&ctx.train, from, to, train.level);
     let start_sd = 1.25 * band * train.level.abs() / start_points.sqrt();
-    let never_moved = start_level - train.level < (0.05 * start_level.abs()).max(2.5 * start_sd);
+    let never_moved = pace_is_visible(ctx, start_sd, start_level)
+        && start_level - train.level < (0.05 * start_level.abs()).max(2.5 * start_sd);
     // Validation that never left its first evaluations says the same of what the data allows.
     let val_never_moved = val.is_some_and(|v| {
         let first: Vec<f64> = ctx.val.iter().take(3).map(|p| p.value).collect();
@@ -490,6 +491,45 @@ fn estimated_note(level: Option<crate::detect::RefLevel>, ln_vocab: Option<f64>)
 /// How many points [`start_level`] takes the median of: the first 2 % (at least 3).
 fn start_points(ctx: &Ctx) -> usize {
     (ctx.train.len() / 50).max(3).min(ctx.train.len())
+}
+
+/// "Never moved" needs the power to see a move. In an excerpt (a log that starts mid-run), a
+/// run falling at the flat band's pace over the log's span (in doublings of steps) must move
+/// more than the start's uncertainty (2.5 sd): a noisy window of a fraction of a doubling
+/// (steps 490-650 of a longer run) could be falling normally and still look still.
+fn pace_is_visible(ctx: &Ctx, start_sd: f64, start_level: f64) -> bool {
+    // From the start, a fresh run falls fast at first: not falling then says enough.
+    if ctx.starts_at_beginning() {
+        return true;
+    }
+    let span_doublings = ctx.log2_step(ctx.last_step()) - ctx.log2_step(ctx.first_step());
+    2.5 * start_sd
+        < crate::detect::trend::FLAT_LOG_PER_DOUBLING * span_doublings * start_level.abs()
+}
+
+/// Why an excerpt (a log that starts mid-run) cannot show the run's pace (see
+/// [`pace_is_visible`]), judged on the whole log; `None` when it can. The verdict is then
+/// inconclusive, not healthy, when nothing else is wrong.
+pub fn pace_hidden(ctx: &Ctx) -> Option<String> {
+    // A log from the start shows the fall itself (and a short one is judged by its length).
+    if ctx.train.len() < 3 || ctx.starts_at_beginning() {
+        return None;
+    }
+    let (first, last) = (ctx.first_step(), ctx.last_step());
+    let level = median(&ctx.train.iter().map(|p| p.value).collect::<Vec<_>>());
+    let band = relative_noise(&ctx.train, first, last, level);
+    let start_sd = 1.25 * band * level.abs() / (start_points(ctx) as f64).sqrt();
+    if pace_is_visible(ctx, start_sd, start_level(ctx)) {
+        return None;
+    }
+    Some(format!(
+        "steps {}–{} are {:.2} doublings of steps: at the noise of this log (±{:.0}% of the level) \
+         a healthy run's pace over so short a stretch cannot be told from standing still",
+        step_str(first),
+        step_str(last),
+        ctx.log2_step(last) - ctx.log2_step(first),
+        100.0 * band
+    ))
 }
 
 /// Median of the first points: where the run started, robust to noise.

@@ -484,3 +484,35 @@ fn stuck_at_the_unigram_level_in_a_wide_band_is_also_oscillation() {
     assert!(k.contains(&FindingKind::Oscillation), "{k:?}");
     assert!(k.contains(&FindingKind::UnigramPlateau), "{k:?}");
 }
+
+#[test]
+fn a_noisy_excerpt_of_a_fraction_of_a_doubling_is_inconclusive_a_still_one_is_stalled() {
+    // Steps 490-650 of a 4096-token LM still warming up: single-batch losses ±10 % around 5.5.
+    // Over 0.4 doublings a healthy pace moves the loss less than that noise hides.
+    let excerpt = |sd: f64, level: f64| {
+        let mut rng = Noise::new(12);
+        let loss: Vec<Point> = (0..17)
+            .map(|i| Point {
+                step: 490.0 + 10.0 * i as f64,
+                value: level * (1.0 + sd * rng.normal()),
+            })
+            .collect();
+        crate::diagnose(&run_with(loss, Some(4096)))
+    };
+    let noisy = excerpt(0.08, 5.5);
+    assert!(
+        crate::detect::test_support::warned(&noisy).is_empty(),
+        "{:?}",
+        noisy.findings
+    );
+    assert_eq!(noisy.verdict, crate::report::Verdict::Inconclusive);
+    // The same window standing still to 0.1 % (an MLM loss at 11.17 for 70 steps) could have
+    // shown a healthy pace and did not.
+    let still = excerpt(0.001, 11.17);
+    assert!(
+        crate::detect::test_support::warned(&still).contains(&FindingKind::Stagnation)
+            || crate::detect::test_support::warned(&still).contains(&FindingKind::Underfitting),
+        "{:?}",
+        still.findings
+    );
+}

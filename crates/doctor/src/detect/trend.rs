@@ -10,7 +10,7 @@ use crate::Point;
 /// "No meaningful progress": less than this drop per doubling of steps, both in nats and in
 /// log-loss (the second keeps tiny-but-improving losses, the first large-but-improving ones).
 const FLAT_ABS_PER_DOUBLING: f64 = 0.06;
-const FLAT_LOG_PER_DOUBLING: f64 = 0.05;
+pub const FLAT_LOG_PER_DOUBLING: f64 = 0.05;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Trend {
