@@ -1,0 +1,296 @@
+//! Tests of the validation judgements: overfitting and leakage from constructed
+//! train/validation pairs.
+use super::*;
+use crate::detect::test_support::{curve, run_with};
+
+fn every(points: Vec<Point>, k: usize) -> Vec<Point> {
+    points.into_iter().step_by(k).collect()
+}
+
+#[test]
+fn a_slow_noisy_climb_over_hundreds_of_evaluations_is_overfitting() {
+    // Validation every 50 steps bottoms at 0.862 and creeps to ~0.90 over 16k steps (under 5 %) with
+    // evaluation noise of ±0.004, so single steps go down nearly as often as up.
+    let mut rng = crate::detect::test_support::Noise::new(3);
+    let val: Vec<Point> = (0..540)
+        .map(|i| {
+            let s = 50.0 * i as f64;
+            let trend = if s < 11_000.0 {
+                0.862 + 0.3 * (1.0 - s / 11_000.0).powi(3)
+            } else {
+                0.862 + 0.04 * (s - 11_000.0) / 16_000.0
+            };
+            Point {
+                step: s,
+                value: trend + 0.004 * rng.normal(),
+            }
+        })
+        .collect();
+    let mut run = run_with(
+        curve(27_000, |i| 0.7 + 0.5 / (1.0 + i as f64 / 1500.0)),
+        None,
+    );
+    run.val_loss = val;
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+}
+
+#[test]
+fn three_epochs_above_the_best_with_a_gap_that_grew_sixfold_are_overfitting() {
+    // A 7-epoch Keras log: validation 0.697 at epoch 4, then 0.750, 0.730, 0.769 while
+    // training falls 0.635 -> 0.385.
+    let train = [1.439, 1.159, 0.798, 0.635, 0.571, 0.474, 0.385];
+    let val = [1.536, 0.809, 0.707, 0.697, 0.750, 0.730, 0.769];
+    let mut run = run_with(crate::detect::test_support::per_epoch(&train), None);
+    run.val_loss = crate::detect::test_support::per_epoch(&val);
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    // The same evaluations with training falling just as fast beside them (the gap does
+    // not grow) are noise around a plateau.
+    let mut flat = run_with(crate::detect::test_support::per_epoch(&train), None);
+    flat.val_loss =
+        crate::detect::test_support::per_epoch(&[1.536, 0.809, 0.707, 0.697, 0.705, 0.701, 0.699]);
+    assert!(overfitting(&Ctx::new(&flat)).is_empty());
+}
+
+#[test]
+fn both_losses_jumping_after_the_best_evaluation_is_not_overfitting() {
+    // Four epoch lines (19, 20, 21, 100): both curves jump at epoch 20 and fall back only
+    // part of the way; training ends above where it was at validation's best.
+    let at = |v: &[(f64, f64)]| -> Vec<Point> {
+        v.iter()
+            .map(|&(step, value)| Point { step, value })
+            .collect()
+    };
+    let mut run = run_with(
+        at(&[
+            (19.0, 0.3925),
+            (20.0, 0.8816),
+            (21.0, 0.7743),
+            (100.0, 0.5779),
+        ]),
+        None,
+    );
+    run.val_loss = at(&[
+        (19.0, 0.365),
+        (20.0, 0.7405),
+        (21.0, 0.6743),
+        (100.0, 0.5234),
+    ]);
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
+fn rising_validation_with_falling_training_is_overfitting() {
+    let mut run = run_with(
+        curve(900, |i| 4.0 * (-(i as f64) / 150.0).exp() + 0.01),
+        Some(65),
+    );
+    run.val_loss = every(
+        curve(900, |i| 2.4 + ((i as f64 - 160.0) / 300.0).powi(2)),
+        10,
+    );
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1);
+    assert!((f[0].peak_step.unwrap() - 160.0).abs() <= 10.0);
+    assert!(
+        leakage(&Ctx::new(&run)).is_empty(),
+        "memorisation is not leakage"
+    );
+}
+
+#[test]
+fn a_loss_that_is_zero_from_the_first_step_is_a_leak_a_tiny_falling_one_is_not() {
+    let zero = curve(60, |i| if i < 8 { 1e-5 / (i + 1) as f64 } else { 0.0 });
+    let f = leakage(&Ctx::new(&run_with(zero, None)));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Leakage);
+    // A loss divided by a large count: tiny, but it starts higher and learns.
+    let tiny = curve(100, |i| 0.00018 + 0.0026 * (-(i as f64) / 15.0).exp());
+    assert!(leakage(&Ctx::new(&run_with(tiny, None))).is_empty());
+}
+
+#[test]
+fn noisy_evaluations_all_above_an_early_best_are_overfitting_a_flat_wiggle_is_not() {
+    let train = curve(5420, |i| 0.0003 + 0.68 * (-(i as f64) / 300.0).exp());
+    let evals = |values: &[f64]| -> Vec<Point> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| Point {
+                step: 542.0 * (k + 1) as f64 - 1.0,
+                value: v,
+            })
+            .collect()
+    };
+    let mut run = run_with(train, None);
+    run.val_loss = evals(&[
+        0.176, 0.166, 0.157, 0.215, 0.195, 0.228, 0.177, 0.237, 0.214, 0.214,
+    ]);
+    assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
+    run.val_loss = evals(&[
+        0.176, 0.166, 0.157, 0.159, 0.161, 0.159, 0.160, 0.162, 0.159, 0.161,
+    ]);
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
+fn four_epochs_with_validation_climbing_are_overfitting() {
+    let mut run = run_with(
+        crate::detect::test_support::per_epoch(&[0.271, 0.117, 0.052, 0.028]),
+        None,
+    );
+    run.val_loss = crate::detect::test_support::per_epoch(&[0.1858, 0.1859, 0.284, 0.305]);
+    assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
+}
+
+#[test]
+fn validation_that_lingers_at_its_best_then_climbs_is_overfitting() {
+    // A tiny training subset: validation falls to 2.47, sits there for six evaluations,
+    // then climbs to 2.73 while training keeps falling 2.0 -> 1.0.
+    let val = [
+        3.13, 3.01, 2.81, 2.65, 2.52, 2.47, 2.49, 2.48, 2.49, 2.49, 2.48, 2.50, 2.56, 2.56, 2.58,
+        2.61, 2.64, 2.68, 2.73,
+    ];
+    let mut run = run_with(
+        curve(190, |i| 1.0 + 2.9 * (-(i as f64) / 70.0).exp()),
+        Some(51),
+    );
+    run.val_loss = val
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| Point {
+            step: 10.0 * k as f64 + 9.0,
+            value: v,
+        })
+        .collect();
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+}
+
+fn points(pairs: &[(f64, f64)]) -> Vec<Point> {
+    pairs
+        .iter()
+        .map(|&(step, value)| Point { step, value })
+        .collect()
+}
+
+#[test]
+fn five_evaluations_rising_while_training_falls_is_overfitting() {
+    // Validation every 100 steps 1.38 → 1.52 while training falls 1.21 → 0.82.
+    let mut run = run_with(
+        curve(500, |i| {
+            0.82 + 0.39 * (1.0 - i as f64 / 500.0).powi(2) + 0.9 * (-(i as f64) / 15.0).exp()
+        }),
+        None,
+    );
+    run.val_loss = points(&[
+        (100.0, 1.38),
+        (200.0, 1.41),
+        (300.0, 1.45),
+        (400.0, 1.49),
+        (500.0, 1.52),
+    ]);
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].peak_step, Some(100.0));
+}
+
+#[test]
+fn a_small_steady_climb_of_eval_loss_is_overfitting() {
+    // A fine-tune's eval loss creeping 2.52 → 2.62 over its last evaluations (+4%).
+    let mut run = run_with(
+        curve(1000, |i| 2.9 - 0.9 * (i as f64 / 1000.0).sqrt()),
+        None,
+    );
+    run.val_loss = points(&[
+        (200.0, 2.70),
+        (400.0, 2.52),
+        (600.0, 2.55),
+        (800.0, 2.58),
+        (1000.0, 2.62),
+    ]);
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].peak_step, Some(400.0));
+    // The same +4% wandering up and down is not enough.
+    run.val_loss = points(&[
+        (200.0, 2.70),
+        (400.0, 2.52),
+        (600.0, 2.61),
+        (800.0, 2.53),
+        (1000.0, 2.62),
+    ]);
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
+fn validation_tracking_training_is_not_overfitting() {
+    let mut run = run_with(
+        curve(800, |i| 1.6 + 2.5 / (1.0 + i as f64 / 30.0).sqrt()),
+        Some(65),
+    );
+    run.val_loss = every(
+        curve(800, |i| 1.7 + 2.5 / (1.0 + i as f64 / 30.0).sqrt()),
+        25,
+    );
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+    assert!(leakage(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
+fn validation_collapsing_with_training_is_leakage() {
+    let mut run = run_with(
+        curve(400, |i| 4.1 * (-(i as f64) / 15.0).exp() + 0.002),
+        Some(65),
+    );
+    run.val_loss = every(curve(400, |i| 4.1 * (-(i as f64) / 15.0).exp() + 0.003), 25);
+    let f = leakage(&Ctx::new(&run));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].kind, FindingKind::Leakage);
+}
+
+#[test]
+fn validation_below_training_in_a_fine_tune_is_not_leakage() {
+    // Whisper-like fine-tune: train 2.9 → 0.83 with dropout, eval 1.2 → 0.35.
+    let mut run = run_with(
+        curve(2000, |i| 0.8 + 2.1 * (-(i as f64) / 300.0).exp()),
+        None,
+    );
+    run.val_loss = every(
+        curve(2000, |i| 0.33 + 0.9 * (-(i as f64) / 300.0).exp()),
+        100,
+    );
+    assert!(leakage(&Ctx::new(&run)).is_empty());
+    // Collapsing toward zero while training stays high is suspicious.
+    run.val_loss = every(
+        curve(2000, |i| 0.02 + 0.9 * (-(i as f64) / 100.0).exp()),
+        100,
+    );
+    assert_eq!(leakage(&Ctx::new(&run)).len(), 1);
+}
+
+#[test]
+fn a_word_model_from_scratch_at_perplexity_two_and_a_half_is_leakage() {
+    // V = 2000 words, from ln V = 7.6 down to 0.9 nats on held-out text: no model does that.
+    let leak_below = |end: f64, start: f64, val_below: f64| {
+        let mut run = run_with(
+            curve(400, |i| end + (start - end) * (-(i as f64) / 40.0).exp()),
+            Some(2000),
+        );
+        run.val_loss = every(
+            curve(400, |i| {
+                end - val_below + (start - end) * (-(i as f64) / 40.0).exp()
+            }),
+            20,
+        );
+        leakage(&Ctx::new(&run))
+    };
+    let leak = |end: f64, start: f64| leak_below(end, start, 0.1);
+    assert_eq!(leak(1.0, 7.6).len(), 1);
+    // Validation well under training (no dropout explains 0.9 on held-out words) too.
+    assert_eq!(leak_below(1.3, 7.6, 0.4).len(), 1);
+    // A healthy word model ends near 4–5 nats; a fine-tune that starts low may reach 0.9.
+    assert!(leak(4.3, 7.6).is_empty());
+    assert!(leak(1.0, 2.5).is_empty());
+}

@@ -1,0 +1,281 @@
+//! Tests of the text-log reader: console formats from many tools, pastes, and the lines
+//! that are not points.
+use super::*;
+
+fn load(text: &str) -> Run {
+    parse(
+        text.as_bytes(),
+        Path::new("train.log"),
+        &LoadOptions::default(),
+    )
+    .unwrap()
+}
+
+fn steps(points: &[Point]) -> Vec<f64> {
+    points.iter().map(|p| p.step).collect()
+}
+
+#[test]
+fn nanogpt_iters_and_evals() {
+    let run = load(
+        "step 0: train loss 4.2000, val loss 4.2100\n\
+         iter 0: loss 4.1990, time 120.00ms, mfu -100.00%\n\
+         iter 10: loss 3.5000, time 20.00ms, mfu 5.00%\n\
+         step 20: train loss 3.0000, val loss 3.1000\n\
+         iter 20: loss 2.9000, time 20.00ms, mfu 5.00%\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 10.0, 20.0]);
+    assert_eq!(run.train_loss[2].value, 2.9);
+    assert_eq!(steps(&run.val_loss), vec![0.0, 20.0]);
+    assert_eq!(run.val_loss[1].value, 3.1);
+}
+
+#[test]
+fn pytorch_word_language_model_example() {
+    // examples/word_language_model/main.py: an unnamed `batch/total batches` counter per
+    // epoch, and the validation loss on the end-of-epoch line, which is evaluated after
+    // the epoch's last batch (2983), not at the last one logged (400).
+    let run = load(
+        "| epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.12 | loss  7.63 | ppl  2067.24\n\
+         | epoch   1 |   400/ 2983 batches | lr 20.00 | ms/batch 44.10 | loss  6.85 | ppl   945.80\n\
+         -----------------------------------------------------------------------------------------\n\
+         | end of epoch   1 | time: 140.51s | valid loss  5.82 | valid ppl   337.14\n\
+         -----------------------------------------------------------------------------------------\n\
+         | epoch   2 |   200/ 2983 batches | lr 20.00 | ms/batch 45.02 | loss  5.71 | ppl   301.90\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![200.0, 400.0, 3183.0]);
+    assert_eq!(run.train_loss[2].value, 5.71);
+    assert_eq!(
+        run.val_loss,
+        vec![Point {
+            step: 2983.0,
+            value: 5.82
+        }]
+    );
+    assert_eq!(run.lr[0].value, 20.0);
+}
+
+#[test]
+fn build_nanogpt_log_txt_splits_by_name() {
+    // build-nanogpt's log/log.txt: `<step> <split> <value>`; hellaswag accuracy is no loss.
+    let run = load(
+        "0 val 10.9500\n0 hella 0.2500\n0 train 10.914025\n1 train 10.50\n2 train 10.10\n\
+         3 train 9.80\n3 val 9.7000\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0, 3.0]);
+    assert_eq!(steps(&run.val_loss), vec![0.0, 3.0]);
+    assert_eq!(run.val_loss[1].value, 9.7);
+}
+
+#[test]
+fn an_epoch_summary_in_a_log_that_counts_steps_is_evaluation_at_the_epochs_end() {
+    let run = load(
+        "Epoch 1/2 | Step 50/100 | train_loss: 0.6433 | lr: 0.0048\n\
+         Epoch 1/2 | Step 100/100 | train_loss: 0.4850 | lr: 0.0045\n\
+         Epoch 1/2 | train_loss: 0.1918 | test_loss: 0.2803 | lr: 0.0022\n\
+         Epoch 2/2 | Step 50/100 | train_loss: 0.3291 | lr: 0.0021\n\
+         Epoch 2/2 | Step 100/100 | train_loss: 0.1785 | lr: 0.0020\n\
+         Epoch 2/2 | train_loss: 0.1086 | test_loss: 0.2729 | lr: 0.0010\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![50.0, 100.0, 150.0, 200.0]);
+    assert_eq!(steps(&run.val_loss), vec![100.0, 200.0]);
+    assert_eq!(run.lr.len(), 4, "the summary's LR is no schedule point");
+}
+
+#[test]
+fn a_final_test_line_does_not_replace_the_last_validation() {
+    let run = load(
+        "| epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.12 | loss  7.63 | ppl  2067.24\n\
+         | end of epoch   1 | time: 140.51s | valid loss  5.82 | valid ppl   337.14\n\
+         | End of training | test loss  4.96 | test ppl   142.69\n",
+    );
+    assert_eq!(run.val_loss.len(), 1);
+    assert_eq!(run.val_loss[0].value, 5.82);
+}
+
+#[test]
+fn a_second_phase_counting_epochs_from_one_continues_the_first() {
+    let run = load(
+        "Epoch 1/2: 100%|#####| 16869/16869 [23:17<00:00, 12.07it/s]\n\
+         Epoch 1 | Train Loss: 1.2435 | Val Loss: 1.1773 | Val Accuracy: 62.52%\n\
+         Epoch 2/2: 100%|#####| 16869/16869 [23:20<00:00, 12.04it/s]\n\
+         Epoch 2 | Train Loss: 1.1970 | Val Loss: 1.1610 | Val Accuracy: 63.07%\n\
+         --- Starting Specialized Fine-Tuning Phase ---\n\
+         Fine-Tune Epoch 1/2: 100%|#####| 7543/7543 [10:00<00:00, 12.5it/s]\n\
+         Fine-Tune Epoch 1 | Train Loss: 0.9624 | Val Loss: 0.9294 | Val Accuracy: 70.05%\n\
+         Fine-Tune Epoch 2/2: 100%|#####| 7543/7543 [10:00<00:00, 12.5it/s]\n\
+         Fine-Tune Epoch 2 | Train Loss: 0.9583 | Val Loss: 0.9281 | Val Accuracy: 70.09%\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(run.train_loss[2].value, 0.9624);
+    assert_eq!(steps(&run.val_loss), vec![1.0, 2.0, 3.0, 4.0]);
+}
+
+#[test]
+fn an_argparse_namespace_line_is_not_a_point() {
+    let run = load(
+        "Namespace(annealing_loss_improvement_pct=1.0, batch_size=20, bptt=35, clip=0.25, epochs=6, lr=20)\n\
+         | epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.12 | loss  7.63 | ppl  2067.24\n\
+         | epoch   1 |   400/ 2983 batches | lr 20.00 | ms/batch 44.10 | loss  6.85 | ppl   945.80\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![200.0, 400.0]);
+}
+
+#[test]
+fn llmc_lines_and_separate_val_line() {
+    let run = load(
+        "step    1/1000 | train loss 10.9 | norm 15.2 | lr 6.00e-06 | (120.5 ms | 4000 tok/s)\n\
+         step    2/1000 | train loss 10.5 | norm 12.0 | lr 1.20e-05 | (120.5 ms | 4000 tok/s)\n\
+         val loss 10.4\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
+    assert_eq!(
+        run.val_loss,
+        vec![Point {
+            step: 2.0,
+            value: 10.4
+        }]
+    );
+    assert_eq!(run.grad_norm[0].value, 15.2);
+    assert_eq!(run.lr[1].value, 1.2e-5);
+}
+
+#[test]
+fn char_rnn_keras_and_generic() {
+    let run = load("100/21150 (epoch 0.236), train_loss = 2.10, grad/param norm = 3.1e-02, time/batch = 0.09s\n\
+                    101/21150 (epoch 0.238), train_loss = 2.05, grad/param norm = 3.0e-02, time/batch = 0.09s\n");
+    assert_eq!(steps(&run.train_loss), vec![100.0, 101.0]);
+    assert!(run.grad_norm.is_empty(), "grad/param norm is a ratio");
+
+    let run = load(
+        "Epoch 1/2\n10/10 [====] - 2s 20ms/step - loss: 1.50 - val_loss: 1.60\n\
+                    Epoch 2/2\n10/10 [====] - 2s 20ms/step - loss: 1.20 - val_loss: 1.40\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
+    assert_eq!(
+        run.val_loss[1],
+        Point {
+            step: 20.0,
+            value: 1.4
+        }
+    );
+
+    let run =
+        load("Epoch 1/2 - loss: 1.50 - val_loss: 1.60\nEpoch 2/2 - loss: 1.20 - val_loss: 1.40\n");
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
+
+    let run = load("2024-01-01 12:00:00 INFO step=10 loss=2.3 lr=0.001\nstep=20 loss=nan\n");
+    assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
+    assert!(run.train_loss[1].value.is_nan());
+    assert_eq!(run.lr.len(), 1);
+}
+
+#[test]
+fn fairseq_and_eval_lines() {
+    let run = load("epoch 001:    100 / 1000 loss=7.5, nll_loss=7.4, ppl=181, wps=1000, num_updates=100, lr=0.0005, gnorm=1.2, train_wall=30\n\
+                    epoch 001 | valid on 'valid' subset | loss 7.1 | nll_loss 7.0 | ppl 140 | num_updates 100\n\
+                    [eval] step 200 | loss 6.5\n");
+    assert_eq!(
+        run.train_loss,
+        vec![Point {
+            step: 100.0,
+            value: 7.5
+        }]
+    );
+    assert_eq!(
+        run.val_loss,
+        vec![
+            Point {
+                step: 100.0,
+                value: 7.1
+            },
+            Point {
+                step: 200.0,
+                value: 6.5
+            }
+        ]
+    );
+    assert_eq!(run.grad_norm[0].value, 1.2);
+}
+
+#[test]
+fn per_epoch_counters_become_global_steps() {
+    let run = load("Epoch [1/2], Step [1/3], Loss: 2.0\nEpoch [1/2], Step [2/3], Loss: 1.9\nEpoch [1/2], Step [3/3], Loss: 1.8\n\
+                    Epoch [2/2], Step [1/3], Loss: 1.7\n");
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(run.steps_per_epoch, Some(3.0));
+    // Counters without a total are stitched when they fall back to the start.
+    let run = load("epoch 1 batch 0 loss 3\nepoch 1 batch 50 loss 2.5\nepoch 2 batch 0 loss 2.4\nepoch 2 batch 50 loss 2.2\n");
+    assert_eq!(steps(&run.train_loss), vec![0.0, 50.0, 100.0, 150.0]);
+    assert_eq!(run.steps_per_epoch, Some(100.0));
+}
+
+#[test]
+fn unnamed_leading_counters_and_lines_without_any_counter() {
+    // PyTorch's tutorial: `[epoch, batch] loss`, the batch counter restarting every epoch.
+    let run = load("[1,    50] loss: 2.600\n[1,   100] loss: 2.381\n[2,    50] loss: 2.183\n[2,   100] loss: 2.001\n");
+    assert_eq!(steps(&run.train_loss), vec![50.0, 100.0, 150.0, 200.0]);
+    assert_eq!(run.train_loss[3].value, 2.001);
+    // `print(f"loss: {loss}")`, and timestamped logging lines: the n-th loss is step n; the
+    // date and time are not counters.
+    let run = load("loss: 2.30\nloss: 2.10\nloss: 1.95\n");
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+    let run = load(
+        "2024-01-01 12:00:01 INFO loss=2.30\n2024-01-01 12:00:02 INFO loss=2.10\n2024-01-01 12:00:03 INFO loss=1.95\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+    assert_eq!(run.train_loss[2].value, 1.95);
+}
+
+#[test]
+fn bare_pastes_are_read() {
+    let one_line = load("0.66, 0.80, 4.27, 0.77, 0.56, 0.82\n");
+    assert_eq!(one_line.train_loss.len(), 6);
+    assert_eq!(one_line.train_loss[2].value, 4.27);
+    let column = load("2.1\n1.9\n\n1.7\n");
+    assert_eq!(steps(&column.train_loss), [0.0, 1.0, 2.0]);
+    let table = load("100\t2.5\n200\t2.1\n300\t1.9\n");
+    assert_eq!(steps(&table.train_loss), [100.0, 200.0, 300.0]);
+    assert_eq!(table.train_loss[1].value, 2.1);
+    let spaced = load("10 2.5 2.7\n20 2.1 2.4\n");
+    assert_eq!(spaced.val_loss.len(), 2);
+    // Words anywhere make it not a bare paste.
+    assert!(parse(
+        b"hello 1\nworld 2\n",
+        Path::new("x.log"),
+        &LoadOptions::default()
+    )
+    .is_err());
+}
+
+#[test]
+fn pattern_override_and_errors() {
+    let opts = LoadOptions {
+        pattern: Some(r"it(?P<step>\d+) L=(?P<loss>\S+)".into()),
+        ..LoadOptions::default()
+    };
+    let run = parse(b"it1 L=2.5\nit2 L=2.25\nnoise\n", Path::new("x"), &opts).unwrap();
+    assert_eq!(
+        run.train_loss[1],
+        Point {
+            step: 2.0,
+            value: 2.25
+        }
+    );
+    let err = parse(
+        b"hello world\n",
+        Path::new("x.log"),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("x.log"), "{err}");
+    assert!(err.to_string().contains("--pattern"), "{err}");
+    let bad = LoadOptions {
+        pattern: Some("(".into()),
+        ..LoadOptions::default()
+    };
+    assert!(matches!(
+        parse(b"", Path::new("x"), &bad),
+        Err(DoctorError::Usage(_))
+    ));
+}
