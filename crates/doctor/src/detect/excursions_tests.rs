@@ -1,0 +1,255 @@
+//! Tests of the excursion judgements: divergence, instability and upward drift from
+//! constructed curves, and the bumps that are none of them.
+use super::*;
+use crate::detect::test_support::{cosine_restarts, curve, run_with, Noise};
+use crate::Point;
+
+#[test]
+fn persistent_noise_on_a_smooth_decline_rarely_makes_an_episode() {
+    // 250 single-step logs (about one point per trend bin), noise 2.5 % of the level that
+    // persists from step to step (stretches of easier and harder text, lag-1 correlation
+    // 0.7): the lowest of 240 such levels sits well under where the run stands. Measured
+    // from the running minimum, 4 of these 40 seeds made an episode; from where the run
+    // stood, at most one may.
+    let flagged: Vec<u64> = (0..40)
+        .filter(|&seed| {
+            let mut rng = Noise::new(seed);
+            let mut drift = 0.0;
+            let loss: Vec<Point> = curve(250, |i| 1.9 + 2.0 * (-(i as f64) / 25.0).exp())
+                .into_iter()
+                .map(|p| {
+                    drift = 0.7 * drift + 0.714 * rng.normal();
+                    Point {
+                        value: p.value + 0.05 * drift,
+                        ..p
+                    }
+                })
+                .collect();
+            !detect(&Ctx::new(&run_with(loss, Some(69)))).is_empty()
+        })
+        .collect();
+    assert!(flagged.len() <= 1, "seeds with an episode: {flagged:?}");
+}
+
+fn noisy(vals: Vec<Point>, sd: f64, seed: u64) -> Vec<Point> {
+    let mut rng = Noise::new(seed);
+    vals.into_iter()
+        .map(|p| Point {
+            value: p.value + sd * rng.normal(),
+            ..p
+        })
+        .collect()
+}
+
+fn healthy(i: usize) -> f64 {
+    1.5 + 2.6 / (1.0 + i as f64 / 40.0).sqrt()
+}
+
+#[test]
+fn a_rise_that_never_returns_is_divergence() {
+    let loss = noisy(
+        curve(1000, |i| {
+            if i < 600 {
+                healthy(i)
+            } else {
+                healthy(600) + (i - 600) as f64 * 0.01
+            }
+        }),
+        0.03,
+        1,
+    );
+    let f = detect(&Ctx::new(&run_with(loss, Some(65))));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Divergence);
+    assert!((f[0].start_step.unwrap() - 600.0).abs() < 60.0);
+}
+
+#[test]
+fn a_small_rise_in_an_excerpt_from_mid_run_is_drift_not_divergence() {
+    // Epochs 129-139 of a 200-epoch run: the training loss creeps up 5 %; the log shows
+    // neither the start nor the descent, so "above the first loss" means nothing.
+    let loss: Vec<Point> = [
+        0.8410, 0.8435, 0.8536, 0.8509, 0.8497, 0.8604, 0.8597, 0.8686, 0.8729, 0.8688, 0.8812,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &value)| Point {
+        step: 129.0 + i as f64,
+        value,
+    })
+    .collect();
+    let f = detect(&Ctx::new(&run_with(loss.clone(), None)));
+    assert!(f.iter().all(|f| f.kind != FindingKind::Divergence), "{f:?}");
+    // The same values logged from the first epoch would climb above where the run began.
+    let from_start: Vec<Point> = loss
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Point {
+            step: (i + 1) as f64,
+            ..*p
+        })
+        .collect();
+    let f = detect(&Ctx::new(&run_with(from_start, None)));
+    assert!(f.iter().any(|f| f.kind == FindingKind::Divergence), "{f:?}");
+}
+
+#[test]
+fn a_bad_stretch_that_recovers_is_instability() {
+    let bump = |i: usize| {
+        if (300..500).contains(&i) {
+            0.6 * (((i - 300) as f64) / 200.0 * std::f64::consts::PI).sin()
+        } else {
+            0.0
+        }
+    };
+    let loss = noisy(curve(1000, |i| healthy(i) + bump(i)), 0.03, 2);
+    let f = detect(&Ctx::new(&run_with(loss, Some(65))));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Instability);
+    assert_eq!(f[0].severity, Severity::Warning);
+}
+
+#[test]
+fn a_small_bump_of_a_word_model_is_data_order_not_instability() {
+    // Word-level loss at ~6.4 after a fast drop from ln V: a harder stretch of text lifts
+    // it by 0.35 (5%) or 0.9 (14%) for a few dozen steps; many times the noise, but not a
+    // lost share of the run. The same shape lifting it by 1.5 (23%) is instability.
+    let with_bump = |height: f64| {
+        let bump = move |i: usize| {
+            if (400..460).contains(&i) {
+                height * (((i - 400) as f64) / 60.0 * std::f64::consts::PI).sin()
+            } else {
+                0.0
+            }
+        };
+        let loss = noisy(
+            curve(1000, |i| 6.2 + 3.0 * (-(i as f64) / 40.0).exp() + bump(i)),
+            0.02,
+            4,
+        );
+        detect(&Ctx::new(&run_with(loss, Some(10_000))))
+    };
+    assert!(with_bump(0.35).is_empty(), "{:?}", with_bump(0.35));
+    assert!(with_bump(0.9).is_empty(), "{:?}", with_bump(0.9));
+    let f = with_bump(1.5);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Instability);
+}
+
+#[test]
+fn a_slow_drift_of_one_noise_sd_that_never_returns_is_upward_drift() {
+    let mut rng = Noise::new(8);
+    let loss: Vec<crate::Point> = curve(3000, |i| {
+        let x = i as f64;
+        1.5 + 2.0 * (-x / 100.0).exp()
+            + if x > 1000.0 {
+                0.05 * (x - 1000.0) / 2000.0
+            } else {
+                0.0
+            }
+    })
+    .into_iter()
+    .map(|p| crate::Point {
+        value: p.value + 0.05 * rng.normal(),
+        ..p
+    })
+    .collect();
+    let f = detect(&Ctx::new(&run_with(loss.clone(), Some(65))));
+    assert!(
+        f.iter().any(|f| f.kind == FindingKind::UpwardDrift),
+        "{f:?}"
+    );
+    // The same noise on a flat end is healthy.
+    let flat: Vec<crate::Point> = loss
+        .iter()
+        .map(|p| crate::Point {
+            value: p.value
+                - if p.step > 1000.0 {
+                    0.05 * (p.step - 1000.0) / 2000.0
+                } else {
+                    0.0
+                },
+            ..*p
+        })
+        .collect();
+    assert!(detect(&Ctx::new(&run_with(flat, Some(65)))).is_empty());
+}
+
+#[test]
+fn warm_restart_bumps_are_explained_by_the_lr_log() {
+    // SGDR: cosine cycles of 250 steps; each restart bumps the loss, which then recovers.
+    let cycle = 250usize;
+    let loss = noisy(
+        curve(1000, |i| {
+            let k = i % cycle;
+            let bump = if i >= cycle && k < 60 {
+                0.3 * (1.0 - k as f64 / 60.0)
+            } else {
+                0.0
+            };
+            healthy(i) + bump
+        }),
+        0.02,
+        3,
+    );
+    let mut run = run_with(loss, Some(65));
+    run.lr = cosine_restarts(1000, cycle, 1e-3);
+    let f = detect(&Ctx::new(&run));
+    assert!(f.iter().all(|x| x.severity == Severity::Info), "{f:?}");
+    assert!(!f.is_empty());
+}
+
+#[test]
+fn a_restart_that_throws_the_loss_back_above_ln_v_is_not_explained() {
+    // The same SGDR cycles, but the third restart's LR sends the loss from ~1.9 to 4.6,
+    // above ln 65 = 4.17, where it stays for most of the cycle.
+    let cycle = 250usize;
+    let loss = noisy(
+        curve(1000, |i| {
+            let k = i % cycle;
+            if i >= 3 * cycle && k < 200 {
+                4.6 - 0.5 * k as f64 / 200.0
+            } else {
+                healthy(i)
+            }
+        }),
+        0.02,
+        3,
+    );
+    let mut run = run_with(loss, Some(65));
+    run.lr = cosine_restarts(1000, cycle, 1e-3);
+    let f = detect(&Ctx::new(&run));
+    assert!(
+        f.iter().any(|x| x.severity == Severity::Warning
+            && matches!(x.kind, FindingKind::Instability | FindingKind::Divergence)),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn single_batch_noise_that_shrinks_with_the_loss_is_not_instability() {
+    // A fine-tune logged every 100 steps, one batch each: the spread is 40 % of the level,
+    // wide while the loss is high and narrow at the end, so a run of noisy points early
+    // reaches well above the run's typical (late) noise. Ten seeds, none flagged.
+    for seed in 0..10 {
+        let mut rng = Noise::new(100 + seed);
+        let loss: Vec<Point> = curve(150, |i| 0.01 + 0.3 * (-(i as f64) / 25.0).exp())
+            .into_iter()
+            .map(|p| Point {
+                value: p.value * (0.4 * rng.normal()).exp(),
+                ..p
+            })
+            .collect();
+        let f = detect(&Ctx::new(&run_with(loss, None)));
+        assert!(
+            f.iter().all(|f| f.severity < Severity::Warning),
+            "seed {seed}: {f:?}"
+        );
+    }
+}
+
+#[test]
+fn steady_healthy_decay_has_no_excursion() {
+    let loss = noisy(curve(2000, healthy), 0.08, 4);
+    assert!(detect(&Ctx::new(&run_with(loss, Some(65)))).is_empty());
+}

@@ -1,0 +1,192 @@
+//! Tests of the periodic judgements: epoch staircases, unshuffled epochs, state resets, and
+//! the textures that are not cycles.
+use super::*;
+use crate::detect::test_support::{curve, run_with, Noise};
+use crate::Point;
+
+#[test]
+fn a_staircase_logged_three_times_an_epoch_is_found_by_its_boundary_drops() {
+    // A 1559-step epoch logged every 500 steps for 40 epochs: the loss drops 0.06 at each
+    // boundary and stays flat (± 0.02 noise) within an epoch.
+    let per = 1559.0;
+    let run_of = |stairs: bool| {
+        let mut rng = Noise::new(17);
+        let loss: Vec<Point> = (1..=125)
+            .map(|k| {
+                let step = 500.0 * k as f64;
+                let epochs = if stairs {
+                    (step / per).floor()
+                } else {
+                    step / per
+                };
+                Point {
+                    step,
+                    value: 4.0 - 0.06 * epochs + 0.02 * rng.normal(),
+                }
+            })
+            .collect();
+        let mut run = run_with(loss, None);
+        run.steps_per_epoch = Some(per);
+        run
+    };
+    let found = detect(&Ctx::new(&run_of(true)));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, FindingKind::Periodic);
+    assert!(
+        found[0].summary.contains("boundaries"),
+        "{}",
+        found[0].summary
+    );
+    assert!(detect(&Ctx::new(&run_of(false))).is_empty());
+}
+
+#[test]
+fn a_fixed_batch_order_is_not_a_boundary_drop_but_memorisation_is() {
+    // 8 epochs of 24 batches logged every step. Fixed order: each batch has a difficulty of
+    // its own (sd 0.1), the last one hard (+0.2) and the first easy (−0.1), so every
+    // boundary shows the same drop of 0.3 — as does any other pair of positions by chance.
+    // Memorisation: batches alike, and a drop of 0.06 at each boundary only.
+    let per = 24usize;
+    let run_of = |fixed_order: bool| {
+        let mut rng = Noise::new(5);
+        let mut difficulty: Vec<f64> = (0..per).map(|_| 0.1 * rng.normal()).collect();
+        (difficulty[0], difficulty[per - 1]) = (-0.1, 0.2);
+        let loss: Vec<Point> = (0..8 * per)
+            .map(|i| {
+                let (epoch, position) = ((i + 1) / per, (i + 1) % per);
+                let value = if fixed_order {
+                    2.0 - 0.002 * i as f64 + difficulty[position]
+                } else {
+                    2.0 - 0.06 * epoch as f64
+                };
+                Point {
+                    step: i as f64 + 1.0,
+                    value: value + 0.01 * rng.normal(),
+                }
+            })
+            .collect();
+        let mut run = run_with(loss, None);
+        run.steps_per_epoch = Some(per as f64);
+        run
+    };
+    assert!(boundary_drops(&Ctx::new(&run_of(true))).is_none());
+    let found = boundary_drops(&Ctx::new(&run_of(false))).expect("memorised epochs");
+    assert!(found.summary.contains("boundaries"), "{}", found.summary);
+}
+
+fn staircase_run(epochs: usize, per: usize, lr_steps: bool) -> crate::Run {
+    let mut rng = Noise::new(9);
+    let n = epochs * per;
+    let loss: Vec<Point> = curve(n, |i| {
+        let e = i / per;
+        0.2 + 1.8 * 0.6f64.powi(e as i32) + 0.05 * (1.0 - (i % per) as f64 / per as f64)
+    })
+    .into_iter()
+    .map(|p| Point {
+        value: p.value * (1.0 + 0.15 * rng.normal()),
+        ..p
+    })
+    .collect();
+    let mut run = run_with(loss, None);
+    if lr_steps {
+        run.lr = curve(n, |i| 1e-3 * 0.3f64.powi((i / per) as i32));
+    } else {
+        run.lr = curve(n, |i| 1e-4 * (1.0 - i as f64 / n as f64));
+    }
+    run
+}
+
+#[test]
+fn epoch_staircase_is_periodic_without_knowing_the_epoch_length() {
+    let f = detect(&Ctx::new(&staircase_run(6, 700, false)));
+    assert_eq!(f.len(), 1, "{f:?}");
+    let p = f[0].evidence["period_steps"].as_f64().unwrap();
+    assert!((p - 700.0).abs() < 30.0, "{p}");
+}
+
+#[test]
+fn a_step_decay_schedule_explains_its_drops() {
+    assert!(detect(&Ctx::new(&staircase_run(6, 700, true))).is_empty());
+}
+
+#[test]
+fn an_unshuffled_epoch_pattern_is_periodic_when_the_epoch_is_known() {
+    let mut rng = Noise::new(5);
+    let per = 40usize;
+    let pattern: Vec<f64> = (0..per).map(|_| 0.15 * rng.normal()).collect();
+    let loss = curve(2000, |i| {
+        1.5 + 2.0 / (1.0 + i as f64 / 50.0).sqrt() + pattern[i % per]
+    })
+    .into_iter()
+    .map(|p| Point {
+        value: p.value + 0.03 * rng.normal(),
+        ..p
+    })
+    .collect();
+    let mut run = run_with(loss, Some(65));
+    run.steps_per_epoch = Some(per as f64);
+    let f = detect(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    // A stateful stream trainer reads the data in this order by design: info, not warning.
+    run.fixed_batch_order = true;
+    let f = detect(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, Severity::Info);
+    assert!(f[0].summary.contains("Expected"), "{}", f[0].summary);
+    run.steps_per_epoch = Some(37.0);
+    assert!(
+        detect(&Ctx::new(&run)).is_empty(),
+        "the wrong epoch length shows no pattern"
+    );
+}
+
+#[test]
+fn a_state_reset_every_eight_steps_is_periodic_without_an_epoch_length() {
+    // The hidden state replaced by noise every 8 steps: the batch after it costs +0.25.
+    let mut rng = Noise::new(8);
+    let loss = curve(200, |i| {
+        2.8 + 1.4 * (-(i as f64) / 12.0).exp() + if i % 8 == 0 { 0.25 } else { 0.0 }
+    })
+    .into_iter()
+    .map(|p| Point {
+        value: p.value + 0.03 * rng.normal(),
+        ..p
+    })
+    .collect();
+    let f = detect(&Ctx::new(&run_with(loss, Some(76))));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Periodic);
+    assert!(f[0].summary.contains("every 8 steps"), "{}", f[0].summary);
+}
+
+#[test]
+fn streams_alternating_in_difficulty_every_other_batch_are_not_a_cycle() {
+    // Contiguous streams whose batches alternate easy/hard (±0.045): periodic at 2, 4, 6…
+    // logged points, but a period of 2 is batch-to-batch texture, not an epoch or a bug.
+    let mut rng = Noise::new(38);
+    let loss = curve(250, |i| {
+        1.4 + 2.5 * (-(i as f64) / 10.0).exp() + if i % 2 == 1 { 0.045 } else { -0.045 }
+    })
+    .into_iter()
+    .map(|p| Point {
+        value: p.value + 0.02 * rng.normal(),
+        ..p
+    })
+    .collect();
+    let f = detect(&Ctx::new(&run_with(loss, Some(50))));
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn smooth_decay_has_no_staircase() {
+    let mut rng = Noise::new(3);
+    let loss = curve(5000, |i| 1.0 + 2.0 / (1.0 + i as f64 / 50.0).sqrt())
+        .into_iter()
+        .map(|p| Point {
+            value: p.value * (1.0 + 0.1 * rng.normal()),
+            ..p
+        })
+        .collect();
+    assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
+}
