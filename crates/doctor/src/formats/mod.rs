@@ -228,57 +228,44 @@ fn run_file_in(dir: &Path) -> Result<Option<PathBuf>> {
         }
     }
     // A Hugging Face output folder without a top-level state: the latest checkpoint's.
-    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
-    let latest = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter_map(|p| {
-            let n = p
-                .file_name()?
-                .to_str()?
-                .strip_prefix("checkpoint-")?
-                .parse::<u64>()
-                .ok()?;
-            let state = p.join("trainer_state.json");
-            state.is_file().then_some((n, state))
-        })
-        .max_by_key(|(n, _)| *n);
-    if let Some((_, state)) = latest {
+    if let Some(state) = latest_numbered(dir, "checkpoint-", "trainer_state.json")? {
         return Ok(Some(state));
     }
     let csv = dir.join("metrics.csv");
     if csv.is_file() {
         return Ok(Some(csv));
     }
-    lightning_metrics_in(dir)
-}
-
-/// A Lightning project folder: `lightning_logs/version_N/metrics.csv` (or `version_N/` right
-/// here, as `CSVLogger(save_dir)` writes), the latest version: the run a person just trained.
-/// [`load_dir`] says which file it read.
-fn lightning_metrics_in(dir: &Path) -> Result<Option<PathBuf>> {
+    // A Lightning project folder: `lightning_logs/version_N/metrics.csv` (or `version_N/`
+    // right here, as `CSVLogger(save_dir)` writes), the latest version: the run a person just
+    // trained. [`load_dir`] says which file it read.
     for root in [dir.join("lightning_logs"), dir.to_path_buf()] {
-        if !root.is_dir() {
-            continue;
-        }
-        let entries = std::fs::read_dir(&root).map_err(|e| io_error(&root, e))?;
-        let latest = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter_map(|p| {
-                let n = p
-                    .file_name()?
-                    .to_str()?
-                    .strip_prefix("version_")?
-                    .parse::<u64>()
-                    .ok()?;
-                let csv = p.join("metrics.csv");
-                csv.is_file().then_some((n, csv))
-            })
-            .max_by_key(|(n, _)| *n);
-        if let Some((_, csv)) = latest {
-            return Ok(Some(csv));
+        if root.is_dir() {
+            if let Some(csv) = latest_numbered(&root, "version_", "metrics.csv")? {
+                return Ok(Some(csv));
+            }
         }
     }
     Ok(None)
+}
+
+/// `dir/<prefix>N/<file>` for the largest N whose file exists (`checkpoint-1500/…`,
+/// `version_3/…`).
+fn latest_numbered(dir: &Path, prefix: &str, file: &str) -> Result<Option<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
+    Ok(entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let n = p
+                .file_name()?
+                .to_str()?
+                .strip_prefix(prefix)?
+                .parse::<u64>()
+                .ok()?;
+            let inner = p.join(file);
+            inner.is_file().then_some((n, inner))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, inner)| inner))
 }
 
 fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
