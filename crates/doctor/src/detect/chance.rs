@@ -98,10 +98,10 @@ pub fn pinned_at_chance(ctx: &Ctx) -> Option<Finding> {
         if let Some(l) = ctx.refs.ln_vocab {
             return ((v - l).abs() <= PINNED * l).then(|| (l, "ln V".to_string()));
         }
-        (2..=20u32)
-            .map(|k| (k as f64).ln())
-            .zip(2..=20u32)
-            .find_map(|(c, k)| ((v - c).abs() <= PINNED * c).then(|| (c, format!("ln {k}"))))
+        (2..=20u32).find_map(|k| {
+            let c = (k as f64).ln();
+            ((v - c).abs() <= PINNED * c).then(|| (c, format!("ln {k}")))
+        })
     };
     let series: [(&[crate::Point], &str); 2] = [(&ctx.train, "training"), (&ctx.val, "validation")];
     for (points, what) in series {

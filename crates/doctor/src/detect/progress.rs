@@ -85,16 +85,18 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let start_level = start_level(ctx);
     // The start is a median of a few points: within its own uncertainty of the end level
     // (2.5 sd of that median, from the window's noise) counts as not having moved either.
-    let start_points = start_points(ctx) as f64;
     let band = relative_noise(&ctx.train, from, to, train.level);
-    let start_sd = 1.25 * band * train.level.abs() / start_points.sqrt();
+    let start_sd = median_sd(band * train.level.abs(), start_points(ctx));
     let never_moved = pace_is_visible(ctx, start_sd, start_level)
         && start_level - train.level < (0.05 * start_level.abs()).max(2.5 * start_sd);
     // Validation that never left its first evaluations says the same of what the data allows.
     let val_never_moved = val.is_some_and(|v| {
         let first: Vec<f64> = ctx.val.iter().take(3).map(|p| p.value).collect();
         let start = median(&first);
-        let sd = 1.25 * relative_noise(&ctx.val, from, to, v.level) * v.level.abs() / 3f64.sqrt();
+        let sd = median_sd(
+            relative_noise(&ctx.val, from, to, v.level) * v.level.abs(),
+            3,
+        );
         start - v.level < (0.05 * start.abs()).max(2.5 * sd)
     });
     let at_ln_v = refs.ln_vocab.is_some_and(|l| level >= 0.92 * l);
@@ -518,7 +520,7 @@ pub fn pace_hidden(ctx: &Ctx) -> Option<String> {
     let (first, last) = (ctx.first_step(), ctx.last_step());
     let level = median(&ctx.train.iter().map(|p| p.value).collect::<Vec<_>>());
     let band = relative_noise(&ctx.train, first, last, level);
-    let start_sd = 1.25 * band * level.abs() / (start_points(ctx) as f64).sqrt();
+    let start_sd = median_sd(band * level.abs(), start_points(ctx));
     if pace_is_visible(ctx, start_sd, start_level(ctx)) {
         return None;
     }
@@ -530,6 +532,12 @@ pub fn pace_hidden(ctx: &Ctx) -> Option<String> {
         ctx.log2_step(last) - ctx.log2_step(first),
         100.0 * band
     ))
+}
+
+/// Standard deviation of a median of `points` values with noise `sd` (1.25 sd / √n: a median
+/// is noisier than a mean).
+fn median_sd(sd: f64, points: usize) -> f64 {
+    1.25 * sd / (points as f64).sqrt()
 }
 
 /// Median of the first points: where the run started, robust to noise.
