@@ -179,11 +179,15 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         let Some(bigram) = refs.bigram else {
             return Vec::new();
         };
-        if train.log_rate >= SLOW_LOG_PER_DOUBLING || level <= bigram.value * 1.05 {
+        // A run that ends above the unigram level has not learned what token frequencies
+        // alone give, however fast it still falls: it stopped far too early.
+        let above_unigram = refs.unigram.is_some_and(|u| level > u.value);
+        let slow = train.log_rate < SLOW_LOG_PER_DOUBLING;
+        if !(slow || above_unigram) || level <= bigram.value * 1.05 {
             return Vec::new();
         }
         // Still at (or above) a uniform guess's loss: barely learning at all.
-        if let Some(l) = refs.ln_vocab.filter(|_| at_ln_v) {
+        if let Some(l) = refs.ln_vocab.filter(|_| at_ln_v && slow) {
             return vec![finding(
                 FindingKind::Stagnation,
                 Severity::Warning,
@@ -211,6 +215,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             level,
             reference,
             &rate_text,
+            slow,
             evidence(json!({})),
         )];
     }
@@ -346,6 +351,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             level,
             Above::Bigram(b),
             &rate_text,
+            true,
             evidence(json!({ "onset_step": onset })),
         )]);
     }
@@ -453,6 +459,7 @@ fn underfitting(
     level: f64,
     above: Above,
     rate_text: &str,
+    slow: bool,
     evidence: serde_json::Value,
 ) -> Finding {
     let (name, reference, gloss) = match above {
@@ -463,20 +470,31 @@ fn underfitting(
             "that token frequencies alone give: it has not yet learned to use the context",
         ),
     };
+    let (pace, advice) = if slow {
+        (
+            "improves only slowly",
+            "The model is too small or too constrained: widen the hidden state ×4 (e.g. 32 → 128+), add a layer, \
+             raise the learning rate ×3, or train longer; check that the sequence length gives it context.",
+        )
+    } else {
+        (
+            "the run stopped while it was still falling",
+            "Train for many more steps (×10), or raise the learning rate ×3 if it is small; the loss \
+             should pass the unigram level within the first few percent of a run.",
+        )
+    };
     finding(
         FindingKind::Underfitting,
         Severity::Warning,
         Span::range(ctx.first_step(), ctx.last_step()),
         format!(
-            "Loss ends at {}, still above the {name} level{} {} {gloss}, and improves only slowly \
-             ({rate_text}).",
+            "Loss ends at {}, still above the {name} level{} {} {gloss}, and {pace} ({rate_text}).",
             num(level),
             estimated_note(Some(reference), ctx.refs.ln_vocab),
             num(reference.value)
         ),
         evidence,
-        "The model is too small or too constrained: widen the hidden state ×4 (e.g. 32 → 128+), add a layer, \
-         raise the learning rate ×3, or train longer; check that the sequence length gives it context.",
+        advice,
     )
 }
 

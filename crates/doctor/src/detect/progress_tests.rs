@@ -279,6 +279,35 @@ fn still_falling_slowly_above_the_unigram_level_is_underfitting_just_under_it_is
 }
 
 #[test]
+fn a_run_stopped_above_the_unigram_level_is_underfitting_however_fast_it_falls() {
+    // A word model (V = 2000, ln V 7.6, unigram estimated 0.72 ln V = 5.47) that left ln V
+    // late (a slow warmup) and still falls ~20 % per doubling when stopped at step 300.
+    let stopped_at = |end: f64| {
+        run_with(
+            noisy(300, 0.03, 21, move |i| {
+                7.6 - (7.6 - end) * (i as f64 / 299.0).powi(2)
+            }),
+            Some(2000),
+        )
+    };
+    // Ends at 5.6, above the unigram level: not even the word frequencies learned.
+    let found = detect(&Ctx::new(&stopped_at(5.6)), &[]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, FindingKind::Underfitting);
+    assert!(
+        found[0].summary.contains("still falling"),
+        "{}",
+        found[0].summary
+    );
+    // The same run ending at 4.9, under it, is a young run still learning fast.
+    assert!(
+        kinds(&stopped_at(4.9)).is_empty(),
+        "{:?}",
+        detect(&Ctx::new(&stopped_at(4.9)), &[])
+    );
+}
+
+#[test]
 fn falling_slowly_from_ln_v_with_a_tiny_lr_is_barely_learning() {
     // LR 1e-4 with SGD: a char model (V = 51, ln V 3.93) creeps from 1.1 ln V to ~3.8 over the run,
     // a steady but tiny drop per doubling: stagnation (raise the LR), not underfitting.
