@@ -222,28 +222,39 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
     )]
 }
 
-/// A loss that falls in one logged step from a real value (≥ 0.1) to exactly 0.0 and stays
-/// exactly 0.0 (three points or more): a mean over tokens or examples is never exactly zero, so
-/// nothing is being scored — every label masked (-100), an empty batch, or a NaN replaced by 0.
-/// A run converging toward zero approaches it gradually and is not this.
+/// A loss that falls in one logged step from a real value (≥ 0.1) to exactly 0.0, or to the
+/// floor a clipped cross-entropy bottoms out at (Keras clips probabilities at 1 − 1e-7: the loss
+/// reads 1.1921e-07), and stays at exactly that value (three points or more): a mean over
+/// tokens or examples is never exactly zero and never repeats to the last digit, so nothing is
+/// being scored — every label masked (-100), an empty batch, a NaN replaced by 0, or
+/// predictions saturated at probability 1. A run converging toward zero approaches it
+/// gradually and is not this.
 fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
     const MIN_ZEROS: usize = 3;
+    /// float32 epsilon (1.19e-7) and a little room: at or under it a loss is numerically zero.
+    const NUMERICAL_ZERO: f64 = 2e-7;
     let t = &ctx.run.train_loss;
     let start = t
         .windows(2)
-        .position(|w| w[0].value >= 0.1 && w[1].value == 0.0)?
+        .position(|w| w[0].value >= 0.1 && (0.0..=NUMERICAL_ZERO).contains(&w[1].value))?
         + 1;
-    let zeros = t[start..].iter().take_while(|p| p.value == 0.0).count();
+    let pinned = t[start].value;
+    let zeros = t[start..].iter().take_while(|p| p.value == pinned).count();
     if zeros < MIN_ZEROS || zeros * 5 < t.len() {
         return None;
     }
     let (from, to) = (t[start].step, t[start + zeros - 1].step);
+    let what = if pinned == 0.0 {
+        "exactly 0".to_string()
+    } else {
+        format!("{pinned:e}, numerically zero (float32 epsilon; a clipped cross-entropy's floor),")
+    };
     Some(finding(
         FindingKind::InvalidLoss,
         Severity::Error,
         Span::range(from, to),
         format!(
-            "The training loss falls from {} to exactly 0 at step {} and stays exactly 0 for {} \
+            "The training loss falls from {} to {what} at step {} and stays at exactly that value for {} \
              points (to step {}): a loss averaged over tokens is never exactly zero, so nothing \
              is being scored.",
             num(t[start - 1].value),
@@ -251,10 +262,12 @@ fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
             zeros,
             step_str(to)
         ),
-        json!({ "first_zero_step": from, "zero_points": zeros, "loss_before": t[start - 1].value }),
+        json!({ "first_zero_step": from, "zero_points": zeros, "pinned_value": pinned, "loss_before": t[start - 1].value }),
         "Check that some labels survive masking (not all -100: prompt masking, truncation that cuts \
          every answer), that the batch is not empty, and whether the loss turned NaN and was \
-         replaced by 0 (fp16 overflow: use bf16 or a loss scaler, clip gradients).",
+         replaced by 0 (fp16 overflow: use bf16 or a loss scaler, clip gradients). A loss pinned at \
+         the clip floor means the outputs saturated: look for the targets among the inputs, or an \
+         LR so high the logits blew up.",
     ))
 }
 
@@ -413,6 +426,28 @@ mod tests {
             None,
         );
         assert!(invalid_loss(&Ctx::new(&converging)).is_empty());
+    }
+
+    #[test]
+    fn a_loss_pinned_at_the_clip_floor_is_invalid() {
+        // A Keras char LSTM (textgenrnn) per epoch: 3.04 → 0.439, then exactly 1.1921e-07 (the
+        // floor of a cross-entropy clipped at 1 − 1e-7) for five epochs.
+        let mut values = vec![3.0435, 1.7512, 1.3421, 1.2557, 0.439];
+        values.extend([1.1921e-07; 5]);
+        let run = run_with(crate::detect::test_support::per_epoch(&values), None);
+        let f = invalid_loss(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].summary.contains("numerically zero"),
+            "{}",
+            f[0].summary
+        );
+        // Tiny values that still move (a classifier converging) are not pinned.
+        let moving: Vec<f64> = (0..10)
+            .map(|i| if i < 5 { 0.5 } else { 1e-7 * (1.0 + i as f64) })
+            .collect();
+        let run = run_with(crate::detect::test_support::per_epoch(&moving), None);
+        assert!(invalid_loss(&Ctx::new(&run)).is_empty());
     }
 
     #[test]
