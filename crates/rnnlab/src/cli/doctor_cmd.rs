@@ -42,8 +42,12 @@ pub struct DoctorArgs {
     /// How --corpus is tokenized: char (default), byte, word, bpe.
     #[arg(long, default_value = "char")]
     tokenizer: String,
+    /// Optimizer steps per epoch, when known: the doctor then looks for an epoch-periodic
+    /// pattern at that period instead of searching for one.
     #[arg(long)]
     steps_per_epoch: Option<f64>,
+    /// The step column (a table); without it a column named step, global_step, iter, … or the
+    /// row number.
     #[arg(long)]
     step_col: Option<String>,
     /// The training-loss column (a table) or tag (TensorBoard).
@@ -52,10 +56,13 @@ pub struct DoctorArgs {
     /// Which run of a folder holding several TensorBoard runs (the error without it names them).
     #[arg(long)]
     run: Option<String>,
+    /// The validation-loss column (a table) or tag (TensorBoard).
     #[arg(long)]
     val_col: Option<String>,
+    /// The learning-rate column (a table) or tag (TensorBoard).
     #[arg(long)]
     lr_col: Option<String>,
+    /// The gradient-norm column (a table) or tag (TensorBoard).
     #[arg(long)]
     grad_col: Option<String>,
     /// Regex for text logs with named groups `step` and `loss` (optionally `val`).
