@@ -297,13 +297,16 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     out
 }
 
+/// Fewest points for a slow drift: the three stretches it compares need five points each.
+const MIN_DRIFT_POINTS: usize = 30;
+
 /// A slow climb too small for an episode (about one noise sd) but long and steady: the level
 /// of the last 15 % of the run against the level around its best point, measured against
 /// the standard error of that difference (the stretches are long, so a small rise is still
 /// sure), rising through the middle too, and with no LR schedule to explain it.
 fn slow_drift(ctx: &Ctx) -> Option<Finding> {
     let t = &ctx.train;
-    if t.len() < 100 || !ctx.lr_restarts.is_empty() || !ctx.lr_excursions.is_empty() {
+    if t.len() < MIN_DRIFT_POINTS || !ctx.lr_restarts.is_empty() || !ctx.lr_excursions.is_empty() {
         return None;
     }
     let (first, last) = (ctx.first_step(), ctx.last_step());
@@ -319,13 +322,20 @@ fn slow_drift(ctx: &Ctx) -> Option<Finding> {
         let b = t.partition_point(|p| p.step <= to);
         t[a..b].iter().map(|p| p.value).collect()
     };
-    let around = values(best_step - 0.05 * span, best_step + 0.05 * span);
-    let tail = values(last - 0.15 * span, last);
-    let middle = values(
-        0.5 * (best_step + last) - 0.05 * span,
-        0.5 * (best_step + last) + 0.05 * span,
+    // A sparse log (a point every few percent of the run) widens the stretches to hold five
+    // points each: the standard error below accounts for how few they are.
+    let interval = span / (t.len() - 1) as f64;
+    let (near, end_len) = (
+        (0.05 * span).max(2.5 * interval),
+        (0.15 * span).max(5.0 * interval),
     );
-    if around.len() < 10 || tail.len() < 10 || middle.len() < 5 {
+    let around = values(best_step - near, best_step + near);
+    let tail = values(last - end_len, last);
+    let middle = values(
+        0.5 * (best_step + last) - near,
+        0.5 * (best_step + last) + near,
+    );
+    if around.len() < 5 || tail.len() < 5 || middle.len() < 3 {
         return None;
     }
     let (base, end, mid) = (

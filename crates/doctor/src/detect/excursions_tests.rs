@@ -137,6 +137,48 @@ fn a_small_bump_of_a_word_model_is_data_order_not_instability() {
 }
 
 #[test]
+fn a_slow_drift_in_a_sparse_log_is_upward_drift_too() {
+    // 60 points, one every 25 steps: the fall, then a steady climb of 7 noise sd over the last
+    // two thirds of the run. The stretches compared widen to hold five points each.
+    let sparse = |drift: f64, rng: &mut Noise| -> Vec<Point> {
+        (0..60)
+            .map(|i| {
+                let x = (i * 25) as f64;
+                let climb = if x > 400.0 {
+                    drift * (x - 400.0) / 1100.0
+                } else {
+                    0.0
+                };
+                Point {
+                    step: x,
+                    value: 1.0 + 2.0 * (-x / 100.0).exp() + climb + 0.02 * rng.normal(),
+                }
+            })
+            .collect()
+    };
+    let drifting = (0..10)
+        .filter(|&seed| {
+            let f = detect(&Ctx::new(&run_with(
+                sparse(0.14, &mut Noise::new(seed)),
+                None,
+            )));
+            f.iter().any(|f| f.kind == FindingKind::UpwardDrift)
+        })
+        .count();
+    assert!(drifting >= 8, "{drifting} of 10 seeds");
+    let flat = (0..10)
+        .filter(|&seed| {
+            !detect(&Ctx::new(&run_with(
+                sparse(0.0, &mut Noise::new(seed)),
+                None,
+            )))
+            .is_empty()
+        })
+        .count();
+    assert_eq!(flat, 0);
+}
+
+#[test]
 fn a_slow_drift_of_one_noise_sd_that_never_returns_is_upward_drift() {
     let mut rng = Noise::new(8);
     let loss: Vec<crate::Point> = curve(3000, |i| {
