@@ -50,6 +50,12 @@ const LOSS_EXCLUDERS: &[&str] = &[
     "perplexity",
     "diff",
     "delta",
+    // Settings printed with the run's configuration (`val_loss_every: 4000`).
+    "every",
+    "interval",
+    "freq",
+    "frequency",
+    "patience",
 ];
 /// Tokens that leave a loss name's meaning unchanged.
 const LOSS_NEUTRAL: &[&str] = &[

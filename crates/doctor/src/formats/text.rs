@@ -246,6 +246,8 @@ struct StepTracker {
     seen_step: bool,
     /// Epoch numbers used as steps (an epoch-level log), stitched across restarts.
     epoch_stitcher: StepStitcher,
+    /// A counter from a line with nothing to plot, for the next line without a counter.
+    pending: Option<f64>,
 }
 
 /// Where a line's values go.
@@ -298,6 +300,30 @@ impl StepTracker {
             (None, _) => None,
         };
         let has_loss = v.train.is_some() || v.val.is_some();
+        // A counter on a line with nothing to plot (Caffe's `Iteration 500, Testing net`, but
+        // also `iterations: 20000` in a dump of the settings) only tells where the next lines
+        // without a counter of their own belong: it waits until one such line comes, so a
+        // setting never enters the step sequence as a point the run went back from.
+        if !has_loss && v.lr.is_none() && v.grad.is_none() {
+            if let Some(s) = raw.filter(|s| s.is_finite()) {
+                self.pending = Some(s);
+            }
+            self.seen_counter |= v.epoch.is_some();
+            return None;
+        }
+        let raw = match raw {
+            Some(s) => {
+                self.pending = None;
+                Some(s)
+            }
+            // A line with its own epoch counter is placed by that epoch.
+            None if v.epoch.is_some() => {
+                self.pending = None;
+                None
+            }
+            None if has_loss => self.pending.take(),
+            None => None,
+        };
         self.seen_counter |= raw.is_some() || v.epoch.is_some();
         // A step counter on a line with a loss: the log has a per-step curve (a progress bar's
         // `16869/16869` beside an epoch says nothing about that).

@@ -279,3 +279,45 @@ fn pattern_override_and_errors() {
         Err(DoctorError::Usage(_))
     ));
 }
+
+#[test]
+fn a_setting_in_a_config_dump_is_not_a_step() {
+    // modded-nanogpt style: the settings are printed first (`iterations: 20000`), then
+    // `step/total` lines; the setting must not become a step the run went back from.
+    let run = load(
+        "Hyperparameters:\n  iterations: 20000\n  train_log_every: 500\n  val_loss_every: 4000\n\
+         warmup_step: 1/20\nwarmup_step: 20/20\n\
+         0/20000 val_loss: 6.9384 val_bpb: 4.1093\n\
+         1/20000 train_loss: 6.9392 train_time: 0.0m tok/s: 8673244\n\
+         500/20000 train_loss: 2.3214 train_time: 0.8m tok/s: 8220796\n\
+         1000/20000 train_loss: 2.1805 train_time: 1.6m tok/s: 8183306\n\
+         1000/20000 val_loss: 2.1641 val_bpb: 1.2632\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 500.0, 1000.0]);
+    assert_eq!(steps(&run.val_loss), vec![0.0, 1000.0]);
+}
+
+#[test]
+fn a_counter_on_a_line_of_its_own_places_the_lines_after_it() {
+    // Caffe: the iteration is announced on one line, the test losses follow on their own.
+    let run = load(
+        "Iteration 100, loss = 2.5\n\
+         Iteration 200, loss = 2.1\n\
+         Iteration 200, Testing net (#0)\n\
+         Test net output #0: accuracy = 0.41\n\
+         Test net output #1: loss = 2.2 (* 1 = 2.2 loss)\n\
+         Iteration 300, loss = 1.9\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![100.0, 200.0, 300.0]);
+    assert_eq!(steps(&run.val_loss), vec![200.0]);
+}
+
+#[test]
+fn learning_rates_in_a_config_dump_do_not_place_the_curve() {
+    let run = load(
+        "Hyperparameters:\n  head_lr: 0.008\n  iterations: 20000\n  matrix_lr: 0.02\n\
+         1/20000 train_loss: 6.9392 train_time: 0.0m\n\
+         500/20000 train_loss: 2.3214 train_time: 0.8m\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 500.0]);
+}
