@@ -123,10 +123,48 @@ impl Table {
         };
         let mut stitcher = StepStitcher::default();
         let mut epoch_pairs: Vec<(f64, f64)> = Vec::new();
-        for (index, row) in self.rows.iter().enumerate() {
-            let get = |col: Option<usize>| {
-                col.and_then(|c| row.cells.iter().find(|(i, _)| *i == c).map(|(_, v)| *v))
-            };
+        let cell = |row: &Row, col: Option<usize>| {
+            col.and_then(|c| row.cells.iter().find(|(i, _)| *i == c).map(|(_, v)| *v))
+        };
+        let first_row = match step_col {
+            Some(_) => {
+                let steps: Vec<(f64, Option<f64>)> = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| {
+                        let s = cell(r, step_col).filter(|s| s.is_finite())?;
+                        Some((s, cell(r, picks.train.or(picks.val))))
+                    })
+                    .collect();
+                match last_fresh_start(&steps) {
+                    Some(start) => {
+                        let (s, loss) = steps[start];
+                        run.warnings.push(format!(
+                            "{}: the step counter starts again at {} (record {} of {}) with the loss back at {} \
+                             (the file's first {}): several runs were appended to this file; reading the \
+                             last one only",
+                            path.display(),
+                            s,
+                            start + 1,
+                            steps.len(),
+                            loss.map_or("?".into(), |v| format!("{v:.4}")),
+                            steps.iter().find_map(|p| p.1).map_or("?".into(), |v| format!("{v:.4}")),
+                        ));
+                        // The row of the `start`-th record that has a step.
+                        self.rows
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| cell(r, step_col).is_some_and(f64::is_finite))
+                            .nth(start)
+                            .map_or(0, |(i, _)| i)
+                    }
+                    None => 0,
+                }
+            }
+            None => 0,
+        };
+        for (index, row) in self.rows.iter().enumerate().skip(first_row) {
+            let get = |col: Option<usize>| cell(row, col);
             let raw_step = match step_col {
                 Some(_) => match get(step_col) {
                     Some(s) if s.is_finite() => s,
@@ -157,6 +195,34 @@ impl Table {
     }
 }
 
+/// Where the last of several runs appended to one file begins (an index into `steps`, the
+/// records' (step, loss)), if it holds more than one. A step counter that falls back to where
+/// the file started is a new epoch when the loss carries on from where it stood, and a new run
+/// from scratch when the loss is back near the file's first value.
+pub(crate) fn last_fresh_start(steps: &[(f64, Option<f64>)]) -> Option<usize> {
+    let (first_step, _) = *steps.first()?;
+    let first_loss = steps.iter().find_map(|p| p.1)?;
+    let mut last_step = first_step;
+    let mut spacing: f64 = 0.0;
+    let mut start = None;
+    for i in 1..steps.len() {
+        let s = steps[i].0;
+        if s < last_step && s <= first_step + spacing.max(1.0) {
+            let before = steps[..i].iter().rev().find_map(|p| p.1);
+            let after = steps[i..].iter().find_map(|p| p.1);
+            if let (Some(b), Some(a)) = (before, after) {
+                if (a - first_loss).abs() < (a - b).abs() {
+                    start = Some(i);
+                }
+            }
+        } else if s > last_step {
+            spacing = s - last_step;
+        }
+        last_step = s;
+    }
+    start
+}
+
 /// Steps per epoch from (step, epoch) pairs: the slope of step against epoch, over the whole
 /// log when epochs are fractional (Hugging Face, LLaMA-Factory), between the rows where an
 /// integer epoch counter moves on otherwise (Lightning logs the epoch as an integer).
@@ -183,6 +249,29 @@ pub(crate) fn steps_per_epoch(pairs: &[(f64, f64)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_appended_to_one_file_are_told_from_epochs_by_the_loss() {
+        // Three runs from scratch (steps 20; 20, 40; 20 … 100): the loss is back at ~8.55
+        // each time the counter starts again. Reading starts at the last.
+        let appended = [
+            (20.0, Some(8.56)),
+            (20.0, Some(8.56)),
+            (40.0, Some(7.95)),
+            (20.0, Some(8.55)),
+            (40.0, Some(7.95)),
+            (60.0, Some(7.22)),
+        ];
+        assert_eq!(last_fresh_start(&appended), Some(3));
+        // A counter per epoch: the loss carries on from where it stood.
+        let epochs = [
+            (1.0, Some(3.0)),
+            (2.0, Some(2.5)),
+            (1.0, Some(2.3)),
+            (2.0, Some(2.2)),
+        ];
+        assert_eq!(last_fresh_start(&epochs), None);
+    }
 
     #[test]
     fn stitches_counters_that_restart_each_epoch() {
