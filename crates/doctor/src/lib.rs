@@ -18,6 +18,6 @@ pub mod score;
 pub use detect::diagnose;
 pub use error::DoctorError;
 pub use report::{Diagnosis, Finding, FindingKind, Severity, Verdict};
-pub use run::{Event, Point, References, Run};
+pub use run::{Event, Point, References, Run, SeriesNames};
 
 pub type Result<T> = std::result::Result<T, DoctorError>;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::step_str;
 use crate::References;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -64,6 +65,12 @@ pub struct SeriesInfo {
     pub has_val: bool,
     pub has_lr: bool,
     pub has_grad_norm: bool,
+    /// The training curve's first and last step, as read (after stitching restarts).
+    #[serde(default)]
+    pub steps: Option<(f64, f64)>,
+    /// Which column or tag each series came from.
+    #[serde(default, skip_serializing_if = "crate::SeriesNames::is_empty")]
+    pub columns: crate::SeriesNames,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,8 +210,13 @@ impl Diagnosis {
                 extra.push(name);
             }
         }
+        let span = match s.steps {
+            Some((a, b)) if s.points > 1 => format!(" (steps {}–{})", step_str(a), step_str(b)),
+            Some((a, _)) => format!(" (step {})", step_str(a)),
+            None => String::new(),
+        };
         format!(
-            "{} training point{}{}",
+            "{} training point{}{span}{}",
             s.points,
             if s.points == 1 { "" } else { "s" },
             if extra.is_empty() {
@@ -233,11 +245,11 @@ impl Diagnosis {
                 "Verdict: INCONCLUSIVE — no problem found, but too little evidence to call it healthy.\n",
             ),
         }
-        out.push_str(&format!(
-            "Series: {}\nReferences: {}\n",
-            self.series_line(),
-            self.references_line()
-        ));
+        out.push_str(&format!("Series: {}\n", self.series_line()));
+        if let Some(columns) = self.series.columns.describe() {
+            out.push_str(&format!("Read: {columns}\n"));
+        }
+        out.push_str(&format!("References: {}\n", self.references_line()));
         if !self.reasons.is_empty() {
             out.push_str(match self.verdict {
                 Verdict::Inconclusive => "\nWhy it cannot say:\n",
@@ -272,11 +284,11 @@ impl Diagnosis {
     /// Markdown for issues and notebooks.
     pub fn to_markdown(&self) -> String {
         let mut out = format!("## Loss diagnosis: **{}**\n\n", self.verdict.name());
-        out.push_str(&format!(
-            "- Series: {}\n- References: {}\n",
-            self.series_line(),
-            self.references_line()
-        ));
+        out.push_str(&format!("- Series: {}\n", self.series_line()));
+        if let Some(columns) = self.series.columns.describe() {
+            out.push_str(&format!("- Read: {columns}\n"));
+        }
+        out.push_str(&format!("- References: {}\n", self.references_line()));
         if !self.reasons.is_empty() {
             out.push_str(match self.verdict {
                 Verdict::Inconclusive => "\n### Why it cannot say\n\n",
@@ -344,6 +356,8 @@ mod tests {
                 has_val: true,
                 has_lr: false,
                 has_grad_norm: false,
+                steps: Some((0.0, 799.0)),
+                columns: crate::SeriesNames::default(),
             },
             reasons: vec!["a reason".into()],
         }
@@ -391,7 +405,7 @@ mod tests {
         assert!(v["references"]["unigram"].is_null());
         assert_eq!(
             keys(&v["series"]),
-            ["has_grad_norm", "has_lr", "has_val", "points"]
+            ["has_grad_norm", "has_lr", "has_val", "points", "steps"]
         );
         assert_eq!(v["series"]["has_val"], true);
     }

@@ -54,4 +54,39 @@ pub struct Run {
     /// middle of its last line, …); the curves are still judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Which column or tag each series was read from, so a user can check the reader's pick.
+    #[serde(default, skip_serializing_if = "SeriesNames::is_empty")]
+    pub columns: SeriesNames,
+}
+
+/// The source column (table) or tag (TensorBoard) of each series; `None` where the reader
+/// found none, or where the format has no names (text logs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeriesNames {
+    pub step: Option<String>,
+    pub train_loss: Option<String>,
+    pub val_loss: Option<String>,
+    pub lr: Option<String>,
+    pub grad_norm: Option<String>,
+}
+
+impl SeriesNames {
+    pub fn is_empty(&self) -> bool {
+        *self == SeriesNames::default()
+    }
+
+    /// `step ← "global_step", training loss ← "loss", …` for the names known.
+    pub fn describe(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            ("step", &self.step),
+            ("training loss", &self.train_loss),
+            ("validation", &self.val_loss),
+            ("learning rate", &self.lr),
+            ("gradient norm", &self.grad_norm),
+        ]
+        .into_iter()
+        .filter_map(|(what, name)| name.as_ref().map(|n| format!("{what} ← \"{n}\"")))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }

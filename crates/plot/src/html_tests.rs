@@ -84,6 +84,8 @@ fn diagnosis() -> Diagnosis {
             has_val: true,
             has_lr: true,
             has_grad_norm: true,
+            steps: None,
+            columns: Default::default(),
         },
         reasons: Vec::new(),
     }

@@ -120,6 +120,8 @@ fn diagnosis(findings: Vec<Finding>) -> Diagnosis {
             has_val: false,
             has_lr: false,
             has_grad_norm: false,
+            steps: None,
+            columns: Default::default(),
         },
         reasons: Vec::new(),
     }

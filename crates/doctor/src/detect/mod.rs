@@ -92,6 +92,12 @@ pub fn diagnose(run: &Run) -> Diagnosis {
             has_val: !run.val_loss.is_empty(),
             has_lr: !run.lr.is_empty(),
             has_grad_norm: !run.grad_norm.is_empty(),
+            steps: run
+                .train_loss
+                .first()
+                .zip(run.train_loss.last())
+                .map(|(a, b)| (a.step, b.step)),
+            columns: run.columns.clone(),
         },
         reasons,
     }

@@ -53,9 +53,9 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
             points.len(),
             if recovered { ", some later values are finite again" } else { " and it never recovers" }
         );
-        let resume = last_good.map_or(String::new(), |q| {
+        let resume = last_good.map_or(" Inspect".to_string(), |q| {
             format!(
-                " Resume from a checkpoint before step {} ",
+                " Resume from a checkpoint before step {} and inspect",
                 step_str(q.step)
             )
         });
@@ -75,8 +75,8 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
             }),
             format!(
                 "Lower the peak learning rate ×0.3, clip gradients (max norm 1.0), and look for log(0), \
-                 division by zero or fp16 overflow in the loss (use bf16 or a dynamic loss scaler).{resume}\
-                 and inspect the batch of step {}.",
+                 division by zero or fp16 overflow in the loss (use bf16 or a dynamic loss scaler).{resume} \
+                 the batch of step {}.",
                 step_str(p.step)
             ),
         ));

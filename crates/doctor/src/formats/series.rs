@@ -117,8 +117,16 @@ impl Table {
             ));
         }
         let step_col = picks.step.or(picks.epoch);
+        let name = |col: Option<usize>| col.map(|c| self.columns[c].clone());
         let mut run = Run {
             events: self.events,
+            columns: crate::SeriesNames {
+                step: name(step_col),
+                train_loss: name(picks.train),
+                val_loss: name(picks.val),
+                lr: name(picks.lr),
+                grad_norm: name(picks.grad),
+            },
             ..Run::default()
         };
         let mut stitcher = StepStitcher::default();

@@ -161,6 +161,24 @@ mod tests {
     }
 
     #[test]
+    fn the_columns_read_are_named_for_the_user() {
+        let run = load("global_step,train_acc,train_loss,val_loss,lr-Adam\n1,0.1,3,,0.01\n2,0.2,2.5,2.7,0.01\n")
+            .unwrap();
+        let c = &run.columns;
+        assert_eq!(c.step.as_deref(), Some("global_step"));
+        assert_eq!(c.train_loss.as_deref(), Some("train_loss"));
+        assert_eq!(c.val_loss.as_deref(), Some("val_loss"));
+        assert_eq!(c.lr.as_deref(), Some("lr-Adam"));
+        assert_eq!(c.grad_norm, None);
+        let report = crate::diagnose(&run).to_terminal();
+        assert!(
+            report.contains("Read: step ← \"global_step\", training loss ← \"train_loss\""),
+            "{report}"
+        );
+        assert!(report.contains("(steps 1–2)"), "{report}");
+    }
+
+    #[test]
     fn steps_restarting_per_epoch_are_stitched() {
         let run = load("epoch,iter,loss\n1,1,3\n1,2,2.9\n1,3,2.8\n2,1,2.7\n2,2,2.6\n").unwrap();
         let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();

@@ -256,11 +256,20 @@ impl Scalars {
             self.series.into_iter().map(|s| Some(s.points)).collect();
         let mut take = |i: Option<usize>| i.and_then(|i| series[i].take()).unwrap_or_default();
         let epochs = take(picks.epoch);
+        let tag = |i: Option<usize>| i.map(|i| names[i].to_string());
+        let columns = crate::SeriesNames {
+            step: None,
+            train_loss: tag(picks.train),
+            val_loss: tag(picks.val),
+            lr: tag(picks.lr),
+            grad_norm: tag(picks.grad),
+        };
         let mut run = Run {
             train_loss: take(picks.train),
             val_loss: take(picks.val),
             lr: take(picks.lr),
             grad_norm: take(picks.grad),
+            columns,
             ..Run::default()
         };
         normalise(&mut run);

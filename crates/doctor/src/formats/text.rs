@@ -248,6 +248,21 @@ struct StepTracker {
     epoch_stitcher: StepStitcher,
     /// A counter from a line with nothing to plot, for the next line without a counter.
     pending: Option<f64>,
+    /// Lines with a loss whose `S/T` counter under an epoch is complete (`S == T`: Keras
+    /// prints one such bar per epoch), and lines with a loss placed by any other counter.
+    epoch_end_bars: usize,
+    other_loss_lines: usize,
+}
+
+impl StepTracker {
+    /// A log whose every counted loss line is an epoch's finished bar (Keras `fit` output:
+    /// `Epoch 3/10` then `110288/110288 [====] - loss: …`) is an epoch-level log: its points
+    /// are numbered by epoch, as the user reads them, not by samples seen.
+    fn epoch_level_bars(&self) -> Option<f64> {
+        (self.epoch_end_bars > 0 && self.other_loss_lines == 0)
+            .then_some(self.per_epoch_total?)
+            .filter(|t| *t > 0.0)
+    }
 }
 
 /// Where a line's values go.
@@ -289,17 +304,24 @@ impl StepTracker {
             self.epoch_base = self.epoch_base.min(epoch.0.max(0.0));
             self.epoch = Some(epoch);
         }
+        let has_loss = v.train.is_some() || v.val.is_some();
         let raw = match (v.step, self.epoch) {
             (Some((s, Some(per_epoch))), Some((e, _)))
                 if e.fract() == 0.0 && s <= per_epoch && e >= self.epoch_base =>
             {
                 self.per_epoch_total = Some(per_epoch);
+                if has_loss {
+                    self.epoch_end_bars += usize::from(s == per_epoch);
+                    self.other_loss_lines += usize::from(s != per_epoch);
+                }
                 Some((e - self.epoch_base) * per_epoch + s)
             }
-            (Some((s, _)), _) => Some(s),
+            (Some((s, _)), _) => {
+                self.other_loss_lines += usize::from(has_loss);
+                Some(s)
+            }
             (None, _) => None,
         };
-        let has_loss = v.train.is_some() || v.val.is_some();
         // A counter on a line with nothing to plot (Caffe's `Iteration 500, Testing net`, but
         // also `iterations: 20000` in a dump of the settings) only tells where the next lines
         // without a counter of their own belong: it waits until one such line comes, so a
@@ -413,6 +435,19 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     }
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
         return bare_numbers(&text).ok_or_else(|| no_points_error(path));
+    }
+    if let Some(per_epoch) = tracker.epoch_level_bars() {
+        for series in [
+            &mut run.train_loss,
+            &mut run.val_loss,
+            &mut run.lr,
+            &mut run.grad_norm,
+        ] {
+            series.iter_mut().for_each(|p| p.step /= per_epoch);
+        }
+        run.steps_per_epoch = None;
+        normalise(&mut run);
+        return Ok(run);
     }
     run.steps_per_epoch = tracker
         .per_epoch_total

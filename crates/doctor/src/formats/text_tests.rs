@@ -151,11 +151,12 @@ fn char_rnn_keras_and_generic() {
         "Epoch 1/2\n10/10 [====] - 2s 20ms/step - loss: 1.50 - val_loss: 1.60\n\
                     Epoch 2/2\n10/10 [====] - 2s 20ms/step - loss: 1.20 - val_loss: 1.40\n",
     );
-    assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
+    // One finished bar per epoch: numbered by epoch.
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
     assert_eq!(
         run.val_loss[1],
         Point {
-            step: 20.0,
+            step: 2.0,
             value: 1.4
         }
     );
@@ -320,4 +321,21 @@ fn learning_rates_in_a_config_dump_do_not_place_the_curve() {
          500/20000 train_loss: 2.3214 train_time: 0.8m\n",
     );
     assert_eq!(steps(&run.train_loss), vec![1.0, 500.0]);
+}
+
+#[test]
+fn keras_fit_output_with_one_finished_bar_per_epoch_is_numbered_by_epoch() {
+    let run = load(
+        "Epoch 1/3\n110288/110288 [==============================] - 70s 634us/step - loss: 2.4100 - acc: 0.5148 - val_loss: 2.5 - val_acc: 0.6534\n\
+         Epoch 2/3\n110288/110288 [==============================] - 68s 621us/step - loss: 0.9249 - acc: 0.7439 - val_loss: 1.1 - val_acc: 0.8198\n\
+         Epoch 3/3\n110288/110288 [==============================] - 69s 622us/step - loss: 0.4829 - acc: 0.8567 - val_loss: 0.7 - val_acc: 0.8862\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(steps(&run.val_loss), vec![1.0, 2.0, 3.0]);
+    // Bars caught mid-epoch make a per-batch curve: the counter stays the step.
+    let run = load(
+        "Epoch 1/2\n50/100 [=====>....] - ETA: 1s - loss: 2.9\n100/100 [==========] - 2s - loss: 2.5\n\
+         Epoch 2/2\n50/100 [=====>....] - ETA: 1s - loss: 2.2\n100/100 [==========] - 2s - loss: 2.0\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![50.0, 100.0, 150.0, 200.0]);
 }

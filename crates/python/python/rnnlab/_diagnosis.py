@@ -80,6 +80,10 @@ class SeriesInfo:
     has_val: bool = False
     has_lr: bool = False
     has_grad_norm: bool = False
+    steps: Optional[tuple] = None
+    """The training curve's first and last step, as read."""
+    columns: Optional[dict] = None
+    """Which column or tag each series was read from (``{"train_loss": "loss", ...}``)."""
 
 
 class Diagnosis:
@@ -127,7 +131,10 @@ class Diagnosis:
     @property
     def series(self) -> SeriesInfo:
         s = self._data().get("series") or {}
-        return SeriesInfo(**{k: s[k] for k in ("points", "has_val", "has_lr", "has_grad_norm") if k in s})
+        info = {k: s[k] for k in ("points", "has_val", "has_lr", "has_grad_norm", "columns") if k in s}
+        if s.get("steps") is not None:
+            info["steps"] = tuple(s["steps"])
+        return SeriesInfo(**info)
 
     @property
     def reasons(self) -> list[str]:

@@ -61,6 +61,7 @@ pub fn next_message(sent: &mut Option<Sent>, snap: &Snapshot) -> Option<String> 
                 fixed_batch_order: run.fixed_batch_order,
                 vocab_size: run.vocab_size,
                 warnings: Vec::new(),
+                columns: run.columns.clone(),
             };
             let diagnosis = (snap.diagnosis_version != s.diagnosis_version)
                 .then_some(snap.diagnosis.as_deref())
