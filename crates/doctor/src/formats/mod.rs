@@ -149,6 +149,15 @@ pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> 
              (or download the file) and point the doctor at the real file",
         ));
     }
+    if is_run_summary(bytes) {
+        return Err(DoctorError::parse(
+            path,
+            Location::Whole,
+            "this is an end-of-run summary (one averaged train_loss, runtime, FLOPs), not a \
+             curve; point the doctor at trainer_state.json (in the output folder, or in its \
+             latest checkpoint-N/ folder) for the logged history",
+        ));
+    }
     let by_name = detect_by_name(path);
     let format = match (&opts.pattern, by_name) {
         // A pattern is for text logs, whatever the file is called.
@@ -191,6 +200,25 @@ pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> 
     };
     run.name = display_name(path);
     Ok(run)
+}
+
+/// A Hugging Face `all_results.json` / `train_results.json` / `eval_results.json`: one flat
+/// JSON object of run totals (`train_runtime`, `total_flos`, `eval_runtime`), no history.
+fn is_run_summary(bytes: &[u8]) -> bool {
+    if bytes.len() > 1 << 16 || !bytes.trim_ascii_start().starts_with(b"{") {
+        return false;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let Ok(serde_json::Value::Object(obj)) =
+        serde_json::from_str::<serde_json::Value>(&jsonl::quote_non_finite(&text))
+    else {
+        return false;
+    };
+    let flat = obj.values().all(|v| !v.is_array() && !v.is_object());
+    let totals = ["train_runtime", "total_flos", "eval_runtime"]
+        .iter()
+        .any(|k| obj.contains_key(*k));
+    flat && totals
 }
 
 fn display_name(path: &Path) -> String {
@@ -245,7 +273,82 @@ fn run_file_in(dir: &Path) -> Result<Option<PathBuf>> {
             }
         }
     }
-    Ok(None)
+    // What other loggers name their file: Keras's CSVLogger, hand-written loops, nanoGPT forks.
+    for name in LOG_FILE_NAMES {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Ok(Some(p));
+        }
+    }
+    // A folder holding one log file (by its extension) holds that run.
+    let is_log = |p: &Path| {
+        let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase());
+        matches!(
+            ext.as_deref(),
+            Some("log" | "txt" | "csv" | "tsv" | "jsonl" | "ndjson")
+        )
+    };
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_log(p))
+        .collect();
+    Ok(match files.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    })
+}
+
+/// Log file names common enough to read from a folder without being named.
+const LOG_FILE_NAMES: &[&str] = &[
+    "training.log",
+    "training_log.csv",
+    "history.csv",
+    "log.csv",
+    "train.log",
+    "train_log.txt",
+    "log.txt",
+];
+
+/// The run file of the one subfolder that holds one (a repository whose `results/` or
+/// `logs/` holds the run), or an error naming them all when several do.
+fn run_file_below(dir: &Path) -> Result<Option<PathBuf>> {
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    subdirs.sort();
+    let mut found = Vec::new();
+    for sub in subdirs {
+        if let Some(file) = run_file_in(&sub)? {
+            found.push(file);
+        }
+    }
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => {
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(|f| f.strip_prefix(dir).ok())
+                .map(|f| f.display().to_string())
+                .collect();
+            Err(DoctorError::parse(
+                dir,
+                Location::Whole,
+                format!(
+                    "several runs below this folder ({}); point the doctor at one of them",
+                    names::list_names(&names)
+                ),
+            ))
+        }
+    }
 }
 
 /// `dir/<prefix>N/<file>` for the largest N whose file exists (`checkpoint-1500/…`,
@@ -269,18 +372,33 @@ fn latest_numbered(dir: &Path, prefix: &str, file: &str) -> Result<Option<PathBu
 }
 
 fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
-    let mut run = if let Some(file) = run_file_in(dir)? {
+    let has_events = !tensorboard::event_files(dir)?.is_empty();
+    let file = match run_file_in(dir)? {
+        Some(file) => Some(file),
+        None if !has_events => run_file_below(dir)?,
+        None => None,
+    };
+    let mut run = if let Some(file) = file {
         let mut run = load_file(&file, opts)?;
         if let Ok(inner) = file.strip_prefix(dir) {
             if inner.components().count() > 1 {
+                let numbered = inner.components().any(|c| {
+                    let c = c.as_os_str().to_string_lossy();
+                    c.starts_with("checkpoint-") || c.starts_with("version_")
+                });
                 run.warnings.push(format!(
-                    "read {} (the latest run in the folder)",
-                    inner.display()
+                    "read {} ({} in the folder)",
+                    inner.display(),
+                    if numbered {
+                        "the latest run"
+                    } else {
+                        "the only run"
+                    }
                 ));
             }
         }
         run
-    } else if !tensorboard::event_files(dir)?.is_empty() {
+    } else if has_events {
         tensorboard::parse_dir(dir, opts)?
     } else {
         let mut found: Vec<String> = std::fs::read_dir(dir)
@@ -292,8 +410,9 @@ fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
             dir,
             Location::Whole,
             format!(
-                "expected a run folder with metrics.jsonl, trainer_state.json, metrics.csv or \
-                 TensorBoard event files (found: {})",
+                "expected a run folder with metrics.jsonl, trainer_state.json, metrics.csv, \
+                 training.log, log.txt or TensorBoard event files, here or one folder down \
+                 (found: {})",
                 names::list_names(&found)
             ),
         ));
@@ -467,6 +586,28 @@ mod tests {
     }
 
     #[test]
+    fn an_end_of_run_summary_says_what_it_is() {
+        let summary = br#"{
+    "epoch": 1.36,
+    "total_flos": 1.6e+20,
+    "train_loss": 0.2447,
+    "train_runtime": 28624.551
+}"#;
+        let err = load_bytes(
+            summary,
+            Path::new("all_results.json"),
+            &LoadOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("all_results.json"), "{err}");
+        assert!(
+            err.contains("end-of-run summary") && err.contains("trainer_state.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_git_lfs_pointer_says_what_it_is() {
         let bytes = b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n";
         let err = load_bytes(bytes, Path::new("metrics.jsonl"), &LoadOptions::default())
@@ -550,6 +691,48 @@ mod tests {
         assert_eq!(run.name, "train + val");
         let whole = whole.unwrap();
         assert_eq!((whole.train_loss.len(), whole.val_loss.len()), (2, 2));
+    }
+
+    #[test]
+    fn a_folder_finds_a_keras_log_or_the_one_run_below_it() {
+        let keras = "epoch,loss,val_loss\n0,2.0,2.1\n1,1.5,1.7\n2,1.2,1.5\n";
+        // A folder holding Keras's `training.log` beside other files.
+        let dir = temp_dir("keras");
+        std::fs::write(dir.join("training.log"), keras).unwrap();
+        std::fs::write(dir.join("model.h5"), b"not a log").unwrap();
+        let run = load(&dir, &LoadOptions::default()).unwrap();
+        assert_eq!(run.train_loss.len(), 3);
+        // A repository whose run sits one folder down (`results/log.txt`), among other files.
+        let repo = temp_dir("repo");
+        std::fs::create_dir_all(repo.join("results")).unwrap();
+        std::fs::create_dir_all(repo.join("src")).unwrap();
+        std::fs::write(repo.join("README.md"), b"# a model").unwrap();
+        std::fs::write(repo.join("src/a.py"), b"print(1)").unwrap();
+        std::fs::write(repo.join("src/b.py"), b"print(2)").unwrap();
+        std::fs::write(
+            repo.join("results/log.txt"),
+            b"step 1 loss 2.0\nstep 2 loss 1.8\n",
+        )
+        .unwrap();
+        let run = load(&repo, &LoadOptions::default()).unwrap();
+        assert_eq!(run.train_loss.len(), 2);
+        assert!(
+            run.warnings.iter().any(|w| w.contains("results/log.txt")),
+            "{:?}",
+            run.warnings
+        );
+        // Two runs below: the error names both.
+        std::fs::create_dir_all(repo.join("old")).unwrap();
+        std::fs::write(repo.join("old/training.log"), keras).unwrap();
+        let err = load(&repo, &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&repo).unwrap();
+        assert!(
+            err.contains("old/training.log") && err.contains("results/log.txt"),
+            "{err}"
+        );
     }
 
     #[test]
