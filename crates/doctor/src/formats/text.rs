@@ -524,6 +524,7 @@ fn parse_with_pattern(text: &str, pattern: &str, path: &Path) -> Result<Run, Doc
                 .into(),
         ));
     }
+    let has_step_group = names.contains(&"step");
     let mut run = Run::default();
     let mut stitcher = StepStitcher::default();
     let mut last_step = None;
@@ -549,9 +550,12 @@ fn parse_with_pattern(text: &str, pattern: &str, path: &Path) -> Result<Run, Doc
                     }),
             }
         };
+        // Without a `step` group the n-th matching line is step n; with one, a line whose
+        // alternative has no step (a validation line) belongs to the last step seen.
         let step = match number("step")? {
             Some(s) => stitcher.global(s),
-            None => last_step.unwrap_or(count as f64),
+            None if has_step_group => last_step.unwrap_or(count as f64),
+            None => count as f64,
         };
         last_step = Some(step);
         count += 1;
@@ -569,7 +573,15 @@ fn parse_with_pattern(text: &str, pattern: &str, path: &Path) -> Result<Run, Doc
             format!("no line matched --pattern {pattern:?} with a loss"),
         ));
     }
+    let matched = run.train_loss.len();
     normalise(&mut run);
+    if run.train_loss.len() < matched {
+        run.warnings.push(format!(
+            "{} of the {matched} training losses matched by --pattern share a step with a later \
+             one; the last value at each step is kept",
+            matched - run.train_loss.len()
+        ));
+    }
     Ok(run)
 }
 

@@ -282,6 +282,34 @@ fn pattern_override_and_errors() {
 }
 
 #[test]
+fn a_pattern_without_a_step_group_numbers_the_lines() {
+    let no_step = LoadOptions {
+        pattern: Some(r"loss=(?P<loss>\S+)".into()),
+        ..LoadOptions::default()
+    };
+    let run = parse(b"loss=2.5\nloss=2.2\nloss=2.0\n", Path::new("x"), &no_step).unwrap();
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+    assert!(run.warnings.is_empty());
+    // A step group that repeats a step merges the points, and says so.
+    let with_step = LoadOptions {
+        pattern: Some(r"ep (?P<step>\d+) loss=(?P<loss>\S+)".into()),
+        ..LoadOptions::default()
+    };
+    let run = parse(
+        b"ep 1 loss=2.5\nep 1 loss=2.2\nep 2 loss=2.0\n",
+        Path::new("x"),
+        &with_step,
+    )
+    .unwrap();
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("share a step")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
 fn a_setting_in_a_config_dump_is_not_a_step() {
     // modded-nanogpt style: the settings are printed first (`iterations: 20000`), then
     // `step/total` lines; the setting must not become a step the run went back from.
