@@ -45,9 +45,16 @@ pub(crate) struct StepStitcher {
     last_global: f64,
     offset: f64,
     last_increment: f64,
+    /// How many times the counter started again.
+    pub restarts: usize,
 }
 
 impl StepStitcher {
+    /// What [`global`](Self::global) adds to the raw counter now.
+    pub fn offset(&self) -> f64 {
+        self.offset
+    }
+
     pub fn global(&mut self, raw: f64) -> f64 {
         let Some(first) = self.first_raw else {
             self.first_raw = Some(raw);
@@ -62,6 +69,7 @@ impl StepStitcher {
         };
         if raw < self.last_raw && raw <= first + spacing {
             self.offset = self.last_global + spacing - raw;
+            self.restarts += 1;
         } else if raw > self.last_raw {
             self.last_increment = raw - self.last_raw;
         }
@@ -219,7 +227,7 @@ pub(crate) fn last_fresh_start(steps: &[(f64, Option<f64>)]) -> Option<usize> {
             let before = steps[..i].iter().rev().find_map(|p| p.1);
             let after = steps[i..].iter().find_map(|p| p.1);
             if let (Some(b), Some(a)) = (before, after) {
-                if (a - first_loss).abs() < (a - b).abs() {
+                if fresh_run(first_loss, b, a) {
                     start = Some(i);
                 }
             }
@@ -229,6 +237,13 @@ pub(crate) fn last_fresh_start(steps: &[(f64, Option<f64>)]) -> Option<usize> {
         last_step = s;
     }
     start
+}
+
+/// Whether a counter that started again at `after` (the first loss of the new stretch), where
+/// the loss stood at `before` and the file began at `first`, began a new run from scratch: the
+/// loss is back near where the file started rather than carrying on from where it stood.
+pub(crate) fn fresh_run(first: f64, before: f64, after: f64) -> bool {
+    (after - first).abs() < (after - before).abs()
 }
 
 /// Steps per epoch from (step, epoch) pairs: the slope of step against epoch, over the whole

@@ -401,12 +401,26 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     }
     let mut run = Run::default();
     let mut tracker = StepTracker::default();
-    for (_, line) in split_lines(&text) {
+    // Where a counter started again: the index of the next training point, the line, and
+    // the offset the stitcher then added to that counter.
+    let mut restarts: Vec<(usize, usize, f64)> = Vec::new();
+    for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
         }
         let v = read_line(line);
-        let (step, summary) = match tracker.place(&v) {
+        let before = (tracker.stitcher.restarts, tracker.epoch_stitcher.restarts);
+        let placed = tracker.place(&v);
+        if tracker.stitcher.restarts > before.0 {
+            restarts.push((run.train_loss.len(), line_no, tracker.stitcher.offset()));
+        } else if tracker.epoch_stitcher.restarts > before.1 {
+            restarts.push((
+                run.train_loss.len(),
+                line_no,
+                tracker.epoch_stitcher.offset(),
+            ));
+        }
+        let (step, summary) = match placed {
             Some(Placement::Point(s)) => (s, false),
             Some(Placement::EpochSummary(s)) => (s, true),
             None => continue,
@@ -436,6 +450,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
         return bare_numbers(&text).ok_or_else(|| no_points_error(path));
     }
+    keep_last_fresh_run(&mut run, &restarts, path);
     if let Some(per_epoch) = tracker.epoch_level_bars() {
         for series in [
             &mut run.train_loss,
@@ -454,6 +469,40 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         .or_else(|| steps_per_epoch(&tracker.epoch_pairs));
     normalise(&mut run);
     Ok(run)
+}
+
+/// Several runs pasted one after another (a README comparing frameworks, a log appended to
+/// by each launch): where a counter starts again with the loss back near the log's first
+/// value, a new run began; only the last is kept, and a warning says so.
+fn keep_last_fresh_run(run: &mut Run, restarts: &[(usize, usize, f64)], path: &Path) {
+    let t = &run.train_loss;
+    let Some(first) = t.first().map(|p| p.value) else {
+        return;
+    };
+    let fresh = restarts.iter().rev().find(|&&(i, _, _)| {
+        i > 0 && i < t.len() && super::series::fresh_run(first, t[i - 1].value, t[i].value)
+    });
+    let Some(&(i, line, offset)) = fresh else {
+        return;
+    };
+    let from = t[i].step;
+    let (before, after) = (t[i - 1].value, t[i].value);
+    for series in [
+        &mut run.train_loss,
+        &mut run.val_loss,
+        &mut run.lr,
+        &mut run.grad_norm,
+    ] {
+        series.retain(|p| p.step >= from);
+        // The last run's own counter, as the log prints it.
+        series.iter_mut().for_each(|p| p.step -= offset);
+    }
+    run.warnings.push(format!(
+        "{}: the counter starts again on line {line} with the loss back at {after:.4} (it stood \
+         at {before:.4}; the log's first was {first:.4}): several runs are pasted one after \
+         another; reading the last one only",
+        path.display()
+    ));
 }
 
 /// Numbers with no names, as people paste them: one loss per line, `step loss` pairs (a

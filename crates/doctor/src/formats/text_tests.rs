@@ -367,3 +367,26 @@ fn keras_fit_output_with_one_finished_bar_per_epoch_is_numbered_by_epoch() {
     );
     assert_eq!(steps(&run.train_loss), vec![50.0, 100.0, 150.0, 200.0]);
 }
+
+#[test]
+fn runs_pasted_one_after_another_keep_the_last() {
+    // A README comparing two launches: each counts from step 1 with the loss back at ~2.3.
+    let run = load(
+        "step 1 loss 2.31\nstep 2 loss 1.50\nstep 3 loss 0.90\nstep 4 loss 0.60\n\
+         step 1 loss 2.29\nstep 2 loss 1.40\nstep 3 loss 0.80\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(run.train_loss[0].value, 2.29);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("line 5")),
+        "{:?}",
+        run.warnings
+    );
+    // A counter per epoch whose loss carries on is one run.
+    let run = load(
+        "iter 1 loss 2.31\niter 2 loss 1.50\niter 3 loss 0.90\n\
+         iter 1 loss 0.85\niter 2 loss 0.80\niter 3 loss 0.78\n",
+    );
+    assert_eq!(run.train_loss.len(), 6);
+    assert!(run.warnings.is_empty());
+}
