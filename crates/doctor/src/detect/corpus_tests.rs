@@ -8,9 +8,11 @@ use std::path::Path;
 use crate::report::Verdict;
 use crate::score::{read_corpus, score, summary};
 
-/// The held-out figures this code reached (see the closing notes); the goal is 95 % right and
-/// at most 2 % of healthy curves flagged.
-const HOLDOUT_RIGHT_AT_LEAST: f64 = 0.89;
+/// The held-out figures this code reached, per source (see the closing notes), less about a
+/// point; the goal is 95 % right and at most 2 % of healthy curves flagged. Per source, because
+/// each new batch of published runs (the hardest curves) moves the overall figure by itself.
+const HOLDOUT_RIGHT_AT_LEAST: [(&str, f64); 3] =
+    [("rnnlab", 0.95), ("pytorch", 0.91), ("published", 0.78)];
 const HOLDOUT_FALSE_ALARMS_AT_MOST: f64 = 0.03;
 
 #[test]
@@ -26,17 +28,21 @@ fn the_held_out_half_of_the_corpus_stays_where_it_was() {
         .iter()
         .filter(|s| s.case.split == "holdout")
         .collect();
-    let right = holdout.iter().filter(|s| s.right).count() as f64 / holdout.len() as f64;
+    for (source, floor) in HOLDOUT_RIGHT_AT_LEAST {
+        let of_source: Vec<_> = holdout.iter().filter(|s| s.case.source == source).collect();
+        assert!(!of_source.is_empty(), "no held-out {source} curves");
+        let right = of_source.iter().filter(|s| s.right).count() as f64 / of_source.len() as f64;
+        assert!(
+            right >= floor,
+            "held-out {source} accuracy {right:.3} < {floor}"
+        );
+    }
     let healthy: Vec<_> = holdout.iter().filter(|s| s.case.healthy()).collect();
     let alarms = healthy
         .iter()
         .filter(|s| s.verdict == Verdict::Unhealthy)
         .count() as f64
         / healthy.len() as f64;
-    assert!(
-        right >= HOLDOUT_RIGHT_AT_LEAST,
-        "held-out accuracy {right:.3} < {HOLDOUT_RIGHT_AT_LEAST}"
-    );
     assert!(
         alarms <= HOLDOUT_FALSE_ALARMS_AT_MOST,
         "held-out false alarms {alarms:.3} > {HOLDOUT_FALSE_ALARMS_AT_MOST}"
