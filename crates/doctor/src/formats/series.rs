@@ -142,11 +142,19 @@ impl Table {
         let cell = |row: &Row, col: Option<usize>| {
             col.and_then(|c| row.cells.iter().find(|(i, _)| *i == c).map(|(_, v)| *v))
         };
+        // A row with nothing to plot (detectron2 writes evaluation-only rows, some with an
+        // earlier iteration) says nothing about the step sequence.
+        let plotted = |row: &Row| {
+            [picks.train, picks.val, picks.lr, picks.grad]
+                .iter()
+                .any(|&c| cell(row, c).is_some())
+        };
         let first_row = match step_col {
             Some(_) => {
                 let steps: Vec<(f64, Option<f64>)> = self
                     .rows
                     .iter()
+                    .filter(|r| plotted(r))
                     .filter_map(|r| {
                         let s = cell(r, step_col).filter(|s| s.is_finite())?;
                         Some((s, cell(r, picks.train.or(picks.val))))
@@ -170,7 +178,9 @@ impl Table {
                         self.rows
                             .iter()
                             .enumerate()
-                            .filter(|(_, r)| cell(r, step_col).is_some_and(f64::is_finite))
+                            .filter(|(_, r)| {
+                                plotted(r) && cell(r, step_col).is_some_and(f64::is_finite)
+                            })
                             .nth(start)
                             .map_or(0, |(i, _)| i)
                     }
@@ -180,6 +190,9 @@ impl Table {
             None => 0,
         };
         for (index, row) in self.rows.iter().enumerate().skip(first_row) {
+            if !plotted(row) {
+                continue;
+            }
             let get = |col: Option<usize>| cell(row, col);
             let raw_step = match step_col {
                 Some(_) => match get(step_col) {
@@ -203,6 +216,18 @@ impl Table {
                 if let Some(value) = get(col) {
                     series.push(Point { step, value });
                 }
+            }
+        }
+        // Name only the columns that gave points (a `val_loss` column of `NA`s gave none).
+        let c = &mut run.columns;
+        for (name, empty) in [
+            (&mut c.train_loss, run.train_loss.is_empty()),
+            (&mut c.val_loss, run.val_loss.is_empty()),
+            (&mut c.lr, run.lr.is_empty()),
+            (&mut c.grad_norm, run.grad_norm.is_empty()),
+        ] {
+            if empty {
+                *name = None;
             }
         }
         run.steps_per_epoch = steps_per_epoch(&epoch_pairs);
@@ -272,6 +297,24 @@ pub(crate) fn steps_per_epoch(pairs: &[(f64, f64)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_with_nothing_to_plot_do_not_move_the_steps() {
+        // detectron2's metrics.json: an evaluation-only row at iteration 2 before iteration 1.
+        let text = "{\"iteration\": 2, \"mask_rcnn/accuracy\": 0.57}\n\
+                    {\"iteration\": 1, \"total_loss\": 6.43, \"loss_cls\": 4.36}\n\
+                    {\"iteration\": 4, \"total_loss\": 6.03, \"loss_cls\": 4.01}\n";
+        let run = super::super::load_bytes(
+            text.as_bytes(),
+            Path::new("metrics.json"),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();
+        assert_eq!(steps, vec![1.0, 4.0]);
+        assert_eq!(run.columns.train_loss.as_deref(), Some("total_loss"));
+        assert_eq!(run.columns.val_loss, None);
+    }
 
     #[test]
     fn runs_appended_to_one_file_are_told_from_epochs_by_the_loss() {

@@ -355,7 +355,12 @@ impl StepTracker {
             Some(_) => None,
             None if !has_loss => None,
             // An epoch-level log (Keras `Epoch 3/10 … loss: 1.2`): the epoch is the step.
-            None => match (v.epoch, self.last_step) {
+            // An epoch announced on a line of its own (`INFO: Epoch 3/29 --:`) places the
+            // losses under it, in a log that counts no steps.
+            None => match (
+                v.epoch.or(self.epoch.filter(|_| !self.seen_step)),
+                self.last_step,
+            ) {
                 // A second phase that counts its epochs from 1 again continues the first.
                 (Some((e, _)), _) => Some(self.epoch_stitcher.global(e)),
                 // No counter anywhere yet (`print(f"loss: {loss}")`, timestamped lines): the

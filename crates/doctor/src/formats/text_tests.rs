@@ -390,3 +390,22 @@ fn runs_pasted_one_after_another_keep_the_last() {
     assert_eq!(run.train_loss.len(), 6);
     assert!(run.warnings.is_empty());
 }
+
+#[test]
+fn losses_under_an_epoch_header_line_belong_to_that_epoch() {
+    // Python logging: the epoch on a line of its own, then the split's losses.
+    let run = load(
+        "2022-06-09 21:39:35,707 INFO: Epoch 0/29 ------:\n\
+         2022-06-09 21:40:05,260 INFO: train Loss: 0.6276 Acc: 0.7691 \n\
+         2022-06-09 21:40:14,245 INFO: test Loss: 0.4337 Acc: 0.8411 \n\
+         2022-06-09 21:40:14,300 INFO: Epoch 1/29 ------:\n\
+         2022-06-09 21:40:44,260 INFO: train Loss: 0.4011 Acc: 0.8532 \n\
+         2022-06-09 21:40:53,245 INFO: test Loss: 0.3890 Acc: 0.8612 \n\
+         2022-06-09 21:40:53,300 INFO: Epoch 2/29 ------:\n\
+         2022-06-09 21:41:23,260 INFO: train Loss: 0.3573 Acc: 0.8698 \n\
+         2022-06-09 21:41:32,245 INFO: test Loss: 0.3712 Acc: 0.8655 \n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+    assert_eq!(steps(&run.val_loss), vec![0.0, 1.0, 2.0]);
+    assert_eq!(run.val_loss[1].value, 0.3890);
+}
