@@ -453,7 +453,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         }
     }
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
-        return bare_numbers(&text).ok_or_else(|| no_points_error(path));
+        return bare_numbers(&text, path).ok_or_else(|| no_points_error(path));
     }
     keep_last_fresh_run(&mut run, &restarts, path);
     if let Some(per_epoch) = tracker.epoch_level_bars() {
@@ -510,11 +510,19 @@ fn keep_last_fresh_run(run: &mut Run, restarts: &[(usize, usize, f64)], path: &P
     ));
 }
 
+/// Whether the rows' first column is a step counter (or an epoch fraction): it rises, except
+/// where the count starts again; a loss falls.
+fn counts(rows: &[Vec<f64>]) -> bool {
+    let first: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    let rises = first.windows(2).filter(|w| w[1] > w[0]).count();
+    first.iter().all(|v| *v >= 0.0) && 2 * rises >= first.len().saturating_sub(1)
+}
+
 /// Numbers with no names, as people paste them: one loss per line, `step loss` pairs (a
 /// headerless two-column table, any of tab, comma, semicolon or spaces between), or a single
 /// line of losses (`0.66, 0.80, 4.27`). Every non-empty line must be numbers only, else this
 /// is not such a paste.
-fn bare_numbers(text: &str) -> Option<Run> {
+fn bare_numbers(text: &str, path: &Path) -> Option<Run> {
     let rows: Vec<Vec<f64>> = text
         .lines()
         .map(str::trim)
@@ -547,8 +555,9 @@ fn bare_numbers(text: &str) -> Option<Run> {
                 value: r[0],
             })
             .collect(),
-        // `step loss` (a third column, when present, is read as validation loss).
-        _ if widths.iter().all(|&w| w == 2 || w == 3) => {
+        // `step loss` (a third column, when present, is read as validation loss), when the
+        // first column counts: whole numbers that only go back to restart.
+        _ if widths.iter().all(|&w| w == 2 || w == 3) && counts(&rows) => {
             let mut stitcher = StepStitcher::default();
             let mut out = Vec::new();
             for r in &rows {
@@ -558,7 +567,44 @@ fn bare_numbers(text: &str) -> Option<Run> {
                     run.val_loss.push(Point { step, value });
                 }
             }
+            run.columns = crate::SeriesNames {
+                step: Some("column 1".into()),
+                train_loss: Some("column 2".into()),
+                val_loss: run.val_loss.first().map(|_| "column 3".into()),
+                ..Default::default()
+            };
             out
+        }
+        // Two columns of losses with no step (a `loss, val_loss` history saved without its
+        // header): one row per logged step, and a warning, since this is a guess.
+        _ if widths.iter().all(|&w| w == 2) => {
+            run.val_loss = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Point {
+                    step: i as f64,
+                    value: r[1],
+                })
+                .collect();
+            run.columns = crate::SeriesNames {
+                step: Some("row number".into()),
+                train_loss: Some("column 1".into()),
+                val_loss: Some("column 2".into()),
+                ..Default::default()
+            };
+            run.warnings.push(format!(
+                "{}: no header, and the first column does not count steps: read as a training \
+                 loss (column 1) and a validation loss (column 2), one row per logged step; add a \
+                 header (step,loss,val_loss) if that is wrong",
+                path.display()
+            ));
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| Point {
+                    step: i as f64,
+                    value: r[0],
+                })
+                .collect()
         }
         _ => return None,
     };

@@ -409,3 +409,20 @@ fn losses_under_an_epoch_header_line_belong_to_that_epoch() {
     assert_eq!(steps(&run.val_loss), vec![0.0, 1.0, 2.0]);
     assert_eq!(run.val_loss[1].value, 0.3890);
 }
+
+#[test]
+fn two_headerless_columns_of_losses_are_train_and_validation_not_step_and_loss() {
+    let run = load("\n0.8432,0.6691\n0.7677,0.6602\n0.6775,0.5589\n0.5826,0.4987\n");
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0, 3.0]);
+    assert_eq!(run.train_loss[0].value, 0.8432);
+    assert_eq!(run.val_loss[3].value, 0.4987);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("no header")),
+        "{:?}",
+        run.warnings
+    );
+    // A first column that counts is the step.
+    let run = load("1\t2.5\n2\t2.2\n3\t2.0\n");
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert!(run.warnings.is_empty());
+}
