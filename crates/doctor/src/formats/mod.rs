@@ -299,6 +299,31 @@ fn run_file_in(dir: &Path) -> Result<Option<PathBuf>> {
     })
 }
 
+/// The scalars a folder holds as CSV files exported from TensorBoard's web page
+/// (`Wall time,Step,Value`; each file's name says which scalar), when every CSV there is one.
+fn tensorboard_exports_in(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let mut csvs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+        .collect();
+    csvs.sort();
+    let is_export = |p: &PathBuf| -> bool {
+        let Ok(text) = std::fs::read_to_string(p) else {
+            return false;
+        };
+        let header: Vec<String> = text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(String::from)
+            .collect();
+        series::tensorboard_export_value(&header).is_some()
+    };
+    Ok((!csvs.is_empty() && csvs.iter().all(is_export)).then_some(csvs))
+}
+
 /// Log file names common enough to read from a folder without being named.
 const LOG_FILE_NAMES: &[&str] = &[
     "training.log",
@@ -400,6 +425,8 @@ fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
         run
     } else if has_events {
         tensorboard::parse_dir(dir, opts)?
+    } else if let Some(exports) = tensorboard_exports_in(dir)? {
+        load_many(&exports, opts)?
     } else {
         let mut found: Vec<String> = std::fs::read_dir(dir)
             .map_err(|e| io_error(dir, e))?
@@ -463,6 +490,12 @@ pub fn load_many(paths: &[PathBuf], opts: &LoadOptions) -> Result<Run> {
         run.grad_norm.extend(other.grad_norm);
         run.events.extend(other.events);
         run.warnings.extend(other.warnings);
+        let (c, o) = (&mut run.columns, other.columns);
+        c.step = c.step.take().or(o.step);
+        c.train_loss = c.train_loss.take().or(o.train_loss);
+        c.val_loss = c.val_loss.take().or(o.val_loss);
+        c.lr = c.lr.take().or(o.lr);
+        c.grad_norm = c.grad_norm.take().or(o.grad_norm);
         run.vocab_size = run.vocab_size.or(other.vocab_size);
         run.steps_per_epoch = run.steps_per_epoch.or(other.steps_per_epoch);
         run.fixed_batch_order |= other.fixed_batch_order;
@@ -733,6 +766,32 @@ mod tests {
             err.contains("old/training.log") && err.contains("results/log.txt"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tensorboard_csv_exports_are_named_by_their_file() {
+        let dir = temp_dir("tbcsv");
+        std::fs::write(
+            dir.join("run-train-tag-epoch_loss.csv"),
+            "Wall time,Step,Value\n1688704569.88,56,524.1\n1688704633.95,113,510.9\n1688704700.1,170,480.2\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("valid_loss.csv"),
+            "Wall time,Step,Value\n1688704569.34,56,511.2\n1688704633.96,113,505.9\n",
+        )
+        .unwrap();
+        let run = load(&dir, &LoadOptions::default()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(run.train_loss.len(), 3);
+        assert_eq!(run.val_loss.len(), 2);
+        assert_eq!(run.columns.train_loss.as_deref(), Some("epoch_loss"));
+        assert_eq!(run.columns.val_loss.as_deref(), Some("valid_loss"));
+        // Keras's TensorBoard callback: one tag under train/ and validation/ runs.
+        let name = |f: &str| series::tensorboard_export_tag(Path::new(f));
+        assert_eq!(name("run-validation-tag-epoch_loss.csv"), "val_epoch_loss");
+        assert_eq!(name("run-train-tag-epoch_loss.csv"), "epoch_loss");
+        assert_eq!(name("export.csv"), "export (loss)");
     }
 
     #[test]

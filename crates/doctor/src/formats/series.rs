@@ -111,7 +111,10 @@ impl Table {
     /// Builds the run: picks the step, loss, validation, learning-rate and gradient-norm
     /// columns by name (or override), stitches restarting steps, and estimates steps per epoch
     /// from an epoch column when there is one.
-    pub fn into_run(self, path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
+    pub fn into_run(mut self, path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
+        if let Some(value) = tensorboard_export_value(&self.columns) {
+            self.columns[value] = tensorboard_export_tag(path);
+        }
         let roles: Vec<_> = self.columns.iter().map(|c| classify(c)).collect();
         let picks = pick_columns(&self.columns, &roles, opts, path)?;
         if picks.train.is_none() && picks.val.is_none() {
@@ -233,6 +236,34 @@ impl Table {
         run.steps_per_epoch = steps_per_epoch(&epoch_pairs);
         normalise(&mut run);
         Ok(run)
+    }
+}
+
+/// The `Value` column of a scalar exported from TensorBoard's web page (`Wall time,Step,Value`):
+/// the export does not say which scalar it holds; its file name does.
+pub(crate) fn tensorboard_export_value(columns: &[String]) -> Option<usize> {
+    let names: Vec<String> = columns.iter().map(|c| c.trim().to_lowercase()).collect();
+    (names == ["wall time", "step", "value"]).then_some(2)
+}
+
+/// The scalar a TensorBoard export holds, from its file name: the part after `tag-` in the
+/// name TensorBoard gives it (`run-train-tag-epoch_loss.csv`), else the whole stem
+/// (`valid_loss.csv`); a name that says nothing (`export.csv`) makes it the training loss.
+pub(crate) fn tensorboard_export_tag(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (run, tag) = stem.rsplit_once("tag-").unwrap_or(("", stem.as_str()));
+    // Keras writes the same tag under `train/` and `validation/`: the run part says which.
+    let run_is_val = run
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| super::names::folder_role(w) == Some(super::names::Role::ValLoss));
+    match classify(tag) {
+        Some(_) if run_is_val && !tag.to_lowercase().contains("val") => format!("val_{tag}"),
+        Some(_) => tag.to_string(),
+        None if run_is_val => format!("{tag} (validation loss)"),
+        None => format!("{tag} (loss)"),
     }
 }
 
