@@ -114,6 +114,15 @@ fn tokens(name: &str) -> Vec<String> {
             "testloss" => &["test", "loss"],
             "gradnorm" => &["grad", "norm"],
             "learningrate" => &["learning", "rate"],
+            // YOLOv5's `x/lr0`, `x/lr1`: the learning rate of parameter group N.
+            _ if t.len() > 2
+                && t.starts_with("lr")
+                && t[2..].chars().all(|c| c.is_ascii_digit()) =>
+            {
+                out.push("lr".into());
+                out.push(t[2..].to_string());
+                continue;
+            }
             _ => {
                 out.push(t);
                 continue;
@@ -416,6 +425,7 @@ mod tests {
             "train/lr",
             "lr-AdamW/pg1",
             "lr/group0",
+            "x/lr0",
         ] {
             assert_eq!(role(n), Some(Role::Lr), "{n}");
         }

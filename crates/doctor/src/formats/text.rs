@@ -125,6 +125,15 @@ fn leading_counter(t: &Token) -> bool {
 /// `log.txt` writes): that split's loss, ranked below any name that says `loss`.
 /// Likewise an epoch counter with a phase's name before it (`Fine-Tune Epoch 2 | Train Loss`),
 /// but not a setting (`max epoch`, `steps per epoch`).
+/// `ppl`, `perplexity`, `valid ppl`, `Validation perplexity`: a perplexity, whatever split.
+fn is_perplexity(key: &str) -> bool {
+    key.to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .next_back()
+        .is_some_and(|w| w == "ppl" || w == "perplexity")
+}
+
 fn text_only_name(key: &str) -> Option<(Role, u32)> {
     const BARE: u32 = 1000;
     let lower = key.to_ascii_lowercase();
@@ -134,6 +143,8 @@ fn text_only_name(key: &str) -> Option<(Role, u32)> {
         .collect();
     match words.as_slice() {
         ["train" | "training"] => Some((Role::TrainLoss, BARE)),
+        // OpenNMT's cross-entropy (`xent: 2.31`), beside its accuracy and perplexity.
+        ["xent"] => Some((Role::TrainLoss, 500)),
         ["val" | "valid" | "validation" | "eval"] => Some((Role::ValLoss, BARE)),
         [first @ .., "epoch"]
             if !first.is_empty()
@@ -171,8 +182,12 @@ fn read_line(line: &str) -> LineValues {
         .take_while(|t| leading_counter(t))
         .map(|t| t.value)
         .collect();
+    let mut perplexity = None;
     for (i, t) in tokens.into_iter().enumerate() {
         let Some((role, rank)) = classify(t.key).or_else(|| text_only_name(t.key)) else {
+            if is_perplexity(t.key) && t.value >= 1.0 && t.value.is_finite() {
+                perplexity = perplexity.or(Some(t.value));
+            }
             // An unnamed `S/T` counter (`   200/ 2983 batches` in PyTorch's word-language-model
             // example, or a line that starts with one) is the step.
             let unnamed =
@@ -212,6 +227,11 @@ fn read_line(line: &str) -> LineValues {
             [step] => out.step = Some((step, None)),
             _ => {}
         }
+    }
+    // A line that gives only a perplexity (`Validation perplexity: 1604.68`) gives its loss:
+    // perplexity is e to the cross-entropy in nats.
+    if out.train.is_none() && out.val.is_none() {
+        out.train = perplexity.map(f64::ln);
     }
     // A loss on an evaluation line (`| valid on 'valid' subset | loss 7.1`, `[eval] loss 2.1`)
     // is a validation loss even when its own name does not say so.

@@ -426,3 +426,17 @@ fn two_headerless_columns_of_losses_are_train_and_validation_not_step_and_loss()
     assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
     assert!(run.warnings.is_empty());
 }
+
+#[test]
+fn opennmt_logs_give_xent_and_validation_perplexity() {
+    let run = load(
+        "[2021-03-21 00:29:15,279 INFO] Step 50/ 1000; acc:   3.91; ppl: 147677.56; xent: 11.90; lr: 1.00000; 1893/1982 tok/s;     24 sec\n\
+         [2021-03-21 00:33:29,272 INFO] Step 100/ 1000; acc:   9.12; ppl: 3120.50; xent: 8.05; lr: 1.00000; 1901/1990 tok/s;     48 sec\n\
+         [2021-03-21 00:33:40,001 INFO] Validation perplexity: 1604.68\n\
+         [2021-03-21 00:33:40,002 INFO] Validation accuracy: 11.2\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![50.0, 100.0]);
+    assert_eq!(run.train_loss[0].value, 11.90);
+    assert_eq!(steps(&run.val_loss), vec![100.0]);
+    assert!((run.val_loss[0].value - 1604.68f64.ln()).abs() < 1e-9);
+}
