@@ -129,8 +129,7 @@ fn leading_counter(t: &Token) -> bool {
 fn is_perplexity(key: &str) -> bool {
     key.to_ascii_lowercase()
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .next_back()
+        .rfind(|w| !w.is_empty())
         .is_some_and(|w| w == "ppl" || w == "perplexity")
 }
 
