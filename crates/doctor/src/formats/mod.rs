@@ -193,13 +193,39 @@ pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> 
     let mut run = match parse(format) {
         // Content sniffing can be fooled (a log of Python dicts starts with `{`): a text log
         // is the last resort, and the first error is the one reported.
-        Err(first) if by_name.is_none() && format != Format::Text => {
-            parse(Format::Text).map_err(|_| first)?
-        }
+        Err(first) if by_name.is_none() && format != Format::Text => match parse(Format::Text) {
+            Ok(run) => run,
+            // Neither reading worked: say both, since the file may be a text log that only
+            // starts like JSON (a dump of the settings first).
+            Err(second) => {
+                return Err(DoctorError::parse(
+                    path,
+                    Location::Whole,
+                    format!(
+                        "read as JSON: {}; read as a text log: {}",
+                        error_message(&first),
+                        error_message(&second)
+                    ),
+                ))
+            }
+        },
         result => result?,
     };
     run.name = display_name(path);
     Ok(run)
+}
+
+/// What went wrong, without the path (the combined error names it once).
+fn error_message(e: &DoctorError) -> String {
+    match e {
+        DoctorError::Parse {
+            location, message, ..
+        } => match location {
+            Location::Line(n) => format!("line {n}: {message}"),
+            _ => message.clone(),
+        },
+        other => other.to_string(),
+    }
 }
 
 /// A Hugging Face `all_results.json` / `train_results.json` / `eval_results.json`: one flat
@@ -636,6 +662,22 @@ mod tests {
         assert!(err.contains("all_results.json"), "{err}");
         assert!(
             err.contains("end-of-run summary") && err.contains("trainer_state.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_text_log_that_starts_like_json_says_both_readings_failed() {
+        let text = b"{\n \"bagging_fraction\": 0.8\n}\nsomething that is not a metric\n";
+        let err = load_bytes(text, Path::new("lgbm.txt"), &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lgbm.txt") && err.contains("read as JSON"),
+            "{err}"
+        );
+        assert!(
+            err.contains("read as a text log") && err.contains("--pattern"),
             "{err}"
         );
     }

@@ -96,6 +96,8 @@ const STEP_NAMES: &[&str] = &[
     "updates",
     "num_updates",
     "batch",
+    "mini_batch",
+    "minibatch",
 ];
 
 /// Lower-case word tokens of a name (`lr-Adam` → `lr adam`, `Loss/train` → `loss train`),
@@ -113,6 +115,8 @@ fn tokens(name: &str) -> Vec<String> {
             "evalloss" => &["eval", "loss"],
             "testloss" => &["test", "loss"],
             "gradnorm" => &["grad", "norm"],
+            // XGBoost / LightGBM: `train-logloss`, `valid's binary_logloss`.
+            "logloss" => &["log", "loss"],
             "learningrate" => &["learning", "rate"],
             // YOLOv5's `x/lr0`, `x/lr1`: the learning rate of parameter group N.
             _ if t.len() > 2

@@ -440,3 +440,24 @@ fn opennmt_logs_give_xent_and_validation_perplexity() {
     assert_eq!(steps(&run.val_loss), vec![100.0]);
     assert!((run.val_loss[0].value - 1604.68f64.ln()).abs() < 1e-9);
 }
+
+#[test]
+fn an_epoch_and_a_restarting_mini_batch_counter_make_a_global_step() {
+    // The PyTorch CIFAR-10 tutorial, as people adapt it.
+    let run = load(
+        "[epoch:1, mini-batch: 2000] loss: 2.219\n[epoch:1, mini-batch: 4000] loss: 1.978\n\
+         [epoch:1, mini-batch: 6000] loss: 1.801\n[epoch:2, mini-batch: 2000] loss: 1.655\n\
+         [epoch:2, mini-batch: 4000] loss: 1.602\n[epoch:2, mini-batch: 6000] loss: 1.561\n",
+    );
+    assert_eq!(
+        steps(&run.train_loss),
+        vec![2000.0, 4000.0, 6000.0, 8000.0, 10000.0, 12000.0]
+    );
+}
+
+#[test]
+fn gradient_boosting_eval_lines_give_their_logloss() {
+    let run = load("[10]\ttrain-logloss:0.5512\tvalid-logloss:0.6011\n[20]\ttrain-logloss:0.4810\tvalid-logloss:0.5523\n");
+    assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
+    assert_eq!(run.val_loss[1].value, 0.5523);
+}
