@@ -6,6 +6,7 @@
 //! `step`, `loss` and optionally `val` overrides the heuristics.
 
 use super::names::{classify, is_val_marker, Role};
+use super::pasted::{bare_numbers, parse_with_pattern};
 use super::series::{normalise, steps_per_epoch, StepStitcher};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
@@ -402,7 +403,7 @@ impl StepTracker {
     }
 }
 
-fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+pub(super) fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     // `\r` separates progress-bar updates (Keras, tqdm) within one physical line.
     text.split('\n')
         .enumerate()
@@ -527,181 +528,6 @@ fn keep_last_fresh_run(run: &mut Run, restarts: &[(usize, usize, f64)], path: &P
          another; reading the last one only",
         path.display()
     ));
-}
-
-/// Whether the rows' first column is a step counter (or an epoch fraction): it rises, except
-/// where the count starts again; a loss falls.
-fn counts(rows: &[Vec<f64>]) -> bool {
-    let first: Vec<f64> = rows.iter().map(|r| r[0]).collect();
-    let rises = first.windows(2).filter(|w| w[1] > w[0]).count();
-    first.iter().all(|v| *v >= 0.0) && 2 * rises >= first.len().saturating_sub(1)
-}
-
-/// Numbers with no names, as people paste them: one loss per line, `step loss` pairs (a
-/// headerless two-column table, any of tab, comma, semicolon or spaces between), or a single
-/// line of losses (`0.66, 0.80, 4.27`). Every non-empty line must be numbers only, else this
-/// is not such a paste.
-fn bare_numbers(text: &str, path: &Path) -> Option<Run> {
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            l.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-                .filter(|c| !c.is_empty())
-                .map(super::table::parse_number)
-                .collect::<Option<Vec<f64>>>()
-        })
-        .collect::<Option<_>>()?;
-    let widths: Vec<usize> = rows.iter().map(Vec::len).collect();
-    let mut run = Run::default();
-    let points: Vec<Point> = match widths.as_slice() {
-        [] => return None,
-        // One line of losses.
-        [w] if *w >= 2 => rows[0]
-            .iter()
-            .enumerate()
-            .map(|(i, &value)| Point {
-                step: i as f64,
-                value,
-            })
-            .collect(),
-        _ if widths.iter().all(|&w| w == 1) => rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Point {
-                step: i as f64,
-                value: r[0],
-            })
-            .collect(),
-        // `step loss` (a third column, when present, is read as validation loss), when the
-        // first column counts: whole numbers that only go back to restart.
-        _ if widths.iter().all(|&w| w == 2 || w == 3) && counts(&rows) => {
-            let mut stitcher = StepStitcher::default();
-            let mut out = Vec::new();
-            for r in &rows {
-                let step = stitcher.global(r[0]);
-                out.push(Point { step, value: r[1] });
-                if let Some(&value) = r.get(2) {
-                    run.val_loss.push(Point { step, value });
-                }
-            }
-            run.columns = crate::SeriesNames {
-                step: Some("column 1".into()),
-                train_loss: Some("column 2".into()),
-                val_loss: run.val_loss.first().map(|_| "column 3".into()),
-                ..Default::default()
-            };
-            out
-        }
-        // Two columns of losses with no step (a `loss, val_loss` history saved without its
-        // header): one row per logged step, and a warning, since this is a guess.
-        _ if widths.iter().all(|&w| w == 2) => {
-            run.val_loss = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| Point {
-                    step: i as f64,
-                    value: r[1],
-                })
-                .collect();
-            run.columns = crate::SeriesNames {
-                step: Some("row number".into()),
-                train_loss: Some("column 1".into()),
-                val_loss: Some("column 2".into()),
-                ..Default::default()
-            };
-            run.warnings.push(format!(
-                "{}: no header, and the first column does not count steps: read as a training \
-                 loss (column 1) and a validation loss (column 2), one row per logged step; add a \
-                 header (step,loss,val_loss) if that is wrong",
-                path.display()
-            ));
-            rows.iter()
-                .enumerate()
-                .map(|(i, r)| Point {
-                    step: i as f64,
-                    value: r[0],
-                })
-                .collect()
-        }
-        _ => return None,
-    };
-    run.train_loss = points;
-    normalise(&mut run);
-    Some(run)
-}
-
-/// `--pattern`: a regex with named groups `step` and `loss` (and optionally `val`).
-fn parse_with_pattern(text: &str, pattern: &str, path: &Path) -> Result<Run, DoctorError> {
-    let re = Regex::new(pattern)
-        .map_err(|e| DoctorError::Usage(format!("--pattern is not a valid regex: {e}")))?;
-    let names: Vec<&str> = re.capture_names().flatten().collect();
-    if !names.contains(&"loss") && !names.contains(&"val") {
-        return Err(DoctorError::Usage(
-            "--pattern needs a named group `loss` (or `val`), like `step (?P<step>\\d+) loss (?P<loss>[\\d.]+)`"
-                .into(),
-        ));
-    }
-    let has_step_group = names.contains(&"step");
-    let mut run = Run::default();
-    let mut stitcher = StepStitcher::default();
-    let mut last_step = None;
-    let mut count = 0usize;
-    for (line_no, line) in split_lines(text) {
-        let Some(caps) = re.captures(line) else {
-            continue;
-        };
-        let number = |name: &str| -> Result<Option<f64>, DoctorError> {
-            match caps.name(name) {
-                None => Ok(None),
-                Some(m) => super::table::parse_number(m.as_str())
-                    .map(Some)
-                    .ok_or_else(|| {
-                        DoctorError::parse(
-                            path,
-                            Location::Line(line_no),
-                            format!(
-                                "--pattern group `{name}` matched {:?}, expected a number",
-                                m.as_str()
-                            ),
-                        )
-                    }),
-            }
-        };
-        // Without a `step` group the n-th matching line is step n; with one, a line whose
-        // alternative has no step (a validation line) belongs to the last step seen.
-        let step = match number("step")? {
-            Some(s) => stitcher.global(s),
-            None if has_step_group => last_step.unwrap_or(count as f64),
-            None => count as f64,
-        };
-        last_step = Some(step);
-        count += 1;
-        if let Some(value) = number("loss")? {
-            run.train_loss.push(Point { step, value });
-        }
-        if let Some(value) = number("val")? {
-            run.val_loss.push(Point { step, value });
-        }
-    }
-    if run.train_loss.is_empty() && run.val_loss.is_empty() {
-        return Err(DoctorError::parse(
-            path,
-            Location::Whole,
-            format!("no line matched --pattern {pattern:?} with a loss"),
-        ));
-    }
-    let matched = run.train_loss.len();
-    normalise(&mut run);
-    if run.train_loss.len() < matched {
-        run.warnings.push(format!(
-            "{} of the {matched} training losses matched by --pattern share a step with a later \
-             one; the last value at each step is kept",
-            matched - run.train_loss.len()
-        ));
-    }
-    Ok(run)
 }
 
 #[cfg(test)]

@@ -1,0 +1,310 @@
+//! Tests of format detection, folder discovery and the loaders' errors.
+use super::*;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("doctor-formats-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn detection_by_name_then_content() {
+    let p = |s: &str| PathBuf::from(s);
+    assert_eq!(
+        detect(&p("a/events.out.tfevents.1.x"), b""),
+        Format::TensorBoard
+    );
+    assert_eq!(
+        detect(&p("trainer_state.json"), b"{}"),
+        Format::JsonDocument
+    );
+    assert_eq!(detect(&p("x.jsonl"), b""), Format::JsonLines);
+    assert_eq!(detect(&p("x.tsv"), b"step\tloss\n"), Format::Table);
+    assert_eq!(
+        detect(&p("x.json"), b"{\n \"log_history\": []\n}"),
+        Format::JsonDocument
+    );
+    assert_eq!(
+        detect(&p("x.json"), b"{\"step\":1,\"loss\":2}\n"),
+        Format::JsonLines
+    );
+    assert_eq!(detect(&p("x.txt"), b"step,loss\n1,2.5\n"), Format::Table);
+    assert_eq!(
+        detect(&p("x.txt"), b"step 0: train loss 4.2, val loss 4.3\n"),
+        Format::Text
+    );
+    let mut tb = Vec::new();
+    tfrecord::write_record(&mut tb, b"x");
+    assert_eq!(detect(&p("run.bin"), &tb), Format::TensorBoard);
+}
+
+#[test]
+fn python_dict_log_falls_back_to_text() {
+    let log = "{'loss': 2.5, 'learning_rate': 1e-05, 'epoch': 0.5}\n\
+               {'eval_loss': 2.4, 'epoch': 0.5}\n{'loss': 2.0, 'learning_rate': 1e-05, 'epoch': 1.0}\n";
+    let run = load_bytes(
+        log.as_bytes(),
+        Path::new("stdout.log"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(run.train_loss.len(), 2);
+    assert_eq!(run.val_loss.len(), 1);
+    assert_eq!(run.lr.len(), 2);
+    // Garbage that looks like JSON keeps the JSON error.
+    let err = load_bytes(b"{ nope", Path::new("x"), &LoadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("JSON"), "{err}");
+}
+
+#[test]
+fn hugging_face_output_folder_uses_latest_checkpoint() {
+    let dir = temp_dir("hf");
+    for (n, loss) in [(500, 2.0), (1000, 1.5)] {
+        let ck = dir.join(format!("checkpoint-{n}"));
+        std::fs::create_dir_all(&ck).unwrap();
+        std::fs::write(
+            ck.join("trainer_state.json"),
+            format!(r#"{{"log_history": [{{"loss": {loss}, "step": {n}}}]}}"#),
+        )
+        .unwrap();
+    }
+    let run = load(&dir, &LoadOptions::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let run = run.unwrap();
+    assert_eq!(
+        run.train_loss,
+        vec![crate::Point {
+            step: 1000.0,
+            value: 1.5
+        }]
+    );
+}
+
+#[test]
+fn lightning_project_folder_uses_the_latest_version() {
+    let dir = temp_dir("lightning");
+    for (n, loss) in [(0, 2.0), (2, 1.5)] {
+        let v = dir.join(format!("lightning_logs/version_{n}"));
+        std::fs::create_dir_all(&v).unwrap();
+        std::fs::write(
+            v.join("metrics.csv"),
+            format!("step,train_loss\n10,{loss}\n"),
+        )
+        .unwrap();
+    }
+    let run = load(&dir, &LoadOptions::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let run = run.unwrap();
+    assert_eq!(run.train_loss.len(), 1);
+    assert_eq!(run.train_loss[0].value, 1.5);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("version_2")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
+fn an_end_of_run_summary_says_what_it_is() {
+    let summary = br#"{
+"epoch": 1.36,
+"total_flos": 1.6e+20,
+"train_loss": 0.2447,
+"train_runtime": 28624.551
+}"#;
+    let err = load_bytes(
+        summary,
+        Path::new("all_results.json"),
+        &LoadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("all_results.json"), "{err}");
+    assert!(
+        err.contains("end-of-run summary") && err.contains("trainer_state.json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_text_log_that_starts_like_json_says_both_readings_failed() {
+    let text = b"{\n \"bagging_fraction\": 0.8\n}\nsomething that is not a metric\n";
+    let err = load_bytes(text, Path::new("lgbm.txt"), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("lgbm.txt") && err.contains("read as JSON"),
+        "{err}"
+    );
+    assert!(
+        err.contains("read as a text log") && err.contains("--pattern"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_git_lfs_pointer_says_what_it_is() {
+    let bytes = b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n";
+    let err = load_bytes(bytes, Path::new("metrics.jsonl"), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("metrics.jsonl") && err.contains("git lfs pull"),
+        "{err}"
+    );
+}
+
+#[test]
+fn column_options_on_a_text_log_are_an_error_not_ignored() {
+    let opts = LoadOptions {
+        loss_col: Some("foo".into()),
+        ..LoadOptions::default()
+    };
+    let err = load_bytes(
+        b"step 1 loss 2.0\nstep 2 loss 1.9\n",
+        Path::new("log.txt"),
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("--loss-col") && err.contains("--pattern"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rnnlab_run_folder_with_meta() {
+    let dir = temp_dir("run");
+    std::fs::write(
+        dir.join("metrics.jsonl"),
+        "{\"step\":1,\"epoch\":0.5,\"loss\":4.0}\n{\"step\":2,\"epoch\":1.0,\"loss\":3.5}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("meta.json"),
+        r#"{"vocab_size": 65, "steps_per_epoch": 2, "references": {"unigram": 3.3, "bigram": 2.5}}"#,
+    )
+    .unwrap();
+    let run = load(&dir, &LoadOptions::default());
+    let with_opts = load(
+        &dir,
+        &LoadOptions {
+            steps_per_epoch: Some(7.0),
+            ..LoadOptions::default()
+        },
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let run = run.unwrap();
+    assert_eq!(run.train_loss.len(), 2);
+    assert_eq!(run.vocab_size, Some(65));
+    assert_eq!(run.references.unigram, Some(3.3));
+    assert!((run.references.ln_vocab.unwrap() - 65f64.ln()).abs() < 1e-12);
+    assert_eq!(run.steps_per_epoch, Some(2.0));
+    assert_eq!(with_opts.unwrap().steps_per_epoch, Some(7.0));
+}
+
+#[test]
+fn load_many_merges_train_and_val_folders() {
+    use tensorboard::testwrite::simple;
+    let dir = temp_dir("many");
+    let mut paths = Vec::new();
+    for (sub, tag) in [("train", "loss"), ("val", "loss")] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        let mut out = Vec::new();
+        for step in [10, 20] {
+            simple(&mut out, step, tag, 2.0);
+        }
+        std::fs::write(dir.join(sub).join("events.out.tfevents.9"), out).unwrap();
+        paths.push(dir.join(sub));
+    }
+    let run = load_many(&paths, &LoadOptions::default());
+    let whole = load(&dir, &LoadOptions::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let run = run.unwrap();
+    assert_eq!((run.train_loss.len(), run.val_loss.len()), (2, 2));
+    assert_eq!(run.name, "train + val");
+    let whole = whole.unwrap();
+    assert_eq!((whole.train_loss.len(), whole.val_loss.len()), (2, 2));
+}
+
+#[test]
+fn a_folder_finds_a_keras_log_or_the_one_run_below_it() {
+    let keras = "epoch,loss,val_loss\n0,2.0,2.1\n1,1.5,1.7\n2,1.2,1.5\n";
+    // A folder holding Keras's `training.log` beside other files.
+    let dir = temp_dir("keras");
+    std::fs::write(dir.join("training.log"), keras).unwrap();
+    std::fs::write(dir.join("model.h5"), b"not a log").unwrap();
+    let run = load(&dir, &LoadOptions::default()).unwrap();
+    assert_eq!(run.train_loss.len(), 3);
+    // A repository whose run sits one folder down (`results/log.txt`), among other files.
+    let repo = temp_dir("repo");
+    std::fs::create_dir_all(repo.join("results")).unwrap();
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(repo.join("README.md"), b"# a model").unwrap();
+    std::fs::write(repo.join("src/a.py"), b"print(1)").unwrap();
+    std::fs::write(repo.join("src/b.py"), b"print(2)").unwrap();
+    std::fs::write(
+        repo.join("results/log.txt"),
+        b"step 1 loss 2.0\nstep 2 loss 1.8\n",
+    )
+    .unwrap();
+    let run = load(&repo, &LoadOptions::default()).unwrap();
+    assert_eq!(run.train_loss.len(), 2);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("results/log.txt")),
+        "{:?}",
+        run.warnings
+    );
+    // Two runs below: the error names both.
+    std::fs::create_dir_all(repo.join("old")).unwrap();
+    std::fs::write(repo.join("old/training.log"), keras).unwrap();
+    let err = load(&repo, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&repo).unwrap();
+    assert!(
+        err.contains("old/training.log") && err.contains("results/log.txt"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tensorboard_csv_exports_are_named_by_their_file() {
+    let dir = temp_dir("tbcsv");
+    std::fs::write(
+        dir.join("run-train-tag-epoch_loss.csv"),
+        "Wall time,Step,Value\n1688704569.88,56,524.1\n1688704633.95,113,510.9\n1688704700.1,170,480.2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("valid_loss.csv"),
+        "Wall time,Step,Value\n1688704569.34,56,511.2\n1688704633.96,113,505.9\n",
+    )
+    .unwrap();
+    let run = load(&dir, &LoadOptions::default()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(run.train_loss.len(), 3);
+    assert_eq!(run.val_loss.len(), 2);
+    assert_eq!(run.columns.train_loss.as_deref(), Some("epoch_loss"));
+    assert_eq!(run.columns.val_loss.as_deref(), Some("valid_loss"));
+    // Keras's TensorBoard callback: one tag under train/ and validation/ runs.
+    let name = |f: &str| series::tensorboard_export_tag(Path::new(f));
+    assert_eq!(name("run-validation-tag-epoch_loss.csv"), "val_epoch_loss");
+    assert_eq!(name("run-train-tag-epoch_loss.csv"), "epoch_loss");
+    assert_eq!(name("export.csv"), "export (loss)");
+}
+
+#[test]
+fn empty_folder_and_missing_file_name_the_path() {
+    let dir = temp_dir("empty");
+    let err = load(&dir, &LoadOptions::default()).unwrap_err().to_string();
+    let missing = load(&dir.join("nope.csv"), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(err.contains("expected a run folder"), "{err}");
+    assert!(missing.contains("nope.csv"), "{missing}");
+}
