@@ -10,8 +10,9 @@ use crate::error::{DoctorError, Location};
 use crate::{Result, Run};
 use std::path::{Path, PathBuf};
 
-/// The training-curve file a run folder holds, in order of preference.
-fn run_file_in(dir: &Path) -> Result<Option<PathBuf>> {
+/// The training-curve file a run folder holds, in order of preference; `lone_file` also takes
+/// the folder's only log file, whatever its name (not one level down: `data/train.csv`).
+fn run_file_in(dir: &Path, lone_file: bool) -> Result<Option<PathBuf>> {
     for name in ["metrics.jsonl", "trainer_state.json", "trainer_log.jsonl"] {
         let p = dir.join(name);
         if p.is_file() {
@@ -42,6 +43,9 @@ fn run_file_in(dir: &Path) -> Result<Option<PathBuf>> {
         if p.is_file() {
             return Ok(Some(p));
         }
+    }
+    if !lone_file {
+        return Ok(None);
     }
     // A folder holding one log file (by its extension) holds that run.
     let is_log = |p: &Path| {
@@ -114,7 +118,7 @@ fn run_file_below(dir: &Path) -> Result<Option<PathBuf>> {
     subdirs.sort();
     let mut found = Vec::new();
     for sub in subdirs {
-        if let Some(file) = run_file_in(&sub)? {
+        if let Some(file) = run_file_in(&sub, false)? {
             found.push(file);
         }
     }
@@ -161,7 +165,7 @@ fn latest_numbered(dir: &Path, prefix: &str, file: &str) -> Result<Option<PathBu
 
 pub(super) fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
     let has_events = !tensorboard::event_files(dir)?.is_empty();
-    let file = match run_file_in(dir)? {
+    let file = match run_file_in(dir, true)? {
         Some(file) => Some(file),
         None if !has_events => run_file_below(dir)?,
         None => None,
