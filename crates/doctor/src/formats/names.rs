@@ -98,6 +98,9 @@ const STEP_NAMES: &[&str] = &[
     "batch",
     "mini_batch",
     "minibatch",
+    // stable-baselines3: environment steps, then gradient updates.
+    "total_timesteps",
+    "n_updates",
 ];
 
 /// Lower-case word tokens of a name (`lr-Adam` → `lr adam`, `Loss/train` → `loss train`),

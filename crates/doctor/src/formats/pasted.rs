@@ -5,7 +5,7 @@
 use regex::Regex;
 use std::path::Path;
 
-use super::series::{normalise, StepStitcher};
+use super::series::{normalise, Row, StepStitcher, Table};
 use super::text::split_lines;
 use crate::error::{DoctorError, Location};
 use crate::{Point, Run};
@@ -187,4 +187,46 @@ pub(super) fn parse_with_pattern(
         ));
     }
     Ok(run)
+}
+
+/// Tables of `| key | value |` rows, one per logging step, between lines of dashes, as
+/// stable-baselines3 prints them (`| train/ |` rows name a section; `|    loss | -0.0199 |`
+/// under it). Each table is a row of a [`Table`] whose columns are the keys, so the usual
+/// names pick the loss (`loss` over `value_loss`) and the step (`total_timesteps`).
+pub(super) fn key_value_blocks(text: &str) -> Option<Table> {
+    let mut table = Table::default();
+    let mut index = std::collections::HashMap::new();
+    let mut cells: Vec<(usize, f64)> = Vec::new();
+    let mut blocks = 0usize;
+    for line in text.lines().map(str::trim) {
+        let is_rule = line.len() >= 3 && line.chars().all(|c| c == '-');
+        if is_rule {
+            if !cells.is_empty() {
+                table.rows.push(Row {
+                    cells: std::mem::take(&mut cells),
+                });
+                blocks += 1;
+            }
+            continue;
+        }
+        let Some(inner) = line.strip_prefix('|').and_then(|l| l.strip_suffix('|')) else {
+            continue;
+        };
+        let Some((key, value)) = inner.split_once('|') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key.ends_with('/') || value.is_empty() {
+            continue; // a section's name
+        }
+        if let Some(v) = super::table::parse_number(value) {
+            let col = table.column(key, &mut index);
+            cells.push((col, v));
+        }
+    }
+    if !cells.is_empty() {
+        table.rows.push(Row { cells });
+        blocks += 1;
+    }
+    (blocks >= 2).then_some(table)
 }

@@ -81,14 +81,14 @@ impl StepStitcher {
 
 /// Rows of named numbers, sparse: (column index, value). Produced by the CSV, JSON-lines and
 /// Hugging Face readers.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Row>,
     pub events: Vec<Event>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub cells: Vec<(usize, f64)>,
 }

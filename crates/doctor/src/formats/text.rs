@@ -6,7 +6,7 @@
 //! `step`, `loss` and optionally `val` overrides the heuristics.
 
 use super::names::{classify, is_val_marker, Role};
-use super::pasted::{bare_numbers, parse_with_pattern};
+use super::pasted::{bare_numbers, key_value_blocks, parse_with_pattern};
 use super::series::{normalise, steps_per_epoch, StepStitcher};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
@@ -473,6 +473,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         }
     }
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
+        if let Some(table) = key_value_blocks(&text) {
+            return signed_objective_aside(table, path, opts);
+        }
         return bare_numbers(&text, path).ok_or_else(|| no_points_error(path));
     }
     keep_last_fresh_run(&mut run, &restarts, path);
@@ -493,6 +496,38 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         .per_epoch_total
         .or_else(|| steps_per_epoch(&tracker.epoch_pairs));
     normalise(&mut run);
+    Ok(run)
+}
+
+/// Reinforcement-learning tables (stable-baselines3) log a total `loss` that is signed by
+/// design (policy-gradient and entropy terms): judging it as a loss that must stay positive
+/// would be wrong, so where it goes negative and a `value_loss` (a squared error) is logged,
+/// that is judged instead, and a warning says so.
+fn signed_objective_aside(
+    table: super::series::Table,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<Run, DoctorError> {
+    let has_value_loss = table.columns.iter().any(|c| c == "value_loss");
+    if !has_value_loss {
+        return table.into_run(path, opts);
+    }
+    let first = table.clone().into_run(path, opts)?;
+    if first.columns.train_loss.as_deref() != Some("loss")
+        || first.train_loss.iter().all(|p| p.value >= 0.0)
+    {
+        return Ok(first);
+    }
+    let value_opts = LoadOptions {
+        loss_col: Some("value_loss".into()),
+        ..opts.clone()
+    };
+    let mut run = table.into_run(path, &value_opts)?;
+    run.warnings.push(format!(
+        "{}: the total `loss` goes negative, as a policy-gradient objective does; judging \
+         `value_loss` (the value function's squared error) instead",
+        path.display()
+    ));
     Ok(run)
 }
 

@@ -461,3 +461,41 @@ fn gradient_boosting_eval_lines_give_their_logloss() {
     assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
     assert_eq!(run.val_loss[1].value, 0.5523);
 }
+
+#[test]
+fn stable_baselines_tables_are_rows_and_a_signed_total_loss_is_set_aside() {
+    let block = |it: u32, loss: f64, value: f64| {
+        format!(
+            "------------------------------------------\n\
+             | time/                   |              |\n\
+             |    iterations           | {it}            |\n\
+             |    total_timesteps      | {}         |\n\
+             | train/                  |              |\n\
+             |    learning_rate        | 0.0003       |\n\
+             |    loss                 | {loss}      |\n\
+             |    n_updates            | {}           |\n\
+             |    value_loss           | {value}        |\n\
+             ------------------------------------------\n",
+            it * 2048,
+            it * 10
+        )
+    };
+    let text: String = [(2, -0.0199, 0.049), (3, -0.0789, 0.0114), (4, 0.012, 0.03)]
+        .iter()
+        .map(|&(i, l, v)| block(i, l, v))
+        .collect();
+    let run = parse(
+        text.as_bytes(),
+        Path::new("ppo.log"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(run.train_loss.len(), 3);
+    assert_eq!(run.train_loss[1].value, 0.0114);
+    assert_eq!(run.columns.train_loss.as_deref(), Some("value_loss"));
+    assert!(
+        run.warnings.iter().any(|w| w.contains("policy-gradient")),
+        "{:?}",
+        run.warnings
+    );
+}
