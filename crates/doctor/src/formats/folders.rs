@@ -75,18 +75,13 @@ fn tensorboard_exports_in(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
         .collect();
     csvs.sort();
+    // Only the header line is read.
     let is_export = |p: &PathBuf| -> bool {
-        let Ok(text) = std::fs::read_to_string(p) else {
-            return false;
-        };
-        let header: Vec<String> = text
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .split(',')
-            .map(String::from)
-            .collect();
-        series::tensorboard_export_value(&header).is_some()
+        use std::io::BufRead;
+        let mut first = String::new();
+        let read = std::fs::File::open(p).map(|f| std::io::BufReader::new(f).read_line(&mut first));
+        let header: Vec<String> = first.trim_end().split(',').map(String::from).collect();
+        read.is_ok() && series::tensorboard_export_value(&header).is_some()
     };
     Ok((!csvs.is_empty() && csvs.iter().all(is_export)).then_some(csvs))
 }

@@ -81,14 +81,14 @@ impl StepStitcher {
 
 /// Rows of named numbers, sparse: (column index, value). Produced by the CSV, JSON-lines and
 /// Hugging Face readers.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Row>,
     pub events: Vec<Event>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Row {
     pub cells: Vec<(usize, f64)>,
 }
@@ -152,43 +152,37 @@ impl Table {
                 .iter()
                 .any(|&c| cell(row, c).is_some())
         };
-        let first_row = match step_col {
-            Some(_) => {
-                let steps: Vec<(f64, Option<f64>)> = self
-                    .rows
-                    .iter()
-                    .filter(|r| plotted(r))
-                    .filter_map(|r| {
-                        let s = cell(r, step_col).filter(|s| s.is_finite())?;
-                        Some((s, cell(r, picks.train.or(picks.val))))
-                    })
-                    .collect();
-                match last_fresh_start(&steps) {
-                    Some(start) => {
-                        let (s, loss) = steps[start];
-                        run.warnings.push(format!(
-                            "{}: the step counter starts again at {} (record {} of {}) with the loss back at {} \
-                             (the file's first {}): several runs were appended to this file; reading the \
-                             last one only",
-                            path.display(),
-                            s,
-                            start + 1,
-                            steps.len(),
-                            loss.map_or("?".into(), |v| format!("{v:.4}")),
-                            steps.iter().find_map(|p| p.1).map_or("?".into(), |v| format!("{v:.4}")),
-                        ));
-                        // The row of the `start`-th record that has a step.
-                        self.rows
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, r)| {
-                                plotted(r) && cell(r, step_col).is_some_and(f64::is_finite)
-                            })
-                            .nth(start)
-                            .map_or(0, |(i, _)| i)
-                    }
-                    None => 0,
-                }
+        // The records with a step, as (row, step, loss): where the last of several runs
+        // appended to the file begins.
+        let records: Vec<(usize, f64, Option<f64>)> = match step_col {
+            Some(_) => self
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| plotted(r))
+                .filter_map(|(i, r)| {
+                    let s = cell(r, step_col).filter(|s| s.is_finite())?;
+                    Some((i, s, cell(r, picks.train.or(picks.val))))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let steps: Vec<(f64, Option<f64>)> = records.iter().map(|r| (r.1, r.2)).collect();
+        let first_row = match last_fresh_start(&steps) {
+            Some(start) => {
+                let (s, loss) = steps[start];
+                run.warnings.push(format!(
+                    "{}: the step counter starts again at {} (record {} of {}) with the loss back at {} \
+                     (the file's first {}): several runs were appended to this file; reading the \
+                     last one only",
+                    path.display(),
+                    s,
+                    start + 1,
+                    steps.len(),
+                    loss.map_or("?".into(), |v| format!("{v:.4}")),
+                    steps.iter().find_map(|p| p.1).map_or("?".into(), |v| format!("{v:.4}")),
+                ));
+                records[start].0
             }
             None => 0,
         };

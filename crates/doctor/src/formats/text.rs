@@ -508,15 +508,17 @@ fn signed_objective_aside(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<Run, DoctorError> {
-    let has_value_loss = table.columns.iter().any(|c| c == "value_loss");
-    if !has_value_loss {
+    let column = |name: &str| table.columns.iter().position(|c| c == name);
+    let signed = match (column("loss"), column("value_loss")) {
+        (Some(loss), Some(_)) => table
+            .rows
+            .iter()
+            .flat_map(|r| &r.cells)
+            .any(|&(c, v)| c == loss && v < 0.0),
+        _ => false,
+    };
+    if !signed {
         return table.into_run(path, opts);
-    }
-    let first = table.clone().into_run(path, opts)?;
-    if first.columns.train_loss.as_deref() != Some("loss")
-        || first.train_loss.iter().all(|p| p.value >= 0.0)
-    {
-        return Ok(first);
     }
     let value_opts = LoadOptions {
         loss_col: Some("value_loss".into()),
