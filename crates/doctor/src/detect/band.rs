@@ -1,13 +1,17 @@
 //! The noise band: how widely the raw points scatter around their running median, early and
 //! late in the run. A stable band is a sign of health; one that widens several-fold while the
 //! run goes on says the optimizer started bouncing (a learning rate too high for where the run
-//! now is, or loss terms that fight each other).
+//! now is, or loss terms that fight each other). A band that is wide and bursts upward while
+//! the loss still falls says the same (`wide_band_while_improving`, called by the progress
+//! judgement, which owns the trend).
 
 use serde_json::json;
 
-use crate::detect::stats::{median, robust_sd, rolling_median};
-use crate::detect::{finding, Ctx, Span};
+use crate::detect::stats::{median, quantile, robust_sd, rolling_median};
+use crate::detect::trend::Trend;
+use crate::detect::{finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
+use crate::Point;
 
 /// How many times wider the late band must be than the early one to count as widening, and
 /// how wide it must be at least (relative spread).
@@ -15,6 +19,8 @@ const WIDENS: f64 = 5.0;
 const WIDE_LATE: f64 = 0.05;
 /// How many times wider the late band must be in loss units.
 const WIDENS_ABSOLUTE: f64 = 2.0;
+/// Relative noise above which a language model's still-falling loss is called oscillating.
+const WIDE_LM_NOISE: f64 = 0.10;
 
 /// Relative spread (robust sd of the residuals against a rolling median, over the level) of
 /// the second and the last fifth of the training points, with their median levels.
@@ -78,6 +84,85 @@ pub fn widening(ctx: &Ctx) -> Option<Finding> {
         "Decay the learning rate from where the band widens (or lower it ×0.3); with a loss that is a sum \
          of terms, reweight or normalise the terms that swing.",
     ))
+}
+
+/// A language model's loss is a mean over the tokens of a batch. A band wider than
+/// [`WIDE_LM_NOISE`] of the level (robust sd) whose shape says the optimizer bounces (see
+/// [`band_shape`]) is oscillation even while the trend still falls: the LR is too high (or the
+/// batch too small) for where the run is. Only with a known vocabulary, where the loss is
+/// known to be a per-token mean.
+pub fn wide_band_while_improving(
+    ctx: &Ctx,
+    band: f64,
+    train: &Trend,
+    val: Option<Trend>,
+    rate_text: &str,
+) -> Option<Finding> {
+    // Only with a known vocabulary.
+    ctx.refs.ln_vocab?;
+    if band < WIDE_LM_NOISE {
+        return None;
+    }
+    // Small batches alone also give a wide band, but of independent, near-symmetric draws.
+    // An optimizer bouncing leaves a mark sampling cannot: bursts upward (the loss jumps after
+    // a bad step and falls back) and deviations that persist from one logged point to the next.
+    let shape = band_shape(&ctx.train, train.from, train.to);
+    if shape.upward_skew < 1.5 && shape.lag1 < 0.15 {
+        return None;
+    }
+    Some(finding(
+        FindingKind::Oscillation,
+        Severity::Warning,
+        Span::range(train.from, train.to),
+        format!(
+            "Loss swings in a wide band (robust sd {:.0}% of the level {}) with bursts upward, as \
+             after overshooting optimizer steps, from step {} to {}{}; it still falls ({rate_text}), \
+             but slower and noisier than at a lower LR.",
+            100.0 * band,
+            num(train.level),
+            step_str(train.from),
+            step_str(train.to),
+            val.map_or(String::new(), |v| format!(", validation at {}", num(v.level)))
+        ),
+        json!({ "relative_noise": band, "level": train.level, "wide_above": WIDE_LM_NOISE,
+                "upward_skew": shape.upward_skew, "lag1_autocorrelation": shape.lag1,
+                "lr_at_end": ctx.lr_at(train.to) }),
+        "Lower the learning rate ×0.3 or raise the batch size ×4 (or accumulate gradients); decay the LR \
+         as the loss falls.",
+    ))
+}
+
+struct BandShape {
+    /// (q90 − median) / (median − q10) of the residuals: 1 for symmetric noise.
+    upward_skew: f64,
+    /// Lag-1 autocorrelation of the residuals: 0 for independent batches.
+    lag1: f64,
+}
+
+/// How the raw points over `[from, to]` scatter around their rolling median.
+fn band_shape(points: &[Point], from: f64, to: f64) -> BandShape {
+    let a = points.partition_point(|p| p.step < from);
+    let b = points.partition_point(|p| p.step <= to);
+    let xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();
+    let base = rolling_median(&xs, 5);
+    let r: Vec<f64> = xs.iter().zip(&base).map(|(x, m)| x - m).collect();
+    let (q10, q50, q90) = (quantile(&r, 0.1), quantile(&r, 0.5), quantile(&r, 0.9));
+    let upward_skew = (q90 - q50) / (q50 - q10).max(1e-12);
+    let mean = r.iter().sum::<f64>() / r.len().max(1) as f64;
+    let var: f64 = r.iter().map(|v| (v - mean).powi(2)).sum();
+    let cov: f64 = r.windows(2).map(|w| (w[0] - mean) * (w[1] - mean)).sum();
+    let lag1 = if var > 0.0 { cov / var } else { 0.0 };
+    BandShape { upward_skew, lag1 }
+}
+
+/// Robust spread of the raw points around their rolling median, relative to the level.
+pub fn relative_noise(points: &[Point], from: f64, to: f64, level: f64) -> f64 {
+    let a = points.partition_point(|p| p.step < from);
+    let b = points.partition_point(|p| p.step <= to);
+    let xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();
+    let base = rolling_median(&xs, 5);
+    let r: Vec<f64> = xs.iter().zip(&base).map(|(x, m)| x - m).collect();
+    robust_sd(&r) * (11.0f64 / 10.0).sqrt() / level.abs().max(1e-9)
 }
 
 #[cfg(test)]

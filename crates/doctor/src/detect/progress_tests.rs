@@ -2,6 +2,7 @@
 //! healthy near-misses.
 use super::*;
 use crate::detect::test_support::{curve, run_with, Noise};
+use crate::Point;
 
 fn noisy(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Point> {
     let mut rng = Noise::new(seed);
