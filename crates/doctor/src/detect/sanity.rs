@@ -307,6 +307,16 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
         "Scale the output layer's initial weights down (e.g. std 0.02 or zero-init the \
                        head/bias) so the first loss is ≈ ln V, check that the loss is averaged per \
                        token (not summed over the sequence), and add 100–200 warmup steps.";
+    let implausible = match ctx.refs.ln_vocab {
+        Some(lnv) => init > (1.2 * lnv).max(lnv + 0.7),
+        None => ctx.family.is_cross_entropy() && t[0].value.max(init) > MAX_LN_VOCAB + 0.5,
+    };
+    if let Some(f) = implausible
+        .then(|| held_up_by_the_lr(ctx, t[0].value.max(init)))
+        .flatten()
+    {
+        return vec![f];
+    }
     match ctx.refs.ln_vocab {
         Some(lnv) => {
             if init > (1.2 * lnv).max(lnv + 0.7) {
@@ -373,14 +383,52 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
     }
 }
 
+/// How many of the first points stay within 15% of the first loss.
+fn points_held_at(t: &[crate::Point], start: f64) -> usize {
+    t.iter()
+        .take_while(|p| (p.value - start).abs() <= 0.15 * start)
+        .count()
+}
+
+/// A loss held above any plausible start (≥ 15 points) that falls only when the LR is cut:
+/// the LR kept it there, not the initialisation. A saturated init falls on its own pace at
+/// any LR; a loss that sat far above ln V until the LR came down was blown up by the steps
+/// (the first logged point may already be after the blow-up).
+fn held_up_by_the_lr(ctx: &Ctx, start: f64) -> Option<Finding> {
+    let t = &ctx.train;
+    let held = points_held_at(t, start);
+    if held < 15 || held >= t.len() {
+        return None;
+    }
+    let (last_held, next) = (t[held - 1].step, t[held].step);
+    let cut = *ctx.lr_drops.iter().find(|&&d| d > last_held && d <= next)?;
+    let level = stats::median(&t[..held].iter().map(|p| p.value).collect::<Vec<_>>());
+    let (lr_before, lr_after) = (ctx.lr_at(last_held)?, ctx.lr_at(next)?);
+    Some(finding(
+        FindingKind::Divergence,
+        Severity::Error,
+        Span::range(t[0].step, last_held),
+        format!(
+            "The loss sits at {} (far above where any fresh model starts) for {held} points,              steps {}–{}, and falls only when the LR is cut from {} to {} at step {}: the              learning rate blew the model up and held it there.",
+            num(level),
+            step_str(t[0].step),
+            step_str(last_held),
+            num(lr_before),
+            num(lr_after),
+            step_str(cut)
+        ),
+        json!({ "level": level, "points": held, "lr_cut_step": cut, "lr_before": lr_before,
+                "lr_after": lr_after, "loss_after": t[held].value }),
+        "Start at the LR the run recovered at (or lower), clip gradients at 0.25–1.0, and add \
+         100–200 warmup steps; the steps spent at the high LR were wasted.",
+    ))
+}
+
 /// A bad start that holds: the first ≥ 15 points stay within 15% of the first loss before the
 /// run finally drops. Reported beside the bad start, since the wasted steps are their own cost.
 fn stall_after_bad_start(ctx: &Ctx, start: f64, fin: f64) -> Option<Finding> {
     let t = &ctx.train;
-    let held = t
-        .iter()
-        .take_while(|p| (p.value - start).abs() <= 0.15 * start)
-        .count();
+    let held = points_held_at(t, start);
     if held < 15 || held >= t.len() || start - fin < 0.5 * start {
         return None;
     }
@@ -403,157 +451,5 @@ fn stall_after_bad_start(ctx: &Ctx, start: f64, fin: f64) -> Option<Finding> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::detect::test_support::{curve, run_with};
-
-    #[test]
-    fn a_loss_that_drops_to_exactly_zero_and_stays_is_invalid() {
-        // An HF LoRA run: 1.0778 at step 1, then 0.0 with a NaN gradient norm for 11 steps.
-        let run = run_with(curve(12, |i| if i == 0 { 1.0778 } else { 0.0 }), None);
-        let f = invalid_loss(&Ctx::new(&run));
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(f[0].kind, FindingKind::InvalidLoss);
-        // A classifier converging toward zero reaches it gradually: not this.
-        let converging = run_with(
-            curve(40, |i| {
-                if i < 30 {
-                    0.5 * 0.7f64.powi(i as i32)
-                } else {
-                    0.0
-                }
-            }),
-            None,
-        );
-        assert!(invalid_loss(&Ctx::new(&converging)).is_empty());
-    }
-
-    #[test]
-    fn a_loss_pinned_at_the_clip_floor_is_invalid() {
-        // A Keras char LSTM (textgenrnn) per epoch: 3.04 → 0.439, then exactly 1.1921e-07 (the
-        // floor of a cross-entropy clipped at 1 − 1e-7) for five epochs.
-        let mut values = vec![3.0435, 1.7512, 1.3421, 1.2557, 0.439];
-        values.extend([1.1921e-07; 5]);
-        let run = run_with(crate::detect::test_support::per_epoch(&values), None);
-        let f = invalid_loss(&Ctx::new(&run));
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert!(
-            f[0].summary.contains("numerically zero"),
-            "{}",
-            f[0].summary
-        );
-        // Tiny values that still move (a classifier converging) are not pinned.
-        let moving: Vec<f64> = (0..10)
-            .map(|i| if i < 5 { 0.5 } else { 1e-7 * (1.0 + i as f64) })
-            .collect();
-        let run = run_with(crate::detect::test_support::per_epoch(&moving), None);
-        assert!(invalid_loss(&Ctx::new(&run)).is_empty());
-    }
-
-    #[test]
-    fn nan_is_reported_at_its_first_step() {
-        let mut loss = curve(200, |i| 4.0 - i as f64 * 0.01);
-        for p in loss.iter_mut().skip(120) {
-            p.value = f64::NAN;
-        }
-        let run = run_with(loss, Some(65));
-        let f = non_finite(&Ctx::new(&run));
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].start_step, Some(120.0));
-        assert_eq!(f[0].severity, Severity::Error);
-    }
-
-    #[test]
-    fn a_nan_the_guard_skipped_is_a_warning_that_names_the_guard() {
-        let mut loss = curve(300, |i| 4.0 - i as f64 * 0.005);
-        loss[150].value = f64::NAN;
-        let mut run = run_with(loss, Some(65));
-        run.events.push(crate::Event {
-            step: 150.0,
-            kind: "guard_skip".into(),
-            detail: "non-finite loss".into(),
-        });
-        let f = non_finite(&Ctx::new(&run));
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].severity, Severity::Warning);
-        assert_eq!(f[0].start_step, Some(150.0));
-        assert!(f[0].summary.contains("guard"), "{}", f[0].summary);
-
-        // A guard event at another step does not excuse this NaN.
-        run.events[0].step = 40.0;
-        assert_eq!(non_finite(&Ctx::new(&run))[0].severity, Severity::Error);
-        // Nor does a skip when the loss stays NaN afterwards.
-        run.events[0].step = 150.0;
-        for p in run.train_loss.iter_mut().skip(150) {
-            p.value = f64::NAN;
-        }
-        assert_eq!(non_finite(&Ctx::new(&run))[0].severity, Severity::Error);
-    }
-
-    #[test]
-    fn a_lone_gradient_overflow_is_only_info() {
-        let mut run = run_with(curve(300, |i| 4.0 - i as f64 * 0.005), Some(65));
-        run.grad_norm = curve(300, |_| 0.5);
-        run.grad_norm[100].value = f64::INFINITY;
-        let f = non_finite(&Ctx::new(&run));
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].severity, Severity::Info);
-    }
-
-    #[test]
-    fn negative_cross_entropy_is_invalid() {
-        let run = run_with(curve(100, |i| 1.0 - i as f64 * 0.02), None);
-        let f = invalid_loss(&Ctx::new(&run));
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].start_step, Some(51.0));
-    }
-
-    #[test]
-    fn init_far_above_ln_v_is_flagged_and_near_it_is_not() {
-        let high = run_with(
-            curve(200, |i| 9.0 * (-(i as f64) / 20.0).exp() + 2.0),
-            Some(65),
-        );
-        let f = init_loss_off(&Ctx::new(&high));
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].severity, Severity::Warning);
-        let ok = run_with(
-            curve(200, |i| 2.2 * (-(i as f64) / 50.0).exp() + 2.0),
-            Some(65),
-        );
-        assert!(init_loss_off(&Ctx::new(&ok)).is_empty());
-    }
-
-    #[test]
-    fn implausible_init_without_vocabulary() {
-        let run = run_with(curve(100, |i| 25.0 * (-(i as f64) / 5.0).exp() + 3.0), None);
-        assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
-    }
-
-    #[test]
-    fn a_blow_up_in_the_first_logged_steps_is_not_a_bad_init() {
-        // Logged every 10 steps: the loss climbs from 8.7 to 19.6 after the first point (an LR
-        // far too high), while a bad init only falls from its first value.
-        let pts = [
-            8.7, 11.3, 11.5, 15.6, 19.6, 12.3, 10.9, 11.6, 9.7, 9.0, 8.0, 7.5,
-        ];
-        let mut run = run_with(
-            (0..40)
-                .map(|i| Point {
-                    step: 10.0 * (i + 1) as f64,
-                    value: pts.get(i).copied().unwrap_or(7.0),
-                })
-                .collect(),
-            Some(1000),
-        );
-        assert!(init_loss_off(&Ctx::new(&run)).is_empty());
-        // The same start falling steadily is a bad init (mean-logged from step 10).
-        run.train_loss = (0..40)
-            .map(|i| Point {
-                step: 10.0 * (i + 1) as f64,
-                value: 4.0 + 11.0 * (-(i as f64) / 4.0).exp(),
-            })
-            .collect();
-        assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
-    }
-}
+#[path = "sanity_tests.rs"]
+mod tests;

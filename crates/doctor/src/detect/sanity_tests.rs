@@ -1,0 +1,193 @@
+//! Tests of the sanity checks: non-finite and invalid losses, the initial loss.
+
+use super::*;
+use crate::detect::test_support::{curve, run_with};
+
+#[test]
+fn a_loss_that_drops_to_exactly_zero_and_stays_is_invalid() {
+    // An HF LoRA run: 1.0778 at step 1, then 0.0 with a NaN gradient norm for 11 steps.
+    let run = run_with(curve(12, |i| if i == 0 { 1.0778 } else { 0.0 }), None);
+    let f = invalid_loss(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::InvalidLoss);
+    // A classifier converging toward zero reaches it gradually: not this.
+    let converging = run_with(
+        curve(40, |i| {
+            if i < 30 {
+                0.5 * 0.7f64.powi(i as i32)
+            } else {
+                0.0
+            }
+        }),
+        None,
+    );
+    assert!(invalid_loss(&Ctx::new(&converging)).is_empty());
+}
+
+#[test]
+fn a_loss_pinned_at_the_clip_floor_is_invalid() {
+    // A Keras char LSTM (textgenrnn) per epoch: 3.04 → 0.439, then exactly 1.1921e-07 (the
+    // floor of a cross-entropy clipped at 1 − 1e-7) for five epochs.
+    let mut values = vec![3.0435, 1.7512, 1.3421, 1.2557, 0.439];
+    values.extend([1.1921e-07; 5]);
+    let run = run_with(crate::detect::test_support::per_epoch(&values), None);
+    let f = invalid_loss(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].summary.contains("numerically zero"),
+        "{}",
+        f[0].summary
+    );
+    // Tiny values that still move (a classifier converging) are not pinned.
+    let moving: Vec<f64> = (0..10)
+        .map(|i| if i < 5 { 0.5 } else { 1e-7 * (1.0 + i as f64) })
+        .collect();
+    let run = run_with(crate::detect::test_support::per_epoch(&moving), None);
+    assert!(invalid_loss(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
+fn nan_is_reported_at_its_first_step() {
+    let mut loss = curve(200, |i| 4.0 - i as f64 * 0.01);
+    for p in loss.iter_mut().skip(120) {
+        p.value = f64::NAN;
+    }
+    let run = run_with(loss, Some(65));
+    let f = non_finite(&Ctx::new(&run));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].start_step, Some(120.0));
+    assert_eq!(f[0].severity, Severity::Error);
+}
+
+#[test]
+fn a_nan_the_guard_skipped_is_a_warning_that_names_the_guard() {
+    let mut loss = curve(300, |i| 4.0 - i as f64 * 0.005);
+    loss[150].value = f64::NAN;
+    let mut run = run_with(loss, Some(65));
+    run.events.push(crate::Event {
+        step: 150.0,
+        kind: "guard_skip".into(),
+        detail: "non-finite loss".into(),
+    });
+    let f = non_finite(&Ctx::new(&run));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].start_step, Some(150.0));
+    assert!(f[0].summary.contains("guard"), "{}", f[0].summary);
+
+    // A guard event at another step does not excuse this NaN.
+    run.events[0].step = 40.0;
+    assert_eq!(non_finite(&Ctx::new(&run))[0].severity, Severity::Error);
+    // Nor does a skip when the loss stays NaN afterwards.
+    run.events[0].step = 150.0;
+    for p in run.train_loss.iter_mut().skip(150) {
+        p.value = f64::NAN;
+    }
+    assert_eq!(non_finite(&Ctx::new(&run))[0].severity, Severity::Error);
+}
+
+#[test]
+fn a_lone_gradient_overflow_is_only_info() {
+    let mut run = run_with(curve(300, |i| 4.0 - i as f64 * 0.005), Some(65));
+    run.grad_norm = curve(300, |_| 0.5);
+    run.grad_norm[100].value = f64::INFINITY;
+    let f = non_finite(&Ctx::new(&run));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Info);
+}
+
+#[test]
+fn negative_cross_entropy_is_invalid() {
+    let run = run_with(curve(100, |i| 1.0 - i as f64 * 0.02), None);
+    let f = invalid_loss(&Ctx::new(&run));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].start_step, Some(51.0));
+}
+
+#[test]
+fn init_far_above_ln_v_is_flagged_and_near_it_is_not() {
+    let high = run_with(
+        curve(200, |i| 9.0 * (-(i as f64) / 20.0).exp() + 2.0),
+        Some(65),
+    );
+    let f = init_loss_off(&Ctx::new(&high));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Warning);
+    let ok = run_with(
+        curve(200, |i| 2.2 * (-(i as f64) / 50.0).exp() + 2.0),
+        Some(65),
+    );
+    assert!(init_loss_off(&Ctx::new(&ok)).is_empty());
+}
+
+#[test]
+fn implausible_init_without_vocabulary() {
+    let run = run_with(curve(100, |i| 25.0 * (-(i as f64) / 5.0).exp() + 3.0), None);
+    assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
+}
+
+#[test]
+fn a_blow_up_in_the_first_logged_steps_is_not_a_bad_init() {
+    // Logged every 10 steps: the loss climbs from 8.7 to 19.6 after the first point (an LR
+    // far too high), while a bad init only falls from its first value.
+    let pts = [
+        8.7, 11.3, 11.5, 15.6, 19.6, 12.3, 10.9, 11.6, 9.7, 9.0, 8.0, 7.5,
+    ];
+    let mut run = run_with(
+        (0..40)
+            .map(|i| Point {
+                step: 10.0 * (i + 1) as f64,
+                value: pts.get(i).copied().unwrap_or(7.0),
+            })
+            .collect(),
+        Some(1000),
+    );
+    assert!(init_loss_off(&Ctx::new(&run)).is_empty());
+    // The same start falling steadily is a bad init (mean-logged from step 10).
+    run.train_loss = (0..40)
+        .map(|i| Point {
+            step: 10.0 * (i + 1) as f64,
+            value: 4.0 + 11.0 * (-(i as f64) / 4.0).exp(),
+        })
+        .collect();
+    assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
+}
+
+#[test]
+fn a_loss_held_far_up_until_the_lr_is_cut_diverged_it_was_not_a_bad_init() {
+    // The PyTorch word-LM example at lr 20: printed losses of 18-19 (over any vocabulary's
+    // ln V) for five epochs, then 8.5 from the step the LR is cut to 5.
+    let n = 60;
+    let mut run = run_with(
+        curve(n, |i| {
+            let i = i as f64;
+            if i < 40.0 {
+                18.5 + 0.4 * (i * 1.7).sin()
+            } else {
+                8.5 - 0.02 * (i - 40.0)
+            }
+        }),
+        None,
+    );
+    for p in &mut run.train_loss {
+        p.step *= 200.0;
+    }
+    run.lr = curve(n, |i| if i < 40 { 20.0 } else { 5.0 });
+    for p in &mut run.lr {
+        p.step *= 200.0;
+    }
+    let f = init_loss_off(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Divergence);
+    assert_eq!(f[0].evidence["lr_cut_step"], 40.0 * 200.0);
+    // Without the LR cut (no LR logged) the same curve is a bad start that held.
+    run.lr.clear();
+    let kinds: Vec<_> = init_loss_off(&Ctx::new(&run))
+        .iter()
+        .map(|f| f.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![FindingKind::InitLossOff, FindingKind::Stagnation]
+    );
+}
