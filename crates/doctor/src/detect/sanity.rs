@@ -233,7 +233,24 @@ fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
     const MIN_ZEROS: usize = 3;
     /// float32 epsilon (1.19e-7) and a little room: at or under it a loss is numerically zero.
     const NUMERICAL_ZERO: f64 = 2e-7;
+    /// An excerpt whose every loss is exactly 0.0 shows no fall, only the pinned value: as
+    /// many points as a judgement of anything else needs.
+    const MIN_ALL_ZEROS: usize = 5;
     let t = &ctx.run.train_loss;
+    if t.len() >= MIN_ALL_ZEROS && t.iter().all(|p| p.value == 0.0) {
+        let (from, to) = (t[0].step, t[t.len() - 1].step);
+        return Some(zero_finding(
+            Span::range(from, to),
+            format!(
+                "Every logged training loss is exactly 0 ({} points, steps {}–{}): a loss averaged \
+                 over tokens is never exactly zero, so nothing is being scored.",
+                t.len(),
+                step_str(from),
+                step_str(to)
+            ),
+            json!({ "first_zero_step": from, "zero_points": t.len(), "pinned_value": 0.0 }),
+        ));
+    }
     let start = t
         .windows(2)
         .position(|w| w[0].value >= 0.1 && (0.0..=NUMERICAL_ZERO).contains(&w[1].value))?
@@ -249,9 +266,7 @@ fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
     } else {
         format!("{pinned:e}, numerically zero (float32 epsilon; a clipped cross-entropy's floor),")
     };
-    Some(finding(
-        FindingKind::InvalidLoss,
-        Severity::Error,
+    Some(zero_finding(
         Span::range(from, to),
         format!(
             "The training loss falls from {} to {what} at step {} and stays at exactly that value for {} \
@@ -263,12 +278,23 @@ fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
             step_str(to)
         ),
         json!({ "first_zero_step": from, "zero_points": zeros, "pinned_value": pinned, "loss_before": t[start - 1].value }),
+    ))
+}
+
+/// The finding for a loss pinned at (numerical) zero, with what to check.
+fn zero_finding(span: Span, message: String, evidence: serde_json::Value) -> Finding {
+    finding(
+        FindingKind::InvalidLoss,
+        Severity::Error,
+        span,
+        message,
+        evidence,
         "Check that some labels survive masking (not all -100: prompt masking, truncation that cuts \
          every answer), that the batch is not empty, and whether the loss turned NaN and was \
          replaced by 0 (fp16 overflow: use bf16 or a loss scaler, clip gradients). A loss pinned at \
          the clip floor means the outputs saturated: look for the targets among the inputs, or an \
          LR so high the logits blew up.",
-    ))
+    )
 }
 
 /// The first losses of a fresh model sit near ln V (uniform prediction). Far above means the

@@ -25,6 +25,21 @@ fn a_loss_that_drops_to_exactly_zero_and_stays_is_invalid() {
 }
 
 #[test]
+fn an_excerpt_whose_every_loss_is_exactly_zero_is_invalid() {
+    // A LoRA fine-tune pasted from epoch 2.11 on: 'loss': 0.0 on all seven lines.
+    let run = run_with(curve(7, |_| 0.0), None);
+    let f = invalid_loss(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::InvalidLoss);
+    assert_eq!(f[0].evidence["zero_points"], 7);
+    // Four points are too few to say anything, and one real value among them is a log that
+    // rounds a tiny loss, not a pinned one.
+    assert!(invalid_loss(&Ctx::new(&run_with(curve(4, |_| 0.0), None))).is_empty());
+    let rounded = run_with(curve(7, |i| if i == 3 { 1e-4 } else { 0.0 }), None);
+    assert!(invalid_loss(&Ctx::new(&rounded)).is_empty());
+}
+
+#[test]
 fn a_loss_pinned_at_the_clip_floor_is_invalid() {
     // A Keras char LSTM (textgenrnn) per epoch: 3.04 → 0.439, then exactly 1.1921e-07 (the
     // floor of a cross-entropy clipped at 1 − 1e-7) for five epochs.
