@@ -7,13 +7,17 @@
 
 use super::names::{classify, is_val_marker, Role};
 use super::pasted::{bare_numbers, key_value_blocks, parse_with_pattern};
-use super::series::{normalise, steps_per_epoch, StepStitcher};
+use super::series::{normalise, steps_per_epoch};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
 use crate::{Point, Run};
 use regex::Regex;
 use std::path::Path;
 use std::sync::OnceLock;
+
+#[path = "text_steps.rs"]
+mod steps;
+use steps::{Placement, StepTracker};
 
 fn number_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -246,163 +250,6 @@ fn read_line(line: &str) -> LineValues {
     out
 }
 
-/// Turns each line's counters into a global step: a per-epoch counter `S/T` under an epoch
-/// `E/N` becomes `(E - base)·T + S`; counters that restart are stitched; a line with a loss and
-/// no counter belongs to the last step seen (llm.c prints `val loss` on its own line).
-#[derive(Default)]
-struct StepTracker {
-    stitcher: StepStitcher,
-    epoch: Option<(f64, Option<f64>)>,
-    epoch_base: f64,
-    last_step: Option<f64>,
-    lines_with_loss: usize,
-    /// The per-epoch total of a counter combined with its epoch, when one was.
-    per_epoch_total: Option<f64>,
-    /// (global step, epoch) where a line logs both.
-    epoch_pairs: Vec<(f64, f64)>,
-    /// Whether any line so far carried a step or epoch counter.
-    seen_counter: bool,
-    /// Whether any line with a loss so far carried a step counter (not only an epoch).
-    seen_step: bool,
-    /// Epoch numbers used as steps (an epoch-level log), stitched across restarts.
-    epoch_stitcher: StepStitcher,
-    /// A counter from a line with nothing to plot, for the next line without a counter.
-    pending: Option<f64>,
-    /// Lines with a loss whose `S/T` counter under an epoch is complete (`S == T`: Keras
-    /// prints one such bar per epoch), and lines with a loss placed by any other counter.
-    epoch_end_bars: usize,
-    other_loss_lines: usize,
-}
-
-impl StepTracker {
-    /// A log whose every counted loss line is an epoch's finished bar (Keras `fit` output:
-    /// `Epoch 3/10` then `110288/110288 [====] - loss: …`) is an epoch-level log: its points
-    /// are numbered by epoch, as the user reads them, not by samples seen.
-    fn epoch_level_bars(&self) -> Option<f64> {
-        (self.epoch_end_bars > 0 && self.other_loss_lines == 0)
-            .then_some(self.per_epoch_total?)
-            .filter(|t| *t > 0.0)
-    }
-}
-
-/// Where a line's values go.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Placement {
-    /// A point of the curves at this step.
-    Point(f64),
-    /// An end-of-epoch summary in a log that counts steps (`Epoch 1/2 | train_loss: 0.19 |
-    /// test_loss: 0.28`): its evaluation belongs at the epoch's end; its training value is an
-    /// epoch mean beside the per-step curve, not a point of it.
-    EpochSummary(f64),
-}
-
-impl StepTracker {
-    fn place(&mut self, v: &LineValues) -> Option<Placement> {
-        let summary = v.step.is_none()
-            && v.epoch.is_some()
-            && self.seen_step
-            && (v.train.is_some() || v.val.is_some());
-        if !summary {
-            return self.step_for(v).map(Placement::Point);
-        }
-        let (e, _) = v.epoch?;
-        let end = match self.per_epoch_total {
-            Some(total) if e.fract() == 0.0 && e >= self.epoch_base => {
-                self.stitcher.global((e - self.epoch_base + 1.0) * total)
-            }
-            _ => self.last_step?,
-        };
-        self.last_step = Some(end);
-        Some(Placement::EpochSummary(end))
-    }
-
-    fn step_for(&mut self, v: &LineValues) -> Option<f64> {
-        if let Some(epoch) = v.epoch {
-            if self.epoch.is_none() {
-                self.epoch_base = if epoch.0 >= 1.0 { 1.0 } else { 0.0 };
-            }
-            self.epoch_base = self.epoch_base.min(epoch.0.max(0.0));
-            self.epoch = Some(epoch);
-        }
-        let has_loss = v.train.is_some() || v.val.is_some();
-        let raw = match (v.step, self.epoch) {
-            (Some((s, Some(per_epoch))), Some((e, _)))
-                if e.fract() == 0.0 && s <= per_epoch && e >= self.epoch_base =>
-            {
-                self.per_epoch_total = Some(per_epoch);
-                if has_loss {
-                    self.epoch_end_bars += usize::from(s == per_epoch);
-                    self.other_loss_lines += usize::from(s != per_epoch);
-                }
-                Some((e - self.epoch_base) * per_epoch + s)
-            }
-            (Some((s, _)), _) => {
-                self.other_loss_lines += usize::from(has_loss);
-                Some(s)
-            }
-            (None, _) => None,
-        };
-        // A counter on a line with nothing to plot (Caffe's `Iteration 500, Testing net`, but
-        // also `iterations: 20000` in a dump of the settings) only tells where the next lines
-        // without a counter of their own belong: it waits until one such line comes, so a
-        // setting never enters the step sequence as a point the run went back from.
-        if !has_loss && v.lr.is_none() && v.grad.is_none() {
-            if let Some(s) = raw.filter(|s| s.is_finite()) {
-                self.pending = Some(s);
-            }
-            self.seen_counter |= v.epoch.is_some();
-            return None;
-        }
-        let raw = match raw {
-            Some(s) => {
-                self.pending = None;
-                Some(s)
-            }
-            // A line with its own epoch counter is placed by that epoch.
-            None if v.epoch.is_some() => {
-                self.pending = None;
-                None
-            }
-            None if has_loss => self.pending.take(),
-            None => None,
-        };
-        self.seen_counter |= raw.is_some() || v.epoch.is_some();
-        // A step counter on a line with a loss: the log has a per-step curve (a progress bar's
-        // `16869/16869` beside an epoch says nothing about that).
-        self.seen_step |= raw.is_some() && has_loss;
-        let step = match raw {
-            Some(s) if s.is_finite() => Some(self.stitcher.global(s)),
-            Some(_) => None,
-            None if !has_loss => None,
-            // An epoch-level log (Keras `Epoch 3/10 … loss: 1.2`): the epoch is the step.
-            // An epoch announced on a line of its own (`INFO: Epoch 3/29 --:`) places the
-            // losses under it, in a log that counts no steps.
-            None => match (
-                v.epoch.or(self.epoch.filter(|_| !self.seen_step)),
-                self.last_step,
-            ) {
-                // A second phase that counts its epochs from 1 again continues the first.
-                (Some((e, _)), _) => Some(self.epoch_stitcher.global(e)),
-                // No counter anywhere yet (`print(f"loss: {loss}")`, timestamped lines): the
-                // n-th line with a loss is step n.
-                _ if !self.seen_counter => Some(self.lines_with_loss as f64),
-                (None, Some(last)) => Some(last),
-                (None, None) => Some(self.lines_with_loss as f64),
-            },
-        };
-        if has_loss {
-            self.lines_with_loss += 1;
-        }
-        if let Some(s) = step {
-            self.last_step = Some(s);
-            if let (Some((e, _)), true) = (v.epoch, raw.is_some()) {
-                self.epoch_pairs.push((s, e));
-            }
-        }
-        step
-    }
-}
-
 pub(super) fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     // `\r` separates progress-bar updates (Keras, tqdm) within one physical line.
     text.split('\n')
@@ -429,6 +276,10 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     // Where a counter started again: the index of the next training point, the line, and
     // the offset the stitcher then added to that counter.
     let mut restarts: Vec<(usize, usize, f64)> = Vec::new();
+    // Each point's training-line number (train, val, lr, grad): the x-axis of a log whose
+    // rounded epochs repeat (see `numbered_by_line`).
+    let mut line_numbers: [Vec<f64>; 4] = Default::default();
+    let mut train_lines = 0usize;
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
@@ -461,17 +312,26 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         } else {
             (v.train, v.lr, v.grad)
         };
-        for (value, series) in [
+        train_lines += usize::from(train.is_some());
+        for ((value, series), numbers) in [
             (train, &mut run.train_loss),
             (val, &mut run.val_loss),
             (lr, &mut run.lr),
             (grad, &mut run.grad_norm),
-        ] {
+        ]
+        .into_iter()
+        .zip(&mut line_numbers)
+        {
             if let Some(value) = value {
                 series.push(Point { step, value });
+                numbers.push(train_lines as f64);
             }
         }
     }
+    let line_steps_per_epoch = tracker
+        .numbered_by_line()
+        .then(|| number_by_line(&mut run, &line_numbers, path))
+        .flatten();
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
         if let Some(table) = key_value_blocks(&text) {
             return signed_objective_aside(table, path, opts);
@@ -494,9 +354,39 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     }
     run.steps_per_epoch = tracker
         .per_epoch_total
+        .or(line_steps_per_epoch)
         .or_else(|| steps_per_epoch(&tracker.epoch_pairs));
     normalise(&mut run);
     Ok(run)
+}
+
+/// Puts every point at its training-line number (an evaluation at the training line before
+/// it), and says so; returns the steps per epoch that the line numbers and epochs give.
+fn number_by_line(run: &mut Run, line_numbers: &[Vec<f64>; 4], path: &Path) -> Option<f64> {
+    let epochs: Vec<(f64, f64)> = line_numbers[0]
+        .iter()
+        .zip(&run.train_loss)
+        .map(|(&n, p)| (n, p.step))
+        .collect();
+    for (series, numbers) in [
+        &mut run.train_loss,
+        &mut run.val_loss,
+        &mut run.lr,
+        &mut run.grad_norm,
+    ]
+    .into_iter()
+    .zip(line_numbers)
+    {
+        for (p, &n) in series.iter_mut().zip(numbers) {
+            p.step = n;
+        }
+    }
+    run.warnings.push(format!(
+        "{}: the log gives only an epoch, printed rounded, and consecutive lines repeat it; \
+         steps are the training lines' order (the n-th logged training loss is step n)",
+        path.display()
+    ));
+    steps_per_epoch(&epochs)
 }
 
 /// Reinforcement-learning tables (stable-baselines3) log a total `loss` that is signed by

@@ -499,3 +499,34 @@ fn stable_baselines_tables_are_rows_and_a_signed_total_loss_is_set_aside() {
         run.warnings
     );
 }
+
+#[test]
+fn printed_trainer_dicts_whose_rounded_epoch_repeats_are_numbered_by_line() {
+    // Hugging Face Trainer's console: no step, the epoch rounded to two decimals, so
+    // consecutive logs print the same epoch; keyed by epoch, 0.0165 vanished under 0.0.
+    let run = load(
+        "{'loss': 1.6531, 'learning_rate': 1.39e-05, 'epoch': 0.38}\n\
+         {'loss': 1.5554, 'learning_rate': 1.37e-05, 'epoch': 0.38}\n\
+         {'loss': 1.5953, 'learning_rate': 1.36e-05, 'epoch': 0.39}\n\
+         {'loss': 1.5773, 'learning_rate': 1.34e-05, 'epoch': 0.4}\n\
+         {'loss': 1.6088, 'learning_rate': 1.32e-05, 'epoch': 0.4}\n\
+         {'eval_loss': 1.249, 'eval_pearson_cosine': 0.87, 'epoch': 0.4}\n\
+         {'loss': 1.5461, 'learning_rate': 1.31e-05, 'epoch': 0.41}\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(run.train_loss[1].value, 1.5554);
+    assert_eq!(run.lr.len(), 6);
+    // The evaluation sits at the training line before it.
+    assert_eq!(steps(&run.val_loss), vec![5.0]);
+    assert!(
+        run.warnings[0].contains("training lines' order"),
+        "{:?}",
+        run.warnings
+    );
+    // Distinct epochs keep the epoch axis.
+    let distinct = load(
+        "{'loss': 1.65, 'epoch': 0.38}\n{'loss': 1.55, 'epoch': 0.39}\n{'loss': 1.59, 'epoch': 0.4}\n",
+    );
+    assert_eq!(steps(&distinct.train_loss), vec![0.38, 0.39, 0.4]);
+    assert!(distinct.warnings.is_empty());
+}
