@@ -154,7 +154,22 @@ fn text_only_name(key: &str) -> Option<(Role, u32)> {
             if !first.is_empty()
                 && !first
                     .iter()
-                    .any(|w| matches!(*w, "per" | "max" | "num" | "total" | "steps" | "n")) =>
+                    // `Learning Rate for this epoch: 0.001` is a rate, not an epoch.
+                    .any(|w| {
+                        matches!(
+                            *w,
+                            "per"
+                                | "max"
+                                | "num"
+                                | "total"
+                                | "steps"
+                                | "n"
+                                | "for"
+                                | "this"
+                                | "each"
+                                | "every"
+                        )
+                    }) =>
         {
             Some((Role::Epoch, 5))
         }
@@ -175,7 +190,32 @@ fn is_object_repr(line: &str) -> bool {
         && t.matches('=').count() >= 5
 }
 
+/// Python `logging`'s default prefix (`INFO:tensorflow:`, `INFO:root:`, `WARNING:absl:`):
+/// `tensorflow:global step` is no name a counter is known by, so it goes before reading.
+fn logging_prefix() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^\s*(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL):[\w.\-]*:")
+            .expect("valid regex")
+    })
+}
+
+/// Old Keras callbacks' messages (`Epoch 00008: early stopping`, `Epoch 00005: val_loss
+/// improved …`): the zero-padded number is no epoch header (EarlyStopping's is even one
+/// behind the `Epoch 9/10` above it); the `Epoch N/T` headers place the results.
+fn keras_callback_message() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^\s*Epoch 0\d{4}: ").expect("valid regex"))
+}
+
 fn read_line(line: &str) -> LineValues {
+    if keras_callback_message().is_match(line) {
+        return LineValues::default();
+    }
+    let line = match logging_prefix().find(line) {
+        Some(m) => &line[m.end()..],
+        None => line,
+    };
     let mut out = LineValues::default();
     let mut ranks = [u32::MAX; 6];
     let mut bare_counter = None;

@@ -530,3 +530,51 @@ fn printed_trainer_dicts_whose_rounded_epoch_repeats_are_numbered_by_line() {
     assert_eq!(steps(&distinct.train_loss), vec![0.38, 0.39, 0.4]);
     assert!(distinct.warnings.is_empty());
 }
+
+#[test]
+fn python_logging_prefixes_do_not_hide_the_step() {
+    // tf.logging prints each line twice; the glog copies of a TF2 log carry the same step.
+    let tf1 = load(
+        "INFO:tensorflow:global step 1: loss = 79.3501 (57.126 sec/step)\n\
+         INFO:tensorflow:global step 1: loss = 79.3501 (57.126 sec/step)\n\
+         INFO:tensorflow:global step 2: loss = 72.8609 (17.053 sec/step)\n\
+         INFO:root:step 3 loss 70.5\n",
+    );
+    assert_eq!(steps(&tf1.train_loss), vec![1.0, 2.0, 3.0]);
+    let tf2 = load(
+        "I0912 11:40:27.956218 139735407601536 model_lib_v2.py:652] Step 100 per-step time 0.813s loss=1.396\n\
+         INFO:tensorflow:Step 200 per-step time 0.831s loss=1.192\n\
+         I0912 11:41:51.976096 139735407601536 model_lib_v2.py:652] Step 200 per-step time 0.831s loss=1.192\n",
+    );
+    assert_eq!(steps(&tf2.train_loss), vec![100.0, 200.0]);
+    assert_eq!(tf2.train_loss[0].value, 1.396);
+}
+
+#[test]
+fn keras_callback_messages_are_not_epoch_headers() {
+    // Old Keras' EarlyStopping prints the 0-based epoch, one behind the header above it.
+    let run = load(
+        "Epoch 8/10\n\
+         3099s - loss: 0.0521 - acc: 0.9841 - val_loss: 0.0782 - val_acc: 0.9819\n\
+         Epoch 9/10\n\
+         Epoch 00008: early stopping\n\
+         3124s - loss: 0.0516 - acc: 0.9841 - val_loss: 0.0787 - val_acc: 0.9836\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![8.0, 9.0]);
+    assert_eq!(run.train_loss[0].value, 0.0521);
+    assert_eq!(run.val_loss[1].value, 0.0787);
+}
+
+#[test]
+fn a_rate_for_this_epoch_is_not_an_epoch() {
+    let run = load(
+        "Starting epoch 1 / 100\n\
+         Learning Rate for this epoch: 0.001\n\
+         Epoch [1/100], Iter [20/1070] Loss: 16.1277, average_loss: 27.6802\n\
+         Epoch [1/100], Iter [40/1070] Loss: 7.2013, average_loss: 20.1\n\
+         Starting epoch 2 / 100\n\
+         Learning Rate for this epoch: 0.001\n\
+         Epoch [2/100], Iter [20/1070] Loss: 5.1, average_loss: 6.0\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![20.0, 40.0, 1090.0]);
+}
