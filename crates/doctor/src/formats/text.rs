@@ -200,6 +200,17 @@ fn logging_prefix() -> &'static Regex {
     })
 }
 
+/// `… at iteration` / `at step` / `at epoch`: the counter of the line, whatever came before.
+fn counter_after_at(key: &str) -> Option<Role> {
+    let lower = key.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    match words.as_slice() {
+        [.., "at", "iteration" | "iter" | "step"] => Some(Role::Step),
+        [.., "at", "epoch"] => Some(Role::Epoch),
+        _ => None,
+    }
+}
+
 /// Old Keras callbacks' messages (`Epoch 00008: early stopping`, `Epoch 00005: val_loss
 /// improved …`): the zero-padded number is no epoch header (EarlyStopping's is even one
 /// behind the `Epoch 9/10` above it); the `Epoch N/T` headers place the results.
@@ -227,8 +238,23 @@ fn read_line(line: &str) -> LineValues {
         .map(|t| t.value)
         .collect();
     let mut perplexity = None;
+    // `validation loss at iteration 125 | lm loss value: 2.41` (Megatron), `Validation loss
+    // at iteration 200: 3.1`: the number after `at iteration` is the counter, and a loss
+    // named before it comes next, with no name of its own.
+    let mut loss_named_before_counter = false;
     for (i, t) in tokens.into_iter().enumerate() {
-        let Some((role, rank)) = classify(t.key).or_else(|| text_only_name(t.key)) else {
+        let at_counter = counter_after_at(t.key);
+        let named = match at_counter {
+            Some(role) => {
+                loss_named_before_counter = t.key.to_ascii_lowercase().contains("loss");
+                Some((role, 0))
+            }
+            None if t.key.is_empty() && std::mem::take(&mut loss_named_before_counter) => {
+                Some((Role::TrainLoss, 0))
+            }
+            None => classify(t.key).or_else(|| text_only_name(t.key)),
+        };
+        let Some((role, rank)) = named else {
             if is_perplexity(t.key) && t.value >= 1.0 && t.value.is_finite() {
                 perplexity = perplexity.or(Some(t.value));
             }

@@ -578,3 +578,21 @@ fn a_rate_for_this_epoch_is_not_an_epoch() {
     );
     assert_eq!(steps(&run.train_loss), vec![20.0, 40.0, 1090.0]);
 }
+
+#[test]
+fn validation_loss_at_iteration_n_reads_n_as_the_step() {
+    // Megatron-LM: the validation block names the loss before the counter.
+    let run = load(
+        " iteration      124/  500000 | consumed samples: 15872 | lm loss: 2.504220E+00 | grad norm: 0.231 |\n \
+         iteration      125/  500000 | consumed samples: 16000 | lm loss: 2.477393E+00 | grad norm: 0.356 |\n \
+         validation loss at iteration 125 | lm loss value: 2.412345E+00 | lm loss PPL: 1.116E+01 | \n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![124.0, 125.0]);
+    assert_eq!(steps(&run.val_loss), vec![125.0]);
+    assert_eq!(run.val_loss[0].value, 2.412345);
+    let plain =
+        load("step 100 loss 3.5\nstep 200 loss 3.2\nValidation loss at iteration 200: 3.1000\n");
+    assert_eq!(steps(&plain.val_loss), vec![200.0]);
+    assert_eq!(plain.val_loss[0].value, 3.1);
+    assert_eq!(plain.train_loss.len(), 2);
+}
