@@ -92,9 +92,10 @@ const STEP_NAMES: &[&str] = &[
     "optimizer_step",
     "s",
     "it",
+    // fairseq's `num_updates` counts updates; its `update` is the fraction of the epoch.
+    "num_updates",
     "update",
     "updates",
-    "num_updates",
     "batch",
     "mini_batch",
     "minibatch",

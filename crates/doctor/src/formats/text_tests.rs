@@ -596,3 +596,14 @@ fn validation_loss_at_iteration_n_reads_n_as_the_step() {
     assert_eq!(plain.val_loss[0].value, 3.1);
     assert_eq!(plain.train_loss.len(), 2);
 }
+
+#[test]
+fn fairseq_json_lines_count_num_updates_not_the_epoch_fraction() {
+    let run = load(
+        "2021-03-08 18:05:06 | INFO | train_inner | {\"epoch\": 1, \"update\": 0.001, \"loss\": \"16.408\", \"ppl\": \"86945.6\", \"num_updates\": \"1\", \"lr\": \"2e-05\", \"gnorm\": \"18.27\"}\n\
+         2021-03-08 18:05:45 | INFO | train_inner | {\"epoch\": 1, \"update\": 0.002, \"loss\": \"16.352\", \"ppl\": \"83644.3\", \"num_updates\": \"2\", \"lr\": \"4e-05\", \"gnorm\": \"18.411\"}\n\
+         2021-03-08 18:07:37 | INFO | train_inner | {\"epoch\": 1, \"update\": 0.002, \"loss\": \"23.682\", \"ppl\": \"1.3e+07\", \"num_updates\": \"3\", \"lr\": \"6e-05\", \"gnorm\": \"119.682\"}\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(run.train_loss[2].value, 23.682);
+}
