@@ -55,6 +55,25 @@ pub(super) fn bare_numbers(text: &str, path: &Path) -> Option<Run> {
                 value: r[0],
             })
             .collect(),
+        // MLflow's metric files (`mlruns/…/metrics/loss`): `timestamp value step`, the
+        // timestamp in milliseconds since 1970 (a wall clock, no step: over 1e9 in any unit).
+        _ if widths.iter().all(|&w| w == 3)
+            && rows.iter().all(|r| r[0] >= 1e9 && r[2].fract() == 0.0)
+            && counts(&rows.iter().map(|r| vec![r[2]]).collect::<Vec<_>>()) =>
+        {
+            run.columns = crate::SeriesNames {
+                step: Some("column 3".into()),
+                train_loss: Some("column 2".into()),
+                ..Default::default()
+            };
+            let mut stitcher = StepStitcher::default();
+            rows.iter()
+                .map(|r| Point {
+                    step: stitcher.global(r[2]),
+                    value: r[1],
+                })
+                .collect()
+        }
         // `step loss` (a third column, when present, is read as validation loss), when the
         // first column counts: whole numbers that only go back to restart.
         _ if widths.iter().all(|&w| w == 2 || w == 3) && counts(&rows) => {
@@ -229,4 +248,60 @@ pub(super) fn key_value_blocks(text: &str) -> Option<Table> {
         blocks += 1;
     }
     (blocks >= 2).then_some(table)
+}
+
+/// A table printed with its columns aligned by spaces or tabs under a header of one-word
+/// names, as fastai's `fit` prints it (`epoch  train_loss  valid_loss  error_rate  time`),
+/// wherever it sits in the text (after progress lines, one table per `fit` call): rows are
+/// the lines that start with a number under a header that names a loss. Cells that are not
+/// numbers (`00:06`, `#na#`) are left empty. Tables that follow each other are one run; a
+/// second `fit` counting its epochs from 0 again continues the first.
+pub(super) fn aligned_table(text: &str) -> Option<Table> {
+    let mut table = Table::default();
+    let mut index = std::collections::HashMap::new();
+    // The current header's columns (as indices of `table`), while its rows last.
+    let mut header: Option<Vec<usize>> = None;
+    // The first column counts; a table that counts from where the last one did again
+    // continues after it.
+    let (mut last_count, mut offset, mut fresh_table) = (None::<f64>, 0.0, false);
+    for (_, line) in super::text::split_lines(text) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let numeric_start = words
+            .first()
+            .is_some_and(|w| super::table::parse_number(w).is_some());
+        if let (Some(cols), true) = (&header, numeric_start) {
+            if words.len() == cols.len() {
+                let mut cells: Vec<(usize, f64)> = cols
+                    .iter()
+                    .zip(&words)
+                    .filter_map(|(&c, w)| super::table::parse_number(w).map(|v| (c, v)))
+                    .collect();
+                if let (true, Some(last)) = (std::mem::take(&mut fresh_table), last_count) {
+                    if cells[0].1 + offset <= last {
+                        offset = last + 1.0 - cells[0].1;
+                    }
+                }
+                cells[0].1 += offset;
+                last_count = Some(cells[0].1);
+                table.rows.push(Row { cells });
+                continue;
+            }
+        }
+        let names_a_loss = words.iter().any(|w| {
+            matches!(
+                super::names::classify(w),
+                Some((
+                    super::names::Role::TrainLoss | super::names::Role::ValLoss,
+                    _
+                ))
+            )
+        });
+        let all_names = words
+            .iter()
+            .all(|w| super::table::parse_number(w).is_none() && w.chars().any(char::is_alphabetic));
+        fresh_table = true;
+        header = (words.len() >= 2 && all_names && names_a_loss)
+            .then(|| words.iter().map(|w| table.column(w, &mut index)).collect());
+    }
+    (!table.rows.is_empty()).then_some(table)
 }

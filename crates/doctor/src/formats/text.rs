@@ -6,7 +6,7 @@
 //! `step`, `loss` and optionally `val` overrides the heuristics.
 
 use super::names::{classify, is_val_marker, Role};
-use super::pasted::{bare_numbers, key_value_blocks, parse_with_pattern};
+use super::pasted::{aligned_table, bare_numbers, key_value_blocks, parse_with_pattern};
 use super::series::{normalise, steps_per_epoch};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
@@ -399,6 +399,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         .then(|| number_by_line(&mut run, &line_numbers, path))
         .flatten();
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
+        if let Some(table) = aligned_table(&text) {
+            return table.into_run(path, opts);
+        }
         if let Some(table) = key_value_blocks(&text) {
             return signed_objective_aside(table, path, opts);
         }

@@ -607,3 +607,38 @@ fn fairseq_json_lines_count_num_updates_not_the_epoch_fraction() {
     assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
     assert_eq!(run.train_loss[2].value, 23.682);
 }
+
+#[test]
+fn an_mlflow_metric_file_is_timestamp_value_step() {
+    // mlruns/<experiment>/<run>/metrics/loss: the timestamp is no step, the step no loss.
+    let run = load(
+        "1628697792090 332.6841735839844 0\n\
+         1628697795789 297.6000061035156 1\n\
+         1628697799130 281.1 2\n\
+         1628697802480 270.5 3\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0, 3.0]);
+    assert_eq!(run.train_loss[0].value, 332.6841735839844);
+    assert!(run.val_loss.is_empty());
+    // A step that counts in column 1 is still `step loss val_loss`.
+    let table = load("1 2.5 2.6\n2 2.3 2.4\n3 2.2 2.35\n");
+    assert_eq!(steps(&table.val_loss), vec![1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn fastai_tables_aligned_by_spaces_are_read() {
+    // `learn.fine_tune(2)`: one frozen epoch, then two, each table counting from 0.
+    let run = load(
+        " 16.00% [4/25 00:13<01:10]\n\
+         epoch     train_loss  valid_loss  error_rate  time    \n\
+         0         1.049577    0.328317    0.070312    00:06   \n\
+         epoch     train_loss  valid_loss  error_rate  time    \n\
+         0         0.412230    0.251209    0.062500    00:07   \n\
+         1         0.301054    0.232117    0.054688    00:07   \n",
+    );
+    assert_eq!(run.train_loss.len(), 3);
+    assert_eq!(run.train_loss[0].value, 1.049577);
+    assert_eq!(run.val_loss[2].value, 0.232117);
+    assert!(run.train_loss.windows(2).all(|w| w[1].step > w[0].step));
+    assert_eq!(run.columns.train_loss.as_deref(), Some("train_loss"));
+}
