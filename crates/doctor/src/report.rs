@@ -62,6 +62,9 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesInfo {
     pub points: usize,
+    /// Validation points read (0 when there is no validation curve).
+    #[serde(default)]
+    pub val_points: usize,
     pub has_val: bool,
     pub has_lr: bool,
     pub has_grad_norm: bool,
@@ -201,13 +204,19 @@ impl Diagnosis {
     fn series_line(&self) -> String {
         let s = &self.series;
         let mut extra = Vec::new();
+        if s.has_val {
+            extra.push(match s.val_points {
+                0 => "validation".to_string(),
+                1 => "validation (1 point)".to_string(),
+                n => format!("validation ({n} points)"),
+            });
+        }
         for (has, name) in [
-            (s.has_val, "validation"),
             (s.has_lr, "learning rate"),
             (s.has_grad_norm, "gradient norm"),
         ] {
             if has {
-                extra.push(name);
+                extra.push(name.to_string());
             }
         }
         let span = match s.steps {
@@ -353,6 +362,7 @@ mod tests {
             },
             series: SeriesInfo {
                 points: 800,
+                val_points: 32,
                 has_val: true,
                 has_lr: false,
                 has_grad_norm: false,
@@ -405,7 +415,14 @@ mod tests {
         assert!(v["references"]["unigram"].is_null());
         assert_eq!(
             keys(&v["series"]),
-            ["has_grad_norm", "has_lr", "has_val", "points", "steps"]
+            [
+                "has_grad_norm",
+                "has_lr",
+                "has_val",
+                "points",
+                "steps",
+                "val_points"
+            ]
         );
         assert_eq!(v["series"]["has_val"], true);
     }

@@ -81,6 +81,7 @@ fn diagnosis() -> Diagnosis {
         },
         series: doctor::report::SeriesInfo {
             points: 300,
+            val_points: 12,
             has_val: true,
             has_lr: true,
             has_grad_norm: true,

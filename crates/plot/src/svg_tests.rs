@@ -117,6 +117,7 @@ fn diagnosis(findings: Vec<Finding>) -> Diagnosis {
         references: References::default(),
         series: doctor::report::SeriesInfo {
             points: 0,
+            val_points: 0,
             has_val: false,
             has_lr: false,
             has_grad_norm: false,

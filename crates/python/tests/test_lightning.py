@@ -27,6 +27,7 @@ def test_callback_reports_the_spike_at_the_bad_batch(tmp_path):
     assert spikes and spikes[0].step == BAD, d.to_terminal()
     assert max(range(50), key=lambda i: cb.losses[i]) == BAD
     assert cb.val_steps == [25.0, 50.0] and d.series.has_val and d.series.has_grad_norm
+    assert d.series.val_points == 2
     out = pathlib.Path(trainer.log_dir)
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "spike" in (out / "doctor.md").read_text()

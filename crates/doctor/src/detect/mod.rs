@@ -89,6 +89,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
         },
         series: SeriesInfo {
             points: run.train_loss.len(),
+            val_points: run.val_loss.len(),
             has_val: !run.val_loss.is_empty(),
             has_lr: !run.lr.is_empty(),
             has_grad_norm: !run.grad_norm.is_empty(),

@@ -346,6 +346,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     // rounded epochs repeat (see `numbered_by_line`).
     let mut line_numbers: [Vec<f64>; 4] = Default::default();
     let mut train_lines = 0usize;
+    // For each validation point, whether its line also gave a training loss.
+    let mut val_beside_train: Vec<bool> = Vec::new();
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
@@ -378,6 +380,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         } else {
             (v.train, v.lr, v.grad)
         };
+        if val.is_some() {
+            val_beside_train.push(train.is_some());
+        }
         train_lines += usize::from(train.is_some());
         for ((value, series), numbers) in [
             (train, &mut run.train_loss),
@@ -394,6 +399,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             }
         }
     }
+    drop_carried_validation(&mut run, &val_beside_train, &mut line_numbers[1]);
     let line_steps_per_epoch = tracker
         .numbered_by_line()
         .then(|| number_by_line(&mut run, &line_numbers, path))
@@ -427,6 +433,30 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         .or_else(|| steps_per_epoch(&tracker.epoch_pairs));
     normalise(&mut run);
     Ok(run)
+}
+
+/// A log that evaluates on lines of its own (litgpt's `iter 10 | val_loss: 23.021`) and also
+/// repeats the last result on every training line (`loss train: 10.688, val_loss valid:
+/// 21.817`): the repeats are copies, not evaluations; only a value that changed is one.
+fn drop_carried_validation(run: &mut Run, beside_train: &[bool], line_numbers: &mut Vec<f64>) {
+    if !beside_train.iter().any(|b| !b) || beside_train.len() != run.val_loss.len() {
+        return;
+    }
+    let mut previous = None;
+    let keep: Vec<bool> = run
+        .val_loss
+        .iter()
+        .zip(beside_train)
+        .map(|(p, &carried)| {
+            let copy = carried && previous == Some(p.value);
+            previous = Some(p.value);
+            !copy
+        })
+        .collect();
+    let mut flags = keep.iter();
+    run.val_loss.retain(|_| *flags.next().unwrap_or(&true));
+    let mut flags = keep.iter();
+    line_numbers.retain(|_| *flags.next().unwrap_or(&true));
 }
 
 /// Puts every point at its training-line number (an evaluation at the training line before

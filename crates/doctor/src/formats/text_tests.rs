@@ -642,3 +642,24 @@ fn fastai_tables_aligned_by_spaces_are_read() {
     assert!(run.train_loss.windows(2).all(|w| w[1].step > w[0].step));
     assert_eq!(run.columns.train_loss.as_deref(), Some("train_loss"));
 }
+
+#[test]
+fn a_validation_result_repeated_on_training_lines_is_one_evaluation() {
+    // litgpt-style: each training line repeats the last evaluation; the eval line is its own.
+    let run = load(
+        "Epoch 0 | iter   9 step   9 | loss train: 11.438, val_loss valid: 21.817 | iter time: 38.615 s (step)\n\
+         Epoch 0 | iter  10 step  10 | loss train: 10.688, val_loss valid: 21.817 | iter time: 37.409 s (step)\n\
+         Epoch 0 | iter  10          | val_loss: 23.021 | val_time: 79.795 s\n\
+         Epoch 0 | iter  11 step  11 | loss train: 13.250, val_loss valid: 23.021 | iter time: 38.033 s (step)\n\
+         Epoch 0 | iter  12 step  12 | loss train: 12.100, val_loss valid: 23.021 | iter time: 38.033 s (step)\n",
+    );
+    assert_eq!(run.train_loss.len(), 4);
+    assert_eq!(steps(&run.val_loss), vec![9.0, 10.0]);
+    assert_eq!(run.val_loss[1].value, 23.021);
+    // Keras prints train and validation on one line per epoch, with no evaluation line of
+    // its own: a validation that repeats there is measured again, and kept.
+    let keras = load(
+        "Epoch 1/3\n10/10 - loss: 0.5 - val_loss: 0.7\nEpoch 2/3\n10/10 - loss: 0.4 - val_loss: 0.7\nEpoch 3/3\n10/10 - loss: 0.3 - val_loss: 0.7\n",
+    );
+    assert_eq!(keras.val_loss.len(), 3);
+}

@@ -77,6 +77,8 @@ class SeriesInfo:
     """What the run's curves hold."""
 
     points: int = 0
+    val_points: int = 0
+    """Validation points read (0 when there is no validation curve)."""
     has_val: bool = False
     has_lr: bool = False
     has_grad_norm: bool = False
@@ -131,7 +133,7 @@ class Diagnosis:
     @property
     def series(self) -> SeriesInfo:
         s = self._data().get("series") or {}
-        info = {k: s[k] for k in ("points", "has_val", "has_lr", "has_grad_norm", "columns") if k in s}
+        info = {k: s[k] for k in ("points", "val_points", "has_val", "has_lr", "has_grad_norm", "columns") if k in s}
         if s.get("steps") is not None:
             info["steps"] = tuple(s["steps"])
         return SeriesInfo(**info)
