@@ -15,6 +15,8 @@ use regex::Regex;
 use std::path::Path;
 use std::sync::OnceLock;
 
+#[path = "text_consoles.rs"]
+mod consoles;
 #[path = "text_steps.rs"]
 mod steps;
 use steps::{Placement, StepTracker};
@@ -37,7 +39,8 @@ struct Token<'a> {
     total: Option<f64>,
     /// Followed by a unit (`ms`, `M`, `%`): a time or a count, never a loss.
     has_unit: bool,
-    /// The character right after the number (and its unit), if any.
+    /// The character right after the number (and its unit), if any; a colon that ends a
+    /// counter rather than a clock's hours reads as a space.
     next: Option<char>,
 }
 
@@ -95,7 +98,15 @@ fn tokens(line: &str) -> Vec<Token<'_>> {
             value,
             total: m.get(2).and_then(|t| t.as_str().parse().ok()),
             has_unit: !m[3].is_empty(),
-            next: line[whole.end()..].chars().next(),
+            next: {
+                let mut after = line[whole.end()..].chars();
+                // A colon followed by a digit is a clock (`12:00:01`); before a space or a
+                // word it ends a counter (`5989: loss=0.444`, darknet).
+                match (after.next(), after.next()) {
+                    (Some(':'), Some(d)) if !d.is_ascii_digit() => Some(' '),
+                    (c, _) => c,
+                }
+            },
         });
         prev_end = whole.end();
     }
@@ -222,6 +233,9 @@ fn keras_callback_message() -> &'static Regex {
 fn read_line(line: &str) -> LineValues {
     if keras_callback_message().is_match(line) {
         return LineValues::default();
+    }
+    if let Some(v) = consoles::known_line(line) {
+        return v;
     }
     let line = match logging_prefix().find(line) {
         Some(m) => &line[m.end()..],

@@ -663,3 +663,27 @@ fn a_validation_result_repeated_on_training_lines_is_one_evaluation() {
     );
     assert_eq!(keras.val_loss.len(), 3);
 }
+
+#[test]
+fn darknet_and_catboost_consoles_are_read() {
+    let darknet = load(
+        "Region Avg IOU: 0.35, Class: 0.52, Obj: 0.41, No Obj: 0.005, Avg Recall: 0.2, count: 8\n\
+         74: 631.021, 520.112 avg, 0.000000 rate, 350.9 seconds, 4736 images\n\
+         75: 625.195312, 517.632019 avg, 0.000000 rate, 351.314560 seconds, 4800 images\n\
+         1000: 2.345, 2.567 avg loss, 0.001000 rate, 3.2 seconds, 64000 images, 10.5 hours left\n",
+    );
+    assert_eq!(steps(&darknet.train_loss), vec![74.0, 75.0, 1000.0]);
+    assert_eq!(darknet.train_loss[1].value, 625.195312);
+    assert_eq!(darknet.lr.last().map(|p| p.value), Some(0.001));
+    // The newer fork's `N: loss=…` reads through the general rules once `N:` counts.
+    let hank = load("5989: loss=0.444, avg loss=0.329, rate=0.000026, 2.1 seconds\n5990: loss=0.431, avg loss=0.330, rate=0.000026, 2.1 seconds\n");
+    assert_eq!(steps(&hank.train_loss), vec![5989.0, 5990.0]);
+    assert_eq!(hank.train_loss[0].value, 0.444);
+    let catboost = load(
+        "0:\tlearn: 0.6345123\ttest: 0.6401233\tbest: 0.6401233 (0)\ttotal: 5ms\tremaining: 5s\n\
+         1:\tlearn: 0.5912345\ttest: 0.6012345\tbest: 0.6012345 (1)\ttotal: 10ms\tremaining: 5s\n\
+         34:     learn: 0.9508429        test: 0.8235312 best: 0.8356368 (1)     total: 17.5s    remaining: 1h 39m 38s\n",
+    );
+    assert_eq!(steps(&catboost.train_loss), vec![0.0, 1.0, 34.0]);
+    assert_eq!(catboost.val_loss[2].value, 0.8235312);
+}
