@@ -79,6 +79,19 @@ impl LossFamily {
                 ),
             };
         }
+        // A bad start falls under ln V within a few steps; a loss that spends most of its run
+        // above where any cross-entropy lives is falling the way a regression's error does.
+        let above = train.iter().filter(|p| p.value > MAX_LN_VOCAB).count();
+        if 2 * above > train.len() {
+            return LossFamily::Other {
+                why: format!(
+                    "{above} of its {} points lie above ln of any vocabulary ({}): a regression \
+                     or summed loss",
+                    train.len(),
+                    num(MAX_LN_VOCAB)
+                ),
+            };
+        }
         LossFamily::CrossEntropy {
             lm_sized: init >= LM_SIZED_START,
             why: format!(
@@ -107,6 +120,12 @@ mod tests {
         assert!(!family(24.8, 16.0).is_cross_entropy());
         assert!(!family(6.3e6, 2.0e4).is_cross_entropy());
         assert!(!family(6.3e6, 0.5).is_cross_entropy());
+        // An MSE regression falling steadily from 145 to 9 (CGCNN): above 12.5 most of the
+        // way, unlike a cross-entropy's bad start, which drops under ln V within a few steps.
+        let regression = curve(128, |i| 145.0 * (1.0 + i as f64).powf(-0.55));
+        assert!(!LossFamily::infer(&regression, false, 145.0, 10.0).is_cross_entropy());
+        let bad_start = curve(128, |i| 3.0 + 140.0 * (-(i as f64) / 3.0).exp());
+        assert!(LossFamily::infer(&bad_start, false, 143.0, 3.0).is_cross_entropy());
         let negative = curve(100, |i| 1.0 - i as f64 * 0.05);
         assert!(!LossFamily::infer(&negative, false, 1.0, -3.9).is_cross_entropy());
         assert!(LossFamily::infer(&negative, true, 1.0, -3.9).is_cross_entropy());
