@@ -79,10 +79,20 @@ impl LossFamily {
                 ),
             };
         }
-        // A bad start falls under ln V within a few steps; a loss that spends most of its run
-        // above where any cross-entropy lives is falling the way a regression's error does.
-        let above = train.iter().filter(|p| p.value > MAX_LN_VOCAB).count();
-        if 2 * above > train.len() {
+        // A bad start falls under ln V within a few steps (or, held up by the LR, sits still
+        // until it drops); a loss that spends most of its run above where any cross-entropy
+        // lives, falling all the while, falls the way a regression's error does.
+        let above: Vec<f64> = train
+            .iter()
+            .map(|p| p.value)
+            .filter(|v| *v > MAX_LN_VOCAB)
+            .collect();
+        let third = above.len() / 3;
+        let falling = third > 0
+            && crate::detect::stats::median(&above[above.len() - third..])
+                < 0.7 * crate::detect::stats::median(&above[..third]);
+        if 2 * above.len() > train.len() && falling {
+            let above = above.len();
             return LossFamily::Other {
                 why: format!(
                     "{above} of its {} points lie above ln of any vocabulary ({}): a regression \

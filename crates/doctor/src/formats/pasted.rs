@@ -250,58 +250,95 @@ pub(super) fn key_value_blocks(text: &str) -> Option<Table> {
     (blocks >= 2).then_some(table)
 }
 
-/// A table printed with its columns aligned by spaces or tabs under a header of one-word
-/// names, as fastai's `fit` prints it (`epoch  train_loss  valid_loss  error_rate  time`),
-/// wherever it sits in the text (after progress lines, one table per `fit` call): rows are
-/// the lines that start with a number under a header that names a loss. Cells that are not
-/// numbers (`00:06`, `#na#`) are left empty. Tables that follow each other are one run; a
-/// second `fit` counting its epochs from 0 again continues the first.
+/// A table printed as text under a header row, wherever it sits in the text (after progress
+/// lines, one table per `fit` call): fastai's `fit` (`epoch  train_loss  valid_loss  time`,
+/// one-word names aligned by spaces), Hugging Face's Trainer table as a notebook prints it
+/// (`Step<TAB>Training Loss<TAB>Validation Loss`) or as a model card writes it in Markdown
+/// (`| Training Loss | Epoch | Step | Validation Loss |`). The header names a loss; a row has
+/// as many cells as the header and a number among them. Cells that are not numbers (`00:06`,
+/// `#na#`, `No log`) are left empty. Tables that follow each other are one run; one counting
+/// its steps or epochs from where the last began again continues after it (fine_tune).
 pub(super) fn aligned_table(text: &str) -> Option<Table> {
+    use super::names::{classify, Role};
     let mut table = Table::default();
     let mut index = std::collections::HashMap::new();
-    // The current header's columns (as indices of `table`), while its rows last.
-    let mut header: Option<Vec<usize>> = None;
-    // The first column counts; a table that counts from where the last one did again
-    // continues after it.
+    // The current header's columns (as indices of `table`) and which of them counts.
+    let mut header: Option<(Vec<usize>, Option<usize>)> = None;
     let (mut last_count, mut offset, mut fresh_table) = (None::<f64>, 0.0, false);
     for (_, line) in super::text::split_lines(text) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let numeric_start = words
-            .first()
-            .is_some_and(|w| super::table::parse_number(w).is_some());
-        if let (Some(cols), true) = (&header, numeric_start) {
-            if words.len() == cols.len() {
-                let mut cells: Vec<(usize, f64)> = cols
+        let cells = table_cells(line);
+        let numbers: Vec<Option<f64>> = cells
+            .iter()
+            .map(|c| super::table::parse_number(c))
+            .collect();
+        if let Some((cols, counter)) = &header {
+            if cells.len() == cols.len() && numbers.iter().any(Option::is_some) {
+                let mut row: Vec<(usize, f64)> = cols
                     .iter()
-                    .zip(&words)
-                    .filter_map(|(&c, w)| super::table::parse_number(w).map(|v| (c, v)))
+                    .zip(&numbers)
+                    .filter_map(|(&c, v)| v.map(|v| (c, v)))
                     .collect();
-                if let (true, Some(last)) = (std::mem::take(&mut fresh_table), last_count) {
-                    if cells[0].1 + offset <= last {
-                        offset = last + 1.0 - cells[0].1;
+                if let Some(cell) =
+                    counter.and_then(|k| row.iter_mut().find(|(c, _)| *c == cols[k]))
+                {
+                    if let (true, Some(last)) = (std::mem::take(&mut fresh_table), last_count) {
+                        if cell.1 + offset <= last {
+                            offset = last + 1.0 - cell.1;
+                        }
                     }
+                    cell.1 += offset;
+                    last_count = Some(cell.1);
                 }
-                cells[0].1 += offset;
-                last_count = Some(cells[0].1);
-                table.rows.push(Row { cells });
+                table.rows.push(Row { cells: row });
                 continue;
             }
         }
-        let names_a_loss = words.iter().any(|w| {
-            matches!(
-                super::names::classify(w),
-                Some((
-                    super::names::Role::TrainLoss | super::names::Role::ValLoss,
-                    _
-                ))
-            )
-        });
-        let all_names = words
-            .iter()
-            .all(|w| super::table::parse_number(w).is_none() && w.chars().any(char::is_alphabetic));
+        // A Markdown rule (`|:---:|---|`) keeps the header above it.
+        if !cells.is_empty()
+            && cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+        {
+            continue;
+        }
         fresh_table = true;
-        header = (words.len() >= 2 && all_names && names_a_loss)
-            .then(|| words.iter().map(|w| table.column(w, &mut index)).collect());
+        let roles: Vec<_> = cells.iter().map(|c| classify(c)).collect();
+        let names_a_loss = roles
+            .iter()
+            .any(|r| matches!(r, Some((Role::TrainLoss | Role::ValLoss, _))));
+        let all_names = numbers.iter().all(Option::is_none)
+            && cells.iter().all(|c| c.chars().any(char::is_alphabetic));
+        header = (cells.len() >= 2 && all_names && names_a_loss).then(|| {
+            let counter = roles
+                .iter()
+                .position(|r| matches!(r, Some((Role::Step, _))))
+                .or_else(|| {
+                    roles
+                        .iter()
+                        .position(|r| matches!(r, Some((Role::Epoch, _))))
+                });
+            let cols = cells.iter().map(|c| table.column(c, &mut index)).collect();
+            (cols, counter)
+        });
     }
     (!table.rows.is_empty()).then_some(table)
+}
+
+/// A text table's cells: split at `|` (Markdown, with or without outer pipes), else at tabs,
+/// else at runs of spaces (whose names are then single words).
+fn table_cells(line: &str) -> Vec<&str> {
+    let line = line.trim();
+    if line.matches('|').count() >= 2 {
+        let inner = line.strip_prefix('|').unwrap_or(line);
+        let inner = inner.strip_suffix('|').unwrap_or(inner);
+        return inner.split('|').map(str::trim).collect();
+    }
+    if line.contains('\t') {
+        return line
+            .split('\t')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+    }
+    line.split_whitespace().collect()
 }

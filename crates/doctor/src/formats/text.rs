@@ -418,10 +418,12 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         .numbered_by_line()
         .then(|| number_by_line(&mut run, &line_numbers, path))
         .flatten();
+    // A table under a header (a model card's results, a notebook's Trainer table) is the
+    // curve when it holds more rows than the lines gave points (a card's `- Loss: 0.45`).
+    if let Some(table) = aligned_table(&text).filter(|t| t.rows.len() > run.train_loss.len()) {
+        return table.into_run(path, opts);
+    }
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
-        if let Some(table) = aligned_table(&text) {
-            return table.into_run(path, opts);
-        }
         if let Some(table) = key_value_blocks(&text) {
             return signed_objective_aside(table, path, opts);
         }

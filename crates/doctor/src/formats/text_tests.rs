@@ -687,3 +687,36 @@ fn darknet_and_catboost_consoles_are_read() {
     assert_eq!(steps(&catboost.train_loss), vec![0.0, 1.0, 34.0]);
     assert_eq!(catboost.val_loss[2].value, 0.8235312);
 }
+
+#[test]
+fn trainer_tables_from_model_cards_and_notebooks_are_read() {
+    // A model card written by the Trainer: the summary's `- Loss:` line gives one point, the
+    // table the curve; `No log` is an empty cell.
+    let card = load(
+        "It achieves the following results on the evaluation set:\n\
+         - Loss: 0.4512\n\
+         - Accuracy: 0.85\n\n\
+         ### Training results\n\n\
+         | Training Loss | Epoch | Step | Validation Loss | Accuracy |\n\
+         |:-------------:|:-----:|:----:|:---------------:|:--------:|\n\
+         | No log        | 1.0   | 63   | 0.6012          | 0.71     |\n\
+         | 0.6342        | 2.0   | 126  | 0.5011          | 0.80     |\n\
+         | 0.4127        | 3.0   | 189  | 0.4512          | 0.85     |\n",
+    );
+    assert_eq!(steps(&card.val_loss), vec![63.0, 126.0, 189.0]);
+    assert_eq!(steps(&card.train_loss), vec![126.0, 189.0]);
+    assert_eq!(card.columns.step.as_deref(), Some("Step"));
+    // A notebook's text output: progress first, then the table with tabs.
+    let notebook = load(
+        " [42/42 00:10, Epoch 3/3]\n\
+         Step\tTraining Loss\tValidation Loss\tAccuracy\n\
+         10\t0.698400\t0.497485\t0.813416\n\
+         20\t0.455300\t0.401200\t0.850000\n\
+         30\t0.380100\t0.390000\t0.861000\n",
+    );
+    assert_eq!(steps(&notebook.train_loss), vec![10.0, 20.0, 30.0]);
+    assert_eq!(notebook.val_loss[0].value, 0.497485);
+    // Markdown pasted without outer pipes.
+    let pasted = load("Step | Training Loss | Validation Loss\n-- | -- | --\n10 | 0.6984 | 0.4975\n20 | 0.4553 | 0.4012\n");
+    assert_eq!(steps(&pasted.train_loss), vec![10.0, 20.0]);
+}
