@@ -93,6 +93,59 @@ fn add_object(table: &mut Table, index: &mut HashMap<String, usize>, obj: &Map<S
     table.rows.push(Row { cells });
 }
 
+/// A JSON object holding whole series instead of log records: Keras' `history.history`
+/// saved with `json.dump` (`{"loss": [..], "val_loss": [..]}`, one value per epoch, numbered
+/// from 1 as Keras prints them) or Sacred's `metrics.json` (`{"training.loss": {"steps": [..],
+/// "values": [..]}}`). `None` when the object is neither.
+fn series_object(obj: &Map<String, Value>) -> Option<Table> {
+    let numbers = |v: &Value| -> Option<Vec<f64>> { v.as_array()?.iter().map(number).collect() };
+    let mut table = Table::default();
+    let mut index = HashMap::new();
+    let lists: Vec<(&String, Vec<f64>)> = obj
+        .iter()
+        .filter_map(|(k, v)| Some((k, numbers(v)?)))
+        .collect();
+    if !lists.is_empty() && lists.len() == obj.len() {
+        let epoch = table.column("epoch", &mut index);
+        let len = lists.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+        let cols: Vec<usize> = lists
+            .iter()
+            .map(|(k, _)| table.column(k, &mut index))
+            .collect();
+        for i in 0..len {
+            let mut cells = vec![(epoch, i as f64 + 1.0)];
+            cells.extend(
+                cols.iter()
+                    .zip(&lists)
+                    .filter_map(|(&c, (_, l))| l.get(i).map(|&v| (c, v))),
+            );
+            table.rows.push(Row { cells });
+        }
+        return (len > 0).then_some(table);
+    }
+    // Sacred: each metric its own steps and values.
+    let step = table.column("step", &mut index);
+    for (name, metric) in obj {
+        let (Some(steps), Some(values)) = (
+            metric.get("steps").and_then(numbers),
+            metric.get("values").and_then(numbers),
+        ) else {
+            return None;
+        };
+        let col = table.column(name, &mut index);
+        for (s, v) in steps.into_iter().zip(values) {
+            table.rows.push(Row {
+                cells: vec![(step, s), (col, v)],
+            });
+        }
+    }
+    // Metric by metric, the steps go back at each new metric: in step order they do not
+    // read as a counter that restarts.
+    let at = |r: &Row| r.cells[0].1;
+    table.rows.sort_by(|a, b| at(a).total_cmp(&at(b)));
+    (!table.rows.is_empty()).then_some(table)
+}
+
 /// JSON lines. A malformed line is an error naming it, except the last one, which a run that
 /// is still writing may have left half-written.
 pub(crate) fn parse_lines(
@@ -107,6 +160,14 @@ pub(crate) fn parse_lines(
         .map(|(i, l)| (i + 1, l.trim()))
         .filter(|(_, l)| !l.is_empty())
         .collect();
+    // One line holding whole series (a Keras history dumped without indentation).
+    if let [(_, only)] = lines[..] {
+        if let Ok(Value::Object(obj)) = serde_json::from_str(&quote_non_finite(only)) {
+            if let Some(table) = series_object(&obj) {
+                return table.into_run(path, opts);
+            }
+        }
+    }
     let mut table = Table::default();
     let mut index = HashMap::new();
     let mut warning = None;
@@ -165,13 +226,18 @@ pub(crate) fn parse_document(
     let (entries, state) = match &value {
         Value::Object(obj) => match obj.get("log_history") {
             Some(Value::Array(entries)) => (entries, Some(obj)),
-            _ => {
-                return Err(DoctorError::parse(
-                    path,
-                    Location::Whole,
-                    "expected a Hugging Face trainer state with a `log_history` list",
-                ))
-            }
+            _ => match series_object(obj) {
+                Some(table) => return table.into_run(path, opts),
+                None => {
+                    return Err(DoctorError::parse(
+                        path,
+                        Location::Whole,
+                        "expected a Hugging Face trainer state with a `log_history` list, a \
+                         Keras history (`{\"loss\": [..], \"val_loss\": [..]}`) or Sacred \
+                         metrics (`{\"loss\": {\"steps\": [..], \"values\": [..]}}`)",
+                    ))
+                }
+            },
         },
         Value::Array(entries) => (entries, None),
         _ => {
@@ -375,6 +441,32 @@ mod tests {
             }]
         );
         assert_eq!(run.steps_per_epoch, Some(10.0));
+    }
+
+    #[test]
+    fn keras_history_and_sacred_metrics_hold_whole_series() {
+        let keras = br#"{"loss": [0.62, 0.58, 0.56], "accuracy": [0.65, 0.68, 0.70], "val_loss": [0.59, 0.57, NaN]}"#;
+        let run = parse_lines(keras, Path::new("history.json"), &LoadOptions::default()).unwrap();
+        let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();
+        assert_eq!(steps, vec![1.0, 2.0, 3.0]);
+        assert_eq!(run.val_loss.len(), 3);
+        assert!(run.val_loss[2].value.is_nan());
+        let pretty = "{\n  \"loss\": [\n    0.62,\n    0.58\n  ],\n  \"val_loss\": [0.7, 0.6]\n}";
+        let run = parse_document(
+            pretty.as_bytes(),
+            Path::new("history.json"),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(run.train_loss.len(), 2);
+        let sacred = br#"{"training.loss": {"steps": [1, 2, 3], "timestamps": ["a", "b", "c"], "values": [0.26, 0.1, -0.2]},
+                          "validation.loss": {"steps": [2], "timestamps": ["b"], "values": [0.3]}}"#;
+        let run =
+            parse_document(sacred, Path::new("metrics.json"), &LoadOptions::default()).unwrap();
+        let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();
+        assert_eq!(steps, vec![1.0, 2.0, 3.0]);
+        assert_eq!(run.val_loss.len(), 1);
+        assert_eq!(run.val_loss[0].step, 2.0);
     }
 
     #[test]
