@@ -10,6 +10,7 @@
 mod folders;
 mod jsonl;
 mod names;
+mod notebook;
 mod pasted;
 mod series;
 mod table;
@@ -53,6 +54,7 @@ enum Format {
     TensorBoard,
     JsonDocument,
     JsonLines,
+    Notebook,
     Table,
     Text,
 }
@@ -84,6 +86,7 @@ fn detect_by_name(path: &Path) -> Option<Format> {
     }
     match ext.as_str() {
         "jsonl" | "ndjson" => Some(Format::JsonLines),
+        "ipynb" => Some(Format::Notebook),
         "csv" | "tsv" => Some(Format::Table),
         _ => None,
     }
@@ -171,6 +174,7 @@ pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> 
         Format::TensorBoard => tensorboard::parse_file(bytes, path, opts),
         Format::JsonDocument => jsonl::parse_document(bytes, path, opts),
         Format::JsonLines => jsonl::parse_lines(bytes, path, opts),
+        Format::Notebook => notebook::parse(bytes, path, opts),
         Format::Table => table::parse(bytes, path, opts),
         Format::Text => text::parse(bytes, path, opts),
     };
