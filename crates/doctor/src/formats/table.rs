@@ -57,6 +57,16 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         .iter()
         .map(|h| h.trim().to_string())
         .collect::<Vec<_>>();
+    let has = |name: &str| headers.iter().any(|h| h == name);
+    if has("Name") && has("Runtime") && (has("Created") || has("State")) {
+        return Err(DoctorError::parse(
+            path,
+            Location::Line(1),
+            "this is a Weights & Biases runs table (one summary row per run: Name, Created, \
+             Runtime, …), not a run's history; export one run's history instead (the run's \
+             page → a chart's ⋯ menu → Export → CSV, or `run.history()` in the API)",
+        ));
+    }
     let mut table = Table {
         columns: headers,
         ..Table::default()
@@ -183,6 +193,19 @@ mod tests {
         let run = load("epoch,iter,loss\n1,1,3\n1,2,2.9\n1,3,2.8\n2,1,2.7\n2,2,2.6\n").unwrap();
         let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();
         assert_eq!(steps, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn a_wandb_runs_table_is_not_a_history() {
+        let err = load(
+            "\"Name\",\"Created\",\"Runtime\",\"train/loss\"\n\"run_a\",\"2022-06-10\",\"498\",\"1.16\"\n\"run_b\",\"2022-06-10\",\"519\",\"2.23\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("runs table") && err.contains("line 1"),
+            "{err}"
+        );
     }
 
     #[test]
