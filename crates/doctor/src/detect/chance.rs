@@ -82,11 +82,15 @@ pub fn stuck_at_chance(ctx: &Ctx) -> Option<Finding> {
 /// How close to ln k a loss must sit to be "pinned" there: a model that predicts the class
 /// prior of a balanced task hits ln k to the third decimal, batch after batch.
 const PINNED: f64 = 0.002;
+/// Class counts of common benchmarks beyond 20 (CIFAR-100, Food-101 and UCF101, Flowers-102,
+/// Tiny ImageNet and CUB-200, ImageNet): pinned to the third decimal, a loss at their ln k is
+/// no coincidence.
+const COMMON_CLASS_COUNTS: [u32; 5] = [100, 101, 102, 200, 1000];
 /// Fewest consecutive points at the end, and their least share of the series.
 const MIN_PINNED_POINTS: usize = 4;
 const MIN_PINNED_SHARE: f64 = 0.3;
 
-/// A loss that ends pinned at ln k (k ≤ 20 classes; ln V for a language model whose vocabulary
+/// A loss that ends pinned at ln k (k ≤ 20 classes or a common benchmark's; ln V for a language model whose vocabulary
 /// is known) for its last four or more points, and for at least 30 % of the run: whatever came
 /// before (surges, a fall), the model now outputs the uniform guess — dead units, saturated
 /// outputs or an LR that blew the weights up. Checked on training, then on validation.
@@ -98,7 +102,7 @@ pub fn pinned_at_chance(ctx: &Ctx) -> Option<Finding> {
         if let Some(l) = ctx.refs.ln_vocab {
             return ((v - l).abs() <= PINNED * l).then(|| (l, "ln V".to_string()));
         }
-        (2..=20u32).find_map(|k| {
+        (2..=20u32).chain(COMMON_CLASS_COUNTS).find_map(|k| {
             let c = (k as f64).ln();
             ((v - c).abs() <= PINNED * c).then(|| (c, format!("ln {k}")))
         })
@@ -167,6 +171,20 @@ mod tests {
             None,
         );
         assert!(pinned_at_chance(&Ctx::new(&run)).is_some());
+    }
+
+    #[test]
+    fn an_imagenet_sized_classifier_pinned_at_ln_1000_is_stuck() {
+        // A Caffe solver log: the smoothed loss sits at ln 1000 = 6.9078 from the start.
+        let run = run_with(
+            per_epoch(&[6.91161, 6.90501, 6.90635, 6.90681, 6.90704]),
+            None,
+        );
+        let f = pinned_at_chance(&Ctx::new(&run)).expect("pinned");
+        assert!(f.summary.contains("ln 1000"), "{}", f.summary);
+        // A loss merely passing near ln 1000 (0.5 % off at the end) is not pinned there.
+        let near = run_with(per_epoch(&[7.5, 7.2, 7.0, 6.95, 6.94, 6.943]), None);
+        assert!(pinned_at_chance(&Ctx::new(&near)).is_none());
     }
 
     #[test]
