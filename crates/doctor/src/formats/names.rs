@@ -50,6 +50,9 @@ const LOSS_EXCLUDERS: &[&str] = &[
     "perplexity",
     "diff",
     "delta",
+    // A running best (AllenNLP's `best_validation_loss`, a script's `get best test loss`) is
+    // no measurement of this step: it only falls, so it would hide any overfitting.
+    "best",
     // Settings printed with the run's configuration (`val_loss_every: 4000`).
     "every",
     "interval",

@@ -720,3 +720,15 @@ fn trainer_tables_from_model_cards_and_notebooks_are_read() {
     let pasted = load("Step | Training Loss | Validation Loss\n-- | -- | --\n10 | 0.6984 | 0.4975\n20 | 0.4553 | 0.4012\n");
     assert_eq!(steps(&pasted.train_loss), vec![10.0, 20.0]);
 }
+
+#[test]
+fn a_running_best_is_not_a_point_nor_an_epoch() {
+    // AllenNLP's metrics_epoch_N.json files, pasted one after another.
+    let run = load(
+        "{\n  \"training_start_epoch\": 0,\n  \"epoch\": 0,\n  \"training_loss\": 3.1,\n  \"validation_loss\": 3.2,\n  \"best_epoch\": 0,\n  \"best_validation_loss\": 3.2\n}\n\
+         {\n  \"training_start_epoch\": 0,\n  \"epoch\": 1,\n  \"training_loss\": 2.78,\n  \"validation_loss\": 3.02,\n  \"best_epoch\": 0,\n  \"best_validation_loss\": 2.95\n}\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0]);
+    assert_eq!(steps(&run.val_loss), vec![0.0, 1.0]);
+    assert_eq!(run.val_loss[1].value, 3.02);
+}
