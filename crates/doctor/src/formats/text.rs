@@ -122,6 +122,8 @@ struct LineValues {
     val: Option<f64>,
     lr: Option<f64>,
     grad: Option<f64>,
+    /// The loss is ln of a perplexity, the line naming no loss itself.
+    from_perplexity: bool,
 }
 
 /// Whether `t` can be one of the unnamed counters a line starts with (PyTorch's tutorial
@@ -316,6 +318,7 @@ fn read_line(line: &str) -> LineValues {
     // perplexity is e to the cross-entropy in nats.
     if out.train.is_none() && out.val.is_none() {
         out.train = perplexity.map(f64::ln);
+        out.from_perplexity = out.train.is_some();
     }
     // A loss on an evaluation line (`| valid on 'valid' subset | loss 7.1`, `[eval] loss 2.1`)
     // is a validation loss even when its own name does not say so.
@@ -389,10 +392,14 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         let own_counter = v.step.is_some() || v.epoch.is_some();
         let again = run.val_loss.last().is_some_and(|p| p.step == step);
         let val = v.val.filter(|_| own_counter || !again);
+        // A perplexity on a line of its own after the step's logged loss (Composer prints
+        // `loss/train/total` and `Perplexity` on lines of their own) restates it at best.
+        let restated =
+            v.from_perplexity && run.train_loss.last().is_some_and(|p| p.step == step);
         let (train, lr, grad) = if summary {
             (None, None, None)
         } else {
-            (v.train, v.lr, v.grad)
+            (v.train.filter(|_| !restated), v.lr, v.grad)
         };
         if val.is_some() {
             val_beside_train.push(train.is_some());

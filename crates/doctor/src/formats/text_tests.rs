@@ -732,3 +732,14 @@ fn a_running_best_is_not_a_point_nor_an_epoch() {
     assert_eq!(steps(&run.val_loss), vec![0.0, 1.0]);
     assert_eq!(run.val_loss[1].value, 3.02);
 }
+
+#[test]
+fn a_perplexity_after_the_logged_loss_does_not_replace_it() {
+    // Composer: one metric per line; the total loss includes terms the perplexity does not.
+    let run = load(
+        "[batch=1/3]:\n\t Train trainer/global_step: 0\n\t Train loss/train/total: 12.5570\n\t Train metrics/train/Perplexity: 172309.0625\n\
+         [batch=2/3]:\n\t Train trainer/global_step: 1\n\t Train loss/train/total: 11.9\n\t Train metrics/train/Perplexity: 120000.0\n",
+    );
+    assert_eq!(run.train_loss.len(), 2);
+    assert_eq!(run.train_loss[0].value, 12.557);
+}
