@@ -71,7 +71,19 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // Judge the level on validation when there is one: that is what the data allows.
     let level = val.map_or(train.level, |v| v.level);
     let init = ctx.init_level();
-    let val_improving = val.is_some_and(|v| !v.flat());
+    // Too few evaluations for a trend still say it when each is lower than the last and
+    // they fall by 10 % in all: per-batch training noise can hide the progress they show.
+    let evals: Vec<f64> = ctx
+        .val
+        .iter()
+        .filter(|p| p.step >= from && p.step <= to)
+        .map(|p| p.value)
+        .collect();
+    let evals_fall = !ctx.train_is_val
+        && evals.len() >= 2
+        && evals.windows(2).all(|w| w[1] < w[0])
+        && evals[evals.len() - 1] < 0.9 * evals[0];
+    let val_improving = val.is_some_and(|v| !v.flat()) || evals_fall;
     // A slow late rate alone is not a stall: a long power-law run slows down smoothly. A stall
     // is a rate that collapsed against the run's earlier pace, or a run that never moved.
     let head = (train.to - train.from) * 0.05;

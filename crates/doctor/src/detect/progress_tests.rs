@@ -546,3 +546,35 @@ fn a_noisy_excerpt_of_a_fraction_of_a_doubling_is_inconclusive_a_still_one_is_st
         still.findings
     );
 }
+
+#[test]
+fn per_batch_noise_without_a_trend_is_no_stall_while_each_evaluation_improves() {
+    // A Lightning classifier logging one batch's loss every 50 steps: 1.1 down to a ±40 %
+    // band around 0.18, while its three epoch evaluations fall 0.254 → 0.203 → 0.168.
+    let mut rng = Noise::new(5);
+    let loss: Vec<Point> = curve(46, |i| 0.18 + 0.9 * (-(i as f64) / 2.0).exp())
+        .into_iter()
+        .map(|p| Point {
+            step: 49.0 + 50.0 * p.step,
+            value: (p.value * (1.0 + 0.4 * rng.normal())).max(0.01),
+        })
+        .collect();
+    let mut run = run_with(loss, None);
+    let evals = [(781.0, 0.2543), (1563.0, 0.2034), (2299.0, 0.1682)];
+    run.val_loss = evals
+        .iter()
+        .map(|&(step, value)| Point { step, value })
+        .collect();
+    let k = kinds(&run);
+    assert!(!k.contains(&FindingKind::Stagnation), "{k:?}");
+    // Evaluations that stand still leave the stall standing.
+    run.val_loss = evals
+        .iter()
+        .map(|&(step, _)| Point { step, value: 0.2 })
+        .collect();
+    assert!(
+        kinds(&run).contains(&FindingKind::Stagnation),
+        "{:?}",
+        kinds(&run)
+    );
+}

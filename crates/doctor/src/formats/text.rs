@@ -394,8 +394,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         let val = v.val.filter(|_| own_counter || !again);
         // A perplexity on a line of its own after the step's logged loss (Composer prints
         // `loss/train/total` and `Perplexity` on lines of their own) restates it at best.
-        let restated =
-            v.from_perplexity && run.train_loss.last().is_some_and(|p| p.step == step);
+        let restated = v.from_perplexity && run.train_loss.last().is_some_and(|p| p.step == step);
         let (train, lr, grad) = if summary {
             (None, None, None)
         } else {
