@@ -106,6 +106,11 @@ fn detect_by_content(bytes: &[u8]) -> Format {
     let Some(first_line) = first_line else {
         return Format::Text;
     };
+    // A notebook saved under another name (Colab's "save a copy in GitHub" as `.py`).
+    let second_line = text.lines().map(str::trim).filter(|l| !l.is_empty()).nth(1);
+    if first_line == "{" && second_line.is_some_and(|l| l.starts_with("\"cells\"")) {
+        return Format::Notebook;
+    }
     if first_line.starts_with('{') || first_line.starts_with('[') {
         let is_object_line = matches!(
             serde_json::from_str::<serde_json::Value>(&jsonl::quote_non_finite(first_line)),

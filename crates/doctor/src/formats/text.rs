@@ -233,7 +233,7 @@ fn keras_callback_message() -> &'static Regex {
 }
 
 fn read_line(line: &str) -> LineValues {
-    if keras_callback_message().is_match(line) {
+    if keras_callback_message().is_match(line) || keras_bar_in_progress().is_match(line) {
         return LineValues::default();
     }
     if let Some(v) = consoles::known_line(line) {
@@ -328,9 +328,21 @@ fn read_line(line: &str) -> LineValues {
             .any(|w| is_val_marker(&w.to_lowercase()));
         if eval_line {
             out.val = out.train.take();
+            // An `S/T` counter there counts the evaluation's own batches (`valid: 100%|██|
+            // 39/39`), not training steps: the result belongs to the last training step.
+            if matches!(out.step, Some((_, Some(_)))) {
+                out.step = None;
+            }
         }
     }
     out
+}
+
+/// A Keras progress bar still running (`59840/60000 [=====>.] - ETA: 0s - loss: 0.0065`):
+/// a running mean part-way through an epoch, which its finished bar reports in full.
+fn keras_bar_in_progress() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\[[=>.]*\] - ETA:").expect("valid regex"))
 }
 
 pub(super) fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {

