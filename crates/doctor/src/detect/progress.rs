@@ -393,6 +393,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             "The run is spending its steps in the band: decay the learning rate (cosine or step decay) from \
              the plateau onset, or stop and restart at a lower LR.",
         ));
+    } else if fast_drop && lr_cut_during(ctx, onset, to) {
+        // The LR was already cut on the plateau and the loss did not answer: not an LR too
+        // high to settle, but a model at what it can reach.
     } else if fast_drop {
         out.push(stall(
             "stops improving after a fast early drop",
@@ -407,6 +410,11 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Whether a step-decay cut of the LR falls inside `[from, to]`.
+fn lr_cut_during(ctx: &Ctx, from: f64, to: f64) -> bool {
+    ctx.lr_drops.iter().any(|&d| d > from && d <= to)
 }
 
 /// The reference level an underfitting run has not yet reached.

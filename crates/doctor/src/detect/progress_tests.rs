@@ -578,3 +578,18 @@ fn per_batch_noise_without_a_trend_is_no_stall_while_each_evaluation_improves() 
         kinds(&run)
     );
 }
+
+#[test]
+fn a_plateau_that_ignores_an_lr_cut_is_not_an_lr_too_high() {
+    // Down fast to ~1.8, then flat; the step schedule cuts the LR ×0.3 at step 400 and the
+    // loss does not answer: the model is at what it can reach, not bouncing on a high LR.
+    let mut run = run_with(
+        noisy(800, 0.05, 6, |i| 1.8 + 2.4 * (-(i as f64) / 10.0).exp()),
+        Some(65),
+    );
+    let flat = kinds(&run);
+    assert_eq!(flat, vec![FindingKind::Stagnation]);
+    run.lr = curve(800, |i| if i < 400 { 1e-3 } else { 3e-4 });
+    let k = kinds(&run);
+    assert!(!k.contains(&FindingKind::Stagnation), "{k:?}");
+}
