@@ -49,6 +49,8 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     findings.extend(spikes::detect(&ctx));
     findings.extend(excursions::detect(&ctx));
     findings.extend(validation::overfitting(&ctx));
+    let worse = validation::worse_on_both(&ctx, &findings);
+    findings.extend(worse);
     findings.extend(validation::leakage(&ctx));
     findings.extend(gradients::detect(&ctx));
     findings.extend(periodic::detect(&ctx));

@@ -172,6 +172,51 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     )]
 }
 
+/// Both curves end worse than they began: validation never returns to its first evaluation
+/// (five or more, ending over 10 % above it) while training also ends over 10 % above its
+/// start. Not overfitting (training would fall): the updates make the model worse everywhere,
+/// as a learning rate too high does to a fine-tune. Left to other findings that already say
+/// divergence or overfitting.
+pub fn worse_on_both(ctx: &Ctx, earlier: &[Finding]) -> Option<Finding> {
+    let said = earlier.iter().any(|f| {
+        matches!(f.kind, FindingKind::Divergence | FindingKind::Overfitting)
+            && f.severity >= Severity::Warning
+    });
+    let (val, train) = (&ctx.val, &ctx.train);
+    if said || ctx.train_is_val || val.len() < 5 || train.len() < 3 {
+        return None;
+    }
+    let first = val[0].value;
+    let last = val[val.len() - 1].value;
+    let never_back = val[1..].iter().all(|p| p.value > first);
+    let head = (train.len() / 5).max(1);
+    let train_start = median(&values(&train[..head]));
+    let train_end = median(&values(&train[train.len() - head..]));
+    if !(never_back && last > 1.1 * first && train_end > 1.1 * train_start) {
+        return None;
+    }
+    let (from, to) = (val[0].step, val[val.len() - 1].step);
+    Some(finding(
+        FindingKind::Divergence,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "Validation never gets back to its first evaluation ({} at step {}; it ends at {}), \
+             and training ends above where it started ({} → {}): the updates make the model \
+             worse on both, which is a learning rate too high for the run (a fine-tune most of all).",
+            num(first),
+            step_str(from),
+            num(last),
+            num(train_start),
+            num(train_end)
+        ),
+        json!({ "val_first": first, "val_last": last, "val_points": val.len(),
+                "train_start": train_start, "train_end": train_end }),
+        "Lower the learning rate ×0.1–0.3 (fine-tunes: 1e-5 to 5e-5, LoRA 1e-4 to 2e-4), add \
+         warmup, and keep the checkpoint of the first evaluation, the best this run made.",
+    ))
+}
+
 pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
     if ctx.train.len() < 5 || ctx.train_is_val {
         return Vec::new();

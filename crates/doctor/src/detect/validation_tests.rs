@@ -294,3 +294,42 @@ fn a_word_model_from_scratch_at_perplexity_two_and_a_half_is_leakage() {
     assert!(leak(4.3, 7.6).is_empty());
     assert!(leak(1.0, 2.5).is_empty());
 }
+
+#[test]
+fn validation_that_never_returns_to_its_first_evaluation_with_training_rising_is_divergence() {
+    // A Whisper fine-tune with the LR warmed up to 3e-3: five sparse training logs rise with
+    // the ramp, and twenty evaluations never get back to the first.
+    let pts = |v: &[(f64, f64)]| -> Vec<Point> {
+        v.iter()
+            .map(|&(step, value)| Point { step, value })
+            .collect()
+    };
+    let train = [
+        (500.0, 1.2366),
+        (1000.0, 2.028),
+        (1500.0, 2.157),
+        (2000.0, 1.9848),
+        (2500.0, 1.7866),
+    ];
+    let evals: Vec<(f64, f64)> = [
+        2.55, 3.62, 3.49, 3.19, 3.96, 3.98, 3.72, 4.46, 4.0, 4.17, 3.64, 3.68, 3.93, 3.55, 3.45,
+        3.32, 3.42, 3.29, 3.141, 3.42,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &v)| (132.0 * (i + 1) as f64, v))
+    .collect();
+    let mut run = run_with(pts(&train), None);
+    run.val_loss = pts(&evals);
+    let f = worse_on_both(&Ctx::new(&run), &[]).expect("divergence");
+    assert_eq!(f.kind, FindingKind::Divergence);
+    // Training that falls while validation climbs is overfitting's, not this.
+    let falling: Vec<(f64, f64)> = train
+        .iter()
+        .enumerate()
+        .map(|(i, &(s, _))| (s, 1.2 - 0.1 * i as f64))
+        .collect();
+    let mut run = run_with(pts(&falling), None);
+    run.val_loss = pts(&evals);
+    assert!(worse_on_both(&Ctx::new(&run), &[]).is_none());
+}
