@@ -95,6 +95,11 @@ const LOG_FILE_NAMES: &[&str] = &[
     "train.log",
     "train_log.txt",
     "log.txt",
+    // Ultralytics (`runs/train/exp/`), detectron2 (`output/`) and Sacred (`<run id>/`),
+    // Keras histories dumped as JSON.
+    "results.csv",
+    "metrics.json",
+    "history.json",
 ];
 
 /// The run file of the one subfolder that holds one (a repository whose `results/` or

@@ -250,13 +250,36 @@ pub(crate) fn parse_document(
     };
     let mut table = Table::default();
     let mut index = HashMap::new();
+    let mut summaries = 0usize;
     for entry in entries {
         let Value::Object(obj) = entry else { continue };
         // The end-of-training summary (`train_loss` averaged over the run) is not a point.
         if obj.contains_key("train_runtime") || obj.contains_key("total_flos") {
+            summaries += 1;
             continue;
         }
         add_object(&mut table, &mut index, obj);
+    }
+    if table.rows.is_empty() && summaries > 0 {
+        let get = |k: &str| state.and_then(|s| s.get(k)).and_then(Value::as_f64);
+        let why = match (get("logging_steps"), get("max_steps")) {
+            (Some(every), Some(max)) if every > max => format!(
+                " (logging_steps {} is more than the run's {} steps)",
+                num_text(every),
+                num_text(max)
+            ),
+            _ => String::new(),
+        };
+        return Err(DoctorError::parse(
+            path,
+            Location::Whole,
+            format!(
+                "the log history holds only the end-of-training summary (one loss averaged \
+                 over the whole run), no logged steps{why}: train again with a smaller \
+                 logging_steps (e.g. 10), or point at a checkpoint's trainer_state.json that \
+                 has them"
+            ),
+        ));
     }
     let mut run = table.into_run(path, opts)?;
     if let Some(state) = state {
@@ -273,6 +296,15 @@ pub(crate) fn parse_document(
         }
     }
     Ok(run)
+}
+
+/// A whole number without a fractional part, else as is.
+fn num_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        v.to_string()
+    }
 }
 
 /// What rnnlab's `meta.json` next to `metrics.jsonl` says about the run.
@@ -467,6 +499,25 @@ mod tests {
         assert_eq!(steps, vec![1.0, 2.0, 3.0]);
         assert_eq!(run.val_loss.len(), 1);
         assert_eq!(run.val_loss[0].step, 2.0);
+    }
+
+    #[test]
+    fn a_trainer_state_with_only_the_summary_says_why_there_is_no_curve() {
+        let state = br#"{"log_history": [{"epoch": 3.0, "step": 768, "total_flos": 1.2e15,
+            "train_loss": 0.41, "train_runtime": 300.1, "train_samples_per_second": 8.1,
+            "train_steps_per_second": 2.5}], "logging_steps": 996, "max_steps": 768}"#;
+        let err = parse_document(
+            state,
+            Path::new("trainer_state.json"),
+            &LoadOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("only the end-of-training summary"), "{err}");
+        assert!(
+            err.contains("logging_steps 996 is more than the run's 768 steps"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -272,6 +272,31 @@ fn a_folder_finds_a_keras_log_or_the_one_run_below_it() {
 }
 
 #[test]
+fn ultralytics_and_detectron2_output_folders_are_found() {
+    // `runs/train` holding `exp/results.csv`; detectron2's `output/metrics.json`.
+    let runs = temp_dir("yolo");
+    std::fs::create_dir_all(runs.join("exp/weights")).unwrap();
+    std::fs::write(
+        runs.join("exp/results.csv"),
+        "epoch,train/box_loss,val/box_loss\n0,0.33,0.30\n1,0.25,0.27\n2,0.20,0.25\n",
+    )
+    .unwrap();
+    let run = load(&runs, &LoadOptions::default()).unwrap();
+    assert_eq!(run.train_loss.len(), 3);
+    let output = temp_dir("d2");
+    std::fs::write(
+        output.join("metrics.json"),
+        "{\"iteration\": 19, \"total_loss\": 2.3, \"lr\": 0.001}\n{\"iteration\": 39, \"total_loss\": 1.9, \"lr\": 0.001}\n",
+    )
+    .unwrap();
+    std::fs::write(output.join("model_final.pth"), b"weights").unwrap();
+    let run = load(&output, &LoadOptions::default()).unwrap();
+    std::fs::remove_dir_all(&runs).unwrap();
+    std::fs::remove_dir_all(&output).unwrap();
+    assert_eq!(run.train_loss.len(), 2);
+}
+
+#[test]
 fn tensorboard_csv_exports_are_named_by_their_file() {
     let dir = temp_dir("tbcsv");
     std::fs::write(

@@ -245,7 +245,13 @@ fn classify_loss(toks: &[String]) -> Option<(Role, u32)> {
         return None;
     }
     let is_val = toks.iter().any(|t| VAL_MARKERS.contains(&t.as_str()));
-    let mut rank = 0u32;
+    // A test split is often evaluated once, after training (Lightning's `trainer.test()`
+    // writes `test_loss` beside `val_loss`): a validation name is preferred when both exist.
+    let mut rank = if toks.iter().any(|t| t == "test") {
+        3
+    } else {
+        0
+    };
     for t in toks {
         let t = t.as_str();
         if VAL_MARKERS.contains(&t) || TRAIN_MARKERS.contains(&t) || LOSS_NEUTRAL.contains(&t) {

@@ -151,6 +151,20 @@ mod tests {
     }
 
     #[test]
+    fn a_test_loss_logged_after_training_does_not_replace_validation() {
+        // Lightning writes its columns in alphabetical order: test_loss comes before val_loss.
+        let text = "epoch,step,test_loss,train_loss,val_loss\n\
+                    0,400,,0.61,\n0,859,,,0.3169\n1,1200,,0.35,\n1,1719,,,0.2524\n1,1720,0.2302,,\n";
+        let run = load(text).unwrap();
+        let steps: Vec<f64> = run.val_loss.iter().map(|p| p.step).collect();
+        assert_eq!(steps, vec![859.0, 1719.0]);
+        assert_eq!(run.columns.val_loss.as_deref(), Some("val_loss"));
+        // A test loss alone is still the held-out curve.
+        let only_test = load("epoch,train_loss,test_loss\n1,0.6,0.7\n2,0.5,0.6\n").unwrap();
+        assert_eq!(only_test.val_loss.len(), 2);
+    }
+
+    #[test]
     fn wandb_export_and_tsv() {
         let text = "Step\tmyrun - train/loss\tmyrun - train/loss__MIN\tmyrun - train/loss__MAX\n\
                     10\t2.5\t2.4\t2.6\n20\t2.25\t2.2\t2.3\n";
