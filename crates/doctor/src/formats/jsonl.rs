@@ -265,8 +265,8 @@ pub(crate) fn parse_document(
         let why = match (get("logging_steps"), get("max_steps")) {
             (Some(every), Some(max)) if every > max => format!(
                 " (logging_steps {} is more than the run's {} steps)",
-                num_text(every),
-                num_text(max)
+                crate::detect::step_str(every),
+                crate::detect::step_str(max)
             ),
             _ => String::new(),
         };
@@ -296,15 +296,6 @@ pub(crate) fn parse_document(
         }
     }
     Ok(run)
-}
-
-/// A whole number without a fractional part, else as is.
-fn num_text(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        v.to_string()
-    }
 }
 
 /// What rnnlab's `meta.json` next to `metrics.jsonl` says about the run.
