@@ -593,3 +593,6 @@ fn keep_last_fresh_run(run: &mut Run, restarts: &[(usize, usize, f64)], path: &P
 #[cfg(test)]
 #[path = "text_tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "text_tools_tests.rs"]
+mod tools_tests;
