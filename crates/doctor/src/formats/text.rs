@@ -233,8 +233,15 @@ fn keras_callback_message() -> &'static Regex {
 }
 
 fn read_line(line: &str) -> LineValues {
-    if keras_callback_message().is_match(line) || keras_bar_in_progress().is_match(line) {
+    if keras_bar_in_progress().is_match(line) {
         return LineValues::default();
+    }
+    // A callback's message says nothing of the epoch; only a learning rate it sets counts.
+    if let Some(m) = keras_callback_message().find(line) {
+        return LineValues {
+            lr: read_line(&line[m.end()..]).lr,
+            ..LineValues::default()
+        };
     }
     if let Some(v) = consoles::known_line(line) {
         return v;
@@ -377,6 +384,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut train_lines = 0usize;
     // For each validation point, whether its line also gave a training loss.
     let mut val_beside_train: Vec<bool> = Vec::new();
+    let mut pending_lr: Option<f64> = None;
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
@@ -396,7 +404,15 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         let (step, summary) = match placed {
             Some(Placement::Point(s)) => (s, false),
             Some(Placement::EpochSummary(s)) => (s, true),
-            None => continue,
+            // A learning rate announced on a line of its own (Keras' LearningRateScheduler,
+            // at the start of an epoch) belongs to the next line with a loss; before any
+            // loss, it is a setting printed with the configuration.
+            None => {
+                if v.train.is_none() && v.val.is_none() && !run.train_loss.is_empty() {
+                    pending_lr = v.lr.or(pending_lr);
+                }
+                continue;
+            }
         };
         // A line with no counter of its own that evaluates again at a step already evaluated
         // (`| End of training | test loss 4.96` after the last epoch's `valid loss 5.03`) is a
@@ -410,7 +426,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         let (train, lr, grad) = if summary {
             (None, None, None)
         } else {
-            (v.train.filter(|_| !restated), v.lr, v.grad)
+            let train = v.train.filter(|_| !restated);
+            let announced = train.and(pending_lr.take());
+            (train, v.lr.or(announced), v.grad)
         };
         if val.is_some() {
             val_beside_train.push(train.is_some());

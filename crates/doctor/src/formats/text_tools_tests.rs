@@ -269,3 +269,36 @@ fn progress_bars_of_unfinished_epochs_and_of_evaluations_do_not_move_the_steps()
     assert_eq!(steps(&bars.val_loss), vec![1.0, 2.0]);
     assert_eq!(bars.val_loss[1].value, 0.396);
 }
+
+#[test]
+fn a_learning_rate_announced_on_its_own_line_goes_with_the_next_loss() {
+    // Old Keras' LearningRateScheduler(verbose=1): the message opens each epoch.
+    let old = load(
+        "Epoch 1/2\n\nEpoch 00001: LearningRateScheduler setting learning rate to 0.005.\n\
+         100/100 [==============================] - 2s - loss: 0.52 - val_loss: 0.61\n\
+         Epoch 2/2\n\nEpoch 00002: LearningRateScheduler setting learning rate to 0.0037907506.\n\
+         100/100 [==============================] - 2s - loss: 0.41 - val_loss: 0.55\n",
+    );
+    // The first announcement comes before any loss, where a settings dump would be: the
+    // rate counts from the second epoch on.
+    assert_eq!(steps(&old.train_loss), vec![1.0, 2.0]);
+    assert_eq!(steps(&old.lr), vec![2.0]);
+    assert_eq!(old.lr[0].value, 0.0037907506);
+    let dump = load(
+        "learning_rate: 0.0005
+batch_size: 64
+step 1 loss 4.2
+step 2 loss 3.9
+",
+    );
+    assert!(dump.lr.is_empty());
+    // Newer Keras numbers the message like the header.
+    let new = load(
+        "Epoch 1/2\nEpoch 1: LearningRateScheduler setting learning rate to 0.005.\n\
+         100/100 [==============================] - 2s - loss: 0.52\n\
+         Epoch 2/2\nEpoch 2: LearningRateScheduler setting learning rate to 0.004.\n\
+         100/100 [==============================] - 2s - loss: 0.41\n",
+    );
+    assert_eq!(steps(&new.lr), vec![2.0]);
+    assert_eq!(new.lr[0].value, 0.004);
+}
