@@ -125,6 +125,8 @@ fn tokens(name: &str) -> Vec<String> {
             // XGBoost / LightGBM: `train-logloss`, `valid's binary_logloss`.
             "logloss" => &["log", "loss"],
             "learningrate" => &["learning", "rate"],
+            // `losses: 3.47` beside `loss_mn: 0.0016` (a sum printed under the plural).
+            "losses" => &["loss"],
             // YOLOv5's `x/lr0`, `x/lr1`: the learning rate of parameter group N.
             _ if t.len() > 2
                 && t.starts_with("lr")

@@ -302,3 +302,13 @@ step 2 loss 3.9
     assert_eq!(steps(&new.lr), vec![2.0]);
     assert_eq!(new.lr[0].value, 0.004);
 }
+
+#[test]
+fn losses_in_the_plural_is_the_total() {
+    // A custom print: the total under `losses`, its parts as `loss_*`.
+    let run = load(
+        "iter 100 lr 0.0001 loss_mn: 0.0016 loss_ce: 3.2 losses: 3.4701\n\
+         iter 200 lr 0.0001 loss_mn: 0.0012 loss_ce: 3.0 losses: 3.2103\n",
+    );
+    assert_eq!(run.train_loss[0].value, 3.4701);
+}
