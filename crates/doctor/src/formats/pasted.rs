@@ -293,11 +293,13 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
                 continue;
             }
         }
-        // A Markdown rule (`|:---:|---|`) keeps the header above it.
+        // A rule (Markdown's `|:---:|---|`, an ASCII table's `+------+-----+`) keeps the
+        // header above it.
         if !cells.is_empty()
-            && cells
-                .iter()
-                .all(|c| c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+            && cells.iter().all(|c| {
+                c.chars()
+                    .all(|ch| matches!(ch, '-' | ':' | ' ' | '+' | '='))
+            })
         {
             continue;
         }

@@ -124,6 +124,8 @@ struct LineValues {
     grad: Option<f64>,
     /// The loss is ln of a perplexity, the line naming no loss itself.
     from_perplexity: bool,
+    /// The name the training (or validation) loss was read under, for the report.
+    loss_key: Option<String>,
 }
 
 /// Whether `t` can be one of the unnamed counters a line starts with (PyTorch's tutorial
@@ -301,7 +303,10 @@ fn read_line(line: &str) -> LineValues {
         match role {
             Role::Step => out.step = Some((t.value, t.total)),
             Role::Epoch => out.epoch = Some((t.value, t.total)),
-            Role::TrainLoss => out.train = Some(t.value),
+            Role::TrainLoss => {
+                out.train = Some(t.value);
+                out.loss_key = Some(t.key.to_string());
+            }
             Role::ValLoss => out.val = Some(t.value),
             Role::Lr => out.lr = Some(t.value),
             Role::GradNorm => out.grad = Some(t.value),
@@ -385,6 +390,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     // For each validation point, whether its line also gave a training loss.
     let mut val_beside_train: Vec<bool> = Vec::new();
     let mut pending_lr: Option<f64> = None;
+    // How often each name gave a training point: the report names the commonest.
+    let mut train_keys: std::collections::HashMap<String, usize> = Default::default();
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
@@ -434,6 +441,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             val_beside_train.push(train.is_some());
         }
         train_lines += usize::from(train.is_some());
+        if let (Some(_), Some(key)) = (train, &v.loss_key) {
+            *train_keys.entry(key.clone()).or_default() += 1;
+        }
         for ((value, series), numbers) in [
             (train, &mut run.train_loss),
             (val, &mut run.val_loss),
@@ -450,6 +460,12 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         }
     }
     drop_carried_validation(&mut run, &val_beside_train, &mut line_numbers[1]);
+    // Which of several losses on a line was taken (`d_loss` or `g_loss`) is worth seeing.
+    run.columns.train_loss = train_keys
+        .into_iter()
+        .filter(|(k, _)| !k.is_empty())
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(k, _)| k);
     let line_steps_per_epoch = tracker
         .numbered_by_line()
         .then(|| number_by_line(&mut run, &line_numbers, path))

@@ -312,3 +312,31 @@ fn losses_in_the_plural_is_the_total() {
     );
     assert_eq!(run.train_loss[0].value, 3.4701);
 }
+
+#[test]
+fn the_name_a_text_log_loss_was_read_under_is_reported() {
+    // A GAN prints two losses: which one is judged must show.
+    let run = load(
+        "[Epoch 0/200] [Batch 0/938] [D loss: 0.693] [G loss: 0.71]\n\
+         [Epoch 0/200] [Batch 1/938] [D loss: 0.690] [G loss: 0.72]\n",
+    );
+    assert_eq!(run.columns.train_loss.as_deref(), Some("D loss"));
+    let plain = load("step 1 loss 2.0\nstep 2 loss 1.8\n");
+    assert_eq!(plain.columns.train_loss.as_deref(), Some("loss"));
+}
+
+#[test]
+fn an_ascii_table_with_plus_and_dash_borders_is_read() {
+    // Turi Create's training table.
+    let run = load(
+        "+--------------+--------------+--------------+\n\
+         | Iteration    | Loss         | Elapsed Time |\n\
+         +--------------+--------------+--------------+\n\
+         | 1            | 5.2557       | 1.36s        |\n\
+         | 2            | 5.40362      | 2.22s        |\n\
+         | 3            | 5.45125      | 3.17s        |\n\
+         +--------------+--------------+--------------+\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(run.train_loss[1].value, 5.40362);
+}
