@@ -266,7 +266,12 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
     let mut header: Option<(Vec<usize>, Option<usize>)> = None;
     let (mut last_count, mut offset, mut fresh_table) = (None::<f64>, 0.0, false);
     for (_, line) in super::text::split_lines(text) {
-        let cells = table_cells(line);
+        // Most lines of a log are neither a row under a header nor a header.
+        if header.is_none() && !could_be_header(line) {
+            fresh_table = true;
+            continue;
+        }
+        let cells: Vec<&str> = table_cells(line).collect();
         let numbers: Vec<Option<f64>> = cells
             .iter()
             .map(|c| super::table::parse_number(c))
@@ -304,13 +309,19 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
             continue;
         }
         fresh_table = true;
+        header = None;
+        // Most lines of a log hold numbers: only a line of names is worth classifying.
+        let all_names = cells.len() >= 2
+            && numbers.iter().all(Option::is_none)
+            && cells.iter().all(|c| c.chars().any(char::is_alphabetic));
+        if !all_names {
+            continue;
+        }
         let roles: Vec<_> = cells.iter().map(|c| classify(c)).collect();
         let names_a_loss = roles
             .iter()
             .any(|r| matches!(r, Some((Role::TrainLoss | Role::ValLoss, _))));
-        let all_names = numbers.iter().all(Option::is_none)
-            && cells.iter().all(|c| c.chars().any(char::is_alphabetic));
-        header = (cells.len() >= 2 && all_names && names_a_loss).then(|| {
+        header = names_a_loss.then(|| {
             let counter = roles
                 .iter()
                 .position(|r| matches!(r, Some((Role::Step, _))))
@@ -326,21 +337,31 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
     (!table.rows.is_empty()).then_some(table)
 }
 
-/// A text table's cells: split at `|` (Markdown, with or without outer pipes), else at tabs,
-/// else at runs of spaces (whose names are then single words).
-fn table_cells(line: &str) -> Vec<&str> {
+/// A text table's cells: split at `|` (Markdown, with or without outer pipes; empty cells
+/// kept, they hold a column's place), else at tabs, else at runs of spaces (whose names are
+/// then single words).
+fn table_cells(line: &str) -> impl Iterator<Item = &str> {
     let line = line.trim();
-    if line.matches('|').count() >= 2 {
+    let (inner, sep) = if line.matches('|').count() >= 2 {
         let inner = line.strip_prefix('|').unwrap_or(line);
-        let inner = inner.strip_suffix('|').unwrap_or(inner);
-        return inner.split('|').map(str::trim).collect();
-    }
-    if line.contains('\t') {
-        return line
-            .split('\t')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .collect();
-    }
-    line.split_whitespace().collect()
+        (inner.strip_suffix('|').unwrap_or(inner), Some('|'))
+    } else if line.contains('\t') {
+        (line, Some('\t'))
+    } else {
+        (line, None)
+    };
+    inner
+        .split(move |c: char| sep.map_or(c.is_whitespace(), |s| c == s))
+        .map(str::trim)
+        .filter(move |c| sep == Some('|') || !c.is_empty())
+}
+
+/// Whether a line can be a table's header: two or more cells, each a name (letters, not a
+/// number). Checked on every line of a log, so without collecting anything.
+fn could_be_header(line: &str) -> bool {
+    let mut cells = 0;
+    table_cells(line).all(|c| {
+        cells += 1;
+        super::table::parse_number(c).is_none() && c.chars().any(char::is_alphabetic)
+    }) && cells >= 2
 }

@@ -115,7 +115,7 @@ fn tokens(line: &str) -> Vec<Token<'_>> {
 
 /// What one line says.
 #[derive(Debug, Default)]
-struct LineValues {
+struct LineValues<'a> {
     step: Option<(f64, Option<f64>)>,
     epoch: Option<(f64, Option<f64>)>,
     train: Option<f64>,
@@ -124,8 +124,8 @@ struct LineValues {
     grad: Option<f64>,
     /// The loss is ln of a perplexity, the line naming no loss itself.
     from_perplexity: bool,
-    /// The name the training (or validation) loss was read under, for the report.
-    loss_key: Option<String>,
+    /// The name the training loss was read under, for the report.
+    loss_key: Option<&'a str>,
 }
 
 /// Whether `t` can be one of the unnamed counters a line starts with (PyTorch's tutorial
@@ -217,12 +217,19 @@ fn logging_prefix() -> &'static Regex {
 
 /// `… at iteration` / `at step` / `at epoch`: the counter of the line, whatever came before.
 fn counter_after_at(key: &str) -> Option<Role> {
-    let lower = key.to_ascii_lowercase();
-    let words: Vec<&str> = lower.split_whitespace().collect();
-    match words.as_slice() {
-        [.., "at", "iteration" | "iter" | "step"] => Some(Role::Step),
-        [.., "at", "epoch"] => Some(Role::Epoch),
-        _ => None,
+    // Called for every number of every line: no allocation.
+    let mut words = key.split_whitespace().rev();
+    let (last, before) = (words.next()?, words.next()?);
+    if !before.eq_ignore_ascii_case("at") {
+        return None;
+    }
+    let is = |w: &str| last.eq_ignore_ascii_case(w);
+    if is("iteration") || is("iter") || is("step") {
+        Some(Role::Step)
+    } else if is("epoch") {
+        Some(Role::Epoch)
+    } else {
+        None
     }
 }
 
@@ -234,12 +241,18 @@ fn keras_callback_message() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"^\s*Epoch 0\d{4}: ").expect("valid regex"))
 }
 
-fn read_line(line: &str) -> LineValues {
-    if keras_bar_in_progress().is_match(line) {
+fn read_line(line: &str) -> LineValues<'_> {
+    if line.contains("ETA:") && keras_bar_in_progress().is_match(line) {
         return LineValues::default();
     }
     // A callback's message says nothing of the epoch; only a learning rate it sets counts.
-    if let Some(m) = keras_callback_message().find(line) {
+    // (Cheap tests first: these run on every line.)
+    let start = line.trim_start();
+    if let Some(m) = start
+        .starts_with("Epoch 0")
+        .then(|| keras_callback_message().find(line))
+        .flatten()
+    {
         return LineValues {
             lr: read_line(&line[m.end()..]).lr,
             ..LineValues::default()
@@ -248,7 +261,8 @@ fn read_line(line: &str) -> LineValues {
     if let Some(v) = consoles::known_line(line) {
         return v;
     }
-    let line = match logging_prefix().find(line) {
+    let logged = start.starts_with(['D', 'I', 'W', 'E', 'C']) && start.contains(':');
+    let line = match logged.then(|| logging_prefix().find(line)).flatten() {
         Some(m) => &line[m.end()..],
         None => line,
     };
@@ -305,7 +319,7 @@ fn read_line(line: &str) -> LineValues {
             Role::Epoch => out.epoch = Some((t.value, t.total)),
             Role::TrainLoss => {
                 out.train = Some(t.value);
-                out.loss_key = Some(t.key.to_string());
+                out.loss_key = Some(t.key);
             }
             Role::ValLoss => out.val = Some(t.value),
             Role::Lr => out.lr = Some(t.value),
@@ -391,7 +405,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut val_beside_train: Vec<bool> = Vec::new();
     let mut pending_lr: Option<f64> = None;
     // How often each name gave a training point: the report names the commonest.
-    let mut train_keys: std::collections::HashMap<String, usize> = Default::default();
+    let mut train_keys: std::collections::HashMap<&str, usize> = Default::default();
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
@@ -441,8 +455,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             val_beside_train.push(train.is_some());
         }
         train_lines += usize::from(train.is_some());
-        if let (Some(_), Some(key)) = (train, &v.loss_key) {
-            *train_keys.entry(key.clone()).or_default() += 1;
+        if let (Some(_), Some(key)) = (train, v.loss_key) {
+            *train_keys.entry(key).or_default() += 1;
         }
         for ((value, series), numbers) in [
             (train, &mut run.train_loss),
@@ -464,8 +478,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     run.columns.train_loss = train_keys
         .into_iter()
         .filter(|(k, _)| !k.is_empty())
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map(|(k, _)| k);
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(k, _)| k.to_string());
     let line_steps_per_epoch = tracker
         .numbered_by_line()
         .then(|| number_by_line(&mut run, &line_numbers, path))

@@ -33,10 +33,14 @@ fn catboost() -> &'static Regex {
 }
 
 /// The values of a line in one of the formats above, or `None`.
-pub(super) fn known_line(line: &str) -> Option<LineValues> {
+pub(super) fn known_line(line: &str) -> Option<LineValues<'_>> {
     let number =
         |m: Option<regex::Match>| m.and_then(|m| super::super::table::parse_number(m.as_str()));
     let counter = |m: Option<regex::Match>| number(m).map(|s| (s, None));
+    // Both start with the iteration: most lines of other logs go no further.
+    if !line.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
     if let Some(c) = darknet().captures(line) {
         return Some(LineValues {
             step: counter(c.get(1)),

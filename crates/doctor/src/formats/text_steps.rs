@@ -68,7 +68,7 @@ pub(super) enum Placement {
 }
 
 impl StepTracker {
-    pub(super) fn place(&mut self, v: &LineValues) -> Option<Placement> {
+    pub(super) fn place(&mut self, v: &LineValues<'_>) -> Option<Placement> {
         let summary = v.step.is_none()
             && v.epoch.is_some()
             && self.seen_step
@@ -87,7 +87,7 @@ impl StepTracker {
         Some(Placement::EpochSummary(end))
     }
 
-    fn step_for(&mut self, v: &LineValues) -> Option<f64> {
+    fn step_for(&mut self, v: &LineValues<'_>) -> Option<f64> {
         if let Some(epoch) = v.epoch {
             if self.epoch.is_none() {
                 self.epoch_base = if epoch.0 >= 1.0 { 1.0 } else { 0.0 };
