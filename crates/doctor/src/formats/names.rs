@@ -188,7 +188,10 @@ pub(crate) fn classify(name: &str) -> Option<(Role, u32)> {
         return Some((Role::Epoch, 0));
     }
     let has = |t: &str| toks.iter().any(|x| x == t);
-    if has("loss") || joined == "trl" || joined == "tel" {
+    // BasicSR / mmediting name each loss `l_` + what it measures (`l_pix`, `l_g_gan`).
+    let basicsr_loss =
+        toks.len() >= 2 && toks[0] == "l" && toks[1] != "r" && name.starts_with("l_");
+    if has("loss") || joined == "trl" || joined == "tel" || basicsr_loss {
         return classify_loss(&toks);
     }
     if has("lr") || (has("learning") && has("rate")) {

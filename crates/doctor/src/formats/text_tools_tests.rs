@@ -340,3 +340,49 @@ fn an_ascii_table_with_plus_and_dash_borders_is_read() {
     assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
     assert_eq!(run.train_loss[1].value, 5.40362);
 }
+
+#[test]
+fn basicsr_steps_with_thousands_separators_and_its_l_pix_loss_are_read() {
+    // XPixelGroup/BasicSR#269: `iter:  20,100` was read as step 20, and the four lines
+    // collapsed onto one point, silently.
+    let run = load(
+        "2020-08-15 15:50:30,390 INFO: [My_ES..][epoch:207, iter:  20,100, lr:(1.000e-04,)] [eta: 1 day, 18:13:17, time (data): 0.365 (0.002)] l_pix: 3.1516e-02\n\
+         2020-08-15 15:51:08,890 INFO: [My_ES..][epoch:208, iter:  20,200, lr:(1.000e-04,)] [eta: 1 day, 18:12:08, time (data): 0.375 (0.002)] l_pix: 3.0516e-02\n\
+         2020-08-15 15:51:47,540 INFO: [My_ES..][epoch:209, iter:  20,300, lr:(1.000e-04,)] [eta: 1 day, 18:11:03, time (data): 0.390 (0.002)] l_pix: 2.9516e-02\n\
+         2020-08-15 15:52:26,426 INFO: [My_ES..][epoch:210, iter:  1,020,400, lr:(1.000e-04,)] [eta: 1 day, 18:10:02, time (data): 0.377 (0.002)] l_pix: 2.8516e-02\n",
+    );
+    assert_eq!(
+        steps(&run.train_loss),
+        vec![20100.0, 20200.0, 20300.0, 1020400.0]
+    );
+    assert_eq!(run.train_loss[1].value, 3.0516e-02);
+    assert_eq!(run.lr.len(), 4);
+    // A pair of counters with no name is no thousands-separated number: PyTorch's tutorial
+    // prints `[1,  200]`, and `[2,200]` is epoch 2, batch 200.
+    let tutorial = load("[1,200] loss: 2.1\n[1,400] loss: 2.0\n[2,200] loss: 1.9\n");
+    assert_eq!(steps(&tutorial.train_loss).len(), 3);
+    assert!(steps(&tutorial.train_loss)[0] < 1000.0);
+}
+
+#[test]
+fn bracketed_names_are_the_words_inside_the_brackets() {
+    // liuslnlp/CoupletAI#2: python logging of `[epoch]: 199, [batch]: 23900, [loss]: 4.99`.
+    let run = load(
+        "2019-08-07 02:59:37,013 - __main__ - INFO - [epoch]: 199, [batch]: 23900, [loss]: 4.994150638580322\n\
+         2019-08-07 02:59:38,017 - __main__ - INFO - [epoch]: 199, [batch]: 24000, [loss]: 4.850643634796143\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![23900.0, 24000.0]);
+    assert_eq!(run.train_loss[1].value, 4.850643634796143);
+}
+
+#[test]
+fn values_joined_to_their_names_by_an_underscore_are_read() {
+    // NVIDIA/waveglow's train.py prints `step_78540:\tloss_-4.065555573` (a flow's negative
+    // log-likelihood); `loss_1: 0.5` still names a loss `loss_1`.
+    let run =
+        load("step_78540:\tloss_-4.065555573\nstep_78541:\tloss_-4.1\nstep_78542:\tloss_-4.2\n");
+    assert_eq!(steps(&run.train_loss), vec![78540.0, 78541.0, 78542.0]);
+    assert_eq!(run.train_loss[0].value, -4.065555573);
+    let named = load("step 1 loss_1: 0.5\nstep 2 loss_1: 0.4\n");
+    assert_eq!(named.train_loss[1].value, 0.4);
+}
