@@ -15,15 +15,11 @@ pub const MIN_POINTS_FOR_HEALTHY: usize = 10;
 /// it; `None` when there is enough.
 pub fn too_thin(ctx: &Ctx) -> Option<Vec<String>> {
     let n = ctx.train.len();
+    // A window from late in a run (steps 12250–12291) is judged on what it shows: a flat,
+    // steady stretch is what a healthy run looks like there. Its pace is left unjudged, and the
+    // reasons say so.
     if n >= MIN_POINTS_FOR_HEALTHY {
-        return crate::detect::progress::pace_hidden(ctx).map(|why| {
-            vec![
-                why,
-                "share more of the run, from its start (or a stretch of at least one doubling \
-                 of steps)"
-                    .to_string(),
-            ]
-        });
+        return None;
     }
     // An epoch-level log (Keras, Lightning's `*_epoch`) that evaluates at every point: each
     // value is a mean over a whole epoch, and validation checks the training curve point by
@@ -50,6 +46,13 @@ pub fn too_thin(ctx: &Ctx) -> Option<Vec<String>> {
 
 pub fn reasons(ctx: &Ctx) -> Vec<String> {
     let mut out = Vec::new();
+    let pace_hidden = crate::detect::progress::pace_hidden(ctx);
+    if let Some(why) = &pace_hidden {
+        out.push(format!(
+            "nothing wrong in this window of the run, and steady; but its pace is not judged: {why} \
+             (share the run from its start for that)"
+        ));
+    }
     let init = ctx.init_level();
     let refs = &ctx.refs;
     let first = ctx.first_step();
@@ -86,7 +89,7 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
         }
     }
     if let Some(t) = judging_window(ctx).and_then(|(a, b)| trend(ctx, &ctx.train, a, b)) {
-        if !t.flat() {
+        if !t.flat() && pace_hidden.is_none() {
             out.push(format!(
                 "still improving on the log-step axis: −{} nats per doubling of steps over steps {}–{}",
                 num(t.abs_rate),
