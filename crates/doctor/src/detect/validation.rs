@@ -217,6 +217,64 @@ pub fn worse_on_both(ctx: &Ctx, earlier: &[Finding]) -> Option<Finding> {
     ))
 }
 
+/// How many evaluations at the end must print the very same value to call validation frozen.
+const FROZEN_EVALS: usize = 5;
+
+/// Validation that prints the very same value at every one of its last evaluations (five or
+/// more) while training still moves: the evaluated outputs do not change. A model collapsed to
+/// one output does it (a triplet loss sat at its margin, a classifier at ln C), and so does an
+/// evaluation that never sees the trained weights. Training that creeps on beside it is no
+/// progress the user can keep.
+pub fn frozen(ctx: &Ctx) -> Option<Finding> {
+    let val = &ctx.val;
+    if ctx.train_is_val || val.len() < FROZEN_EVALS || ctx.train.len() < 3 {
+        return None;
+    }
+    let last = val[val.len() - 1].value;
+    let same = val.iter().rev().take_while(|p| p.value == last).count();
+    if same < FROZEN_EVALS {
+        return None;
+    }
+    let from = val[val.len() - same].step;
+    let to = val[val.len() - 1].step;
+    let train: Vec<f64> = ctx
+        .train
+        .iter()
+        .filter(|p| p.step >= from && p.step <= to)
+        .map(|p| p.value)
+        .collect();
+    let (lo, hi) = train
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    // Training moving by 1 % of its level while validation stands to the last printed digit.
+    if train.len() < 2 || hi - lo <= 0.01 * hi.abs().max(lo.abs()) {
+        return None;
+    }
+    Some(finding(
+        FindingKind::Stagnation,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "Validation loss is exactly {} at each of the last {same} evaluations (steps {}–{}) \
+             while training moves between {} and {}: what is evaluated does not change. Either \
+             the model has collapsed to one output (a triplet loss at its margin, a classifier at \
+             ln of its class count) or the evaluation does not use the trained weights.",
+            num(last),
+            step_str(from),
+            step_str(to),
+            num(lo),
+            num(hi)
+        ),
+        json!({ "val_value": last, "frozen_evals": same, "train_min": lo, "train_max": hi }),
+        "Check that evaluation runs the current model (no stale copy, the same weights, \
+         model.eval() only switches dropout/batch-norm); check the outputs vary across inputs. For \
+         collapsed embeddings, lower the learning rate, normalise the embeddings and mine harder \
+         triplets; for a classifier, check the labels and the final layer.",
+    ))
+}
+
 pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
     if ctx.train.len() < 5 || ctx.train_is_val {
         return Vec::new();
