@@ -83,6 +83,8 @@ const LR_NEUTRAL: &[&str] = &[
 const STEP_NAMES: &[&str] = &[
     "step",
     "global_step",
+    // stable-baselines3's x-axis: environment steps; its `iterations` count rollouts.
+    "total_timesteps",
     "iter",
     "iteration",
     "current_steps",
@@ -95,6 +97,8 @@ const STEP_NAMES: &[&str] = &[
     "optimizer_step",
     "s",
     "it",
+    // ParlAI's running total; its `updates` counts those since the previous log line.
+    "total_train_updates",
     // fairseq's `num_updates` counts updates; its `update` is the fraction of the epoch.
     "num_updates",
     "update",
@@ -102,8 +106,7 @@ const STEP_NAMES: &[&str] = &[
     "batch",
     "mini_batch",
     "minibatch",
-    // stable-baselines3: environment steps, then gradient updates.
-    "total_timesteps",
+    // stable-baselines3: gradient updates (environment steps rank high, above).
     "n_updates",
 ];
 

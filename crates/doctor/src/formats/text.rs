@@ -326,7 +326,7 @@ fn read_line(line: &str) -> LineValues<'_> {
             ..LineValues::default()
         };
     }
-    if let Some(v) = consoles::known_line(line) {
+    if let Some(v) = consoles::known_line(line, read_line) {
         return v;
     }
     let logged = start.starts_with(['D', 'I', 'W', 'E', 'C']) && start.contains(':');

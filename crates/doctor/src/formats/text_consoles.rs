@@ -5,6 +5,10 @@
 //!   average (left out: the doctor measures the noise itself) and the learning rate.
 //! - CatBoost: `34:\tlearn: 0.9508429\ttest: 0.8235312\tbest: 0.8356368 (1)\ttotal: …`: the
 //!   iteration, the training and (when there is an eval set) the test metric.
+//! - ESPnet's trainer: `5epoch:train:3376-3750batch: iter_time=…, loss=1.733, …, lr_0=0.100`
+//!   (a range of the epoch's batches: its end is the step, the rest reads as any line) and
+//!   `5epoch results: [train] … loss=1.73, … [valid] loss=1.80, acc=…, [att_plot] time=…` (the
+//!   epoch's summary: each bracketed section read on its own).
 
 use super::LineValues;
 use regex::Regex;
@@ -32,8 +36,60 @@ fn catboost() -> &'static Regex {
     })
 }
 
+fn espnet_batches() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(\d+)epoch:(\w+):\d+-(\d+)batch:").expect("valid regex"))
+}
+
+fn espnet_results() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(\d+)epoch results:").expect("valid regex"))
+}
+
+fn section_marker() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\[(\w+)\]").expect("valid regex"))
+}
+
+/// An ESPnet line's values; `read` reads the rest of a line as any other.
+fn espnet<'a>(line: &'a str, read: fn(&'a str) -> LineValues<'a>) -> Option<LineValues<'a>> {
+    if let Some(c) = espnet_batches().captures(line) {
+        let mut v = read(&line[c.get(0)?.end()..]);
+        v.epoch = c[1].parse().ok().map(|e| (e, None));
+        v.step = c[3].parse().ok().map(|s| (s, None));
+        if &c[2] != "train" {
+            v.val = v.train.take().or(v.val);
+        }
+        return Some(v);
+    }
+    let c = espnet_results().captures(line)?;
+    let rest = &line[c.get(0)?.end()..];
+    let markers: Vec<_> = section_marker().captures_iter(rest).collect();
+    let section = |name: &str| {
+        let i = markers.iter().position(|m| &m[1] == name)?;
+        let from = markers[i].get(0)?.end();
+        let to = markers
+            .get(i + 1)
+            .map_or(rest.len(), |m| m.get(0).map_or(rest.len(), |g| g.start()));
+        Some(&rest[from..to])
+    };
+    let mut v = section("train").map(read).unwrap_or_default();
+    v.val = section("valid").and_then(|s| read(s).train);
+    v.step = None;
+    v.epoch = c[1].parse().ok().map(|e| (e, None));
+    Some(v)
+}
+
 /// The values of a line in one of the formats above, or `None`.
-pub(super) fn known_line(line: &str) -> Option<LineValues<'_>> {
+pub(super) fn known_line<'a>(
+    line: &'a str,
+    read: fn(&'a str) -> LineValues<'a>,
+) -> Option<LineValues<'a>> {
+    if line.contains("epoch") {
+        if let Some(v) = espnet(line, read) {
+            return Some(v);
+        }
+    }
     let number =
         |m: Option<regex::Match>| m.and_then(|m| super::super::table::parse_number(m.as_str()));
     let counter = |m: Option<regex::Match>| number(m).map(|s| (s, None));

@@ -493,6 +493,8 @@ fn stable_baselines_tables_are_rows_and_a_signed_total_loss_is_set_aside() {
     )
     .unwrap();
     assert_eq!(run.train_loss.len(), 3);
+    // Its x-axis is environment steps, not rollouts.
+    assert_eq!(steps(&run.train_loss), vec![4096.0, 6144.0, 8192.0]);
     assert_eq!(run.train_loss[1].value, 0.0114);
     assert_eq!(run.columns.train_loss.as_deref(), Some("value_loss"));
     assert!(

@@ -386,3 +386,39 @@ fn values_joined_to_their_names_by_an_underscore_are_read() {
     let named = load("step 1 loss_1: 0.5\nstep 2 loss_1: 0.4\n");
     assert_eq!(named.train_loss[1].value, 0.4);
 }
+
+#[test]
+fn espnet_batch_ranges_give_the_step_and_epoch_results_both_losses() {
+    // espnet/espnet#2674: `5epoch:train:3376-3750batch:` was read as row numbers 0-5.
+    let run = load(
+        "[PC] 2020-11-11 16:36:33,446 (trainer:486) INFO: 1epoch:train:1-375batch: iter_time=0.001, forward_time=0.005, loss=2.733, backward_time=0.005, lr_0=0.100, train_time=0.014\n\
+         [PC] 2020-11-11 16:36:38,663 (trainer:486) INFO: 1epoch:train:376-750batch: iter_time=0.001, forward_time=0.005, loss=2.139, backward_time=0.005, lr_0=0.100, train_time=0.014\n\
+         [PC] 2020-11-11 16:36:40,000 (trainer:243) INFO: 1epoch results: [train] iter_time=0.164, loss=2.386, loss_att=191.654, acc=1.022e-04, lr_0=0.100, train_time=2.105, time=1 minute and 43.19 seconds, total_count=750, [valid] loss=2.455, loss_att=191.637, acc=1.030e-04, cer=1.010, time=50.5 seconds, total_count=49, [att_plot] time=3.2 s\n\
+         [PC] 2020-11-11 16:36:43,831 (trainer:486) INFO: 2epoch:train:1-375batch: iter_time=0.001, forward_time=0.005, loss=1.735, backward_time=0.005, lr_0=0.100, train_time=0.014\n\
+         [PC] 2020-11-11 16:36:49,052 (trainer:486) INFO: 2epoch:train:376-750batch: iter_time=0.001, forward_time=0.005, loss=1.743, backward_time=0.005, lr_0=0.100, train_time=0.014\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![375.0, 750.0, 1125.0, 1500.0]);
+    assert_eq!(run.train_loss[2].value, 1.735);
+    // The epoch's validation at its end; its training mean is not a point of the curve.
+    assert_eq!(steps(&run.val_loss), vec![750.0]);
+    assert_eq!(run.val_loss[0].value, 2.455);
+    assert_eq!(run.lr.len(), 4);
+    // A log of epoch results alone is an epoch-level log.
+    let results = load(
+        "[h] 2021-07-06 14:20:17,332 (trainer:398) INFO: 1epoch results: [train] loss=39.899, loss_att=33.843, acc=0.750, optim0_lr0=1.697e-04, total_count=130000, [valid] loss=27.755, loss_att=23.035, acc=0.817, total_count=4017\n\
+         [h] 2021-07-06 20:20:17,332 (trainer:398) INFO: 2epoch results: [train] loss=30.1, loss_att=33.843, acc=0.750, optim0_lr0=1.697e-04, total_count=130000, [valid] loss=25.2, loss_att=23.035, acc=0.817, total_count=4017\n",
+    );
+    assert_eq!(steps(&results.train_loss), vec![1.0, 2.0]);
+    assert_eq!(results.val_loss[1].value, 25.2);
+}
+
+#[test]
+fn parlai_steps_are_its_running_total_of_updates() {
+    // facebookresearch/ParlAI#2433: `updates` counts those since the last line.
+    let run = load(
+        "[rank:  1] [ time:7.0s total_exs:3570 epochs:7.14 time_left:14.0s ] {'exs': 1064, 'loss': 0.1231, 'ppl': 1.131, 'gnorm': 2.446, 'updates': 76, 'lr': 0.007, 'total_train_updates': 255}\n\
+         [rank:  0] [ time:9.0s total_exs:4634 epochs:9.27 time_left:11.0s ] {'exs': 1064, 'loss': 0.0171, 'ppl': 1.017, 'gnorm': 0.7957, 'updates': 76, 'lr': 0.007, 'total_train_updates': 331}\n\
+         [rank:  0] [ time:10.0s total_exs:5012 epochs:10.02 time_left:11.0s ] {'exs': 378, 'loss': 0.005574, 'ppl': 1.006, 'gnorm': 0.7471, 'updates': 27, 'lr': 0.007, 'total_train_updates': 358}\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![255.0, 331.0, 358.0]);
+}
