@@ -257,7 +257,10 @@ fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
         + 1;
     let pinned = t[start].value;
     let zeros = t[start..].iter().take_while(|p| p.value == pinned).count();
-    if zeros < MIN_ZEROS || zeros * 5 < t.len() {
+    // Where the log ends on it, one exact 0.0 after a loss of 0.5 or more is already no
+    // rounding of a small loss: the log stops before it can show the zero stays.
+    let ends_on_a_drop = start + zeros == t.len() && pinned == 0.0 && t[start - 1].value >= 0.5;
+    if (zeros < MIN_ZEROS && !ends_on_a_drop) || zeros * 5 < t.len() {
         return None;
     }
     let (from, to) = (t[start].step, t[start + zeros - 1].step);
@@ -278,6 +281,51 @@ fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
             step_str(to)
         ),
         json!({ "first_zero_step": from, "zero_points": zeros, "pinned_value": pinned, "loss_before": t[start - 1].value }),
+    ))
+}
+
+/// A loss that jumps to at least twice anything before it and then repeats that value to the
+/// last digit for three or more points, to the end of the log: a mean over a batch never
+/// repeats exactly unless the computation saturated (probabilities underflowed to a clamp:
+/// Caffe's per-token −ln(FLT_MIN) = 87.34) or a constant replaced it. The run blew up and
+/// stays blown up.
+pub fn saturated(ctx: &Ctx) -> Option<Finding> {
+    const MIN_REPEATS: usize = 3;
+    let t = &ctx.train;
+    let pinned = t.last()?.value;
+    let repeats = t.iter().rev().take_while(|p| p.value == pinned).count();
+    if repeats < MIN_REPEATS || repeats == t.len() || pinned <= 0.0 {
+        return None;
+    }
+    let start = t.len() - repeats;
+    let before = t[..start]
+        .iter()
+        .map(|p| p.value)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if pinned < 2.0 * before {
+        return None;
+    }
+    let (from, to) = (t[start].step, t[t.len() - 1].step);
+    Some(finding(
+        FindingKind::Divergence,
+        Severity::Error,
+        Span::range(from, to),
+        format!(
+            "The training loss jumps from {} to {} at step {} and repeats exactly that value for {} \
+             points (to step {}): a loss averaged over a batch never repeats to the last digit \
+             unless it saturated (probabilities underflowed to a clamp, as Caffe's per-token \
+             −ln(FLT_MIN) = 87.34) or a constant replaced it. The run blew up and stays there.",
+            num(t[start - 1].value),
+            num(pinned),
+            step_str(from),
+            repeats,
+            step_str(to)
+        ),
+        json!({ "pinned_value": pinned, "repeats": repeats, "loss_before": t[start - 1].value,
+                "max_before": before }),
+        "Restart from a checkpoint before the jump with the learning rate ×0.1 and gradient \
+         clipping at 1.0; compute the loss from logits (log-softmax inside the loss), not from \
+         probabilities that can underflow.",
     ))
 }
 

@@ -206,3 +206,63 @@ fn a_loss_held_far_up_until_the_lr_is_cut_diverged_it_was_not_a_bad_init() {
         vec![FindingKind::InitLossOff, FindingKind::Stagnation]
     );
 }
+
+#[test]
+fn a_log_that_ends_on_an_exact_zero_after_a_real_loss_is_invalid() {
+    // tatsu-lab/stanford_alpaca: FSDP + bf16, 'loss': 1.0645, 1.157, 1.1938, then 0.0.
+    let run = run_with(
+        [1.0645, 1.157, 1.1938, 0.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Point {
+                step: 1.0 + i as f64,
+                value: v,
+            })
+            .collect(),
+        None,
+    );
+    let f = invalid_loss(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].start_step, Some(4.0));
+    // A loss printed to two decimals rounds 0.12 → 0.004 to 0.00: no drop from 0.5 or more.
+    let rounded = run_with(
+        [0.3, 0.2, 0.12, 0.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Point {
+                step: 1.0 + i as f64,
+                value: v,
+            })
+            .collect(),
+        None,
+    );
+    assert!(invalid_loss(&Ctx::new(&rounded)).is_empty());
+}
+
+#[test]
+fn a_loss_that_jumps_and_repeats_to_the_last_digit_has_saturated() {
+    // A Caffe captioner: 184.354 at iteration 0, then 1746.73 at 100, 200 and 300 (87.34 per
+    // token, −ln(FLT_MIN), times 20 tokens).
+    let points = |values: &[f64]| -> Vec<Point> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Point {
+                step: 100.0 * i as f64,
+                value: v,
+            })
+            .collect()
+    };
+    let run = run_with(points(&[184.354, 1746.73, 1746.73, 1746.73]), None);
+    let f = saturated(&Ctx::new(&run)).expect("saturated");
+    assert_eq!(f.kind, FindingKind::Divergence);
+    assert_eq!(f.start_step, Some(100.0));
+    // Two repeats, a repeat that is no jump, and one that the log leaves are not this.
+    for values in [
+        &[184.354, 1746.73, 1746.73][..],
+        &[2.31, 2.30, 2.30, 2.30][..],
+        &[184.354, 1746.73, 1746.73, 1746.73, 150.0][..],
+    ] {
+        assert!(saturated(&Ctx::new(&run_with(points(values), None))).is_none());
+    }
+}

@@ -353,8 +353,8 @@ pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
                     "Validation loss collapses to {} while training loss stays at {} ({:.0}% lower); dropout alone \
                      does not explain that.",
                     num(val_level),
-                    100.0 * (1.0 - val_level / train_level),
-                    num(train_level)
+                    num(train_level),
+                    100.0 * (1.0 - val_level / train_level)
                 ),
                 evidence,
                 "Check that validation examples are not also in the training set and that validation is scored \

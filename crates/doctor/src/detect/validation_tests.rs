@@ -267,7 +267,15 @@ fn validation_below_training_in_a_fine_tune_is_not_leakage() {
         curve(2000, |i| 0.02 + 0.9 * (-(i as f64) / 100.0).exp()),
         100,
     );
-    assert_eq!(leakage(&Ctx::new(&run)).len(), 1);
+    let f = leakage(&Ctx::new(&run));
+    assert_eq!(f.len(), 1);
+    // The message names both levels and the share, each in its place.
+    assert!(
+        f[0].summary.contains("while training loss stays at 0.8")
+            && f[0].summary.contains("% lower"),
+        "{}",
+        f[0].summary
+    );
 }
 
 #[test]
