@@ -163,7 +163,32 @@ fn latest_numbered(dir: &Path, prefix: &str, file: &str) -> Result<Option<PathBu
         .map(|(_, inner)| inner))
 }
 
+/// AllenNLP's serialization folder: `metrics_epoch_N.json`, one per epoch (its
+/// `metrics.json` holds only the final summary), in the order of N.
+fn allennlp_epochs_in(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let mut epochs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let n = name
+                .strip_prefix("metrics_epoch_")?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()?;
+            p.is_file().then_some((n, p))
+        })
+        .collect();
+    epochs.sort();
+    Ok((epochs.len() >= 2).then(|| epochs.into_iter().map(|(_, p)| p).collect()))
+}
+
 pub(super) fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
+    if let Some(epochs) = allennlp_epochs_in(dir)? {
+        let mut run = load_many(&epochs, opts)?;
+        run.name = display_name(dir);
+        return Ok(run);
+    }
     let has_events = !tensorboard::event_files(dir)?.is_empty();
     let file = match run_file_in(dir, true)? {
         Some(file) => Some(file),

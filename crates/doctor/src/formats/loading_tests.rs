@@ -297,6 +297,35 @@ fn ultralytics_and_detectron2_output_folders_are_found() {
 }
 
 #[test]
+fn an_allennlp_folder_is_read_from_its_per_epoch_metrics() {
+    // `metrics.json` is the final summary (one point); `metrics_epoch_N.json` the curve,
+    // in the order of N (10 after 9).
+    let dir = temp_dir("allennlp");
+    for (n, train, val) in [
+        (0, 30.5, 155.8),
+        (1, 20.1, 120.0),
+        (9, 9.5, 99.0),
+        (10, 8.0, 101.0),
+    ] {
+        std::fs::write(
+            dir.join(format!("metrics_epoch_{n}.json")),
+            format!("{{\"epoch\": {n}, \"training_loss\": {train}, \"validation_loss\": {val}, \"best_validation_loss\": 99.0}}"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("metrics.json"),
+        "{\"best_epoch\": 9, \"training_loss\": 8.0, \"validation_loss\": 101.0}",
+    )
+    .unwrap();
+    let run = load(&dir, &LoadOptions::default()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(run.train_loss.len(), 4);
+    assert_eq!(run.train_loss[3].value, 8.0);
+    assert_eq!(run.val_loss[2].value, 99.0);
+}
+
+#[test]
 fn tensorboard_csv_exports_are_named_by_their_file() {
     let dir = temp_dir("tbcsv");
     std::fs::write(

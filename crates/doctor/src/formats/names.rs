@@ -194,7 +194,9 @@ pub(crate) fn classify(name: &str) -> Option<(Role, u32)> {
     // BasicSR / mmediting name each loss `l_` + what it measures (`l_pix`, `l_g_gan`).
     let basicsr_loss =
         toks.len() >= 2 && toks[0] == "l" && toks[1] != "r" && name.starts_with("l_");
-    if has("loss") || joined == "trl" || joined == "tel" || basicsr_loss {
+    // MXNet's metric (`Train-cross-entropy=1.74`, `Validation-cross-entropy=1.91`).
+    let cross_entropy = has("cross") && has("entropy");
+    if has("loss") || joined == "trl" || joined == "tel" || basicsr_loss || cross_entropy {
         return classify_loss(&toks);
     }
     if has("lr") || (has("learning") && has("rate")) {

@@ -20,6 +20,12 @@ mod consoles;
 #[path = "text_steps.rs"]
 mod steps;
 use steps::{Placement, StepTracker};
+#[path = "text_runs.rs"]
+mod runs;
+use runs::{
+    drop_carried_validation, keep_last_fresh_run, number_by_line, repeated_by_another_host,
+    signed_objective_aside,
+};
 
 fn number_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -474,8 +480,12 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut pending_lr: Option<f64> = None;
     // How often each name gave a training point: the report names the commonest.
     let mut train_keys: std::collections::HashMap<&str, usize> = Default::default();
+    let mut previous_record: Option<(&str, &str)> = None;
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
+            continue;
+        }
+        if repeated_by_another_host(line, &mut previous_record) {
             continue;
         }
         let v = read_line(line);
@@ -541,7 +551,13 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             }
         }
     }
-    drop_carried_validation(&mut run, &val_beside_train, &mut line_numbers[1]);
+    let step_level = tracker.seen_step && tracker.epoch_level_bars().is_none();
+    drop_carried_validation(
+        &mut run,
+        &val_beside_train,
+        &mut line_numbers[1],
+        step_level,
+    );
     // Which of several losses on a line was taken (`d_loss` or `g_loss`) is worth seeing.
     run.columns.train_loss = train_keys
         .into_iter()
@@ -583,127 +599,6 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         .or_else(|| steps_per_epoch(&tracker.epoch_pairs));
     normalise(&mut run);
     Ok(run)
-}
-
-/// A log that evaluates on lines of its own (litgpt's `iter 10 | val_loss: 23.021`) and also
-/// repeats the last result on every training line (`loss train: 10.688, val_loss valid:
-/// 21.817`): the repeats are copies, not evaluations; only a value that changed is one.
-fn drop_carried_validation(run: &mut Run, beside_train: &[bool], line_numbers: &mut Vec<f64>) {
-    if !beside_train.iter().any(|b| !b) || beside_train.len() != run.val_loss.len() {
-        return;
-    }
-    let mut previous = None;
-    let keep: Vec<bool> = run
-        .val_loss
-        .iter()
-        .zip(beside_train)
-        .map(|(p, &carried)| {
-            let copy = carried && previous == Some(p.value);
-            previous = Some(p.value);
-            !copy
-        })
-        .collect();
-    let mut flags = keep.iter();
-    run.val_loss.retain(|_| *flags.next().unwrap_or(&true));
-    let mut flags = keep.iter();
-    line_numbers.retain(|_| *flags.next().unwrap_or(&true));
-}
-
-/// Puts every point at its training-line number (an evaluation at the training line before
-/// it), and says so; returns the steps per epoch that the line numbers and epochs give.
-fn number_by_line(run: &mut Run, line_numbers: &[Vec<f64>; 4], path: &Path) -> Option<f64> {
-    let epochs: Vec<(f64, f64)> = line_numbers[0]
-        .iter()
-        .zip(&run.train_loss)
-        .map(|(&n, p)| (n, p.step))
-        .collect();
-    for (series, numbers) in [
-        &mut run.train_loss,
-        &mut run.val_loss,
-        &mut run.lr,
-        &mut run.grad_norm,
-    ]
-    .into_iter()
-    .zip(line_numbers)
-    {
-        for (p, &n) in series.iter_mut().zip(numbers) {
-            p.step = n;
-        }
-    }
-    run.warnings.push(format!(
-        "{}: the log gives only an epoch, printed rounded, and consecutive lines repeat it; \
-         steps are the training lines' order (the n-th logged training loss is step n)",
-        path.display()
-    ));
-    steps_per_epoch(&epochs)
-}
-
-/// Reinforcement-learning tables (stable-baselines3) log a total `loss` that is signed by
-/// design (policy-gradient and entropy terms): judging it as a loss that must stay positive
-/// would be wrong, so where it goes negative and a `value_loss` (a squared error) is logged,
-/// that is judged instead, and a warning says so.
-fn signed_objective_aside(
-    table: super::series::Table,
-    path: &Path,
-    opts: &LoadOptions,
-) -> Result<Run, DoctorError> {
-    let column = |name: &str| table.columns.iter().position(|c| c == name);
-    let signed = match (column("loss"), column("value_loss")) {
-        (Some(loss), Some(_)) => table
-            .rows
-            .iter()
-            .flat_map(|r| &r.cells)
-            .any(|&(c, v)| c == loss && v < 0.0),
-        _ => false,
-    };
-    if !signed {
-        return table.into_run(path, opts);
-    }
-    let value_opts = LoadOptions {
-        loss_col: Some("value_loss".into()),
-        ..opts.clone()
-    };
-    let mut run = table.into_run(path, &value_opts)?;
-    run.warnings.push(format!(
-        "{}: the total `loss` goes negative, as a policy-gradient objective does; judging \
-         `value_loss` (the value function's squared error) instead",
-        path.display()
-    ));
-    Ok(run)
-}
-
-/// Several runs pasted one after another (a README comparing frameworks, a log appended to
-/// by each launch): where a counter starts again with the loss back near the log's first
-/// value, a new run began; only the last is kept, and a warning says so.
-fn keep_last_fresh_run(run: &mut Run, restarts: &[(usize, usize, f64)], path: &Path) {
-    let t = &run.train_loss;
-    let Some(first) = t.first().map(|p| p.value) else {
-        return;
-    };
-    let fresh = restarts.iter().rev().find(|&&(i, _, _)| {
-        i > 0 && i < t.len() && super::series::fresh_run(first, t[i - 1].value, t[i].value)
-    });
-    let Some(&(i, line, offset)) = fresh else {
-        return;
-    };
-    let from = t[i].step;
-    let (before, after) = (t[i - 1].value, t[i].value);
-    for series in [
-        &mut run.train_loss,
-        &mut run.val_loss,
-        &mut run.lr,
-        &mut run.grad_norm,
-    ] {
-        series.retain(|p| p.step >= from);
-        // The last run's own counter, as the log prints it.
-        series.iter_mut().for_each(|p| p.step -= offset);
-    }
-    run.warnings.push(format!(
-        "{}: the counter starts again on line {line} with the loss back at {after:.4} (it stood \
-         at {before:.4}; the log's first was {first:.4}): several runs are pasted one after \
-         another; reading the last one only",
-        path.display()
-    ));
 }
 
 #[cfg(test)]

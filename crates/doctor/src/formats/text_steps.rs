@@ -31,6 +31,7 @@ pub(super) struct StepTracker {
     /// how many of them repeat the previous one's epoch (it is printed rounded).
     pub(super) fractional_epoch_lines: usize,
     pub(super) repeated_epoch_lines: usize,
+    pub(super) epoch_train_lines: usize,
     pub(super) last_epoch_train_step: Option<f64>,
     /// Lines with a loss whose `S/T` counter under an epoch is complete (`S == T`: Keras
     /// prints one such bar per epoch), and lines with a loss placed by any other counter.
@@ -43,7 +44,12 @@ impl StepTracker {
     /// training line to the next (`{'loss': 1.65, …, 'epoch': 0.38}` twice): keyed by epoch,
     /// the repeats would overwrite each other, so its points are numbered by line instead.
     pub(super) fn numbered_by_line(&self) -> bool {
-        !self.seen_step && self.fractional_epoch_lines > 0 && self.repeated_epoch_lines > 0
+        // A long run's first logs all print `'epoch': 0.0`: no fraction shows, but every
+        // line repeats the last one's epoch.
+        let mostly_repeats = 3 * self.repeated_epoch_lines >= self.epoch_train_lines;
+        !self.seen_step
+            && self.repeated_epoch_lines > 0
+            && (self.fractional_epoch_lines > 0 || mostly_repeats)
     }
 
     /// A log whose every counted loss line is an epoch's finished bar (Keras `fit` output:
@@ -157,6 +163,7 @@ impl StepTracker {
                     let s = self.epoch_stitcher.global(e);
                     if v.train.is_some() {
                         self.fractional_epoch_lines += usize::from(e.fract() != 0.0);
+                        self.epoch_train_lines += 1;
                         self.repeated_epoch_lines +=
                             usize::from(self.last_epoch_train_step == Some(s));
                         self.last_epoch_train_step = Some(s);

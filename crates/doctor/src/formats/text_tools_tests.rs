@@ -422,3 +422,77 @@ fn parlai_steps_are_its_running_total_of_updates() {
     );
     assert_eq!(steps(&run.train_loss), vec![255.0, 331.0, 358.0]);
 }
+
+#[test]
+fn a_validation_carried_on_every_training_line_of_a_step_log_is_one_evaluation() {
+    // NVIDIA-BioNeMo/bionemo-recipes#740 (NeMo): the last `val_loss` rides on each line; six
+    // copies had been read as six evaluations, and then as validation frozen at 4.106.
+    let lines: String = [(120, 1.233), (121, 1.288), (122, 1.25), (123, 1.301), (124, 1.27), (125, 1.34)]
+        .iter()
+        .map(|(s, l)| {
+            format!(
+                "Training epoch 0, iteration {s}/149 | lr: 3e-05 | consumed_samples: {} | global_batch_size: 1 | global_step: {s} | reduced_train_loss: {l} | train_step_timing in s: 0.03146 | val_loss: 4.106\n",
+                s + 1
+            )
+        })
+        .collect();
+    let run = load(&lines);
+    assert_eq!(run.train_loss.len(), 6);
+    assert_eq!(steps(&run.val_loss), vec![120.0]);
+    // An epoch log evaluates every epoch: there a repeated value is kept (it is the finding).
+    let keras = load(
+        "Epoch 1/3\n - 5s - loss: 0.1902 - val_loss: 0.2000\nEpoch 2/3\n - 5s - loss: 0.1872 - val_loss: 0.2000\nEpoch 3/3\n - 5s - loss: 0.1844 - val_loss: 0.2000\n",
+    );
+    assert_eq!(keras.val_loss.len(), 3);
+}
+
+#[test]
+fn trainer_dicts_that_all_print_epoch_zero_are_numbered_by_line() {
+    // hiyouga/LlamaFactory#813: a long run's first logs, `'epoch': 0.0` on each; they had
+    // overwritten each other at step 0, the last one kept.
+    let run = load(
+        "{'loss': 1.8673, 'learning_rate': 4.9999999999876634e-05, 'epoch': 0.0}\n\
+         {'loss': 0.7744, 'learning_rate': 4.999999999950652e-05, 'epoch': 0.0}\n\
+         {'loss': 0.6309, 'learning_rate': 4.999999999888967e-05, 'epoch': 0.0}\n\
+         {'loss': 0.5621, 'learning_rate': 4.9999999998026084e-05, 'epoch': 0.0}\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(run.train_loss[0].value, 1.8673);
+    // The same log from a four-node launcher: each record once per node, under its host.
+    let nodes: String = [1.8673, 0.7744, 0.6309, 0.5621]
+        .iter()
+        .flat_map(|l| {
+            [
+                "10.96.202.43",
+                "10.96.202.17",
+                "10.96.202.16",
+                "10.96.202.40",
+            ]
+            .map(|h| format!("{h}: {{'loss': {l}, 'learning_rate': 5e-05, 'epoch': 0.0}}\n"))
+        })
+        .collect();
+    let run = load(&nodes);
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
+    // One host printing the same record twice keeps both (a loss that repeats is data).
+    let one = load("node1: {'loss': 0.0, 'epoch': 0.5}\nnode1: {'loss': 0.0, 'epoch': 0.6}\nnode1: {'loss': 0.0, 'epoch': 0.6}\n");
+    assert_eq!(one.train_loss.len(), 3);
+    // Nor are two splits with equal values one record.
+    let splits = load(
+        "step 1\ntrain: loss 0.52\nvalid: loss 0.52\nstep 2\ntrain: loss 0.5\nvalid: loss 0.51\n",
+    );
+    assert_eq!(splits.val_loss.len(), 2);
+}
+
+#[test]
+fn mxnet_cross_entropy_metrics_are_the_losses() {
+    // MXNet Module's fit log: the loss is the `cross-entropy` metric.
+    let run = load(
+        "INFO:root:Epoch[73] Batch [500]\tSpeed: 1694.57 samples/sec\tTrain-cross-entropy=1.740517\n\
+         INFO:root:Epoch[73] Batch [1000]\tSpeed: 1688.18 samples/sec\tTrain-cross-entropy=1.714734\n\
+         INFO:root:Epoch[73] Validation-cross-entropy=1.914535\n",
+    );
+    assert_eq!(run.train_loss.len(), 2);
+    assert_eq!(run.train_loss[1].value, 1.714734);
+    assert_eq!(run.val_loss.len(), 1);
+    assert_eq!(run.val_loss[0].value, 1.914535);
+}

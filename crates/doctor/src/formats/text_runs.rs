@@ -1,0 +1,180 @@
+//! What the lines of a text log become as a run: records repeated by other hosts skipped,
+//! validation copied onto training lines dropped, logs numbered by line, runs pasted one after
+//! another separated, and a signed RL objective set aside.
+
+use super::super::LoadOptions;
+use crate::error::DoctorError;
+use crate::formats::series::{self, steps_per_epoch};
+use crate::Run;
+use regex::Regex;
+use std::path::Path;
+use std::sync::OnceLock;
+
+fn host_prefix() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^\s*\[?[\w.\-]+\]?: ").expect("valid regex"))
+}
+
+/// A multi-node launcher (pdsh, DeepSpeed) prefixes each node's output with its host
+/// (`10.96.202.43: {'loss': 1.8673, …}`), and every node prints the same record: a line that
+/// repeats the previous one under another host is that record again.
+pub(super) fn repeated_by_another_host<'a>(
+    line: &'a str,
+    previous: &mut Option<(&'a str, &'a str)>,
+) -> bool {
+    let Some(m) = line
+        .contains(": ")
+        .then(|| host_prefix().find(line))
+        .flatten()
+    else {
+        *previous = None;
+        return false;
+    };
+    let (host, body) = (&line[..m.end()], &line[m.end()..]);
+    // Hosts and ranks carry a number (`10.96.202.43`, `node1`, `[rank3]`); `train:` and
+    // `valid:` with equal values are two series.
+    if !host.bytes().any(|b| b.is_ascii_digit()) {
+        *previous = None;
+        return false;
+    }
+    let again = previous.is_some_and(|(h, b)| h != host && b == body);
+    if !again {
+        *previous = Some((host, body));
+    }
+    again
+}
+
+/// A log that evaluates on lines of its own (litgpt's `iter 10 | val_loss: 23.021`) and also
+/// repeats the last result on every training line (`loss train: 10.688, val_loss valid:
+/// 21.817`): the repeats are copies, not evaluations; only a value that changed is one. So are
+/// they in a log that counts steps and prints the last validation on every training line
+/// (NeMo's `global_step: 120 | reduced_train_loss: 1.233 | … | val_loss: 4.106`): no run
+/// evaluates at every logged step. An epoch-level log may (Keras: `loss: … - val_loss: …`
+/// each epoch), and there a value that repeats is itself the news (`frozen`).
+pub(super) fn drop_carried_validation(
+    run: &mut Run,
+    beside_train: &[bool],
+    line_numbers: &mut Vec<f64>,
+    step_level: bool,
+) {
+    let evaluations_alone = beside_train.iter().any(|b| !b);
+    if !(evaluations_alone || step_level) || beside_train.len() != run.val_loss.len() {
+        return;
+    }
+    let mut previous = None;
+    let keep: Vec<bool> = run
+        .val_loss
+        .iter()
+        .zip(beside_train)
+        .map(|(p, &carried)| {
+            let copy = carried && previous == Some(p.value);
+            previous = Some(p.value);
+            !copy
+        })
+        .collect();
+    let mut flags = keep.iter();
+    run.val_loss.retain(|_| *flags.next().unwrap_or(&true));
+    let mut flags = keep.iter();
+    line_numbers.retain(|_| *flags.next().unwrap_or(&true));
+}
+
+/// Puts every point at its training-line number (an evaluation at the training line before
+/// it), and says so; returns the steps per epoch that the line numbers and epochs give.
+pub(super) fn number_by_line(
+    run: &mut Run,
+    line_numbers: &[Vec<f64>; 4],
+    path: &Path,
+) -> Option<f64> {
+    let epochs: Vec<(f64, f64)> = line_numbers[0]
+        .iter()
+        .zip(&run.train_loss)
+        .map(|(&n, p)| (n, p.step))
+        .collect();
+    for (series, numbers) in [
+        &mut run.train_loss,
+        &mut run.val_loss,
+        &mut run.lr,
+        &mut run.grad_norm,
+    ]
+    .into_iter()
+    .zip(line_numbers)
+    {
+        for (p, &n) in series.iter_mut().zip(numbers) {
+            p.step = n;
+        }
+    }
+    run.warnings.push(format!(
+        "{}: the log gives only an epoch, printed rounded, and consecutive lines repeat it; \
+         steps are the training lines' order (the n-th logged training loss is step n)",
+        path.display()
+    ));
+    steps_per_epoch(&epochs)
+}
+
+/// Reinforcement-learning tables (stable-baselines3) log a total `loss` that is signed by
+/// design (policy-gradient and entropy terms): judging it as a loss that must stay positive
+/// would be wrong, so where it goes negative and a `value_loss` (a squared error) is logged,
+/// that is judged instead, and a warning says so.
+pub(super) fn signed_objective_aside(
+    table: series::Table,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<Run, DoctorError> {
+    let column = |name: &str| table.columns.iter().position(|c| c == name);
+    let signed = match (column("loss"), column("value_loss")) {
+        (Some(loss), Some(_)) => table
+            .rows
+            .iter()
+            .flat_map(|r| &r.cells)
+            .any(|&(c, v)| c == loss && v < 0.0),
+        _ => false,
+    };
+    if !signed {
+        return table.into_run(path, opts);
+    }
+    let value_opts = LoadOptions {
+        loss_col: Some("value_loss".into()),
+        ..opts.clone()
+    };
+    let mut run = table.into_run(path, &value_opts)?;
+    run.warnings.push(format!(
+        "{}: the total `loss` goes negative, as a policy-gradient objective does; judging \
+         `value_loss` (the value function's squared error) instead",
+        path.display()
+    ));
+    Ok(run)
+}
+
+/// Several runs pasted one after another (a README comparing frameworks, a log appended to
+/// by each launch): where a counter starts again with the loss back near the log's first
+/// value, a new run began; only the last is kept, and a warning says so.
+pub(super) fn keep_last_fresh_run(run: &mut Run, restarts: &[(usize, usize, f64)], path: &Path) {
+    let t = &run.train_loss;
+    let Some(first) = t.first().map(|p| p.value) else {
+        return;
+    };
+    let fresh = restarts.iter().rev().find(|&&(i, _, _)| {
+        i > 0 && i < t.len() && series::fresh_run(first, t[i - 1].value, t[i].value)
+    });
+    let Some(&(i, line, offset)) = fresh else {
+        return;
+    };
+    let from = t[i].step;
+    let (before, after) = (t[i - 1].value, t[i].value);
+    for series in [
+        &mut run.train_loss,
+        &mut run.val_loss,
+        &mut run.lr,
+        &mut run.grad_norm,
+    ] {
+        series.retain(|p| p.step >= from);
+        // The last run's own counter, as the log prints it.
+        series.iter_mut().for_each(|p| p.step -= offset);
+    }
+    run.warnings.push(format!(
+        "{}: the counter starts again on line {line} with the loss back at {after:.4} (it stood \
+         at {before:.4}; the log's first was {first:.4}): several runs are pasted one after \
+         another; reading the last one only",
+        path.display()
+    ));
+}
