@@ -86,10 +86,52 @@ fn local_noise(values: &[f64], from: usize, to: usize) -> f64 {
     0.74 * robust_sd(&resid)
 }
 
+/// A short log (five to seven points, too few for the episodes above) whose loss only climbs:
+/// at most one step down, the last point its highest, and at least 1.5× its lowest, which
+/// comes in the first half. A run that learns falls at first; this one gets worse all along.
+fn climbs_throughout(ctx: &Ctx) -> Option<Finding> {
+    let t = &ctx.train;
+    let n = t.len();
+    if !(5..8).contains(&n) {
+        return None;
+    }
+    let v: Vec<f64> = t.iter().map(|p| p.value).collect();
+    let downs = v.windows(2).filter(|w| w[1] < w[0]).count();
+    let (low_at, low) = v
+        .iter()
+        .copied()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let last = v[n - 1];
+    let at_top = v.iter().all(|&x| x <= last);
+    if downs > 1 || !at_top || low_at >= n / 2 || low <= 0.0 || last < 1.5 * low {
+        return None;
+    }
+    let (from, to) = (t[low_at].step, t[n - 1].step);
+    Some(finding(
+        FindingKind::Divergence,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "Across its {n} logged points the loss only climbs: from {} at step {} to {} at step {} \
+             (×{:.1}). A run that learns falls at first; this one gets worse all along.",
+            num(low),
+            step_str(from),
+            num(last),
+            step_str(to),
+            last / low
+        ),
+        json!({ "lowest": low, "lowest_step": from, "final_level": last, "points": n,
+                "steps_down": downs }),
+        "Lower the learning rate ×0.1 and add warmup; check that the loss is the one to minimise \
+         (no sign flip, the right targets) and that the optimizer steps on the model being trained.",
+    ))
+}
+
 pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     let bins = &ctx.bins;
     if bins.len() < 8 {
-        return Vec::new();
+        return climbs_throughout(ctx).into_iter().collect();
     }
     let level = rolling_median(&bins.value, 2);
     let init = level[0].max(ctx.init_level());

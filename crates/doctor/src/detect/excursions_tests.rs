@@ -295,3 +295,35 @@ fn steady_healthy_decay_has_no_excursion() {
     let loss = noisy(curve(2000, healthy), 0.08, 4);
     assert!(detect(&Ctx::new(&run_with(loss, Some(65)))).is_empty());
 }
+
+#[test]
+fn a_short_log_whose_loss_only_climbs_has_diverged() {
+    // A pose model fine-tuned on 100 images: 2.77, 4.75, 7.59, 10.47, 12.69, 14.89, 17.62 per
+    // 100 iterations, too few points for the episode view.
+    let points = |values: &[f64]| -> Vec<Point> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Point {
+                step: 100.0 * (i + 1) as f64,
+                value: v,
+            })
+            .collect()
+    };
+    let run = run_with(
+        points(&[2.766, 4.747, 7.590, 10.472, 12.689, 14.893, 17.622]),
+        None,
+    );
+    let f = detect(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Divergence);
+    // A short log that falls and creeps back, or climbs by little, or ends below its peak, is
+    // not this.
+    for values in [
+        &[3.0, 2.0, 1.8, 1.9, 2.2, 2.4][..],
+        &[2.0, 2.1, 2.2, 2.3, 2.4, 2.5][..],
+        &[2.0, 3.0, 4.0, 5.0, 6.0, 5.5][..],
+    ] {
+        assert!(detect(&Ctx::new(&run_with(points(values), None))).is_empty());
+    }
+}
