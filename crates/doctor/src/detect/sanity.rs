@@ -93,7 +93,22 @@ pub fn non_finite(ctx: &Ctx) -> Vec<Finding> {
             .take(5)
             .all(|q| !q.value.is_finite());
         let loss_ok = out.is_empty();
-        let severity = if loss_ok && frac <= 0.01 && !persistent {
+        // An fp16 loss scaler overflows while it calibrates (the first steps) and once per
+        // growth interval after: isolated, a few in a hundred logged values at most.
+        // A skipped step leaves the loss alone; one that jumps with it is no scaler at work.
+        let loss_jumped = {
+            let t = &ctx.train;
+            let i = t.partition_point(|q| q.step < p.step);
+            t.get(i).filter(|q| q.step == p.step).is_some_and(|q| {
+                let around: Vec<f64> = t[i.saturating_sub(3)..(i + 4).min(t.len())]
+                    .iter()
+                    .filter(|r| r.step != q.step)
+                    .map(|r| r.value)
+                    .collect();
+                !around.is_empty() && q.value > 3.0 * crate::detect::stats::median(&around).abs()
+            })
+        };
+        let severity = if loss_ok && frac <= 0.05 && !persistent && !loss_jumped {
             Severity::Info
         } else {
             Severity::Warning

@@ -109,6 +109,15 @@ fn a_lone_gradient_overflow_is_only_info() {
     let f = non_finite(&Ctx::new(&run));
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].severity, Severity::Info);
+    // A fp16 LoRA fine-tune logging every 20 steps: grad_norm nan at its first log (the loss
+    // scaler calibrating), one value in 75 — still the scaler.
+    let mut short = run_with(curve(75, |i| 0.8 - i as f64 * 0.005), None);
+    short.grad_norm = curve(75, |_| 2.0);
+    short.grad_norm[0].value = f64::NAN;
+    assert_eq!(non_finite(&Ctx::new(&short))[0].severity, Severity::Info);
+    // An overflow that comes with the loss jumping 30x is no skipped step.
+    run.train_loss[100].value *= 30.0;
+    assert_eq!(non_finite(&Ctx::new(&run))[0].severity, Severity::Warning);
 }
 
 #[test]
