@@ -99,6 +99,26 @@ fn thousands_groups(rest: &str) -> usize {
     }
 }
 
+/// The length of a `YYYY/MM/DD` date at the start of `text`, if one is there.
+fn slash_date_len(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let digits = |from: usize| {
+        b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    if digits(0) != 4 || b.get(4) != Some(&b'/') {
+        return None;
+    }
+    let month = digits(5);
+    if !(1..=2).contains(&month) || b.get(5 + month) != Some(&b'/') {
+        return None;
+    }
+    let day = digits(6 + month);
+    (1..=2).contains(&day).then_some(6 + month + day)
+}
+
 /// A value joined to its name by an underscore (WaveGlow's `step_78540:\tloss_-4.0655`):
 /// the name, when it is a step or a loss and no number follows as the value (`loss_1: 0.5`
 /// names a loss `loss_1`).
@@ -125,6 +145,12 @@ fn tokens(line: &str) -> Vec<Token<'_>> {
         let whole = m.get(0).expect("group 0");
         let start = whole.start();
         if start < prev_end {
+            continue;
+        }
+        // A date written with slashes (MMEngine: `2024/12/27 11:38:55 - mmengine - INFO`) would
+        // read as a counter `2024/12`: it goes whole.
+        if let Some(len) = slash_date_len(&line[start..]) {
+            prev_end = start + len;
             continue;
         }
         // A digit glued to a word (`gpt2`, `lr1e-3`, `v_0`) is part of a name.

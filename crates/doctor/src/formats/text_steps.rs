@@ -37,6 +37,10 @@ pub(super) struct StepTracker {
     /// prints one such bar per epoch), and lines with a loss placed by any other counter.
     pub(super) epoch_end_bars: usize,
     pub(super) other_loss_lines: usize,
+    /// The epoch and value of the last `S/T` counter seen under an epoch, and whether such a
+    /// counter has been seen to rise across an epoch line (it counts the whole run).
+    pub(super) last_counter: Option<(f64, f64)>,
+    pub(super) counter_is_global: bool,
 }
 
 impl StepTracker {
@@ -102,12 +106,27 @@ impl StepTracker {
             self.epoch = Some(epoch);
         }
         let has_loss = v.train.is_some() || v.val.is_some();
+        // An `S/T` counter that rose across an epoch line counts the whole run (kohya's
+        // `steps: 82/3280` under `epoch 3/80`): it needs no epoch added.
+        // (Only training lines: an evaluation's bar, `137/137` after `190/190`, counts other batches.)
+        if let (Some((s, Some(_))), epoch, true) = (v.step, self.epoch, v.train.is_some()) {
+            // Before any epoch line, the counter belongs to the run's first epoch.
+            let e = epoch.map_or(f64::NEG_INFINITY, |(e, _)| e);
+            if let Some((last_e, last_s)) = self.last_counter {
+                self.counter_is_global |= e > last_e && s > last_s;
+            }
+            self.last_counter = Some((e, s));
+        }
         let raw = match (v.step, self.epoch) {
             (Some((s, Some(per_epoch))), Some((e, _)))
-                if e.fract() == 0.0 && s <= per_epoch && e >= self.epoch_base =>
+                if e.fract() == 0.0
+                    && s <= per_epoch
+                    && e >= self.epoch_base
+                    && !self.counter_is_global =>
             {
-                self.per_epoch_total = Some(per_epoch);
                 if has_loss {
+                    // An evaluation's bar (`137/137` with no loss) counts other batches.
+                    self.per_epoch_total = Some(per_epoch);
                     self.epoch_end_bars += usize::from(s == per_epoch);
                     self.other_loss_lines += usize::from(s != per_epoch);
                 }

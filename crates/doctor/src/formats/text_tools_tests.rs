@@ -496,3 +496,43 @@ fn mxnet_cross_entropy_metrics_are_the_losses() {
     assert_eq!(run.val_loss.len(), 1);
     assert_eq!(run.val_loss[0].value, 1.914535);
 }
+
+#[test]
+fn a_date_written_with_slashes_is_no_counter() {
+    // MMEngine's default time format: `2024/12/27` had read as counter 2024 of 12, and the four
+    // lines collapsed onto step 2024.
+    let run = load(
+        "2024/12/27 11:38:55 - mmengine - INFO - Epoch(train)  [1][ 50/656]  lr: 9.9098e-04  eta: 0:50:41  time: 0.3889  data_time: 0.0381  memory: 7865  loss: 5.5009  loss_cls: 0.2076\n\
+         2024/12/27 11:39:09 - mmengine - INFO - Epoch(train)  [1][100/656]  lr: 1.9920e-03  eta: 0:50:41  time: 0.3889  data_time: 0.0381  memory: 7865  loss: 4.6885  loss_cls: 0.2076\n\
+         2024/12/27 11:39:23 - mmengine - INFO - Epoch(train)  [1][150/656]  lr: 2.9920e-03  eta: 0:50:41  time: 0.3889  data_time: 0.0381  memory: 7865  loss: 4.7658  loss_cls: 0.2076\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![50.0, 100.0, 150.0]);
+    assert_eq!(run.lr.len(), 3);
+}
+
+#[test]
+fn a_bar_counting_the_whole_run_under_epoch_lines_is_not_offset_by_epoch() {
+    // kohya-ss/sd-scripts: `steps: 41/3280` (80 epochs of 41) with `epoch 2/80` lines between;
+    // the steps had come out as 41, 3362, 6683.
+    let run = load(
+        "steps:   1%|▋          | 41/3280 [00:50<1:06:54,  1.24s/it, avr_loss=0.12]\n\
+         epoch 2/80\n\
+         steps:   2%|█▍         | 82/3280 [01:40<1:05:00,  1.22s/it, avr_loss=0.11]\n\
+         epoch 3/80\n\
+         steps:   4%|██         | 123/3280 [02:30<1:04:00,  1.22s/it, avr_loss=0.10]\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![41.0, 82.0, 123.0]);
+    // SpeechBrain: each epoch's training bar ends at 190/190, its evaluation's at 137/137 (no
+    // loss on it): the training counter restarts each epoch, one finished bar per epoch (the
+    // axis had been divided by the evaluation's 137).
+    let per_epoch = load(
+        "speechbrain.utils.epoch_loop - Going into epoch 1
+         100%|██| 190/190 [03:08<00:00,  1.01it/s, train_loss=0.945]
+         100%|██| 137/137 [01:43<00:00,  1.33it/s]
+         speechbrain.utils.epoch_loop - Going into epoch 2
+         100%|██| 190/190 [03:02<00:00,  1.04it/s, train_loss=0.726]
+         100%|██| 137/137 [02:17<00:00,  1.00s/it]
+",
+    );
+    assert_eq!(steps(&per_epoch.train_loss), vec![1.0, 2.0]);
+}
