@@ -226,6 +226,8 @@ struct LineValues<'a> {
     from_perplexity: bool,
     /// The name the training loss was read under, for the report.
     loss_key: Option<&'a str>,
+    /// How plainly that name says "the loss" (lower is plainer; see `names::classify`).
+    train_rank: u32,
 }
 
 /// Whether `t` can be one of the unnamed counters a line starts with (PyTorch's tutorial
@@ -342,11 +344,29 @@ fn keras_callback_message() -> &'static Regex {
 }
 
 fn read_line(line: &str) -> LineValues<'_> {
-    if line.contains("ETA:") && keras_bar_in_progress().is_match(line) {
+    // (Cheap tests first: these run on every line.)
+    let start = line.trim_start();
+    // Weights & Biases' closing blocks (`wandb: Run summary:` then `wandb:  train/box_loss
+    // 0.03868`, one final value per line) are a snapshot of several metrics, not a curve.
+    if start.starts_with("wandb:") {
         return LineValues::default();
     }
+    if line.contains("ETA:") && keras_bar_in_progress().is_match(line) {
+        // A running mean the finished bar reports in full; but a mean gone NaN part-way is the
+        // news, whether or not the epoch finishes.
+        let values = read_step_and_loss(line);
+        return if values.train.is_some_and(|l| !l.is_finite()) {
+            values
+        } else {
+            LineValues::default()
+        };
+    }
+    read_step_and_loss(line)
+}
+
+/// A line's values once the lines that say nothing (bars in progress, W&B summaries) are out.
+fn read_step_and_loss(line: &str) -> LineValues<'_> {
     // A callback's message says nothing of the epoch; only a learning rate it sets counts.
-    // (Cheap tests first: these run on every line.)
     let start = line.trim_start();
     if let Some(m) = start
         .starts_with("Epoch 0")
@@ -420,6 +440,7 @@ fn read_line(line: &str) -> LineValues<'_> {
             Role::TrainLoss => {
                 out.train = Some(t.value);
                 out.loss_key = Some(t.key);
+                out.train_rank = rank;
             }
             Role::ValLoss => out.val = Some(t.value),
             Role::Lr => out.lr = Some(t.value),
@@ -507,6 +528,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     // How often each name gave a training point: the report names the commonest.
     let mut train_keys: std::collections::HashMap<&str, usize> = Default::default();
     let mut previous_record: Option<(&str, &str)> = None;
+    let mut last_train_rank: Option<(f64, u32)> = None;
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
@@ -551,7 +573,14 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         let (train, lr, grad) = if summary {
             (None, None, None)
         } else {
-            let train = v.train.filter(|_| !restated);
+            // Two lines with a training loss at one step (an epoch's `Mean Training loss : nan`,
+            // then `mean center loss : 2638.2` on the next): the plainer name is the loss.
+            let plainer_before =
+                last_train_rank.is_some_and(|(at, r)| at == step && r < v.train_rank);
+            let train = v.train.filter(|_| !restated && !plainer_before);
+            if train.is_some() {
+                last_train_rank = Some((step, v.train_rank));
+            }
             let announced = train.and(pending_lr.take());
             (train, v.lr.or(announced), v.grad)
         };
@@ -602,6 +631,15 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     if run.train_loss.is_empty() && run.val_loss.is_empty() {
         if let Some(table) = key_value_blocks(&text) {
             return signed_objective_aside(table, path, opts);
+        }
+        if text.contains("wandb: Run summary") || text.contains("wandb: Run history") {
+            return Err(DoctorError::parse(
+                path,
+                Location::Whole,
+                "a Weights & Biases run summary holds one final value per metric, not a curve; \
+                 download the run's history instead (the chart's CSV export, or \
+                 `wandb.Api().run(PATH).history().to_csv(...)`)",
+            ));
         }
         return bare_numbers(&text, path).ok_or_else(|| no_points_error(path));
     }

@@ -536,3 +536,65 @@ fn a_bar_counting_the_whole_run_under_epoch_lines_is_not_offset_by_epoch() {
     );
     assert_eq!(steps(&per_epoch.train_loss), vec![1.0, 2.0]);
 }
+
+#[test]
+fn of_two_losses_at_one_step_the_plainer_name_is_the_loss() {
+    // A radar detector's epoch summary: `Mean Training loss : nan`, then its parts on the next
+    // line; the NaN had been overwritten by `mean center loss`.
+    let run = load(
+        "Epoch 8: 100%|██████| 266/266 [00:42<00:00,  6.22it/s, loss=1.95e+4]\n\
+         Mean Training loss : nan\n\
+         mean MSE : 778027.0 mean focal : 2242658.0 mean center loss : 2638.1787109375 mean orent loss : 19.774333953857422\n\
+         Epoch 9: 100%|██████| 266/266 [00:42<00:00,  6.22it/s, loss=1.90e+4]\n\
+         Mean Training loss : nan\n\
+         mean MSE : 778027.0 mean focal : 2242658.0 mean center loss : 2600.0 mean orent loss : 19.774333953857422\n",
+    );
+    assert_eq!(run.train_loss.len(), 2);
+    assert!(
+        run.train_loss.iter().all(|p| p.value.is_nan()),
+        "{:?}",
+        run.train_loss
+    );
+}
+
+#[test]
+fn a_keras_bar_gone_nan_mid_epoch_is_kept_and_wandb_summaries_are_not_curves() {
+    // CSRNet (Keras): two finished epochs, then the third epoch's bars print `loss: nan`; the
+    // NaN lines had been dropped as running means and the run called fine.
+    let run = load(
+        "Epoch 1/3\n700/700 [==============================] - 120s 171ms/step - loss: 0.0031 - val_loss: 0.0040\n\
+         Epoch 2/3\n700/700 [==============================] - 118s 169ms/step - loss: 0.0024 - val_loss: 0.0035\n\
+         Epoch 3/3\n  1/700 [..............................] - ETA: 2:54:46 - loss: 0.0021\n\
+           2/700 [..............................] - ETA: 2:36:14 - loss: nan\n\
+           3/700 [..............................] - ETA: 2:30:01 - loss: nan\n",
+    );
+    assert!(
+        run.train_loss.iter().any(|p| p.value.is_nan()),
+        "{:?}",
+        run.train_loss
+    );
+    assert_eq!(run.train_loss[0].value, 0.0031);
+    // A W&B summary after a YOLOv5 run: one final value per metric, no curve.
+    let summary = load(
+        "epoch 1 loss 0.50\nepoch 2 loss 0.40\nepoch 3 loss 0.35\n\
+         wandb: Run summary:\n\
+         wandb:                 train/box_loss 0.03868\n\
+         wandb:                 train/obj_loss 0.05482\n\
+         wandb:                   val/box_loss 0.03014\n\
+         wandb:                          _step 10\n",
+    );
+    assert_eq!(steps(&summary.train_loss), vec![1.0, 2.0, 3.0]);
+    assert!(summary.val_loss.is_empty());
+    // A paste of the summary alone says what it is and what to share instead.
+    let alone = super::parse(
+        b"wandb: Run summary:
+wandb:   train/box_loss 0.03868
+wandb:   val/box_loss 0.03014
+",
+        std::path::Path::new("wandb.txt"),
+        &super::LoadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(alone.contains("history"), "{alone}");
+}
