@@ -45,6 +45,8 @@ struct LineValues<'a> {
     loss_key: Option<&'a str>,
     /// How plainly that name says "the loss" (lower is plainer; see `names::classify`).
     train_rank: u32,
+    /// Another loss on the line named as plainly, which was not taken.
+    rival_key: Option<&'a str>,
 }
 
 /// Whether `t` can be one of the unnamed counters a line starts with (PyTorch's tutorial
@@ -248,6 +250,15 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
         }
         let slot = role as usize;
         if rank >= ranks[slot] {
+            // A second loss as plainly named as the first (a GAN's `d_loss` then `g_loss`;
+            // `loss` beside `mean loss` are one loss's statistics, rank 0).
+            if role == Role::TrainLoss
+                && rank == ranks[slot]
+                && rank > 0
+                && out.loss_key != Some(t.key)
+            {
+                out.rival_key = out.rival_key.or(Some(t.key));
+            }
             continue;
         }
         ranks[slot] = rank;
@@ -346,6 +357,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut train_keys: std::collections::HashMap<&str, usize> = Default::default();
     let mut previous_record: Option<(&str, &str)> = None;
     let mut last_train_rank: Option<(f64, u32)> = None;
+    // Losses named as plainly as the one taken, each with the one taken beside it.
+    let mut rival_keys: std::collections::BTreeMap<&str, &str> = Default::default();
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
@@ -407,6 +420,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         train_lines += usize::from(train.is_some());
         if let (Some(_), Some(key)) = (train, v.loss_key) {
             *train_keys.entry(key).or_default() += 1;
+            if let Some(rival) = v.rival_key {
+                rival_keys.entry(rival).or_insert(key);
+            }
         }
         for ((value, series), numbers) in [
             (train, &mut run.train_loss),
@@ -430,6 +446,14 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         &mut line_numbers[1],
         step_level,
     );
+    if let Some((rival, taken)) = rival_keys.iter().next() {
+        run.warnings.push(format!(
+            "{}: the lines log several losses (\"{taken}\", \"{rival}\"); the first, \"{taken}\", \
+             is judged. To judge another: --pattern '{rival}\\W+(?P<loss>[-0-9.eE+naif]+)' (a \
+             (?P<step>…) group gives the step)",
+            path.display()
+        ));
+    }
     // Which of several losses on a line was taken (`d_loss` or `g_loss`) is worth seeing.
     run.columns.train_loss = train_keys
         .into_iter()

@@ -259,3 +259,20 @@ wandb:   val/box_loss 0.03014
     .to_string();
     assert!(alone.contains("history"), "{alone}");
 }
+
+#[test]
+fn a_second_loss_named_as_plainly_as_the_first_is_mentioned() {
+    // A GAN's log: `d_loss` is judged (the first), and the warning names `g_loss`.
+    let run = load(
+        "batch: 37350  d_loss: 0.000000  g_loss: 20.779835\nbatch: 37848  d_loss: 0.1  g_loss: 12.678933\n",
+    );
+    assert_eq!(run.train_loss[1].value, 0.1);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("\"g_loss\"")),
+        "{:?}",
+        run.warnings
+    );
+    // A loss beside its running mean is one loss.
+    let mean = load("step 1 loss 2.0 mean loss 2.1\nstep 2 loss 1.9 mean loss 2.0\n");
+    assert!(mean.warnings.is_empty(), "{:?}", mean.warnings);
+}
