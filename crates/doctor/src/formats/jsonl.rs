@@ -209,6 +209,28 @@ pub(crate) fn parse_lines(
     Ok(run)
 }
 
+/// TensorBoard's JSON download of one scalar: `[[wall_time, step, value], …]`, its tag in the
+/// file name (`run-train-tag-epoch_loss.json`) as in the CSV download, which it becomes.
+fn tensorboard_json_download(entries: &[Value]) -> Option<Table> {
+    let mut table = Table {
+        columns: vec!["Wall time".into(), "Step".into(), "Value".into()],
+        ..Table::default()
+    };
+    for entry in entries {
+        let Value::Array(triple) = entry else {
+            return None;
+        };
+        let numbers: Vec<f64> = triple.iter().filter_map(number).collect();
+        if triple.len() != 3 || numbers.len() != 3 {
+            return None;
+        }
+        table.rows.push(Row {
+            cells: numbers.into_iter().enumerate().collect(),
+        });
+    }
+    (!table.rows.is_empty()).then_some(table)
+}
+
 /// A whole JSON document: Hugging Face `trainer_state.json`, or an array of log objects.
 pub(crate) fn parse_document(
     bytes: &[u8],
@@ -239,7 +261,10 @@ pub(crate) fn parse_document(
                 }
             },
         },
-        Value::Array(entries) => (entries, None),
+        Value::Array(entries) => match tensorboard_json_download(entries) {
+            Some(table) => return table.into_run(path, opts),
+            None => (entries, None),
+        },
         _ => {
             return Err(DoctorError::parse(
                 path,

@@ -230,6 +230,31 @@ fn load_many_merges_train_and_val_folders() {
 }
 
 #[test]
+fn tables_under_a_validation_folder_give_the_validation_curve() {
+    // DVCLive: `plots/metrics/train/loss.tsv` and `plots/metrics/val/synth/loss.tsv`, both
+    // `step<TAB>loss`; the validation values had been merged into the training curve.
+    let dir = temp_dir("dvclive-val");
+    std::fs::create_dir_all(dir.join("train")).unwrap();
+    std::fs::create_dir_all(dir.join("val/synth")).unwrap();
+    std::fs::write(
+        dir.join("train/loss.tsv"),
+        "step\tloss\n39\t0.56\n79\t0.52\n119\t0.50\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("val/synth/loss.tsv"),
+        "step\tloss\n105\t0.49\n211\t0.37\n",
+    )
+    .unwrap();
+    let paths = [dir.join("train/loss.tsv"), dir.join("val/synth/loss.tsv")];
+    let run = load_many(&paths, &LoadOptions::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let run = run.unwrap();
+    assert_eq!((run.train_loss.len(), run.val_loss.len()), (3, 2));
+    assert_eq!(run.val_loss[1].value, 0.37);
+}
+
+#[test]
 fn a_folder_finds_a_keras_log_or_the_one_run_below_it() {
     let keras = "epoch,loss,val_loss\n0,2.0,2.1\n1,1.5,1.7\n2,1.2,1.5\n";
     // A folder holding Keras's `training.log` beside other files.
@@ -349,6 +374,23 @@ fn tensorboard_csv_exports_are_named_by_their_file() {
     assert_eq!(name("run-validation-tag-epoch_loss.csv"), "val_epoch_loss");
     assert_eq!(name("run-train-tag-epoch_loss.csv"), "epoch_loss");
     assert_eq!(name("export.csv"), "export (loss)");
+}
+
+#[test]
+fn a_tensorboard_json_download_is_read_like_the_csv_one() {
+    // TensorBoard's other download button: `[[wall_time, step, value], …]` on one line.
+    let dir = temp_dir("tbjson");
+    let file = dir.join("run-train-tag-train_loss.json");
+    std::fs::write(
+        &file,
+        "[[1688704569.88,56,524.1],[1688704633.95,113,510.9],[1688704700.1,170,480.2]]",
+    )
+    .unwrap();
+    let run = load(&file, &LoadOptions::default()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(run.train_loss.len(), 3);
+    assert_eq!(run.train_loss[1].step, 113.0);
+    assert_eq!(run.train_loss[2].value, 480.2);
 }
 
 #[test]

@@ -315,10 +315,40 @@ pub fn load_many(paths: &[PathBuf], opts: &LoadOptions) -> Result<Run> {
     let Some((first, rest)) = paths.split_first() else {
         return Err(DoctorError::Usage("no input path given".into()));
     };
-    let mut run = load(first, opts)?;
+    // Files under a validation folder (DVCLive's `val/loss.tsv` beside `train/loss.tsv`) hold
+    // the validation curve, whatever their column says, when the other files do not.
+    // (Only the folders below the paths' common ancestor say anything.)
+    let common = paths
+        .iter()
+        .map(|p| p.components().count())
+        .min()
+        .map_or(0, |shortest| {
+            (0..shortest)
+                .take_while(|&i| {
+                    let at_first = first.components().nth(i);
+                    paths.iter().all(|p| p.components().nth(i) == at_first)
+                })
+                .count()
+        });
+    let under_val = |path: &Path| {
+        let folders = path.parent().map_or(0, |d| d.components().count());
+        path.components().take(folders).skip(common).any(|c| {
+            names::folder_role(&c.as_os_str().to_string_lossy()) == Some(names::Role::ValLoss)
+        })
+    };
+    let split_by_folder = paths.len() >= 2 && paths.iter().any(|p| !under_val(p));
+    let load_one = |path: &Path| -> Result<Run> {
+        let mut run = load(path, opts)?;
+        if split_by_folder && under_val(path) && run.val_loss.is_empty() {
+            run.val_loss = std::mem::take(&mut run.train_loss);
+            run.columns.val_loss = run.columns.train_loss.take();
+        }
+        Ok(run)
+    };
+    let mut run = load_one(first)?;
     let mut names = vec![std::mem::take(&mut run.name)];
     for path in rest {
-        let other = load(path, opts)?;
+        let other = load_one(path)?;
         names.push(other.name);
         run.train_loss.extend(other.train_loss);
         run.val_loss.extend(other.val_loss);

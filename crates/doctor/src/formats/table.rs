@@ -58,7 +58,10 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         .map(|h| h.trim().to_string())
         .collect::<Vec<_>>();
     let has = |name: &str| headers.iter().any(|h| h == name);
-    if has("Name") && has("Runtime") && (has("Created") || has("State")) {
+    // The web page's export (`Name, Created, Runtime, …`), or the API's (`runs` summaries
+    // with config columns and `_wandb`, `name`, `id` beside `_step`).
+    let api_runs = has("_wandb") || (has("name") && has("id") && has("_step") && has("_runtime"));
+    if (has("Name") && has("Runtime") && (has("Created") || has("State"))) || api_runs {
         return Err(DoctorError::parse(
             path,
             Location::Line(1),
@@ -220,6 +223,16 @@ mod tests {
             err.contains("runs table") && err.contains("line 1"),
             "{err}"
         );
+        // The same table built with the API: a summary per run, `_step` being each run's last.
+        let err = load(
+            "learning_rate,_runtime,_step,_timestamp,_wandb,train_loss,val_loss,name,id
+0.005,353.5,35,1.7e9,\"{'runtime': 353}\",0.0506,0.1225,trainsample_3404,s4221lzx
+0.005,362.3,43,1.7e9,\"{'runtime': 362}\",0.0447,0.1295,trainsample_3064,rm2zewfq
+",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("runs table"), "{err}");
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub(super) struct StepTracker {
     pub(super) fractional_epoch_lines: usize,
     pub(super) repeated_epoch_lines: usize,
     pub(super) epoch_train_lines: usize,
-    pub(super) last_epoch_train_step: Option<f64>,
+    /// The step and value of the last training line placed by its epoch.
+    pub(super) last_epoch_train: Option<(f64, f64)>,
     /// Lines with a loss whose `S/T` counter under an epoch is complete (`S == T`: Keras
     /// prints one such bar per epoch), and lines with a loss placed by any other counter.
     pub(super) epoch_end_bars: usize,
@@ -180,12 +181,15 @@ impl StepTracker {
                 // A second phase that counts its epochs from 1 again continues the first.
                 (Some((e, _)), _) => {
                     let s = self.epoch_stitcher.global(e);
-                    if v.train.is_some() {
+                    // The same loss printed again at the same epoch (`Train Loss: 4.4683`, then
+                    // the same with the validation beside it) is that record again, not a repeat.
+                    let reprint = self.last_epoch_train == Some((s, v.train.unwrap_or(f64::NAN)));
+                    if v.train.is_some() && !reprint {
                         self.fractional_epoch_lines += usize::from(e.fract() != 0.0);
                         self.epoch_train_lines += 1;
                         self.repeated_epoch_lines +=
-                            usize::from(self.last_epoch_train_step == Some(s));
-                        self.last_epoch_train_step = Some(s);
+                            usize::from(self.last_epoch_train.is_some_and(|(step, _)| step == s));
+                        self.last_epoch_train = v.train.map(|l| (s, l));
                     }
                     Some(s)
                 }

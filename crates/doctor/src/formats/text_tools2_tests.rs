@@ -134,8 +134,8 @@ fn trainer_dicts_that_all_print_epoch_zero_are_numbered_by_line() {
         .collect();
     let run = load(&nodes);
     assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
-    // One host printing the same record twice keeps both (a loss that repeats is data).
-    let one = load("node1: {'loss': 0.0, 'epoch': 0.5}\nnode1: {'loss': 0.0, 'epoch': 0.6}\nnode1: {'loss': 0.0, 'epoch': 0.6}\n");
+    // One host printing the same loss line after line keeps each (a loss that repeats is data).
+    let one = load("node1: {'loss': 0.0, 'epoch': 0.5}\nnode1: {'loss': 0.0, 'epoch': 0.6}\nnode1: {'loss': 0.0, 'epoch': 0.7}\n");
     assert_eq!(one.train_loss.len(), 3);
     // Nor are two splits with equal values one record.
     let splits = load(
@@ -275,4 +275,20 @@ fn a_second_loss_named_as_plainly_as_the_first_is_mentioned() {
     // A loss beside its running mean is one loss.
     let mean = load("step 1 loss 2.0 mean loss 2.1\nstep 2 loss 1.9 mean loss 2.0\n");
     assert!(mean.warnings.is_empty(), "{:?}", mean.warnings);
+}
+
+#[test]
+fn an_epoch_loss_printed_again_beside_its_validation_is_one_point() {
+    // A W&B `output.log` (PaiNN): each epoch's `Train Loss` alone, then again with the
+    // validation; read as a log that repeats its epochs, it had doubled the points.
+    let run = load(
+        "Epoch [1/1000], Train Loss: 19.3856\n\
+         Epoch [1/1000], Train Loss: 19.3856, Smoothed Validation Loss: 3.6563\n\
+         Epoch [2/1000], Train Loss: 4.4683\n\
+         Epoch [2/1000], Train Loss: 4.4683, Smoothed Validation Loss: 3.6495\n\
+         Epoch [3/1000], Train Loss: 3.1\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(steps(&run.val_loss), vec![1.0, 2.0]);
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
 }
