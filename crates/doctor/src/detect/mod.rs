@@ -47,6 +47,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     findings.extend(sanity::invalid_loss(&ctx));
     findings.extend(sanity::init_loss_off(&ctx));
     findings.extend(sanity::saturated(&ctx));
+    findings.extend(sanity::frozen_from_the_start(&ctx));
     findings.extend(spikes::detect(&ctx));
     findings.extend(excursions::detect(&ctx));
     findings.extend(validation::overfitting(&ctx));

@@ -344,6 +344,37 @@ pub fn saturated(ctx: &Ctx) -> Option<Finding> {
     ))
 }
 
+/// A training loss that prints the very same non-zero value at every one of five or more logs
+/// from the first: no update changes what the model outputs (a network dead or saturated from
+/// the start, parameters frozen, an optimizer that never steps). Zero has its own finding.
+pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
+    const MIN_LOGS: usize = 5;
+    let t = &ctx.train;
+    let first = t.first()?.value;
+    if ctx.train_is_val || t.len() < MIN_LOGS || first == 0.0 || t.iter().any(|p| p.value != first)
+    {
+        return None;
+    }
+    let (from, to) = (t[0].step, t[t.len() - 1].step);
+    Some(finding(
+        FindingKind::Stagnation,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "The training loss is exactly {} at every one of its {} logs (steps {}–{}): no update \
+             changes what the model outputs.",
+            num(first),
+            t.len(),
+            step_str(from),
+            step_str(to)
+        ),
+        json!({ "value": first, "logs": t.len() }),
+        "Check that optimizer.step() runs and the parameters have requires_grad (none frozen by \
+         mistake), that gradients are non-zero (a saturated or dead network: lower the learning \
+         rate, check the init and normalisation), and that the logged value is recomputed each step.",
+    ))
+}
+
 /// The finding for a loss pinned at (numerical) zero, with what to check.
 fn zero_finding(span: Span, message: String, evidence: serde_json::Value) -> Finding {
     finding(

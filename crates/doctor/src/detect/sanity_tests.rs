@@ -275,3 +275,29 @@ fn a_loss_that_jumps_and_repeats_to_the_last_digit_has_saturated() {
         assert!(saturated(&Ctx::new(&run_with(points(values), None))).is_none());
     }
 }
+
+#[test]
+fn a_loss_that_prints_the_same_value_at_every_log_is_frozen() {
+    // StudioGAN's DCGAN on Tiny-ImageNet: the discriminator loss is 13.82 at steps 100-500.
+    let points = |values: &[f64]| -> Vec<Point> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Point {
+                step: 100.0 * (i + 1) as f64,
+                value: v,
+            })
+            .collect()
+    };
+    let run = run_with(points(&[13.82; 5]), None);
+    let f = frozen_from_the_start(&Ctx::new(&run)).expect("frozen");
+    assert_eq!(f.kind, FindingKind::Stagnation);
+    // Four logs, a value that moves once, or exact zeros (invalid, elsewhere) are not this.
+    for values in [
+        &[13.82; 4][..],
+        &[13.82, 13.82, 13.81, 13.82, 13.82][..],
+        &[0.0; 6][..],
+    ] {
+        assert!(frozen_from_the_start(&Ctx::new(&run_with(points(values), None))).is_none());
+    }
+}
