@@ -346,6 +346,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     // Where a counter started again: the index of the next training point, the line, and
     // the offset the stitcher then added to that counter.
     let mut restarts: Vec<(usize, usize, f64)> = Vec::new();
+    let mut last_epoch: Option<f64> = None;
+    let mut yolo: Option<consoles::YoloHeader> = None;
     // Each point's training-line number (train, val, lr, grad): the x-axis of a log whose
     // rounded epochs repeat (see `numbered_by_line`).
     let mut line_numbers: [Vec<f64>; 4] = Default::default();
@@ -366,10 +368,25 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         if repeated_by_another_host(line, &mut previous_record) {
             continue;
         }
-        let v = read_line(line);
+        if let Some(header) = consoles::yolo_header(line) {
+            yolo = Some(header);
+            continue;
+        }
+        let v = match yolo.as_ref().and_then(|h| h.row(line)) {
+            Some(v) => v,
+            None => read_line(line),
+        };
         let before = (tracker.stitcher.restarts, tracker.epoch_stitcher.restarts);
         let placed = tracker.place(&v);
-        if tracker.stitcher.restarts > before.0 {
+        // A step counter that starts again under a higher epoch (`Epoch 2, Step 0`) is the
+        // next epoch, whatever its loss: not a run pasted after another.
+        let next_epoch = v
+            .epoch
+            .is_some_and(|(e, _)| last_epoch.is_some_and(|last| e > last));
+        if let Some((e, _)) = v.epoch {
+            last_epoch = Some(e);
+        }
+        if tracker.stitcher.restarts > before.0 && !next_epoch {
             restarts.push((run.train_loss.len(), line_no, tracker.stitcher.offset()));
         } else if tracker.epoch_stitcher.restarts > before.1 {
             restarts.push((

@@ -9,6 +9,10 @@
 //!   (a range of the epoch's batches: its end is the step, the rest reads as any line) and
 //!   `5epoch results: [train] … loss=1.73, … [valid] loss=1.80, acc=…, [att_plot] time=…` (the
 //!   epoch's summary: each bracketed section read on its own).
+//! - Ultralytics YOLO's console: a header `Epoch GPU_mem box_loss obj_loss cls_loss Instances
+//!   Size` (YOLOv5 before 7.0: `gpu_mem box obj cls labels img_size`) above each epoch's row
+//!   `0/499 10.2G 0.1095 0.03323 0.0419 26 640: 100%|…`; the first loss column is judged, as in
+//!   its `results.csv` (`train/box_loss`).
 
 use super::LineValues;
 use regex::Regex;
@@ -112,4 +116,53 @@ pub(super) fn known_line<'a>(
         val: number(c.get(3)),
         ..LineValues::default()
     })
+}
+
+/// The loss column of an Ultralytics YOLO console header, and where it sits, once one is seen.
+#[derive(Debug, Clone)]
+pub(super) struct YoloHeader {
+    loss_at: usize,
+    name: &'static str,
+}
+
+/// A YOLO console header line (`Epoch GPU_mem box_loss …`), or `None`.
+pub(super) fn yolo_header(line: &str) -> Option<YoloHeader> {
+    let line = line.trim_start().trim_start_matches('`').trim_start();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let is_header =
+        words.len() >= 4 && words[0] == "Epoch" && words[1].eq_ignore_ascii_case("gpu_mem");
+    if !is_header {
+        return None;
+    }
+    let loss_at = words.iter().position(|w| {
+        let w = w.to_ascii_lowercase();
+        w.ends_with("_loss") || matches!(w.as_str(), "box" | "obj" | "cls" | "dfl")
+    })?;
+    const NAMES: [&str; 8] = [
+        "box_loss", "obj_loss", "cls_loss", "dfl_loss", "box", "obj", "cls", "dfl",
+    ];
+    let lower = words[loss_at].to_ascii_lowercase();
+    Some(YoloHeader {
+        loss_at,
+        name: NAMES.into_iter().find(|n| *n == lower).unwrap_or("loss"),
+    })
+}
+
+impl YoloHeader {
+    /// The values of an epoch's row under this header (`0/499  10.2G  0.1095 …`).
+    pub(super) fn row<'a>(&self, line: &'a str) -> Option<LineValues<'a>> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (epoch, total) = words.first()?.split_once('/')?;
+        let epoch: f64 = epoch.parse().ok()?;
+        let total: f64 = total.parse().ok()?;
+        let loss = words
+            .get(self.loss_at)
+            .and_then(|w| super::super::table::parse_number(w.trim_end_matches(':')))?;
+        Some(LineValues {
+            epoch: Some((epoch, Some(total))),
+            train: Some(loss),
+            loss_key: Some(self.name),
+            ..LineValues::default()
+        })
+    }
 }

@@ -292,3 +292,48 @@ fn an_epoch_loss_printed_again_beside_its_validation_is_one_point() {
     assert_eq!(steps(&run.val_loss), vec![1.0, 2.0]);
     assert!(run.warnings.is_empty(), "{:?}", run.warnings);
 }
+
+#[test]
+fn a_step_counter_that_restarts_under_the_next_epoch_is_no_new_run() {
+    // BeyonderXX/TRACE#5 (DeepSpeed-Chat): epoch 2 repeats epoch 1's losses exactly (the
+    // user's "no change in loss"); its first loss equals the log's first, and the log had been
+    // read as two pasted runs, the first dropped.
+    let epoch = |e: u32| -> String {
+        [0.9741, 0.95, 0.97, 0.96]
+            .iter()
+            .enumerate()
+            .map(|(s, l)| format!("Epoch {e}, Step {s}, Loss: {l}:   6%|▋         | 9/144 [00:13<03:00,  1.33s/it]\n"))
+            .collect()
+    };
+    let run = load(&(epoch(1) + &epoch(2)));
+    assert_eq!(run.train_loss.len(), 8);
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+}
+
+#[test]
+fn ultralytics_yolo_console_tables_are_read_by_epoch() {
+    // YOLOv5 7.0 as pasted in a README (a code fence opens the first header) and YOLOv5's older
+    // header (`gpu_mem box obj cls`): the first loss column, one point per epoch.
+    let v7 = load(
+        "  ``` Epoch    GPU_mem   box_loss   obj_loss   cls_loss  Instances       Size\n\
+         \x20     0/499      10.2G     0.1095    0.03323     0.0419         26        640: 100% 15/15 [00:12<00:00,  1.22it/s]\n\
+         \x20                Class     Images  Instances          P          R      mAP50   mAP50-95: 100% 1/1 [00:02<00:00,  2.45s/it]\n\
+         \x20                  all         51         87     0.0027      0.469     0.0237    0.00587\n\
+         \n\
+         \x20     Epoch    GPU_mem   box_loss   obj_loss   cls_loss  Instances       Size\n\
+         \x20     1/499      10.2G    0.08632    0.03235    0.03949         23        640: 100% 15/15 [00:08<00:00,  1.79it/s]\n\
+         \x20     Epoch    GPU_mem   box_loss   obj_loss   cls_loss  Instances       Size\n\
+         \x20     2/499      10.2G    0.07104    0.03228    0.03629         31        640: 100% 15/15 [00:08<00:00,  1.79it/s]\n",
+    );
+    assert_eq!(steps(&v7.train_loss), vec![0.0, 1.0, 2.0]);
+    assert_eq!(v7.train_loss[1].value, 0.08632);
+    assert_eq!(v7.columns.train_loss.as_deref(), Some("box_loss"));
+    let old = load(
+        "     Epoch   gpu_mem       box       obj       cls    labels  img_size\n\
+         \x20    0/149     5.05G   0.06383   0.03304         0         0      1280: 100%|| 213/213 [06:21<00:00,  1.79s/it]\n\
+         \x20    Epoch   gpu_mem       box       obj       cls    labels  img_size\n\
+         \x20    1/149     4.89G   0.04812   0.03428         0         1      1280: 100%|| 213/213 [06:11<00:00,  1.74s/it]\n",
+    );
+    assert_eq!(old.train_loss.len(), 2);
+    assert_eq!(old.train_loss[1].value, 0.04812);
+}
