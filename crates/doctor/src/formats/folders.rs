@@ -183,7 +183,47 @@ fn allennlp_epochs_in(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
     Ok((epochs.len() >= 2).then(|| epochs.into_iter().map(|(_, p)| p).collect()))
 }
 
+/// DVCLive's history: the `.tsv` files under `plots/metrics/` (in `dir` or `dir/dvclive`) whose
+/// name is a loss (`loss.tsv`, `train/loss.tsv`, `val/loss.tsv`); its `metrics.json` holds
+/// only the last values.
+fn dvclive_losses_in(dir: &Path) -> Option<Vec<PathBuf>> {
+    let root = [dir.join("plots/metrics"), dir.join("dvclive/plots/metrics")]
+        .into_iter()
+        .find(|p| p.is_dir())?;
+    let mut found = Vec::new();
+    let mut pending = vec![root];
+    while let Some(folder) = pending.pop() {
+        for path in std::fs::read_dir(&folder)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+        {
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "tsv")
+                && path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .is_some_and(|stem| {
+                        matches!(
+                            names::classify(stem),
+                            Some((names::Role::TrainLoss | names::Role::ValLoss, _))
+                        )
+                    })
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    (!found.is_empty()).then_some(found)
+}
+
 pub(super) fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
+    if let Some(losses) = dvclive_losses_in(dir) {
+        let mut run = load_many(&losses, opts)?;
+        run.name = display_name(dir);
+        return Ok(run);
+    }
     if let Some(epochs) = allennlp_epochs_in(dir)? {
         let mut run = load_many(&epochs, opts)?;
         run.name = display_name(dir);

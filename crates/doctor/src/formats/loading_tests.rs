@@ -351,6 +351,35 @@ fn an_allennlp_folder_is_read_from_its_per_epoch_metrics() {
 }
 
 #[test]
+fn a_dvclive_folder_is_read_from_its_history_not_its_summary() {
+    // `dvclive/metrics.json` holds the last values only (one point at step 0 had been read);
+    // `plots/metrics/loss.tsv` is the curve, `learning_rate.tsv` no loss.
+    let dir = temp_dir("dvclive");
+    let metrics = dir.join("dvclive/plots/metrics");
+    std::fs::create_dir_all(metrics.join("val")).unwrap();
+    std::fs::write(
+        dir.join("dvclive/metrics.json"),
+        "{\"loss\": 4.13, \"step\": 13}",
+    )
+    .unwrap();
+    std::fs::write(
+        metrics.join("loss.tsv"),
+        "step\tloss\n0\t7.1\n1\t6.2\n2\t5.5\n",
+    )
+    .unwrap();
+    std::fs::write(metrics.join("val/loss.tsv"), "step\tloss\n2\t5.9\n").unwrap();
+    std::fs::write(
+        metrics.join("learning_rate.tsv"),
+        "step\tlearning_rate\n0\t0.001\n",
+    )
+    .unwrap();
+    let run = load(&dir, &LoadOptions::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let run = run.unwrap();
+    assert_eq!((run.train_loss.len(), run.val_loss.len()), (3, 1));
+}
+
+#[test]
 fn tensorboard_csv_exports_are_named_by_their_file() {
     let dir = temp_dir("tbcsv");
     std::fs::write(
