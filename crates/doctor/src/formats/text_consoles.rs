@@ -128,6 +128,10 @@ pub(super) struct YoloHeader {
 /// A YOLO console header line (`Epoch GPU_mem box_loss …`), or `None`.
 pub(super) fn yolo_header(line: &str) -> Option<YoloHeader> {
     let line = line.trim_start().trim_start_matches('`').trim_start();
+    // (Every line of every log comes here: the cheap test first.)
+    if !line.starts_with("Epoch ") {
+        return None;
+    }
     let words: Vec<&str> = line.split_whitespace().collect();
     let is_header =
         words.len() >= 4 && words[0] == "Epoch" && words[1].eq_ignore_ascii_case("gpu_mem");
