@@ -1,7 +1,7 @@
 //! Tests of the excursion judgements: divergence, instability and upward drift from
 //! constructed curves, and the bumps that are none of them.
 use super::*;
-use crate::detect::test_support::{cosine_restarts, curve, run_with, Noise};
+use crate::detect::test_support::{cosine_restarts, curve, run_with, spaced, Noise};
 use crate::Point;
 
 #[test]
@@ -300,16 +300,7 @@ fn steady_healthy_decay_has_no_excursion() {
 fn a_short_log_whose_loss_only_climbs_has_diverged() {
     // A pose model fine-tuned on 100 images: 2.77, 4.75, 7.59, 10.47, 12.69, 14.89, 17.62 per
     // 100 iterations, too few points for the episode view.
-    let points = |values: &[f64]| -> Vec<Point> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| Point {
-                step: 100.0 * (i + 1) as f64,
-                value: v,
-            })
-            .collect()
-    };
+    let points = |values: &[f64]| spaced(values, 100.0, 100.0);
     let run = run_with(
         points(&[2.766, 4.747, 7.590, 10.472, 12.689, 14.893, 17.622]),
         None,

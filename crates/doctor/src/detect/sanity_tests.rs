@@ -1,7 +1,7 @@
 //! Tests of the sanity checks: non-finite and invalid losses, the initial loss.
 
 use super::*;
-use crate::detect::test_support::{curve, run_with};
+use crate::detect::test_support::{curve, per_epoch, run_with, spaced};
 
 #[test]
 fn a_loss_that_drops_to_exactly_zero_and_stays_is_invalid() {
@@ -219,32 +219,12 @@ fn a_loss_held_far_up_until_the_lr_is_cut_diverged_it_was_not_a_bad_init() {
 #[test]
 fn a_log_that_ends_on_an_exact_zero_after_a_real_loss_is_invalid() {
     // tatsu-lab/stanford_alpaca: FSDP + bf16, 'loss': 1.0645, 1.157, 1.1938, then 0.0.
-    let run = run_with(
-        [1.0645, 1.157, 1.1938, 0.0]
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| Point {
-                step: 1.0 + i as f64,
-                value: v,
-            })
-            .collect(),
-        None,
-    );
+    let run = run_with(per_epoch(&[1.0645, 1.157, 1.1938, 0.0]), None);
     let f = invalid_loss(&Ctx::new(&run));
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].start_step, Some(4.0));
     // A loss printed to two decimals rounds 0.12 → 0.004 to 0.00: no drop from 0.5 or more.
-    let rounded = run_with(
-        [0.3, 0.2, 0.12, 0.0]
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| Point {
-                step: 1.0 + i as f64,
-                value: v,
-            })
-            .collect(),
-        None,
-    );
+    let rounded = run_with(per_epoch(&[0.3, 0.2, 0.12, 0.0]), None);
     assert!(invalid_loss(&Ctx::new(&rounded)).is_empty());
 }
 
@@ -252,16 +232,7 @@ fn a_log_that_ends_on_an_exact_zero_after_a_real_loss_is_invalid() {
 fn a_loss_that_jumps_and_repeats_to_the_last_digit_has_saturated() {
     // A Caffe captioner: 184.354 at iteration 0, then 1746.73 at 100, 200 and 300 (87.34 per
     // token, −ln(FLT_MIN), times 20 tokens).
-    let points = |values: &[f64]| -> Vec<Point> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| Point {
-                step: 100.0 * i as f64,
-                value: v,
-            })
-            .collect()
-    };
+    let points = |values: &[f64]| spaced(values, 0.0, 100.0);
     let run = run_with(points(&[184.354, 1746.73, 1746.73, 1746.73]), None);
     let f = saturated(&Ctx::new(&run)).expect("saturated");
     assert_eq!(f.kind, FindingKind::Divergence);
@@ -279,16 +250,7 @@ fn a_loss_that_jumps_and_repeats_to_the_last_digit_has_saturated() {
 #[test]
 fn a_loss_that_prints_the_same_value_at_every_log_is_frozen() {
     // StudioGAN's DCGAN on Tiny-ImageNet: the discriminator loss is 13.82 at steps 100-500.
-    let points = |values: &[f64]| -> Vec<Point> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| Point {
-                step: 100.0 * (i + 1) as f64,
-                value: v,
-            })
-            .collect()
-    };
+    let points = |values: &[f64]| spaced(values, 100.0, 100.0);
     let run = run_with(points(&[13.82; 5]), None);
     let f = frozen_from_the_start(&Ctx::new(&run)).expect("frozen");
     assert_eq!(f.kind, FindingKind::Stagnation);

@@ -26,11 +26,16 @@ pub fn curve(n: usize, f: impl Fn(usize) -> f64) -> Vec<Point> {
 
 /// One value per epoch, at steps 1, 2, … (an epoch-level log such as Keras writes).
 pub fn per_epoch(values: &[f64]) -> Vec<Point> {
+    spaced(values, 1.0, 1.0)
+}
+
+/// `values` logged at steps `first`, `first + every`, … (a pasted log's few lines).
+pub fn spaced(values: &[f64], first: f64, every: f64) -> Vec<Point> {
     values
         .iter()
         .enumerate()
         .map(|(i, &value)| Point {
-            step: (i + 1) as f64,
+            step: first + every * i as f64,
             value,
         })
         .collect()

@@ -1,7 +1,7 @@
 //! Tests of the validation judgements: overfitting and leakage from constructed
 //! train/validation pairs.
 use super::*;
-use crate::detect::test_support::{curve, run_with};
+use crate::detect::test_support::{curve, run_with, spaced};
 
 fn every(points: Vec<Point>, k: usize) -> Vec<Point> {
     points.into_iter().step_by(k).collect()
@@ -347,14 +347,11 @@ fn validation_printing_the_same_value_while_training_moves_is_frozen() {
     // A FaceNet triplet-loss run in Keras: val_loss 0.2000 (the margin) at every epoch while
     // training creeps 0.1902 → 0.1775.
     let mut run = run_with(
-        [0.1902, 0.1872, 0.1844, 0.182, 0.1794, 0.1777, 0.1775]
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| Point {
-                step: 2.0 + i as f64,
-                value: v,
-            })
-            .collect(),
+        spaced(
+            &[0.1902, 0.1872, 0.1844, 0.182, 0.1794, 0.1777, 0.1775],
+            2.0,
+            1.0,
+        ),
         None,
     );
     run.val_loss = (1..=8)
