@@ -22,6 +22,7 @@ mod schedule;
 mod spikes;
 pub mod stats;
 mod trend;
+mod uniform;
 mod validation;
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::detect::band::{relative_noise, wide_band_while_improving};
 use crate::detect::chance;
 use crate::detect::stats::{median, rolling_median};
 use crate::detect::trend::{judging_window, trend};
+use crate::detect::uniform::{AtUniform, WIDE_NOISE};
 use crate::detect::{finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 
@@ -20,8 +21,6 @@ const SLOW_LOG_PER_DOUBLING: f64 = 0.1;
 /// Fewest points in the judging window for any progress judgement (a stall of a run that
 /// never moved); the other judgements need 20.
 const MIN_SHORT_WINDOW: usize = 10;
-/// Relative noise (robust sd / level) above which a stalled run is called oscillating.
-const WIDE_NOISE: f64 = 0.08;
 /// Within this fraction of the data's floor (when known) a flat loss is converged.
 pub const AT_FLOOR: f64 = 0.05;
 fn skip_because(findings: &[Finding]) -> bool {
@@ -175,6 +174,19 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let lr_text = ctx.lr_at(to).map_or(String::new(), |l| {
         format!(" with the LR still at {}", num(l))
     });
+    let at_uniform = |ln_vocab: f64, onset: f64| AtUniform {
+        ctx,
+        ln_vocab,
+        level,
+        train_level: train.level,
+        band,
+        rising: train.rising(),
+        onset,
+        to,
+        rate_text: &rate_text,
+        lr_text: &lr_text,
+        evidence: evidence(json!({})),
+    };
     if !stalled && short {
         return Vec::new();
     }
@@ -197,22 +209,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         }
         // Still at (or above) a uniform guess's loss: barely learning at all.
         if let Some(l) = refs.ln_vocab.filter(|_| at_ln_v && slow) {
-            return vec![finding(
-                FindingKind::Stagnation,
-                Severity::Warning,
-                Span::range(ctx.first_step(), to),
-                format!(
-                    "Loss is still at {} by step {}, {} ln V = {} (a uniform guess), and falls only \
-                     slowly{lr_text}: the model is barely learning ({rate_text}).",
-                    num(level),
-                    step_str(to),
-                    if level > l { "above" } else { "near" },
-                    num(l),
-                ),
-                evidence(json!({})),
-                "Raise the learning rate ×10 (Adam: 1e-3 to 3e-3 for small models; SGD on an RNN: 0.1–1); \
-                 if the first loss is far above ln V, also scale the output layer's init down.",
-            )];
+            return at_uniform(l, ctx.first_step()).judge(false);
         }
         let reference = match refs.unigram {
             Some(u) if level > u.value => Above::Unigram(u),
@@ -251,78 +248,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         )
     };
     if let Some(l) = lnv.filter(|l| level >= 0.92 * l) {
-        if level > 1.2 * l {
-            // Worse than a uniform guess is not "not learning": the updates wreck what they
-            // learn, which a higher LR would only make worse. A loss that got there from a
-            // sane start (its first point near ln V), or that still climbs, has diverged; one
-            // that started there (a bad init) and stays is a stall. So has one that bounces
-            // there in a wide band: a bad init with a sane LR sits still; a wide band says the
-            // steps are too large (the first logged point may already be after the blow-up).
-            let climbed = ctx.train[0].value <= 1.2 * l;
-            let rising = train.rising();
-            let thrashing = band >= WIDE_NOISE;
-            if climbed || rising || thrashing {
-                let mut out = vec![finding(
-                    FindingKind::Divergence,
-                    Severity::Error,
-                    Span::range(onset, to),
-                    format!(
-                        "Loss {} {}, above ln V = {} (a uniform guess), and stays there: the updates \
-                         destroy what the model learns{} ({rate_text}).",
-                        if climbed {
-                            format!("climbs from {} at step {} to", num(ctx.train[0].value), step_str(ctx.first_step()))
-                        } else if rising {
-                            "keeps climbing to".to_string()
-                        } else {
-                            format!("bounces in a wide band (robust sd {:.0}% of the level) around", 100.0 * band)
-                        },
-                        num(level),
-                        num(l),
-                        lr_text
-                    ),
-                    evidence(json!({ "onset_step": onset, "first_loss": ctx.train[0].value,
-                                     "climbed_from_start": climbed, "rising": rising,
-                                     "relative_noise": band })),
-                    "Lower the learning rate ×0.1 and clip gradients at 1.0; check the loss reduction (a \
-                     per-token mean, not a sum) and add 200+ warmup steps.",
-                )];
-                if band >= WIDE_NOISE {
-                    out.push(band_finding(onset));
-                }
-                return out;
-            }
-            let mut out = vec![finding(
-                FindingKind::Stagnation,
-                Severity::Warning,
-                Span::range(onset, to),
-                format!(
-                    "Loss stays at {}, above ln V = {} (a uniform guess): every step undoes what the last \
-                     one learned ({rate_text}).",
-                    num(level),
-                    num(l)
-                ),
-                evidence(json!({ "onset_step": onset })),
-                "Lower the learning rate ×0.1, clip gradients at 1.0, and check the output layer's init \
-                 and the loss reduction (per-token mean).",
-            )];
-            if band >= WIDE_NOISE {
-                out.insert(0, band_finding(onset));
-            }
-            return out;
-        }
-        return vec![finding(
-            FindingKind::Stagnation,
-            Severity::Warning,
-            Span::range(onset, to),
-            format!(
-                "Loss stays at {} ≈ ln V = {} (a uniform guess): the model is not learning ({rate_text}).",
-                num(level),
-                num(l)
-            ),
-            evidence(json!({ "onset_step": onset })),
-            "Raise the learning rate ×10 (Adam: 1e-3 to 3e-3 for small models); check that optimizer.step() runs, \
-             that zero_grad() is not called between backward() and step(), and that no layer is frozen.",
-        )];
+        return at_uniform(l, onset).judge(true);
     }
     // Near the unigram level, estimated or known, by the same ±10 %: under it the model uses
     // some context (underfitting, below); the ln V stall above took what is near ln V.

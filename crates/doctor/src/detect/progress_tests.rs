@@ -97,74 +97,6 @@ fn a_language_model_falling_in_a_wide_band_is_oscillation() {
 }
 
 #[test]
-fn bouncing_above_ln_v_in_a_wide_band_has_diverged_not_stalled() {
-    // SGD at LR 80: the loss never gets under ln V = 4.2 and swings ±40% around 7. The first
-    // logged point is already after the blow-up; the wide band (against a bad init's narrow
-    // one, below) says the steps are too large: diverged, in a band, not a call for more LR.
-    let mut rng = Noise::new(8);
-    let loss: Vec<Point> = curve(600, |_| 7.0)
-        .into_iter()
-        .map(|p| Point {
-            value: p.value * (0.4 * rng.normal()).exp(),
-            ..p
-        })
-        .collect();
-    let run = run_with(loss, Some(68));
-    let found = detect(&Ctx::new(&run), &[]);
-    let kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
-    assert_eq!(
-        kinds,
-        vec![FindingKind::Divergence, FindingKind::Oscillation]
-    );
-    assert!(found[0].advice.contains("Lower the learning rate"));
-    assert!(
-        found[0].summary.contains("wide band"),
-        "{}",
-        found[0].summary
-    );
-}
-
-#[test]
-fn a_loss_that_climbs_from_ln_v_to_far_above_it_has_diverged() {
-    // The first loss is a sane 4.2 ≈ ln 68; the next step blows up to ~20 and the run swings
-    // there: the same band as above, but the model got there from a uniform guess.
-    let mut rng = Noise::new(8);
-    let mut loss: Vec<Point> = curve(600, |_| 20.0)
-        .into_iter()
-        .map(|p| Point {
-            value: p.value * (0.3 * rng.normal()).exp(),
-            ..p
-        })
-        .collect();
-    loss[0].value = 4.2;
-    let run = run_with(loss, Some(68));
-    let found = detect(&Ctx::new(&run), &[]);
-    let kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
-    assert_eq!(
-        kinds,
-        vec![FindingKind::Divergence, FindingKind::Oscillation]
-    );
-    assert!(
-        found[0].summary.contains("climbs from 4.2"),
-        "{}",
-        found[0].summary
-    );
-}
-
-#[test]
-fn a_bad_init_stuck_high_is_a_stall_but_one_still_climbing_has_diverged() {
-    // Both start at 3× ln V = 12.7 (a bad init) in a narrow band; one stays, one climbs ×1.5
-    // over the run.
-    let stays = run_with(noisy(400, 0.2, 4, |_| 12.7), Some(68));
-    assert_eq!(kinds(&stays), vec![FindingKind::Stagnation]);
-    let climbs = run_with(
-        noisy(400, 0.2, 4, |i| 12.7 * (1.0 + 0.5 * i as f64 / 400.0)),
-        Some(68),
-    );
-    assert_eq!(kinds(&climbs), vec![FindingKind::Divergence]);
-}
-
-#[test]
 fn a_classifier_pinned_at_ln_3_is_stagnation() {
     let mut run = run_with(noisy(13, 0.02, 9, |i| 1.10 - 0.003 * i as f64), None);
     run.val_loss = noisy(10, 0.004, 10, |_| 3f64.ln())
@@ -187,12 +119,6 @@ fn a_classifier_pinned_at_ln_3_is_stagnation() {
 }
 
 #[test]
-fn stuck_at_ln_v_is_stagnation() {
-    let run = run_with(noisy(600, 0.002, 4, |_| 65f64.ln() + 0.005), Some(65));
-    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
-}
-
-#[test]
 fn stuck_at_the_unigram_entropy_is_a_unigram_plateau() {
     let run = run_with(
         noisy(800, 0.04, 5, |i| 3.33 + 0.85 * (-(i as f64) / 6.0).exp()),
@@ -210,12 +136,6 @@ fn stuck_between_the_bigram_and_the_unigram_level_is_underfitting_not_a_unigram_
         Some(65),
     );
     assert_eq!(kinds(&run), vec![FindingKind::Underfitting]);
-}
-
-#[test]
-fn stuck_at_ln_v_under_heavy_noise_is_still_stagnation() {
-    let run = run_with(noisy(600, 0.3, 9, |_| 65f64.ln() + 0.005), Some(65));
-    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
 }
 
 #[test]
