@@ -81,8 +81,12 @@ const LR_NEUTRAL: &[&str] = &[
     "step",
 ];
 const STEP_NAMES: &[&str] = &[
-    "step",
+    // A global counter beside a plain one counts the whole run; the plain one may start
+    // again each epoch (Coqui: `STEP: 49/377 -- GLOBAL_STEP: 370050`).
     "global_step",
+    "step",
+    // MaxText: `completed step: 10, seconds: …, loss: 7.1`.
+    "completed_step",
     // stable-baselines3's x-axis: environment steps; its `iterations` count rollouts.
     "total_timesteps",
     "iter",
@@ -117,6 +121,7 @@ fn tokens(name: &str) -> Vec<String> {
     for raw in name
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
+        .flat_map(camel_case_words)
     {
         let t = raw.to_lowercase();
         let split: &[&str] = match t.as_str() {
@@ -147,6 +152,23 @@ fn tokens(name: &str) -> Vec<String> {
         out.extend(split.iter().map(|s| s.to_string()));
     }
     out
+}
+
+/// The words of a camelCase name (OLMo's `train/CrossEntropyLoss`, `valLoss`): a break
+/// before each capital that follows a lower-case letter. Runs of capitals (`LR`, `mAP50`)
+/// stay whole.
+fn camel_case_words(word: &str) -> impl Iterator<Item = &str> {
+    let bytes = word.as_bytes();
+    let mut cuts: Vec<usize> = (1..bytes.len())
+        .filter(|&i| bytes[i].is_ascii_uppercase() && bytes[i - 1].is_ascii_lowercase())
+        .collect();
+    cuts.push(bytes.len());
+    let mut from = 0;
+    cuts.into_iter().map(move |to| {
+        let w = &word[from..to];
+        from = to;
+        w
+    })
 }
 
 /// Drops the parts of a name that say where it came from rather than what it is: the

@@ -27,7 +27,7 @@ use tokens::{tokens, Token};
 mod runs;
 use runs::{
     drop_carried_validation, keep_last_fresh_run, number_by_line, repeated_by_another_host,
-    signed_objective_aside,
+    signed_objective_aside, Uncounted,
 };
 
 /// What one line says.
@@ -74,8 +74,11 @@ fn is_perplexity(key: &str) -> bool {
         .is_some_and(|w| w == "ppl" || w == "perplexity")
 }
 
+/// The rank of a split's bare name (`Train: 0.3`): a loss only when nothing is named as one.
+const BARE_NAME: u32 = 1000;
+
 fn text_only_name(key: &str) -> Option<(Role, u32)> {
-    const BARE: u32 = 1000;
+    const BARE: u32 = BARE_NAME;
     let lower = key.to_ascii_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -275,6 +278,26 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             Role::GradNorm => out.grad = Some(t.value),
         }
     }
+    // A bare split name (`Train: 0.30, Val: 0.20`) beside a loss named as one (PyTorch
+    // Geometric's `Epoch: 001, Loss: 1.9, Train: 0.3, Val: 0.2, Test: 0.2`) is an accuracy.
+    let (train_rank, val_rank) = (
+        ranks[Role::TrainLoss as usize],
+        ranks[Role::ValLoss as usize],
+    );
+    // (Its `Val`, `Test` keys then make no evaluation line of it, below.) A loss named with
+    // its split (litgpt's `loss train: 2.85, val: 2.86`) makes the bare `val` its counterpart.
+    let split_named = out.loss_key.is_some_and(|k| {
+        k.split(|c: char| !c.is_alphanumeric())
+            .any(|w| matches!(w.to_ascii_lowercase().as_str(), "train" | "training"))
+    });
+    let accuracies_beside = train_rank < BARE_NAME && val_rank == BARE_NAME && !split_named;
+    if accuracies_beside {
+        out.val = None;
+    }
+    if val_rank < BARE_NAME && train_rank == BARE_NAME {
+        out.train = None;
+        out.loss_key = None;
+    }
     if out.step.is_none() {
         out.step = bare_counter;
     }
@@ -297,7 +320,7 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     }
     // A loss on an evaluation line (`| valid on 'valid' subset | loss 7.1`, `[eval] loss 2.1`)
     // is a validation loss even when its own name does not say so.
-    if out.val.is_none() && out.train.is_some() {
+    if out.val.is_none() && out.train.is_some() && !accuracies_beside {
         let eval_line = line
             .split(|c: char| !c.is_alphanumeric())
             .any(|w| is_val_marker(&w.to_lowercase()));
@@ -361,6 +384,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut last_train_rank: Option<(f64, u32)> = None;
     // Losses named as plainly as the one taken, each with the one taken beside it.
     let mut rival_keys: std::collections::BTreeMap<&str, &str> = Default::default();
+    // The points placed by line count before the first counter appeared.
+    let mut uncounted = Uncounted::default();
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) {
             continue;
@@ -377,7 +402,14 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             None => read_line(line),
         };
         let before = (tracker.stitcher.restarts, tracker.epoch_stitcher.restarts);
+        let counted_before = tracker.seen_counter;
         let placed = tracker.place(&v);
+        if !counted_before && tracker.seen_counter {
+            uncounted = Uncounted {
+                line: line_no,
+                lens: [&run.train_loss, &run.val_loss, &run.lr, &run.grad_norm].map(Vec::len),
+            };
+        }
         // A step counter that starts again under a higher epoch (`Epoch 2, Step 0`) is the
         // next epoch, whatever its loss: not a run pasted after another.
         let next_epoch = v
@@ -456,6 +488,13 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             }
         }
     }
+    uncounted.drop_from(
+        &mut run,
+        &mut line_numbers,
+        &mut val_beside_train,
+        &mut restarts,
+        path,
+    );
     let step_level = tracker.seen_step && tracker.epoch_level_bars().is_none();
     drop_carried_validation(
         &mut run,
@@ -529,6 +568,9 @@ mod tests;
 #[cfg(test)]
 #[path = "text_tools2_tests.rs"]
 mod tools2_tests;
+#[cfg(test)]
+#[path = "text_tools3_tests.rs"]
+mod tools3_tests;
 #[cfg(test)]
 #[path = "text_tools_tests.rs"]
 mod tools_tests;

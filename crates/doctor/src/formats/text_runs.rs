@@ -120,29 +120,96 @@ pub(super) fn signed_objective_aside(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<Run, DoctorError> {
-    let column = |name: &str| table.columns.iter().position(|c| c == name);
-    let signed = match (column("loss"), column("value_loss")) {
-        (Some(loss), Some(_)) => table
-            .rows
+    let column = |names: &[&str]| {
+        table
+            .columns
             .iter()
-            .flat_map(|r| &r.cells)
-            .any(|&(c, v)| c == loss && v < 0.0),
-        _ => false,
+            .find(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
+            .cloned()
     };
+    // The total (stable-baselines3) or the policy's objective (SpinningUp's `LossPi`) beside
+    // the value function's squared error (`value_loss`, `LossV`).
+    let (Some(objective), Some(value)) = (
+        column(&["loss", "LossPi", "policy_loss", "pi_loss"]),
+        column(&["value_loss", "LossV", "vf_loss"]),
+    ) else {
+        return table.into_run(path, opts);
+    };
+    let objective_index = table.columns.iter().position(|c| *c == objective);
+    let signed = table
+        .rows
+        .iter()
+        .flat_map(|r| &r.cells)
+        .any(|&(c, v)| Some(c) == objective_index && v < 0.0);
     if !signed {
         return table.into_run(path, opts);
     }
     let value_opts = LoadOptions {
-        loss_col: Some("value_loss".into()),
+        loss_col: Some(value.clone()),
         ..opts.clone()
     };
     let mut run = table.into_run(path, &value_opts)?;
     run.warnings.push(format!(
-        "{}: the total `loss` goes negative, as a policy-gradient objective does; judging \
-         `value_loss` (the value function's squared error) instead",
+        "{}: `{objective}` goes negative, as a policy-gradient objective does; judging \
+         `{value}` (the value function's squared error) instead",
         path.display()
     ));
     Ok(run)
+}
+
+/// Lines with a loss before the log's first step or epoch counter, placed by line count
+/// (`print(loss)` logs have nothing else): once a counter appears, those line numbers are on
+/// no axis the counted points share (a Coqui log pasted from inside a block, its loose `| >
+/// loss_disc: …` lines ahead of the first `--> STEP … GLOBAL_STEP: 370050` header).
+#[derive(Debug, Default)]
+pub(super) struct Uncounted {
+    /// The line of the first counter.
+    pub line: usize,
+    /// How many train, validation, LR and grad-norm points were placed before it.
+    pub lens: [usize; 4],
+}
+
+impl Uncounted {
+    /// Drops those points (and what is kept beside them), with a warning, when counted
+    /// training points follow.
+    pub fn drop_from(
+        &self,
+        run: &mut Run,
+        line_numbers: &mut [Vec<f64>; 4],
+        val_beside_train: &mut Vec<bool>,
+        restarts: &mut [(usize, usize, f64)],
+        path: &Path,
+    ) {
+        let [train, val, _, _] = self.lens;
+        if train + val == 0 || run.train_loss.len() <= train {
+            return;
+        }
+        let series = [
+            &mut run.train_loss,
+            &mut run.val_loss,
+            &mut run.lr,
+            &mut run.grad_norm,
+        ];
+        for ((s, numbers), &n) in series
+            .into_iter()
+            .zip(line_numbers.iter_mut())
+            .zip(&self.lens)
+        {
+            s.drain(..n.min(s.len()));
+            numbers.drain(..n.min(numbers.len()));
+        }
+        val_beside_train.drain(..val.min(val_beside_train.len()));
+        for r in restarts.iter_mut() {
+            r.0 = r.0.saturating_sub(train);
+        }
+        run.warnings.push(format!(
+            "{}: {} loss value(s) before the first step counter (line {}) have no step of their own; \
+             left out",
+            path.display(),
+            train + val,
+            self.line
+        ));
+    }
 }
 
 /// Several runs pasted one after another (a README comparing frameworks, a log appended to

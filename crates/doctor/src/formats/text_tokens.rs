@@ -156,14 +156,20 @@ pub(super) fn tokens(line: &str) -> Vec<Token<'_>> {
         let key = joined_key
             .flatten()
             .unwrap_or_else(|| key_of(&line[prev_end..start]));
-        // A step printed with thousands separators (BasicSR: `iter:  20,100`): without this,
+        // A number printed with thousands separators (BasicSR: `iter:  20,100`): without this,
         // every line of a thousand steps collapses onto one.
         let mut end = whole.end();
         let mut value = value;
         let digits = &m[1];
         if digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) {
             let groups = thousands_groups(&line[end..]);
-            if groups > 0 && matches!(classify(key), Some((Role::Step, _))) {
+            // Any value whose groups end the line or a word (OLMo: `train/Perplexity=195,153`,
+            // `throughput/total_tokens=1,048,576`); a step's even before a comma.
+            let ends_word = line[end + groups..]
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace);
+            if groups > 0 && (ends_word || matches!(classify(key), Some((Role::Step, _)))) {
                 let text: String = line[start..end + groups]
                     .chars()
                     .filter(char::is_ascii_digit)

@@ -1,0 +1,121 @@
+//! Tests of the text reader from the fifteenth and sixteenth reader checks of real files:
+//! OLMo, MaxText, Coqui TTS, SpinningUp, PyTorch Geometric.
+use super::tests::{load, steps};
+
+#[test]
+fn olmo_blocks_give_the_camel_case_cross_entropy_not_the_perplexity() {
+    // allenai/OLMo#692: each step's metrics on lines of their own. `CrossEntropyLoss` was one
+    // unknown word, so the loss came from `Perplexity=195,153`, cut at the comma (ln 195).
+    let run = load(
+        "2024-08-06 09:59:26.181 intern-studio-160750:0  olmo.train:908  INFO    [step=1/739328,epoch=0]\n\
+         \x20   optim/total_grad_norm=231.7\n\
+         \x20   train/CrossEntropyLoss=12.18\n\
+         \x20   train/Perplexity=195,153\n\
+         \x20   throughput/total_tokens=1,048,576\n\
+         2024-08-06 10:00:05.520 intern-studio-160750:0  olmo.train:908  INFO    [step=2/739328,epoch=0]\n\
+         \x20   optim/total_grad_norm=0.0002\n\
+         \x20   train/CrossEntropyLoss=1.7872662283480167e-06\n\
+         \x20   train/Perplexity=1.000\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
+    assert_eq!(run.train_loss[0].value, 12.18);
+    assert_eq!(
+        run.columns.train_loss.as_deref(),
+        Some("train/CrossEntropyLoss")
+    );
+    // Without the cross-entropy, the perplexity's thousands are kept: ln 195153, not ln 195.
+    let ppl = load(
+        "[step=1/100]\n    train/Perplexity=195,153\n[step=2/100]\n    train/Perplexity=1,000\n",
+    );
+    assert!((ppl.train_loss[0].value - 195153f64.ln()).abs() < 1e-9);
+}
+
+#[test]
+fn maxtext_completed_step_is_the_step() {
+    // AI-Hypercomputer/maxtext#4847: the steps were numbered by line (0, 1, 2).
+    let run = load(
+        "I0811 21:54:55.531340 138304841739136 metric_logger.py:226] completed step: 10, seconds: 0.631, TFLOP/s/device: 5688.282, Tokens/s/device: 311629.521, total_weights: 1572864, loss: 12.979, lm_loss: 12.979, perplexity: 433358.281\n\
+         I0811 21:55:06.119312 138304841739136 metric_logger.py:226] completed step: 20, seconds: 10.228, TFLOP/s/device: 350.869, Tokens/s/device: 19222.175, total_weights: 1572864, loss: 12.980, lm_loss: 12.980, perplexity: 433463.719\n\
+         I0811 21:55:16.704861 138304841739136 metric_logger.py:226] completed step: 30, seconds: 10.344, TFLOP/s/device: 346.932, Tokens/s/device: 19006.461, total_weights: 1572864, loss: 12.979, lm_loss: 12.979, perplexity: 433110.281\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![10.0, 20.0, 30.0]);
+    assert_eq!(run.train_loss[1].value, 12.98);
+}
+
+#[test]
+fn coqui_blocks_are_placed_by_the_global_step_and_loose_lines_before_them_are_left_out() {
+    // coqui-ai/TTS#2070, pasted from inside a block: the loose `| > …` lines ahead of the
+    // first header became points 0–8 (the first, `loss_disc_real_5`), and the header's
+    // per-epoch `STEP: 49/377` was taken over its `GLOBAL_STEP: 370050`.
+    let run = load(
+        "      | > loss_disc_real_5: 0.26839  (0.23704)\n\
+         \x20     | > loss_0: 2.55044  (2.48995)\n\
+         \x20     | > loss_gen: 2.27486  (2.29334)\n\
+         \x20     | > current_lr_0: 0.00018 \n\
+         \x20\n\
+         \x20   --> STEP: 49/377 -- GLOBAL_STEP: 370050\n\
+         \x20     | > loss_disc: 2.40120  (2.51074)\n\
+         \x20     | > loss_0: 2.40120  (2.51074)\n\
+         \x20     | > current_lr_0: 0.00018 \n\
+         \x20   --> STEP: 74/377 -- GLOBAL_STEP: 370075\n\
+         \x20     | > loss_disc: 2.31000  (2.50074)\n\
+         \x20     | > loss_0: 2.31000  (2.50074)\n\
+         \x20     | > current_lr_0: 0.00018 \n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![370050.0, 370075.0]);
+    assert_eq!(run.train_loss[0].value, 2.4012);
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("before the first step counter")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
+fn spinningup_tables_judge_the_value_loss_when_the_policy_objective_goes_negative() {
+    // openai/spinningup's vertical tables: `LossPi` is a policy-gradient objective (it goes
+    // negative); the value function's squared error, `LossV`, is the loss that can be judged.
+    let block = |epoch: u32, pi: f64, v: f64| {
+        format!(
+            "---------------------------------------\n\
+             |             Epoch |               {epoch} |\n\
+             |            LossPi |        {pi} |\n\
+             |             LossV |            {v} |\n\
+             |       DeltaLossPi |               0 |\n\
+             |           Entropy |           0.691 |\n\
+             ---------------------------------------\n"
+        )
+    };
+    let text: String = [(0, -0.0009, 87.9), (1, -0.0054, 73.9), (2, 0.0011, 61.2)]
+        .iter()
+        .map(|&(e, p, v)| block(e, p, v))
+        .collect();
+    let run = load(&text);
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+    assert_eq!(run.train_loss[1].value, 73.9);
+    assert_eq!(run.columns.train_loss.as_deref(), Some("LossV"));
+}
+
+#[test]
+fn pytorch_geometric_accuracies_beside_a_named_loss_are_not_losses() {
+    // pyg-team examples print `Epoch: 001, Loss: 1.9, Train: 0.3, Val: 0.2, Test: 0.2`: the
+    // bare `Val` (an accuracy) was read as the validation loss.
+    let run = load(
+        "Epoch: 001, Loss: 1.9461, Train: 0.3000, Val: 0.2000, Test: 0.2100\n\
+         Epoch: 002, Loss: 1.8000, Train: 0.4000, Val: 0.3500, Test: 0.3400\n\
+         Epoch: 003, Loss: 1.7000, Train: 0.5000, Val: 0.4500, Test: 0.4400\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(run.train_loss[1].value, 1.8);
+    assert!(run.val_loss.is_empty());
+    // A loss named with its split keeps the bare `val` as its counterpart (litgpt).
+    let litgpt = load(
+        "Epoch 34 | iter 3050700 step 610140 | loss train: 2.846, val: 2.861 | iter time: 112.20 ms (step)\n\
+         Epoch 34 | iter 3050750 step 610150 | loss train: 2.750, val: 2.861 | iter time: 111.35 ms (step)\n",
+    );
+    // (Carried unchanged from one evaluation: one point.)
+    assert_eq!(litgpt.val_loss.len(), 1);
+    assert_eq!(litgpt.val_loss[0].value, 2.861);
+}
