@@ -168,8 +168,8 @@ pub(crate) fn spike_cycle(peaks: &[f64]) -> Option<f64> {
 /// `min_jump`: the smallest jump worth a look in absolute terms (losses logged with few decimals
 /// make quantisation steps look like huge z at tiny levels).
 /// `caused(i)` says an independent cause (a logged jump of the learning rate
-/// just before point `i`) is on record: a jump there needs only half the relative size, since
-/// the cause, not the size alone, tells it from noise.
+/// just before point `i`) is on record: a jump there needs only half the relative size and half
+/// the z, since the cause, not the size alone, tells it from noise.
 pub fn find(
     xs: &[f64],
     skip_before: usize,
@@ -196,7 +196,9 @@ pub fn find(
         } else {
             min_relative
         };
-        if z[i] >= Z_PEAK && rel >= min_relative && xs[i] - base[i] >= min_jump {
+        // The cause on record also makes a jump at that point likely: half the z will do.
+        let z_peak = if caused(i) { 0.5 * Z_PEAK } else { Z_PEAK };
+        if z[i] >= z_peak && rel >= min_relative && xs[i] - base[i] >= min_jump {
             let mut onset = i;
             while onset > skip_before && z[onset - 1] >= Z_INSIDE {
                 onset -= 1;

@@ -180,6 +180,22 @@ fn a_spike_right_after_an_lr_jump_blames_the_lr_not_the_batch() {
 }
 
 #[test]
+fn a_modest_jump_during_an_lr_excursion_is_a_spike_and_without_it_is_noise() {
+    // LR ×100 for a step lifts the next loss 0.22 above its neighbours (about 7 noise sd,
+    // 10 % of the level): too little to call a spike on its own, but the logged cause says
+    // what it is.
+    let mut loss = decaying(800, 0.03, 4);
+    loss[401].value = 0.5 * (loss[400].value + loss[402].value) + 0.22;
+    let mut run = run_with(loss, Some(65));
+    run.lr = curve(800, |i| if i == 400 { 0.3 } else { 0.003 });
+    let f = detect(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Spike);
+    run.lr = curve(800, |_| 0.003);
+    assert!(detect(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
 fn the_guard_skip_is_attached_to_the_spike() {
     let mut loss = decaying(800, 0.03, 2);
     loss[400].value += 6.0;
