@@ -34,6 +34,8 @@ pub(super) struct StepTracker {
     pub(super) epoch_train_lines: usize,
     /// The step and value of the last training line placed by its epoch.
     pub(super) last_epoch_train: Option<(f64, f64)>,
+    /// The name of that line's loss.
+    pub(super) last_epoch_key: Option<String>,
     /// Lines with a loss whose `S/T` counter under an epoch is complete (`S == T`: Keras
     /// prints one such bar per epoch), and lines with a loss placed by any other counter.
     pub(super) epoch_end_bars: usize,
@@ -184,7 +186,12 @@ impl StepTracker {
                     // The same loss printed again at the same epoch (`Train Loss: 4.4683`, then
                     // the same with the validation beside it) is that record again, not a repeat.
                     let reprint = self.last_epoch_train == Some((s, v.train.unwrap_or(f64::NAN)));
-                    if v.train.is_some() && !reprint {
+                    // Another loss of the same epoch's block (`loss_classifier`, then
+                    // `attribute_loss`) is no repeat of the epoch either.
+                    let sibling = self.last_epoch_train.is_some_and(|(step, _)| step == s)
+                        && self.last_epoch_key.as_deref() != v.loss_key;
+                    if v.train.is_some() && !reprint && !sibling {
+                        self.last_epoch_key = v.loss_key.map(str::to_string);
                         self.fractional_epoch_lines += usize::from(e.fract() != 0.0);
                         self.epoch_train_lines += 1;
                         self.repeated_epoch_lines +=

@@ -1,5 +1,6 @@
-//! Tests of the text reader from the fifteenth and sixteenth reader checks of real files:
-//! OLMo, MaxText, Coqui TTS, SpinningUp, PyTorch Geometric.
+//! Tests of the text reader from the fifteenth to seventeenth reader checks of real files:
+//! OLMo, MaxText, Coqui TTS, SpinningUp, PyTorch Geometric, pytorch-template, Markdown epoch
+//! blocks, progress bars.
 use super::tests::{load, steps};
 
 #[test]
@@ -118,4 +119,92 @@ fn pytorch_geometric_accuracies_beside_a_named_loss_are_not_losses() {
     // (Carried unchanged from one evaluation: one point.)
     assert_eq!(litgpt.val_loss.len(), 1);
     assert_eq!(litgpt.val_loss[0].value, 2.861);
+}
+
+#[test]
+fn an_epoch_block_of_sibling_losses_gives_one_of_them_per_epoch() {
+    // pytorch-template's epoch blocks with no total (maskrcnn-benchmark#1334): three losses
+    // took turns as one series (a false spike from 0.03 to 0.25), placed by line.
+    let block = |e: u32, cls: f64, attr: f64| {
+        format!(
+            "2022-03-09 08:31:05,490 - trainer - INFO -     epoch          : {e}\n\
+             2022-03-09 08:31:05,490 - trainer - INFO -     loss_classifier: {cls}\n\
+             2022-03-09 08:31:05,490 - trainer - INFO -     loss_box_reg   : 0.0076\n\
+             2022-03-09 08:31:05,490 - trainer - INFO -     attribute_loss : {attr}\n\
+             2022-03-09 08:31:05,490 - trainer - INFO -     loss_objectness: 0.0142\n"
+        )
+    };
+    let text: String = [
+        (12, 0.0303, 0.248),
+        (13, 0.0294, 0.1712),
+        (14, 0.0344, 0.16),
+    ]
+    .iter()
+    .map(|&(e, c, a)| block(e, c, a))
+    .collect();
+    let run = load(&text);
+    assert_eq!(steps(&run.train_loss), vec![12.0, 13.0, 14.0]);
+    assert_eq!(run.train_loss[1].value, 0.0294);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("attribute_loss")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
+fn markdown_epoch_blocks_are_placed_by_their_epoch_header() {
+    // ghatotkachhh/PINN-Classification: `## Epoch no. = N` then `- Train Loss:` and
+    // `- Validation Loss:`; the header was no counter, so the two losses alternated steps.
+    let run = load(
+        "# Training Log\n\n## Best Performance:\n- Best Train Loss: 0.2338 (Epoch 12)\n\n\
+         ## Epoch no. = 1\n- Accuracy: 0.3449\n- Train Loss: 1.1011\n- Validation Loss: 1.0993\n\n\
+         ## Epoch no. = 2\n- Accuracy: 0.3501\n- Train Loss: 1.0988\n- Validation Loss: 1.0979\n\n\
+         ## Epoch no. = 3\n- Accuracy: 0.3455\n- Train Loss: 1.0979\n- Validation Loss: 1.0980\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(steps(&run.val_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(run.val_loss[1].value, 1.0979);
+}
+
+#[test]
+fn an_idle_progress_bar_does_not_place_the_losses_after_it() {
+    // AuxiliaryASR#7: each epoch's `--- epoch 147 ---` was overridden by its bars' `5/5`
+    // and `3/3` (steps 3 and 441).
+    let epoch = |e: u32, loss: f64| {
+        format!(
+            "[train]: 100%|██████████| 5/5 [00:01<00:00,  3.50it/s]\n\
+             [eval]: 100%|██████████| 3/3 [00:01<00:00,  2.74it/s]\n\
+             --- epoch {e} ---\n\
+             train/loss     : {loss}\n\
+             eval/loss      : 10.2448\n"
+        )
+    };
+    let run = load(&format!("{}{}", epoch(147, 6.1718), epoch(148, 6.05)));
+    assert_eq!(steps(&run.train_loss), vec![147.0, 148.0]);
+}
+
+#[test]
+fn a_finished_bar_postfix_yields_to_the_epoch_summary_line() {
+    // pilot-j/Gsoc_Deeplense: the bar's `loss=0.919` (its last batch) was taken over the
+    // epoch's `Train Loss: 0.9780` printed beside the validation loss.
+    let epoch = |e: u32, bar: f64, mean: f64, val: f64| {
+        format!(
+            "Epoch {e}/50 [FT]: 100%|██████████| 157/157 [02:45<00:00,  1.06s/it, loss={bar}]\n\
+             Epoch {e}/50 [Validating]: 100%|██████████| 18/18 [00:10<00:00,  1.69it/s]\n\
+             Epoch {e}/50 - Train Loss: {mean}, Train Accuracy: 50.15%, Validation Loss: {val}, Validation Accuracy: 33.73%\n"
+        )
+    };
+    let text: String = [
+        (1, 0.919, 0.978, 1.3758),
+        (2, 0.796, 0.8571, 0.9801),
+        (3, 0.787, 0.8027, 0.9628),
+    ]
+    .iter()
+    .map(|&(e, b, m, v)| epoch(e, b, m, v))
+    .collect();
+    let run = load(&text);
+    assert_eq!(run.train_loss.len(), 3);
+    assert_eq!(run.train_loss[0].value, 0.978);
+    assert_eq!(run.val_loss[2].value, 0.9628);
 }

@@ -1,0 +1,332 @@
+//! One line of a text log: which numbers it holds and what each is (a step, an epoch, the
+//! training or validation loss, the LR, the gradient norm), from the words just before each
+//! number. The file-level reader (`text.rs`) places the lines' values on one step axis.
+
+use super::consoles;
+use super::tokens::{tokens, Token};
+use crate::formats::names::{classify, is_val_marker, Role};
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// What one line says.
+#[derive(Debug, Default)]
+pub(super) struct LineValues<'a> {
+    pub(super) step: Option<(f64, Option<f64>)>,
+    pub(super) epoch: Option<(f64, Option<f64>)>,
+    pub(super) train: Option<f64>,
+    pub(super) val: Option<f64>,
+    pub(super) lr: Option<f64>,
+    pub(super) grad: Option<f64>,
+    /// The loss is ln of a perplexity, the line naming no loss itself.
+    pub(super) from_perplexity: bool,
+    /// The name the training loss was read under, for the report.
+    pub(super) loss_key: Option<&'a str>,
+    /// How plainly that name says "the loss" (lower is plainer; see `names::classify`).
+    pub(super) train_rank: u32,
+    /// Another loss on the line named as plainly, which was not taken.
+    pub(super) rival_key: Option<&'a str>,
+}
+
+/// Whether `t` can be one of the unnamed counters a line starts with (PyTorch's tutorial
+/// prints `[1,    50] loss: 2.600`: epoch and batch): a whole number, no unit or total, and not
+/// part of a date or a time (`2024-01-01`, `12:00:01`).
+fn leading_counter(t: &Token) -> bool {
+    let nameless = t.key.chars().all(|c| !c.is_alphanumeric());
+    nameless
+        && t.total.is_none()
+        && !t.has_unit
+        && t.value >= 0.0
+        && t.value.fract() == 0.0
+        && !matches!(t.next, Some(':' | '-' | '/' | '.'))
+}
+
+/// A bare split name before a number (`250 val 3.51`, `1 train 10.91`, as build-nanogpt's
+/// `log.txt` writes): that split's loss, ranked below any name that says `loss`.
+/// Likewise an epoch counter with a phase's name before it (`Fine-Tune Epoch 2 | Train Loss`),
+/// but not a setting (`max epoch`, `steps per epoch`).
+/// `ppl`, `perplexity`, `valid ppl`, `Validation perplexity`: a perplexity, whatever split.
+fn is_perplexity(key: &str) -> bool {
+    key.to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .rfind(|w| !w.is_empty())
+        .is_some_and(|w| w == "ppl" || w == "perplexity")
+}
+
+/// The rank of a split's bare name (`Train: 0.3`): a loss only when nothing is named as one.
+const BARE_NAME: u32 = 1000;
+
+fn text_only_name(key: &str) -> Option<(Role, u32)> {
+    const BARE: u32 = BARE_NAME;
+    let lower = key.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words.as_slice() {
+        ["train" | "training"] => Some((Role::TrainLoss, BARE)),
+        // OpenNMT's cross-entropy (`xent: 2.31`), beside its accuracy and perplexity.
+        ["xent"] => Some((Role::TrainLoss, 500)),
+        ["val" | "valid" | "validation" | "eval"] => Some((Role::ValLoss, BARE)),
+        // `## Epoch no. = 3` (a Markdown log's block header), `Epoch number: 3`.
+        ["epoch", "no" | "nr" | "num" | "number"] => Some((Role::Epoch, 5)),
+        [first @ .., "epoch"]
+            if !first.is_empty()
+                && !first
+                    .iter()
+                    // `Learning Rate for this epoch: 0.001` is a rate, not an epoch.
+                    .any(|w| {
+                        matches!(
+                            *w,
+                            "per"
+                                | "max"
+                                | "num"
+                                | "total"
+                                | "steps"
+                                | "n"
+                                | "for"
+                                | "this"
+                                | "each"
+                                | "every"
+                        )
+                    }) =>
+        {
+            Some((Role::Epoch, 5))
+        }
+        _ => None,
+    }
+}
+
+/// A printed object rather than a log line: argparse's `Namespace(lr=0.1, epochs=6, …)` or a
+/// dataclass repr, whose `…_loss_…=1.0` and `epochs=6` would otherwise read as a point.
+pub(super) fn is_object_repr(line: &str) -> bool {
+    let t = line.trim_start();
+    let head = t.split('(').next().unwrap_or("");
+    t.len() > head.len()
+        && !head.is_empty()
+        && head
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        && t.matches('=').count() >= 5
+}
+
+/// Python `logging`'s default prefix (`INFO:tensorflow:`, `INFO:root:`, `WARNING:absl:`):
+/// `tensorflow:global step` is no name a counter is known by, so it goes before reading.
+fn logging_prefix() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^\s*(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL):[\w.\-]*:")
+            .expect("valid regex")
+    })
+}
+
+/// `… at iteration` / `at step` / `at epoch`: the counter of the line, whatever came before.
+fn counter_after_at(key: &str) -> Option<Role> {
+    // Called for every number of every line: no allocation.
+    let mut words = key.split_whitespace().rev();
+    let (last, before) = (words.next()?, words.next()?);
+    if !before.eq_ignore_ascii_case("at") {
+        return None;
+    }
+    let is = |w: &str| last.eq_ignore_ascii_case(w);
+    if is("iteration") || is("iter") || is("step") {
+        Some(Role::Step)
+    } else if is("epoch") {
+        Some(Role::Epoch)
+    } else {
+        None
+    }
+}
+
+/// Old Keras callbacks' messages (`Epoch 00008: early stopping`, `Epoch 00005: val_loss
+/// improved …`): the zero-padded number is no epoch header (EarlyStopping's is even one
+/// behind the `Epoch 9/10` above it); the `Epoch N/T` headers place the results.
+fn keras_callback_message() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^\s*Epoch 0\d{4}: ").expect("valid regex"))
+}
+
+pub(super) fn read_line(line: &str) -> LineValues<'_> {
+    // (Cheap tests first: these run on every line.)
+    let start = line.trim_start();
+    // Weights & Biases' closing blocks (`wandb: Run summary:` then `wandb:  train/box_loss
+    // 0.03868`, one final value per line) are a snapshot of several metrics, not a curve.
+    if start.starts_with("wandb:") {
+        return LineValues::default();
+    }
+    if line.contains("ETA:") && keras_bar_in_progress().is_match(line) {
+        // A running mean the finished bar reports in full; but a mean gone NaN part-way is the
+        // news, whether or not the epoch finishes.
+        let values = read_step_and_loss(line);
+        return if values.train.is_some_and(|l| !l.is_finite()) {
+            values
+        } else {
+            LineValues::default()
+        };
+    }
+    read_step_and_loss(line)
+}
+
+/// A line's values once the lines that say nothing (bars in progress, W&B summaries) are out.
+fn read_step_and_loss(line: &str) -> LineValues<'_> {
+    // A callback's message says nothing of the epoch; only a learning rate it sets counts.
+    let start = line.trim_start();
+    if let Some(m) = start
+        .starts_with("Epoch 0")
+        .then(|| keras_callback_message().find(line))
+        .flatten()
+    {
+        return LineValues {
+            lr: read_line(&line[m.end()..]).lr,
+            ..LineValues::default()
+        };
+    }
+    if let Some(v) = consoles::known_line(line, read_line) {
+        return v;
+    }
+    let logged = start.starts_with(['D', 'I', 'W', 'E', 'C']) && start.contains(':');
+    let line = match logged.then(|| logging_prefix().find(line)).flatten() {
+        Some(m) => &line[m.end()..],
+        None => line,
+    };
+    let mut out = LineValues::default();
+    let mut ranks = [u32::MAX; 6];
+    let mut bare_counter = None;
+    let tokens = tokens(line);
+    let leading: Vec<f64> = tokens
+        .iter()
+        .take(2)
+        .take_while(|t| leading_counter(t))
+        .map(|t| t.value)
+        .collect();
+    let mut perplexity = None;
+    // `validation loss at iteration 125 | lm loss value: 2.41` (Megatron), `Validation loss
+    // at iteration 200: 3.1`: the number after `at iteration` is the counter, and a loss
+    // named before it comes next, with no name of its own.
+    let mut loss_named_before_counter = false;
+    for (i, t) in tokens.into_iter().enumerate() {
+        let at_counter = counter_after_at(t.key);
+        let named = match at_counter {
+            Some(role) => {
+                loss_named_before_counter = t.key.to_ascii_lowercase().contains("loss");
+                Some((role, 0))
+            }
+            None if t.key.is_empty() && std::mem::take(&mut loss_named_before_counter) => {
+                Some((Role::TrainLoss, 0))
+            }
+            None => classify(t.key).or_else(|| text_only_name(t.key)),
+        };
+        let Some((role, rank)) = named else {
+            if is_perplexity(t.key) && t.value >= 1.0 && t.value.is_finite() {
+                perplexity = perplexity.or(Some(t.value));
+            }
+            // An unnamed `S/T` counter (`   200/ 2983 batches` in PyTorch's word-language-model
+            // example, or a line that starts with one) is the step.
+            let unnamed =
+                t.key.is_empty() || (i > 0 && t.key.chars().all(|c| !c.is_alphanumeric()));
+            if unnamed && bare_counter.is_none() && t.total.is_some() && !t.has_unit {
+                bare_counter = Some((t.value, t.total));
+            }
+            continue;
+        };
+        if t.has_unit {
+            continue;
+        }
+        let slot = role as usize;
+        if rank >= ranks[slot] {
+            // A second loss as plainly named as the first (a GAN's `d_loss` then `g_loss`;
+            // `loss` beside `mean loss` are one loss's statistics, rank 0).
+            if role == Role::TrainLoss
+                && rank == ranks[slot]
+                && rank > 0
+                && out.loss_key != Some(t.key)
+            {
+                out.rival_key = out.rival_key.or(Some(t.key));
+            }
+            continue;
+        }
+        ranks[slot] = rank;
+        match role {
+            Role::Step => out.step = Some((t.value, t.total)),
+            Role::Epoch => out.epoch = Some((t.value, t.total)),
+            Role::TrainLoss => {
+                out.train = Some(t.value);
+                out.loss_key = Some(t.key);
+                out.train_rank = rank;
+            }
+            Role::ValLoss => out.val = Some(t.value),
+            Role::Lr => out.lr = Some(t.value),
+            Role::GradNorm => out.grad = Some(t.value),
+        }
+    }
+    // A bare split name (`Train: 0.30, Val: 0.20`) beside a loss named as one (PyTorch
+    // Geometric's `Epoch: 001, Loss: 1.9, Train: 0.3, Val: 0.2, Test: 0.2`) is an accuracy.
+    let (train_rank, val_rank) = (
+        ranks[Role::TrainLoss as usize],
+        ranks[Role::ValLoss as usize],
+    );
+    // (Its `Val`, `Test` keys then make no evaluation line of it, below.) A loss named with
+    // its split (litgpt's `loss train: 2.85, val: 2.86`) makes the bare `val` its counterpart.
+    let split_named = out.loss_key.is_some_and(|k| {
+        k.split(|c: char| !c.is_alphanumeric())
+            .any(|w| matches!(w.to_ascii_lowercase().as_str(), "train" | "training"))
+    });
+    let accuracies_beside = train_rank < BARE_NAME && val_rank == BARE_NAME && !split_named;
+    if accuracies_beside {
+        out.val = None;
+    }
+    if val_rank < BARE_NAME && train_rank == BARE_NAME {
+        out.train = None;
+        out.loss_key = None;
+    }
+    // A progress bar with nothing to plot (`[train]: 100%|██████████| 5/5 [00:01<00:00,
+    // 3.50it/s]`, `Evaluating: 100%|…| 508029/508029`) counts its own loop's batches, not the
+    // run's steps: its counter must not place the losses printed after it (an epoch it names,
+    // `Epoch 8: 100%|…`, still does).
+    let idle_bar = out.train.is_none()
+        && out.val.is_none()
+        && line.contains("%|")
+        && (line.contains("it/s]") || line.contains("s/it]"));
+    if out.step.is_none() && !idle_bar {
+        out.step = bare_counter;
+    }
+    // Unnamed counters at the start of a line that names a loss: `[epoch, batch]` or `step`.
+    if out.step.is_none() && (out.train.is_some() || out.val.is_some()) {
+        match leading[..] {
+            [epoch, step] => {
+                out.epoch = out.epoch.or(Some((epoch, None)));
+                out.step = Some((step, None));
+            }
+            [step] => out.step = Some((step, None)),
+            _ => {}
+        }
+    }
+    // A line that gives only a perplexity (`Validation perplexity: 1604.68`) gives its loss:
+    // perplexity is e to the cross-entropy in nats.
+    if out.train.is_none() && out.val.is_none() {
+        out.train = perplexity.map(f64::ln);
+        out.from_perplexity = out.train.is_some();
+    }
+    // A loss on an evaluation line (`| valid on 'valid' subset | loss 7.1`, `[eval] loss 2.1`)
+    // is a validation loss even when its own name does not say so.
+    if out.val.is_none() && out.train.is_some() && !accuracies_beside {
+        let eval_line = line
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| is_val_marker(&w.to_lowercase()));
+        if eval_line {
+            out.val = out.train.take();
+            // An `S/T` counter there counts the evaluation's own batches (`valid: 100%|██|
+            // 39/39`), not training steps: the result belongs to the last training step.
+            if matches!(out.step, Some((_, Some(_)))) {
+                out.step = None;
+            }
+        }
+    }
+    out
+}
+
+/// A Keras progress bar still running (`59840/60000 [=====>.] - ETA: 0s - loss: 0.0065`):
+/// a running mean part-way through an epoch, which its finished bar reports in full.
+fn keras_bar_in_progress() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\[[=>.]*\] - ETA:").expect("valid regex"))
+}
