@@ -174,7 +174,7 @@ fn slow_progress_above_bigram_is_underfitting() {
 }
 
 #[test]
-fn still_falling_slowly_above_the_unigram_level_is_underfitting_just_under_it_is_not_judged() {
+fn creeping_above_or_just_under_an_estimated_unigram_level_is_underfitting() {
     // A word model (V = 2000, ln V 7.6, unigram estimated 0.72 ln V = 5.47) creeping down a
     // power law with a small exponent: about 4 % of its level per doubling.
     let word = |floor: f64| {
@@ -191,11 +191,18 @@ fn still_falling_slowly_above_the_unigram_level_is_underfitting_just_under_it_is
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].kind, FindingKind::Underfitting);
     assert!(found[0].summary.contains("unigram"), "{}", found[0].summary);
-    // Ends near 0.70 ln V, just under it: it may be leaving that level; nothing is said.
+    // Ends near 0.70 ln V, just under the estimate: real word text's unigram level lies
+    // anywhere in 0.64-0.83 ln V, so a run creeping 2 % per doubling there has not clearly
+    // left it.
+    assert_eq!(kinds(&word(4.39)), vec![FindingKind::Underfitting]);
+    // With the unigram level measured (5.47), just under it a run may be leaving it: too
+    // close to call.
+    let mut measured = word(4.39);
+    measured.references.unigram = Some(0.72 * 2000f64.ln());
     assert!(
-        kinds(&word(4.39)).is_empty(),
+        kinds(&measured).is_empty(),
         "{:?}",
-        detect(&Ctx::new(&word(4.39)), &[])
+        detect(&Ctx::new(&measured), &[])
     );
 }
 
