@@ -19,6 +19,8 @@ pub(crate) enum Role {
 
 const VAL_MARKERS: &[&str] = &[
     "val",
+    // Time-Series-Library (Informer, Autoformer, TimesNet): `Vali Loss: 0.47 Test Loss: 0.56`.
+    "vali",
     "valid",
     "validation",
     "eval",

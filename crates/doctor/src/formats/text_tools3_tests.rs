@@ -1,6 +1,6 @@
 //! Tests of the text reader from the fifteenth to seventeenth reader checks of real files:
 //! OLMo, MaxText, Coqui TTS, SpinningUp, PyTorch Geometric, pytorch-template, Markdown epoch
-//! blocks, progress bars.
+//! blocks, progress bars, Time-Series-Library.
 use super::tests::{load, steps};
 
 #[test]
@@ -207,4 +207,18 @@ fn a_finished_bar_postfix_yields_to_the_epoch_summary_line() {
     assert_eq!(run.train_loss.len(), 3);
     assert_eq!(run.train_loss[0].value, 0.978);
     assert_eq!(run.val_loss[2].value, 0.9628);
+}
+
+#[test]
+fn time_series_library_vali_loss_is_the_validation_not_its_test_loss() {
+    // Informer / Autoformer / TimesNet: `Vali Loss` was no validation name, so `Test Loss`
+    // (the held-out test split) was judged as the validation curve.
+    let run = load(
+        "\titers: 100, epoch: 1 | loss: 0.5228176\n\
+         Epoch: 1, Steps: 954 | Train Loss: 0.6078118 Vali Loss: 0.4658842 Test Loss: 0.5615195\n\
+         \titers: 100, epoch: 2 | loss: 0.5294149\n\
+         Epoch: 2, Steps: 954 | Train Loss: 0.5078118 Vali Loss: 0.4858842 Test Loss: 0.6615195\n",
+    );
+    let val: Vec<f64> = run.val_loss.iter().map(|p| p.value).collect();
+    assert_eq!(val, vec![0.4658842, 0.4858842]);
 }
