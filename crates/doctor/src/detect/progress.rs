@@ -293,6 +293,26 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         )]);
     }
     let noise = band;
+    // Without a vocabulary the batch noise of the loss is unknown (a classifier's per-batch
+    // loss at batch 8 scatters ±20 %): validation that sits quiet at its best says the model
+    // has converged, and the training band is sampling, not an optimizer bouncing.
+    let settled_val = refs.ln_vocab.is_none()
+        && val.is_some_and(|v| {
+            let best = ctx
+                .val
+                .iter()
+                .map(|p| p.value)
+                .fold(f64::INFINITY, f64::min);
+            v.points >= 8
+                && !v.rising()
+                && relative_noise(&ctx.val, from, to, v.level) < 0.5 * WIDE_NOISE
+                && v.level <= 1.05 * best
+                // ... after it fell well below where it started (not a model stuck there).
+                && v.level < 0.7 * ctx.val[0].value
+        });
+    if settled_val {
+        return Vec::new();
+    }
     let oscillating = noise >= WIDE_NOISE;
     let fast_drop = init.is_finite() && init - level > 0.3 * init.abs();
     let span = Span::range(onset, to);
