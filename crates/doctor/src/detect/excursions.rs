@@ -334,9 +334,53 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         }
     }
     if !out.iter().any(|f| f.severity >= Severity::Warning) {
+        out.extend(jump_after_the_first(ctx));
+    }
+    if !out.iter().any(|f| f.severity >= Severity::Warning) {
         out.extend(slow_drift(ctx));
     }
     out
+}
+
+/// The log's first point far under everything after it: the loss jumped right after that
+/// point and stayed (a resume that loaded the wrong state, a broken batch pipeline). A run's
+/// first loss is normally its highest; one under the rest by half, and by ten times the
+/// rest's noise, with the last quarter still up there, is a run that diverged at its second
+/// logged step. (Trend bins and the head's median hide a single first point.)
+fn jump_after_the_first(ctx: &Ctx) -> Option<Finding> {
+    let t = &ctx.train;
+    if t.len() < 10 || t[0].value <= 0.0 {
+        return None;
+    }
+    let first = t[0].value;
+    let rest: Vec<f64> = t[1..].iter().map(|p| p.value).collect();
+    let level = median(&rest);
+    let tail = median(&rest[rest.len() * 3 / 4..]);
+    let noise = robust_sd(&rest);
+    if level < 2.0 * first || tail < 2.0 * first || level - first < 10.0 * noise {
+        return None;
+    }
+    let (jump, last) = (t[1].step, ctx.last_step());
+    Some(finding(
+        FindingKind::Divergence,
+        Severity::Error,
+        Span::range(jump, last).with_peak(jump),
+        format!(
+            "Loss jumps from {} at step {} to {} at step {} and stays there ({:.1}× the first \
+             logged value, to step {}): the run broke right after its first logged step.",
+            num(first),
+            step_str(t[0].step),
+            num(t[1].value),
+            step_str(jump),
+            level / first,
+            step_str(last)
+        ),
+        json!({ "first_loss": first, "level_after": level, "final_level": tail,
+                "noise_sd_after": noise, "jump_step": jump }),
+        "If the run was resumed there, check that the checkpoint restored the model and optimizer \
+         state (and the LR schedule's step); otherwise inspect the batches and the LR at that \
+         step, lower the LR ×0.1 and clip gradients at 1.0.",
+    ))
 }
 
 /// Fewest points for a slow drift: the three stretches it compares need five points each.

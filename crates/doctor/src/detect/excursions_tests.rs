@@ -318,3 +318,24 @@ fn a_short_log_whose_loss_only_climbs_has_diverged() {
         assert!(detect(&Ctx::new(&run_with(points(values), None))).is_empty());
     }
 }
+
+#[test]
+fn a_jump_right_after_the_first_logged_point_that_stays_is_divergence() {
+    // A pre-training log window resumed at step 47700: 1.47, then ~14 ± 0.3 for 80 logs.
+    let mut rng = Noise::new(40);
+    let mut loss: Vec<Point> = (0..81)
+        .map(|i| Point {
+            step: 47700.0 + 10.0 * i as f64,
+            value: 14.1 + 0.3 * rng.normal(),
+        })
+        .collect();
+    loss[0].value = 1.47;
+    let run = run_with(loss.clone(), None);
+    let found = detect(&Ctx::new(&run));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, FindingKind::Divergence);
+    assert_eq!(found[0].peak_step, Some(47710.0));
+    // A first point over the rest is a run's ordinary fast start.
+    loss[0].value = 40.0;
+    assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
+}
