@@ -94,6 +94,7 @@ const STEP_NAMES: &[&str] = &[
     "iter",
     "iteration",
     "current_steps",
+    "current_step",
     "steps",
     "iters",
     "iterations",
@@ -496,6 +497,7 @@ mod tests {
             "iteration",
             "Step",
             "current_steps",
+            "current_step",
             "_step",
         ] {
             assert_eq!(role(n), Some(Role::Step), "{n}");

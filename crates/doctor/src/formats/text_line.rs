@@ -203,7 +203,12 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     // at iteration 200: 3.1`: the number after `at iteration` is the counter, and a loss
     // named before it comes next, with no name of its own.
     let mut loss_named_before_counter = false;
+    // Whether the previous number carried a unit and ended its clause (`68.23%, (…)`; not a
+    // bar's `5%|` nor a bracketed `( 33%) [0/323`).
+    let mut previous_measured = false;
     for (i, t) in tokens.into_iter().enumerate() {
+        let after_measure =
+            std::mem::replace(&mut previous_measured, t.has_unit && t.next == Some(','));
         let at_counter = counter_after_at(t.key);
         let named = match at_counter {
             Some(role) => {
@@ -221,8 +226,10 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             }
             // An unnamed `S/T` counter (`   200/ 2983 batches` in PyTorch's word-language-model
             // example, or a line that starts with one) is the step.
-            let unnamed =
-                t.key.is_empty() || (i > 0 && t.key.chars().all(|c| !c.is_alphanumeric()));
+            // (Not a count of right answers after a percentage: `accuracy: 68.23%,
+            // (1682685/2466262)`.)
+            let unnamed = !after_measure
+                && (t.key.is_empty() || (i > 0 && t.key.chars().all(|c| !c.is_alphanumeric())));
             if unnamed && bare_counter.is_none() && t.total.is_some() && !t.has_unit {
                 bare_counter = Some((t.value, t.total));
             }

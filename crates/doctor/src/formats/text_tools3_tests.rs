@@ -222,3 +222,27 @@ fn time_series_library_vali_loss_is_the_validation_not_its_test_loss() {
     let val: Vec<f64> = run.val_loss.iter().map(|p| p.value).collect();
     assert_eq!(val, vec![0.4658842, 0.4858842]);
 }
+
+#[test]
+fn a_count_in_brackets_after_a_percentage_is_no_step_counter() {
+    // A Bi-LSTM LM's loop prints `test accuracy: 68.23%, (1682685/2466262)` after each
+    // epoch's loss: the right-answer count was taken as the step (81 … 342182157).
+    let run = load(
+        "epoch  81\nloss: 1.656425\ntest accuracy: 68.23%, (1682685/2466262)\n\
+         epoch  82\nloss: 1.653647\ntest accuracy: 68.18%, (1681617/2466270)\n\
+         epoch  83\nloss: 1.658416\ntest accuracy: 68.06%, (1678434/2466171)\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![81.0, 82.0, 83.0]);
+    // A tqdm bar's counter after its percentage still counts.
+    let bar = load(
+        "  5%|▌         | 50/1000 [00:10<03:10,  5.00it/s, loss=2.31]\n\
+         \x20 10%|█         | 100/1000 [00:20<03:00,  5.00it/s, loss=2.12]\n",
+    );
+    assert_eq!(steps(&bar.train_loss), vec![50.0, 100.0]);
+}
+
+#[test]
+fn current_step_is_a_step() {
+    let run = load("current step: 5001, batch loss: 2.31\ncurrent step: 5002, batch loss: 2.29\n");
+    assert_eq!(steps(&run.train_loss), vec![5001.0, 5002.0]);
+}
