@@ -97,15 +97,7 @@ fn bouncing_above_ln_v_in_a_wide_band_has_diverged_not_stalled() {
     // SGD at LR 80: the loss never gets under ln V = 4.2 and swings ±40% around 7. The first
     // logged point is already after the blow-up; the wide band (against a bad init's narrow
     // one, below) says the steps are too large: diverged, in a band, not a call for more LR.
-    let mut rng = Noise::new(8);
-    let loss: Vec<Point> = curve(600, |_| 7.0)
-        .into_iter()
-        .map(|p| Point {
-            value: p.value * (0.4 * rng.normal()).exp(),
-            ..p
-        })
-        .collect();
-    let run = run_with(loss, Some(68));
+    let run = run_with(scattered(600, 0.4, 8, |_| 7.0), Some(68));
     let found = detect(&Ctx::new(&run), &[]);
     let kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
     assert_eq!(
@@ -124,14 +116,7 @@ fn bouncing_above_ln_v_in_a_wide_band_has_diverged_not_stalled() {
 fn a_loss_that_climbs_from_ln_v_to_far_above_it_has_diverged() {
     // The first loss is a sane 4.2 ≈ ln 68; the next step blows up to ~20 and the run swings
     // there: the same band as above, but the model got there from a uniform guess.
-    let mut rng = Noise::new(8);
-    let mut loss: Vec<Point> = curve(600, |_| 20.0)
-        .into_iter()
-        .map(|p| Point {
-            value: p.value * (0.3 * rng.normal()).exp(),
-            ..p
-        })
-        .collect();
+    let mut loss = scattered(600, 0.3, 8, |_| 20.0);
     loss[0].value = 4.2;
     let run = run_with(loss, Some(68));
     let found = detect(&Ctx::new(&run), &[]);
