@@ -1,19 +1,8 @@
 //! Tests of the progress judgement: constructed curves for each way a run stalls, and the
 //! healthy near-misses.
 use super::*;
-use crate::detect::test_support::{curve, run_with, Noise};
+use crate::detect::test_support::{curve, noisy, run_with, Noise};
 use crate::Point;
-
-fn noisy(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Point> {
-    let mut rng = Noise::new(seed);
-    curve(n, f)
-        .into_iter()
-        .map(|p| Point {
-            value: p.value + sd * rng.normal(),
-            ..p
-        })
-        .collect()
-}
 
 fn kinds(run: &crate::Run) -> Vec<FindingKind> {
     detect(&Ctx::new(run), &[]).iter().map(|f| f.kind).collect()

@@ -60,6 +60,18 @@ pub fn run_with(train: Vec<Point>, vocab: Option<usize>) -> Run {
     }
 }
 
+/// `f(i)` at steps 0..n plus Gaussian noise of sd `sd`.
+pub fn noisy(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Point> {
+    let mut rng = Noise::new(seed);
+    curve(n, f)
+        .into_iter()
+        .map(|p| Point {
+            value: p.value + sd * rng.normal(),
+            ..p
+        })
+        .collect()
+}
+
 /// Deterministic standard-normal-ish noise (xorshift + Box–Muller), so tests never flake.
 pub struct Noise(u64);
 

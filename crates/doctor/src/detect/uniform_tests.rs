@@ -1,21 +1,10 @@
 //! Tests of the judgement of a loss at or above ln V: constructed curves for each reason a
 //! language model learned nothing, and the advice each gets.
 use crate::detect::progress::detect;
-use crate::detect::test_support::{curve, run_with, Noise};
+use crate::detect::test_support::{curve, noisy, run_with, Noise};
 use crate::detect::Ctx;
 use crate::report::FindingKind;
 use crate::Point;
-
-fn noisy(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Point> {
-    let mut rng = Noise::new(seed);
-    curve(n, f)
-        .into_iter()
-        .map(|p| Point {
-            value: p.value + sd * rng.normal(),
-            ..p
-        })
-        .collect()
-}
 
 /// `f(i)` times a log-normal factor of relative spread `sd`.
 fn scattered(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Point> {
