@@ -221,15 +221,10 @@ impl AtUniform<'_> {
     }
 
     fn stall(&self, text: String, advice: &str) -> Finding {
-        let span = if self.onset.is_finite() {
-            Span::range(self.onset, self.to)
-        } else {
-            Span::range(self.ctx.first_step(), self.to)
-        };
         finding(
             FindingKind::Stagnation,
             Severity::Warning,
-            span,
+            Span::range(self.onset, self.to),
             text,
             self.with(json!({ "onset_step": self.onset })),
             advice,

@@ -182,6 +182,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
                 if let Some(p) = run.train_loss.last_mut() {
                     p.value = value;
                 }
+                // The bar's value yields once, to its epoch's summary.
+                last_train_on_bar = None;
                 None
             }
             _ => train,

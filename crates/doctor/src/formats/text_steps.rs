@@ -191,7 +191,10 @@ impl StepTracker {
                     let sibling = self.last_epoch_train.is_some_and(|(step, _)| step == s)
                         && self.last_epoch_key.as_deref() != v.loss_key;
                     if v.train.is_some() && !reprint && !sibling {
-                        self.last_epoch_key = v.loss_key.map(str::to_string);
+                        // (Allocated only when the name changes: a log's lines share one.)
+                        if self.last_epoch_key.as_deref() != v.loss_key {
+                            self.last_epoch_key = v.loss_key.map(str::to_string);
+                        }
                         self.fractional_epoch_lines += usize::from(e.fract() != 0.0);
                         self.epoch_train_lines += 1;
                         self.repeated_epoch_lines +=
