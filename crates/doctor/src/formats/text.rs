@@ -36,6 +36,20 @@ pub(super) fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .flat_map(|(i, l)| l.split('\r').map(move |part| (i + 1, part)))
 }
 
+/// The name most points were read under (ties to the first in order), for the report.
+fn most_used(keys: std::collections::HashMap<&str, usize>) -> Option<String> {
+    keys.into_iter()
+        .filter(|(k, _)| !k.is_empty())
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(k, _)| k.to_string())
+}
+
+fn add_rival<'a>(rivals: &mut Vec<&'a str>, key: &'a str) {
+    if !rivals.contains(&key) {
+        rivals.push(key);
+    }
+}
+
 fn no_points_error(path: &Path) -> DoctorError {
     DoctorError::parse(
         path,
@@ -66,10 +80,11 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut pending_lr: Option<f64> = None;
     // How often each name gave a training point: the report names the commonest.
     let mut train_keys: std::collections::HashMap<&str, usize> = Default::default();
+    let mut val_keys: std::collections::HashMap<&str, usize> = Default::default();
     let mut previous_record: Option<(&str, &str)> = None;
     let mut last_train_rank: Option<(f64, u32, Option<&str>)> = None;
     // Losses named as plainly as the one taken, each with the one taken beside it.
-    let mut rival_keys: std::collections::BTreeMap<&str, &str> = Default::default();
+    let mut rival_keys: Vec<&str> = Vec::new();
     // The points placed by line count before the first counter appeared.
     let mut uncounted = Uncounted::default();
     // The step of the last training point when it came from a progress bar's postfix.
@@ -153,8 +168,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             let plainer_before = last_train_rank
                 .is_some_and(|(at, r, _)| at == step && r < v.train_rank)
                 || sibling_of.is_some();
-            if let (Some(taken), Some(rival)) = (sibling_of, v.loss_key) {
-                rival_keys.entry(rival).or_insert(taken);
+            if let (Some(_), Some(rival)) = (sibling_of, v.loss_key) {
+                add_rival(&mut rival_keys, rival);
             }
             let train = v.train.filter(|_| !restated && !plainer_before);
             if train.is_some() {
@@ -165,12 +180,15 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         };
         if val.is_some() {
             val_beside_train.push(train.is_some());
+            if let Some(key) = v.val_key {
+                *val_keys.entry(key).or_default() += 1;
+            }
         }
         train_lines += usize::from(train.is_some());
         if let (Some(_), Some(key)) = (train, v.loss_key) {
             *train_keys.entry(key).or_default() += 1;
-            if let Some(rival) = v.rival_key {
-                rival_keys.entry(rival).or_insert(key);
+            for rival in &v.rival_keys {
+                add_rival(&mut rival_keys, rival);
             }
         }
         // A finished progress bar's `loss=` postfix (its last batch, or a running mean) yields
@@ -220,20 +238,25 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         &mut line_numbers[1],
         step_level,
     );
-    if let Some((rival, taken)) = rival_keys.iter().next() {
-        run.warnings.push(format!(
-            "{}: the lines log several losses (\"{taken}\", \"{rival}\"); the first, \"{taken}\", \
-             is judged. To judge another: --pattern '{rival}\\W+(?P<loss>[-0-9.eE+naif]+)' (a \
-             (?P<step>…) group gives the step)",
-            path.display()
-        ));
-    }
     // Which of several losses on a line was taken (`d_loss` or `g_loss`) is worth seeing.
-    run.columns.train_loss = train_keys
-        .into_iter()
-        .filter(|(k, _)| !k.is_empty())
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-        .map(|(k, _)| k.to_string());
+    run.columns.train_loss = most_used(train_keys);
+    run.columns.val_loss = most_used(val_keys);
+    if let Some(taken) = run.columns.train_loss.as_deref() {
+        rival_keys.retain(|k| *k != taken);
+        if let Some(rival) = rival_keys.first() {
+            let names: Vec<String> = std::iter::once(taken)
+                .chain(rival_keys.iter().copied())
+                .map(|k| format!("\"{k}\""))
+                .collect();
+            run.warnings.push(format!(
+                "{}: the lines log several losses ({}) and no total; \"{taken}\" is judged. To \
+                 judge another: --pattern '{rival}\\W+(?P<loss>[-0-9.eE+naif]+)' (a (?P<step>…) \
+                 group gives the step)",
+                path.display(),
+                names.join(", ")
+            ));
+        }
+    }
     let line_steps_per_epoch = tracker
         .numbered_by_line()
         .then(|| number_by_line(&mut run, &line_numbers, path))
@@ -289,6 +312,9 @@ mod tools2_tests;
 #[cfg(test)]
 #[path = "text_tools3_tests.rs"]
 mod tools3_tests;
+#[cfg(test)]
+#[path = "text_tools4_tests.rs"]
+mod tools4_tests;
 #[cfg(test)]
 #[path = "text_tools_tests.rs"]
 mod tools_tests;

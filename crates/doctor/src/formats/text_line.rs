@@ -23,8 +23,11 @@ pub(super) struct LineValues<'a> {
     pub(super) loss_key: Option<&'a str>,
     /// How plainly that name says "the loss" (lower is plainer; see `names::classify`).
     pub(super) train_rank: u32,
-    /// Another loss on the line named as plainly, which was not taken.
-    pub(super) rival_key: Option<&'a str>,
+    /// The other losses on the line when the one taken is itself a component (`loss_D`
+    /// beside `loss_G_fake`, no plain total): the report names them so the user can choose.
+    pub(super) rival_keys: Vec<&'a str>,
+    /// The name the validation loss was read under, for the report.
+    pub(super) val_key: Option<&'a str>,
 }
 
 /// Whether `t` can be one of the unnamed counters a line starts with (PyTorch's tutorial
@@ -206,6 +209,7 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     // Whether the previous number carried a unit and ended its clause (`68.23%, (…)`; not a
     // bar's `5%|` nor a bracketed `( 33%) [0/323`).
     let mut previous_measured = false;
+    let mut train_names: Vec<&str> = Vec::new();
     for (i, t) in tokens.into_iter().enumerate() {
         let after_measure =
             std::mem::replace(&mut previous_measured, t.has_unit && t.next == Some(','));
@@ -239,16 +243,10 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             continue;
         }
         let slot = role as usize;
+        if role == Role::TrainLoss && !t.key.is_empty() && !train_names.contains(&t.key) {
+            train_names.push(t.key);
+        }
         if rank >= ranks[slot] {
-            // A second loss as plainly named as the first (a GAN's `d_loss` then `g_loss`;
-            // `loss` beside `mean loss` are one loss's statistics, rank 0).
-            if role == Role::TrainLoss
-                && rank == ranks[slot]
-                && rank > 0
-                && out.loss_key != Some(t.key)
-            {
-                out.rival_key = out.rival_key.or(Some(t.key));
-            }
             continue;
         }
         ranks[slot] = rank;
@@ -260,7 +258,10 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
                 out.loss_key = Some(t.key);
                 out.train_rank = rank;
             }
-            Role::ValLoss => out.val = Some(t.value),
+            Role::ValLoss => {
+                out.val = Some(t.value);
+                out.val_key = Some(t.key);
+            }
             Role::Lr => out.lr = Some(t.value),
             Role::GradNorm => out.grad = Some(t.value),
         }
@@ -280,10 +281,20 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     let accuracies_beside = train_rank < BARE_NAME && val_rank == BARE_NAME && !split_named;
     if accuracies_beside {
         out.val = None;
+        out.val_key = None;
     }
     if val_rank < BARE_NAME && train_rank == BARE_NAME {
         out.train = None;
         out.loss_key = None;
+    }
+    // Several losses and none the plain total (a GAN's `d_loss` and `g_loss`; `loss_D`, then
+    // `loss_G_fake`): each is a component, and which one matters is the user's call. (`loss`
+    // beside `loss_ce` or `mean loss` is the total and its parts or statistics: rank 0.)
+    if out.train.is_some() && train_rank > 0 {
+        out.rival_keys = train_names
+            .into_iter()
+            .filter(|k| Some(*k) != out.loss_key)
+            .collect();
     }
     // A progress bar with nothing to plot (`[train]: 100%|██████████| 5/5 [00:01<00:00,
     // 3.50it/s]`, `Evaluating: 100%|…| 508029/508029`) counts its own loop's batches, not the
@@ -321,6 +332,7 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             .any(|w| is_val_marker(&w.to_lowercase()));
         if eval_line {
             out.val = out.train.take();
+            out.val_key = out.loss_key;
             // An `S/T` counter there counts the evaluation's own batches (`valid: 100%|██|
             // 39/39`), not training steps: the result belongs to the last training step.
             if matches!(out.step, Some((_, Some(_)))) {
