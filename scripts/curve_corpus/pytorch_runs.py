@@ -514,6 +514,17 @@ def train_run(c, tr, va, V, rng):
 # Reading the curve back: what did the fault leave?
 
 def label_run(c, rows, V):
+    """(labels, confidence, reason) from the injected fault and what the curve shows. A loss
+    that turned non-finite is the first thing any reader sees, whatever the fault was meant to do
+    (a frozen embedding with AdamW at a high LR can blow up)."""
+    labels, conf, reason = label_by_fault(c, rows, V)
+    s = Curve(rows).first_nonfinite
+    if s is not None and "non_finite" not in labels:
+        return f"non_finite@{s}", "high", reason + f"; the loss turned non-finite at step {s}"
+    return labels, conf, reason
+
+
+def label_by_fault(c, rows, V):
     """(labels, confidence, reason) from the injected fault and what the curve shows."""
     cv = Curve(rows)
     lnV = math.log(V)
