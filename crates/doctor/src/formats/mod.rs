@@ -183,24 +183,6 @@ pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> 
         Format::Table => table::parse(bytes, path, opts),
         Format::Text => text::parse(bytes, path, opts),
     };
-    // Column and tag names mean nothing to a text log: say so rather than ignore them.
-    if format == Format::Text {
-        let named = [
-            ("--step-col", &opts.step_col),
-            ("--loss-col", &opts.loss_col),
-            ("--val-col", &opts.val_col),
-            ("--lr-col", &opts.lr_col),
-            ("--grad-col", &opts.grad_col),
-        ];
-        if let Some((flag, _)) = named.iter().find(|(_, v)| v.is_some()) {
-            return Err(DoctorError::Usage(format!(
-                "{}: {flag} names a column of a table (CSV, JSON lines, TensorBoard), but this \
-                 file is read as a text log; use --pattern with named groups `step`, `loss` and \
-                 `val` instead",
-                path.display()
-            )));
-        }
-    }
     let mut run = match parse(format) {
         // Content sniffing can be fooled (a log of Python dicts starts with `{`): a text log
         // is the last resort, and the first error is the one reported.

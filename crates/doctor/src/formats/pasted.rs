@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::series::{normalise, Row, StepStitcher, Table};
 use super::text::split_lines;
+use super::LoadOptions;
 use crate::error::{DoctorError, Location};
 use crate::{Point, Run};
 
@@ -18,13 +19,10 @@ fn counts(rows: &[Vec<f64>]) -> bool {
     first.iter().all(|v| *v >= 0.0) && 2 * rises >= first.len().saturating_sub(1)
 }
 
-/// Numbers with no names, as people paste them: one loss per line, `step loss` pairs (a
-/// headerless two-column table, any of tab, comma, semicolon or spaces between), or a single
-/// line of losses (`0.66, 0.80, 4.27`). Every non-empty line must be numbers only, else this
-/// is not such a paste.
-pub(super) fn bare_numbers(text: &str, path: &Path) -> Option<Run> {
-    let rows: Vec<Vec<f64>> = text
-        .lines()
+/// The rows of a paste of numbers only (every non-empty line), any of tab, comma, semicolon
+/// or spaces between them; `None` when a line holds anything else.
+fn numeric_rows(text: &str) -> Option<Vec<Vec<f64>>> {
+    text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|l| {
@@ -33,7 +31,111 @@ pub(super) fn bare_numbers(text: &str, path: &Path) -> Option<Run> {
                 .map(super::table::parse_number)
                 .collect::<Option<Vec<f64>>>()
         })
-        .collect::<Option<_>>()?;
+        .collect()
+}
+
+/// A column of a headerless table as the user names it: `3` or `column 3`, counted from 1.
+fn column_index(name: &str) -> Option<usize> {
+    let n = name.trim();
+    let n = n.strip_prefix("column").map_or(n, str::trim);
+    n.parse::<usize>().ok().filter(|&i| i >= 1).map(|i| i - 1)
+}
+
+/// A headerless table read by the columns the user named (`--loss-col 3`, `--step-col 1`):
+/// without a step column, the rows are the steps.
+fn named_columns(rows: &[Vec<f64>], path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
+    let width = rows.iter().map(Vec::len).min().unwrap_or(0);
+    let pick = |flag: &str, name: &Option<String>| -> Result<Option<usize>, DoctorError> {
+        let Some(name) = name else { return Ok(None) };
+        match column_index(name).filter(|&i| i < width) {
+            Some(i) => Ok(Some(i)),
+            None => Err(DoctorError::Usage(format!(
+                "{}: {flag} \"{name}\": this file has no header, so its columns are numbered 1 to \
+                 {width} (`{flag} 2` or `{flag} \"column 2\"`)",
+                path.display()
+            ))),
+        }
+    };
+    let Some(loss) = pick("--loss-col", &opts.loss_col)? else {
+        return Err(DoctorError::Usage(format!(
+            "{}: this file has no header; say which of its {width} columns is the training loss \
+             with --loss-col N (counted from 1)",
+            path.display()
+        )));
+    };
+    let step = pick("--step-col", &opts.step_col)?;
+    let others = [
+        pick("--val-col", &opts.val_col)?,
+        pick("--lr-col", &opts.lr_col)?,
+        pick("--grad-col", &opts.grad_col)?,
+    ];
+    let mut stitcher = StepStitcher::default();
+    let mut run = Run::default();
+    let name = |i: Option<usize>| i.map(|i| format!("column {}", i + 1));
+    run.columns = crate::SeriesNames {
+        step: Some(name(step).unwrap_or_else(|| "row number".into())),
+        train_loss: name(Some(loss)),
+        val_loss: name(others[0]),
+        lr: name(others[1]),
+        grad_norm: name(others[2]),
+    };
+    for (row_no, r) in rows.iter().enumerate() {
+        let step = step.map_or(row_no as f64, |i| stitcher.global(r[i]));
+        let series = [
+            (Some(loss), &mut run.train_loss),
+            (others[0], &mut run.val_loss),
+            (others[1], &mut run.lr),
+            (others[2], &mut run.grad_norm),
+        ];
+        for (column, points) in series {
+            if let Some(i) = column {
+                points.push(Point { step, value: r[i] });
+            }
+        }
+    }
+    normalise(&mut run);
+    Ok(run)
+}
+
+/// Numbers with no names, as people paste them: one loss per line, `step loss` pairs (a
+/// headerless two-column table, any of tab, comma, semicolon or spaces between), or a single
+/// line of losses (`0.66, 0.80, 4.27`); any headerless table by the columns the user names.
+/// `None` when a line holds anything but numbers (this is no such paste).
+pub(super) fn bare_numbers(
+    text: &str,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Option<Result<Run, DoctorError>> {
+    let rows = numeric_rows(text)?;
+    let named = [
+        &opts.step_col,
+        &opts.loss_col,
+        &opts.val_col,
+        &opts.lr_col,
+        &opts.grad_col,
+    ];
+    if named.iter().any(|c| c.is_some()) {
+        return Some(named_columns(&rows, path, opts));
+    }
+    let width = rows.first().map_or(0, Vec::len);
+    let table = width >= 3 && rows.len() >= 2 && rows.iter().all(|r| r.len() == width);
+    match bare_numbers_guessed(&rows, path) {
+        Some(run) => Some(Ok(run)),
+        // A table whose columns nothing names: which one is the loss is the user's to say.
+        None if table => Some(Err(DoctorError::parse(
+            path,
+            Location::Whole,
+            format!(
+                "a table of {width} numbers per line and no header: which column is the \
+                 training loss? Name it with --loss-col N (counted from 1; --step-col, --val-col \
+                 likewise), or add a header line (step,loss,…)"
+            ),
+        ))),
+        None => None,
+    }
+}
+
+fn bare_numbers_guessed(rows: &[Vec<f64>], path: &Path) -> Option<Run> {
     let widths: Vec<usize> = rows.iter().map(Vec::len).collect();
     let mut run = Run::default();
     let points: Vec<Point> = match widths.as_slice() {
@@ -79,7 +181,7 @@ pub(super) fn bare_numbers(text: &str, path: &Path) -> Option<Run> {
         _ if widths.iter().all(|&w| w == 2 || w == 3) && counts(&rows) => {
             let mut stitcher = StepStitcher::default();
             let mut out = Vec::new();
-            for r in &rows {
+            for r in rows {
                 let step = stitcher.global(r[0]);
                 out.push(Point { step, value: r[1] });
                 if let Some(&value) = r.get(2) {
@@ -92,6 +194,14 @@ pub(super) fn bare_numbers(text: &str, path: &Path) -> Option<Run> {
                 val_loss: run.val_loss.first().map(|_| "column 3".into()),
                 ..Default::default()
             };
+            if !run.val_loss.is_empty() {
+                run.warnings.push(format!(
+                    "{}: no header: read as a step (column 1), a training loss (column 2) and a \
+                     validation loss (column 3); add a header (step,loss,val_loss) or name the \
+                     columns (--loss-col 3) if that is wrong",
+                    path.display()
+                ));
+            }
             out
         }
         // Two columns of losses with no step (a `loss, val_loss` history saved without its

@@ -26,7 +26,7 @@ mod tokens;
 use line::{is_object_repr, read_line, LineValues};
 use runs::{
     drop_carried_validation, keep_last_fresh_run, number_by_line, repeated_by_another_host,
-    signed_objective_aside, Uncounted,
+    signed_objective_aside, OneProcess, Uncounted,
 };
 
 pub(super) fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
@@ -64,6 +64,25 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     if let Some(pattern) = &opts.pattern {
         return parse_with_pattern(&text, pattern, path);
     }
+    // Column names mean something to a headerless table of numbers (`--loss-col 3`), and
+    // nothing to a log: say so rather than ignore them.
+    let named = [
+        ("--step-col", &opts.step_col),
+        ("--loss-col", &opts.loss_col),
+        ("--val-col", &opts.val_col),
+        ("--lr-col", &opts.lr_col),
+        ("--grad-col", &opts.grad_col),
+    ];
+    if let Some((flag, _)) = named.iter().find(|(_, v)| v.is_some()) {
+        return bare_numbers(&text, path, opts).unwrap_or_else(|| {
+            Err(DoctorError::Usage(format!(
+                "{}: {flag} names a column of a table (CSV, JSON lines, TensorBoard, or numbers \
+                 with no header), but this file is read as a text log; use --pattern with named \
+                 groups `step`, `loss` and `val` instead",
+                path.display()
+            )))
+        });
+    }
     let mut run = Run::default();
     let mut tracker = StepTracker::default();
     // Where a counter started again: the index of the next training point, the line, and
@@ -89,8 +108,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut uncounted = Uncounted::default();
     // The step of the last training point when it came from a progress bar's postfix.
     let mut last_train_on_bar: Option<f64> = None;
+    let one_process = OneProcess::of(&text, path, &mut run.warnings);
     for (line_no, line) in split_lines(&text) {
-        if line.len() > 4096 || is_object_repr(line) {
+        if line.len() > 4096 || is_object_repr(line) || one_process.skips(line) {
             continue;
         }
         if repeated_by_another_host(line, &mut previous_record) {
@@ -279,7 +299,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
                  `wandb.Api().run(PATH).history().to_csv(...)`)",
             ));
         }
-        return bare_numbers(&text, path).ok_or_else(|| no_points_error(path));
+        return bare_numbers(&text, path, opts).unwrap_or_else(|| Err(no_points_error(path)));
     }
     keep_last_fresh_run(&mut run, &restarts, path);
     if let Some(per_epoch) = tracker.epoch_level_bars() {

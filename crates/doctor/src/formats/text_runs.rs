@@ -44,6 +44,61 @@ pub(super) fn repeated_by_another_host<'a>(
     again
 }
 
+/// The tag a process puts before each of its lines when several print into one log: Ray's
+/// `(main pid=41948, ip=10.128.0.49)`, torchrun's `[rank1]:` and `[default1]:`.
+fn process_tag() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^\s*(\([\w\-]* ?pid=\d+(?:, ip=[\d.]+)?\)|\[(?:rank|default)\d+\]:)")
+            .expect("valid regex")
+    })
+}
+
+/// Which process's lines to read when several processes interleave theirs (every Ray worker
+/// or DDP rank printing its own epochs): their counters go back and forth and their curves
+/// are copies or shards, so one is read, rank 0 where ranks are named, else the first.
+pub(super) struct OneProcess {
+    tag: Option<String>,
+}
+
+impl OneProcess {
+    pub(super) fn of(text: &str, path: &std::path::Path, warnings: &mut Vec<String>) -> Self {
+        let mut tags: Vec<&str> = Vec::new();
+        for line in text.lines() {
+            if let Some(m) = process_tag().captures(line).and_then(|c| c.get(1)) {
+                if !tags.contains(&m.as_str()) {
+                    tags.push(m.as_str());
+                }
+            }
+        }
+        if tags.len() < 2 {
+            return OneProcess { tag: None };
+        }
+        let chosen = tags
+            .iter()
+            .find(|t| t.contains("rank0]") || t.contains("default0]"))
+            .unwrap_or(&tags[0])
+            .to_string();
+        let more = if tags.len() > 2 { ", …" } else { "" };
+        warnings.push(format!(
+            "{}: {} processes print into this log ({}{more}); only the lines of {chosen} are read",
+            path.display(),
+            tags.len(),
+            tags[..2].join(", ")
+        ));
+        OneProcess { tag: Some(chosen) }
+    }
+
+    /// Whether `line` belongs to another process (untagged lines are everyone's).
+    pub(super) fn skips(&self, line: &str) -> bool {
+        let Some(tag) = &self.tag else { return false };
+        process_tag()
+            .captures(line)
+            .and_then(|c| c.get(1))
+            .is_some_and(|m| m.as_str() != tag)
+    }
+}
+
 /// A log that evaluates on lines of its own (litgpt's `iter 10 | val_loss: 23.021`) and also
 /// repeats the last result on every training line (`loss train: 10.688, val_loss valid:
 /// 21.817`): the repeats are copies, not evaluations; only a value that changed is one. So are

@@ -1,6 +1,9 @@
 //! Tests of the text reader from the twentieth reader check of real files, and of what the
 //! report says it read.
-use super::tests::load;
+use super::tests::{load, steps};
+use crate::formats::LoadOptions;
+use crate::Run;
+use std::path::Path;
 
 #[test]
 fn the_report_names_the_validation_loss_it_read() {
@@ -44,4 +47,92 @@ fn every_component_loss_is_named_when_there_is_no_total() {
         load("step 1 loss 2.0 loss_ce 1.5 loss_kl 0.5\nstep 2 loss 1.9 loss_ce 1.4 loss_kl 0.5\n");
     assert_eq!(total.columns.train_loss.as_deref(), Some("loss"));
     assert!(total.warnings.iter().all(|w| !w.contains("several losses")));
+}
+
+#[test]
+fn interleaved_processes_are_read_one_at_a_time() {
+    // A Ray job's workers each print their epochs into one log: their counters went back and
+    // forth, and the reader stitched them into steps 1–24 for a 10-epoch run.
+    let mut text = String::new();
+    for epoch in 1..=4 {
+        let loss = 2.0 / epoch as f64;
+        text += &format!(
+            "(main pid=41948) epoch:  {epoch}, train_loss: {loss:.4}, train_accuracy: 90.8\n"
+        );
+        text += &format!(
+            "(main pid=13377, ip=10.128.0.49) epoch:  {epoch}, train_loss: {:.4}, train_accuracy: 42.8\n",
+            loss + 0.01
+        );
+    }
+    let run = load(&text);
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(run.train_loss[3].value, 0.5);
+    assert!(run.warnings.iter().any(|w| w.contains("2 processes")));
+    // torchrun's rank prefixes: rank 0 is read, wherever it comes in the log.
+    let ranks = load(
+        "[rank1]: step 1 loss 2.51\n[rank0]: step 1 loss 2.50\n\
+         [rank1]: step 2 loss 2.31\n[rank0]: step 2 loss 2.30\n",
+    );
+    assert_eq!(
+        ranks.train_loss.iter().map(|p| p.value).collect::<Vec<_>>(),
+        vec![2.50, 2.30]
+    );
+}
+
+fn load_with(text: &str, opts: &LoadOptions) -> Result<Run, String> {
+    crate::formats::load_bytes(text.as_bytes(), Path::new("losses.txt"), opts)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_headerless_table_of_many_columns_is_read_by_the_column_named() {
+    // TravelGAN's `np.savetxt` dump: seven losses a line, no header, no step. It was refused
+    // with "expected lines with a step counter and a loss", and `--loss-col 3` with "this file
+    // is read as a text log".
+    let text = "0.65 0.76 20.36 18.69 0.0 5.38 0.12\n\
+                0.02 0.004 10.57 9.70 0.0 5.67 0.78\n\
+                0.03 0.005 9.10 8.20 0.0 5.50 0.70\n";
+    let err = load_with(text, &LoadOptions::default()).unwrap_err();
+    assert!(
+        err.contains("losses.txt") && err.contains("--loss-col N"),
+        "{err}"
+    );
+    for name in ["3", "column 3"] {
+        let opts = LoadOptions {
+            loss_col: Some(name.into()),
+            ..LoadOptions::default()
+        };
+        let run = load_with(text, &opts).unwrap();
+        assert_eq!(
+            run.train_loss.iter().map(|p| p.value).collect::<Vec<_>>(),
+            vec![20.36, 10.57, 9.10]
+        );
+        assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+        assert_eq!(run.columns.train_loss.as_deref(), Some("column 3"));
+    }
+    let past_the_end = LoadOptions {
+        loss_col: Some("9".into()),
+        ..LoadOptions::default()
+    };
+    assert!(load_with(text, &past_the_end)
+        .unwrap_err()
+        .contains("numbered 1 to 7"));
+    // A log with names still refuses column flags, and says why.
+    let opts = LoadOptions {
+        loss_col: Some("loss".into()),
+        ..LoadOptions::default()
+    };
+    let err = load_with("step 1 loss 2.3\nstep 2 loss 2.1\n", &opts).unwrap_err();
+    assert!(err.contains("read as a text log"), "{err}");
+}
+
+#[test]
+fn a_headerless_step_loss_val_table_says_it_guessed() {
+    let run = load("1,0.90,1.10\n2,0.80,1.00\n3,0.70,0.95\n");
+    assert_eq!(run.val_loss.len(), 3);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("no header")),
+        "{:?}",
+        run.warnings
+    );
 }
