@@ -178,7 +178,7 @@ fn bare_numbers_guessed(rows: &[Vec<f64>], path: &Path) -> Option<Run> {
         }
         // `step loss` (a third column, when present, is read as validation loss), when the
         // first column counts: whole numbers that only go back to restart.
-        _ if widths.iter().all(|&w| w == 2 || w == 3) && counts(&rows) => {
+        _ if widths.iter().all(|&w| w == 2 || w == 3) && counts(rows) => {
             let mut stitcher = StepStitcher::default();
             let mut out = Vec::new();
             for r in rows {
