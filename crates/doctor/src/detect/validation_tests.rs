@@ -145,6 +145,25 @@ fn four_epochs_with_validation_climbing_are_overfitting() {
 }
 
 #[test]
+fn a_three_epoch_fine_tune_whose_last_evaluation_jumps_is_overfitting() {
+    // BERT on IMDB, three epochs: validation 0.290, 0.268, then 0.369 while training falls
+    // 0.444 → 0.247 → 0.134 (the gap grew from -0.02 to 0.24). One evaluation after the best
+    // used to be too few to say anything.
+    let per_epoch = crate::detect::test_support::per_epoch;
+    let mut run = run_with(per_epoch(&[0.444, 0.247, 0.134]), None);
+    run.val_loss = per_epoch(&[0.290, 0.268, 0.369]);
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    // A last evaluation a little over the best (2 %), or one whose gap to training did not
+    // grow (training rose with it), is not enough.
+    run.val_loss = per_epoch(&[0.290, 0.268, 0.273]);
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+    run.train_loss = per_epoch(&[0.444, 0.247, 0.330]);
+    run.val_loss = per_epoch(&[0.290, 0.268, 0.369]);
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
 fn validation_that_lingers_at_its_best_then_climbs_is_overfitting() {
     // A tiny training subset: validation falls to 2.47, sits there for six evaluations,
     // then climbs to 2.73 while training keeps falling 2.0 -> 1.0.
