@@ -18,6 +18,8 @@ use crate::report::{Finding, FindingKind, Severity};
 
 /// Slow enough that the run will not pass the bigram level soon.
 const SLOW_LOG_PER_DOUBLING: f64 = 0.1;
+/// Under this share of the bigram level (known or estimated) a flat loss is converged.
+const FAR_PAST_BIGRAM: f64 = 0.7;
 /// Fewest points in the judging window for any progress judgement (a stall of a run that
 /// never moved); the other judgements need 20.
 const MIN_SHORT_WINDOW: usize = 10;
@@ -132,15 +134,26 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         // ... and validation keeps at least half its pace (a training loss that creeps down
         // while validation stands still is not converging on anything held out).
         && val.is_none_or(|v| v.abs_rate >= 0.5 * train.abs_rate);
-    let stalled =
-        flat && (if short {
+    // Far past the bigram level (a char model at 1.5 nats where a lookup table of pairs gets
+    // 2.5) a loss that flattened in a narrow band has learned what this model and LR give: a
+    // converged run, not a stall (the stall advice, "the LR is too high to settle", asks for
+    // a schedule, not a fix).
+    let far_past_bigram = refs
+        .bigram
+        .is_some_and(|b| level < FAR_PAST_BIGRAM * b.value)
+        && band < WIDE_NOISE
+        && !never_moved;
+    let stalled = !far_past_bigram
+        && flat
+        && (if short {
             (never_moved || val_never_moved || at_ln_v) && (insignificant || train.flat())
         } else {
             collapsed || never_moved || at_ln_v
-        }) && !val_improving
-            && level > 0.05
-            && !at_floor
-            && !converging_past_bigram;
+        })
+        && !val_improving
+        && level > 0.05
+        && !at_floor
+        && !converging_past_bigram;
     let evidence = |extra: serde_json::Value| {
         let mut e = json!({
             "window_start": train.from,
