@@ -433,3 +433,37 @@ fn empty_folder_and_missing_file_name_the_path() {
     assert!(err.contains("expected a run folder"), "{err}");
     assert!(missing.contains("nope.csv"), "{missing}");
 }
+
+#[test]
+fn a_table_of_component_losses_names_them_all() {
+    // A cGAN's history holds `D_loss` and `G_loss` lists: one is judged, and the report says
+    // which others there are (the text reader already did).
+    let text = br#"{"epoch": [1, 2, 3], "D_loss": [0.7, 0.6, 0.5], "G_loss": [2.1, 1.9, 1.8]}"#;
+    let run = load_bytes(text, Path::new("history.json"), &LoadOptions::default()).unwrap();
+    let taken = run.columns.train_loss.clone().unwrap();
+    let warning = run
+        .warnings
+        .iter()
+        .find(|w| w.contains("several losses"))
+        .expect("a warning");
+    assert!(
+        warning.contains("\"D_loss\"") && warning.contains("\"G_loss\""),
+        "{warning}"
+    );
+    assert!(warning.contains(&taken));
+    // A total beside its parts, or one loss at two granularities, says nothing.
+    let total = b"step,loss,loss_cls,loss_box\n1,2.0,1.5,0.5\n2,1.8,1.4,0.4\n";
+    let run = load_bytes(total, Path::new("m.csv"), &LoadOptions::default()).unwrap();
+    assert!(
+        run.warnings.iter().all(|w| !w.contains("several losses")),
+        "{:?}",
+        run.warnings
+    );
+    let granular = b"step,train_loss_step,train_loss_epoch\n1,2.0,\n2,1.8,1.9\n";
+    let run = load_bytes(granular, Path::new("metrics.csv"), &LoadOptions::default()).unwrap();
+    assert!(
+        run.warnings.iter().all(|w| !w.contains("several losses")),
+        "{:?}",
+        run.warnings
+    );
+}

@@ -113,6 +113,9 @@ const STEP_NAMES: &[&str] = &[
     "batch",
     "mini_batch",
     "minibatch",
+    // The Annotated Transformer's `Epoch Step: 41 | Accumulation Step: 5 | Loss: 7.37`: the
+    // batch within the epoch.
+    "epoch_step",
     // stable-baselines3: gradient updates (environment steps rank high, above).
     "n_updates",
 ];
@@ -342,6 +345,31 @@ impl Picks {
             Role::Lr => &mut self.lr,
             Role::GradNorm => &mut self.grad,
         }
+    }
+}
+
+/// The other training losses beside the one taken, when that one is itself a component (a
+/// GAN history's `D_loss` beside `G_loss`; YOLO's `box_loss`, `obj_loss`, `cls_loss`) and no
+/// plain total exists: which one matters is the user's call, and the report names them. The
+/// same loss at another granularity (`train_loss_step` beside `train_loss_epoch`) is no rival.
+pub(crate) fn rival_losses<S: AsRef<str>>(
+    names: &[S],
+    roles: &[Option<(Role, u32)>],
+    taken: usize,
+) -> Vec<usize> {
+    let stem = |i: usize| -> Vec<String> {
+        tokens(names[i].as_ref())
+            .into_iter()
+            .filter(|t| !matches!(t.as_str(), "step" | "steps" | "epoch" | "epochs"))
+            .collect()
+    };
+    match roles.get(taken).copied().flatten() {
+        Some((Role::TrainLoss, rank)) if rank > 0 => (0..names.len())
+            .filter(|&i| i != taken)
+            .filter(|&i| matches!(roles[i], Some((Role::TrainLoss, _))))
+            .filter(|&i| stem(i) != stem(taken))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

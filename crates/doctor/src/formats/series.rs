@@ -2,7 +2,7 @@
 //! Hugging Face log history) become series, step counters that restart are stitched into one
 //! global step, and every series ends sorted by step.
 
-use super::names::{classify, list_names, pick_columns};
+use super::names::{classify, list_names, pick_columns, rival_losses};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
 use crate::{Event, Point, Run};
@@ -129,6 +129,10 @@ impl Table {
         }
         let step_col = picks.step.or(picks.epoch);
         let name = |col: Option<usize>| col.map(|c| self.columns[c].clone());
+        let rivals = picks
+            .train
+            .map(|t| rival_losses(&self.columns, &roles, t))
+            .unwrap_or_default();
         let mut run = Run {
             events: self.events,
             columns: crate::SeriesNames {
@@ -140,6 +144,19 @@ impl Table {
             },
             ..Run::default()
         };
+        if let (Some(taken), Some(&rival)) = (&run.columns.train_loss, rivals.first()) {
+            let others: Vec<String> = rivals
+                .iter()
+                .map(|&i| format!("\"{}\"", self.columns[i]))
+                .collect();
+            run.warnings.push(format!(
+                "{}: the file logs several losses (\"{taken}\", {}); \"{taken}\" is \
+                 judged. To judge another: --loss-col {:?}",
+                path.display(),
+                others.join(", "),
+                self.columns[rival]
+            ));
+        }
         let mut stitcher = StepStitcher::default();
         let mut epoch_pairs: Vec<(f64, f64)> = Vec::new();
         let cell = |row: &Row, col: Option<usize>| {

@@ -136,3 +136,22 @@ fn a_headerless_step_loss_val_table_says_it_guessed() {
         run.warnings
     );
 }
+
+#[test]
+fn the_annotated_transformers_epoch_step_is_the_step() {
+    // `Epoch Step:` (the batch within the epoch) was not a counter: 184 points sat at steps
+    // 1–184 by line order, with a warning about rounded epochs.
+    let run = load(
+        "[Epoch 0] Training ====\n\
+         Epoch Step:      1 | Accumulation Step:   1 | Loss:   7.67 | Tokens / Sec:    27.4 | Learning Rate: 1.1e-06\n\
+         Epoch Step:     41 | Accumulation Step:   5 | Loss:   7.37 | Tokens / Sec:   115.2 | Learning Rate: 2.3e-05\n\
+         [Epoch 1] Training ====\n\
+         Epoch Step:      1 | Accumulation Step:   1 | Loss:   5.10 | Tokens / Sec:   120.1 | Learning Rate: 4.1e-04\n\
+         Epoch Step:     41 | Accumulation Step:   5 | Loss:   4.90 | Tokens / Sec:   121.0 | Learning Rate: 4.2e-04\n",
+    );
+    let s = steps(&run.train_loss);
+    assert_eq!(s.len(), 4);
+    assert_eq!(&s[..2], &[1.0, 41.0]);
+    assert!(s[2] > 41.0 && s[3] - s[2] == 40.0, "{s:?}");
+    assert_eq!(run.lr.len(), 4);
+}
