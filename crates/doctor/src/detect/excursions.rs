@@ -337,6 +337,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         out.extend(jump_after_the_first(ctx));
     }
     if !out.iter().any(|f| f.severity >= Severity::Warning) {
+        out.extend(climbing_when_the_log_ends(ctx));
+    }
+    if !out.iter().any(|f| f.severity >= Severity::Warning) {
         out.extend(slow_drift(ctx));
     }
     out
@@ -380,6 +383,62 @@ fn jump_after_the_first(ctx: &Ctx) -> Option<Finding> {
         "If the run was resumed there, check that the checkpoint restored the model and optimizer \
          state (and the LR schedule's step); otherwise inspect the batches and the LR at that \
          step, lower the LR ×0.1 and clip gradients at 1.0.",
+    ))
+}
+
+/// The log's last points far above where the run stood, the last the highest: the loss left
+/// its level and had not come back when the log ended (a detector's loss 0.054 flat for seven
+/// epochs, then 0.060 and 0.064). The spike and episode detectors leave a log's ends unjudged
+/// (there is no after to compare with), so this is the only finding such an ending gets. Each
+/// point must clear the level before it by ten times its noise and by 10 % of it.
+fn climbing_when_the_log_ends(ctx: &Ctx) -> Option<Finding> {
+    let t = &ctx.train;
+    let n = t.len();
+    if n < 10 || !ctx.lr_restarts.is_empty() || !ctx.lr_excursions.is_empty() {
+        return None;
+    }
+    let before = (n / 4).clamp(5, 50);
+    let longest = (n / 10).max(2);
+    let values: Vec<f64> = t.iter().map(|p| p.value).collect();
+    // The longest run of final points that all stand clear of the stretch before them.
+    let (mut k, mut stood) = (0, f64::NAN);
+    for tail in (2..=longest.min(n - before)).rev() {
+        let pre = &values[n - tail - before..n - tail];
+        let level = median(pre);
+        let diffs: Vec<f64> = pre.windows(2).map(|w| w[1] - w[0]).collect();
+        let noise = robust_sd(&diffs) / std::f64::consts::SQRT_2;
+        let clear = (10.0 * noise).max(0.1 * level.abs());
+        if level > 0.0 && values[n - tail..].iter().all(|&v| v > level + clear) {
+            (k, stood) = (tail, level);
+            break;
+        }
+    }
+    let tail = &t[n.checked_sub(k).filter(|_| k >= 2)?..];
+    let last = tail[k - 1].value;
+    if tail.iter().any(|p| p.value > last) {
+        return None; // already coming back down
+    }
+    Some(finding(
+        FindingKind::Divergence,
+        Severity::Warning,
+        Span::range(tail[0].step, tail[k - 1].step).with_peak(tail[0].step),
+        format!(
+            "Loss leaves its level {} at step {} and is still climbing when the log ends ({} at \
+             step {}, {:+.0}%): the run is going wrong now, and nothing after shows it coming back.",
+            num(stood),
+            step_str(tail[0].step),
+            num(last),
+            step_str(tail[k - 1].step),
+            100.0 * (last - stood) / stood
+        ),
+        json!({ "level_before": stood, "climb_start_step": tail[0].step, "last_value": last,
+                "points_above": k }),
+        format!(
+            "Keep the checkpoint from before step {}; if the run goes on climbing, restart from \
+             it with the learning rate ×0.3 and gradient clipping at 1.0, and inspect the data \
+             of those steps. If the log was cut short, share the rest of it.",
+            step_str(tail[0].step)
+        ),
     ))
 }
 

@@ -339,3 +339,26 @@ fn a_jump_right_after_the_first_logged_point_that_stays_is_divergence() {
     loss[0].value = 40.0;
     assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
 }
+
+#[test]
+fn a_climb_in_the_last_points_of_a_log_is_divergence() {
+    // YOLOv5 on a custom set: the total loss sits at 0.0541-0.0545 for epochs 37-43, then
+    // 0.0597 and 0.0637 as the log ends (mAP collapsing with it). The ends of a log had no
+    // judge at all.
+    let values = [
+        0.1524, 0.0991, 0.0799, 0.0697, 0.0652, 0.0630, 0.0617, 0.0606, 0.0544, 0.0545, 0.0542,
+        0.0544, 0.0543, 0.0541, 0.0541, 0.0597, 0.0637,
+    ];
+    let run = run_with(spaced(&values, 0.0, 1.0), None);
+    let f = detect(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Divergence);
+    assert_eq!(f[0].start_step, Some(15.0));
+    // Coming back down at the last point, or a rise inside the noise, is not this.
+    let mut back = values;
+    back[16] = 0.0580;
+    assert!(detect(&Ctx::new(&run_with(spaced(&back, 0.0, 1.0), None))).is_empty());
+    let mut small = values;
+    (small[15], small[16]) = (0.0560, 0.0565);
+    assert!(detect(&Ctx::new(&run_with(spaced(&small, 0.0, 1.0), None))).is_empty());
+}
