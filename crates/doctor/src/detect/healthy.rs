@@ -90,9 +90,15 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
     }
     if let Some(t) = judging_window(ctx).and_then(|(a, b)| trend(ctx, &ctx.train, a, b)) {
         if !t.flat() && pace_hidden.is_none() {
+            // A loss falling through decades (a grokking run at 1e-5) falls in ratio while its
+            // fitted slope in nats can come out as a rise: say the ratio then.
+            let pace = if t.abs_rate > 0.0 {
+                format!("−{} nats", num(t.abs_rate))
+            } else {
+                format!("{:.0}% lower", 100.0 * (1.0 - (-t.log_rate).exp()))
+            };
             out.push(format!(
-                "still improving on the log-step axis: −{} nats per doubling of steps over steps {}–{}",
-                num(t.abs_rate),
+                "still improving on the log-step axis: {pace} per doubling of steps over steps {}–{}",
                 step_str(t.from),
                 step_str(t.to)
             ));
@@ -151,4 +157,29 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::test_support::{run_with, spaced};
+
+    #[test]
+    fn a_loss_falling_through_decades_quotes_its_pace_as_a_ratio() {
+        // A grokking run's training loss, 4.75 down to 2e-7 then one point at 1.1e-4: its
+        // fitted slope in nats came out as a rise and the reason read "−-6.858e-6 nats".
+        let values = [
+            4.75, 1.12, 0.0172, 0.00578, 0.00188, 6.3e-4, 2.13e-4, 7.32e-5, 2.55e-5, 9.1e-6,
+            3.41e-6, 1.42e-6, 7.15e-7, 4.69e-7, 3.64e-7, 3.28e-7, 3.2e-7, 3.15e-7, 3.12e-7,
+            3.09e-7, 3.07e-7, 3.04e-7, 3.01e-7, 2.97e-7, 2.91e-7, 2.88e-7, 2.83e-7, 2.76e-7,
+            2.72e-7, 2.66e-7, 2.62e-7, 2.57e-7, 2.49e-7, 2.37e-7, 2.27e-7, 2.19e-7, 2.07e-7,
+            1.87e-7, 2.05e-7, 1.1e-4,
+        ];
+        let d = crate::diagnose(&run_with(spaced(&values, 0.0, 100.0), None));
+        let pace: Vec<&String> = d
+            .reasons
+            .iter()
+            .filter(|r| r.contains("per doubling"))
+            .collect();
+        assert!(pace.iter().all(|r| !r.contains("−-")), "{pace:?}");
+    }
 }
