@@ -333,6 +333,17 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             }
         }
     }
+    // Bad stretches that recur on a cycle (a hidden state reset every 12 steps) are one
+    // pattern, not a dozen instabilities.
+    let bumps: Vec<f64> = out
+        .iter()
+        .filter(|f| f.kind == FindingKind::Instability && f.severity >= Severity::Warning)
+        .filter_map(|f| f.peak_step.or(f.start_step))
+        .collect();
+    if let Some(d) = crate::detect::spikes::spike_cycle(&bumps) {
+        out.retain(|f| f.kind != FindingKind::Instability);
+        out.push(crate::detect::spikes::cycle_finding(&bumps, d));
+    }
     if !out.iter().any(|f| f.severity >= Severity::Warning) {
         out.extend(jump_after_the_first(ctx));
     }

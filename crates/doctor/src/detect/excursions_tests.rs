@@ -362,3 +362,32 @@ fn a_climb_in_the_last_points_of_a_log_is_divergence() {
     (small[15], small[16]) = (0.0560, 0.0565);
     assert!(detect(&Ctx::new(&run_with(spaced(&small, 0.0, 1.0), None))).is_empty());
 }
+
+#[test]
+fn bad_stretches_on_a_cycle_are_one_periodic_finding() {
+    // A hidden state reset every 150 steps (no LR schedule to explain it): each reset throws
+    // the loss up for a while. That was a dozen instability findings; it is one cycle.
+    let cycle = 150usize;
+    let loss = noisy(
+        curve(1200, |i| {
+            let k = i % cycle;
+            let bump = if i >= cycle && k < 60 {
+                0.8 * (1.0 - k as f64 / 60.0)
+            } else {
+                0.0
+            };
+            healthy(i) + bump
+        }),
+        0.02,
+        3,
+    );
+    let f = detect(&Ctx::new(&run_with(loss, Some(65))));
+    let warned: Vec<_> = f
+        .iter()
+        .filter(|x| x.severity >= Severity::Warning)
+        .collect();
+    assert_eq!(warned.len(), 1, "{f:?}");
+    assert_eq!(warned[0].kind, FindingKind::Periodic);
+    let period = warned[0].evidence["period_steps"].as_f64().unwrap();
+    assert!((period - 150.0).abs() <= 15.0, "{period}");
+}

@@ -129,6 +129,19 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
             Some((last, d))
         })
         .collect();
+    // The same cycle of events seen twice (as spikes and as the bad stretches they leave): one.
+    let mut cycles_seen: Vec<f64> = Vec::new();
+    findings.retain(|f| {
+        if f.kind != FindingKind::Periodic || !f.evidence.contains_key("spike_steps") {
+            return true;
+        }
+        let Some(d) = f.evidence.get("period_steps").and_then(|v| v.as_f64()) else {
+            return true;
+        };
+        let again = cycles_seen.iter().any(|&c| (c - d).abs() <= 0.15 * d);
+        cycles_seen.push(d);
+        !again
+    });
     // The same cycle seen twice (as a repeating pattern and as its spikes): the spikes say more.
     findings.retain(|f| {
         f.kind != FindingKind::Periodic

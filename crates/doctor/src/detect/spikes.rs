@@ -461,7 +461,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
 
 /// Spikes at `peaks` recurring every `d` steps: one periodic finding for the cycle (each spike
 /// stays listed, as information).
-fn cycle_finding(peaks: &[f64], d: f64) -> Finding {
+pub(crate) fn cycle_finding(peaks: &[f64], d: f64) -> Finding {
     let listed: Vec<String> = peaks.iter().take(8).map(|&p| step_str(p)).collect();
     finding(
         FindingKind::Periodic,
