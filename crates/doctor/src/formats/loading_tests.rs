@@ -467,3 +467,38 @@ fn a_table_of_component_losses_names_them_all() {
         run.warnings
     );
 }
+
+#[test]
+fn a_chosen_loss_brings_its_own_models_validation_and_lr() {
+    // A history of two models (`reg_*` 30 epochs, `cls_*` 19): `--loss-col reg_loss` judged
+    // the regression against the classifier's validation (at ln 2) and LR.
+    let text = br#"{"reg_loss": [1.0, 0.8, 0.7], "reg_val_loss": [1.1, 0.9, 0.8],
+        "reg_learning_rate": [0.001, 0.001, 0.0005],
+        "cls_loss": [0.70, 0.69, 0.69], "cls_val_loss": [0.693, 0.693, 0.693],
+        "cls_learning_rate": [0.01, 0.01, 0.01]}"#;
+    let opts = LoadOptions {
+        loss_col: Some("reg_loss".into()),
+        ..LoadOptions::default()
+    };
+    let run = load_bytes(text, Path::new("training_history.json"), &opts).unwrap();
+    assert_eq!(run.columns.val_loss.as_deref(), Some("reg_val_loss"));
+    assert_eq!(run.columns.lr.as_deref(), Some("reg_learning_rate"));
+    assert!(
+        run.warnings.iter().all(|w| !w.contains("several losses")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
+fn a_table_that_fails_says_it_was_read_as_a_table() {
+    // A Torch7 logger file of accuracies: refused rightly, but the message said "read as JSON".
+    let text = b"% mean class accuracy (train set)\t\n 1.5000e+01\t\n 1.9000e+01\t\n";
+    let err = load_bytes(text, Path::new("train.log"), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("read as a table") && !err.contains("JSON:"),
+        "{err}"
+    );
+}

@@ -195,7 +195,13 @@ pub fn load_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run> 
                     path,
                     Location::Whole,
                     format!(
-                        "read as JSON: {}; read as a text log: {}",
+                        "read as {}: {}; read as a text log: {}",
+                        match format {
+                            Format::TensorBoard => "TensorBoard events",
+                            Format::Notebook => "a notebook",
+                            Format::Table => "a table",
+                            _ => "JSON",
+                        },
                         error_message(&first),
                         error_message(&second)
                     ),

@@ -118,6 +118,8 @@ const STEP_NAMES: &[&str] = &[
     "epoch_step",
     // stable-baselines3: gradient updates (environment steps rank high, above).
     "n_updates",
+    // An RL loop's `Episode 12/500 | Reward: 3.0 | Loss: 0.41`, when nothing finer is counted.
+    "episode",
 ];
 
 /// Lower-case word tokens of a name (`lr-Adam` → `lr adam`, `Loss/train` → `loss train`),
@@ -441,7 +443,53 @@ pub(crate) fn pick_columns<S: AsRef<str>>(
             }
         }
     }
+    follow_the_chosen_loss(names, roles, opts, &mut picks);
     Ok(picks)
+}
+
+/// A file holding several models' histories (`reg_loss`, `reg_val_loss`, `reg_learning_rate`
+/// beside `cls_loss`, `cls_val_loss`, …): when the user picks a loss with `--loss-col`, the
+/// validation, LR and gradient-norm columns they did not name come from the same model, the
+/// columns whose names carry the chosen loss's other words (`reg`).
+fn follow_the_chosen_loss<S: AsRef<str>>(
+    names: &[S],
+    roles: &[Option<(Role, u32)>],
+    opts: &LoadOptions,
+    picks: &mut Picks,
+) {
+    let (Some(_), Some(taken)) = (&opts.loss_col, picks.train) else {
+        return;
+    };
+    let family: Vec<String> = tokens(names[taken].as_ref())
+        .into_iter()
+        .filter(|t| !LOSS_NEUTRAL.contains(&t.as_str()) && !TRAIN_MARKERS.contains(&t.as_str()))
+        .collect();
+    if family.is_empty() {
+        return;
+    }
+    let named = [
+        (Role::ValLoss, opts.val_col.is_some()),
+        (Role::Lr, opts.lr_col.is_some()),
+        (Role::GradNorm, opts.grad_col.is_some()),
+    ];
+    for (role, by_user) in named {
+        if by_user {
+            continue;
+        }
+        let best = (0..names.len())
+            .filter_map(|i| match roles[i] {
+                Some((r, rank)) if r == role => Some((i, rank)),
+                _ => None,
+            })
+            .filter(|&(i, _)| {
+                let words = tokens(names[i].as_ref());
+                family.iter().all(|f| words.contains(f))
+            })
+            .min_by_key(|&(_, rank)| rank);
+        if let Some((i, _)) = best {
+            *picks.slot(role) = Some(i);
+        }
+    }
 }
 
 /// A short comma-separated list of names for error messages.

@@ -129,8 +129,10 @@ impl Table {
         }
         let step_col = picks.step.or(picks.epoch);
         let name = |col: Option<usize>| col.map(|c| self.columns[c].clone());
+        // (A loss the user chose needs no list of the others.)
         let rivals = picks
             .train
+            .filter(|_| opts.loss_col.is_none())
             .map(|t| rival_losses(&self.columns, &roles, t))
             .unwrap_or_default();
         let mut run = Run {

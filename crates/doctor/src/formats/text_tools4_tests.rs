@@ -155,3 +155,14 @@ fn the_annotated_transformers_epoch_step_is_the_step() {
     assert!(s[2] > 41.0 && s[3] - s[2] == 40.0, "{s:?}");
     assert_eq!(run.lr.len(), 4);
 }
+
+#[test]
+fn an_rl_loops_episode_counter_is_the_step() {
+    // `Episode k/N | … | Loss: x` had no counter the reader knew: steps came from line order.
+    let run = load(
+        "Episode 1/10 | Deliveries: 4 | Collisions: 0 | Loss: 1.7145 | ε: 0.000\n\
+         Episode 2/10 | Deliveries: 596 | Collisions: 1 | Loss: 14.3826 | ε: 0.000\n\
+         Episode 3/10 | Deliveries: 12 | Collisions: 0 | Loss: 12.9142 | ε: 0.000\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+}
