@@ -261,6 +261,25 @@ pub(crate) fn parse_document(
                 }
             },
         },
+        // A bare list of losses (`json.dump(losses)`, `str(losses)`): one per logged step.
+        Value::Array(entries)
+            if !entries.is_empty() && entries.iter().all(|v| number(v).is_some()) =>
+        {
+            let mut run = Run::default();
+            run.train_loss = entries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    Some(crate::Point {
+                        step: i as f64,
+                        value: number(v)?,
+                    })
+                })
+                .collect();
+            run.columns.step = Some("position in the list".into());
+            run.columns.train_loss = Some("the list".into());
+            return Ok(run);
+        }
         Value::Array(entries) => match tensorboard_json_download(entries) {
             Some(table) => return table.into_run(path, opts),
             None => (entries, None),

@@ -502,3 +502,16 @@ fn a_table_that_fails_says_it_was_read_as_a_table() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bare_json_list_of_losses_is_the_curve() {
+    // `str(losses)` saved as loss_log.txt: refused with "expected a header with a loss column".
+    let run = load_bytes(
+        b"[1.049, 1.068, 1.14, 1.18, 1.32]",
+        Path::new("loss_log.txt"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(run.train_loss.len(), 5);
+    assert_eq!(run.train_loss[4].value, 1.32);
+}

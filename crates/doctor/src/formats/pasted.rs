@@ -206,6 +206,30 @@ fn bare_numbers_guessed(rows: &[Vec<f64>], path: &Path) -> Option<Run> {
         }
         // Two columns of losses with no step (a `loss, val_loss` history saved without its
         // header): one row per logged step, and a warning, since this is a guess.
+        // A second column that goes negative is no loss (an RL loop's `loss,reward`): the first
+        // column alone is the curve.
+        _ if widths.iter().all(|&w| w == 2)
+            && rows.iter().any(|r| r[1] < 0.0)
+            && rows.iter().all(|r| r[0].is_nan() || r[0] >= 0.0) =>
+        {
+            run.columns = crate::SeriesNames {
+                step: Some("row number".into()),
+                train_loss: Some("column 1".into()),
+                ..Default::default()
+            };
+            run.warnings.push(format!(
+                "{}: no header; column 2 goes negative, so it is no loss: column 1 is read as the \
+                 training loss, one row per logged step (add a header if that is wrong)",
+                path.display()
+            ));
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| Point {
+                    step: i as f64,
+                    value: r[0],
+                })
+                .collect()
+        }
         _ if widths.iter().all(|&w| w == 2) => {
             run.val_loss = rows
                 .iter()
@@ -240,6 +264,33 @@ fn bare_numbers_guessed(rows: &[Vec<f64>], path: &Path) -> Option<Run> {
     run.train_loss = points;
     normalise(&mut run);
     Some(run)
+}
+
+/// Python lists printed or saved as text (`train_loss = [2.02, 1.70, …]`, a list over several
+/// lines, `# …` comments between): each name a series, as a Keras history holds them. `None`
+/// unless such lists are all the text holds.
+pub(super) fn named_lists(text: &str) -> Option<Vec<(String, Vec<f64>)>> {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"([A-Za-z_][\w.]*)\s*=\s*\[([^\[\]]*)\]").expect("valid regex")
+    });
+    let mut lists = Vec::new();
+    for c in re.captures_iter(text) {
+        let values: Vec<f64> = c[2]
+            .split(|ch: char| ch == ',' || ch.is_whitespace())
+            .filter(|v| !v.is_empty())
+            .map(super::table::parse_number)
+            .collect::<Option<_>>()?;
+        if values.len() >= 2 {
+            lists.push((c[1].to_string(), values));
+        }
+    }
+    let rest = re.replace_all(text, "");
+    let only_lists = rest
+        .lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#'));
+    (!lists.is_empty() && only_lists).then_some(lists)
 }
 
 /// `--pattern`: a regex with named groups `step` and `loss` (and optionally `val`).

@@ -5,7 +5,9 @@
 //! and the words are classified like column names. A `--pattern` regex with named groups
 //! `step`, `loss` and optionally `val` overrides the heuristics.
 
-use super::pasted::{aligned_table, bare_numbers, key_value_blocks, parse_with_pattern};
+use super::pasted::{
+    aligned_table, bare_numbers, key_value_blocks, named_lists, parse_with_pattern,
+};
 use super::series::{normalise, steps_per_epoch};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
@@ -44,6 +46,14 @@ fn most_used(keys: std::collections::HashMap<&str, usize>) -> Option<String> {
         .map(|(k, _)| k.to_string())
 }
 
+/// Three or more `key=value` numbers on a line with no loss: settings, not a record.
+fn is_settings_line(line: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE
+        .get_or_init(|| regex::Regex::new(r"[A-Za-z_]\w*\s*=\s*[-+]?[.\d]").expect("valid regex"));
+    re.find_iter(line).count() >= 3
+}
+
 fn add_rival<'a>(rivals: &mut Vec<&'a str>, key: &'a str) {
     if !rivals.contains(&key) {
         rivals.push(key);
@@ -63,6 +73,21 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let text = String::from_utf8_lossy(bytes);
     if let Some(pattern) = &opts.pattern {
         return parse_with_pattern(&text, pattern, path);
+    }
+    if let Some(lists) = named_lists(&text) {
+        // Read as the Keras-style history they are: `{"name": [..], …}`.
+        let object: serde_json::Map<String, serde_json::Value> = lists
+            .into_iter()
+            .map(|(name, values)| {
+                let values = values
+                    .into_iter()
+                    .map(|v| serde_json::Number::from_f64(v).map_or("NaN".into(), Into::into))
+                    .collect();
+                (name, serde_json::Value::Array(values))
+            })
+            .collect();
+        let json = serde_json::Value::Object(object).to_string();
+        return super::jsonl::parse_document(json.as_bytes(), path, opts);
     }
     // Column names mean something to a headerless table of numbers (`--loss-col 3`), and
     // nothing to a log: say so rather than ignore them.
@@ -124,6 +149,12 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             Some(v) => v,
             None => read_line(line),
         };
+        // `lr=0.001, clip=5.0, iterations=10000` before the first loss is the configuration
+        // printed at start-up: its counter is a total and its LR a setting, not a record.
+        let nothing_read = run.train_loss.is_empty() && run.val_loss.is_empty();
+        if nothing_read && v.train.is_none() && v.val.is_none() && is_settings_line(line) {
+            continue;
+        }
         let before = (tracker.stitcher.restarts, tracker.epoch_stitcher.restarts);
         let counted_before = tracker.seen_counter;
         let placed = tracker.place(&v);

@@ -166,3 +166,40 @@ fn an_rl_loops_episode_counter_is_the_step() {
     );
     assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
 }
+
+#[test]
+fn a_settings_line_before_the_first_loss_is_no_record() {
+    // An encoder-decoder's start-up dump: `iterations=10000` placed a record at step 10000
+    // (with an LR never logged), and `Iteration 0/100/200` then read as a restart: 10001….
+    let run = load(
+        "Config: embed_dim=256, hidden_dim=256, batch_size=64\n\
+         \x20       lr=0.001, clip=5.0, iterations=10000\n\
+         Iteration 0/10000, Loss: 10.2616, Grad Norm: 0.0000\n\
+         Iteration 100/10000, Loss: 10.2341, Grad Norm: 0.0000\n\
+         Iteration 200/10000, Loss: 10.2131, Grad Norm: 0.0000\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 100.0, 200.0]);
+    assert!(run.lr.is_empty());
+}
+
+#[test]
+fn python_lists_printed_as_text_are_a_history() {
+    let run = load("train_loss = [2.3, 2.1, 1.9, 1.8]\nval_loss = [2.4, 2.2,\n  2.0, 1.95]\n");
+    assert_eq!(run.train_loss.len(), 4);
+    assert_eq!(
+        run.val_loss.iter().map(|p| p.value).collect::<Vec<_>>(),
+        vec![2.4, 2.2, 2.0, 1.95]
+    );
+}
+
+#[test]
+fn a_headerless_second_column_that_goes_negative_is_no_loss() {
+    // A DDQN loop's `loss,reward` rows: the reward (-216 … -151) was read as a validation loss.
+    let run = load("16.84,-210.47\n10.07,-158.77\n6.74,-203.33\n5.10,-190.00\n");
+    assert!(run.val_loss.is_empty());
+    assert_eq!(run.train_loss.len(), 4);
+    assert!(run
+        .warnings
+        .iter()
+        .any(|w| w.contains("column 2 goes negative")));
+}
