@@ -265,8 +265,7 @@ pub(crate) fn parse_document(
         Value::Array(entries)
             if !entries.is_empty() && entries.iter().all(|v| number(v).is_some()) =>
         {
-            let mut run = Run::default();
-            run.train_loss = entries
+            let train_loss = entries
                 .iter()
                 .enumerate()
                 .filter_map(|(i, v)| {
@@ -276,8 +275,15 @@ pub(crate) fn parse_document(
                     })
                 })
                 .collect();
-            run.columns.step = Some("position in the list".into());
-            run.columns.train_loss = Some("the list".into());
+            let run = Run {
+                train_loss,
+                columns: crate::SeriesNames {
+                    step: Some("position in the list".into()),
+                    train_loss: Some("the list".into()),
+                    ..Default::default()
+                },
+                ..Run::default()
+            };
             return Ok(run);
         }
         Value::Array(entries) => match tensorboard_json_download(entries) {
