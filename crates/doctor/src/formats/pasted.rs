@@ -205,59 +205,39 @@ fn bare_numbers_guessed(rows: &[Vec<f64>], path: &Path) -> Option<Run> {
             out
         }
         // Two columns of losses with no step (a `loss, val_loss` history saved without its
-        // header): one row per logged step, and a warning, since this is a guess.
-        // A second column that goes negative is no loss (an RL loop's `loss,reward`): the first
-        // column alone is the curve.
-        _ if widths.iter().all(|&w| w == 2)
-            && rows.iter().any(|r| r[1] < 0.0)
-            && rows.iter().all(|r| r[0].is_nan() || r[0] >= 0.0) =>
-        {
-            run.columns = crate::SeriesNames {
-                step: Some("row number".into()),
-                train_loss: Some("column 1".into()),
-                ..Default::default()
-            };
-            run.warnings.push(format!(
-                "{}: no header; column 2 goes negative, so it is no loss: column 1 is read as the \
-                 training loss, one row per logged step (add a header if that is wrong)",
-                path.display()
-            ));
-            rows.iter()
-                .enumerate()
-                .map(|(i, r)| Point {
-                    step: i as f64,
-                    value: r[0],
-                })
-                .collect()
-        }
+        // header): one row per logged step, and a warning, since this is a guess. A second
+        // column that goes negative is no loss (an RL loop's `loss,reward`): the first alone is
+        // the curve.
         _ if widths.iter().all(|&w| w == 2) => {
-            run.val_loss = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| Point {
-                    step: i as f64,
-                    value: r[1],
-                })
-                .collect();
+            let by_row = |col: usize| -> Vec<Point> {
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, r)| Point {
+                        step: i as f64,
+                        value: r[col],
+                    })
+                    .collect()
+            };
+            let not_a_loss = rows.iter().any(|r| r[1] < 0.0)
+                && rows.iter().all(|r| r[0].is_nan() || r[0] >= 0.0);
+            let guess = if not_a_loss {
+                "column 2 goes negative, so it is no loss: column 1 is read as the training loss, \
+                 one row per logged step; add a header if that is wrong"
+            } else {
+                run.val_loss = by_row(1);
+                "the first column does not count steps: read as a training loss (column 1) and a \
+                 validation loss (column 2), one row per logged step; add a header \
+                 (step,loss,val_loss) if that is wrong"
+            };
             run.columns = crate::SeriesNames {
                 step: Some("row number".into()),
                 train_loss: Some("column 1".into()),
-                val_loss: Some("column 2".into()),
+                val_loss: (!not_a_loss).then(|| "column 2".into()),
                 ..Default::default()
             };
-            run.warnings.push(format!(
-                "{}: no header, and the first column does not count steps: read as a training \
-                 loss (column 1) and a validation loss (column 2), one row per logged step; add a \
-                 header (step,loss,val_loss) if that is wrong",
-                path.display()
-            ));
-            rows.iter()
-                .enumerate()
-                .map(|(i, r)| Point {
-                    step: i as f64,
-                    value: r[0],
-                })
-                .collect()
+            run.warnings
+                .push(format!("{}: no header, and {guess}", path.display()));
+            by_row(0)
         }
         _ => return None,
     };
