@@ -247,9 +247,29 @@ fn bare_numbers_guessed(rows: &[Vec<f64>], path: &Path) -> Option<Run> {
 }
 
 /// Python lists printed or saved as text (`train_loss = [2.02, 1.70, …]`, a list over several
-/// lines, `# …` comments between): each name a series, as a Keras history holds them. `None`
-/// unless such lists are all the text holds.
-pub(super) fn named_lists(text: &str) -> Option<Vec<(String, Vec<f64>)>> {
+/// lines, `# …` comments between), read as the Keras-style history they are (`{"name": [..]}`).
+/// `None` unless such lists are all the text holds.
+pub(super) fn named_lists(
+    text: &str,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Option<Result<Run, DoctorError>> {
+    let lists = python_lists(text)?;
+    let object: serde_json::Map<String, serde_json::Value> = lists
+        .into_iter()
+        .map(|(name, values)| {
+            let values = values
+                .into_iter()
+                .map(|v| serde_json::Number::from_f64(v).map_or("NaN".into(), Into::into))
+                .collect();
+            (name, serde_json::Value::Array(values))
+        })
+        .collect();
+    let json = serde_json::Value::Object(object).to_string();
+    Some(super::jsonl::parse_document(json.as_bytes(), path, opts))
+}
+
+fn python_lists(text: &str) -> Option<Vec<(String, Vec<f64>)>> {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
         Regex::new(r"([A-Za-z_][\w.]*)\s*=\s*\[([^\[\]]*)\]").expect("valid regex")

@@ -74,20 +74,8 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     if let Some(pattern) = &opts.pattern {
         return parse_with_pattern(&text, pattern, path);
     }
-    if let Some(lists) = named_lists(&text) {
-        // Read as the Keras-style history they are: `{"name": [..], …}`.
-        let object: serde_json::Map<String, serde_json::Value> = lists
-            .into_iter()
-            .map(|(name, values)| {
-                let values = values
-                    .into_iter()
-                    .map(|v| serde_json::Number::from_f64(v).map_or("NaN".into(), Into::into))
-                    .collect();
-                (name, serde_json::Value::Array(values))
-            })
-            .collect();
-        let json = serde_json::Value::Object(object).to_string();
-        return super::jsonl::parse_document(json.as_bytes(), path, opts);
+    if let Some(run) = named_lists(&text, path, opts) {
+        return run;
     }
     // Column names mean something to a headerless table of numbers (`--loss-col 3`), and
     // nothing to a log: say so rather than ignore them.
@@ -127,7 +115,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut val_keys: std::collections::HashMap<&str, usize> = Default::default();
     let mut previous_record: Option<(&str, &str)> = None;
     let mut last_train_rank: Option<(f64, u32, Option<&str>)> = None;
-    // Losses named as plainly as the one taken, each with the one taken beside it.
+    // The other losses logged beside a loss that is itself a component, in order of appearance.
     let mut rival_keys: Vec<&str> = Vec::new();
     // The points placed by line count before the first counter appeared.
     let mut uncounted = Uncounted::default();
