@@ -515,3 +515,29 @@ fn a_bare_json_list_of_losses_is_the_curve() {
     assert_eq!(run.train_loss.len(), 5);
     assert_eq!(run.train_loss[4].value, 1.32);
 }
+
+#[test]
+fn a_batch_counter_that_restarts_under_a_rising_epoch_column_is_the_next_epoch() {
+    // A GAN's `Epoch,Batch,Gen Loss,Disc Loss` CSV: the generator loss at batch 0 of epoch 1
+    // is near the file's first, so the restart was read as a new run appended and all but
+    // the last epoch were dropped.
+    let mut text = String::from("Epoch,Batch,Gen Loss,Disc Loss\n");
+    for epoch in 0..3 {
+        for batch in 0..5 {
+            let gen = 0.80 - 0.02 * batch as f64 - 0.001 * epoch as f64;
+            text += &format!("{epoch},{batch},{gen},1.38\n");
+        }
+    }
+    let run = load_bytes(
+        text.as_bytes(),
+        Path::new("training_log.csv"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(run.train_loss.len(), 15);
+    assert!(
+        run.warnings.iter().all(|w| !w.contains("appended")),
+        "{:?}",
+        run.warnings
+    );
+}

@@ -187,7 +187,18 @@ impl Table {
             None => Vec::new(),
         };
         let steps: Vec<(f64, Option<f64>)> = records.iter().map(|r| (r.1, r.2)).collect();
-        let first_row = match last_fresh_start(&steps) {
+        // A step counter that starts again where an epoch column moves on (`Epoch,Batch,…`) is
+        // the next epoch, however close its loss is to the file's first.
+        let epoch_of = |k: usize| {
+            picks
+                .epoch
+                .filter(|_| picks.step.is_some())
+                .and_then(|c| cell(&self.rows[records[k].0], Some(c)))
+        };
+        let next_epoch = |k: usize| {
+            k > 0 && matches!((epoch_of(k - 1), epoch_of(k)), (Some(a), Some(b)) if b > a)
+        };
+        let first_row = match last_fresh_start(&steps, next_epoch) {
             Some(start) => {
                 let (s, loss) = steps[start];
                 run.warnings.push(format!(
@@ -284,7 +295,10 @@ pub(crate) fn tensorboard_export_tag(path: &Path) -> String {
 /// records' (step, loss)), if it holds more than one. A step counter that falls back to where
 /// the file started is a new epoch when the loss carries on from where it stood, and a new run
 /// from scratch when the loss is back near the file's first value.
-pub(crate) fn last_fresh_start(steps: &[(f64, Option<f64>)]) -> Option<usize> {
+pub(crate) fn last_fresh_start(
+    steps: &[(f64, Option<f64>)],
+    next_epoch: impl Fn(usize) -> bool,
+) -> Option<usize> {
     let (first_step, _) = *steps.first()?;
     let first_loss = steps.iter().find_map(|p| p.1)?;
     let mut last_step = first_step;
@@ -292,7 +306,7 @@ pub(crate) fn last_fresh_start(steps: &[(f64, Option<f64>)]) -> Option<usize> {
     let mut start = None;
     for i in 1..steps.len() {
         let s = steps[i].0;
-        if s < last_step && s <= first_step + spacing.max(1.0) {
+        if s < last_step && s <= first_step + spacing.max(1.0) && !next_epoch(i) {
             let before = steps[..i].iter().rev().find_map(|p| p.1);
             let after = steps[i..].iter().find_map(|p| p.1);
             if let (Some(b), Some(a)) = (before, after) {
@@ -372,7 +386,7 @@ mod tests {
             (40.0, Some(7.95)),
             (60.0, Some(7.22)),
         ];
-        assert_eq!(last_fresh_start(&appended), Some(3));
+        assert_eq!(last_fresh_start(&appended, |_| false), Some(3));
         // A counter per epoch: the loss carries on from where it stood.
         let epochs = [
             (1.0, Some(3.0)),
@@ -380,7 +394,7 @@ mod tests {
             (1.0, Some(2.3)),
             (2.0, Some(2.2)),
         ];
-        assert_eq!(last_fresh_start(&epochs), None);
+        assert_eq!(last_fresh_start(&epochs, |_| false), None);
     }
 
     #[test]
