@@ -217,23 +217,26 @@ fn a_slow_drift_of_one_noise_sd_that_never_returns_is_upward_drift() {
     assert!(detect(&Ctx::new(&run_with(flat, Some(65)))).is_empty());
 }
 
+/// A healthy decay bumped up by `height` at the start of every `cycle` steps after the first,
+/// the bump fading over 60 steps.
+fn bumped_every(n: usize, cycle: usize, height: f64) -> Vec<Point> {
+    let loss = curve(n, |i| {
+        let k = i % cycle;
+        let bump = if i >= cycle && k < 60 {
+            height * (1.0 - k as f64 / 60.0)
+        } else {
+            0.0
+        };
+        healthy(i) + bump
+    });
+    noisy(loss, 0.02, 3)
+}
+
 #[test]
 fn warm_restart_bumps_are_explained_by_the_lr_log() {
     // SGDR: cosine cycles of 250 steps; each restart bumps the loss, which then recovers.
     let cycle = 250usize;
-    let loss = noisy(
-        curve(1000, |i| {
-            let k = i % cycle;
-            let bump = if i >= cycle && k < 60 {
-                0.3 * (1.0 - k as f64 / 60.0)
-            } else {
-                0.0
-            };
-            healthy(i) + bump
-        }),
-        0.02,
-        3,
-    );
+    let loss = bumped_every(1000, cycle, 0.3);
     let mut run = run_with(loss, Some(65));
     run.lr = cosine_restarts(1000, cycle, 1e-3);
     let f = detect(&Ctx::new(&run));
@@ -367,21 +370,7 @@ fn a_climb_in_the_last_points_of_a_log_is_divergence() {
 fn bad_stretches_on_a_cycle_are_one_periodic_finding() {
     // A hidden state reset every 150 steps (no LR schedule to explain it): each reset throws
     // the loss up for a while. That was a dozen instability findings; it is one cycle.
-    let cycle = 150usize;
-    let loss = noisy(
-        curve(1200, |i| {
-            let k = i % cycle;
-            let bump = if i >= cycle && k < 60 {
-                0.8 * (1.0 - k as f64 / 60.0)
-            } else {
-                0.0
-            };
-            healthy(i) + bump
-        }),
-        0.02,
-        3,
-    );
-    let f = detect(&Ctx::new(&run_with(loss, Some(65))));
+    let f = detect(&Ctx::new(&run_with(bumped_every(1200, 150, 0.8), Some(65))));
     let warned: Vec<_> = f
         .iter()
         .filter(|x| x.severity >= Severity::Warning)
