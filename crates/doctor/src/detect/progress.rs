@@ -50,12 +50,18 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let mut train = trend(ctx, &ctx.train, from, to);
     // An LR annealed (or cut on a plateau) early leaves too short a window to judge the pace,
     // but not the question whether the run ever left its start: that is asked of the whole run.
-    let cut_short = train.is_none_or(|t| t.points < MIN_SHORT_WINDOW) && to < ctx.last_step();
+    let thin = train.is_none_or(|t| t.points < MIN_SHORT_WINDOW);
+    let cut_short = thin && to < ctx.last_step();
     if cut_short {
         (from, to) = (
             ctx.first_step() + 0.25 * (ctx.last_step() - ctx.first_step()),
             ctx.last_step(),
         );
+        train = trend(ctx, &ctx.train, from, to);
+    } else if thin {
+        // A short log whose last two doublings hold few points (epochs 1-5 pasted, then
+        // 79-85) is judged whole: whether it ever left its start is still a fair question.
+        (from, to) = (ctx.first_step(), ctx.last_step());
         train = trend(ctx, &ctx.train, from, to);
     }
     let Some(train) = train else {
@@ -513,3 +519,7 @@ fn plateau_onset(ctx: &Ctx, final_level: f64, init: f64) -> f64 {
 #[cfg(test)]
 #[path = "progress_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "progress_short_tests.rs"]
+mod short_tests;

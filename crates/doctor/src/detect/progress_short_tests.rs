@@ -1,0 +1,112 @@
+//! Tests of progress judgement on short logs and excerpts: what a few points can and cannot say.
+
+use super::*;
+use crate::detect::test_support::{noisy, run_with, spaced, Noise};
+use crate::Point;
+
+fn kinds(run: &crate::Run) -> Vec<FindingKind> {
+    detect(&Ctx::new(run), &[]).iter().map(|f| f.kind).collect()
+}
+
+#[test]
+fn a_short_run_that_never_leaves_its_start_is_stalled_a_short_falling_one_is_not() {
+    // An MSE regression logged 25 times: scatter of ±4 % around 944, no trend. With 25
+    // points a chance slope of 2.5 standard errors, or a start 7 % high, happens in some
+    // draws; most are called stalled.
+    let stalled = (41..61)
+        .filter(|&seed| {
+            kinds(&run_with(noisy(25, 40.0, seed, |_| 944.0), None)) == [FindingKind::Stagnation]
+        })
+        .count();
+    assert!(stalled >= 15, "{stalled} of 20 draws");
+    // Sixteen single-batch logs over one epoch, scattering ±20 % around 0.5 with no trend.
+    let sixteen = (41..61)
+        .filter(|&seed| {
+            kinds(&run_with(noisy(16, 0.1, seed, |_| 0.5), None)).contains(&FindingKind::Stagnation)
+        })
+        .count();
+    assert!(sixteen >= 15, "{sixteen} of 20 draws");
+    // 25 or 16 points that fall by a third: too short to judge the pace, so nothing is said.
+    for seed in 41..61 {
+        for n in [16, 25] {
+            let falling = noisy(n, 0.02, seed, |i| 0.6 + 0.4 * (-(i as f64) / 6.0).exp());
+            assert!(
+                kinds(&run_with(falling, None)).is_empty(),
+                "seed {seed}, {n} points"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_noisy_excerpt_of_a_fraction_of_a_doubling_is_healthy_unpaced_a_still_one_is_stalled() {
+    // Steps 490-650 of a 4096-token LM still warming up: single-batch losses ±10 % around 5.5.
+    // Over 0.4 doublings a healthy pace moves the loss less than that noise hides: nothing in
+    // the window is wrong, and the reasons say its pace was not judged.
+    let excerpt = |sd: f64, level: f64| {
+        let mut rng = Noise::new(12);
+        let loss: Vec<Point> = (0..17)
+            .map(|i| Point {
+                step: 490.0 + 10.0 * i as f64,
+                value: level * (1.0 + sd * rng.normal()),
+            })
+            .collect();
+        crate::diagnose(&run_with(loss, Some(4096)))
+    };
+    let noisy = excerpt(0.08, 5.5);
+    assert!(
+        crate::detect::test_support::warned(&noisy).is_empty(),
+        "{:?}",
+        noisy.findings
+    );
+    assert_eq!(noisy.verdict, crate::report::Verdict::Healthy);
+    assert!(
+        noisy.reasons[0].contains("pace is not judged"),
+        "{:?}",
+        noisy.reasons
+    );
+    // Nor is a rate per doubling quoted from so short a stretch.
+    assert!(
+        !noisy.reasons.iter().any(|r| r.contains("still improving")),
+        "{:?}",
+        noisy.reasons
+    );
+    // The same window standing still to 0.1 % (an MLM loss at 11.17 for 70 steps) could have
+    // shown a healthy pace and did not.
+    let still = excerpt(0.001, 11.17);
+    assert!(
+        crate::detect::test_support::warned(&still).contains(&FindingKind::Stagnation)
+            || crate::detect::test_support::warned(&still).contains(&FindingKind::Underfitting),
+        "{:?}",
+        still.findings
+    );
+}
+
+#[test]
+fn a_short_log_with_a_gap_is_judged_whole() {
+    // A recommender's summed loss pasted as epochs 1-5, then 79-85: 7.0245 -> 7.0178, a move
+    // of 0.1 % in 85 epochs. Its last two doublings (epochs 22-85) hold 7 points, too few for
+    // a trend; the whole log holds 12 and shows a run that never left its start.
+    let steps = [
+        1.0, 2.0, 3.0, 4.0, 5.0, 79.0, 80.0, 81.0, 82.0, 83.0, 84.0, 85.0,
+    ];
+    let flat = [
+        7.0245, 7.021, 7.0205, 7.0201, 7.0199, 7.0185, 7.0185, 7.0183, 7.0182, 7.0182, 7.0179,
+        7.0178,
+    ];
+    let at = |values: &[f64]| -> Vec<Point> {
+        steps
+            .iter()
+            .zip(values)
+            .map(|(&step, &value)| Point { step, value })
+            .collect()
+    };
+    assert_eq!(kinds(&run_with(at(&flat), None)), [FindingKind::Stagnation]);
+    // The same epochs falling as a healthy run does (a third lower by epoch 5, then slowly):
+    // nothing to say.
+    let falling: Vec<f64> = steps.iter().map(|s| 2.0 + 5.0 / s.sqrt()).collect();
+    assert!(kinds(&run_with(at(&falling), None)).is_empty());
+    // An evenly logged 12-point run is untouched by this: its window always had the points.
+    let even = spaced(&[7.02; 12], 1.0, 1.0);
+    assert_eq!(kinds(&run_with(even, None)), [FindingKind::Stagnation]);
+}
