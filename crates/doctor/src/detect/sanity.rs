@@ -529,7 +529,9 @@ fn held_up_by_the_lr(ctx: &Ctx, start: f64) -> Option<Finding> {
         Severity::Error,
         Span::range(t[0].step, last_held),
         format!(
-            "The loss sits at {} (far above where any fresh model starts) for {held} points,              steps {}–{}, and falls only when the LR is cut from {} to {} at step {}: the              learning rate blew the model up and held it there.",
+            "The loss sits at {} (far above where any fresh model starts) for {held} points, \
+             steps {}–{}, and falls only when the LR is cut from {} to {} at step {}: the \
+             learning rate blew the model up and held it there.",
             num(level),
             step_str(t[0].step),
             step_str(last_held),

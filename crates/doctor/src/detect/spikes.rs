@@ -325,16 +325,29 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         } else {
             Severity::Warning
         };
+        // A jump on the last logged point has no "after": whether it comes back is unknown.
+        let at_end = s.end + 1 >= t.len();
+        let outcome = if at_end {
+            "and the log ends there".to_string()
+        } else {
+            format!(
+                "{} after {} step{}",
+                if lingering {
+                    "and lingers above its earlier level"
+                } else {
+                    "and recovers"
+                },
+                step_str(recovery),
+                if recovery == 1.0 { "" } else { "s" }
+            )
+        };
         let mut summary = format!(
-            "Loss jumps from {} to {} ({:.1}× the baseline, robust z {:.0}) at step {}, {} after {} step{}{}",
+            "Loss jumps from {} to {} ({:.1}× the baseline, robust z {:.0}) at step {}, {outcome}{}",
             num(s.base),
             num(value),
             value / s.base.abs().max(1e-12),
             s.z,
             step_str(peak),
-            if lingering { "and lingers above its earlier level" } else { "and recovers" },
-            step_str(recovery),
-            if recovery == 1.0 { "" } else { "s" },
             restart.map_or(String::new(), |r| format!(", right after the LR restart at step {}", step_str(r)))
         );
         if let Some(e) = &lr_jump {
@@ -389,14 +402,21 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             (
                 FindingKind::Instability,
                 format!(
-                    "The epoch-mean loss jumps from {} to {} at step {} and {} after {}: one bad batch                      barely moves a mean over a whole epoch, so the model lost ground for much of it.",
+                    "The epoch-mean loss jumps from {} to {} at step {}, {}: one bad batch barely moves \
+                     a mean over a whole epoch, so the model lost ground for much of it.",
                     num(s.base),
                     num(value),
                     step_str(peak),
-                    if lingering { "stays above its earlier level" } else { "comes back" },
-                    step_str(recovery)
+                    if at_end {
+                        "and the log ends there".to_string()
+                    } else if lingering {
+                        format!("and stays above its earlier level after {}", step_str(recovery))
+                    } else {
+                        format!("and comes back after {}", step_str(recovery))
+                    }
                 ),
-                "Lower the learning rate ×0.5 (or decay it when the validation loss stops falling), clip                  gradients at 1.0, and check that the data is shuffled every epoch."
+                "Lower the learning rate ×0.5 (or decay it when the validation loss stops falling), clip \
+                 gradients at 1.0, and check that the data is shuffled every epoch."
                     .to_string(),
             )
         } else {

@@ -388,3 +388,34 @@ fn a_spike_that_leaves_the_loss_a_quarter_higher_also_reports_the_lost_ground() 
     );
     assert_eq!(warned(&run_of(0.0)), vec![FindingKind::Spike]);
 }
+
+#[test]
+fn a_jump_on_the_last_point_does_not_claim_a_recovery() {
+    // A pasted log whose last line jumps: nothing after it says whether it came back.
+    let values = [0.66, 0.64, 0.61, 0.63, 0.60, 0.58, 0.59, 2.4];
+    let f = detect(&Ctx::new(&run_with(
+        curve(values.len(), |i| values[i]),
+        None,
+    )));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].summary.contains("the log ends there"),
+        "{}",
+        f[0].summary
+    );
+    assert!(!f[0].summary.contains("recovers"), "{}", f[0].summary);
+    // Nine epoch means jumping on their last epoch: the same.
+    let mut epochs: Vec<f64> = (0..9)
+        .map(|e| 0.1 + 0.9 * (-(e as f64) / 6.0).exp())
+        .collect();
+    epochs[8] = 1.5;
+    let mut run = run_with(per_epoch(&epochs), None);
+    run.val_loss = per_epoch(&epochs.iter().map(|v| v + 0.05).collect::<Vec<_>>());
+    let found = detect(&Ctx::new(&run));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].summary.contains("the log ends there") && !found[0].summary.contains("  "),
+        "{}",
+        found[0].summary
+    );
+}
