@@ -355,5 +355,8 @@ mod tools3_tests;
 #[path = "text_tools4_tests.rs"]
 mod tools4_tests;
 #[cfg(test)]
+#[path = "text_tools5_tests.rs"]
+mod tools5_tests;
+#[cfg(test)]
 #[path = "text_tools_tests.rs"]
 mod tools_tests;

@@ -13,6 +13,10 @@
 //!   Size` (YOLOv5 before 7.0: `gpu_mem box obj cls labels img_size`) above each epoch's row
 //!   `0/499 10.2G 0.1095 0.03323 0.0419 26 640: 100%|…`; the first loss column is judged, as in
 //!   its `results.csv` (`train/box_loss`).
+//! - pix2pix / CycleGAN (`loss_log.txt` and its console): `(epoch: 355, iters: 100, time:
+//!   0.078, data: 3.094) G_GAN: 18.230 G_L1: 12.882 D_real: 0.001 D_fake: 0.000`: every name
+//!   after the parenthesis is a loss, none says so, and none is the total. The generator's
+//!   first (`G_GAN`, `G_A`) is judged; the others are named so the user can choose.
 
 use super::LineValues;
 use regex::Regex;
@@ -84,6 +88,48 @@ fn espnet<'a>(line: &'a str, read: fn(&'a str) -> LineValues<'a>) -> Option<Line
     Some(v)
 }
 
+fn pix2pix() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^\s*\(epoch: (\d+), iters: (\d+)[^)]*\)\s*(.*)$").expect("valid regex")
+    })
+}
+
+fn named_value() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(&format!(r"(?i)(\w+): ({NUMBER})")).expect("valid regex"))
+}
+
+/// A pix2pix / CycleGAN line's values.
+fn pix2pix_line(line: &str) -> Option<LineValues<'_>> {
+    let c = pix2pix().captures(line)?;
+    let losses: Vec<(&str, f64)> = named_value()
+        .captures_iter(c.get(3)?.as_str())
+        .filter_map(|m| {
+            let value = super::super::table::parse_number(m.get(2)?.as_str())?;
+            Some((m.get(1)?.as_str(), value))
+        })
+        .collect();
+    let chosen = losses
+        .iter()
+        .position(|(k, _)| k.starts_with('G'))
+        .or((!losses.is_empty()).then_some(0))?;
+    Some(LineValues {
+        epoch: c[1].parse().ok().map(|e| (e, None)),
+        step: c[2].parse().ok().map(|s| (s, None)),
+        train: Some(losses[chosen].1),
+        loss_key: Some(losses[chosen].0),
+        train_rank: 1,
+        rival_keys: losses
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != chosen)
+            .map(|(_, (k, _))| *k)
+            .collect(),
+        ..LineValues::default()
+    })
+}
+
 /// The values of a line in one of the formats above, or `None`.
 pub(super) fn known_line<'a>(
     line: &'a str,
@@ -92,6 +138,9 @@ pub(super) fn known_line<'a>(
     if line.contains("epoch") {
         if let Some(v) = espnet(line, read) {
             return Some(v);
+        }
+        if line.trim_start().starts_with("(epoch: ") {
+            return pix2pix_line(line);
         }
     }
     let number =

@@ -69,6 +69,13 @@ fn text_only_name(key: &str) -> Option<(Role, u32)> {
         ["train" | "training"] => Some((Role::TrainLoss, BARE)),
         // OpenNMT's cross-entropy (`xent: 2.31`), beside its accuracy and perplexity.
         ["xent"] => Some((Role::TrainLoss, 500)),
+        // TF1 scripts' and Marian's `cost` (`Epoch: 39984 cost= 86.56`, `Cost 111.24`).
+        ["cost"] | ["train" | "training", "cost"] => Some((Role::TrainLoss, 500)),
+        ["val" | "valid" | "validation" | "eval" | "test", "cost"] => Some((Role::ValLoss, 500)),
+        // Marian's update counter (`Ep. 2 : Up. 116760 : Sen. 6962176 : Cost 111.24`).
+        ["up"] => Some((Role::Step, 5)),
+        // athena's `global_steps: 4231`.
+        ["global", "steps"] => Some((Role::Step, 1)),
         ["val" | "valid" | "validation" | "eval"] => Some((Role::ValLoss, BARE)),
         // `## Epoch no. = 3` (a Markdown log's block header), `Epoch number: 3`.
         ["epoch", "no" | "nr" | "num" | "number"] => Some((Role::Epoch, 5)),
@@ -148,6 +155,52 @@ fn keras_callback_message() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"^\s*Epoch 0\d{4}: ").expect("valid regex"))
 }
 
+/// The name inside quotes when a key quotes one (MXNet and GluonTS print `Epoch[0] Evaluation
+/// metric 'epoch_loss'=0.19` for the training loss): the words around it are the logger's.
+fn quoted_name(key: &str) -> &str {
+    match key.find(['\'', '"']) {
+        Some(open) if open + 1 < key.len() => {
+            let rest = &key[open + 1..];
+            let end = rest.find(['\'', '"']).unwrap_or(rest.len());
+            if end > 0 {
+                &rest[..end]
+            } else {
+                key
+            }
+        }
+        _ => key,
+    }
+}
+
+/// A metric other than a loss, written after a split's name (`Val Acc`, `val_f1`,
+/// `Test AUC`): that split's metric, which makes no evaluation line of the loss beside it.
+fn is_metric_word(word: &str) -> bool {
+    matches!(
+        word,
+        "acc"
+            | "accuracy"
+            | "f1"
+            | "auc"
+            | "precision"
+            | "recall"
+            | "map"
+            | "bleu"
+            | "wer"
+            | "cer"
+            | "iou"
+            | "miou"
+            | "top1"
+            | "top5"
+            | "score"
+            | "metric"
+            | "mae"
+            | "rmse"
+            | "r2"
+            | "ndcg"
+            | "hr"
+    )
+}
+
 pub(super) fn read_line(line: &str) -> LineValues<'_> {
     // (Cheap tests first: these run on every line.)
     let start = line.trim_start();
@@ -186,6 +239,19 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     if let Some(v) = consoles::known_line(line, read_line) {
         return v;
     }
+    // mpirun / Horovod tag each line with its rank (`[1,0]<stderr>:INFO:absl:…`): not an
+    // `[epoch, batch]` pair.
+    let (line, start) = match start.find("]<std") {
+        Some(i) if start.starts_with('[') => {
+            let rest = &start[i + 2..];
+            let rest = rest
+                .strip_prefix("stderr>:")
+                .or_else(|| rest.strip_prefix("stdout>:"))
+                .unwrap_or(rest);
+            (rest, rest.trim_start())
+        }
+        _ => (line, start),
+    };
     let logged = start.starts_with(['D', 'I', 'W', 'E', 'C']) && start.contains(':');
     let line = match logged.then(|| logging_prefix().find(line)).flatten() {
         Some(m) => &line[m.end()..],
@@ -194,6 +260,7 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     let mut out = LineValues::default();
     let mut ranks = [u32::MAX; 6];
     let mut bare_counter = None;
+    let mut second_counter = None;
     let tokens = tokens(line);
     let leading: Vec<f64> = tokens
         .iter()
@@ -222,7 +289,10 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             None if t.key.is_empty() && std::mem::take(&mut loss_named_before_counter) => {
                 Some((Role::TrainLoss, 0))
             }
-            None => classify(t.key).or_else(|| text_only_name(t.key)),
+            None => {
+                let key = quoted_name(t.key);
+                classify(key).or_else(|| text_only_name(key))
+            }
         };
         let Some((role, rank)) = named else {
             if is_perplexity(t.key) && t.value >= 1.0 && t.value.is_finite() {
@@ -234,8 +304,12 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             // (1682685/2466262)`.)
             let unnamed = !after_measure
                 && (t.key.is_empty() || (i > 0 && t.key.chars().all(|c| !c.is_alphanumeric())));
-            if unnamed && bare_counter.is_none() && t.total.is_some() && !t.has_unit {
-                bare_counter = Some((t.value, t.total));
+            if unnamed && t.total.is_some() && !t.has_unit {
+                if bare_counter.is_none() {
+                    bare_counter = Some((t.value, t.total));
+                } else if i == 1 && second_counter.is_none() {
+                    second_counter = Some((t.value, t.total));
+                }
             }
             continue;
         };
@@ -306,6 +380,14 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
         && (line.contains("it/s]") || line.contains("s/it]"));
     if out.step.is_none() && !idle_bar {
         out.step = bare_counter;
+        // Two unnamed counters opening the line (PyTorch's DCGAN example prints
+        // `[1/25][300/3183] Loss_D: …`): the epoch of the run, then the batch of the epoch.
+        if let (Some(epoch), Some(batch), None) = (bare_counter, second_counter, out.epoch) {
+            if epoch.1 < batch.1 {
+                out.epoch = Some(epoch);
+                out.step = Some(batch);
+            }
+        }
     }
     // Unnamed counters at the start of a line that names a loss: `[epoch, batch]` or `step`.
     if out.step.is_none() && (out.train.is_some() || out.val.is_some()) {
@@ -326,10 +408,17 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     }
     // A loss on an evaluation line (`| valid on 'valid' subset | loss 7.1`, `[eval] loss 2.1`)
     // is a validation loss even when its own name does not say so.
-    if out.val.is_none() && out.train.is_some() && !accuracies_beside {
-        let eval_line = line
+    // Not when the loss's own name says training (`Train_loss: 46.05, Val_los: nan`), nor for
+    // a split's name that only heads another metric (`Loss 1.97 | Val Acc 0.18`).
+    if out.val.is_none() && out.train.is_some() && !accuracies_beside && !split_named {
+        let words: Vec<String> = line
             .split(|c: char| !c.is_alphanumeric())
-            .any(|w| is_val_marker(&w.to_lowercase()));
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let eval_line = words.iter().enumerate().any(|(i, w)| {
+            is_val_marker(w) && !words.get(i + 1).is_some_and(|next| is_metric_word(next))
+        });
         if eval_line {
             out.val = out.train.take();
             out.val_key = out.loss_key;

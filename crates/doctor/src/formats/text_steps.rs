@@ -44,6 +44,8 @@ pub(super) struct StepTracker {
     /// counter has been seen to rise across an epoch line (it counts the whole run).
     pub(super) last_counter: Option<(f64, f64)>,
     pub(super) counter_is_global: bool,
+    /// Finished `S/S` bars with a loss seen before any epoch line.
+    pub(super) headless_epoch_bars: usize,
 }
 
 impl StepTracker {
@@ -134,6 +136,15 @@ impl StepTracker {
                     self.other_loss_lines += usize::from(s != per_epoch);
                 }
                 Some((e - self.epoch_base) * per_epoch + s)
+            }
+            // Keras' finished bars pasted without their `Epoch 3/50` lines (`40/40 [=====] -
+            // 6s - loss: 2.30`): each is an epoch's end, the n-th bar epoch n — not step 40
+            // over and over, which would keep only the last.
+            (Some((s, Some(per_epoch))), None)
+                if s == per_epoch && v.train.is_some() && self.other_loss_lines == 0 =>
+            {
+                self.headless_epoch_bars += 1;
+                Some(self.headless_epoch_bars as f64)
             }
             (Some((s, _)), _) => {
                 self.other_loss_lines += usize::from(has_loss);

@@ -1,0 +1,141 @@
+//! Tests of the text reader from the twenty-seventh reader check: runs pasted in issue
+//! threads (session 17), each fed to the reader as pasted.
+use super::tests::{load, steps};
+use crate::formats::{load_bytes, LoadOptions};
+use std::path::Path;
+
+#[test]
+fn a_split_name_that_heads_an_accuracy_makes_no_evaluation_line() {
+    // DGL's GCN example: the loss is training's; `Val Acc` is an accuracy. Every loss was
+    // read as a validation loss and the run had no training curve.
+    let run = load(
+        "Epoch 000 | Loss 1.9769 | Val Acc 0.1800 | Test Acc 0.1730\n\
+         Epoch 001 | Loss 1.8452 | Val Acc 0.3520 | Test Acc 0.3720\n\
+         Epoch 002 | Loss 1.7136 | Val Acc 0.3880 | Test Acc 0.4090\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0]);
+    assert!(run.val_loss.is_empty());
+    // A loss named for training stays training beside a validation it cannot read.
+    let run = load(
+        "Train_loss: 46.05170378351126, Val_los: nan\n\
+         Train_loss: 46.05170378351126, Val_los: nan\n",
+    );
+    assert_eq!(run.train_loss.len(), 2);
+    assert!(run.val_loss.is_empty());
+    // fairseq's evaluation lines are still evaluation lines.
+    let eval = load(
+        "| epoch 001 | loss 9.20 | ppl 590\n\
+         | epoch 001 | valid on 'valid' subset | loss 8.90 | ppl 478\n",
+    );
+    assert_eq!((eval.train_loss.len(), eval.val_loss.len()), (1, 1));
+}
+
+#[test]
+fn a_quoted_metric_name_is_the_name() {
+    // GluonTS (MXNet) reports the training loss as an "Evaluation metric"; the quoted name
+    // says which split it is.
+    let run = load(
+        "Epoch[0] Learning rate is 0.01\n\
+         Epoch[0] Evaluation metric 'epoch_loss'=0.188573\n\
+         Epoch[0] Evaluation metric 'validation_epoch_loss'=0.25\n\
+         Epoch[1] Learning rate is 0.01\n\
+         Epoch[1] Evaluation metric 'epoch_loss'=-0.131554\n\
+         Epoch[1] Evaluation metric 'validation_epoch_loss'=0.1\n",
+    );
+    let train: Vec<f64> = run.train_loss.iter().map(|p| p.value).collect();
+    assert_eq!(train, vec![0.188573, -0.131554]);
+    assert_eq!(run.val_loss.len(), 2);
+}
+
+#[test]
+fn two_bare_counters_are_the_epoch_and_its_batch() {
+    // PyTorch's DCGAN example and the CRNN trainers built on it: `[epoch/N][batch/M]`. The
+    // epoch counter was taken for the step: three thousand batches became steps 1 and 2.
+    let run = load(
+        "[1/25][300/3183] Loss: 22.858639\n\
+         [1/25][400/3183] Loss: 21.557499\n\
+         [2/25][100/3183] Loss: 9.1\n\
+         [2/25][200/3183] Loss: 8.7\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![300.0, 400.0, 3283.0, 3383.0]);
+}
+
+#[test]
+fn keras_bars_pasted_without_their_epoch_lines_are_one_epoch_each() {
+    // Every bar reads `40/40`: taken as step 40 each time, seven epochs became one point.
+    let run = load(
+        "40/40 [==============================] - 15s 385ms/step - loss: 2.3033 - acc: 0.1083 - val_loss: 2.3037\n\
+         40/40 [==============================] - 6s 159ms/step - loss: 2.2996 - acc: 0.1094 - val_loss: 2.3026\n\
+         40/40 [==============================] - 6s 159ms/step - loss: 2.2933 - acc: 0.1216 - val_loss: 2.2623\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(steps(&run.val_loss), vec![1.0, 2.0, 3.0]);
+    // With their epoch lines they are placed as before.
+    let run = load(
+        "Epoch 1/3\n40/40 [====] - 6s - loss: 2.30 - val_loss: 2.31\n\
+         Epoch 2/3\n40/40 [====] - 6s - loss: 2.20 - val_loss: 2.21\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0]);
+}
+
+#[test]
+fn printed_loss_tensors_are_a_curve() {
+    // `print(loss)` in a loop: one scalar tensor per line.
+    let text = b"tensor(3.2207, device='cuda:0', grad_fn=<NllLossBackward0>)\n\
+                 tensor(nan, device='cuda:0', grad_fn=<NllLossBackward0>)\n\
+                 tensor([2.5])\n";
+    let run = load_bytes(text, Path::new("out.txt"), &LoadOptions::default()).unwrap();
+    let values: Vec<f64> = run.train_loss.iter().map(|p| p.value).collect();
+    assert_eq!(values.len(), 3);
+    assert_eq!(values[0], 3.2207);
+    assert!(values[1].is_nan());
+    assert_eq!(values[2], 2.5);
+}
+
+#[test]
+fn pix2pix_loss_lines_judge_the_generator_and_name_the_rest() {
+    // pytorch-CycleGAN-and-pix2pix: no name says "loss" and none is the total.
+    let run = load(
+        "(epoch: 355, iters: 100, time: 0.078, data: 3.094) G_GAN: 18.230 G_L1: 12.882 D_real: 0.001 D_fake: 0.000\n\
+         (epoch: 355, iters: 200, time: 0.062, data: 0.000) G_GAN: 16.719 G_L1: 19.293 D_real: 0.000 D_fake: 0.000\n",
+    );
+    assert_eq!(run.columns.train_loss.as_deref(), Some("G_GAN"));
+    let values: Vec<f64> = run.train_loss.iter().map(|p| p.value).collect();
+    assert_eq!(values, vec![18.23, 16.719]);
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("G_L1") && w.contains("D_fake")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[test]
+fn cost_is_a_loss_and_marian_counts_updates() {
+    // TF1 scripts print `cost=`; Marian prints `Up.` (updates) and `Cost`.
+    let run = load(
+        "INFO: 12-08 06:50:44: train_shadownet.py:172 * 140718831200000 Epoch: 39984 cost= 86.564514\n\
+         INFO: 12-08 06:50:45: train_shadownet.py:172 * 140718831200000 Epoch: 39985 cost= 82.274956\n",
+    );
+    assert_eq!(run.columns.train_loss.as_deref(), Some("cost"));
+    assert_eq!(steps(&run.train_loss), vec![39984.0, 39985.0]);
+    let run = load(
+        "[2017-10-14 02:03:19] Ep. 2 : Up. 116760 : Sen. 6962176 : Cost 111.24 : Time 3.57s : 11717.49 words/s\n\
+         [2017-10-14 02:03:22] Ep. 2 : Up. 116770 : Sen. 6964736 : Cost 145.96 : Time 3.45s : 14980.89 words/s\n\
+         [2017-10-14 02:03:26] Ep. 2 : Up. 116780 : Sen. 6967296 : Cost nan : Time 4.01s : 12567.44 words/s\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![116760.0, 116770.0, 116780.0]);
+    assert!(run.train_loss[2].value.is_nan());
+}
+
+#[test]
+fn an_mpirun_rank_tag_is_no_epoch_and_batch() {
+    // Horovod's `[1,0]<stderr>:` was read as PyTorch's `[epoch, batch]`: every line step 0.
+    let run = load(
+        "[1,0]<stderr>:INFO:absl:global_steps: 4231\tlearning_rate: 4.7304e-05\tloss: 49.3303\tAccuracy: 0.4507\n\
+         [1,0]<stderr>:INFO:absl:global_steps: 4241\tlearning_rate: 4.7416e-05\tloss: 66.6642\tAccuracy: 0.4281\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![4231.0, 4241.0]);
+    assert_eq!(run.lr.len(), 2);
+}
