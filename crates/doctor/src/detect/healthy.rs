@@ -156,7 +156,37 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
             ));
         }
     }
+    if out.is_empty() {
+        out.push(nothing_positive(ctx));
+    }
     out
+}
+
+/// The reason when nothing positive can be said: no detector found a problem, but the loss
+/// does not clearly fall over its last doublings and nothing grounds its level. The verdict
+/// stands on the absence of problems, and the reason says so instead of saying nothing.
+fn nothing_positive(ctx: &Ctx) -> String {
+    let t = &ctx.train;
+    let level = |points: &[crate::Point]| {
+        crate::detect::stats::median(&points.iter().map(|p| p.value).collect::<Vec<_>>())
+    };
+    let k = 3.min(t.len());
+    format!(
+        "no problem found in {} training losses over steps {}–{} ({} at the start, {} at the end); \
+         but nothing shows progress either: the loss is not clearly falling over its last \
+         doublings of steps, and {}",
+        t.len(),
+        step_str(ctx.first_step()),
+        step_str(ctx.last_step()),
+        num(level(&t[..k])),
+        num(level(&t[t.len() - k..])),
+        if ctx.refs.ln_vocab.is_none() && ctx.val.is_empty() {
+            "with no vocabulary size and no validation losses nothing says whether that level is \
+             where this run should be (pass --vocab-size, or share validation losses)"
+        } else {
+            "the levels known do not settle whether it is where this run should be"
+        }
+    )
 }
 
 #[cfg(test)]
@@ -181,5 +211,37 @@ mod tests {
             .filter(|r| r.contains("per doubling"))
             .collect();
         assert!(pace.iter().all(|r| !r.contains("−-")), "{pace:?}");
+    }
+
+    #[test]
+    fn a_healthy_verdict_always_gives_a_reason() {
+        // A CTC recogniser's loss after its fast drop, 14 points with no validation and no
+        // vocabulary: no detector fires, and the verdict used to come with no reason at all.
+        let values = [
+            103.2, 103.1, 102.7, 63.1, 29.1, 28.8, 28.5, 28.4, 28.3, 25.3, 25.2, 25.3, 25.6, 25.5,
+        ];
+        let steps = [
+            10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 1100.0, 1110.0, 1120.0, 1130.0,
+            1140.0,
+        ];
+        let loss = steps
+            .iter()
+            .zip(values)
+            .map(|(&step, value)| crate::Point { step, value })
+            .collect();
+        let d = crate::diagnose(&run_with(loss, None));
+        assert_eq!(
+            d.verdict,
+            crate::report::Verdict::Healthy,
+            "{:?}",
+            d.findings
+        );
+        assert_eq!(d.reasons.len(), 1, "{:?}", d.reasons);
+        assert!(
+            d.reasons[0].contains("no problem found in 14 training losses")
+                && d.reasons[0].contains("--vocab-size"),
+            "{:?}",
+            d.reasons
+        );
     }
 }
