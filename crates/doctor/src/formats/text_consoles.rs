@@ -13,6 +13,10 @@
 //!   Size` (YOLOv5 before 7.0: `gpu_mem box obj cls labels img_size`) above each epoch's row
 //!   `0/499 10.2G 0.1095 0.03323 0.0419 26 640: 100%|…`; the first loss column is judged, as in
 //!   its `results.csv` (`train/box_loss`).
+//! - Mozilla DeepSpeech: `Epoch 65 |   Training | Elapsed Time: 0:10:10 | Steps: 18595 | Loss:
+//!   116.31` (the epoch's summary: `Steps` counts the epoch's batches, the same every epoch, so
+//!   it is the epoch's end, like a finished Keras bar) and `Epoch 65 | Validation | … | Loss:
+//!   120.0 | Dataset: dev.csv`.
 //! - pix2pix / CycleGAN (`loss_log.txt` and its console): `(epoch: 355, iters: 100, time:
 //!   0.078, data: 3.094) G_GAN: 18.230 G_L1: 12.882 D_real: 0.001 D_fake: 0.000`: every name
 //!   after the parenthesis is a loss, none says so, and none is the total. The generator's
@@ -100,6 +104,42 @@ fn named_value() -> &'static Regex {
     RE.get_or_init(|| Regex::new(&format!(r"(?i)(\w+): ({NUMBER})")).expect("valid regex"))
 }
 
+fn deepspeech() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(
+            r"^\s*Epoch (\d+) \|\s*(Training|Validation) \| Elapsed Time: [^|]*\| Steps: (\d+) \| Loss: ({NUMBER})"
+        ))
+        .expect("valid regex")
+    })
+}
+
+/// A DeepSpeech epoch line's values.
+fn deepspeech_line(line: &str) -> Option<LineValues<'_>> {
+    let c = deepspeech().captures(line)?;
+    let loss = super::super::table::parse_number(c.get(4)?.as_str());
+    let epoch = c[1].parse().ok().map(|e| (e, None));
+    let key = Some("Loss");
+    Some(if &c[2] == "Training" {
+        let steps: f64 = c[3].parse().ok()?;
+        LineValues {
+            epoch,
+            step: Some((steps, Some(steps))),
+            train: loss,
+            loss_key: key,
+            ..LineValues::default()
+        }
+    } else {
+        // The evaluation's `Steps` counts the dev set's batches: no training step.
+        LineValues {
+            epoch,
+            val: loss,
+            val_key: key,
+            ..LineValues::default()
+        }
+    })
+}
+
 /// A pix2pix / CycleGAN line's values.
 fn pix2pix_line(line: &str) -> Option<LineValues<'_>> {
     let c = pix2pix().captures(line)?;
@@ -141,6 +181,11 @@ pub(super) fn known_line<'a>(
         }
         if line.trim_start().starts_with("(epoch: ") {
             return pix2pix_line(line);
+        }
+    }
+    if line.contains("| Elapsed Time: ") {
+        if let Some(v) = deepspeech_line(line) {
+            return Some(v);
         }
     }
     let number =

@@ -139,3 +139,19 @@ fn an_mpirun_rank_tag_is_no_epoch_and_batch() {
     assert_eq!(steps(&run.train_loss), vec![4231.0, 4241.0]);
     assert_eq!(run.lr.len(), 2);
 }
+
+#[test]
+fn deepspeech_epoch_lines_are_epochs() {
+    // `Steps` counts an epoch's batches, the same number every epoch: taken as the step, 17
+    // epochs became one point.
+    let run = load(
+        "Epoch 0 |   Training | Elapsed Time: 0:10:10 | Steps: 500 | Loss: 150.3\n\
+         Epoch 0 | Validation | Elapsed Time: 0:00:30 | Steps: 40 | Loss: 140.1 | Dataset: dev.csv\n\
+         Epoch 1 |   Training | Elapsed Time: 0:10:02 | Steps: 500 | Loss: 120.3\n\
+         Epoch 1 | Validation | Elapsed Time: 0:00:30 | Steps: 40 | Loss: 118.1 | Dataset: dev.csv\n\
+         Epoch 2 |   Training | Elapsed Time: 0:09:59 | Steps: 500 | Loss: 100.3\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(steps(&run.val_loss), vec![1.0, 2.0]);
+    assert_eq!(run.val_loss[1].value, 118.1);
+}
