@@ -127,7 +127,15 @@ impl Table {
                 ),
             ));
         }
-        let step_col = picks.step.or(picks.epoch);
+        let step_col = match (picks.step, picks.epoch) {
+            (Some(step), Some(epoch))
+                if opts.step_col.is_none()
+                    && counts_per_epoch(&self.rows, step, epoch, picks.train.or(picks.val)) =>
+            {
+                Some(epoch)
+            }
+            (step, epoch) => step.or(epoch),
+        };
         let name = |col: Option<usize>| col.map(|c| self.columns[c].clone());
         // (A loss the user chose needs no list of the others.)
         let rivals = picks
@@ -289,6 +297,21 @@ pub(crate) fn tensorboard_export_tag(path: &Path) -> String {
         None if run_is_val => format!("{tag} (validation loss)"),
         None => format!("{tag} (loss)"),
     }
+}
+
+/// Whether the step column stands still while the epoch column moves on, on the rows with a
+/// loss (mmcv's JSON log at `"iter": 10` of every epoch, a TSLib epoch line's `Steps: 625`):
+/// then it counts within an epoch, and the epoch places the rows.
+fn counts_per_epoch(rows: &[Row], step: usize, epoch: usize, loss: Option<usize>) -> bool {
+    let cell = |r: &Row, c: usize| r.cells.iter().find(|(k, _)| *k == c).map(|(_, v)| *v);
+    let pairs: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| loss.is_some_and(|l| cell(r, l).is_some()))
+        .filter_map(|r| Some((cell(r, step)?, cell(r, epoch)?)))
+        .collect();
+    pairs.len() >= 2
+        && pairs.iter().all(|p| p.0 == pairs[0].0)
+        && pairs.iter().any(|p| p.1 != pairs[0].1)
 }
 
 /// Where the last of several runs appended to one file begins (an index into `steps`, the

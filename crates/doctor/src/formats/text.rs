@@ -25,7 +25,7 @@ mod line;
 mod runs;
 #[path = "text_tokens.rs"]
 mod tokens;
-use line::{is_object_repr, read_line, LineValues};
+use line::{is_object_repr, is_running_keras_bar, read_line, read_running_bar, LineValues};
 use runs::{
     drop_carried_validation, keep_last_fresh_run, number_by_line, repeated_by_another_host,
     signed_objective_aside, OneProcess, Uncounted,
@@ -58,6 +58,31 @@ fn add_rival<'a>(rivals: &mut Vec<&'a str>, key: &'a str) {
     if !rivals.contains(&key) {
         rivals.push(key);
     }
+}
+
+/// Whether the step counter on the epoch lines stands still while the epoch moves on (TSLib's
+/// `Epoch: 27, Steps: 625 | Train Loss: …`, DeepSpeech's `Steps: 18595`): it counts an epoch's
+/// batches, not the run's steps. Judged on the first lines with a loss, an epoch and a step.
+fn counter_counts_epochs(text: &str) -> bool {
+    let mut pairs: Vec<(f64, f64)> = Vec::new();
+    for (_, line) in split_lines(text).take(5000) {
+        if line.len() > 4096 {
+            continue;
+        }
+        let v = read_line(line);
+        if let (Some((s, None)), Some((e, _)), true) =
+            (v.step, v.epoch, v.train.is_some() || v.val.is_some())
+        {
+            if pairs.first().is_some_and(|p| p.0 != s) {
+                return false;
+            }
+            pairs.push((s, e));
+            if pairs.len() >= 50 {
+                break;
+            }
+        }
+    }
+    pairs.len() >= 2 && pairs.iter().any(|p| p.1 != pairs[0].1)
 }
 
 fn no_points_error(path: &Path) -> DoctorError {
@@ -122,6 +147,22 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     // The step of the last training point when it came from a progress bar's postfix.
     let mut last_train_on_bar: Option<f64> = None;
     let one_process = OneProcess::of(&text, path, &mut run.warnings);
+    // Keras bars that never finish (a paste of the first epoch's progress): their running
+    // means are the curve, since no finished bar reports the epoch in full.
+    let running_bars_only = text.contains("ETA:") && {
+        let mut running = split_lines(&text).filter(|(_, l)| is_running_keras_bar(l));
+        running.next().is_some()
+            && !split_lines(&text)
+                .any(|(_, l)| l.contains("] - ") && l.contains("loss") && !is_running_keras_bar(l))
+    };
+    let steps_count_epochs = counter_counts_epochs(&text);
+    if running_bars_only {
+        run.warnings.push(format!(
+            "{}: only Keras progress bars still running: each loss is the running mean of its \
+             epoch so far, not one batch's",
+            path.display()
+        ));
+    }
     for (line_no, line) in split_lines(&text) {
         if line.len() > 4096 || is_object_repr(line) || one_process.skips(line) {
             continue;
@@ -135,8 +176,16 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         }
         let v = match yolo.as_ref().and_then(|h| h.row(line)) {
             Some(v) => v,
+            None if running_bars_only && is_running_keras_bar(line) => read_running_bar(line),
             None => read_line(line),
         };
+        let mut v = v;
+        if steps_count_epochs && v.epoch.is_some() {
+            // The epoch's batch count, the same every epoch: the epoch's end, like a finished bar.
+            if let Some((s, None)) = v.step {
+                v.step = Some((s, Some(s)));
+            }
+        }
         // `lr=0.001, clip=5.0, iterations=10000` before the first loss is the configuration
         // printed at start-up: its counter is a total and its LR a setting, not a record.
         let nothing_read = run.train_loss.is_empty() && run.val_loss.is_empty();

@@ -201,6 +201,17 @@ fn is_metric_word(word: &str) -> bool {
     )
 }
 
+/// A Keras progress bar still running (`1248/60000 [….] - ETA: 2s - loss: 2.3027`).
+pub(super) fn is_running_keras_bar(line: &str) -> bool {
+    line.contains("ETA:") && keras_bar_in_progress().is_match(line)
+}
+
+/// A line read even when it is a running bar: for a paste that holds nothing else (the first
+/// epoch of a fit, stopped or still running), its running means are all there is.
+pub(super) fn read_running_bar(line: &str) -> LineValues<'_> {
+    read_step_and_loss(line)
+}
+
 pub(super) fn read_line(line: &str) -> LineValues<'_> {
     // (Cheap tests first: these run on every line.)
     let start = line.trim_start();
@@ -209,7 +220,7 @@ pub(super) fn read_line(line: &str) -> LineValues<'_> {
     if start.starts_with("wandb:") {
         return LineValues::default();
     }
-    if line.contains("ETA:") && keras_bar_in_progress().is_match(line) {
+    if is_running_keras_bar(line) {
         // A running mean the finished bar reports in full; but a mean gone NaN part-way is the
         // news, whether or not the epoch finishes.
         let values = read_step_and_loss(line);
@@ -416,8 +427,15 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             .filter(|w| !w.is_empty())
             .map(str::to_lowercase)
             .collect();
+        // (A split's name right before a number names that number: `Valid: 92.50%` in
+        // PyG's examples is an accuracy, not a section of evaluation results. A progress
+        // bar's description, `valid: 100%|…|`, still names its loop.)
+        let bar = line.contains("%|");
         let eval_line = words.iter().enumerate().any(|(i, w)| {
-            is_val_marker(w) && !words.get(i + 1).is_some_and(|next| is_metric_word(next))
+            is_val_marker(w)
+                && !words.get(i + 1).is_some_and(|next| {
+                    is_metric_word(next) || (!bar && next.chars().all(|c| c.is_ascii_digit()))
+                })
         });
         if eval_line {
             out.val = out.train.take();

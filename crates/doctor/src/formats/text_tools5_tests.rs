@@ -155,3 +155,58 @@ fn deepspeech_epoch_lines_are_epochs() {
     assert_eq!(steps(&run.val_loss), vec![1.0, 2.0]);
     assert_eq!(run.val_loss[1].value, 118.1);
 }
+
+#[test]
+fn a_step_count_that_stands_still_across_epochs_counts_the_epoch() {
+    // Time-Series-Library (and PredFormer on it) prints each epoch's batch count as `Steps`:
+    // taken as the step, five epochs became one point.
+    let run = load(
+        "2025-03-20 21:41:29,786 - Epoch: 27, Steps: 625 | Lr: 0.0004449 | Train Loss: 0.0215934 | Vali Loss: 0.0216168\n\
+         2025-03-20 21:44:02,320 - Epoch: 28, Steps: 625 | Lr: 0.0004698 | Train Loss: 0.0213003 | Vali Loss: 0.0216348\n\
+         2025-03-20 21:46:07,686 - Epoch: 29, Steps: 625 | Lr: 0.0004949 | Train Loss: 0.0211158 | Vali Loss: 0.0212488\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![27.0, 28.0, 29.0]);
+    assert_eq!(run.val_loss.len(), 3);
+    // A step that moves is a step, as before.
+    let run =
+        load("Epoch: 1, Steps: 100 | Train Loss: 2.0\nEpoch: 1, Steps: 200 | Train Loss: 1.9\n");
+    assert_eq!(steps(&run.train_loss), vec![100.0, 200.0]);
+}
+
+#[test]
+fn mmcv_json_lines_at_one_iteration_per_epoch_are_placed_by_epoch() {
+    // mmaction's JSON log, one record per epoch at `"iter": 10`: read as step 10 five times.
+    let text = b"{\"mode\": \"train\", \"epoch\": 25, \"iter\": 10, \"lr\": 0.001, \"loss_cls\": 4.03631, \"loss\": 4.03631}\n\
+                 {\"mode\": \"train\", \"epoch\": 26, \"iter\": 10, \"lr\": 0.001, \"loss_cls\": 4.02107, \"loss\": 4.02107}\n\
+                 {\"mode\": \"train\", \"epoch\": 27, \"iter\": 10, \"lr\": 0.001, \"loss_cls\": 3.89932, \"loss\": 3.89932}\n";
+    let run = load_bytes(text, Path::new("log.json"), &LoadOptions::default()).unwrap();
+    assert_eq!(steps(&run.train_loss), vec![25.0, 26.0, 27.0]);
+    assert_eq!(run.columns.step.as_deref(), Some("epoch"));
+}
+
+#[test]
+fn a_split_name_before_its_own_number_is_an_accuracy() {
+    // PyG's OGB examples: `Valid: 92.50%` is an accuracy; the loss is training's.
+    let run = load(
+        "Run: 00, Epoch: 49, Loss: 11.7688, Train: 95.34%, Valid: 92.50%, Test: 80.81%\n\
+         Run: 00, Epoch: 59, Loss: 11.5302, Train: 95.65%, Valid: 92.87%, Test: 82.48%\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![49.0, 59.0]);
+    assert!(run.val_loss.is_empty());
+}
+
+#[test]
+fn a_paste_of_running_keras_bars_only_is_their_running_means() {
+    // The first epoch of a fit, pasted while it ran: no finished bar reports the epoch.
+    let run = load(
+        "   32/60000 [..............................] - ETA: 3s - loss: 2.3309 - accuracy: 0.0312\n\
+         \x201248/60000 [..............................] - ETA: 2s - loss: 2.3027 - accuracy: 0.1018\n\
+         \x202400/60000 [>.............................] - ETA: 2s - loss: 2.3032 - accuracy: 0.0975\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![32.0, 1248.0, 2400.0]);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("running mean")),
+        "{:?}",
+        run.warnings
+    );
+}
