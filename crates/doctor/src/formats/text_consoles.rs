@@ -17,6 +17,10 @@
 //!   116.31` (the epoch's summary: `Steps` counts the epoch's batches, the same every epoch, so
 //!   it is the epoch's end, like a finished Keras bar) and `Epoch 65 | Validation | … | Loss:
 //!   120.0 | Dataset: dev.csv`.
+//! - mmengine (MMDetection 3, mmpretrain, mmseg 1): `05/24 08:46:22 - mmengine - INFO -
+//!   Epoch(train)  [10][100/235]  lr: 1.9e-03  eta: …  grad_norm: 1.38  loss: 3.95`: the epoch,
+//!   then the iteration of the epoch (the `05/24` date before it is no counter); `Epoch(val)`
+//!   lines are the evaluation's.
 //! - pix2pix / CycleGAN (`loss_log.txt` and its console): `(epoch: 355, iters: 100, time:
 //!   0.078, data: 3.094) G_GAN: 18.230 G_L1: 12.882 D_real: 0.001 D_fake: 0.000`: every name
 //!   after the parenthesis is a loss, none says so, and none is the total. The generator's
@@ -114,6 +118,31 @@ fn deepspeech() -> &'static Regex {
     })
 }
 
+fn mmengine() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"Epoch\((train|val|test)\)\s*\[(\d+)\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
+            .expect("valid regex")
+    })
+}
+
+/// An mmengine line's values; `read` reads the rest of the line as any other.
+fn mmengine_line<'a>(line: &'a str, read: fn(&'a str) -> LineValues<'a>) -> Option<LineValues<'a>> {
+    let c = mmengine().captures(line)?;
+    let mut v = read(&line[c.get(0)?.end()..]);
+    v.epoch = c[2].parse().ok().map(|e| (e, None));
+    if &c[1] == "train" {
+        let total = c[4].parse().ok();
+        v.step = c[3].parse().ok().map(|s| (s, total));
+    } else {
+        // The evaluation's own batches are no training step.
+        v.step = None;
+        v.val = v.train.take().or(v.val);
+        v.val_key = v.loss_key.take().or(v.val_key);
+    }
+    Some(v)
+}
+
 /// A DeepSpeech epoch line's values.
 fn deepspeech_line(line: &str) -> Option<LineValues<'_>> {
     let c = deepspeech().captures(line)?;
@@ -181,6 +210,11 @@ pub(super) fn known_line<'a>(
         }
         if line.trim_start().starts_with("(epoch: ") {
             return pix2pix_line(line);
+        }
+    }
+    if line.contains("Epoch(") {
+        if let Some(v) = mmengine_line(line, read) {
+            return Some(v);
         }
     }
     if line.contains("| Elapsed Time: ") {

@@ -210,3 +210,18 @@ fn a_paste_of_running_keras_bars_only_is_their_running_means() {
         run.warnings
     );
 }
+
+#[test]
+fn mmengine_epoch_lines_count_iterations_within_the_epoch() {
+    // MMDetection 3 / mmpretrain: the `05/24` date was read as a `5/24` counter, and every
+    // line went to step 5.
+    let run = load(
+        "05/24 08:46:22 - mmengine - INFO - Epoch(train)  [10][100/235]  lr: 1.8868e-03  eta: 15:37:25  time: 0.8206  data_time: 0.0010  memory: 15652  grad_norm: 1.3825  loss: 3.9548\n\
+         05/24 08:47:45 - mmengine - INFO - Epoch(train)  [10][200/235]  lr: 1.9718e-03  eta: 15:35:58  time: 0.8209  data_time: 0.0010  memory: 15652  grad_norm: 1.1330  loss: 3.8551\n\
+         05/24 08:49:58 - mmengine - INFO - Epoch(train)  [11][100/235]  lr: 2.0866e-03  eta: 15:33:52  time: 0.8202  data_time: 0.0010  memory: 15652  grad_norm: 1.6851  loss: 3.9194\n\
+         05/24 08:50:10 - mmengine - INFO - Epoch(val)  [11][50/50]  loss: 4.1000\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![2215.0, 2315.0, 2450.0]);
+    assert_eq!(run.grad_norm.len(), 3);
+    assert_eq!(run.val_loss.len(), 1);
+}
