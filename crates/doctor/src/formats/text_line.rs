@@ -272,6 +272,8 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     let mut ranks = [u32::MAX; 6];
     let mut bare_counter = None;
     let mut second_counter = None;
+    // Numbers with no name of their own after the first (`step 100: 2.345`).
+    let mut unnamed_values: Vec<f64> = Vec::new();
     let tokens = tokens(line);
     let leading: Vec<f64> = tokens
         .iter()
@@ -321,6 +323,8 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
                 } else if i == 1 && second_counter.is_none() {
                     second_counter = Some((t.value, t.total));
                 }
+            } else if unnamed && i > 0 && !t.has_unit {
+                unnamed_values.push(t.value);
             }
             continue;
         };
@@ -350,6 +354,22 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             Role::Lr => out.lr = Some(t.value),
             Role::GradNorm => out.grad = Some(t.value),
         }
+    }
+    // A named counter and one number with no name (`step 100: 2.345`, `epoch 3 - 0.41`, what
+    // `print(f"step {i}: {loss}")` writes): nothing else can that number be but the loss.
+    let named_counter = out.step.is_some() || out.epoch.is_some();
+    if named_counter
+        && out.train.is_none()
+        && out.val.is_none()
+        && out.lr.is_none()
+        && out.grad.is_none()
+        && perplexity.is_none()
+        && unnamed_values.len() == 1
+    {
+        out.train = Some(unnamed_values[0]);
+        out.loss_key = Some("the number after the counter");
+        out.train_rank = BARE_NAME;
+        ranks[Role::TrainLoss as usize] = BARE_NAME + 1;
     }
     // A bare split name (`Train: 0.30, Val: 0.20`) beside a loss named as one (PyTorch
     // Geometric's `Epoch: 001, Loss: 1.9, Train: 0.3, Val: 0.2, Test: 0.2`) is an accuracy.

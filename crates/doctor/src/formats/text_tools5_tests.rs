@@ -225,3 +225,22 @@ fn mmengine_epoch_lines_count_iterations_within_the_epoch() {
     assert_eq!(run.grad_norm.len(), 3);
     assert_eq!(run.val_loss.len(), 1);
 }
+
+#[test]
+fn a_counter_and_one_unnamed_number_are_a_step_and_its_loss() {
+    // `print(f"step {i}: {loss}")`: no name says loss, and nothing else can the number be.
+    let run = load("step 100: 2.345\nstep 200: 2.1\nstep 300: 2.0\n");
+    assert_eq!(steps(&run.train_loss), vec![100.0, 200.0, 300.0]);
+    assert_eq!(run.train_loss[0].value, 2.345);
+    let run = load("Iter 100 - 2.345\nIter 200 - 2.1\n");
+    assert_eq!(steps(&run.train_loss), vec![100.0, 200.0]);
+    let run = load("epoch 1 2.345\nepoch 2 2.1\nepoch 3 2.0\n");
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    // Two unnamed numbers could be anything: still not read.
+    let err = crate::formats::load_bytes(
+        b"epoch 1 | 0.87 | 0.76\nepoch 2 | 0.81 | 0.74\n",
+        Path::new("log.txt"),
+        &LoadOptions::default(),
+    );
+    assert!(err.is_err(), "{err:?}");
+}
