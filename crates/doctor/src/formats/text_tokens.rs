@@ -117,6 +117,30 @@ fn underscore_joined_key(line: &str, start: usize, end: usize) -> Option<&str> {
     (named && !word.is_empty() && !value_follows).then_some(word)
 }
 
+/// A counter word with its number glued on (`step101 -- 9.59`, `epoch5 loss 2.3`): the word is
+/// the number's name. Only a whole word of letters that names a counter, and a whole number.
+fn glued_counter<'a>(line: &'a str, start: usize, digits: &str) -> Option<&'a str> {
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let before = &line[..start];
+    let word_start = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphabetic())
+        .last()
+        .map(|(i, _)| i)?;
+    let word = &before[word_start..];
+    let whole_word = before[..word_start]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric() && c != '_');
+    let counter = ["step", "iter", "iteration", "epoch", "batch"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w));
+    (whole_word && counter).then_some(word)
+}
+
 pub(super) fn tokens(line: &str) -> Vec<Token<'_>> {
     let mut out = Vec::new();
     let mut prev_end = 0;
@@ -137,7 +161,10 @@ pub(super) fn tokens(line: &str) -> Vec<Token<'_>> {
             .chars()
             .next_back()
             .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
-        let joined_key = glued.then(|| underscore_joined_key(line, start, whole.end()));
+        let joined_key = glued.then(|| {
+            underscore_joined_key(line, start, whole.end())
+                .or_else(|| glued_counter(line, start, &m[1]))
+        });
         if glued && joined_key.flatten().is_none() {
             continue;
         }

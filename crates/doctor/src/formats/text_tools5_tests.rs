@@ -244,3 +244,15 @@ fn a_counter_and_one_unnamed_number_are_a_step_and_its_loss() {
     );
     assert!(err.is_err(), "{err:?}");
 }
+
+#[test]
+fn a_counter_word_with_its_number_glued_on_is_the_counter() {
+    // ConSERT's `step101 -- 9.595694`: the digit glued to a word was read as part of a name.
+    let run = load("step1 -- 10.7718\nstep101 -- 9.595694\nstep201 -- 8.528034\n");
+    assert_eq!(steps(&run.train_loss), vec![1.0, 101.0, 201.0]);
+    let run = load("epoch5 loss 2.3\nepoch6 loss 2.1\n");
+    assert_eq!(steps(&run.train_loss), vec![5.0, 6.0]);
+    // Other words keep their digits as part of a name: `lr1e-3` is no counter.
+    let run = load("lr1e-3 step 10 loss 3.1\nlr1e-3 step 20 loss 3.0\n");
+    assert!(run.lr.is_empty());
+}
