@@ -58,7 +58,17 @@ fn key_of(segment: &str) -> &str {
         .nth(2)
         .map(|(i, _)| i + 1)
         .unwrap_or(0);
-    &s[start..]
+    let mut key = &s[start..];
+    // A leading word with digits in it is a name the line carries (`gpt2 step 10`,
+    // `resnet50 loss 0.4`), not part of the number's.
+    while let Some((first, rest)) = key.split_once(' ') {
+        if first.bytes().any(|b| b.is_ascii_digit()) && !rest.trim().is_empty() {
+            key = rest.trim_start();
+        } else {
+            break;
+        }
+    }
+    key
 }
 
 /// The length of thousands groups (`,100` in `iter:  20,100`) right after a counter's first

@@ -252,7 +252,11 @@ fn a_counter_word_with_its_number_glued_on_is_the_counter() {
     assert_eq!(steps(&run.train_loss), vec![1.0, 101.0, 201.0]);
     let run = load("epoch5 loss 2.3\nepoch6 loss 2.1\n");
     assert_eq!(steps(&run.train_loss), vec![5.0, 6.0]);
-    // Other words keep their digits as part of a name: `lr1e-3` is no counter.
+    // Other words keep their digits as part of a name, and the name is not the number's: a
+    // model's name before `step` hid the counter (steps 0, 1 instead of 10, 20).
+    let run = load("gpt2 step 10 loss 3.1\ngpt2 step 20 loss 3.0\n");
+    assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
     let run = load("lr1e-3 step 10 loss 3.1\nlr1e-3 step 20 loss 3.0\n");
     assert!(run.lr.is_empty());
+    assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
 }
