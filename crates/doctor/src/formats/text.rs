@@ -62,7 +62,8 @@ fn add_rival<'a>(rivals: &mut Vec<&'a str>, key: &'a str) {
 
 /// Whether the step counter on the epoch lines stands still while the epoch moves on (TSLib's
 /// `Epoch: 27, Steps: 625 | Train Loss: …`, DeepSpeech's `Steps: 18595`): it counts an epoch's
-/// batches, not the run's steps. Judged on the first lines with a loss, an epoch and a step.
+/// batches, not the run's steps. Judged on the first training lines with an epoch and a step
+/// (an evaluation line's count is of the evaluation's batches).
 fn counter_counts_epochs(text: &str) -> bool {
     let mut pairs: Vec<(f64, f64)> = Vec::new();
     for (_, line) in split_lines(text).take(5000) {
@@ -70,9 +71,7 @@ fn counter_counts_epochs(text: &str) -> bool {
             continue;
         }
         let v = read_line(line);
-        if let (Some((s, None)), Some((e, _)), true) =
-            (v.step, v.epoch, v.train.is_some() || v.val.is_some())
-        {
+        if let (Some((s, None)), Some((e, _)), true) = (v.step, v.epoch, v.train.is_some()) {
             if pairs.first().is_some_and(|p| p.0 != s) {
                 return false;
             }
@@ -180,11 +179,10 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
             None => read_line(line),
         };
         let mut v = v;
-        if steps_count_epochs && v.epoch.is_some() {
-            // The epoch's batch count, the same every epoch: the epoch's end, like a finished bar.
-            if let Some((s, None)) = v.step {
-                v.step = Some((s, Some(s)));
-            }
+        if let (true, Some(_), Some((s, None))) = (steps_count_epochs, v.epoch, v.step) {
+            // The epoch's batch count, the same every epoch: the epoch's end, like a finished
+            // bar. On an evaluation line it counts the evaluation's batches: no step.
+            v.step = v.train.is_some().then_some((s, Some(s)));
         }
         // `lr=0.001, clip=5.0, iterations=10000` before the first loss is the configuration
         // printed at start-up: its counter is a total and its LR a setting, not a record.

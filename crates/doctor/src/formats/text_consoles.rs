@@ -13,10 +13,6 @@
 //!   Size` (YOLOv5 before 7.0: `gpu_mem box obj cls labels img_size`) above each epoch's row
 //!   `0/499 10.2G 0.1095 0.03323 0.0419 26 640: 100%|…`; the first loss column is judged, as in
 //!   its `results.csv` (`train/box_loss`).
-//! - Mozilla DeepSpeech: `Epoch 65 |   Training | Elapsed Time: 0:10:10 | Steps: 18595 | Loss:
-//!   116.31` (the epoch's summary: `Steps` counts the epoch's batches, the same every epoch, so
-//!   it is the epoch's end, like a finished Keras bar) and `Epoch 65 | Validation | … | Loss:
-//!   120.0 | Dataset: dev.csv`.
 //! - mmengine (MMDetection 3, mmpretrain, mmseg 1): `05/24 08:46:22 - mmengine - INFO -
 //!   Epoch(train)  [10][100/235]  lr: 1.9e-03  eta: …  grad_norm: 1.38  loss: 3.95`: the epoch,
 //!   then the iteration of the epoch (the `05/24` date before it is no counter); `Epoch(val)`
@@ -108,16 +104,6 @@ fn named_value() -> &'static Regex {
     RE.get_or_init(|| Regex::new(&format!(r"(?i)(\w+): ({NUMBER})")).expect("valid regex"))
 }
 
-fn deepspeech() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(&format!(
-            r"^\s*Epoch (\d+) \|\s*(Training|Validation) \| Elapsed Time: [^|]*\| Steps: (\d+) \| Loss: ({NUMBER})"
-        ))
-        .expect("valid regex")
-    })
-}
-
 fn mmengine() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -141,32 +127,6 @@ fn mmengine_line<'a>(line: &'a str, read: fn(&'a str) -> LineValues<'a>) -> Opti
         v.val_key = v.loss_key.take().or(v.val_key);
     }
     Some(v)
-}
-
-/// A DeepSpeech epoch line's values.
-fn deepspeech_line(line: &str) -> Option<LineValues<'_>> {
-    let c = deepspeech().captures(line)?;
-    let loss = super::super::table::parse_number(c.get(4)?.as_str());
-    let epoch = c[1].parse().ok().map(|e| (e, None));
-    let key = Some("Loss");
-    Some(if &c[2] == "Training" {
-        let steps: f64 = c[3].parse().ok()?;
-        LineValues {
-            epoch,
-            step: Some((steps, Some(steps))),
-            train: loss,
-            loss_key: key,
-            ..LineValues::default()
-        }
-    } else {
-        // The evaluation's `Steps` counts the dev set's batches: no training step.
-        LineValues {
-            epoch,
-            val: loss,
-            val_key: key,
-            ..LineValues::default()
-        }
-    })
 }
 
 /// A pix2pix / CycleGAN line's values.
@@ -214,11 +174,6 @@ pub(super) fn known_line<'a>(
     }
     if line.contains("Epoch(") {
         if let Some(v) = mmengine_line(line, read) {
-            return Some(v);
-        }
-    }
-    if line.contains("| Elapsed Time: ") {
-        if let Some(v) = deepspeech_line(line) {
             return Some(v);
         }
     }
