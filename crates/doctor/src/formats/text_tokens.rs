@@ -59,10 +59,14 @@ fn key_of(segment: &str) -> &str {
         .map(|(i, _)| i + 1)
         .unwrap_or(0);
     let mut key = &s[start..];
-    // A leading word with digits in it is a name the line carries (`gpt2 step 10`,
-    // `resnet50 loss 0.4`), not part of the number's.
+    // A leading word of a name and a number (`gpt2 step 10`, `resnet50 loss 0.4`, `lr1e-3`)
+    // is a name the line carries, not part of the number's (`l2 norm` keeps its `l2`).
+    let model_name = |w: &str| {
+        let letters = w.bytes().take_while(u8::is_ascii_alphabetic).count();
+        letters >= 2 && w.as_bytes().get(letters).is_some_and(u8::is_ascii_digit)
+    };
     while let Some((first, rest)) = key.split_once(' ') {
-        if first.bytes().any(|b| b.is_ascii_digit()) && !rest.trim().is_empty() {
+        if model_name(first) && !rest.trim().is_empty() {
             key = rest.trim_start();
         } else {
             break;

@@ -259,4 +259,7 @@ fn a_counter_word_with_its_number_glued_on_is_the_counter() {
     let run = load("lr1e-3 step 10 loss 3.1\nlr1e-3 step 20 loss 3.0\n");
     assert!(run.lr.is_empty());
     assert_eq!(steps(&run.train_loss), vec![10.0, 20.0]);
+    // `l2 norm` is a norm of something, not the gradient's `norm`.
+    let run = load("step 10 loss 2.3 l2 norm 5.0\nstep 20 loss 2.2 l2 norm 5.1\n");
+    assert!(run.grad_norm.is_empty());
 }
