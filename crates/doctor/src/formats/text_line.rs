@@ -74,8 +74,6 @@ fn text_only_name(key: &str) -> Option<(Role, u32)> {
         ["val" | "valid" | "validation" | "eval" | "test", "cost"] => Some((Role::ValLoss, 500)),
         // Marian's update counter (`Ep. 2 : Up. 116760 : Sen. 6962176 : Cost 111.24`).
         ["up"] => Some((Role::Step, 5)),
-        // athena's `global_steps: 4231`.
-        ["global", "steps"] => Some((Role::Step, 1)),
         ["val" | "valid" | "validation" | "eval"] => Some((Role::ValLoss, BARE)),
         // `## Epoch no. = 3` (a Markdown log's block header), `Epoch number: 3`.
         ["epoch", "no" | "nr" | "num" | "number"] => Some((Role::Epoch, 5)),
@@ -272,8 +270,9 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     let mut ranks = [u32::MAX; 6];
     let mut bare_counter = None;
     let mut second_counter = None;
-    // Numbers with no name of their own after the first (`step 100: 2.345`).
-    let mut unnamed_values: Vec<f64> = Vec::new();
+    // Numbers with no name of their own after the first (`step 100: 2.345`): the first of
+    // them, and how many there were.
+    let (mut unnamed_value, mut unnamed_count) = (None, 0usize);
     let tokens = tokens(line);
     let leading: Vec<f64> = tokens
         .iter()
@@ -324,7 +323,8 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
                     second_counter = Some((t.value, t.total));
                 }
             } else if unnamed && i > 0 && !t.has_unit {
-                unnamed_values.push(t.value);
+                unnamed_value = unnamed_value.or(Some(t.value));
+                unnamed_count += 1;
             }
             continue;
         };
@@ -364,9 +364,9 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
         && out.lr.is_none()
         && out.grad.is_none()
         && perplexity.is_none()
-        && unnamed_values.len() == 1
+        && unnamed_count == 1
     {
-        out.train = Some(unnamed_values[0]);
+        out.train = unnamed_value;
         out.loss_key = Some("the number after the counter");
         out.train_rank = BARE_NAME;
         ranks[Role::TrainLoss as usize] = BARE_NAME + 1;
@@ -442,21 +442,27 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     // Not when the loss's own name says training (`Train_loss: 46.05, Val_los: nan`), nor for
     // a split's name that only heads another metric (`Loss 1.97 | Val Acc 0.18`).
     if out.val.is_none() && out.train.is_some() && !accuracies_beside && !split_named {
-        let words: Vec<String> = line
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
         // (A split's name right before a number names that number: `Valid: 92.50%` in
         // PyG's examples is an accuracy, not a section of evaluation results. A progress
         // bar's description, `valid: 100%|…|`, still names its loop.)
         let bar = line.contains("%|");
-        let eval_line = words.iter().enumerate().any(|(i, w)| {
-            is_val_marker(w)
-                && !words.get(i + 1).is_some_and(|next| {
-                    is_metric_word(next) || (!bar && next.chars().all(|c| c.is_ascii_digit()))
-                })
-        });
+        let mut words = line
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .peekable();
+        let mut eval_line = false;
+        while let Some(word) = words.next() {
+            if is_val_marker(&word.to_lowercase()) {
+                let names_another = words.peek().is_some_and(|next| {
+                    is_metric_word(&next.to_lowercase())
+                        || (!bar && next.chars().all(|c| c.is_ascii_digit()))
+                });
+                if !names_another {
+                    eval_line = true;
+                    break;
+                }
+            }
+        }
         if eval_line {
             out.val = out.train.take();
             out.val_key = out.loss_key;
