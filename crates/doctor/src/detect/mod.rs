@@ -77,7 +77,16 @@ pub fn diagnose(run: &Run) -> Diagnosis {
                 .total_cmp(&b.start_step.unwrap_or(0.0)),
         )
     });
-    let inconclusive = healthy::too_thin(&ctx);
+    // Too few points, a negative loss of unknown kind: each reason the evidence is thin.
+    let thin: Vec<String> = [
+        healthy::too_thin(&ctx),
+        sanity::negative_of_unknown_kind(&findings),
+    ]
+    .into_iter()
+    .flatten()
+    .flatten()
+    .collect();
+    let inconclusive = (!thin.is_empty()).then_some(thin);
     let (verdict, reasons) = if findings.iter().any(|f| f.severity >= Severity::Warning) {
         (Verdict::Unhealthy, Vec::new())
     } else if let Some(why) = inconclusive {

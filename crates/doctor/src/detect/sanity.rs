@@ -206,7 +206,11 @@ fn caught_by_guard(run: &Run) -> Option<Finding> {
 }
 
 /// Cross-entropy is never negative: a negative value means the loss is applied to the wrong
-/// thing (probabilities instead of logits, a sign error, a reward instead of a loss).
+/// thing (probabilities instead of logits, a sign error, a reward instead of a loss). But a
+/// negative loss is a bug only where the loss is known to be one that cannot go negative: a
+/// Gaussian or flow NLL, a Dice-based loss, an ELBO or an RL objective goes negative by design.
+/// Without that knowledge (no vocabulary, no name that says cross-entropy) the finding is
+/// information and the verdict inconclusive: the report says what would settle it.
 pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
     let run = ctx.run;
     let neg: Vec<&Point> = run
@@ -219,22 +223,86 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
         return exact_zeros(ctx).into_iter().collect();
     };
     let min = neg.iter().map(|p| p.value).fold(f64::INFINITY, f64::min);
+    let never_negative = never_negative_by_name(run);
+    let grounded = ctx.refs.ln_vocab.is_some() || never_negative.is_some();
+    let (severity, why) = if grounded {
+        let why = never_negative.map_or_else(
+            || "the vocabulary is known, so it is a cross-entropy".to_string(),
+            |name| format!("\"{name}\" names a loss that cannot be negative"),
+        );
+        (Severity::Error, why)
+    } else {
+        (
+            Severity::Info,
+            "impossible for a cross-entropy, a CTC or a squared error, but normal for a Gaussian \
+             or flow negative log-likelihood, a Dice-based loss, an ELBO or an RL objective; \
+             nothing here says which this is (give --vocab-size for a language model)"
+                .to_string(),
+        )
+    };
     vec![finding(
         FindingKind::InvalidLoss,
-        Severity::Error,
+        severity,
         Span::at(first.step),
         format!(
-            "{} logged losses are negative (first at step {}, minimum {}); cross-entropy cannot be below 0 \
-             (perplexity below 1).",
+            "{} logged losses are negative (first at step {}, minimum {}): {why}.",
             neg.len(),
             step_str(first.step),
             num(min)
         ),
-        json!({ "negative_count": neg.len(), "first_step": first.step, "min_value": min }),
-        "Check the loss call: cross-entropy must receive raw logits (not softmax probabilities or \
+        json!({
+            "negative_count": neg.len(),
+            "first_step": first.step,
+            "min_value": min,
+            "loss_known_non_negative": grounded,
+        }),
+        "If the loss is a cross-entropy: it must receive raw logits (not softmax probabilities or \
          log-probabilities passed twice), targets as class indices, and no sign flip or extra \
          regulariser subtracted from the logged value.",
     )]
+}
+
+/// Why a run whose only oddity is a negative loss of unknown kind cannot be called healthy.
+pub fn negative_of_unknown_kind(findings: &[Finding]) -> Option<Vec<String>> {
+    let f = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::InvalidLoss && f.severity == Severity::Info)?;
+    let min = f.evidence.get("min_value").and_then(|v| v.as_f64())?;
+    Some(vec![format!(
+        "the loss goes negative (minimum {}): a bug for a cross-entropy, normal for a density's \
+         NLL, a Dice loss, an ELBO or an RL objective, and nothing says which this is (give \
+         --vocab-size for a language model's cross-entropy); nothing else is wrong",
+        num(min)
+    )])
+}
+
+/// The name of a logged loss (series or column) that says it cannot be negative: a
+/// cross-entropy, a CTC, a binary log-loss, a perplexity's log. `nll` alone does not: a
+/// Gaussian NLL goes negative.
+fn never_negative_by_name(run: &crate::Run) -> Option<String> {
+    const WORDS: [&str; 9] = [
+        "ce",
+        "xent",
+        "crossentropy",
+        "cross_entropy",
+        "ctc",
+        "bce",
+        "logloss",
+        "log_loss",
+        "perplexity",
+    ];
+    [&run.columns.train_loss, &run.columns.val_loss]
+        .into_iter()
+        .flatten()
+        .find(|name| {
+            let lower = name.to_ascii_lowercase();
+            lower.contains("entropy")
+                || lower
+                    .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .flat_map(|w| std::iter::once(w).chain(w.split('_')))
+                    .any(|w| WORDS.contains(&w))
+        })
+        .cloned()
 }
 
 /// A loss that falls in one logged step from a real value (≥ 0.1) to exactly 0.0, or to the

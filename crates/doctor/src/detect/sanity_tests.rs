@@ -122,10 +122,56 @@ fn a_lone_gradient_overflow_is_only_info() {
 
 #[test]
 fn negative_cross_entropy_is_invalid() {
-    let run = run_with(curve(100, |i| 1.0 - i as f64 * 0.02), None);
+    // A language model's loss (the vocabulary is known) that crosses zero: a bug.
+    let run = run_with(curve(100, |i| 1.0 - i as f64 * 0.02), Some(65));
     let f = invalid_loss(&Ctx::new(&run));
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].start_step, Some(51.0));
+    assert_eq!(f[0].severity, Severity::Error);
+    // So is one whose name says cross-entropy or CTC, vocabulary or not.
+    for name in [
+        "loss_ce",
+        "train/ctc_loss",
+        "CrossEntropyLoss",
+        "val_logloss",
+    ] {
+        let mut named = run_with(curve(100, |i| 1.0 - i as f64 * 0.02), None);
+        named.columns.train_loss = Some(name.into());
+        assert_eq!(
+            invalid_loss(&Ctx::new(&named))[0].severity,
+            Severity::Error,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_negative_loss_of_unknown_kind_is_inconclusive_not_a_bug() {
+    // GluonTS DeepAR's Gaussian NLL, 0.19 -> -0.40 over five epochs, and a flow's NLL sitting
+    // near -4.3: negative by design. With nothing saying what the loss is, the finding informs
+    // and the verdict says what would settle it.
+    for values in [
+        vec![0.188573, -0.131554, -0.273915, -0.33702, -0.398353],
+        (0..30)
+            .map(|i| -4.3 + 0.3 * ((i * 7 % 5) as f64 - 2.0) / 2.0)
+            .collect(),
+    ] {
+        let run = run_with(curve(values.len(), |i| values[i]), None);
+        let f = invalid_loss(&Ctx::new(&run));
+        assert_eq!(f[0].severity, Severity::Info, "{f:?}");
+        let d = crate::detect::diagnose(&run);
+        assert_eq!(
+            d.verdict,
+            crate::report::Verdict::Inconclusive,
+            "{}",
+            d.to_terminal()
+        );
+        assert!(d.reasons.iter().any(|r| r.contains("--vocab-size")));
+    }
+    // A Gaussian NLL says so by its name: still not a cross-entropy.
+    let mut nll = run_with(curve(20, |i| 0.5 - 0.1 * i as f64), None);
+    nll.columns.train_loss = Some("nll_loss".into());
+    assert_eq!(invalid_loss(&Ctx::new(&nll))[0].severity, Severity::Info);
 }
 
 #[test]
