@@ -405,5 +405,8 @@ mod tools4_tests;
 #[path = "text_tools5_tests.rs"]
 mod tools5_tests;
 #[cfg(test)]
+#[path = "text_tools6_tests.rs"]
+mod tools6_tests;
+#[cfg(test)]
 #[path = "text_tools_tests.rs"]
 mod tools_tests;

@@ -67,8 +67,18 @@ fn text_only_name(key: &str) -> Option<(Role, u32)> {
         .collect();
     match words.as_slice() {
         ["train" | "training"] => Some((Role::TrainLoss, BARE)),
-        // OpenNMT's cross-entropy (`xent: 2.31`), beside its accuracy and perplexity.
-        ["xent"] => Some((Role::TrainLoss, 500)),
+        // OpenNMT's cross-entropy (`xent: 2.31`), beside its accuracy and perplexity; Neural
+        // Monkey's `target/train_xent` beside `target/runtime_xent`.
+        ["xent"] | [.., "train" | "training", "xent"] => Some((Role::TrainLoss, 500)),
+        [.., "val" | "valid" | "validation" | "eval" | "test", "xent"] => {
+            Some((Role::ValLoss, 500))
+        }
+        [.., "xent"] => Some((Role::TrainLoss, 510)),
+        // An error trained on directly (DeepRecommender's `RMSE: 8.08`): the loss only when
+        // nothing is named as one, and never a validation loss (a test RMSE is a metric).
+        ["rmse" | "mse" | "mae"] | ["train" | "training", "rmse" | "mse" | "mae"] => {
+            Some((Role::TrainLoss, BARE + 2))
+        }
         // TF1 scripts' and Marian's `cost` (`Epoch: 39984 cost= 86.56`, `Cost 111.24`).
         ["cost"] | ["train" | "training", "cost"] => Some((Role::TrainLoss, 500)),
         ["val" | "valid" | "validation" | "eval" | "test", "cost"] => Some((Role::ValLoss, 500)),
@@ -328,7 +338,9 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             }
             continue;
         };
-        if t.has_unit {
+        // A step counts whole steps: `batch: 49.5000` (old Keras averaging the batch index
+        // like a metric) is no counter.
+        if t.has_unit || (role == Role::Step && t.value.fract() != 0.0) {
             continue;
         }
         let slot = role as usize;
@@ -388,7 +400,7 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
         out.val = None;
         out.val_key = None;
     }
-    if val_rank < BARE_NAME && train_rank == BARE_NAME {
+    if val_rank < BARE_NAME && train_rank >= BARE_NAME {
         out.train = None;
         out.loss_key = None;
     }
@@ -450,7 +462,8 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .peekable();
-        let mut eval_line = false;
+        // FuxiCTR reports each evaluation under a `[Metrics]` tag.
+        let mut eval_line = line.contains("[Metrics]");
         while let Some(word) = words.next() {
             if is_val_marker(&word.to_lowercase()) {
                 let names_another = words.peek().is_some_and(|next| {

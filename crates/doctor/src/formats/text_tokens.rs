@@ -2,7 +2,7 @@
 //! (`iter`, 100) and (`loss`, 2.34). Dates, thousands separators, bracketed names and names
 //! joined by an underscore are handled here, so the reader above sees only named numbers.
 
-use super::super::names::{classify, Role};
+use super::super::names::{classify, is_val_marker, Role};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -92,7 +92,8 @@ fn thousands_groups(rest: &str) -> usize {
     }
 }
 
-/// The length of a `YYYY/MM/DD` date at the start of `text`, if one is there.
+/// The length of a `YYYY/MM/DD` date at the start of `text`, or of an `MM/DD` before a clock
+/// (`[05/03 23:15:56.145]`), if one is there.
 fn slash_date_len(text: &str) -> Option<usize> {
     let b = text.as_bytes();
     let digits = |from: usize| {
@@ -101,7 +102,21 @@ fn slash_date_len(text: &str) -> Option<usize> {
             .take_while(|c| c.is_ascii_digit())
             .count()
     };
-    if digits(0) != 4 || b.get(4) != Some(&b'/') {
+    let (first, second) = (digits(0), digits(digits(0) + 1));
+    let clock_after = |at: usize| {
+        b.get(at) == Some(&b' ') && (1..=2).contains(&digits(at + 1)) && {
+            let colon = at + 1 + digits(at + 1);
+            b.get(colon) == Some(&b':') && digits(colon + 1) == 2
+        }
+    };
+    if (1..=2).contains(&first)
+        && b.get(first) == Some(&b'/')
+        && (1..=2).contains(&second)
+        && clock_after(first + 1 + second)
+    {
+        return Some(first + 1 + second);
+    }
+    if first != 4 || b.get(4) != Some(&b'/') {
         return None;
     }
     let month = digits(5);
@@ -219,11 +234,21 @@ pub(super) fn tokens(line: &str) -> Vec<Token<'_>> {
                 end += groups;
             }
         }
+        // A split's name glued to a clock (`00:44:04val Loss: 0.0100`) is no unit: the name
+        // stays for the next number.
+        let unit = &m[3];
+        let split_word = !unit.is_empty()
+            && (is_val_marker(&unit.to_ascii_lowercase())
+                || unit.eq_ignore_ascii_case("train")
+                || unit.eq_ignore_ascii_case("training"));
+        if split_word {
+            end -= unit.len();
+        }
         out.push(Token {
             key,
             value,
             total: m.get(2).and_then(|t| t.as_str().parse().ok()),
-            has_unit: !m[3].is_empty(),
+            has_unit: !unit.is_empty() && !split_word,
             next: {
                 let mut after = line[end..].chars();
                 // A colon followed by a digit is a clock (`12:00:01`); before a space or a

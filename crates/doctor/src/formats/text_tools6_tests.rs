@@ -1,0 +1,96 @@
+//! Tests of the text reader from the twenty-eighth reader check: runs pasted in issue
+//! threads (session 18), each fed to the reader as pasted.
+use super::tests::{load, steps};
+
+fn values(points: &[crate::Point]) -> Vec<f64> {
+    points.iter().map(|p| p.value).collect()
+}
+
+#[test]
+fn fuxictr_metrics_lines_are_evaluations() {
+    // FuxiCTR (AFN, BARS benchmarks): each epoch ends with a `[Metrics]` report on the
+    // validation set, then the epoch's `Train loss`. Both had become one series of 46 points.
+    let run = load(
+        "2022-01-24 13:22:26,208 P834 INFO [Metrics] AUC: 0.804410 - logloss: 0.447085\n\
+         2022-01-24 13:22:26,561 P834 INFO Train loss: 0.461620\n\
+         2022-01-24 13:34:08,415 P834 INFO [Metrics] AUC: 0.806814 - logloss: 0.444616\n\
+         2022-01-24 13:34:08,692 P834 INFO Train loss: 0.456468\n\
+         2022-01-24 13:45:50,576 P834 INFO [Metrics] AUC: 0.807506 - logloss: 0.444031\n\
+         2022-01-24 13:45:50,822 P834 INFO Train loss: 0.455156\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![0.461620, 0.456468, 0.455156]);
+    assert_eq!(values(&run.val_loss), vec![0.447085, 0.444616, 0.444031]);
+}
+
+#[test]
+fn a_time_glued_to_a_split_name_leaves_the_name() {
+    // Person_reID_baseline_pytorch prints the clock right against the phase: `58train`,
+    // `04val`. The split words had been read as units of the clock's seconds, so every
+    // validation loss became a training point.
+    let run = load(
+        "00:43:58train Loss: 0.0138 Acc: 0.0000\n\
+         00:44:04val Loss: 0.0100 Acc: 0.0000\n\
+         00:49:02train Loss: 0.0126 Acc: 0.0000\n\
+         00:49:08val Loss: 0.0096 Acc: 0.0000\n\
+         00:54:07train Loss: 0.0121 Acc: 0.0000\n\
+         00:54:12val Loss: 0.0084 Acc: 0.0000\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![0.0138, 0.0126, 0.0121]);
+    assert_eq!(values(&run.val_loss), vec![0.0100, 0.0096, 0.0084]);
+}
+
+#[test]
+fn a_month_and_day_before_a_clock_is_no_counter() {
+    // SPML-LAC's logger: `[05/03 23:15:56.145]` is a date; the run's counters follow it.
+    // All nine lines had gone to one step, 5 (of "5/3").
+    let run = load(
+        "[05/03 23:15:56.145]: Epoch: [0/40][   0/2052]  Lx 0.023 (0.023)  Lc 3.963 (3.963)  LR 4.000e-06  Loss 4.002 (4.002)  Mem 13387\n\
+         [05/03 23:17:01.437]: Epoch: [0/40][ 100/2052]  Lx 0.032 (0.029)  Lc 5.924 (6.061)  LR 4.009e-06  Loss 5.981 (6.113)  Mem 15453\n\
+         [05/03 23:18:05.749]: Epoch: [0/40][ 200/2052]  Lx 0.023 (0.028)  Lc 5.731 (5.941)  LR 4.036e-06  Loss 5.771 (5.991)  Mem 15453\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 100.0, 200.0]);
+    assert_eq!(values(&run.train_loss), vec![4.002, 5.981, 5.771]);
+}
+
+#[test]
+fn a_fractional_batch_is_no_counter() {
+    // Matterport's Mask R-CNN (old Keras): `batch: 49.5000` is the mean of the batch indices,
+    // a metric Keras averaged; the epochs' finished bars are the curve. All ten epochs had
+    // gone to "step 49.5".
+    let run = load(
+        "100/100 [==============================] - 178s 2s/step - batch: 49.5000 - size: 2.0000 - loss: 1.2 - val_loss: 1.4\n\
+         100/100 [==============================] - 177s 2s/step - batch: 49.5000 - size: 2.0000 - loss: 1.1 - val_loss: 1.3\n\
+         100/100 [==============================] - 171s 2s/step - batch: 49.5000 - size: 2.0000 - loss: nan - val_loss: nan\n",
+    );
+    assert_eq!(run.train_loss.len(), 3, "{:?}", run.train_loss);
+    assert_eq!(run.val_loss.len(), 3);
+}
+
+#[test]
+fn cross_entropy_and_rmse_named_as_such_are_losses() {
+    // Neural Monkey logs its cross-entropy as `xent` under a namespace, on lines with no
+    // counter; the training one is the loss.
+    let run = load(
+        "2016-12-02 02:01:49: target/runtime_xent: 7.31    target/train_xent: 7.31    target/BLEU-4: 0.08\n\
+         2016-12-02 02:02:20: target/runtime_xent: 7.15    target/train_xent: 7.15    target/BLEU-4: 0.08\n\
+         2016-12-02 02:02:50: target/runtime_xent: 7.17    target/train_xent: 7.17    target/BLEU-4: 0.07\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![7.31, 7.15, 7.17]);
+    assert_eq!(run.columns.train_loss.as_deref(), Some("target/train_xent"));
+    // NVIDIA's DeepRecommender trains on the RMSE it prints, with no other loss on the line.
+    let run = load(
+        "[0,     0] RMSE: 8.0848995\n\
+         [0,  1000] RMSE: 7.5\n\
+         [0,  2000] RMSE: nan\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1000.0, 2000.0]);
+    // Beside a loss, an RMSE is a metric, and a test RMSE is no validation loss.
+    let run = load(
+        "epoch 1 loss 0.50 rmse 0.71\n\
+         epoch 1 test rmse 0.80\n\
+         epoch 2 loss 0.40 rmse 0.63\n\
+         epoch 2 test rmse 0.75\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![0.50, 0.40]);
+    assert!(run.val_loss.is_empty());
+}
