@@ -344,6 +344,26 @@ fn a_jump_right_after_the_first_logged_point_that_stays_is_divergence() {
 }
 
 #[test]
+fn a_short_log_that_jumps_an_order_of_magnitude_after_its_first_point_has_diverged() {
+    // Graph WaveNet's MAE every 50 iterations (9 points), and DSen2-CR's Keras running mean
+    // (6 points) that goes on to 4e11: too short for noise, not for ten times the first.
+    let wavenet = [
+        11.53, 377.6, 352.3, 376.3, 415.7, 427.5, 403.1, 421.1, 383.1,
+    ];
+    let dsen = [2.6256, 1288.05, 858.96, 1.634e11, 1.587e11, 3.865e11];
+    for values in [&wavenet[..], &dsen[..]] {
+        let run = run_with(spaced(values, 0.0, 50.0), None);
+        let found = detect(&Ctx::new(&run));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, FindingKind::Divergence);
+        assert_eq!(found[0].peak_step, Some(50.0));
+    }
+    // Four times the first is a noisy short start, not a break.
+    let run = run_with(spaced(&[1.0, 4.0, 3.5, 4.2, 3.9, 4.1], 0.0, 50.0), None);
+    assert!(detect(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
 fn a_climb_in_the_last_points_of_a_log_is_divergence() {
     // YOLOv5 on a custom set: the total loss sits at 0.0541-0.0545 for epochs 37-43, then
     // 0.0597 and 0.0637 as the log ends (mAP collapsing with it). The ends of a log had no
