@@ -120,6 +120,8 @@ const STEP_NAMES: &[&str] = &[
     "n_updates",
     // An RL loop's `Episode 12/500 | Reward: 3.0 | Loss: 0.41`, when nothing finer is counted.
     "episode",
+    // MobileFaceNet's `epoch 0, total_step 22050, total loss is 48.44`.
+    "total_step",
 ];
 
 /// Lower-case word tokens of a name (`lr-Adam` → `lr adam`, `Loss/train` → `loss train`),

@@ -94,3 +94,15 @@ fn cross_entropy_and_rmse_named_as_such_are_losses() {
     assert_eq!(values(&run.train_loss), vec![0.50, 0.40]);
     assert!(run.val_loss.is_empty());
 }
+
+#[test]
+fn total_step_counts_the_steps() {
+    // MobileFaceNet (TensorFlow) counts steps across epochs as `total_step`; the losses had
+    // been placed by line.
+    let run = load(
+        "epoch 0, total_step 22050, total loss is 48.44 , inference loss is 48.34, reg_loss is 0.09, training accuracy is 0.000000, time 243.119 samples/sec\n\
+         epoch 0, total_step 22100, total loss is 47.52 , inference loss is 47.42, reg_loss is 0.09, training accuracy is 0.000000, time 226.503 samples/sec\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![22050.0, 22100.0]);
+    assert_eq!(values(&run.train_loss), vec![48.44, 47.52]);
+}
