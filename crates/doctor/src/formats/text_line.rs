@@ -74,6 +74,13 @@ fn text_only_name(key: &str) -> Option<(Role, u32)> {
             Some((Role::ValLoss, 500))
         }
         [.., "xent"] => Some((Role::TrainLoss, 510)),
+        // Likelihood models report their objective as a negative log-likelihood, or in bits
+        // per dimension (SurVAE's `Bits/dim: 9.041`, texar's VAE `nll 220.78`).
+        ["nll" | "bpd"] | ["bits", "dim"] | ["bits", "per", "dim"] => Some((Role::TrainLoss, 500)),
+        ["train" | "training", "nll" | "bpd"] => Some((Role::TrainLoss, 500)),
+        ["val" | "valid" | "validation" | "eval" | "test", "nll" | "bpd"] => {
+            Some((Role::ValLoss, 500))
+        }
         // An error trained on directly (DeepRecommender's `RMSE: 8.08`): the loss only when
         // nothing is named as one, and never a validation loss (a test RMSE is a metric).
         ["rmse" | "mse" | "mae"] | ["train" | "training", "rmse" | "mse" | "mae"] => {

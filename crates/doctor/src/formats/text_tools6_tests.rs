@@ -106,3 +106,21 @@ fn total_step_counts_the_steps() {
     assert_eq!(steps(&run.train_loss), vec![22050.0, 22100.0]);
     assert_eq!(values(&run.train_loss), vec![48.44, 47.52]);
 }
+
+#[test]
+fn likelihood_objectives_are_losses() {
+    // SurVAE Flows print bits per dimension, counted in datapoints; nothing else names a loss.
+    let run = load(
+        "Training. Epoch: 1/10, Datapoint: 64/50000, Bits/dim: 9.041\n\
+         Training. Epoch: 1/10, Datapoint: 128/50000, Bits/dim: 8.964\n\
+         Training. Epoch: 1/10, Datapoint: 192/50000, Bits/dim: 8.857\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![9.041, 8.964, 8.857]);
+    // texar's text VAE: the NLL is the objective (its KL and reconstruction are parts).
+    let run = load(
+        "train: epoch 0, step 0, nll 220.7753, klw: 0.1001, KL 0.0120,  rc 220.7741, log_ppl 9.6646, ppl 15749.7773, time elapsed: 2.7s\n\
+         train: epoch 0, step 200, nll 150.3577, klw: 0.1153, KL 0.2740,  rc 150.3278, log_ppl 6.7723, ppl 873.2936, time elapsed: 19.7s\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 200.0]);
+    assert_eq!(values(&run.train_loss), vec![220.7753, 150.3577]);
+}
