@@ -27,7 +27,7 @@ pub fn too_thin(ctx: &Ctx) -> Option<Vec<String>> {
     let paired = !ctx.train_is_val
         && ctx.val.len() >= MIN_POINTS_FOR_HEALTHY / 2
         && n >= MIN_POINTS_FOR_HEALTHY / 2;
-    if paired {
+    if paired || falls_every_step(ctx).is_some() {
         return None;
     }
     let what = if ctx.train_is_val {
@@ -44,8 +44,37 @@ pub fn too_thin(ctx: &Ctx) -> Option<Vec<String>> {
     ])
 }
 
+/// Fewest points of a short log that falls at every step to be called healthy (the issue's
+/// six pasted console lines).
+const MIN_FALLING_POINTS: usize = 6;
+
+/// A short log (6-9 points) whose every training value is lower than the one before, by 5 %
+/// or more in all: what a run that learns shows, and the one thing so few points can show
+/// (any flat stretch, bump or rise breaks it). A sentence saying so, or `None`.
+fn falls_every_step(ctx: &Ctx) -> Option<String> {
+    let t = &ctx.train;
+    let n = t.len();
+    if !(MIN_FALLING_POINTS..MIN_POINTS_FOR_HEALTHY).contains(&n) || ctx.train_is_val {
+        return None;
+    }
+    let (first, last) = (t[0].value, t[n - 1].value);
+    let every = t.windows(2).all(|w| w[1].value < w[0].value);
+    (every && first > 0.0 && last <= 0.95 * first).then(|| {
+        format!(
+            "each of its {n} values is lower than the one before ({} → {}, −{:.0}%): learning, \
+             though {n} points cannot show its pace or noise",
+            num(first),
+            num(last),
+            100.0 * (1.0 - last / first)
+        )
+    })
+}
+
 pub fn reasons(ctx: &Ctx) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(why) = falls_every_step(ctx) {
+        out.push(why);
+    }
     let pace_hidden = crate::detect::progress::pace_hidden(ctx);
     if let Some(why) = &pace_hidden {
         out.push(format!(

@@ -408,11 +408,29 @@ mod tests {
 
     #[test]
     fn six_epochs_with_validation_at_each_are_enough_six_losses_alone_are_not() {
-        let mut run = run_with(per_epoch(&[1.9, 1.2, 0.95, 0.81, 0.72, 0.66]), None);
+        let mut run = run_with(per_epoch(&[1.9, 1.2, 0.95, 0.81, 0.92, 0.66]), None);
         assert_eq!(diagnose(&run).verdict, Verdict::Inconclusive);
         run.val_loss = per_epoch(&[1.4, 1.1, 0.97, 0.9, 0.86, 0.84]);
         let d = diagnose(&run);
         assert_eq!(d.verdict, Verdict::Healthy, "{}", d.to_terminal());
+    }
+
+    #[test]
+    fn six_losses_each_lower_than_the_last_are_healthy_so_far() {
+        // A maintainer's reference log, one line per epoch: every value under the one before.
+        let run = run_with(per_epoch(&[1.9, 1.2, 0.95, 0.81, 0.72, 0.66]), None);
+        let d = diagnose(&run);
+        assert_eq!(d.verdict, Verdict::Healthy, "{}", d.to_terminal());
+        assert!(
+            d.reasons[0].contains("lower than the one before"),
+            "{:?}",
+            d.reasons
+        );
+        // Five points are too few, and so is a fall of 2 % in all (a flat stretch).
+        let five = run_with(per_epoch(&[1.9, 1.2, 0.95, 0.81, 0.72]), None);
+        assert_eq!(diagnose(&five).verdict, Verdict::Inconclusive);
+        let flat = run_with(per_epoch(&[2.00, 1.998, 1.995, 1.99, 1.985, 1.98]), None);
+        assert_eq!(diagnose(&flat).verdict, Verdict::Inconclusive);
     }
 
     #[test]
