@@ -6,7 +6,7 @@ use regex::Regex;
 use std::path::Path;
 
 use super::series::{normalise, Row, StepStitcher, Table};
-use super::text::split_lines;
+use super::text::{keep_last_fresh_run, split_lines};
 use super::LoadOptions;
 use crate::error::{DoctorError, Location};
 use crate::{Point, Run};
@@ -327,6 +327,8 @@ pub(super) fn parse_with_pattern(
     let mut stitcher = StepStitcher::default();
     let mut last_step = None;
     let mut count = 0usize;
+    // Where the step counter started again (see `keep_last_fresh_run`).
+    let mut restarts: Vec<(usize, usize, f64)> = Vec::new();
     for (line_no, line) in split_lines(text) {
         let Some(caps) = re.captures(line) else {
             continue;
@@ -350,11 +352,15 @@ pub(super) fn parse_with_pattern(
         };
         // Without a `step` group the n-th matching line is step n; with one, a line whose
         // alternative has no step (a validation line) belongs to the last step seen.
+        let restarts_before = stitcher.restarts;
         let step = match number("step")? {
             Some(s) => stitcher.global(s),
             None if has_step_group => last_step.unwrap_or(count as f64),
             None => count as f64,
         };
+        if stitcher.restarts > restarts_before {
+            restarts.push((run.train_loss.len(), line_no, stitcher.offset()));
+        }
         last_step = Some(step);
         count += 1;
         if let Some(value) = number("loss")? {
@@ -371,6 +377,9 @@ pub(super) fn parse_with_pattern(
             format!("no line matched --pattern {pattern:?} with a loss"),
         ));
     }
+    // Runs pasted one after another, each from step 0: the last one, with a warning, as the
+    // text reader does without a pattern.
+    keep_last_fresh_run(&mut run, &restarts, path);
     let matched = run.train_loss.len();
     normalise(&mut run);
     if run.train_loss.len() < matched {

@@ -26,9 +26,10 @@ mod runs;
 #[path = "text_tokens.rs"]
 mod tokens;
 use line::{is_object_repr, is_running_keras_bar, read_line, read_running_bar, LineValues};
+pub(super) use runs::keep_last_fresh_run;
 use runs::{
-    drop_carried_validation, keep_last_fresh_run, number_by_line, repeated_by_another_host,
-    signed_objective_aside, OneProcess, Uncounted,
+    drop_carried_validation, number_by_line, repeated_by_another_host, signed_objective_aside,
+    OneProcess, Uncounted,
 };
 
 pub(super) fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {

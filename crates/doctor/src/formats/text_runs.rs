@@ -270,7 +270,11 @@ impl Uncounted {
 /// Several runs pasted one after another (a README comparing frameworks, a log appended to
 /// by each launch): where a counter starts again with the loss back near the log's first
 /// value, a new run began; only the last is kept, and a warning says so.
-pub(super) fn keep_last_fresh_run(run: &mut Run, restarts: &[(usize, usize, f64)], path: &Path) {
+pub(in crate::formats) fn keep_last_fresh_run(
+    run: &mut Run,
+    restarts: &[(usize, usize, f64)],
+    path: &Path,
+) {
     let t = &run.train_loss;
     let Some(first) = t.first().map(|p| p.value) else {
         return;

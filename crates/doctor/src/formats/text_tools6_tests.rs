@@ -1,6 +1,7 @@
 //! Tests of the text reader from the twenty-eighth reader check: runs pasted in issue
 //! threads (session 18), each fed to the reader as pasted.
 use super::tests::{load, steps};
+use super::*;
 
 fn values(points: &[crate::Point]) -> Vec<f64> {
     points.iter().map(|p| p.value).collect()
@@ -123,4 +124,24 @@ fn likelihood_objectives_are_losses() {
     );
     assert_eq!(steps(&run.train_loss), vec![0.0, 200.0]);
     assert_eq!(values(&run.train_loss), vec![220.7753, 150.3577]);
+}
+
+#[test]
+fn a_pattern_reads_the_last_of_runs_pasted_one_after_another() {
+    // Two runs from step 1 each, read with --pattern: they had been joined into one curve
+    // whose second half "jumped" back to the start.
+    let opts = LoadOptions {
+        pattern: Some(r"it (?P<step>\d+) L=(?P<loss>\S+)".into()),
+        ..LoadOptions::default()
+    };
+    let text = b"it 1 L=5.0\nit 2 L=3.0\nit 3 L=2.0\nit 4 L=1.5\n\
+                 it 1 L=5.1\nit 2 L=3.1\nit 3 L=2.1\n";
+    let run = parse(text, Path::new("two.log"), &opts).unwrap();
+    assert_eq!(values(&run.train_loss), vec![5.1, 3.1, 2.1]);
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert!(
+        run.warnings[0].contains("several runs"),
+        "{:?}",
+        run.warnings
+    );
 }
