@@ -456,10 +456,7 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
             continue;
         }
         let cells: Vec<&str> = table_cells(line).collect();
-        let numbers: Vec<Option<f64>> = cells
-            .iter()
-            .map(|c| super::table::parse_number(c))
-            .collect();
+        let numbers: Vec<Option<f64>> = cells.iter().map(|c| cell_number(c)).collect();
         if let Some((cols, counter)) = &header {
             if cells.len() == cols.len() && numbers.iter().any(Option::is_some) {
                 let mut row: Vec<(usize, f64)> = cols
@@ -524,7 +521,7 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
 /// A text table's cells: split at `|` (Markdown, with or without outer pipes; empty cells
 /// kept, they hold a column's place), else at tabs, else at runs of spaces (whose names are
 /// then single words).
-fn table_cells(line: &str) -> impl Iterator<Item = &str> {
+fn table_cells(line: &str) -> Box<dyn Iterator<Item = &str> + '_> {
     let line = line.trim();
     let (inner, sep) = if line.matches('|').count() >= 2 {
         let inner = line.strip_prefix('|').unwrap_or(line);
@@ -534,10 +531,27 @@ fn table_cells(line: &str) -> impl Iterator<Item = &str> {
     } else {
         (line, None)
     };
-    inner
-        .split(move |c: char| sep.map_or(c.is_whitespace(), |s| c == s))
-        .map(str::trim)
-        .filter(move |c| sep == Some('|') || !c.is_empty())
+    // Columns aligned by runs of spaces (DeepXDE's `Step      Train loss    Test loss`) keep
+    // the single spaces inside a name (or a bracketed list) in their cell.
+    if sep.is_none() && line.contains("  ") {
+        return Box::new(line.split("  ").map(str::trim).filter(|c| !c.is_empty()));
+    }
+    Box::new(
+        inner
+            .split(move |c: char| sep.map_or(c.is_whitespace(), |s| c == s))
+            .map(str::trim)
+            .filter(move |c| sep == Some('|') || !c.is_empty()),
+    )
+}
+
+/// A table cell's number: plain, or DeepXDE's bracketed loss terms (`[3.68e-01]`,
+/// `[1.2e-01, 4.5e-02]`), whose sum is the loss it minimises.
+fn cell_number(cell: &str) -> Option<f64> {
+    super::table::parse_number(cell).or_else(|| {
+        let inner = cell.trim().strip_prefix('[')?.strip_suffix(']')?;
+        let terms: Option<Vec<f64>> = inner.split(',').map(super::table::parse_number).collect();
+        terms.filter(|t| !t.is_empty()).map(|t| t.iter().sum())
+    })
 }
 
 /// Whether a line can be a table's header: two or more cells, each a name (letters, not a

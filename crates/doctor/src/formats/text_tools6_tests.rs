@@ -145,3 +145,30 @@ fn a_pattern_reads_the_last_of_runs_pasted_one_after_another() {
         run.warnings
     );
 }
+
+#[test]
+fn deepxde_tables_with_names_of_two_words_are_read() {
+    // DeepXDE prints its training table aligned by runs of spaces, each value in brackets
+    // (one per loss term; the total is their sum); names have two words.
+    let run = load(
+        "Step      Train loss    Test loss     Test metric   \n\
+         0         [3.68e-01]    [1.74e+25]    [3.55e-01]    \n\
+         1000      [3.08e-03]    [1.74e+25]    [2.05e-03]    \n\
+         2000      [8.55e-04]    [1.74e+25]    [8.00e-04]    \n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 1000.0, 2000.0]);
+    assert_eq!(values(&run.train_loss), vec![3.68e-01, 3.08e-03, 8.55e-04]);
+    assert_eq!(values(&run.val_loss), vec![1.74e25; 3]);
+    // A PINN's terms (PDE residual, boundary condition): the total is their sum.
+    let run = load(
+        "Step      Train loss              Test loss               Test metric\n\
+         0         [1.00e+00, 2.00e-01]    [1.10e+00, 2.00e-01]    []\n\
+         1000      [1.00e-01, 5.00e-02]    [1.20e-01, 5.00e-02]    []\n\
+         2000      [5.00e-02, 1.00e-02]    [6.00e-02, 1.00e-02]    []\n",
+    );
+    let sums: Vec<f64> = values(&run.train_loss)
+        .iter()
+        .map(|v| (v * 1e6).round() / 1e6)
+        .collect();
+    assert_eq!(sums, vec![1.2, 0.15, 0.06]);
+}
