@@ -306,7 +306,17 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
     // bar's `5%|` nor a bracketed `( 33%) [0/323`).
     let mut previous_measured = false;
     let mut train_names: Vec<&str> = Vec::new();
+    // Values written before their names (tinygrad: `10.50 loss, 0.000017 LR, 8.83 GB used`):
+    // read only when no number on the line has its name before it.
+    let mut named_after: Vec<(Role, f64, &str)> = Vec::new();
     for (i, t) in tokens.into_iter().enumerate() {
+        if let Some((role @ (Role::TrainLoss | Role::ValLoss | Role::Lr), _)) =
+            (!t.name_after.is_empty())
+                .then(|| classify(t.name_after))
+                .flatten()
+        {
+            named_after.push((role, t.value, t.name_after));
+        }
         let after_measure =
             std::mem::replace(&mut previous_measured, t.has_unit && t.next == Some(','));
         let at_counter = counter_after_at(t.key);
@@ -372,6 +382,21 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
             }
             Role::Lr => out.lr = Some(t.value),
             Role::GradNorm => out.grad = Some(t.value),
+        }
+    }
+    if out.train.is_none() && out.val.is_none() {
+        for &(role, value, name) in &named_after {
+            match role {
+                Role::TrainLoss if out.train.is_none() => {
+                    (out.train, out.loss_key) = (Some(value), Some(name));
+                    ranks[Role::TrainLoss as usize] = 0;
+                }
+                Role::ValLoss if out.val.is_none() => {
+                    (out.val, out.val_key) = (Some(value), Some(name))
+                }
+                Role::Lr if out.lr.is_none() => out.lr = Some(value),
+                _ => {}
+            }
         }
     }
     // A named counter and one number with no name (`step 100: 2.345`, `epoch 3 - 0.41`, what

@@ -27,6 +27,28 @@ pub(super) struct Token<'a> {
     /// The character right after the number (and its unit), if any; a colon that ends a
     /// counter rather than a clock's hours reads as a space.
     pub(super) next: Option<char>,
+    /// A word right after the number that ends its clause (`10.50 loss,` as tinygrad prints
+    /// it): a name written after its value, or "".
+    pub(super) name_after: &'a str,
+}
+
+/// The word after a number when the clause ends right after it (`loss,`, `LR;`, `loss` at
+/// the end of the line): the number's name in a log that writes values first.
+fn name_after(rest: &str) -> &str {
+    let rest = rest.strip_prefix(' ').unwrap_or("");
+    let len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphabetic() || *b == b'_')
+        .count();
+    let ends_clause = rest[len..]
+        .chars()
+        .next()
+        .is_none_or(|c| matches!(c, ',' | ';' | '|' | ')'));
+    if len > 0 && ends_clause {
+        &rest[..len]
+    } else {
+        ""
+    }
 }
 
 /// The name a number carries: the last few words of the text since the previous number,
@@ -248,6 +270,7 @@ pub(super) fn tokens(line: &str) -> Vec<Token<'_>> {
             key,
             value,
             total: m.get(2).and_then(|t| t.as_str().parse().ok()),
+            name_after: name_after(&line[end..]),
             has_unit: !unit.is_empty() && !split_word,
             next: {
                 let mut after = line[end..].chars();

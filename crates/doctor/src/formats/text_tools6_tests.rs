@@ -172,3 +172,23 @@ fn deepxde_tables_with_names_of_two_words_are_read() {
         .collect();
     assert_eq!(sums, vec![1.2, 0.15, 0.06]);
 }
+
+#[test]
+fn values_written_before_their_names_are_read() {
+    // tinygrad's MLPerf scripts: step, then `loss` and `LR` after their values. Refused before.
+    let run = load(
+        "    1 10.5008 loss, 0.000016689301 LR, 8.83 GB used, 18.70 s\n\
+             2 10.4828 loss, 0.000025033951 LR, 124.27 GB used, 12.50 s\n\
+             3 10.3733 loss, 0.000033378601 LR, 124.27 GB used, 5.79 s\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(values(&run.train_loss), vec![10.5008, 10.4828, 10.3733]);
+    assert_eq!(run.lr.len(), 3);
+    // A count of losses in a sentence is no value of one.
+    assert!(parse(
+        b"found 3 loss functions\nfound 4 loss terms\n",
+        Path::new("x"),
+        &LoadOptions::default()
+    )
+    .is_err());
+}
