@@ -38,6 +38,19 @@ fn darknet() -> &'static Regex {
     })
 }
 
+/// YOLACT: `[  0]      10 || B: 5.774 | C: 18.310 | M: 6.371 | S: 44.301 | T: 74.756 || ETA: …`,
+/// epoch and iteration, then one letter per loss (box, class, mask, semantic) and `T`, their
+/// total.
+fn yolact() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(
+            r"(?i)^\s*\[\s*(\d+)\]\s+(\d+)\s*\|\|.*\bT: ({NUMBER})\s*(?:\|\||$)"
+        ))
+        .expect("valid regex")
+    })
+}
+
 fn catboost() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -180,6 +193,17 @@ pub(super) fn known_line<'a>(
     let number =
         |m: Option<regex::Match>| m.and_then(|m| super::super::table::parse_number(m.as_str()));
     let counter = |m: Option<regex::Match>| number(m).map(|s| (s, None));
+    if line.contains("|| T: ") || line.contains("| T: ") {
+        if let Some(c) = yolact().captures(line) {
+            return Some(LineValues {
+                epoch: counter(c.get(1)),
+                step: counter(c.get(2)),
+                train: number(c.get(3)),
+                loss_key: Some("T"),
+                ..LineValues::default()
+            });
+        }
+    }
     // Both start with the iteration: most lines of other logs go no further.
     if !line.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
         return None;

@@ -192,3 +192,17 @@ fn values_written_before_their_names_are_read() {
     )
     .is_err());
 }
+
+#[test]
+fn yolact_lines_give_the_total() {
+    // YOLACT: one letter per loss and `T`, the total (a last line cut after it too); the
+    // paste was read as one point.
+    let run = load(
+        "[  0]       0 || B: 6.872 | C: 22.219 | M: 10.292 | S: 65.478 | T: 104.861 || ETA: 30 days, 18:40:57 || timer: 39.889\n\
+         [  0]      10 || B: 5.774 | C: 18.310 | M: 6.371 | S: 44.301 | T: 74.756 || ETA: 3 days, 23:40:39 || timer: 1.618\n\
+         [  1]   20010 || B: 5.730 | C: 15.922 | M: 6.166 | S: 24.768 | T: 52.586\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 10.0, 20010.0]);
+    assert_eq!(values(&run.train_loss), vec![104.861, 74.756, 52.586]);
+    assert_eq!(run.columns.train_loss.as_deref(), Some("T"));
+}
