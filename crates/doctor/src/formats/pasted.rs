@@ -519,9 +519,10 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
 }
 
 /// A text table's cells: split at `|` (Markdown, with or without outer pipes; empty cells
-/// kept, they hold a column's place), else at tabs, else at runs of spaces (whose names are
-/// then single words).
-fn table_cells(line: &str) -> Box<dyn Iterator<Item = &str> + '_> {
+/// kept, they hold a column's place), else at tabs, else at runs of two or more spaces where
+/// the line has them (DeepXDE's `Step      Train loss    Test loss`: a name of two words, or
+/// a bracketed list, stays one cell), else at single spaces.
+fn table_cells(line: &str) -> Cells<impl Iterator<Item = &str>, impl Iterator<Item = &str>> {
     let line = line.trim();
     let (inner, sep) = if line.matches('|').count() >= 2 {
         let inner = line.strip_prefix('|').unwrap_or(line);
@@ -531,17 +532,32 @@ fn table_cells(line: &str) -> Box<dyn Iterator<Item = &str> + '_> {
     } else {
         (line, None)
     };
-    // Columns aligned by runs of spaces (DeepXDE's `Step      Train loss    Test loss`) keep
-    // the single spaces inside a name (or a bracketed list) in their cell.
     if sep.is_none() && line.contains("  ") {
-        return Box::new(line.split("  ").map(str::trim).filter(|c| !c.is_empty()));
+        return Cells::Aligned(line.split("  ").map(str::trim).filter(|c| !c.is_empty()));
     }
-    Box::new(
+    Cells::Separated(
         inner
             .split(move |c: char| sep.map_or(c.is_whitespace(), |s| c == s))
             .map(str::trim)
             .filter(move |c| sep == Some('|') || !c.is_empty()),
     )
+}
+
+/// The cells of a line, split one of two ways (an iterator of either kind, without boxing:
+/// this runs on every line of a log).
+enum Cells<A, S> {
+    Aligned(A),
+    Separated(S),
+}
+
+impl<'a, A: Iterator<Item = &'a str>, S: Iterator<Item = &'a str>> Iterator for Cells<A, S> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Cells::Aligned(a) => a.next(),
+            Cells::Separated(s) => s.next(),
+        }
+    }
 }
 
 /// A table cell's number: plain, or DeepXDE's bracketed loss terms (`[3.68e-01]`,
