@@ -310,6 +310,15 @@ fn classify_loss(toks: &[String]) -> Option<(Role, u32)> {
     Some((role, rank))
 }
 
+/// Whether a word, in any case, is a split's full name (`train`, `val`, `Valid`, `test`; not
+/// the abbreviations `tr`, `trl`, `tel`). No allocation: it runs on every number of a log.
+pub(crate) fn is_split_name(word: &str) -> bool {
+    VAL_MARKERS
+        .iter()
+        .chain(&["train", "training"])
+        .any(|m| *m != "tel" && word.eq_ignore_ascii_case(m))
+}
+
 /// Whether a word marks the validation split (`valid on 'valid' subset`, `[eval]`).
 pub(crate) fn is_val_marker(word: &str) -> bool {
     VAL_MARKERS.contains(&word) && word != "tel"

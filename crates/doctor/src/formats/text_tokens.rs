@@ -2,7 +2,7 @@
 //! (`iter`, 100) and (`loss`, 2.34). Dates, thousands separators, bracketed names and names
 //! joined by an underscore are handled here, so the reader above sees only named numbers.
 
-use super::super::names::{classify, is_val_marker, Role};
+use super::super::names::{classify, is_split_name, Role};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -259,10 +259,7 @@ pub(super) fn tokens(line: &str) -> Vec<Token<'_>> {
         // A split's name glued to a clock (`00:44:04val Loss: 0.0100`) is no unit: the name
         // stays for the next number.
         let unit = &m[3];
-        let split_word = !unit.is_empty()
-            && (is_val_marker(&unit.to_ascii_lowercase())
-                || unit.eq_ignore_ascii_case("train")
-                || unit.eq_ignore_ascii_case("training"));
+        let split_word = is_split_name(unit);
         if split_word {
             end -= unit.len();
         }
