@@ -147,19 +147,25 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     // The step of the last training point when it came from a progress bar's postfix.
     let mut last_train_on_bar: Option<f64> = None;
     let one_process = OneProcess::of(&text, path, &mut run.warnings);
-    // Keras bars that never finish (a paste of the first epoch's progress): their running
-    // means are the curve, since no finished bar reports the epoch in full.
+    // Keras bars of one epoch in progress (a paste of the first epoch, stopped or finished
+    // once): their running means are the curve, since at most one finished bar reports an
+    // epoch in full. (Several finished bars are the epochs' curve.)
     let running_bars_only = text.contains("ETA:") && {
-        let mut running = split_lines(&text).filter(|(_, l)| is_running_keras_bar(l));
-        running.next().is_some()
-            && !split_lines(&text)
-                .any(|(_, l)| l.contains("] - ") && l.contains("loss") && !is_running_keras_bar(l))
+        let running = split_lines(&text)
+            .filter(|(_, l)| is_running_keras_bar(l))
+            .take(2)
+            .count();
+        let finished = split_lines(&text)
+            .filter(|(_, l)| l.contains("] - ") && l.contains("loss") && !is_running_keras_bar(l))
+            .take(2)
+            .count();
+        running > finished && finished <= 1
     };
     let steps_count_epochs = counter_counts_epochs(&text);
     if running_bars_only {
         run.warnings.push(format!(
-            "{}: only Keras progress bars still running: each loss is the running mean of its \
-             epoch so far, not one batch's",
+            "{}: Keras progress bars of one epoch in progress: each loss is the running mean of \
+             its epoch so far, not one batch's",
             path.display()
         ));
     }

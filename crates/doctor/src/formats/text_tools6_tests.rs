@@ -206,3 +206,36 @@ fn yolact_lines_give_the_total() {
     assert_eq!(values(&run.train_loss), vec![104.861, 74.756, 52.586]);
     assert_eq!(run.columns.train_loss.as_deref(), Some("T"));
 }
+
+#[test]
+fn one_epoch_of_keras_bars_is_its_running_means() {
+    // An old Keras `fit` pasted for its only epoch: the running bars, then the finished one.
+    // The finished bar alone had been the run (one point).
+    let run = load(
+        " 512/3523 [===>..........................] - ETA: 25s - loss: 0.0051\n\
+         1024/3523 [=======>......................] - ETA: 15s - loss: 0.0048\n\
+         1536/3523 [============>.................] - ETA: 11s - loss: 0.0039\n\
+         2048/3523 [================>.............] - ETA: 7s - loss: 0.0032\n\
+         3523/3523 [==============================] - 17s - loss: 0.0024 - val_loss: 9.8068e-04\n",
+    );
+    assert_eq!(
+        steps(&run.train_loss),
+        vec![512.0, 1024.0, 1536.0, 2048.0, 3523.0]
+    );
+    assert_eq!(values(&run.val_loss), vec![9.8068e-04]);
+    assert!(
+        run.warnings.iter().any(|w| w.contains("running mean")),
+        "{:?}",
+        run.warnings
+    );
+    // Two finished epochs are the epochs' curve; their running bars stay out.
+    let run = load(
+        "Epoch 1/2\n\
+         1024/3523 [=======>......................] - ETA: 15s - loss: 0.0048\n\
+         3523/3523 [==============================] - 17s - loss: 0.0024 - val_loss: 0.0010\n\
+         Epoch 2/2\n\
+         1024/3523 [=======>......................] - ETA: 15s - loss: 0.0020\n\
+         3523/3523 [==============================] - 17s - loss: 0.0018 - val_loss: 0.0009\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![0.0024, 0.0018]);
+}
