@@ -145,6 +145,8 @@ fn tokens(name: &str) -> Vec<String> {
             "learningrate" => &["learning", "rate"],
             // `losses: 3.47` beside `loss_mn: 0.0016` (a sum printed under the plural).
             "losses" => &["loss"],
+            // InsightFace's MXNet metric: `acc=0.000000\tlossvalue=41.974941`.
+            "lossvalue" => &["loss"],
             // YOLOv5's `x/lr0`, `x/lr1`: the learning rate of parameter group N.
             _ if t.len() > 2
                 && t.starts_with("lr")

@@ -146,6 +146,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     let mut uncounted = Uncounted::default();
     // The step of the last training point when it came from a progress bar's postfix.
     let mut last_train_on_bar: Option<f64> = None;
+    let mut last_train_line = 0usize;
     let one_process = OneProcess::of(&text, path, &mut run.warnings);
     // Keras bars of one epoch in progress (a paste of the first epoch, stopped or finished
     // once): their running means are the curve, since at most one finished bar reports an
@@ -302,6 +303,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         if train.is_some() {
             last_train_on_bar = on_bar.then_some(step);
         }
+        if train.is_some() {
+            last_train_line = line_no;
+        }
         for ((value, series), numbers) in [
             (train, &mut run.train_loss),
             (val, &mut run.val_loss),
@@ -375,6 +379,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         return bare_numbers(&text, path, opts).unwrap_or_else(|| Err(no_points_error(path)));
     }
     keep_last_fresh_run(&mut run, &restarts, path);
+    append_announced_non_finite(&mut run, &text, last_train_line, path);
     if let Some(per_epoch) = tracker.epoch_level_bars() {
         for series in [
             &mut run.train_loss,
@@ -396,6 +401,37 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     Ok(run)
 }
 
+/// A line after the last training loss that says the loss went non-finite (`Loss is nan,
+/// stopping training`) is the run's last point: a NaN one logging interval on, so the paste
+/// that ends on it is judged as what it is.
+fn append_announced_non_finite(run: &mut Run, text: &str, last_train_line: usize, path: &Path) {
+    let Some(last) = run.train_loss.last().copied() else {
+        return;
+    };
+    let Some((line_no, _)) = split_lines(text)
+        .filter(|(n, _)| *n > last_train_line)
+        .find(|(_, l)| consoles::announces_non_finite_loss(l))
+    else {
+        return;
+    };
+    let n = run.train_loss.len();
+    let interval = if n >= 2 {
+        (last.step - run.train_loss[n - 2].step).max(1.0)
+    } else {
+        1.0
+    };
+    let step = last.step + interval;
+    run.train_loss.push(Point {
+        step,
+        value: f64::NAN,
+    });
+    run.warnings.push(format!(
+        "{}: line {line_no} says the loss went non-finite, with no step of its own: read as a NaN \
+         loss at step {step} (one logging interval after the last)",
+        path.display()
+    ));
+}
+
 #[cfg(test)]
 #[path = "text_tests.rs"]
 mod tests;
@@ -414,6 +450,9 @@ mod tools5_tests;
 #[cfg(test)]
 #[path = "text_tools6_tests.rs"]
 mod tools6_tests;
+#[cfg(test)]
+#[path = "text_tools7_tests.rs"]
+mod tools7_tests;
 #[cfg(test)]
 #[path = "text_tools_tests.rs"]
 mod tools_tests;

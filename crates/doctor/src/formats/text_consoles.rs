@@ -2,7 +2,9 @@
 //!
 //! - darknet / YOLOv2-v4: `75: 625.195312, 517.632019 avg, 0.000000 rate, 351.3 seconds, 4800
 //!   images` (AlexeyAB's fork writes `avg loss`): the iteration, that batch's loss, a running
-//!   average (left out: the doctor measures the noise itself) and the learning rate.
+//!   average (left out: the doctor measures the noise itself) and the learning rate. Its
+//!   classifier writes the epoch after the iteration: `40245, 4.021: 6.907692, 6.910023 avg,
+//!   0.081346 rate, …`.
 //! - CatBoost: `34:\tlearn: 0.9508429\ttest: 0.8235312\tbest: 0.8356368 (1)\ttotal: …`: the
 //!   iteration, the training and (when there is an eval set) the test metric.
 //! - ESPnet's trainer: `5epoch:train:3376-3750batch: iter_time=…, loss=1.733, …, lr_0=0.100`
@@ -32,7 +34,7 @@ fn darknet() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(&format!(
-            r"(?i)^\s*(\d+): ({NUMBER}), ({NUMBER}) avg(?: loss)?, ({NUMBER}) rate"
+            r"(?i)^\s*(\d+)(?:, \d+\.\d+)?: ({NUMBER}), ({NUMBER}) avg(?: loss)?, ({NUMBER}) rate"
         ))
         .expect("valid regex")
     })
@@ -276,4 +278,18 @@ impl YoloHeader {
             ..LineValues::default()
         })
     }
+}
+
+/// A line that says the loss went non-finite without a step or a value to read: DeiT's, MAE's
+/// and DETR's `Loss is nan, stopping training`, `NaN detected`, Keras' `TerminateOnNaN`
+/// (`Batch 7: Invalid loss, terminating training`).
+pub(super) fn announces_non_finite_loss(line: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)\bloss (?:is|was|became|becomes) (?:nan|inf)\b|\b(?:nan|inf) loss\b|\bnan (?:is )?detected\b|\bdetected nan\b|\binvalid loss, terminating\b|\bencountered (?:a )?nan\b",
+        )
+        .expect("valid regex")
+    })
+    .is_match(line)
 }

@@ -1,0 +1,72 @@
+//! Tests of the text reader from the twenty-ninth reader check: runs pasted in issue threads
+//! and frameworks other than plain PyTorch (session 19), each fed to the reader as pasted.
+use super::tests::{load, steps};
+use super::*;
+
+fn values(points: &[crate::Point]) -> Vec<f64> {
+    points.iter().map(|p| p.value).collect()
+}
+
+#[test]
+fn a_line_saying_the_loss_went_nan_ends_the_run_with_a_nan_point() {
+    // MAE / DeiT / DETR stop with `Loss is nan, stopping training`, a line with no step:
+    // the paste ends on the failure the user asks about, and had read as six healthy points.
+    let run = load(
+        "Epoch: [24]  [1000/1251]  eta: 0:01:02  lr: 0.000150  loss: 0.4123 (0.4180)\n\
+         Epoch: [24]  [1020/1251]  eta: 0:01:02  lr: 0.000150  loss: 0.4101 (0.4178)\n\
+         Epoch: [24]  [1040/1251]  eta: 0:01:02  lr: 0.000150  loss: 0.4150 (0.4177)\n\
+         Loss is nan, stopping training\n",
+    );
+    let v = values(&run.train_loss);
+    assert_eq!(v.len(), 4, "{v:?}");
+    assert!(v[..3].iter().all(|x| x.is_finite()) && v[3].is_nan());
+    let s = steps(&run.train_loss);
+    assert_eq!(s[3] - s[2], s[2] - s[1], "one logging interval on: {s:?}");
+    assert!(
+        run.warnings.iter().any(|w| w.contains("line 4")),
+        "{:?}",
+        run.warnings
+    );
+    // visual-semantic-embedding's `NaN detected` after its last update line.
+    let vse = load(
+        "Epoch  1 Update  510 Cost  308.02814 UD  0.764338970184\n\
+         Epoch  2 Update  520 Cost  118.96719 UD  0.695561885834\n\
+         Epoch  2 Update  530 Cost  226.9092 UD  0.454373121262\n\
+         NaN detected\n",
+    );
+    assert_eq!(steps(&vse.train_loss), vec![510.0, 520.0, 530.0, 540.0]);
+    assert!(vse.train_loss[3].value.is_nan());
+    // Training that goes on after such a line (a skipped step, a resumed run) keeps its
+    // last point.
+    let resumed = load(
+        "step 10 loss 2.5\nstep 20 loss 2.4\nNaN detected, skipping batch\nstep 30 loss 2.3\n",
+    );
+    assert_eq!(values(&resumed.train_loss), vec![2.5, 2.4, 2.3]);
+}
+
+#[test]
+fn darknet_classifier_lines_carry_the_epoch_after_the_iteration() {
+    // darknet's classifier: `iteration, epoch: loss, avg avg, rate rate, …` had not been read.
+    let run = load(
+        "40245, 4.021: 6.907692, 6.910023 avg, 0.081346 rate, 0.385639 seconds, 5151360 images\n\
+         40246, 4.021: 6.911774, 6.910198 avg, 0.081345 rate, 0.384818 seconds, 5151488 images\n\
+         40247, 4.021: 6.910047, 6.910182 avg, 0.081345 rate, 0.383268 seconds, 5151616 images\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![40245.0, 40246.0, 40247.0]);
+    assert_eq!(values(&run.train_loss), vec![6.907692, 6.911774, 6.910047]);
+    assert_eq!(values(&run.lr), vec![0.081346, 0.081345, 0.081345]);
+}
+
+#[test]
+fn insightface_lossvalue_is_the_loss() {
+    // InsightFace's MXNet Speedometer: `acc=0.000000\tlossvalue=41.974941`.
+    let run = load(
+        "INFO:root:Epoch[0] Batch [8880-8900]\tSpeed: 1410.46 samples/sec\tacc=0.000000\tlossvalue=41.974941\n\
+         INFO:root:Epoch[0] Batch [8900-8920]\tSpeed: 1416.21 samples/sec\tacc=0.000000\tlossvalue=41.972329\n\
+         INFO:root:Epoch[0] Batch [8920-8940]\tSpeed: 1423.41 samples/sec\tacc=0.000000\tlossvalue=41.982397\n",
+    );
+    assert_eq!(
+        values(&run.train_loss),
+        vec![41.974941, 41.972329, 41.982397]
+    );
+}
