@@ -498,3 +498,23 @@ fn a_classifier_whose_validation_settled_at_its_best_is_converged_not_bouncing()
         .collect();
     assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
 }
+
+#[test]
+fn a_loss_still_falling_steadily_with_no_reference_is_converging_not_stalled() {
+    // MAE pre-training, one line every 5 epochs: 0.755 → 0.26 by epoch 50, then 0.244 at 115
+    // down to 0.223 at 634, smoothly (the reconstruction loss has no noise to speak of): 3–4 %
+    // per doubling of steps, far clear of its noise, is progress, not a plateau. Had read as
+    // "stops improving after a fast early drop".
+    let mae = |tail_rate: f64| {
+        curve(128, |i| {
+            let epoch = 5.0 * i as f64 + 1.0;
+            let fast = 0.5 * (-epoch / 12.0).exp();
+            0.2443 * (epoch / 115.0).powf(-tail_rate) + fast
+        })
+    };
+    let run = run_with(mae(0.055), None);
+    assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
+    // The same shape at 1 % per doubling has stopped.
+    let run = run_with(mae(0.014), None);
+    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+}
