@@ -415,12 +415,15 @@ pub fn saturated(ctx: &Ctx) -> Option<Finding> {
 /// A training loss that prints the very same non-zero value at every one of five or more logs
 /// from the first: no update changes what the model outputs (a network dead or saturated from
 /// the start, parameters frozen, an optimizer that never steps). Zero has its own finding.
+/// "The same" is to float32's precision (a part in a million): a Keras LSTM's 0.48743418,
+/// 0.48743412, 0.48743403 … differ only in the rounding of a sum.
 pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
     const MIN_LOGS: usize = 5;
+    const FLOAT32_PRECISION: f64 = 1e-6;
     let t = &ctx.train;
     let first = t.first()?.value;
-    if ctx.train_is_val || t.len() < MIN_LOGS || first == 0.0 || t.iter().any(|p| p.value != first)
-    {
+    let moved = |p: &Point| (p.value - first).abs() > FLOAT32_PRECISION * first.abs();
+    if ctx.train_is_val || t.len() < MIN_LOGS || first == 0.0 || t.iter().any(moved) {
         return None;
     }
     let (from, to) = (t[0].step, t[t.len() - 1].step);
@@ -429,8 +432,8 @@ pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
         Severity::Warning,
         Span::range(from, to),
         format!(
-            "The training loss is exactly {} at every one of its {} logs (steps {}–{}): no update \
-             changes what the model outputs.",
+            "The training loss is {} at every one of its {} logs (steps {}–{}), to float32's \
+             precision: no update changes what the model outputs.",
             num(first),
             t.len(),
             step_str(from),

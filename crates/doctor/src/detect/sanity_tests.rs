@@ -309,3 +309,16 @@ fn a_loss_that_prints_the_same_value_at_every_log_is_frozen() {
         assert!(frozen_from_the_start(&Ctx::new(&run_with(points(values), None))).is_none());
     }
 }
+
+#[test]
+fn a_loss_equal_to_float32_precision_at_every_log_is_frozen() {
+    // A Keras LSTM's CSVLogger, five epochs: 0.48743418, 0.48743412, 0.48743403, 0.48743409,
+    // 0.48743418 — the same loss up to the rounding of a float32 sum.
+    let points = |values: &[f64]| spaced(values, 0.0, 1.0);
+    let stuck = [0.48743418, 0.48743412, 0.48743403, 0.48743409, 0.48743418];
+    let f = frozen_from_the_start(&Ctx::new(&run_with(points(&stuck), None))).expect("frozen");
+    assert_eq!(f.kind, FindingKind::Stagnation);
+    // A change in the fifth digit is a loss that moves.
+    let moving = [0.48743, 0.48741, 0.48739, 0.48738, 0.48736];
+    assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&moving), None))).is_none());
+}
