@@ -275,3 +275,31 @@ fn doctor_plot_and_report_name_several_tensorboard_runs_and_take_run() {
     assert!(svg.is_file());
     assert!(html.is_file());
 }
+
+#[test]
+fn doctor_reads_a_paste_from_standard_input() {
+    use std::io::Write as _;
+    // The six console values: a spike any person sees.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(["doctor", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"0.66, 0.80, 4.27, 0.77, 0.56, 0.82\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    ok(&out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "unhealthy", "{json}");
+    assert_eq!(json["findings"][0]["kind"], "spike", "{json}");
+    // `-` with other paths is refused with a message, not read as a file named "-".
+    let out = rnnlab(&["doctor".as_ref(), "-".as_ref(), "other.csv".as_ref()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard input"));
+}

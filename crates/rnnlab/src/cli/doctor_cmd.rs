@@ -2,7 +2,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
-use doctor::formats::{load_for_diagnosis, LoadOptions};
+use doctor::formats::{load_bytes_for_diagnosis, load_for_diagnosis, LoadOptions};
 use doctor::{diagnose, Severity};
 use rnnlab::data::{CorpusStats, TokenizerSpec};
 
@@ -16,6 +16,8 @@ enum FailOn {
 pub struct DoctorArgs {
     /// Run directory, metrics.jsonl, CSV/TSV, TensorBoard file or folder, trainer_state.json,
     /// or a text log. Several paths are read as one run (e.g. train/ and val/ event folders).
+    /// `-` reads the log from standard input (lines pasted from a console: `pbpaste | rnnlab
+    /// doctor -`).
     #[arg(required_unless_present = "score")]
     paths: Vec<PathBuf>,
     /// Score the doctor on a labelled corpus (a folder with INDEX.tsv, or one whose
@@ -108,7 +110,18 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<()> {
         Some(path) => Some(corpus_references(path, &a.tokenizer)?),
         None => None,
     };
-    let run = load_for_diagnosis(&a.paths, &opts, corpus.as_ref())?;
+    let run = if a.paths.len() == 1 && a.paths[0].as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .context("reading the log from standard input")?;
+        load_bytes_for_diagnosis(&bytes, "stdin", &opts, corpus.as_ref())?
+    } else {
+        anyhow::ensure!(
+            !a.paths.iter().any(|p| p.as_os_str() == "-"),
+            "`-` (standard input) is read alone; give the other paths in a separate call"
+        );
+        load_for_diagnosis(&a.paths, &opts, corpus.as_ref())?
+    };
     for w in &run.warnings {
         eprintln!("warning: {w}");
     }
