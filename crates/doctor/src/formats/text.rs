@@ -55,6 +55,12 @@ fn is_settings_line(line: &str) -> bool {
     re.find_iter(line).count() >= 3
 }
 
+/// The Trainer's end-of-training summary printed as a dict (`{'train_runtime': 123.4, …,
+/// 'train_loss': 1.934, 'epoch': 3.0}`): its loss is the mean over the run, not a point.
+fn is_run_summary(line: &str) -> bool {
+    line.contains("train_runtime") || line.contains("total_flos")
+}
+
 fn add_rival<'a>(rivals: &mut Vec<&'a str>, key: &'a str) {
     if !rivals.contains(&key) {
         rivals.push(key);
@@ -171,7 +177,11 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
         ));
     }
     for (line_no, line) in split_lines(&text) {
-        if line.len() > 4096 || is_object_repr(line) || one_process.skips(line) {
+        if line.len() > 4096
+            || is_object_repr(line)
+            || is_run_summary(line)
+            || one_process.skips(line)
+        {
             continue;
         }
         if repeated_by_another_host(line, &mut previous_record) {

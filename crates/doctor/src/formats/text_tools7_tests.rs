@@ -70,3 +70,16 @@ fn insightface_lossvalue_is_the_loss() {
         vec![41.974941, 41.972329, 41.982397]
     );
 }
+
+#[test]
+fn the_trainers_printed_summary_dict_is_no_point() {
+    // The last dict a Trainer prints averages the loss over the run; read as a point at the
+    // last epoch, it had added a 1.934 after 1.776.
+    let run = load(
+        "{'loss': 2.345, 'grad_norm': 1.2, 'learning_rate': 4.9e-05, 'epoch': 0.5}\n\
+         {'loss': 2.101, 'grad_norm': 1.1, 'learning_rate': 4.8e-05, 'epoch': 1.0}\n\
+         {'loss': 1.776, 'grad_norm': 0.9, 'learning_rate': 4.6e-05, 'epoch': 1.5}\n\
+         {'train_runtime': 123.4, 'train_samples_per_second': 1.2, 'train_steps_per_second': 0.3, 'train_loss': 1.934, 'epoch': 2.0}\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![2.345, 2.101, 1.776]);
+}
