@@ -116,7 +116,15 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         start - v.level < (0.05 * start.abs()).max(2.5 * sd)
     });
     let at_ln_v = refs.ln_vocab.is_some_and(|l| level >= 0.92 * l);
-    let collapsed = train.abs_rate < 0.25 * early_rate;
+    // A long log (30+ points over the last two doublings) that gains under 1.5 % per doubling
+    // in a narrow band has stalled, whatever its start: a per-epoch log hides the first drop
+    // inside its first point (0.146, 0.134, then 0.132 → 0.126 over 98 epochs), so the early
+    // pace it would be compared with is never seen.
+    let long_flat = train.points >= 30
+        && ctx.log2_step(train.to) - ctx.log2_step(train.from) >= 1.9
+        && train.log_rate < 0.015
+        && band < 0.5 * WIDE_NOISE;
+    let collapsed = train.abs_rate < 0.25 * early_rate || long_flat;
     // In a wide noise band a small fitted slope is not progress unless it stands clear of its
     // own uncertainty (2.5 standard errors).
     let lost_in_band = band >= WIDE_NOISE && train.log_rate < 2.5 * train.log_rate_se;

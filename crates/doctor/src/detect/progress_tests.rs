@@ -518,3 +518,50 @@ fn a_loss_still_falling_steadily_with_no_reference_is_converging_not_stalled() {
     let run = run_with(mae(0.014), None);
     assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
 }
+
+#[test]
+fn a_long_per_epoch_log_that_gains_almost_nothing_is_stagnation() {
+    // A segmentation net's epoch means: 0.1459, 0.1335, 0.1301 at epoch 11, 0.1286 at 21, then
+    // 0.1259 at epoch 100 (±0.2 % noise). The fast drop sits inside the first epochs; the last
+    // 80 gain 2 %.
+    let knots = [
+        (1.0, 0.1459),
+        (2.0, 0.1335),
+        (11.0, 0.1301),
+        (21.0, 0.1286),
+        (51.0, 0.1276),
+        (100.0, 0.1259),
+    ];
+    let at = |e: f64, scale_tail: f64| {
+        let k = knots
+            .windows(2)
+            .find(|w| e <= w[1].0)
+            .unwrap_or(&knots[4..6]);
+        let (a, b) = (k[0], k[1]);
+        let v = a.1 + (b.1 - a.1) * (e - a.0) / (b.0 - a.0);
+        // Scale the descent after epoch 21 to make a run that still converges.
+        if e > 21.0 {
+            0.1286 - scale_tail * (0.1286 - v)
+        } else {
+            v
+        }
+    };
+    let run = |scale_tail: f64| {
+        let mut rng = Noise::new(7);
+        let points: Vec<Point> = (1..=100)
+            .map(|e| Point {
+                step: e as f64,
+                value: at(e as f64, scale_tail) * (1.0 + 0.002 * rng.normal()),
+            })
+            .collect();
+        run_with(points, None)
+    };
+    assert_eq!(kinds(&run(1.0)), vec![FindingKind::Stagnation]);
+    // Falling three times as fast over those epochs (6 %), it is still converging.
+    let converging = run(3.0);
+    assert!(
+        kinds(&converging).is_empty(),
+        "{:?}",
+        detect(&Ctx::new(&converging), &[])
+    );
+}
