@@ -1,7 +1,6 @@
 //! Tests of the text reader from the twenty-ninth reader check: runs pasted in issue threads
 //! and frameworks other than plain PyTorch (session 19), each fed to the reader as pasted.
 use super::tests::{load, steps};
-use super::*;
 
 fn values(points: &[crate::Point]) -> Vec<f64> {
     points.iter().map(|p| p.value).collect()
