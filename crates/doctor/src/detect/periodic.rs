@@ -153,7 +153,8 @@ fn detrended(xs: &[f64], half: usize) -> Vec<f64> {
 /// few window widths (each serves the lags near twice its half-width). Warm restarts of the
 /// LR are periodic for another reason.
 fn find_period(ctx: &Ctx, xs: &[f64]) -> Option<usize> {
-    if !ctx.lr_restarts.is_empty() || xs.len() < 60 {
+    // Forty points hold eight cycles of the shortest period sought at the widest lag.
+    if !ctx.lr_restarts.is_empty() || xs.len() < 40 {
         return None;
     }
     let stride = xs.len().div_ceil(1200);

@@ -190,3 +190,22 @@ fn smooth_decay_has_no_staircase() {
         .collect();
     assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
 }
+
+#[test]
+fn a_state_reset_cycle_in_a_log_of_fifty_points_is_periodic() {
+    // A hidden-state bug logged every 5 steps for 250 steps: 50 points, the reset costing
+    // +0.25 every 6th log. Eight cycles are enough to see one; 60 points had been required.
+    let mut rng = Noise::new(40);
+    let loss: Vec<Point> = curve(50, |i| {
+        2.8 + 1.4 * (-(i as f64) / 6.0).exp() + if i % 6 == 0 { 0.25 } else { 0.0 }
+    })
+    .into_iter()
+    .map(|p| Point {
+        step: 5.0 * p.step,
+        value: p.value + 0.03 * rng.normal(),
+    })
+    .collect();
+    let f = detect(&Ctx::new(&run_with(loss, Some(62))));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Periodic);
+}
