@@ -153,7 +153,7 @@ fn detrended(xs: &[f64], half: usize) -> Vec<f64> {
 /// few window widths (each serves the lags near twice its half-width). Warm restarts of the
 /// LR are periodic for another reason.
 fn find_period(ctx: &Ctx, xs: &[f64]) -> Option<usize> {
-    // Forty points hold eight cycles of the shortest period sought at the widest lag.
+    // Forty points hold eight cycles of the shortest period sought (MIN_PERIOD points).
     if !ctx.lr_restarts.is_empty() || xs.len() < 40 {
         return None;
     }
