@@ -199,7 +199,12 @@ fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
     }
     let spacing = (ctx.last_step() - ctx.first_step()) / (n - 1) as f64;
     let xs: Vec<f64> = t.iter().map(|q| q.value).collect();
-    let known = ctx.run.steps_per_epoch.filter(|p| *p > 0.0);
+    // An epoch too long for three to fit in the log (an SFT run of 0.27 epoch) says nothing
+    // about a shorter cycle in it: the period is then searched for as when no epoch is known.
+    let known = ctx
+        .run
+        .steps_per_epoch
+        .filter(|p| *p > 0.0 && 3 * (p / spacing).round() as usize <= n);
     let (p, lag) = match known {
         Some(p) => (p, (p / spacing).round() as usize),
         None => {

@@ -209,3 +209,27 @@ fn a_state_reset_cycle_in_a_log_of_fifty_points_is_periodic() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, FindingKind::Periodic);
 }
+
+#[test]
+fn a_cycle_shorter_than_an_epoch_too_long_to_repeat_is_still_found() {
+    // A TRL SFT run of 500 steps (0.27 epoch, so an epoch of ~1820 steps is known) whose loss
+    // jumps every 50 steps and falls back within them: a sawtooth, read as healthy when the
+    // known epoch, too long to repeat in the log, stopped the search.
+    let loss: Vec<Point> = (1..=50)
+        .map(|i| {
+            let step = 10.0 * i as f64;
+            let phase = (i - 1) % 5;
+            let level = 1.2 + 3.0 * (-step / 120.0).exp();
+            Point {
+                step,
+                value: level * (1.0 + if phase == 0 && i > 5 { 0.7 } else { 0.0 }),
+            }
+        })
+        .collect();
+    let mut run = run_with(loss, None);
+    run.steps_per_epoch = Some(1820.0);
+    let f = detect(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Periodic);
+    assert!(f[0].summary.contains("every 50 steps"), "{}", f[0].summary);
+}
