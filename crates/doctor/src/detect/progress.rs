@@ -120,8 +120,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // in a narrow band has stalled, whatever its start: a per-epoch log hides the first drop
     // inside its first point (0.146, 0.134, then 0.132 → 0.126 over 98 epochs), so the early
     // pace it would be compared with is never seen.
+    let window_doublings = ctx.log2_step(train.to) - ctx.log2_step(train.from);
     let long_flat = train.points >= 30
-        && ctx.log2_step(train.to) - ctx.log2_step(train.from) >= 1.9
+        && window_doublings >= 1.9
         && train.log_rate < 0.015
         && band < 0.5 * WIDE_NOISE;
     let collapsed = train.abs_rate < 0.25 * early_rate || long_flat;
@@ -163,7 +164,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let converging_steadily = refs.bigram.is_none()
         && band < 0.5 * WIDE_NOISE
         && train.log_rate >= 0.03
-        && ctx.log2_step(train.to) - ctx.log2_step(train.from) >= 1.0
+        && window_doublings >= 1.0
         && train.log_rate > 4.0 * train.log_rate_se
         && val.is_none_or(|v| !v.flat());
     let stalled = !far_past_bigram
