@@ -81,6 +81,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     let thin: Vec<String> = [
         healthy::too_thin(&ctx),
         sanity::negative_of_unknown_kind(&findings),
+        progress::unexplained_band(&findings),
     ]
     .into_iter()
     .flatten()

@@ -351,6 +351,20 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     if settled_val {
         return Vec::new();
     }
+    // With no vocabulary and no validation, a band after a real drop (a fifth of the start or
+    // more) cannot be told from the scatter of small batches' losses (a LoRA notebook at
+    // batch 2 scatters ±10-25 % around its plateau): said as information, and the verdict is
+    // inconclusive (see `unexplained_band`).
+    let unexplained = refs.ln_vocab.is_none()
+        && ctx.val.is_empty()
+        && init - level > 0.2 * init.abs()
+        && (WIDE_NOISE..0.3).contains(&noise);
+    if unexplained {
+        let mut f = band_finding(onset);
+        f.severity = Severity::Info;
+        f.evidence.insert("unexplained".into(), json!(true));
+        return vec![f];
+    }
     let oscillating = noise >= WIDE_NOISE;
     let fast_drop = init.is_finite() && init - level > 0.3 * init.abs();
     let span = Span::range(onset, to);
@@ -396,6 +410,24 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Why the evidence is thin when the only band found is one no vocabulary or validation can
+/// tell from batch noise.
+pub fn unexplained_band(findings: &[Finding]) -> Option<Vec<String>> {
+    let f = findings.iter().find(|f| {
+        f.kind == FindingKind::Oscillation
+            && f.severity == Severity::Info
+            && f.evidence.get("unexplained").is_some()
+    })?;
+    let band = f.evidence.get("relative_noise").and_then(|v| v.as_f64())?;
+    Some(vec![format!(
+        "after its drop the loss moves in a band of ±{:.0}% with no progress; with no vocabulary \
+         size and no validation losses that cannot be told from the scatter of small batches \
+         (normal) or steps too large to settle (oscillation): share validation losses, or the \
+         batch size and learning rate",
+        100.0 * band
+    )])
 }
 
 /// Whether a step-decay cut of the LR falls inside `[from, to]`.

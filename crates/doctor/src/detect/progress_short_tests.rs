@@ -110,3 +110,42 @@ fn a_short_log_with_a_gap_is_judged_whole() {
     let even = spaced(&[7.02; 12], 1.0, 1.0);
     assert_eq!(kinds(&run_with(even, None)), [FindingKind::Stagnation]);
 }
+
+#[test]
+fn a_noisy_plateau_after_a_drop_with_nothing_to_judge_the_noise_by_is_inconclusive() {
+    // Unsloth's 60-step LoRA notebook at batch 2 (a run published with its trainer state):
+    // 1.86 → ~1.0 by step 11, then a ±8 % band. With no vocabulary and no validation that band
+    // is batch scatter or an LR too high, and nothing tells which: inconclusive, saying what
+    // would settle it (it had read as oscillation and stagnation).
+    let values = [
+        1.855, 2.406, 1.7874, 2.0706, 1.6683, 1.6722, 1.2307, 1.3704, 1.1393, 1.2747, 1.0306,
+        1.0229, 0.9927, 1.1591, 0.9734, 0.9646, 1.0753, 1.3015, 1.0298, 0.9257, 0.9567, 0.9776,
+        0.9012, 1.0319, 1.1061, 1.1143, 1.0914, 0.9391, 0.8848, 0.9426, 0.9142, 0.9207, 1.0247,
+        0.8679, 0.9655, 0.9079, 0.9086, 0.8058, 1.1398, 1.2166, 0.9633, 0.9762, 0.9461, 0.9249,
+        0.9752, 0.9711, 0.9255, 1.2337, 0.9318, 1.0852, 1.0638, 0.9727, 0.9993, 1.2449, 0.8583,
+        1.0717, 0.926, 0.8454, 0.8974, 0.9575,
+    ];
+    let loss = spaced(&values, 1.0, 1.0);
+    let d = crate::detect::diagnose(&run_with(loss.clone(), None));
+    assert_eq!(
+        d.verdict,
+        crate::report::Verdict::Inconclusive,
+        "{}",
+        d.to_terminal()
+    );
+    assert!(
+        d.reasons.iter().any(|r| r.contains("validation")),
+        "{:?}",
+        d.reasons
+    );
+    // With validation beside it the band is judged as before, not left open.
+    let mut with_val = run_with(loss, None);
+    with_val.val_loss = spaced(&[1.3, 1.25, 1.24, 1.26, 1.25, 1.27], 10.0, 10.0);
+    let d = crate::detect::diagnose(&with_val);
+    assert_ne!(
+        d.verdict,
+        crate::report::Verdict::Inconclusive,
+        "{}",
+        d.to_terminal()
+    );
+}

@@ -484,11 +484,11 @@ fn a_classifier_whose_validation_settled_at_its_best_is_converged_not_bouncing()
         })
         .collect();
     let mut run = run_with(loss, None);
-    assert_eq!(
-        kinds(&run),
-        vec![FindingKind::Oscillation, FindingKind::Stagnation],
-        "without validation the band is all there is to go by"
-    );
+    // Without validation (or a vocabulary) the band is all there is to go by, and it cannot be
+    // told from the batches' scatter: information only, the verdict left open.
+    let f = detect(&Ctx::new(&run), &[]);
+    assert_eq!(kinds(&run), vec![FindingKind::Oscillation], "{f:?}");
+    assert_eq!(f[0].severity, Severity::Info);
     run.val_loss = curve(60, |i| 0.28 + 0.40 * (-(i as f64) / 3.0).exp())
         .into_iter()
         .map(|p| Point {
