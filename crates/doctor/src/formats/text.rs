@@ -424,13 +424,7 @@ fn append_announced_non_finite(run: &mut Run, text: &str, last_train_line: usize
     else {
         return;
     };
-    let n = run.train_loss.len();
-    let interval = if n >= 2 {
-        (last.step - run.train_loss[n - 2].step).max(1.0)
-    } else {
-        1.0
-    };
-    let step = last.step + interval;
+    let step = last.step + crate::detect::stats::logging_interval(&run.train_loss);
     run.train_loss.push(Point {
         step,
         value: f64::NAN,
