@@ -15,6 +15,7 @@ mod family;
 mod gradients;
 mod guard;
 mod healthy;
+mod init_loss;
 mod periodic;
 pub(crate) mod progress;
 mod sanity;
@@ -46,7 +47,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     let mut findings = Vec::new();
     findings.extend(sanity::non_finite(&ctx));
     findings.extend(sanity::invalid_loss(&ctx));
-    findings.extend(sanity::init_loss_off(&ctx));
+    findings.extend(init_loss::init_loss_off(&ctx));
     findings.extend(sanity::saturated(&ctx));
     findings.extend(sanity::frozen_from_the_start(&ctx));
     findings.extend(spikes::detect(&ctx));

@@ -1,0 +1,93 @@
+//! Tests of the initial-loss check.
+
+use super::*;
+use crate::detect::test_support::{curve, run_with};
+use crate::Point;
+
+#[test]
+fn init_far_above_ln_v_is_flagged_and_near_it_is_not() {
+    let high = run_with(
+        curve(200, |i| 9.0 * (-(i as f64) / 20.0).exp() + 2.0),
+        Some(65),
+    );
+    let f = init_loss_off(&Ctx::new(&high));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Warning);
+    let ok = run_with(
+        curve(200, |i| 2.2 * (-(i as f64) / 50.0).exp() + 2.0),
+        Some(65),
+    );
+    assert!(init_loss_off(&Ctx::new(&ok)).is_empty());
+}
+
+#[test]
+fn implausible_init_without_vocabulary() {
+    let run = run_with(curve(100, |i| 25.0 * (-(i as f64) / 5.0).exp() + 3.0), None);
+    assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
+}
+
+#[test]
+fn a_blow_up_in_the_first_logged_steps_is_not_a_bad_init() {
+    // Logged every 10 steps: the loss climbs from 8.7 to 19.6 after the first point (an LR
+    // far too high), while a bad init only falls from its first value.
+    let pts = [
+        8.7, 11.3, 11.5, 15.6, 19.6, 12.3, 10.9, 11.6, 9.7, 9.0, 8.0, 7.5,
+    ];
+    let mut run = run_with(
+        (0..40)
+            .map(|i| Point {
+                step: 10.0 * (i + 1) as f64,
+                value: pts.get(i).copied().unwrap_or(7.0),
+            })
+            .collect(),
+        Some(1000),
+    );
+    assert!(init_loss_off(&Ctx::new(&run)).is_empty());
+    // The same start falling steadily is a bad init (mean-logged from step 10).
+    run.train_loss = (0..40)
+        .map(|i| Point {
+            step: 10.0 * (i + 1) as f64,
+            value: 4.0 + 11.0 * (-(i as f64) / 4.0).exp(),
+        })
+        .collect();
+    assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1);
+}
+
+#[test]
+fn a_loss_held_far_up_until_the_lr_is_cut_diverged_it_was_not_a_bad_init() {
+    // The PyTorch word-LM example at lr 20: printed losses of 18-19 (over any vocabulary's
+    // ln V) for five epochs, then 8.5 from the step the LR is cut to 5.
+    let n = 60;
+    let mut run = run_with(
+        curve(n, |i| {
+            let i = i as f64;
+            if i < 40.0 {
+                18.5 + 0.4 * (i * 1.7).sin()
+            } else {
+                8.5 - 0.02 * (i - 40.0)
+            }
+        }),
+        None,
+    );
+    for p in &mut run.train_loss {
+        p.step *= 200.0;
+    }
+    run.lr = curve(n, |i| if i < 40 { 20.0 } else { 5.0 });
+    for p in &mut run.lr {
+        p.step *= 200.0;
+    }
+    let f = init_loss_off(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Divergence);
+    assert_eq!(f[0].evidence["lr_cut_step"], 40.0 * 200.0);
+    // Without the LR cut (no LR logged) the same curve is a bad start that held.
+    run.lr.clear();
+    let kinds: Vec<_> = init_loss_off(&Ctx::new(&run))
+        .iter()
+        .map(|f| f.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![FindingKind::InitLossOff, FindingKind::Stagnation]
+    );
+}
