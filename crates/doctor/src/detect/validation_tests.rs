@@ -424,3 +424,26 @@ fn validation_printing_the_same_value_while_training_moves_is_frozen() {
     }
     assert!(frozen(&Ctx::new(&run)).is_none());
 }
+
+#[test]
+fn validation_tracking_training_inside_the_first_epoch_is_no_leak() {
+    // An SFT on templated chat (blind batch 91): one epoch of 1138 steps, logged every 100,
+    // train 0.738 → 0.215 and eval tracking it 0.275 → 0.214. Every training batch is new to
+    // the model in its first epoch, so the training loss is a held-out estimate too.
+    let train = [
+        0.738, 0.2608, 0.2457, 0.2351, 0.2304, 0.2245, 0.2192, 0.2199, 0.2172, 0.2148,
+    ];
+    let val = [
+        0.2752, 0.2498, 0.2364, 0.2284, 0.2242, 0.2209, 0.2183, 0.2161, 0.2152, 0.2141,
+    ];
+    let judged = |steps_per_epoch: f64| {
+        let mut run = run_with(spaced(&train, 100.0, 100.0), None);
+        run.val_loss = spaced(&val, 100.0, 100.0);
+        run.steps_per_epoch = Some(steps_per_epoch);
+        leakage(&Ctx::new(&run))
+    };
+    assert!(judged(1138.0).is_empty());
+    // The same tracking over ten epochs of the same data: the model has seen every training
+    // example nine times and yet does no better on them than on validation.
+    assert_eq!(judged(100.0).len(), 1);
+}
