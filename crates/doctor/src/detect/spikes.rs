@@ -313,10 +313,23 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 let k = (peak / spe).round();
                 (k >= 1.0 && (peak - k * spe).abs() <= window).then_some(k + 1.0)
             });
+        // Logged every step, each point is one batch, and the batch at an epoch's edge is
+        // often a partial one (the remainder of the dataset) or the first after a reshuffle: a
+        // lone jump there that is gone at the next step is that small batch's noise.
+        let epoch_edge = ctx
+            .run
+            .steps_per_epoch
+            .filter(|&spe| spe >= 8.0 && spacing <= 1.0 && !lingering && recovery <= 1.0)
+            .and_then(|spe| {
+                let k = (peak / spe).round();
+                (k >= 1.0 && (peak - k * spe).abs() <= 1.0).then_some(k)
+            })
+            .filter(|_| epoch_start.is_none());
         // The guard skipped or rolled back the bad update and the loss came back: handled.
         let handled = undone && !lingering;
         let severity = if restart.is_some()
             || epoch_start.is_some()
+            || epoch_edge.is_some()
             || handled
             || heavy_tail
             || cycle.is_some()
@@ -358,6 +371,12 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 " at the start of epoch {epoch:.0}, where a stateful trainer resets its hidden state"
             ));
         }
+        if let Some(k) = epoch_edge {
+            summary.push_str(&format!(
+                " at the edge of epoch {k:.0}, where the batch is often a partial one (the \
+                 dataset's remainder) or the first after a reshuffle"
+            ));
+        }
         if !notes.is_empty() {
             summary.push_str(&format!("; {}", notes.join(", ")));
         }
@@ -378,6 +397,10 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 .to_string()
         } else if epoch_start.is_some() {
             "Expected: the first batch of an epoch starts from a zero hidden state. Nothing to do."
+                .to_string()
+        } else if epoch_edge.is_some() {
+            "Expected: one small batch's loss is noisy. Nothing to do; drop_last=True in the \
+             DataLoader keeps partial batches out if the jumps bother you."
                 .to_string()
         } else if restart.is_some() {
             "Explained by the warm restart; if the jumps are large, restart to a lower peak LR (×0.5).".to_string()

@@ -419,3 +419,26 @@ fn a_jump_on_the_last_point_does_not_claim_a_recovery() {
         found[0].summary
     );
 }
+
+#[test]
+fn a_lone_jump_on_the_last_batch_of_an_epoch_is_a_partial_batch() {
+    // A Lightning binary classifier logging every step, 57 steps per epoch (blind batch 92):
+    // 0.28 → 0.56 at step 113, the last batch of epoch 2, back at the next step. The batch at
+    // an epoch's edge is the dataset's remainder, a few examples whose mean loss is noisy.
+    let per_step = |at: usize| {
+        let mut rng = Noise::new(7);
+        let mut loss: Vec<Point> = (0..331)
+            .map(|i| Point {
+                step: i as f64,
+                value: 0.25 + 0.35 * (-(i as f64) / 60.0).exp() + 0.02 * rng.normal(),
+            })
+            .collect();
+        loss[at].value *= 2.2;
+        let mut run = run_with(loss, None);
+        run.steps_per_epoch = Some(57.0);
+        crate::diagnose(&run)
+    };
+    assert!(warned(&per_step(113)).is_empty());
+    // The same jump in the middle of an epoch is a bad batch.
+    assert_eq!(warned(&per_step(90)), vec![FindingKind::Spike]);
+}
