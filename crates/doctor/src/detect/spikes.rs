@@ -313,16 +313,19 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 let k = (peak / spe).round();
                 (k >= 1.0 && (peak - k * spe).abs() <= window).then_some(k + 1.0)
             });
-        // Logged every step, each point is one batch, and the batch at an epoch's edge is
-        // often a partial one (the remainder of the dataset) or the first after a reshuffle: a
-        // lone jump there that is gone at the next step is that small batch's noise.
+        // Logged every step, each point is one batch, and an epoch's last batch is often a
+        // partial one (the remainder of the dataset): a lone jump there that is gone at the
+        // next step is that small batch's noise. The last batch is step k·E - 1 in a log
+        // counted from 0, k·E in one counted from 1; a log starting elsewhere is not judged.
+        let first_step = t[0].step;
         let epoch_edge = ctx
             .run
             .steps_per_epoch
             .filter(|&spe| spe >= 8.0 && spacing <= 1.0 && !lingering && recovery <= 1.0)
+            .filter(|_| first_step == 0.0 || first_step == 1.0)
             .and_then(|spe| {
-                let k = (peak / spe).round();
-                (k >= 1.0 && (peak - k * spe).abs() <= 1.0).then_some(k)
+                let k = ((peak + 1.0 - first_step) / spe).round();
+                (k >= 1.0 && peak + 1.0 - first_step == k * spe).then_some(k)
             })
             .filter(|_| epoch_start.is_none());
         // The guard skipped or rolled back the bad update and the loss came back: handled.
@@ -373,8 +376,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         }
         if let Some(k) = epoch_edge {
             summary.push_str(&format!(
-                " at the edge of epoch {k:.0}, where the batch is often a partial one (the \
-                 dataset's remainder) or the first after a reshuffle"
+                " on the last batch of epoch {k:.0}, often a partial one (the dataset's remainder)"
             ));
         }
         if !notes.is_empty() {
