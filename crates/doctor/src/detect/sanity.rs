@@ -420,7 +420,12 @@ pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
     const FLOAT32_PRECISION: f64 = 1e-6;
     let t = &ctx.train;
     let first = t.first()?.value;
-    let moved = |p: &Point| (p.value - first).abs() > FLOAT32_PRECISION * first.abs();
+    // Printed to four digits (Keras' progress bar), a frozen loss still reads 0.7534, 0.7533:
+    // frozen means within a unit of the last digit the log prints, or float32's precision.
+    let digits = t.iter().map(|p| significant_digits(p.value)).max()?;
+    let printed_unit = 10f64.powf(first.abs().log10().floor() - digits as f64 + 1.0);
+    let tolerance = (FLOAT32_PRECISION * first.abs()).max(1.01 * printed_unit);
+    let moved = |p: &Point| (p.value - first).abs() > tolerance;
     if ctx.train_is_val || t.len() < MIN_LOGS || first == 0.0 || t.iter().any(moved) {
         return None;
     }
@@ -442,6 +447,13 @@ pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
          mistake), that gradients are non-zero (a saturated or dead network: lower the learning \
          rate, check the init and normalisation), and that the logged value is recomputed each step.",
     ))
+}
+
+/// How many significant digits the shortest decimal form of `v` has (0.7534 → 4).
+fn significant_digits(v: f64) -> usize {
+    let sci = format!("{:e}", v.abs());
+    let mantissa = sci.split('e').next().unwrap_or("");
+    mantissa.chars().filter(|c| c.is_ascii_digit()).count()
 }
 
 /// The finding for a loss pinned at (numerical) zero, with what to check.

@@ -212,10 +212,11 @@ fn a_loss_that_prints_the_same_value_at_every_log_is_frozen() {
     let run = run_with(points(&[13.82; 5]), None);
     let f = frozen_from_the_start(&Ctx::new(&run)).expect("frozen");
     assert_eq!(f.kind, FindingKind::Stagnation);
-    // Four logs, a value that moves once, or exact zeros (invalid, elsewhere) are not this.
+    // Four logs, a value that moves by two units of its last printed digit once, or exact
+    // zeros (invalid, elsewhere) are not this. (One unit is the printing's rounding.)
     for values in [
         &[13.82; 4][..],
-        &[13.82, 13.82, 13.81, 13.82, 13.82][..],
+        &[13.82, 13.82, 13.80, 13.82, 13.82][..],
         &[0.0; 6][..],
     ] {
         assert!(frozen_from_the_start(&Ctx::new(&run_with(points(values), None))).is_none());
@@ -233,4 +234,18 @@ fn a_loss_equal_to_float32_precision_at_every_log_is_frozen() {
     // A change in the fifth digit is a loss that moves.
     let moving = [0.48743, 0.48741, 0.48739, 0.48738, 0.48736];
     assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&moving), None))).is_none());
+}
+
+#[test]
+fn a_loss_printed_to_four_digits_that_never_leaves_its_last_digit_is_frozen() {
+    // Keras LSTM(1) + a softmax over one unit (a Stack Overflow question, blind batch 98): the
+    // progress bar prints 0.7534, 0.7533, 0.7534, 0.7534, 0.7534 for epochs 1-5. At the log's
+    // own precision nothing moves.
+    let points = |values: &[f64]| spaced(values, 1.0, 1.0);
+    let stuck = [0.7534, 0.7533, 0.7534, 0.7534, 0.7534];
+    let f = frozen_from_the_start(&Ctx::new(&run_with(points(&stuck), None))).expect("frozen");
+    assert_eq!(f.kind, FindingKind::Stagnation);
+    // Two units of the last digit is a loss that moves, however slowly.
+    let creeping = [0.7534, 0.7533, 0.7532, 0.7531, 0.7530];
+    assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&creeping), None))).is_none());
 }
