@@ -414,7 +414,8 @@ pub fn saturated(ctx: &Ctx) -> Option<Finding> {
 /// from the first: no update changes what the model outputs (a network dead or saturated from
 /// the start, parameters frozen, an optimizer that never steps). Zero has its own finding.
 /// "The same" is to float32's precision (a part in a million): a Keras LSTM's 0.48743418,
-/// 0.48743412, 0.48743403 … differ only in the rounding of a sum.
+/// 0.48743412, 0.48743403 … differ only in the rounding of a sum; or to the precision the log
+/// prints (a unit of its last digit: 0.7534, 0.7533, 0.7534 …).
 pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
     const MIN_LOGS: usize = 5;
     const FLOAT32_PRECISION: f64 = 1e-6;
