@@ -67,8 +67,15 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
         .iter()
         .map(|e| g[e.0].value / typical.max(1e-30))
         .fold(0.0, f64::max);
-    let severity = if sustained || events.len() >= 3 || max_ratio >= 30.0 || max_of_typical >= 30.0
-    {
+    // One spike in the first twentieth of the run, while the loss is still in its fast fall
+    // and keeps falling through it: the early transient's rough landscape, not an explosion.
+    let early_lone = !sustained
+        && events.len() == 1
+        && g[events[0].0].step <= first + 0.05 * (last - first)
+        && !loss_answers(ctx, g[events[0].0].step);
+    let severity = if early_lone {
+        Severity::Info
+    } else if sustained || events.len() >= 3 || max_ratio >= 30.0 || max_of_typical >= 30.0 {
         Severity::Warning
     } else {
         Severity::Info
@@ -154,6 +161,19 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     ))
 }
 
+/// Whether the training loss rises at the logged point nearest `step` above both the points
+/// before and after it: the loss answered a gradient spike there.
+fn loss_answers(ctx: &Ctx, step: f64) -> bool {
+    let t = &ctx.train;
+    let k = t.partition_point(|p| p.step < step);
+    let near = (k.saturating_sub(1)..(k + 2).min(t.len())).collect::<Vec<_>>();
+    let before = t[..k.saturating_sub(1)].last().map(|p| p.value);
+    near.iter().any(|&i| {
+        let v = t[i].value;
+        before.is_some_and(|b| v > 1.1 * b)
+    })
+}
+
 fn vanishing(ctx: &Ctx) -> Option<Finding> {
     let g = &ctx.grad;
     let n = g.len();
@@ -210,6 +230,23 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn one_gradient_spike_in_the_early_fall_is_information() {
+        // An HF causal-LM fine-tune logged every 100 of 10000 steps (blind batch 91): the
+        // loss falls 3.28 → 1.11 → 0.99 → 0.40 and the gradient norm reads 28 (43× its
+        // neighbours) once, at step 300, while the loss keeps falling through it.
+        let at = |spike: usize| {
+            let mut run = run_with(curve(100, |i| 0.2 + 3.0 * (-(i as f64) / 3.0).exp()), None);
+            run.grad_norm = curve(100, |i| if i == spike { 28.0 } else { 0.65 });
+            detect(&Ctx::new(&run))
+        };
+        let early = at(3);
+        assert_eq!(early.len(), 1);
+        assert_eq!(early[0].severity, Severity::Info);
+        // The same spike mid-run is a warning.
+        assert_eq!(at(50)[0].severity, Severity::Warning);
     }
 
     #[test]
