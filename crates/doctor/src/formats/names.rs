@@ -147,6 +147,12 @@ fn tokens(name: &str) -> Vec<String> {
             "losses" => &["loss"],
             // InsightFace's MXNet metric: `acc=0.000000\tlossvalue=41.974941`.
             "lossvalue" => &["loss"],
+            // A loss glued to what it measures (`Totalloss:51.6 CTCloss: 51.4 L2loss: 0.2`).
+            _ if t.len() > 4 && t.ends_with("loss") && t != "gloss" => {
+                out.push(t[..t.len() - 4].to_string());
+                out.push("loss".into());
+                continue;
+            }
             // YOLOv5's `x/lr0`, `x/lr1`: the learning rate of parameter group N.
             _ if t.len() > 2
                 && t.starts_with("lr")

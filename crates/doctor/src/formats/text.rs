@@ -458,5 +458,8 @@ mod tools6_tests;
 #[path = "text_tools7_tests.rs"]
 mod tools7_tests;
 #[cfg(test)]
+#[path = "text_tools8_tests.rs"]
+mod tools8_tests;
+#[cfg(test)]
 #[path = "text_tools_tests.rs"]
 mod tools_tests;

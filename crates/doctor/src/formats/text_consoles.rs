@@ -19,6 +19,11 @@
 //!   Epoch(train)  [10][100/235]  lr: 1.9e-03  eta: …  grad_norm: 1.38  loss: 3.95`: the epoch,
 //!   then the iteration of the epoch (the `05/24` date before it is no counter); `Epoch(val)`
 //!   lines are the evaluation's.
+//! - Deeplearning4j's `ScoreIterationListener`: `Score at iteration 40 is 0.6931`: the score is
+//!   the loss (with regularisation) of that minibatch.
+//! - CNTK: `Epoch[10 of 10]-Minibatch[ 391- 400, 12.60%]: ce = 3.972 * 2560; err = 0.882 *
+//!   2560; …`: the epoch, the last minibatch of the block within it, and the training
+//!   criterion, the first value named (its name is the user's: `ce`, `loss`, `CE`).
 //! - pix2pix / CycleGAN (`loss_log.txt` and its console): `(epoch: 355, iters: 100, time:
 //!   0.078, data: 3.094) G_GAN: 18.230 G_L1: 12.882 D_real: 0.001 D_fake: 0.000`: every name
 //!   after the parenthesis is a loss, none says so, and none is the total. The generator's
@@ -105,6 +110,23 @@ fn espnet<'a>(line: &'a str, read: fn(&'a str) -> LineValues<'a>) -> Option<Line
     v.step = None;
     v.epoch = c[1].parse().ok().map(|e| (e, None));
     Some(v)
+}
+
+fn dl4j() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(r"(?i)\bscore at iteration (\d+) is ({NUMBER})")).expect("valid regex")
+    })
+}
+
+fn cntk() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(
+            r"(?i)\bEpoch\[\s*(\d+) of (\d+)\]-Minibatch\[\s*\d+-\s*(\d+)[^\]]*\]:\s*(\w+) = ({NUMBER})"
+        ))
+        .expect("valid regex")
+    })
 }
 
 fn pix2pix() -> &'static Regex {
@@ -195,6 +217,26 @@ pub(super) fn known_line<'a>(
     let number =
         |m: Option<regex::Match>| m.and_then(|m| super::super::table::parse_number(m.as_str()));
     let counter = |m: Option<regex::Match>| number(m).map(|s| (s, None));
+    if line.contains("core at iteration") {
+        if let Some(c) = dl4j().captures(line) {
+            return Some(LineValues {
+                step: counter(c.get(1)),
+                train: number(c.get(2)),
+                ..LineValues::default()
+            });
+        }
+    }
+    if line.contains("-Minibatch[") {
+        if let Some(c) = cntk().captures(line) {
+            return Some(LineValues {
+                epoch: number(c.get(1)).map(|e| (e, number(c.get(2)))),
+                step: counter(c.get(3)),
+                train: number(c.get(5)),
+                loss_key: c.get(4).map(|m| m.as_str()),
+                ..LineValues::default()
+            });
+        }
+    }
     if line.contains("|| T: ") || line.contains("| T: ") {
         if let Some(c) = yolact().captures(line) {
             return Some(LineValues {

@@ -1,0 +1,49 @@
+//! Tests of the text reader from the thirtieth reader check (session 20): frameworks whose
+//! lines the reader had refused, each fed as pasted in its issue thread.
+use super::tests::{load, steps};
+
+fn values(points: &[crate::Point]) -> Vec<f64> {
+    points.iter().map(|p| p.value).collect()
+}
+
+#[test]
+fn a_loss_glued_to_its_name_is_read_and_the_total_is_chosen() {
+    // An OCR CRNN's console: `Totalloss:`, `CTCloss:`, `L2loss:` with no separator.
+    let run = load(
+        "[0/100][step:2050]  Totalloss:51.620 CTCloss: 51.392 L2loss: 0.228 lr: 0.000600 batchTime: 0.59 s\n\
+         [0/100][step:2100]  Totalloss:51.156 CTCloss: 50.930 L2loss: 0.226 lr: 0.000600 batchTime: 0.59 s\n\
+         [0/100][step:2150]  Totalloss:50.723 CTCloss: 50.500 L2loss: 0.223 lr: 0.000600 batchTime: 0.59 s\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![2050.0, 2100.0, 2150.0]);
+    assert_eq!(values(&run.train_loss), vec![51.620, 51.156, 50.723]);
+    assert_eq!(values(&run.lr), vec![0.0006; 3]);
+}
+
+#[test]
+fn deeplearning4j_scores_are_read_as_the_loss() {
+    let run = load(
+        "[run-main-0] INFO org.deeplearning4j.optimize.listeners.ScoreIterationListener - Score at iteration 1 is 2.3248168004290615\n\
+         [run-main-0] INFO org.deeplearning4j.optimize.listeners.ScoreIterationListener - Score at iteration 2 is 2.310877844708895\n\
+         [run-main-0] INFO org.deeplearning4j.optimize.listeners.ScoreIterationListener - Score at iteration 3 is 2.281165104066008\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(
+        values(&run.train_loss),
+        vec![2.3248168004290615, 2.310877844708895, 2.281165104066008]
+    );
+}
+
+#[test]
+fn cntk_minibatch_lines_give_the_block_end_and_the_first_criterion() {
+    let run = load(
+        " Epoch[10 of 10]-Minibatch[ 391- 400, 12.60%]: ce = 3.97205811 * 2560; err = 0.88242188 * 2560; time = 0.4800s; samplesPerSecond = 5333.1\n \
+         Epoch[10 of 10]-Minibatch[ 401- 410, 12.91%]: ce = 3.72626953 * 2560; err = 0.86679688 * 2560; time = 0.5127s; samplesPerSecond = 4993.3\n \
+         Epoch[10 of 10]-Minibatch[ 411- 420, 13.23%]: ce = 3.97534180 * 2560; err = 0.89062500 * 2560; time = 0.5106s; samplesPerSecond = 5013.6\n",
+    );
+    assert_eq!(
+        values(&run.train_loss),
+        vec![3.97205811, 3.72626953, 3.9753418]
+    );
+    let s = steps(&run.train_loss);
+    assert!(s[1] - s[0] == 10.0 && s[2] - s[1] == 10.0, "{s:?}");
+}
