@@ -16,6 +16,7 @@ mod gradients;
 mod guard;
 mod healthy;
 mod init_loss;
+mod near_start;
 mod periodic;
 pub(crate) mod progress;
 mod sanity;

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::detect::band::{relative_noise, wide_band_while_improving};
 use crate::detect::chance;
+use crate::detect::near_start;
 use crate::detect::stats::{median, rolling_median};
 use crate::detect::trend::{judging_window, trend};
 use crate::detect::uniform::{AtUniform, WIDE_NOISE};
@@ -235,7 +236,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         // Still moving: only underfitting can be said, when it moves too slowly above the bigram
         // level — or above the unigram level, where it has not even learned token frequencies.
         let Some(bigram) = refs.bigram else {
-            return Vec::new();
+            return near_start::still_near_a_fresh_start(ctx, level, &rate_text)
+                .into_iter()
+                .collect();
         };
         // A run that ends above the unigram level has not learned what token frequencies
         // alone give, however fast it still falls: it stopped far too early.
