@@ -94,9 +94,14 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
         None => {
             // Unknown vocabulary: only a cross-entropy that later settles where a cross-entropy
             // does gives grounds, and then the first value itself (a bad start drops within a
-            // few steps, so a median of the head would hide it).
+            // few steps, so a median of the head would hide it). An unnamed loss may be a sum
+            // of two heads (a detector's class and box terms, a tracker's, a forecaster's
+            // quantiles), which starts near twice ln V: only a start beyond twice the largest
+            // vocabulary's is out of reach of any such sum (16-33 at the start of healthy
+            // trackers and forecasters; 86-740 in runs whose scale was off).
             let start = t[0].value.max(init);
-            if !ctx.family.is_cross_entropy() || start <= MAX_LN_VOCAB + 0.5 || fin >= 0.5 * start {
+            let beyond_two_heads = 2.0 * MAX_LN_VOCAB;
+            if !ctx.family.is_cross_entropy() || start <= beyond_two_heads || fin >= 0.5 * start {
                 return Vec::new();
             }
             let mut out = vec![finding(
@@ -104,13 +109,14 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
                 Severity::Warning,
                 Span::at(first),
                 format!(
-                    "The first loss ({}) is above ln of any realistic vocabulary (ln 270k ≈ {}) and \
-                     the run then falls to {}: the initial output scale is far off.",
+                    "The first loss ({}) is above twice ln of any realistic vocabulary (ln 270k ≈ {}), \
+                     more than even a sum of two heads starts at, and the run then falls to {}: the \
+                     initial output scale is far off.",
                     num(start),
                     num(MAX_LN_VOCAB),
                     num(fin)
                 ),
-                json!({ "init_loss": start, "max_plausible_init": MAX_LN_VOCAB, "final_loss": fin,
+                json!({ "init_loss": start, "max_plausible_init": beyond_two_heads, "final_loss": fin,
                         "loss_family": ctx.family.assumption() }),
                 advice_high,
             )];
