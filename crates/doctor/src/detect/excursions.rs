@@ -375,10 +375,11 @@ fn jump_after_the_first(ctx: &Ctx) -> Option<Finding> {
     let tail = median(&rest[rest.len() * 3 / 4..]);
     let noise = robust_sd(&rest);
     // A short log (5-9 points) has no noise to measure: it says so only when every later
-    // point is an order of magnitude above the first (Graph WaveNet's MAE: 11.5, then
-    // 352-427; DSen2-CR's 2.6, then 1288 and on to 4e11).
+    // point is three times the first or more (Graph WaveNet's MAE: 11.5, then 352-427;
+    // DSen2-CR's 2.6, then 1288 and on to 4e11; SRFBN's L1 batch loss: 27.9, then 101-120 at
+    // every batch after).
     let jumped = if t.len() < 10 {
-        rest.iter().all(|&v| v >= 10.0 * first)
+        rest.iter().all(|&v| v >= 3.0 * first)
     } else {
         level >= 2.0 * first && tail >= 2.0 * first && level - first >= 10.0 * noise
     };

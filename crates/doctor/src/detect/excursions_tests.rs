@@ -344,22 +344,29 @@ fn a_jump_right_after_the_first_logged_point_that_stays_is_divergence() {
 }
 
 #[test]
-fn a_short_log_that_jumps_an_order_of_magnitude_after_its_first_point_has_diverged() {
-    // Graph WaveNet's MAE every 50 iterations (9 points), and DSen2-CR's Keras running mean
-    // (6 points) that goes on to 4e11: too short for noise, not for ten times the first.
+fn a_short_log_that_jumps_far_above_its_first_point_and_stays_has_diverged() {
+    // Graph WaveNet's MAE every 50 iterations (9 points), DSen2-CR's Keras running mean
+    // (6 points) that goes on to 4e11, and SRFBN's batch loss in an issue titled "Gradient
+    // explosion" (8 points, blind batch 96): too short for noise, not for three times the
+    // first at every point after it.
     let wavenet = [
         11.53, 377.6, 352.3, 376.3, 415.7, 427.5, 403.1, 421.1, 383.1,
     ];
     let dsen = [2.6256, 1288.05, 858.96, 1.634e11, 1.587e11, 3.865e11];
-    for values in [&wavenet[..], &dsen[..]] {
+    let srfbn = [
+        27.9309, 101.4834, 108.1363, 108.7495, 120.2120, 114.4348, 102.5588, 105.85,
+    ];
+    for values in [&wavenet[..], &dsen[..], &srfbn[..]] {
         let run = run_with(spaced(values, 0.0, 50.0), None);
         let found = detect(&Ctx::new(&run));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].kind, FindingKind::Divergence);
         assert_eq!(found[0].peak_step, Some(50.0));
     }
-    // Four times the first is a noisy short start, not a break.
-    let run = run_with(spaced(&[1.0, 4.0, 3.5, 4.2, 3.9, 4.1], 0.0, 50.0), None);
+    // Twice the first is a noisy short start, not a break; so is a later point back near it.
+    let run = run_with(spaced(&[1.0, 2.0, 1.8, 2.1, 1.9, 2.05], 0.0, 50.0), None);
+    assert!(detect(&Ctx::new(&run)).is_empty());
+    let run = run_with(spaced(&[1.0, 4.0, 3.5, 1.2, 3.9, 4.1], 0.0, 50.0), None);
     assert!(detect(&Ctx::new(&run)).is_empty());
 }
 
