@@ -447,3 +447,16 @@ fn validation_tracking_training_inside_the_first_epoch_is_no_leak() {
     // example nine times and yet does no better on them than on validation.
     assert_eq!(judged(100.0).len(), 1);
 }
+
+#[test]
+fn a_fine_tune_starting_at_six_nats_may_fit_a_narrow_task_to_a_fifth_of_a_nat() {
+    // A LoRA SFT for natural language to shell commands (checkpoint 100 of 255): train 6.70 →
+    // 0.19 by step 100, eval 0.37 → 0.18. The 6.7 start is a new prompt format, not a model
+    // from scratch: without a vocabulary nothing says the level is out of reach.
+    let train = [
+        6.7004, 3.8026, 1.6738, 0.8816, 0.4976, 0.302, 0.2247, 0.2176, 0.1839, 0.1933,
+    ];
+    let mut run = run_with(spaced(&train, 10.0, 10.0), None);
+    run.val_loss = spaced(&[0.36899, 0.1817], 50.0, 50.0);
+    assert!(leakage(&Ctx::new(&run)).is_empty());
+}
