@@ -460,3 +460,18 @@ fn a_fine_tune_starting_at_six_nats_may_fit_a_narrow_task_to_a_fifth_of_a_nat() 
     run.val_loss = spaced(&[0.36899, 0.1817], 50.0, 50.0);
     assert!(leakage(&Ctx::new(&run)).is_empty());
 }
+
+#[test]
+fn a_tiny_loss_in_an_excerpt_from_late_in_a_run_is_no_leak() {
+    // SLEAP's confidence-map loss, epochs 11-21 pasted in a thread about speed: 1.95e-5 →
+    // 1.35e-5. A window that starts late may show a model converged there; only a loss that
+    // is ~0 from the run's first step knew every answer before it learned.
+    let values = [
+        1.95e-5, 1.8771e-5, 1.7938e-5, 1.7122e-5, 1.6554e-5, 1.5951e-5, 1.5357e-5, 1.4846e-5,
+        1.4381e-5, 1.4076e-5, 1.3512e-5,
+    ];
+    let late = run_with(spaced(&values, 11.0, 1.0), None);
+    assert!(leakage(&Ctx::new(&late)).is_empty());
+    let from_the_start = run_with(spaced(&values, 1.0, 1.0), None);
+    assert_eq!(leakage(&Ctx::new(&from_the_start)).len(), 1);
+}
