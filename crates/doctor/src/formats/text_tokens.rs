@@ -55,7 +55,14 @@ fn name_after(rest: &str) -> &str {
 /// cut at separators (`,`, `|`, brackets, ` - `) and stripped of `:`/`=`/quotes.
 fn key_of(segment: &str) -> &str {
     const TRAILING: &[char] = &[':', '=', '[', '(', '\'', '"', '{'];
-    let s = segment.trim_end_matches(|c: char| c.is_whitespace() || TRAILING.contains(&c));
+    // Python 2's `print('loss:', x)` prints a tuple: `('epoch:', 0, 'loss:', 0.711)`. A quoted
+    // name's closing comma belongs to the name, not between two names.
+    let s = segment.trim_end();
+    let s = match s.strip_suffix(',') {
+        Some(rest) if rest.ends_with(['\'', '"']) => rest,
+        _ => s,
+    };
+    let s = s.trim_end_matches(|c: char| c.is_whitespace() || TRAILING.contains(&c));
     let cut = s
         .rfind([',', ';', '|', '(', ')', '[', ']', '{', '}', '\t', '>'])
         .map(|i| i + 1)

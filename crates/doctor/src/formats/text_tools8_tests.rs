@@ -47,3 +47,18 @@ fn cntk_minibatch_lines_give_the_block_end_and_the_first_criterion() {
     let s = steps(&run.train_loss);
     assert!(s[1] - s[0] == 10.0 && s[2] - s[1] == 10.0, "{s:?}");
 }
+
+#[test]
+fn python_two_tuple_prints_are_read_by_their_quoted_names() {
+    // `print('step:', i, 'loss:', loss)` under Python 2 prints a tuple.
+    let run = load(
+        "('epoch:', 0, 'step:', 100, 'loss:', 0.7110539674758911)\n\
+         ('epoch:', 0, 'step:', 200, 'loss:', 0.20382478833198547)\n\
+         ('epoch:', 0, 'step:', 300, 'loss:', 0.2277430146932602)\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![100.0, 200.0, 300.0]);
+    assert_eq!(
+        values(&run.train_loss),
+        vec![0.7110539674758911, 0.20382478833198547, 0.2277430146932602]
+    );
+}
