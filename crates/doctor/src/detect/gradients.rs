@@ -161,17 +161,18 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     ))
 }
 
-/// Whether the training loss rises at the logged point nearest `step` above both the points
-/// before and after it: the loss answered a gradient spike there.
+/// Whether the training loss, at the logged points around `step` (the one before it to the
+/// one after), rises 10 % above the point logged before them: the loss answered a gradient
+/// spike there.
 fn loss_answers(ctx: &Ctx, step: f64) -> bool {
     let t = &ctx.train;
     let k = t.partition_point(|p| p.step < step);
-    let near = (k.saturating_sub(1)..(k + 2).min(t.len())).collect::<Vec<_>>();
-    let before = t[..k.saturating_sub(1)].last().map(|p| p.value);
-    near.iter().any(|&i| {
-        let v = t[i].value;
-        before.is_some_and(|b| v > 1.1 * b)
-    })
+    let Some(before) = t[..k.saturating_sub(1)].last().map(|p| p.value) else {
+        return false;
+    };
+    t[k.saturating_sub(1)..(k + 2).min(t.len())]
+        .iter()
+        .any(|p| p.value > 1.1 * before)
 }
 
 fn vanishing(ctx: &Ctx) -> Option<Finding> {
