@@ -421,14 +421,27 @@ pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
     const FLOAT32_PRECISION: f64 = 1e-6;
     let t = &ctx.train;
     let first = t.first()?.value;
-    // Printed to four digits (Keras' progress bar), a frozen loss still reads 0.7534, 0.7533:
-    // frozen means within a unit of the last digit the log prints, or float32's precision.
-    let digits = t.iter().map(|p| significant_digits(p.value)).max()?;
-    let printed_unit = 10f64.powf(first.abs().log10().floor() - digits as f64 + 1.0);
-    let tolerance = (FLOAT32_PRECISION * first.abs()).max(1.01 * printed_unit);
-    let moved = |p: &Point| (p.value - first).abs() > tolerance;
-    if ctx.train_is_val || t.len() < MIN_LOGS || first == 0.0 || t.iter().any(moved) {
+    if ctx.train_is_val || t.len() < MIN_LOGS || first == 0.0 {
         return None;
+    }
+    let largest_move = t
+        .iter()
+        .map(|p| (p.value - first).abs())
+        .fold(0.0, f64::max);
+    // Printed to four digits (Keras' progress bar), a frozen loss still reads 0.7534, 0.7533:
+    // frozen means within float32's precision, or within a unit of the last digit the log
+    // prints. The digits are counted only while they could still hide the largest move (a
+    // moving log's first finely printed value settles it: no formatting of a million points).
+    if largest_move > FLOAT32_PRECISION * first.abs() {
+        let magnitude = first.abs().log10().floor();
+        let mut digits = 0;
+        for p in t {
+            digits = digits.max(significant_digits(p.value));
+            let printed_unit = 10f64.powf(magnitude - digits as f64 + 1.0);
+            if largest_move > 1.01 * printed_unit {
+                return None;
+            }
+        }
     }
     let (from, to) = (t[0].step, t[t.len() - 1].step);
     Some(finding(
