@@ -407,3 +407,31 @@ fn bad_stretches_on_a_cycle_are_one_periodic_finding() {
     let period = warned[0].evidence["period_steps"].as_f64().unwrap();
     assert!((period - 150.0).abs() <= 15.0, "{period}");
 }
+
+#[test]
+fn a_training_rise_while_every_evaluation_falls_is_not_divergence() {
+    // A word model's last-batch loss, logged every 25 steps, climbs 4.40 → 4.86 and stays
+    // (harder batches) while validation falls at every evaluation, 4.77 → 4.36.
+    let train = spaced(
+        &[4.482, 4.404, 4.302, 4.508, 4.953, 4.872, 4.859, 4.862],
+        25.0,
+        25.0,
+    );
+    let mut run = run_with(train.clone(), Some(1000));
+    assert!(
+        detect(&Ctx::new(&run))
+            .iter()
+            .any(|f| f.kind == FindingKind::Divergence),
+        "without validation the rise is a divergence"
+    );
+    run.val_loss = spaced(
+        &[4.771, 4.593, 4.559, 4.456, 4.419, 4.376, 4.366, 4.362],
+        25.0,
+        25.0,
+    );
+    let found = detect(&Ctx::new(&run));
+    assert!(
+        !found.iter().any(|f| f.kind == FindingKind::Divergence),
+        "{found:?}"
+    );
+}
