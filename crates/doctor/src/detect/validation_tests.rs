@@ -443,9 +443,20 @@ fn validation_tracking_training_inside_the_first_epoch_is_no_leak() {
         leakage(&Ctx::new(&run))
     };
     assert!(judged(1138.0).is_empty());
-    // The same tracking over ten epochs of the same data: the model has seen every training
-    // example nine times and yet does no better on them than on validation.
-    assert_eq!(judged(100.0).len(), 1);
+    // Ten epochs of such tracking are no leak either: a model that does not overfit tracks as
+    // closely (a segmentation U-Net's Dice loss, 0.284 vs 0.281, over 16 epochs).
+    assert!(judged(100.0).is_empty());
+    // Twenty epochs at a level a fifth of the start, the model having seen every training
+    // example nineteen times and doing no better on them than on validation, are.
+    let val: Vec<f64> = (0..20)
+        .map(|i| 0.2 + 0.06 * (-(i as f64) / 3.0).exp())
+        .collect();
+    let mut train = vec![1.2];
+    train.extend(val.iter().map(|v| 1.01 * v));
+    let mut run = run_with(spaced(&train, 0.0, 1.0), None);
+    run.val_loss = spaced(&val, 1.0, 1.0);
+    run.steps_per_epoch = Some(1.0);
+    assert_eq!(leakage(&Ctx::new(&run)).len(), 1);
 }
 
 #[test]
