@@ -411,18 +411,53 @@ pub fn saturated(ctx: &Ctx) -> Option<Finding> {
 }
 
 /// A training loss that prints the very same non-zero value at every one of five or more logs
-/// from the first: no update changes what the model outputs (a network dead or saturated from
-/// the start, parameters frozen, an optimizer that never steps). Zero has its own finding.
+/// from the first (or from the second: a first log that is an epoch's mean, or the loss before
+/// any update, can hold the moves made before the network died): no update changes what the
+/// model outputs (a network dead or saturated from the start, parameters frozen, an optimizer
+/// that never steps). Zero has its own finding.
 /// "The same" is to float32's precision (a part in a million): a Keras LSTM's 0.48743418,
 /// 0.48743412, 0.48743403 … differ only in the rounding of a sum; or to the precision the log
 /// prints (a unit of its last digit: 0.7534, 0.7533, 0.7534 …).
 pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
     const MIN_LOGS: usize = 5;
-    const FLOAT32_PRECISION: f64 = 1e-6;
-    let t = &ctx.train;
-    let first = t.first()?.value;
-    if ctx.train_is_val || t.len() < MIN_LOGS || first == 0.0 {
+    if ctx.train_is_val {
         return None;
+    }
+    let t = &ctx.train;
+    let frozen = (0..2).find(|&skip| t.len() >= skip + MIN_LOGS && is_frozen(&t[skip..]))?;
+    let t = &t[frozen..];
+    let (from, to) = (t[0].step, t[t.len() - 1].step);
+    let since = if frozen == 0 {
+        String::new()
+    } else {
+        format!(" after the first ({})", ctx.train[0].value)
+    };
+    Some(finding(
+        FindingKind::Stagnation,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "The training loss is {} at every one of its {} logs{since} (steps {}–{}), to the \
+             precision it is printed with: no update changes what the model outputs.",
+            num(t[0].value),
+            t.len(),
+            step_str(from),
+            step_str(to)
+        ),
+        json!({ "value": t[0].value, "logs": t.len(), "skipped_first": frozen == 1 }),
+        "Check that optimizer.step() runs and the parameters have requires_grad (none frozen by \
+         mistake), that gradients are non-zero (a saturated or dead network: lower the learning \
+         rate, check the init and normalisation), and that the logged value is recomputed each step.",
+    ))
+}
+
+/// Whether every value of `t` (non-zero) is its first to float32's precision or to a unit of
+/// the last digit printed.
+fn is_frozen(t: &[Point]) -> bool {
+    const FLOAT32_PRECISION: f64 = 1e-6;
+    let first = t[0].value;
+    if first == 0.0 {
+        return false;
     }
     let largest_move = t
         .iter()
@@ -439,28 +474,11 @@ pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
             digits = digits.max(significant_digits(p.value));
             let printed_unit = 10f64.powf(magnitude - digits as f64 + 1.0);
             if largest_move > 1.01 * printed_unit {
-                return None;
+                return false;
             }
         }
     }
-    let (from, to) = (t[0].step, t[t.len() - 1].step);
-    Some(finding(
-        FindingKind::Stagnation,
-        Severity::Warning,
-        Span::range(from, to),
-        format!(
-            "The training loss is {} at every one of its {} logs (steps {}–{}), to float32's \
-             precision: no update changes what the model outputs.",
-            num(first),
-            t.len(),
-            step_str(from),
-            step_str(to)
-        ),
-        json!({ "value": first, "logs": t.len() }),
-        "Check that optimizer.step() runs and the parameters have requires_grad (none frozen by \
-         mistake), that gradients are non-zero (a saturated or dead network: lower the learning \
-         rate, check the init and normalisation), and that the logged value is recomputed each step.",
-    ))
+    true
 }
 
 /// How many significant digits the shortest decimal form of `v` has (0.7534 → 4).

@@ -249,3 +249,22 @@ fn a_loss_printed_to_four_digits_that_never_leaves_its_last_digit_is_frozen() {
     let creeping = [0.7534, 0.7533, 0.7532, 0.7531, 0.7530];
     assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&creeping), None))).is_none());
 }
+
+#[test]
+fn a_loss_frozen_from_its_second_log_is_frozen() {
+    // A Keras MLP fed digit labels 0-9 under a binary cross-entropy (a Data Science SE
+    // question, blind batch 113): epoch 1's mean is -55.0254, then -55.0284 at every epoch.
+    // The first log averages the steps before the network saturated.
+    let points = |values: &[f64]| spaced(values, 1.0, 1.0);
+    let stuck = [
+        -55.0254, -55.0284, -55.0284, -55.0284, -55.0284, -55.0284, -55.0284,
+    ];
+    let f = frozen_from_the_start(&Ctx::new(&run_with(points(&stuck), None))).expect("frozen");
+    assert_eq!(f.kind, FindingKind::Stagnation);
+    assert_eq!(f.start_step, Some(2.0));
+    // A first drop, then a loss that keeps moving in its last digits, is no frozen run.
+    let settling = [0.9, 0.5012, 0.5009, 0.5007, 0.5004, 0.5001];
+    assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&settling), None))).is_none());
+    // Four equal logs after the first are too few to say.
+    assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&stuck[..5]), None))).is_none());
+}
