@@ -144,7 +144,7 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
         .filter(|p| p.step >= best_step)
         .map(|p| p.value)
         .collect();
-    let in_order = train_after.len() >= 3 && stats::order_agreement(&train_after) <= -0.6;
+    let in_order = stats::falls_in_order(&train_after);
     let drop = train_best - train_end;
     let falling = drop > 0.03 * train_best.abs() && (drop > 3.0 * ctx.bin_noise || in_order);
     if !falling {
