@@ -165,6 +165,47 @@ pub fn relative_noise(points: &[Point], from: f64, to: f64, level: f64) -> f64 {
     robust_sd(&r) * (11.0f64 / 10.0).sqrt() / level.abs().max(1e-9)
 }
 
+/// Fewest climbs of a band above the uniform guess's loss that make it instability.
+const MIN_UNIFORM_CROSSINGS: usize = 3;
+
+/// A wide band whose swings climb back above ln V, the loss of a uniform guess, again and
+/// again (three or more separate climbs, each from under it): every climb throws away all the
+/// model had learned, and it learns it again. That is repeated bad stretches, instability,
+/// beside the band itself (a band below ln V is only noise). Needs a known vocabulary.
+pub fn crossing_uniform(ctx: &Ctx, findings: &[Finding]) -> Option<Finding> {
+    let ln_vocab = ctx.refs.ln_vocab?;
+    let band = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Oscillation && f.severity >= Severity::Warning)?;
+    let (from, to) = (band.start_step?, band.end_step?);
+    let (mut crossings, mut below, mut first) = (0, false, None);
+    for p in ctx.train.iter().filter(|p| p.step >= from && p.step <= to) {
+        if p.value > ln_vocab && below {
+            crossings += 1;
+            first.get_or_insert(p.step);
+        }
+        below = p.value < ln_vocab;
+    }
+    if crossings < MIN_UNIFORM_CROSSINGS {
+        return None;
+    }
+    Some(finding(
+        FindingKind::Instability,
+        Severity::Warning,
+        Span::range(from, to).with_peak(first?),
+        format!(
+            "Inside the band the loss climbs back above ln V = {} (a uniform guess) {crossings} \
+             times between steps {} and {}: each climb throws away what the model had learned.",
+            num(ln_vocab),
+            step_str(from),
+            step_str(to)
+        ),
+        json!({ "ln_vocab": ln_vocab, "crossings": crossings, "first_crossing_step": first }),
+        "Lower the learning rate ×0.1 (the updates overshoot far enough to undo training) and clip \
+         gradients at 1.0; raise the batch size if it is below 16.",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +227,40 @@ mod tests {
             })
             .collect();
         run_with(loss, None)
+    }
+
+    #[test]
+    fn a_band_that_climbs_above_a_uniform_guess_again_and_again_is_instability() {
+        // A word model (V = 1000, ln V = 6.91) at an LR far too high: its loss swings 4.9-8.9
+        // around 6.5. A band is an Oscillation finding; its climbs over ln V are the run
+        // throwing away what it learned, each time.
+        let mut rng = Noise::new(7);
+        let mut swings = |centre: f64| -> Vec<Point> {
+            curve(300, |_| 0.0)
+                .into_iter()
+                .map(|p| Point {
+                    value: centre + 0.9 * rng.normal(),
+                    ..p
+                })
+                .collect()
+        };
+        let band = finding(
+            FindingKind::Oscillation,
+            Severity::Warning,
+            Span::range(0.0, 299.0),
+            "a wide band".into(),
+            json!({}),
+            "",
+        );
+        let run = run_with(swings(6.5), Some(1000));
+        let f = crossing_uniform(&Ctx::new(&run), std::slice::from_ref(&band)).expect("crosses");
+        assert_eq!(f.kind, FindingKind::Instability);
+        // The same band two nats lower never reaches a uniform guess: only a band.
+        let lower = run_with(swings(4.5), Some(1000));
+        assert!(crossing_uniform(&Ctx::new(&lower), std::slice::from_ref(&band)).is_none());
+        // Without a vocabulary there is no uniform guess to cross.
+        let unknown = run_with(swings(6.5), None);
+        assert!(crossing_uniform(&Ctx::new(&unknown), std::slice::from_ref(&band)).is_none());
     }
 
     #[test]

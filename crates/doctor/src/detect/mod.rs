@@ -71,6 +71,9 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     {
         findings.extend(band::widening(&ctx));
     }
+    if let Some(f) = band::crossing_uniform(&ctx, &findings) {
+        findings.push(f);
+    }
     one_event_one_finding(&mut findings);
     findings.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(
