@@ -51,7 +51,13 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let mut train = trend(ctx, &ctx.train, from, to);
     // An LR annealed (or cut on a plateau) early leaves too short a window to judge the pace,
     // but not the question whether the run ever left its start: that is asked of the whole run.
-    let thin = train.is_none_or(|t| t.points < MIN_SHORT_WINDOW);
+    // So does a window whose points cover under a quarter of it (a log with a gap: a
+    // fine-tune's first 60 batches, then the last 81 of its second epoch): a slope over a
+    // sliver of the axis is noise, not a pace.
+    let judged_doublings = ctx.log2_step(to) - ctx.log2_step(from);
+    let thin = train.is_none_or(|t| {
+        t.points < MIN_SHORT_WINDOW || t.covered_doublings < 0.25 * judged_doublings
+    });
     let cut_short = thin && to < ctx.last_step();
     if cut_short {
         (from, to) = (

@@ -565,3 +565,27 @@ fn a_long_per_epoch_log_that_gains_almost_nothing_is_stagnation() {
         detect(&Ctx::new(&converging), &[])
     );
 }
+
+#[test]
+fn a_log_with_a_gap_is_judged_whole_not_on_its_last_sliver() {
+    // A batch-2 fine-tune (blind batch 114) logged its first 60 batches and the last 81 of its
+    // second epoch (steps 20129-20209): per-batch losses scatter ±37 % around 1.7, then around
+    // 0.85. The last two doublings of steps hold only that final sliver of 0.006 doublings,
+    // whose slope is noise; the whole log shows the level halving.
+    let mut rng = Noise::new(11);
+    let mut loss: Vec<Point> = (0..60)
+        .map(|i| Point {
+            step: i as f64,
+            value: (1.7 * (1.0 + 0.37 * rng.normal())).max(0.1),
+        })
+        .collect();
+    loss.extend((20129..20210).map(|s| Point {
+        step: s as f64,
+        value: (0.85 * (1.0 + 0.37 * rng.normal())).max(0.05),
+    }));
+    let found = kinds(&run_with(loss, None));
+    assert!(
+        !found.contains(&FindingKind::Stagnation) && !found.contains(&FindingKind::Oscillation),
+        "{found:?}"
+    );
+}

@@ -25,6 +25,9 @@ pub struct Trend {
     /// Median level over the last quarter of the window.
     pub level: f64,
     pub points: usize,
+    /// Doublings of steps between the window's first and last point: a log with a gap can
+    /// leave a window whose points cover a sliver of it.
+    pub covered_doublings: f64,
     /// The loss is a cross-entropy, so a drop in nats means something on its own.
     pub in_nats: bool,
 }
@@ -73,6 +76,8 @@ pub fn trend(ctx: &Ctx, points: &[Point], from: f64, to: f64) -> Option<Trend> {
         log_rate_se,
         level,
         points: window.len(),
+        covered_doublings: ctx.log2_step(window[window.len() - 1].step)
+            - ctx.log2_step(window[0].step),
         in_nats: ctx.family.is_cross_entropy(),
     })
 }
