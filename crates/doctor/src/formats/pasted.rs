@@ -25,7 +25,7 @@ fn numeric_rows(text: &str) -> Option<Vec<Vec<f64>>> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| printed_scalar(l).unwrap_or(l))
+        .map(|l| printed_scalar(l).or_else(|| printed_tuple(l)).unwrap_or(l))
         .map(|l| {
             l.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
                 .filter(|c| !c.is_empty())
@@ -46,6 +46,14 @@ fn printed_scalar(line: &str) -> Option<&str> {
             .trim_start_matches('[')
             .trim_end_matches(']'),
     )
+}
+
+/// The inside of a printed Python tuple or list of numbers (`print((i, loss))` writes
+/// `(0, 91.74887084960938)`), or `None`.
+fn printed_tuple(line: &str) -> Option<&str> {
+    line.strip_prefix('(')
+        .and_then(|l| l.strip_suffix(')'))
+        .or_else(|| line.strip_prefix('[').and_then(|l| l.strip_suffix(']')))
 }
 
 /// A column of a headerless table as the user names it: `3` or `column 3`, counted from 1.

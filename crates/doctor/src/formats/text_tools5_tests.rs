@@ -93,6 +93,24 @@ fn printed_loss_tensors_are_a_curve() {
 }
 
 #[test]
+fn printed_python_tuples_of_step_and_loss_are_a_table() {
+    // `print((i, loss))` in a loop (a Data Science SE question, blind batch 113).
+    let text = b"(0, 91.74887084960938)\n(1, 76.85824584960938)\n(2, 63.434078216552734)\n\
+                 (3, 51.46927261352539)\n(4, 41.02)\n";
+    let run = load_bytes(text, Path::new("out.txt"), &LoadOptions::default()).unwrap();
+    let steps: Vec<f64> = run.train_loss.iter().map(|p| p.step).collect();
+    let values: Vec<f64> = run.train_loss.iter().map(|p| p.value).collect();
+    assert_eq!(steps, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(values[0], 91.74887084960938);
+    assert_eq!(values[4], 41.02);
+    // A list printed the same way reads alike.
+    let text = b"[0, 2.5]\n[1, 2.25]\n[2, 2.1]\n[3, 2.0]\n[4, 1.9]\n";
+    let run = load_bytes(text, Path::new("out.txt"), &LoadOptions::default()).unwrap();
+    assert_eq!(run.train_loss.len(), 5);
+    assert_eq!(run.train_loss[4].value, 1.9);
+}
+
+#[test]
 fn pix2pix_loss_lines_judge_the_generator_and_name_the_rest() {
     // pytorch-CycleGAN-and-pix2pix: no name says "loss" and none is the total.
     let run = load(
