@@ -157,7 +157,7 @@ pub fn pinned_at_chance(ctx: &Ctx) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::test_support::{per_epoch, run_with};
+    use crate::detect::test_support::{per_epoch, run_with, CHAR_MODEL_VAL_CLIMB};
 
     #[test]
     fn a_binary_classifier_that_surges_then_sits_at_ln2_is_stuck() {
@@ -177,11 +177,7 @@ mod tests {
     fn a_validation_climbing_through_a_chance_level_is_not_stuck_there() {
         // A character model trained on (blind batch 106): validation every 10 steps rises
         // steadily 2.754 → 2.882 while training falls, passing ln 17 = 2.833 on its way.
-        let val = [
-            2.7543, 2.7713, 2.7902, 2.7921, 2.7834, 2.7918, 2.8061, 2.8113, 2.8181, 2.8174, 2.8268,
-            2.8193, 2.8183, 2.8391, 2.8437, 2.8459, 2.8554, 2.8529, 2.8676, 2.8723, 2.8783, 2.8693,
-            2.8684, 2.8821,
-        ];
+        let val = CHAR_MODEL_VAL_CLIMB;
         let train: Vec<f64> = (0..24).map(|i| 0.98 - 0.003 * i as f64).collect();
         let mut run = run_with(per_epoch(&train), None);
         run.val_loss = per_epoch(&val);

@@ -1,7 +1,7 @@
 //! Tests of the validation judgements: overfitting and leakage from constructed
 //! train/validation pairs.
 use super::*;
-use crate::detect::test_support::{curve, run_with, spaced};
+use crate::detect::test_support::{curve, run_with, spaced, CHAR_MODEL_VAL_CLIMB};
 
 fn every(points: Vec<Point>, k: usize) -> Vec<Point> {
     points.into_iter().step_by(k).collect()
@@ -498,11 +498,7 @@ fn noisy_training_that_falls_significantly_under_a_steadily_rising_validation_is
         0.9595, 0.9252, 0.888, 0.9206, 0.9088, 0.902, 0.9386, 0.9251, 0.8768, 0.9002, 0.908,
         0.8849, 0.922,
     ];
-    let val = [
-        2.7543, 2.7713, 2.7902, 2.7921, 2.7834, 2.7918, 2.8061, 2.8113, 2.8181, 2.8174, 2.8268,
-        2.8193, 2.8183, 2.8391, 2.8437, 2.8459, 2.8554, 2.8529, 2.8676, 2.8723, 2.8783, 2.8693,
-        2.8684, 2.8821,
-    ];
+    let val = CHAR_MODEL_VAL_CLIMB;
     let mut run = run_with(spaced(&train, 10.0, 10.0), None);
     run.val_loss = spaced(&val, 10.0, 10.0);
     let found = overfitting(&Ctx::new(&run));
