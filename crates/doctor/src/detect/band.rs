@@ -206,10 +206,64 @@ pub fn crossing_uniform(ctx: &Ctx, findings: &[Finding]) -> Option<Finding> {
     ))
 }
 
+/// Fewest evaluations for validation's swings to be judged.
+const MIN_SWING_EVALS: usize = 6;
+
+/// Validation that jumps by a factor of two or more from one evaluation to the next, as its
+/// typical move (the median over its evaluations after the first), while it makes no
+/// progress: the evaluated model, or the evaluation, is erratic (a learning rate too high for
+/// where the run is, batch-norm statistics from tiny batches, a validation set of a few
+/// dozen examples). A model's loss on fixed held-out data moves gradually between
+/// evaluations; a classifier's 3.29, 0.92, 1.43, 1.85, 0.58, 2.30, 0.17, 1.52, 0.14, 2.81
+/// says nothing about where it stands.
+pub fn validation_swings(ctx: &Ctx) -> Option<Finding> {
+    let val: Vec<&Point> = ctx.val.iter().filter(|p| p.value > 0.0).collect();
+    if ctx.train_is_val || val.len() < MIN_SWING_EVALS {
+        return None;
+    }
+    let moves: Vec<f64> = val[1..]
+        .windows(2)
+        .map(|w| (w[1].value / w[0].value).ln().abs())
+        .collect();
+    let typical = median(&moves);
+    // Near zero a ratio says little (0.0004 → 0.0008 is a factor of two and nothing on the
+    // run's scale): the typical move must also be a tenth of where the run started.
+    let steps: Vec<f64> = val[1..]
+        .windows(2)
+        .map(|w| (w[1].value - w[0].value).abs())
+        .collect();
+    let scale = ctx.init_level().abs().max(val[0].value);
+    if typical < std::f64::consts::LN_2 || median(&steps) < 0.1 * scale {
+        return None;
+    }
+    let values: Vec<f64> = val.iter().map(|p| p.value).collect();
+    let (lo, hi) = (quantile(&values, 0.0), quantile(&values, 1.0));
+    let (from, to) = (val[1].step, val[val.len() - 1].step);
+    Some(finding(
+        FindingKind::Oscillation,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "Validation loss swings by a factor of {:.1} from one evaluation to the next (typical \
+             move, steps {}–{}), between {} and {}: the evaluated model, or the evaluation, is \
+             erratic, and where the run stands on held-out data is unknown.",
+            typical.exp(),
+            step_str(from),
+            step_str(to),
+            num(lo),
+            num(hi)
+        ),
+        json!({ "typical_ratio": typical.exp(), "evaluations": val.len(), "val_min": lo, "val_max": hi }),
+        "Lower the learning rate ×0.3; with batch norm and small batches, evaluate in train-mode \
+         statistics or raise the batch size; enlarge the validation set if it holds only a few \
+         dozen examples; check that evaluation uses model.eval() and the same preprocessing.",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::test_support::{curve, run_with, Noise};
+    use crate::detect::test_support::{curve, per_epoch, run_with, Noise};
     use crate::Point;
 
     fn run(late_sd: f64) -> crate::Run {
@@ -261,6 +315,26 @@ mod tests {
         // Without a vocabulary there is no uniform guess to cross.
         let unknown = run_with(swings(6.5), None);
         assert!(crossing_uniform(&Ctx::new(&unknown), std::slice::from_ref(&band)).is_none());
+    }
+
+    #[test]
+    fn validation_jumping_by_factors_between_evaluations_is_oscillation() {
+        // A binary image classifier (a Cross Validated question, blind batch 113): training
+        // falls steadily while validation jumps 3.29, 0.92, 1.43, 1.85, 0.58, 2.30, 0.17 ….
+        let train = [2.27, 1.55, 1.07, 0.87, 0.59, 0.52, 0.38, 0.32, 0.21, 0.34];
+        let val = [3.29, 0.92, 1.43, 1.85, 0.58, 2.30, 0.17, 1.52, 0.14, 2.81];
+        let mut run = run_with(per_epoch(&train), None);
+        run.val_loss = per_epoch(&val);
+        let f = validation_swings(&Ctx::new(&run)).expect("swings");
+        assert_eq!(f.kind, FindingKind::Oscillation);
+        // A validation that moves gradually (a few percent between evaluations) is not.
+        run.val_loss = per_epoch(&[1.9, 1.5, 1.2, 1.0, 0.9, 0.85, 0.8, 0.78, 0.77, 0.76]);
+        assert!(validation_swings(&Ctx::new(&run)).is_none());
+        // Near zero a factor of two is nothing on the run's scale (an almost perfect
+        // classifier's 0.0155, 0.0013, 0.0008, 0.0076 … after a start at 0.34).
+        let tiny: Vec<f64> = val.iter().map(|v| v * 0.004).collect();
+        run.val_loss = per_epoch(&tiny);
+        assert!(validation_swings(&Ctx::new(&run)).is_none());
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     if let Some(f) = band::crossing_uniform(&ctx, &findings) {
         findings.push(f);
     }
+    findings.extend(band::validation_swings(&ctx));
     one_event_one_finding(&mut findings);
     findings.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(
