@@ -3,7 +3,9 @@
 //! run goes on says the optimizer started bouncing (a learning rate too high for where the run
 //! now is, or loss terms that fight each other). A band that is wide and bursts upward while
 //! the loss still falls says the same (`wide_band_while_improving`, called by the progress
-//! judgement, which owns the trend).
+//! judgement, which owns the trend). A band that climbs back above a uniform guess again and
+//! again is instability as well (`crossing_uniform`), and a validation curve that jumps by
+//! factors between evaluations is a band of its own (`validation_swings`).
 
 use serde_json::json;
 
@@ -210,8 +212,8 @@ pub fn crossing_uniform(ctx: &Ctx, findings: &[Finding]) -> Option<Finding> {
 const MIN_SWING_EVALS: usize = 6;
 
 /// Validation that jumps by a factor of two or more from one evaluation to the next, as its
-/// typical move (the median over its evaluations after the first), while it makes no
-/// progress: the evaluated model, or the evaluation, is erratic (a learning rate too high for
+/// typical move (the median over its evaluations after the first): whatever its trend, the
+/// evaluated model, or the evaluation, is erratic (a learning rate too high for
 /// where the run is, batch-norm statistics from tiny batches, a validation set of a few
 /// dozen examples). A model's loss on fixed held-out data moves gradually between
 /// evaluations; a classifier's 3.29, 0.92, 1.43, 1.85, 0.58, 2.30, 0.17, 1.52, 0.14, 2.81

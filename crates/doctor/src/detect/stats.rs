@@ -236,10 +236,13 @@ pub fn order_agreement(xs: &[f64]) -> f64 {
 /// points in random order being √(2(2n+5) / (9n(n−1))) (at most 60 chunks, as
 /// [`order_agreement`] takes).
 pub fn falls_in_order(xs: &[f64]) -> bool {
+    if xs.len() < 3 {
+        return false;
+    }
     let tau = order_agreement(xs);
     let n = xs.len().min(60) as f64;
     let null_sd = (2.0 * (2.0 * n + 5.0) / (9.0 * n * (n - 1.0))).sqrt();
-    xs.len() >= 3 && (tau <= -0.6 || tau <= -3.0 * null_sd)
+    tau <= -0.6 || tau <= -3.0 * null_sd
 }
 
 /// Round for display and evidence: 4 significant digits.
