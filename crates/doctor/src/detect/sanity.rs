@@ -424,7 +424,20 @@ pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
         return None;
     }
     let t = &ctx.train;
-    let frozen = (0..2).find(|&skip| t.len() >= skip + MIN_LOGS && is_frozen(&t[skip..]))?;
+    if t.len() < MIN_LOGS {
+        return None;
+    }
+    // The range of the logs after the first, in one pass: from it, the largest move away from
+    // the first log or from the second.
+    let (lo, hi) = t[1..]
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.value), hi.max(p.value))
+        });
+    let largest_move = |from: f64| (hi - from).abs().max((lo - from).abs());
+    let frozen = (0..2).find(|&skip| {
+        t.len() >= skip + MIN_LOGS && is_frozen(&t[skip..], largest_move(t[skip].value))
+    })?;
     let t = &t[frozen..];
     let (from, to) = (t[0].step, t[t.len() - 1].step);
     let since = if frozen == 0 {
@@ -452,17 +465,13 @@ pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
 }
 
 /// Whether every value of `t` (non-zero) is its first to float32's precision or to a unit of
-/// the last digit printed.
-fn is_frozen(t: &[Point]) -> bool {
+/// the last digit printed, `largest_move` being the farthest any of them lies from the first.
+fn is_frozen(t: &[Point], largest_move: f64) -> bool {
     const FLOAT32_PRECISION: f64 = 1e-6;
     let first = t[0].value;
     if first == 0.0 {
         return false;
     }
-    let largest_move = t
-        .iter()
-        .map(|p| (p.value - first).abs())
-        .fold(0.0, f64::max);
     // Printed to four digits (Keras' progress bar), a frozen loss still reads 0.7534, 0.7533:
     // frozen means within float32's precision, or within a unit of the last digit the log
     // prints. The digits are counted only while they could still hide the largest move (a

@@ -317,8 +317,8 @@ pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
             "floor": refs.floor,
         });
         let tracks = (val_level - train_level).abs() <= 0.15 * val_level.max(train_level) + 0.005;
-        // "Implausibly low" needs grounds: a known vocabulary, or a start the size of a
-        // vocabulary. A classifier or a fine-tune legitimately fits its task to near zero.
+        // "Implausibly low" needs grounds: a known vocabulary. A classifier or a fine-tune
+        // legitimately fits its task to near zero.
         // Without grounds, only a long, gapless tracking at a level a fit to zero would have
         // left behind says the validation data is the training data: twenty evaluations or
         // more (a character model tracking at 0.25 over 29 epochs). Sixteen epochs of a
@@ -327,7 +327,8 @@ pub fn leakage(ctx: &Ctx) -> Vec<Finding> {
         // character model's (FjordVision's 4.04 → 0.02 is healthy), and one of 6+ nats may be
         // a fine-tune meeting a new prompt format (a LoRA SFT for shell commands: 6.70 → 0.19
         // in 100 steps, eval 0.18 on the same narrow task).
-        let grounded = ctx.family.lm_sized() && ctx.refs.ln_vocab.is_some();
+        // (A known vocabulary makes the family a vocabulary-sized cross-entropy.)
+        let grounded = ctx.refs.ln_vocab.is_some();
         // Within the first epoch every training batch is new to the model, so the training
         // loss is itself a held-out estimate: validation tracking it there says nothing,
         // whatever the level (an SFT on templated chat tracks at 0.21 for its one epoch).
