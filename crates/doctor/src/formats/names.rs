@@ -236,7 +236,15 @@ pub(crate) fn classify(name: &str) -> Option<(Role, u32)> {
         toks.len() >= 2 && toks[0] == "l" && toks[1] != "r" && name.starts_with("l_");
     // MXNet's metric (`Train-cross-entropy=1.74`, `Validation-cross-entropy=1.91`).
     let cross_entropy = has("cross") && has("entropy");
-    if has("loss") || joined == "trl" || joined == "tel" || basicsr_loss || cross_entropy {
+    // Abbreviated split losses, in any case (`TrL=0.63, TrA=0.80, VL=0.29, TeL=0.40`): a
+    // test loss ranks after a validation one, as below.
+    match toks.concat().as_str() {
+        "trl" => return Some((Role::TrainLoss, 0)),
+        "vl" => return Some((Role::ValLoss, 0)),
+        "tel" => return Some((Role::ValLoss, 3)),
+        _ => {}
+    }
+    if has("loss") || basicsr_loss || cross_entropy {
         return classify_loss(&toks);
     }
     if has("lr") || (has("learning") && has("rate")) {

@@ -15,6 +15,7 @@ fn recognises_common_spellings() {
         "training_loss",
         "Loss/train",
         "trl",
+        "TrL",
         "avg_train_loss",
         "run-3 - train/loss",
     ] {
@@ -29,6 +30,8 @@ fn recognises_common_spellings() {
         "eval/loss",
         "Loss/val",
         "tel",
+        "TeL",
+        "VL",
         "val loss",
     ] {
         assert_eq!(role(n), Some(Role::ValLoss), "{n}");

@@ -62,3 +62,16 @@ fn python_two_tuple_prints_are_read_by_their_quoted_names() {
         vec![0.7110539674758911, 0.20382478833198547, 0.2277430146932602]
     );
 }
+
+#[test]
+fn abbreviated_split_losses_are_read_with_validation_before_test() {
+    // `TrL` training loss, `VL` validation loss, `TeL` test loss (accuracies `TrA`, `VA`, `TeA`).
+    let run = load(
+        "Epoch 1: TrL=0.6311, TrA=0.8006, VL=0.2925, VA=0.9077, TeL=0.4005, TeA=0.8708,\n\
+         Epoch 2: TrL=0.0443, TrA=0.9939, VL=0.2072, VA=0.9235, TeL=0.3610, TeA=0.8896,\n\
+         Epoch 3: TrL=0.0156, TrA=0.9993, VL=0.2128, VA=0.9161, TeL=0.3231, TeA=0.8896,\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(values(&run.train_loss), vec![0.6311, 0.0443, 0.0156]);
+    assert_eq!(values(&run.val_loss), vec![0.2925, 0.2072, 0.2128]);
+}
