@@ -269,12 +269,24 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 // A log that starts mid-run (an excerpt, a resumed run) shows neither the start
                 // nor the descent: "above the initial loss" means nothing there, and a rise is
                 // large when it is half the level it left.
-                let exceeds_init = from_start
+                // A run that never fell below its first level (the best is the start) has no
+                // descent to measure a rise against: ending above the start is then just
+                // rising at all, and its size is judged against the level, as in an excerpt
+                // (a Keras MSE creeping 0.176 → 0.198 over 20 epochs drifts, not diverges).
+                let measured = from_start && descent > threshold;
+                let t0 = ctx.train.first().map(|p| p.value);
+                let exceeds_init = measured
                     && (level[last] > init || ep.base + ep.rise > 2.0 * init.abs().max(1e-9));
-                let big = if from_start {
+                let big = if measured {
                     end_rise >= 0.5 * descent.max(threshold) || exceeds_init
                 } else {
-                    end_rise >= 0.5 * ep.base.abs().max(threshold)
+                    // The first logged value counts as a level the run stood at: a rolling
+                    // median drops a lone first log (6.24, then 11.0 … 13.6 doubles it).
+                    let stood_at = match t0 {
+                        Some(first) if from_start => ep.base.min(first),
+                        _ => ep.base,
+                    };
+                    level[last] - stood_at >= 0.5 * stood_at.abs().max(threshold)
                 };
                 let kind_sev = if big {
                     Some((FindingKind::Divergence, Severity::Error))

@@ -435,3 +435,25 @@ fn a_training_rise_while_every_evaluation_falls_is_not_divergence() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_loss_that_never_fell_creeping_up_a_tenth_drifts_and_doubling_diverges() {
+    // An MSE that starts at its best and creeps up about 10 % over 20 epochs: with no descent
+    // to measure the rise against, "above the initial loss" is just rising at all.
+    let creep: Vec<f64> = (0..20)
+        .map(|i| 0.176 + 0.0012 * i as f64 + if i % 2 == 0 { 0.002 } else { -0.002 })
+        .collect();
+    let found = detect(&Ctx::new(&run_with(spaced(&creep, 1.0, 1.0), None)));
+    let kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&FindingKind::UpwardDrift), "{kinds:?}");
+    assert!(!kinds.contains(&FindingKind::Divergence), "{kinds:?}");
+    // A lone first log the rolling median drops, then a climb that doubles it.
+    let doubling = [
+        6.24, 11.03, 12.62, 13.41, 13.88, 14.19, 14.41, 13.04, 13.34, 13.58, 13.7,
+    ];
+    let found = detect(&Ctx::new(&run_with(spaced(&doubling, 1.0, 1.0), None)));
+    assert!(
+        found.iter().any(|f| f.kind == FindingKind::Divergence),
+        "{found:?}"
+    );
+}
