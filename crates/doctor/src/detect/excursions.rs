@@ -273,7 +273,9 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 // descent to measure a rise against: ending above the start is then just
                 // rising at all, and its size is judged against the level, as in an excerpt
                 // (a Keras MSE creeping 0.176 → 0.198 over 20 epochs drifts, not diverges).
-                let measured = from_start && descent > threshold;
+                // A language model whose first log is already well under ln V fell before it.
+                let fell_before_log = ctx.refs.ln_vocab.is_some_and(|l| init < l - threshold);
+                let measured = from_start && (descent > threshold || fell_before_log);
                 let t0 = ctx.train.first().map(|p| p.value);
                 let exceeds_init = measured
                     && (level[last] > init || ep.base + ep.rise > 2.0 * init.abs().max(1e-9));

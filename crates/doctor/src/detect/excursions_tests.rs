@@ -80,7 +80,8 @@ fn a_small_rise_in_an_excerpt_from_mid_run_is_drift_not_divergence() {
     .collect();
     let f = detect(&Ctx::new(&run_with(loss.clone(), None)));
     assert!(f.iter().all(|f| f.kind != FindingKind::Divergence), "{f:?}");
-    // The same values logged from the first epoch would climb above where the run began.
+    // The same values logged from the first epoch never fell: a 5 % creep is drift there
+    // too; one that climbs by half its level diverges.
     let from_start: Vec<Point> = loss
         .iter()
         .enumerate()
@@ -89,7 +90,17 @@ fn a_small_rise_in_an_excerpt_from_mid_run_is_drift_not_divergence() {
             ..*p
         })
         .collect();
-    let f = detect(&Ctx::new(&run_with(from_start, None)));
+    let f = detect(&Ctx::new(&run_with(from_start.clone(), None)));
+    assert!(f.iter().all(|f| f.kind != FindingKind::Divergence), "{f:?}");
+    let climbs_by_half: Vec<Point> = from_start
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Point {
+            value: p.value + 0.045 * i as f64,
+            ..*p
+        })
+        .collect();
+    let f = detect(&Ctx::new(&run_with(climbs_by_half, None)));
     assert!(f.iter().any(|f| f.kind == FindingKind::Divergence), "{f:?}");
 }
 
