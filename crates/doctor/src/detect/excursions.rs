@@ -558,7 +558,14 @@ fn slow_drift(ctx: &Ctx) -> Option<Finding> {
     let steady = mid > base + 0.25 * rise && mid < end - 0.1 * rise;
     let lr_rises =
         matches!((ctx.lr_at(best_step), ctx.lr_at(last)), (Some(a), Some(b)) if b > 1.2 * a);
-    if rise < 6.0 * se || rise < 0.5 * sd || !steady || lr_rises {
+    // Held-out loss falling all through the climb: the batches got harder, the model did not
+    // get worse (as for an episode).
+    if rise < 6.0 * se
+        || rise < 0.5 * sd
+        || !steady
+        || lr_rises
+        || validation_falls_through(ctx, best_step)
+    {
         return None;
     }
     Some(finding(

@@ -226,6 +226,15 @@ fn a_slow_drift_of_one_noise_sd_that_never_returns_is_upward_drift() {
         })
         .collect();
     assert!(detect(&Ctx::new(&run_with(flat, Some(65)))).is_empty());
+    // The same drift while every evaluation after the best falls: harder batches, not a
+    // worse model.
+    let mut run = run_with(loss, Some(65));
+    run.val_loss = spaced(&[1.90, 1.80, 1.75, 1.72, 1.70, 1.69], 500.0, 500.0);
+    let f = detect(&Ctx::new(&run));
+    assert!(
+        f.iter().all(|f| f.kind != FindingKind::UpwardDrift),
+        "{f:?}"
+    );
 }
 
 /// A healthy decay bumped up by `height` at the start of every `cycle` steps after the first,
