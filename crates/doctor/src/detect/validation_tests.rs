@@ -108,6 +108,13 @@ fn a_loss_that_is_zero_from_the_first_step_is_a_leak_a_tiny_falling_one_is_not()
     // A loss divided by a large count: tiny, but it starts higher and learns.
     let tiny = curve(100, |i| 0.00018 + 0.0026 * (-(i as f64) / 15.0).exp());
     assert!(leakage(&Ctx::new(&run_with(tiny, None))).is_empty());
+    // A regression on normalised targets: training 4e-5 → 2e-6 from its first epoch, and
+    // validation hundreds of times higher — no leak shows on held-out data that badly.
+    let small = curve(28, |i| 2e-6 + 4e-5 * (-(i as f64) / 3.0).exp());
+    let mut run = run_with(small, None);
+    assert_eq!(leakage(&Ctx::new(&run)).len(), 1, "without validation");
+    run.val_loss = curve(28, |i| 0.0006 + 0.011 * (-(i as f64) / 3.0).exp());
+    assert!(leakage(&Ctx::new(&run)).is_empty());
 }
 
 #[test]
