@@ -10,6 +10,7 @@
 mod band;
 mod chance;
 mod context;
+mod drift;
 mod excursions;
 mod family;
 mod gradients;
