@@ -22,6 +22,8 @@ mod series;
 mod style;
 
 #[cfg(test)]
+mod svg_test_support;
+#[cfg(test)]
 mod svg_tests;
 #[cfg(test)]
 mod test_skip;
