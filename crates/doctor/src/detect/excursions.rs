@@ -367,7 +367,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         out.push(crate::detect::spikes::cycle_finding(&bumps, d));
     }
     if !out.iter().any(|f| f.severity >= Severity::Warning) {
-        out.extend(jump_after_the_first(ctx));
+        out.extend(jump_after_the_first(ctx).or_else(|| blown_up_after_a_fresh_start(ctx)));
     }
     if !out.iter().any(|f| f.severity >= Severity::Warning) {
         out.extend(climbing_when_the_log_ends(ctx));
@@ -442,6 +442,53 @@ fn jump_after_the_first(ctx: &Ctx) -> Option<Finding> {
         "If the run was resumed there, check that the checkpoint restored the model and optimizer \
          state (and the LR schedule's step); otherwise inspect the batches and the LR at that \
          step, lower the LR ×0.1 and clip gradients at 1.0.",
+    ))
+}
+
+/// A fresh model's first log (at ln V, the vocabulary known) and the next logs three times
+/// that or more: the first updates blew the model up (an LR far too high), and the run spent
+/// the steps until the loss came back under its first value relearning what it had at
+/// initialisation. Trend levels start after the jump and the episodes skip a run's first
+/// steps, so only the first point shows where the run stood. Runs that never come back are
+/// [`jump_after_the_first`]'s divergence.
+fn blown_up_after_a_fresh_start(ctx: &Ctx) -> Option<Finding> {
+    let t = &ctx.train;
+    let ln_v = ctx.refs.ln_vocab?;
+    if t.len() < 10 || !ctx.starts_at_beginning() {
+        return None;
+    }
+    let first = t[0].value;
+    if !(first > 0.0 && first <= 1.15 * ln_v) {
+        return None;
+    }
+    let k = (t.len() / 10).clamp(3, 10);
+    let head: Vec<f64> = t[1..=k].iter().map(|p| p.value).collect();
+    if median(&head) < 3.0 * first {
+        return None;
+    }
+    let back = k + 1 + t[k + 1..].iter().position(|p| p.value <= first)?;
+    let (jump, peak) = t[1..back].iter().fold((t[1].step, t[1]), |(j, m), p| {
+        (j, if p.value > m.value { *p } else { m })
+    });
+    let recovered = t[back].step;
+    Some(finding(
+        FindingKind::Instability,
+        Severity::Warning,
+        Span::range(jump, recovered).with_peak(peak.step),
+        format!(
+            "Loss starts at {} (≈ ln V = {}, a fresh model) and jumps to {} by step {}, peaking at {}              at step {}; it only comes back under its first value at step {}: the first updates blew              the model up, and those steps relearned what it had at initialisation.",
+            num(first),
+            num(ln_v),
+            num(median(&head)),
+            step_str(t[k].step),
+            num(peak.value),
+            step_str(peak.step),
+            step_str(recovered)
+        ),
+        json!({ "first_loss": first, "ln_vocab": ln_v, "level_after_jump": median(&head),
+                "peak_value": peak.value, "peak_step": peak.step, "recovered_step": recovered }),
+        "Lower the learning rate ×0.1 and warm it up over the first few hundred steps; clip \
+         gradients at 1.0.",
     ))
 }
 

@@ -477,3 +477,34 @@ fn a_loss_that_never_fell_creeping_up_a_tenth_drifts_and_doubling_diverges() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_blow_up_right_after_a_fresh_start_that_comes_back_is_instability() {
+    // ln 81 = 4.39: the first log sits there, the next ones near 50, and the loss is back
+    // under its first value only at step 120.
+    let values: Vec<f64> = (0..200)
+        .map(|i| match i {
+            0 => 4.40,
+            1..=119 => 50.0 - 45.0 * (i as f64 / 120.0) + if i % 2 == 0 { 3.0 } else { -3.0 },
+            _ => 4.2 - 0.004 * (i - 120) as f64,
+        })
+        .collect();
+    let f = detect(&Ctx::new(&run_with(spaced(&values, 1.0, 1.0), Some(81))));
+    let blow_up: Vec<&Finding> = f
+        .iter()
+        .filter(|f| f.kind == FindingKind::Instability)
+        .collect();
+    assert_eq!(blow_up.len(), 1, "{f:?}");
+    let end = blow_up[0].end_step.unwrap();
+    assert!(
+        blow_up[0].start_step == Some(2.0) && (100.0..=121.0).contains(&end),
+        "{f:?}"
+    );
+    // Without a vocabulary the first log is no known fresh start (a GAN's generator loss
+    // rises from 0.009 as it should).
+    let f = detect(&Ctx::new(&run_with(spaced(&values, 1.0, 1.0), None)));
+    assert!(
+        f.iter().all(|f| f.kind != FindingKind::Instability),
+        "{f:?}"
+    );
+}
