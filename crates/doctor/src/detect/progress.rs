@@ -481,13 +481,23 @@ fn underfitting(
              should pass the unigram level within the first few percent of a run.",
         )
     };
+    // The pace is judged before the LR anneals: the level is where the run stood then.
+    let stood = match evidence.get("window_end").and_then(|v| v.as_f64()) {
+        Some(end) if end < ctx.last_step() => {
+            format!(
+                "Loss stands at {} at step {} (before the LR anneals)",
+                num(level),
+                step_str(end)
+            )
+        }
+        _ => format!("Loss ends at {}", num(level)),
+    };
     finding(
         FindingKind::Underfitting,
         Severity::Warning,
         Span::range(ctx.first_step(), ctx.last_step()),
         format!(
-            "Loss ends at {}, still above the {name} level{} {} {gloss}, and {pace} ({rate_text}).",
-            num(level),
+            "{stood}, still above the {name} level{} {} {gloss}, and {pace} ({rate_text}).",
             estimated_note(Some(reference), ctx.refs.ln_vocab),
             num(reference.value)
         ),
@@ -583,3 +593,7 @@ mod tests;
 #[cfg(test)]
 #[path = "progress_short_tests.rs"]
 mod short_tests;
+
+#[cfg(test)]
+#[path = "progress_schedule_tests.rs"]
+mod schedule_tests;

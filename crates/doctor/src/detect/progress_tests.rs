@@ -137,21 +137,6 @@ fn fast_drop_then_flat_is_stagnation() {
 }
 
 #[test]
-fn cosine_annealed_convergence_is_not_stagnation() {
-    let n = 800;
-    let mut run = run_with(
-        noisy(n, 0.04, 7, |i| {
-            1.5 + 2.6 / (1.0 + i as f64 / 20.0).powf(0.5)
-        }),
-        Some(65),
-    );
-    run.lr = curve(n, |i| {
-        5e-3 * 0.5 * (1.0 + (i as f64 / n as f64 * std::f64::consts::PI).cos())
-    });
-    assert!(kinds(&run).is_empty());
-}
-
-#[test]
 fn slow_progress_above_bigram_is_underfitting() {
     let run = run_with(
         noisy(800, 0.03, 8, |i| {
