@@ -34,6 +34,15 @@ fn detection_by_name_then_content() {
         detect(&p("x.txt"), b"step 0: train loss 4.2, val loss 4.3\n"),
         Format::Text
     );
+    // Lines that end with a comma (a pretty-printed JSON list's `"loss_gen": 0.0093,`) split
+    // into a named number and nothing: text, not a table.
+    assert_eq!(
+        detect(
+            &p("x.log"),
+            b"\"loss_gen\": 0.0093,\n\"loss_gen\": 0.0156,\n"
+        ),
+        Format::Text
+    );
     let mut tb = Vec::new();
     tfrecord::write_record(&mut tb, b"x");
     assert_eq!(detect(&p("run.bin"), &tb), Format::TensorBoard);

@@ -141,11 +141,15 @@ fn looks_like_table(text: &str) -> bool {
         return false;
     }
     let named = names.iter().all(|n| table::parse_number(n).is_none());
-    let numeric = cells
+    let numbers = cells
         .iter()
-        .filter(|c| c.trim().is_empty() || table::parse_number(c).is_some())
+        .filter(|c| table::parse_number(c).is_some())
         .count();
-    named && numeric * 2 >= cells.len()
+    let empty = cells.iter().filter(|c| c.trim().is_empty()).count();
+    // A row of empty cells and text is no table row: lines that end with a comma
+    // (`"loss_gen": 0.0093,` from a pretty-printed JSON list) split into a named number and
+    // nothing.
+    named && numbers >= 1 && (numbers + empty) * 2 >= cells.len()
 }
 
 /// Parses a file's bytes; `path` names the file for detection and error messages.
