@@ -147,7 +147,20 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let in_order = stats::falls_in_order(&train_after);
     let drop = train_best - train_end;
     let falling = drop > 0.03 * train_best.abs() && (drop > 3.0 * ctx.bin_noise || in_order);
-    if !falling {
+    // Four or more evaluations after the best, each above it and climbing, while training
+    // holds its level or falls (too noisily to say which): held-out loss worsening while the
+    // training loss does not is the memorising, whatever the training noise.
+    // Measured from the best evaluation as picked above and from the lowest raw one (a
+    // rolling median can move the best off it).
+    let climbs_from = |from: f64, later: &[f64]| {
+        later.len() >= 4
+            && later.iter().all(|&v| v > from + 0.01 * from.abs())
+            && (1 + later.windows(2).filter(|w| w[1] > w[0]).count()) * 4 >= later.len() * 3
+    };
+    let climbs_above =
+        climbs_from(best_val, after) || climbs_from(raw[raw_best], &raw[raw_best + 1..]);
+    let holding = train_end <= train_best + ctx.bin_noise.max(0.01 * train_best.abs());
+    if !(falling || (climbs_above && holding)) {
         return Vec::new(); // training is not falling: not overfitting (maybe instability)
     }
     vec![finding(

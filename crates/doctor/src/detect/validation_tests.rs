@@ -518,3 +518,31 @@ fn noisy_training_that_falls_significantly_under_a_steadily_rising_validation_is
     run.train_loss = spaced(&shuffled, 10.0, 10.0);
     assert!(overfitting(&Ctx::new(&run)).is_empty());
 }
+
+#[test]
+fn evaluations_climbing_from_the_best_while_noisy_training_holds_are_overfitting() {
+    // A small GPT evaluated every 200 steps: validation bottoms at 4.84 and climbs 5.01, 5.02,
+    // 5.07, 5.09, while the training loss (one batch per log) wanders 3.6-4.2, too noisily to
+    // call falling, but not up.
+    let train = spaced(
+        &[
+            10.96, 5.73, 4.90, 4.53, 4.08, 4.48, 4.19, 3.92, 4.17, 4.05, 3.71, 3.80, 3.89, 3.83,
+            3.64, 3.63,
+        ],
+        0.0,
+        200.0,
+    );
+    let val = [
+        10.77, 5.82, 5.33, 5.08, 5.04, 4.90, 4.99, 4.86, 4.94, 4.97, 4.86, 4.84, 5.01, 5.02, 5.07,
+        5.09,
+    ];
+    let mut run = run_with(train, None);
+    run.val_loss = spaced(&val, 0.0, 200.0);
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    // The same evaluations holding at their best instead: nothing.
+    let mut flat = val;
+    flat[12..].copy_from_slice(&[4.85, 4.87, 4.84, 4.86]);
+    run.val_loss = spaced(&flat, 0.0, 200.0);
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+}
