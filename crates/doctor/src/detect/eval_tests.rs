@@ -278,3 +278,38 @@ fn a_long_healthy_run_is_healthy() {
     assert_eq!(d.verdict, Verdict::Healthy, "{}", d.to_terminal());
     assert!(!d.reasons.is_empty());
 }
+
+#[test]
+fn a_healthy_reason_never_calls_a_validation_far_above_training_tracking() {
+    let train = curve(200, |i| 0.1 + 2.0 * (-(i as f64) / 30.0).exp());
+    let evals = |level: f64| -> Vec<Point> {
+        (1..=10)
+            .map(|k| Point {
+                step: 20.0 * k as f64 - 1.0,
+                value: level + 0.3 * (-(k as f64) / 3.0).exp(),
+            })
+            .collect()
+    };
+    let mut run = Run {
+        train_loss: train,
+        ..Run::default()
+    };
+    run.val_loss = evals(0.12);
+    let d = diagnose(&run);
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.starts_with("validation tracking training")),
+        "{:?}",
+        d.reasons
+    );
+    run.val_loss = evals(0.6);
+    let d = diagnose(&run);
+    assert!(
+        d.reasons
+            .iter()
+            .all(|r| !r.starts_with("validation tracking training")),
+        "{:?}",
+        d.reasons
+    );
+}

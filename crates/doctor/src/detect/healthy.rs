@@ -175,9 +175,16 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
             v.step - 0.02 * ctx.last_step(),
             v.step,
         );
+        // A validation loss twice the training loss or more is a generalisation gap, even
+        // when it does not rise: it does not "track" training, and the reason says so.
+        let how = if t > 0.0 && v.value >= 2.0 * t {
+            "validation not rising, though far above training"
+        } else {
+            "validation tracking training"
+        };
         if t.is_finite() {
             out.push(format!(
-                "validation tracking training: {} vs {} at step {} (gap {:+})",
+                "{how}: {} vs {} at step {} (gap {:+})",
                 num(v.value),
                 num(t),
                 step_str(v.step),
