@@ -467,16 +467,20 @@ fn blown_up_after_a_fresh_start(ctx: &Ctx) -> Option<Finding> {
         return None;
     }
     let back = k + 1 + t[k + 1..].iter().position(|p| p.value <= first)?;
-    let (jump, peak) = t[1..back].iter().fold((t[1].step, t[1]), |(j, m), p| {
-        (j, if p.value > m.value { *p } else { m })
-    });
+    let jump = t[1].step;
+    let peak = t[1..back]
+        .iter()
+        .copied()
+        .fold(t[1], |m, p| if p.value > m.value { p } else { m });
     let recovered = t[back].step;
     Some(finding(
         FindingKind::Instability,
         Severity::Warning,
         Span::range(jump, recovered).with_peak(peak.step),
         format!(
-            "Loss starts at {} (≈ ln V = {}, a fresh model) and jumps to {} by step {}, peaking at {}              at step {}; it only comes back under its first value at step {}: the first updates blew              the model up, and those steps relearned what it had at initialisation.",
+            "Loss starts at {} (≈ ln V = {}, a fresh model) and jumps to {} by step {}, peaking \
+             at {} at step {}; it only comes back under its first value at step {}: the first \
+             updates blew the model up, and those steps relearned what it had at initialisation.",
             num(first),
             num(ln_v),
             num(median(&head)),
