@@ -36,6 +36,15 @@ pub struct Spike {
     pub scale: f64,
 }
 
+/// An independent cause on record just before a point: a jump of the learning rate, brief
+/// (back within a few logged points: an injected or mistaken LR) or long (a warm restart's
+/// cycle, after which a bump is the schedule's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    BriefLrJump,
+    LrJump,
+}
+
 /// Per-point baseline (rolling median) and local noise scale of a series.
 pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let n = xs.len();
@@ -170,18 +179,28 @@ pub(crate) fn spike_cycle(peaks: &[f64]) -> Option<f64> {
 /// `caused(i)` says an independent cause (a logged jump of the learning rate
 /// just before point `i`) is on record: a jump there needs only half the relative size and half
 /// the z, since the cause, not the size alone, tells it from noise.
-pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> bool) -> Vec<Spike> {
+pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) -> Vec<Spike> {
     let n = xs.len();
     if n < 10 {
         return if n >= 4 { find_short(xs) } else { Vec::new() };
     }
-    let (base, scale) = baseline_and_scale(xs);
+    let (mut base, scale) = baseline_and_scale(xs);
+    // After a brief LR jump (a few logged points, not a schedule's restart) the level before
+    // it is the baseline: the loss often lingers up after the jump, and the higher of the two
+    // sides would measure the jump against its own aftermath.
+    let h = ((n / 10).clamp(2, 10) / 2).max(1);
+    let side = rolling_median(xs, h);
+    for (i, b) in base.iter_mut().enumerate() {
+        if i > h && caused(i) == Some(Cause::BriefLrJump) {
+            *b = side[i - h - 1];
+        }
+    }
     let z: Vec<f64> = (0..n).map(|i| (xs[i] - base[i]) / scale[i]).collect();
     let mut spikes = Vec::new();
     let mut i = 0;
     while i < n {
         let rel = (xs[i] - base[i]) / base[i].abs().max(1e-9);
-        let min_relative = if caused(i) {
+        let min_relative = if caused(i).is_some() {
             0.5 * MIN_RELATIVE
         } else {
             MIN_RELATIVE
@@ -192,7 +211,11 @@ pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> bool) -> Vec<Sp
             min_relative
         };
         // The cause on record also makes a jump at that point likely: half the z will do.
-        let z_peak = if caused(i) { 0.5 * Z_PEAK } else { Z_PEAK };
+        let z_peak = if caused(i).is_some() {
+            0.5 * Z_PEAK
+        } else {
+            Z_PEAK
+        };
         if z[i] >= z_peak && rel >= min_relative && xs[i] - base[i] >= min_jump {
             let mut onset = i;
             while onset > 0 && z[onset - 1] >= Z_INSIDE {
@@ -234,8 +257,12 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     };
     let after_lr_jump = |i: usize| {
         let s = t[i].step;
-        ctx.lr_excursion_before(s, s, 3.0 * spacing_guess.max(1.0))
-            .is_some()
+        let e = ctx.lr_excursion_before(s, s, 3.0 * spacing_guess.max(1.0))?;
+        Some(if e.end - e.start <= 5.0 * spacing_guess {
+            Cause::BriefLrJump
+        } else {
+            Cause::LrJump
+        })
     };
     let mut spikes = find(
         &xs,

@@ -69,10 +69,10 @@ fn a_sixteen_point_band_is_judged_on_the_noise_it_really_has() {
         0.434, 0.485, 0.458, 0.382, 0.529, 0.551, 0.547, 0.294, 0.688, 0.759, 0.511, 0.465, 0.493,
         0.555, 0.602, 0.461,
     ];
-    assert!(find(&band, 0.0, |_| false).is_empty());
+    assert!(find(&band, 0.0, |_| None).is_empty());
     let mut bad = band;
     bad[9] = 2.0;
-    let found = find(&bad, 0.0, |_| false);
+    let found = find(&bad, 0.0, |_| None);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].peak, 9);
 }
@@ -193,6 +193,24 @@ fn a_modest_jump_during_an_lr_excursion_is_a_spike_and_without_it_is_noise() {
     assert_eq!(f[0].kind, FindingKind::Spike);
     run.lr = curve(800, |_| 0.003);
     assert!(detect(&Ctx::new(&run)).is_empty());
+}
+
+#[test]
+fn a_jump_after_a_brief_lr_excursion_that_lingers_is_still_a_spike() {
+    // LR ×30 for three steps: the loss jumps 0.5 and stays 0.45 up for a dozen steps, so the
+    // level after the jump is no baseline for it; the level before the LR jump is.
+    let mut loss = decaying(800, 0.03, 5);
+    for (k, p) in loss[401..416].iter_mut().enumerate() {
+        p.value += if k < 2 { 0.5 } else { 0.45 };
+    }
+    let mut run = run_with(loss, Some(65));
+    run.lr = curve(800, |i| if (400..403).contains(&i) { 0.09 } else { 0.003 });
+    let f = detect(&Ctx::new(&run));
+    assert!(
+        f.iter()
+            .any(|f| f.kind == FindingKind::Spike && (f.peak_step.unwrap() - 401.0).abs() <= 3.0),
+        "{f:?}"
+    );
 }
 
 #[test]
