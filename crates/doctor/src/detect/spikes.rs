@@ -188,11 +188,11 @@ pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) 
     // After a brief LR jump (a few logged points, not a schedule's restart) the level before
     // it is the baseline: the loss often lingers up after the jump, and the higher of the two
     // sides would measure the jump against its own aftermath.
+    // (The same short-window median as the baseline's, taken only where needed.)
     let h = ((n / 10).clamp(2, 10) / 2).max(1);
-    let side = rolling_median(xs, h);
     for (i, b) in base.iter_mut().enumerate() {
-        if i > h && caused(i) == Some(Cause::BriefLrJump) {
-            *b = side[i - h - 1];
+        if i > 2 * h && caused(i) == Some(Cause::BriefLrJump) {
+            *b = median(&xs[i - 2 * h - 1..i]);
         }
     }
     let z: Vec<f64> = (0..n).map(|i| (xs[i] - base[i]) / scale[i]).collect();
