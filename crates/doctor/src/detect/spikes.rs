@@ -189,9 +189,10 @@ pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) 
     // it is the baseline: the loss often lingers up after the jump, and the higher of the two
     // sides would measure the jump against its own aftermath.
     // (The same short-window median as the baseline's, taken only where needed.)
+    let causes: Vec<Option<Cause>> = (0..n).map(caused).collect();
     let h = ((n / 10).clamp(2, 10) / 2).max(1);
     for (i, b) in base.iter_mut().enumerate() {
-        if i > 2 * h && caused(i) == Some(Cause::BriefLrJump) {
+        if i > 2 * h && causes[i] == Some(Cause::BriefLrJump) {
             *b = median(&xs[i - 2 * h - 1..i]);
         }
     }
@@ -200,7 +201,7 @@ pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) 
     let mut i = 0;
     while i < n {
         let rel = (xs[i] - base[i]) / base[i].abs().max(1e-9);
-        let min_relative = if caused(i).is_some() {
+        let min_relative = if causes[i].is_some() {
             0.5 * MIN_RELATIVE
         } else {
             MIN_RELATIVE
@@ -211,7 +212,7 @@ pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) 
             min_relative
         };
         // The cause on record also makes a jump at that point likely: half the z will do.
-        let z_peak = if caused(i).is_some() {
+        let z_peak = if causes[i].is_some() {
             0.5 * Z_PEAK
         } else {
             Z_PEAK
