@@ -24,14 +24,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
-# name, tokenizer choices, extra settings
+# name, tokenizer choices
 CORPORA = [
-    ("builtin", ["char", "char", "bpe"], []),
-    ("tiny-shakespeare", ["char", "char", "byte"], []),
-    ("alice", ["char"], []),
-    ("sherlock", ["char", "word"], []),
-    ("war-and-peace", ["char", "byte"], []),
-    ("ptb", ["word", "char"], []),
+    ("builtin", ["char", "char", "bpe"]),
+    ("tiny-shakespeare", ["char", "char", "byte"]),
+    ("alice", ["char"]),
+    ("sherlock", ["char", "word"]),
+    ("war-and-peace", ["char", "byte"]),
+    ("ptb", ["word", "char"]),
 ]
 # usual learning rate per optimizer (a draw scatters ×/÷ 3 around it)
 OPTIMIZERS = {"adam": 3e-3, "adamw": 3e-3, "rmsprop": 2e-3, "sgd": 1.0}
@@ -54,7 +54,7 @@ def log_uniform(rng, lo, hi):
 
 
 def draw(rng, k, seed, small):
-    data, toks, _ = rng.choice(CORPORA)
+    data, toks = rng.choice(CORPORA)
     tok = rng.choice(toks)
     cell = rng.choice(["lstm", "lstm", "gru", "gru", "rnn_tanh", "rnn_relu"])
     hidden = rng.choice([32, 48, 64, 96, 128, 192])
@@ -85,7 +85,7 @@ def draw(rng, k, seed, small):
         args += ["--set", f"train.momentum={rng.choice([0.0, 0.9])}"]
     label_fault = fault
     at = rng.randint(steps // 4, steps * 3 // 4)
-    if fault == "bad-batch" or fault == "corrupt-text" or fault == "nan":
+    if fault in ("bad-batch", "corrupt-text", "nan"):
         label_fault = f"{fault}@{at}"
         args += ["--inject", label_fault]
         if rng.random() < 0.25:

@@ -34,6 +34,13 @@ fn train_level_at(ctx: &Ctx, step: f64) -> f64 {
 /// it, as a fraction of the best.
 const LARGE_RISE: f64 = 0.05;
 
+/// Whether three in four of the steps from `from` through `later` go up.
+fn climbs_mostly(from: f64, later: &[f64]) -> bool {
+    let ups = usize::from(later.first().is_some_and(|&v| v > from))
+        + later.windows(2).filter(|w| w[1] > w[0]).count();
+    ups * 4 >= later.len() * 3
+}
+
 pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let val = &ctx.val;
     // Three evaluations that climb while training falls are overfitting, however short the run.
@@ -110,14 +117,9 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
         later.iter().filter(|&&v| v > best_val + margin).count() as f64 / later.len() as f64;
     // A steady climb over three or more evaluations is evidence even when small (a fine-tune's
     // eval loss creeping 2.52 → 2.62); a rise that wanders needs to be larger.
-    let ups = after
-        .windows(2)
-        .filter(|w| w[1] > w[0])
-        .count()
-        .saturating_add(usize::from(after[0] > best_val));
     // Many noisy evaluations climb steadily when their order agrees with time (Kendall's tau),
     // even where single steps go down as often as up.
-    let steady = after.len() >= 3 && ups * 4 >= after.len() * 3
+    let steady = after.len() >= 3 && climbs_mostly(best_val, after)
         || after.len() >= 8 && stats::order_agreement(after) >= 0.5;
     let needed = if steady { 0.02 } else { LARGE_RISE };
     if rise < (needed * best_val.abs()).max(3.0 * margin_noise).max(0.01) || above < 0.7 {
@@ -155,7 +157,7 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let climbs_from = |from: f64, later: &[f64]| {
         later.len() >= 4
             && later.iter().all(|&v| v > from + 0.01 * from.abs())
-            && (1 + later.windows(2).filter(|w| w[1] > w[0]).count()) * 4 >= later.len() * 3
+            && climbs_mostly(from, later)
     };
     let climbs_above =
         climbs_from(best_val, after) || climbs_from(raw[raw_best], &raw[raw_best + 1..]);
