@@ -25,7 +25,7 @@ fn numeric_rows(text: &str) -> Option<Vec<Vec<f64>>> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| printed_scalar(l).or_else(|| printed_tuple(l)).unwrap_or(l))
+        .map(|l| super::table::printed_scalar(l).or_else(|| printed_tuple(l)).unwrap_or(l))
         .map(|l| {
             l.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
                 .filter(|c| !c.is_empty())
@@ -33,19 +33,6 @@ fn numeric_rows(text: &str) -> Option<Vec<Vec<f64>>> {
                 .collect::<Option<Vec<f64>>>()
         })
         .collect()
-}
-
-/// The number a printed PyTorch scalar shows (`print(loss)` writes `tensor(3.2207,
-/// device='cuda:0', grad_fn=<NllLossBackward0>)`, or `tensor([2.31])`), or `None`.
-fn printed_scalar(line: &str) -> Option<&str> {
-    let inner = line.strip_prefix("tensor(")?;
-    let end = inner.find([',', ')'])?;
-    Some(
-        inner[..end]
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']'),
-    )
 }
 
 /// The inside of a printed Python tuple or list of numbers (`print((i, loss))` writes

@@ -24,14 +24,36 @@ pub(crate) fn parse_number(cell: &str) -> Option<f64> {
     if cell.is_empty() {
         return None;
     }
-    cell.parse::<f64>().ok().or_else(|| {
-        // Python spells these out; `tensor(2.31)` comes from printing a torch scalar.
-        let inner = cell
-            .strip_prefix("tensor(")
-            .and_then(|c| c.strip_suffix(')'))
-            .unwrap_or(cell);
-        inner.parse::<f64>().ok()
-    })
+    cell.parse::<f64>()
+        .ok()
+        .or_else(|| printed_scalar(cell)?.parse::<f64>().ok())
+}
+
+/// The number inside a printed framework scalar, or `None`: PyTorch's `tensor(3.2207,
+/// device='cuda:0', grad_fn=<NllLossBackward0>)` or `tensor([2.31])`, NumPy 2's
+/// `np.float32(0.6931)`, NumPy's `array(0.52, dtype=float32)` and TensorFlow's
+/// `tf.Tensor(0.52, shape=(), dtype=float32)`: what `print(loss)` or a logged dict of them
+/// writes when the value was never turned into a float.
+pub(crate) fn printed_scalar(text: &str) -> Option<&str> {
+    let open = text.find('(')?;
+    let wrapper = &text[..open];
+    let known = matches!(wrapper, "tensor" | "array" | "tf.Tensor")
+        || wrapper
+            .strip_prefix("np.")
+            .or_else(|| wrapper.strip_prefix("numpy."))
+            .is_some_and(|t| t.starts_with("float") || t.starts_with("int"));
+    if !known {
+        return None;
+    }
+    let inner = &text[open + 1..];
+    let end = inner.find([',', ')'])?;
+    Some(
+        inner[..end]
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim(),
+    )
 }
 
 pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {
@@ -258,5 +280,21 @@ mod tests {
                 value: 1.5
             }
         );
+    }
+
+    #[test]
+    fn printed_framework_scalars_in_cells_are_their_numbers() {
+        // A CSV written from un-converted tensors: `str(loss)` keeps the device and grad_fn.
+        let run = load(
+            "epoch,train_loss,val_loss\n\
+             1,\"tensor(2.3012, device='cuda:0', grad_fn=<NllLossBackward0>)\",tensor([2.2011])\n\
+             2,np.float32(1.9012),\"array(1.9511, dtype=float32)\"\n",
+        )
+        .unwrap();
+        let values = |p: &[Point]| p.iter().map(|p| p.value).collect::<Vec<_>>();
+        assert_eq!(values(&run.train_loss), vec![2.3012, 1.9012]);
+        assert_eq!(values(&run.val_loss), vec![2.2011, 1.9511]);
+        // Only known wrappers: a word with a number in parentheses is no scalar.
+        assert_eq!(parse_number("epoch(3)"), None);
     }
 }

@@ -75,3 +75,23 @@ fn abbreviated_split_losses_are_read_with_validation_before_test() {
     assert_eq!(values(&run.train_loss), vec![0.6311, 0.0443, 0.0156]);
     assert_eq!(values(&run.val_loss), vec![0.2925, 0.2072, 0.2128]);
 }
+
+#[test]
+fn printed_numpy_and_tensorflow_scalars_are_read_as_their_numbers() {
+    // NumPy 2 prints `np.float32(…)` inside a logged dict; TensorFlow eager prints its tensors.
+    let run = load(
+        "{'epoch': 1, 'loss': np.float32(2.5), 'val_loss': np.float64(2.7)}\n\
+         {'epoch': 2, 'loss': np.float32(2.0306), 'val_loss': np.float64(2.2704)}\n\
+         {'epoch': 3, 'loss': np.float32(1.7993), 'val_loss': np.float64(2.0516)}\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![1.0, 2.0, 3.0]);
+    assert_eq!(values(&run.train_loss), vec![2.5, 2.0306, 1.7993]);
+    assert_eq!(values(&run.val_loss), vec![2.7, 2.2704, 2.0516]);
+    let run = load(
+        "step 10 loss tf.Tensor(0.6931, shape=(), dtype=float32)\n\
+         step 20 loss tf.Tensor(0.5122, shape=(), dtype=float32)\n\
+         step 30 loss tf.Tensor(0.4410, shape=(), dtype=float32)\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![10.0, 20.0, 30.0]);
+    assert_eq!(values(&run.train_loss), vec![0.6931, 0.5122, 0.4410]);
+}
