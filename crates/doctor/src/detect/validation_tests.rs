@@ -142,6 +142,23 @@ fn noisy_evaluations_all_above_an_early_best_are_overfitting_a_flat_wiggle_is_no
 }
 
 #[test]
+fn later_evaluations_above_a_dip_of_noisy_ones_are_no_overfitting() {
+    // A 16-image validation set: its loss jumps 0.03-1.3 from epoch to epoch. The lowest
+    // evaluation comes late (every later one is above it, as after any minimum), and the
+    // last ones sit under one noise width above it: no rise.
+    let train = curve(40, |i| 0.0007 + 0.15 * (-(i as f64) / 8.0).exp());
+    let mut run = run_with(train, None);
+    let noisy = [
+        0.76, 0.18, 0.44, 0.11, 0.033, 0.30, 0.34, 0.17, 0.66, 0.086, 0.14, 0.080, 0.080, 0.46,
+        1.29, 0.29, 0.43, 0.39, 0.35, 1.29, 0.31, 0.15, 1.01, 0.044, 0.25, 0.17, 0.20, 0.027,
+        0.29, 0.037, 0.068, 0.096, 0.066, 0.075, 0.048, 0.092, 0.061, 0.048, 0.048, 0.053,
+    ];
+    run.val_loss = curve(40, |i| noisy[i]);
+    let f = overfitting(&Ctx::new(&run));
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
 fn four_epochs_with_validation_climbing_are_overfitting() {
     let mut run = run_with(
         crate::detect::test_support::per_epoch(&[0.271, 0.117, 0.052, 0.028]),
