@@ -11,6 +11,8 @@ A raw file starts with '#' header lines:
   #map col=srccol ...               (csv: which source column feeds each corpus column; step=@row uses 1-based row index;
                                     a space in a source column name is written %20)
   #re  <python regex with named groups step,loss,val_loss,lr,grad_norm,epoch>   (text; may repeat)
+                                    ppl / val_ppl (a group, a #map key or a #cols name) take a logged
+                                    PERPLEXITY: written as its log, the loss a reader of the log sees
   #stepmul N                        (optional: multiply the step column, e.g. Keras epoch 0-based -> +1 via #stepadd 1)
   #stepadd N
   #labels / #conf / #vocab / #spe / #reason   (the label columns of INDEX.tsv; when present the script
@@ -100,7 +102,7 @@ def parse(path):
             step = i if m["step"] == "@row" else num(r[m["step"]])
             if step is None:
                 continue
-            kv = {c: num(r.get(m[c], "") or "") for c in COLS[1:] if c in m}
+            kv = {c: num(r.get(m[c], "") or "") for c in COLS[1:] + ["ppl", "val_ppl"] if c in m}
             put(step, **kv)
     elif f == "text":
         for line in body:
@@ -111,6 +113,11 @@ def parse(path):
                     put(g.pop("step"), **g)
     else:
         raise SystemExit(f"{path}: unknown fmt {f}")
+    for r in rows.values():
+        for ppl, loss in (("ppl", "loss"), ("val_ppl", "val_loss")):
+            v = r.pop(ppl, None)
+            if v is not None:
+                r[loss] = math.log(v) if v > 0 else (float("nan") if math.isnan(v) else float("-inf"))
     mul = float(meta.get("stepmul", 1))
     add = float(meta.get("stepadd", 0))
     out = []
