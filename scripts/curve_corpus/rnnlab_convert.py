@@ -185,6 +185,11 @@ def label(rows, meta, events, faults, guard):
             return healthy(f"{fault}: still learning (end {Lend:.3f})")
         if kind == "overfit":
             of = overfit()
+            # Overfitting is validation rising while training falls; a tiny file at a high LR
+            # can make training itself climb far from its best (SGD at 0.86: 1.38 -> 2.89).
+            best = float(np.nanmin(cv.rolling_median()))
+            if of and Lend > best + max(0.3, 0.25 * best):
+                return "divergence|overfitting", "medium", f"tiny training file; training itself climbs from {best:.3f} to {Lend:.3f} and validation from {of[1]:.3f} (step {of[0]}) to {of[2]:.3f}"
             if of:
                 return "overfitting", "high", f"tiny training file; validation bottoms at {of[1]:.3f} (step {of[0]}) and ends at {of[2]:.3f}, training ends at {Lend:.3f}"
             return healthy("tiny training file, but validation did not rise")
