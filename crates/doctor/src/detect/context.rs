@@ -188,12 +188,25 @@ impl<'a> Ctx<'a> {
             lr_max,
             family: LossFamily::Other { why: String::new() },
         };
-        ctx.family = LossFamily::infer(
-            &ctx.train,
-            ctx.refs.ln_vocab.is_some(),
-            ctx.init_level(),
-            ctx.final_level(),
-        );
+        // A known vocabulary says language model whatever the column is called; otherwise the
+        // loss's name, where it gives the family away, is firmer than its values.
+        let name = if ctx.train_is_val {
+            &run.columns.val_loss
+        } else {
+            &run.columns.train_loss
+        };
+        let named = name
+            .as_deref()
+            .filter(|_| ctx.refs.ln_vocab.is_none())
+            .and_then(LossFamily::named);
+        ctx.family = named.unwrap_or_else(|| {
+            LossFamily::infer(
+                &ctx.train,
+                ctx.refs.ln_vocab.is_some(),
+                ctx.init_level(),
+                ctx.final_level(),
+            )
+        });
         ctx
     }
 

@@ -50,6 +50,60 @@ impl LossFamily {
         }
     }
 
+    /// The family a loss's own name gives away, where it names a loss that is no per-token
+    /// cross-entropy: a regression error (`mse`, `val_mae`, `smooth_l1`), a variational bound
+    /// (`train_elbo_loss`, `kld`), an overlap or metric-learning loss (`dice`, `giou`,
+    /// `triplet`), CTC. `None` where the name says nothing (`loss`, `train/loss`) or names a
+    /// cross-entropy: then the values decide.
+    pub fn named(name: &str) -> Option<LossFamily> {
+        const NOT_CROSS_ENTROPY: &[&str] = &[
+            "mse",
+            "rmse",
+            "mae",
+            "l1",
+            "l2",
+            "smoothl1",
+            "huber",
+            "mape",
+            "smape",
+            "elbo",
+            "kl",
+            "kld",
+            "dice",
+            "iou",
+            "giou",
+            "diou",
+            "ciou",
+            "triplet",
+            "contrastive",
+            "hinge",
+            "ctc",
+            "wasserstein",
+            "chamfer",
+            "infonce",
+            "ntxent",
+        ];
+        let lower = name.to_ascii_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let joined = words.concat();
+        let hit = words
+            .iter()
+            .find(|w| NOT_CROSS_ENTROPY.contains(w))
+            .map(|w| w.to_string())
+            .or_else(|| {
+                ["smoothl1", "squarederror", "absoluteerror", "kldiv"]
+                    .into_iter()
+                    .find(|p| joined.contains(p))
+                    .map(str::to_string)
+            })?;
+        Some(LossFamily::Other {
+            why: format!("its name \"{name}\" says it is a {hit} loss"),
+        })
+    }
+
     /// Infers the family of `train` (finite points) given what the user told.
     pub fn infer(train: &[Point], vocab_known: bool, init: f64, settled: f64) -> LossFamily {
         if vocab_known {
@@ -120,6 +174,31 @@ mod tests {
     fn family(init: f64, end: f64) -> LossFamily {
         let train = curve(200, |i| end + (init - end) * (-(i as f64) / 20.0).exp());
         LossFamily::infer(&train, false, init, end)
+    }
+
+    #[test]
+    fn a_loss_named_for_a_regression_or_a_bound_is_no_cross_entropy() {
+        for name in [
+            "train_elbo_loss",
+            "val/mse",
+            "loss_smooth_l1",
+            "KLD",
+            "mean_squared_error",
+            "dice_loss",
+        ] {
+            assert!(LossFamily::named(name).is_some(), "{name}");
+        }
+        for name in [
+            "loss",
+            "train/loss",
+            "eval_loss",
+            "ce_loss",
+            "nll",
+            "lm loss",
+            "model",
+        ] {
+            assert!(LossFamily::named(name).is_none(), "{name}");
+        }
     }
 
     #[test]

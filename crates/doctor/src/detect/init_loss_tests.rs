@@ -111,3 +111,19 @@ fn a_loss_held_far_up_until_the_lr_is_cut_diverged_it_was_not_a_bad_init() {
         vec![FindingKind::InitLossOff, FindingKind::Stagnation]
     );
 }
+
+#[test]
+fn a_loss_named_for_a_variational_bound_starting_high_is_no_bad_scale() {
+    // A VAE's Lightning column `train_elbo_loss`: 326 → 4.2 is a bound over many pixels
+    // falling, not a cross-entropy whose output scale is off (blind batch 127).
+    let mut run = run_with(
+        curve(200, |i| 4.2 + 322.0 * (-(i as f64) / 4.0).exp()),
+        None,
+    );
+    assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1, "unnamed");
+    run.columns.train_loss = Some("train_elbo_loss".into());
+    assert!(init_loss_off(&Ctx::new(&run)).is_empty());
+    // A known vocabulary says language model whatever the column is called.
+    run.vocab_size = Some(50257);
+    assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1, "with a vocabulary");
+}

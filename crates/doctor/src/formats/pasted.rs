@@ -25,7 +25,11 @@ fn numeric_rows(text: &str) -> Option<Vec<Vec<f64>>> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| super::table::printed_scalar(l).or_else(|| printed_tuple(l)).unwrap_or(l))
+        .map(|l| {
+            super::table::printed_scalar(l)
+                .or_else(|| printed_tuple(l))
+                .unwrap_or(l)
+        })
         .map(|l| {
             l.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
                 .filter(|c| !c.is_empty())
