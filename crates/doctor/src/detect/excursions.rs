@@ -72,6 +72,24 @@ fn episodes(level: &[f64], threshold: f64, skip_before: usize) -> Vec<Episode> {
     out
 }
 
+/// Whether the LR warmed up all through a rise: it rose into the peak (from the rise's start)
+/// and then on by half again before the loss came back, never stepping down on the way (a
+/// warm restart is no warmup: the loss recovering after one says nothing about the rate).
+fn outgrown_by_warmup(ctx: &Ctx, start: f64, peak: f64, recovered: f64) -> bool {
+    let rising = ctx
+        .lr
+        .iter()
+        .filter(|p| p.step >= start && p.step <= recovered)
+        .map(|p| p.value)
+        .collect::<Vec<f64>>()
+        .windows(2)
+        .all(|w| w[1] >= 0.99 * w[0]);
+    match (ctx.lr_at(start), ctx.lr_at(peak), ctx.lr_at(recovered)) {
+        (Some(a), Some(p), Some(r)) => rising && p > 1.2 * a && r >= 1.5 * p,
+        _ => false,
+    }
+}
+
 /// Robust spread of the bin values around their rolling median over `[from, to]` widened by
 /// its own length on each side: the noise of the level near an episode.
 fn local_noise(values: &[f64], from: usize, to: usize) -> f64 {
@@ -231,6 +249,11 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             // instability is a run that loses a real share of where it stood. Sharp one-point
             // jumps are the spike detector's, at a tenth.
             Some(_) if ep.rise < MIN_RECOVERED_RISE * ep.base.abs() => {}
+            // A rise during warmup that turns back down while the LR keeps climbing (half as
+            // high again by the time it recovers) is not the LR's doing: a rate too high gets
+            // worse as it grows. A detector's warmup (RTMDet: 1.10 → 1.79 while more boxes get
+            // matched, falling from iteration 16 as the LR doubles to its peak at 30).
+            Some(e) if outgrown_by_warmup(ctx, s0, sp, bins.step[e]) => {}
             Some(e) => {
                 let se = bins.step[e];
                 out.push(finding(

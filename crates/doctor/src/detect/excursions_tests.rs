@@ -508,3 +508,56 @@ fn a_blow_up_right_after_a_fresh_start_that_comes_back_is_instability() {
         "{f:?}"
     );
 }
+
+#[test]
+fn a_rise_that_turns_down_while_the_warmup_lr_keeps_climbing_is_no_instability() {
+    // A detector's running loss over warmup (blind batch 136): 1.10 → 1.79 by iteration 16
+    // as more boxes get matched, then down while the LR doubles on to its peak at 30.
+    let loss = curve(122, |i| {
+        let it = 2.0 * (i + 1) as f64;
+        if it <= 16.0 {
+            1.10 + 0.69 * (it - 2.0) / 14.0
+        } else {
+            0.72 + 1.07 * (-(it - 16.0) / 60.0).exp()
+        }
+    });
+    let loss: Vec<Point> = loss
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| Point {
+            step: 2.0 * (i + 1) as f64,
+            ..p
+        })
+        .collect();
+    let warmup = |step: f64| 7.8e-4 * (step / 30.0).min(1.0);
+    let mut run = run_with(loss, None);
+    run.lr = run
+        .train_loss
+        .iter()
+        .map(|p| Point {
+            step: p.step,
+            value: warmup(p.step),
+        })
+        .collect();
+    let kinds = |run: &crate::Run| -> Vec<FindingKind> {
+        detect(&Ctx::new(run)).iter().map(|f| f.kind).collect()
+    };
+    assert!(
+        !kinds(&run).contains(&FindingKind::Instability),
+        "{:?}",
+        kinds(&run)
+    );
+    // An LR that steps down on the way (a restart) and then climbs higher says nothing about
+    // the rate that made the rise.
+    for p in &mut run.lr {
+        if p.step > 16.0 {
+            p.value = if p.step <= 24.0 { 1e-5 } else { 1e-3 };
+        }
+    }
+    assert!(kinds(&run).contains(&FindingKind::Instability));
+    // At a constant LR the same climb and return is the run losing ground.
+    for p in &mut run.lr {
+        p.value = 7.8e-4;
+    }
+    assert!(kinds(&run).contains(&FindingKind::Instability));
+}
