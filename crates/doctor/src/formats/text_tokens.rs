@@ -121,8 +121,9 @@ fn thousands_groups(rest: &str) -> usize {
     }
 }
 
-/// The length of a `YYYY/MM/DD` date at the start of `text`, or of an `MM/DD` before a clock
-/// (`[05/03 23:15:56.145]`), if one is there.
+/// The length of a `YYYY/MM/DD` date at the start of `text`, of a `DD/MM/YY` or `MM/DD/YYYY`
+/// one (`[13/12/22 10:23:42]`), or of an `MM/DD` before a clock (`[05/03 23:15:56.145]`), if
+/// one is there.
 fn slash_date_len(text: &str) -> Option<usize> {
     let b = text.as_bytes();
     let digits = |from: usize| {
@@ -138,12 +139,15 @@ fn slash_date_len(text: &str) -> Option<usize> {
             b.get(colon) == Some(&b':') && digits(colon + 1) == 2
         }
     };
-    if (1..=2).contains(&first)
-        && b.get(first) == Some(&b'/')
-        && (1..=2).contains(&second)
-        && clock_after(first + 1 + second)
-    {
-        return Some(first + 1 + second);
+    if (1..=2).contains(&first) && b.get(first) == Some(&b'/') && (1..=2).contains(&second) {
+        let end = first + 1 + second;
+        if clock_after(end) {
+            return Some(end);
+        }
+        let year = digits(end + 1);
+        if b.get(end) == Some(&b'/') && (year == 2 || year == 4) {
+            return Some(end + 1 + year);
+        }
     }
     if first != 4 || b.get(4) != Some(&b'/') {
         return None;

@@ -95,3 +95,21 @@ fn printed_numpy_and_tensorflow_scalars_are_read_as_their_numbers() {
     assert_eq!(steps(&run.train_loss), vec![10.0, 20.0, 30.0]);
     assert_eq!(values(&run.train_loss), vec![0.6925, 0.5122, 0.4410]);
 }
+
+#[test]
+fn a_day_first_or_month_first_slash_date_is_no_step_counter() {
+    // A logger's `[13/12/22 10:23:42]` prefix had been read as step 13 of 12.
+    for stamp in ["[13/12/22 10:23:42]", "[12/13/2022 10:23:42]"] {
+        let text: String = (0..4)
+            .map(|e| {
+                format!(
+                    "{stamp}[progress][INFO] -    Epoch {e}: Train_loss 0.{}   Memory 9.7%\n",
+                    9 - e
+                )
+            })
+            .collect();
+        let run = load(&text);
+        assert_eq!(steps(&run.train_loss), vec![0.0, 1.0, 2.0, 3.0], "{stamp}");
+        assert_eq!(values(&run.train_loss), vec![0.9, 0.8, 0.7, 0.6]);
+    }
+}
