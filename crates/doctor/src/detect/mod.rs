@@ -11,6 +11,7 @@ mod band;
 mod chance;
 mod context;
 mod drift;
+mod early_breaks;
 mod excursions;
 mod family;
 mod gradients;
