@@ -8,7 +8,7 @@ use crate::detect::stats::{median, robust_sd};
 use crate::detect::{finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 
-/// A short log (five to seven points, too few for the episodes above) whose loss only climbs:
+/// A short log (five to seven points, too few for the trend episodes) whose loss only climbs:
 /// at most one step down, the last point its highest, and at least 1.5× its lowest, which
 /// comes in the first half. A run that learns falls at first; this one gets worse all along.
 pub(super) fn climbs_throughout(ctx: &Ctx) -> Option<Finding> {
