@@ -1,7 +1,7 @@
 //! Finding the run in a folder: rnnlab's `metrics.jsonl`, a Hugging Face output folder (its
-//! latest `checkpoint-N/`), a Lightning project (its latest `version_N/`), files other loggers
-//! name (`training.log`, `log.txt`), a folder of TensorBoard CSV exports, or the one run a
-//! level down.
+//! latest `checkpoint-N/`), a Lightning project (its latest `version_N/`), an OpenMMLab work
+//! dir (its latest timestamped run), files other loggers name (`training.log`, `log.txt`), a
+//! folder of TensorBoard CSV exports, or the one run a level down.
 
 use super::{
     display_name, io_error, load_file, load_many, names, series, tensorboard, LoadOptions,
@@ -36,6 +36,9 @@ fn run_file_in(dir: &Path, lone_file: bool) -> Result<Option<PathBuf>> {
                 return Ok(Some(csv));
             }
         }
+    }
+    if let Some(scalars) = openmmlab_log_in(dir)? {
+        return Ok(Some(scalars));
     }
     // What other loggers name their file: Keras's CSVLogger, hand-written loops, nanoGPT forks.
     for name in LOG_FILE_NAMES {
@@ -163,6 +166,50 @@ fn latest_numbered(dir: &Path, prefix: &str, file: &str) -> Result<Option<PathBu
         .map(|(_, inner)| inner))
 }
 
+/// An OpenMMLab work dir's log, the latest run's: MMEngine writes
+/// `<YYYYMMDD_HHMMSS>/vis_data/scalars.json` (one JSON dict per logged iteration), MMCV 1.x
+/// `<YYYYMMDD_HHMMSS>.log.json` beside the work dir's checkpoints. The timestamps sort as
+/// they run.
+fn openmmlab_log_in(dir: &Path) -> Result<Option<PathBuf>> {
+    let here = dir.join("vis_data").join("scalars.json");
+    if here.is_file() {
+        return Ok(Some(here));
+    }
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_run_timestamp(&name) {
+            let scalars = path.join("vis_data").join("scalars.json");
+            if scalars.is_file() {
+                found.push((name, scalars));
+            }
+        } else if let Some(stamp) = name
+            .strip_suffix(".log.json")
+            .filter(|s| is_run_timestamp(s))
+        {
+            if path.is_file() {
+                found.push((stamp.to_string(), path));
+            }
+        }
+    }
+    Ok(found
+        .into_iter()
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, p)| p))
+}
+
+/// A run folder named by its start time, as OpenMMLab names them: `20240101_120000`.
+fn is_run_timestamp(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 15
+        && b[8] == b'_'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 8 || c.is_ascii_digit())
+}
+
 /// AllenNLP's serialization folder: `metrics_epoch_N.json`, one per epoch (its
 /// `metrics.json` holds only the final summary), in the order of N.
 fn allennlp_epochs_in(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
@@ -241,7 +288,9 @@ pub(super) fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
             if inner.components().count() > 1 {
                 let numbered = inner.components().any(|c| {
                     let c = c.as_os_str().to_string_lossy();
-                    c.starts_with("checkpoint-") || c.starts_with("version_")
+                    c.starts_with("checkpoint-")
+                        || c.starts_with("version_")
+                        || is_run_timestamp(&c)
                 });
                 run.warnings.push(format!(
                     "read {} ({} in the folder)",
@@ -279,3 +328,7 @@ pub(super) fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<Run> {
     run.name = display_name(dir);
     Ok(run)
 }
+
+#[cfg(test)]
+#[path = "folders_tests.rs"]
+mod tests;
