@@ -29,31 +29,36 @@ pub(crate) fn parse_number(cell: &str) -> Option<f64> {
         .or_else(|| printed_scalar(cell)?.parse::<f64>().ok())
 }
 
-/// The number inside a printed framework scalar, or `None`: PyTorch's `tensor(3.2207,
-/// device='cuda:0', grad_fn=<NllLossBackward0>)` or `tensor([2.31])`, NumPy 2's
-/// `np.float32(0.6931)`, NumPy's `array(0.52, dtype=float32)` and TensorFlow's
-/// `tf.Tensor(0.52, shape=(), dtype=float32)`: what `print(loss)` or a logged dict of them
-/// writes when the value was never turned into a float.
+/// A printed framework scalar: PyTorch's `tensor(3.2207, device='cuda:0',
+/// grad_fn=<NllLossBackward0>)` or `tensor([2.31])`, NumPy 2's `np.float32(0.6931)`, NumPy's
+/// `array(0.52, dtype=float32)` and TensorFlow's `tf.Tensor(0.52, shape=(), dtype=float32)`:
+/// what `print(loss)` or a logged dict of them writes when the value was never turned into a
+/// float. The number is the first group; the wrapper's arguments nest one level of
+/// parentheses at most.
+fn printed_scalar_pattern() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"\b(?:tensor|array|tf\.Tensor|(?:np|numpy)\.(?:float|int)\d*)\(\s*\[?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)\s*\]?\s*(?:,(?:[^()\n]|\([^()\n]*\))*)?\)",
+        )
+        .expect("the printed-scalar pattern is valid")
+    })
+}
+
+/// The number inside `text` when the whole of it is a printed framework scalar, or `None`.
 pub(crate) fn printed_scalar(text: &str) -> Option<&str> {
-    let open = text.find('(')?;
-    let wrapper = &text[..open];
-    let known = matches!(wrapper, "tensor" | "array" | "tf.Tensor")
-        || wrapper
-            .strip_prefix("np.")
-            .or_else(|| wrapper.strip_prefix("numpy."))
-            .is_some_and(|t| t.starts_with("float") || t.starts_with("int"));
-    if !known {
+    let caps = printed_scalar_pattern().captures(text)?;
+    let whole = caps.get(0)?;
+    if whole.start() != 0 || whole.end() != text.len() {
         return None;
     }
-    let inner = &text[open + 1..];
-    let end = inner.find([',', ')'])?;
-    Some(
-        inner[..end]
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .trim(),
-    )
+    caps.get(1).map(|m| m.as_str())
+}
+
+/// The text with every printed framework scalar replaced by its number (`'loss':
+/// np.float32(2.31)` → `'loss': 2.31`), so that the words before it name the number as usual.
+pub(crate) fn unwrap_printed_scalars(text: &str) -> std::borrow::Cow<'_, str> {
+    printed_scalar_pattern().replace_all(text, "$1")
 }
 
 pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run, DoctorError> {

@@ -32,21 +32,6 @@ use runs::{
     OneProcess, Uncounted,
 };
 
-/// The text with every printed framework scalar replaced by its number (`'loss':
-/// np.float32(2.31)` → `'loss': 2.31`; see `table::printed_scalar`), so that the words before
-/// it name the number as usual. Wrappers nest one level of parentheses at most
-/// (`tf.Tensor(0.52, shape=(), dtype=float32)`).
-fn unwrap_printed_scalars(text: &str) -> std::borrow::Cow<'_, str> {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = RE.get_or_init(|| {
-        regex::Regex::new(
-            r"\b(?:tensor|array|tf\.Tensor|(?:np|numpy)\.(?:float|int)\d*)\(\s*\[?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)\s*\]?\s*(?:,(?:[^()\n]|\([^()\n]*\))*)?\)",
-        )
-        .expect("the printed-scalar pattern is valid")
-    });
-    re.replace_all(text, "$1")
-}
-
 pub(super) fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     // `\r` separates progress-bar updates (Keras, tqdm) within one physical line.
     text.split('\n')
@@ -120,7 +105,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Run
     if let Some(pattern) = &opts.pattern {
         return parse_with_pattern(&raw, pattern, path);
     }
-    let text = unwrap_printed_scalars(&raw);
+    let text = super::table::unwrap_printed_scalars(&raw);
     if let Some(run) = named_lists(&text, path, opts) {
         return run;
     }
