@@ -337,6 +337,21 @@ fn validation_below_training_in_a_fine_tune_is_not_leakage() {
 }
 
 #[test]
+fn validation_near_zero_that_goes_negative_is_no_collapse() {
+    // A weather forecaster's Gaussian NLL (Lightning, 30 epochs): training 2.57 → 0.98,
+    // validation jumping between −0.27 and 0.69. Zero is no floor for such a loss; the same
+    // levels all above zero would be a collapse.
+    let jumps = [0.2, -0.2, 0.05, -0.1, 0.3];
+    let val =
+        |f: &dyn Fn(f64) -> f64| curve(30, |i| f(jumps[i % 5]) + 0.4 * (-(i as f64) / 2.0).exp());
+    let mut run = run_with(curve(30, |i| 0.95 + 1.6 * (-(i as f64) / 2.0).exp()), None);
+    run.val_loss = val(&|j| j);
+    assert!(leakage(&Ctx::new(&run)).is_empty());
+    run.val_loss = val(&|j| 0.3 * (j + 0.21));
+    assert_eq!(leakage(&Ctx::new(&run)).len(), 1);
+}
+
+#[test]
 fn a_fine_tune_with_mixup_whose_test_loss_is_a_third_of_training_is_not_leakage() {
     // MAE's ViT-B fine-tune, one line per epoch: mixup and label smoothing hold the training
     // loss at ~0.72 while the test loss falls to 0.21 (96 % accuracy). Validation that far
