@@ -75,7 +75,7 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
     if let Some(why) = falls_every_step(ctx) {
         out.push(why);
     }
-    let pace_hidden = crate::detect::progress::pace_hidden(ctx);
+    let pace_hidden = crate::detect::pace::pace_hidden(ctx);
     if let Some(why) = &pace_hidden {
         out.push(format!(
             "nothing wrong in this window of the run, and steady; but its pace is not judged: {why} \

@@ -19,6 +19,7 @@ mod guard;
 mod healthy;
 mod init_loss;
 mod near_start;
+mod pace;
 mod periodic;
 pub(crate) mod progress;
 mod sanity;
