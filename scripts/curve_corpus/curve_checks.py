@@ -36,6 +36,17 @@ class Curve:
         self.first_nonfinite = int(self.steps[~fin][0]) if (~fin).any() else None
         self.fin = fin
 
+    def grad_peak_early(self, frac=0.05):
+        """Whether the largest finite gradient norm lies in the first `frac` of the logged steps:
+        the early transient, where the healthy runs of these generators peak as high (10x to
+        2e5x their median: 42 of ~650 healthy PyTorch runs with a gradient log, 4 of ~110 rnnlab ones), so the log
+        alone cannot show that such a peak was an explosion rather than a clipped transient."""
+        g = np.where(np.isfinite(self.grad), self.grad, -np.inf)
+        if len(self.steps) < 2 or not np.isfinite(g).any():
+            return False
+        s = self.steps[int(np.argmax(g))]
+        return s - self.steps[0] <= frac * (self.steps[-1] - self.steps[0])
+
     def rolling_median(self, w=9):
         x = self.loss
         out = np.full_like(x, np.nan)

@@ -652,6 +652,12 @@ def label_by_fault(c, rows, V):
             lab = None
             txt = desc
         if fault == "exploding" and ratio is not None and ratio > 10:
+            # An early peak alone is what healthy runs show too: either reading.
+            if cv.grad_peak_early() and not (lab and ("divergence" in lab or " + " in lab)):
+                rest, _, _ = (lab, None, None) if lab else healthy_or_what(desc)
+                if " + " not in rest:
+                    return ("exploding_gradients|" + rest, "low", txt + f"; grad norm peaks {ratio:.0f}x its median, "
+                            "but in the first 5% of the run, where healthy runs peak as high: either reading")
             lab = "exploding_gradients" + (" + " + lab if lab and "divergence" in lab else "")
             return lab, "medium", txt + f"; grad norm peaks {ratio:.0f}x its median"
         if lab is None:

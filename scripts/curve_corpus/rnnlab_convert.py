@@ -166,6 +166,13 @@ def label(rows, meta, events, faults, guard):
             if Lend - best > max(0.3, 0.3 * (L0 - best)):
                 return "divergence|instability", "medium", f"{fault}; best {best:.3f}, end {Lend:.3f} (start {L0:.3f})" + gtxt
             if kind == "noclip" and ratio > 10:
+                if not cv.grad_peak_early():
+                    return "exploding_gradients", "medium", f"{fault}; grad norm peaks {ratio:.0f}x its median" + gtxt
+                # An early peak alone is what healthy runs show too: either reading.
+                rest, _, _ = healthy(f"{fault}; grad norm peaks {ratio:.0f}x its median, but in the first 5% of the run")
+                if " + " not in rest:
+                    return ("exploding_gradients|" + rest, "low", f"{fault}; grad norm peaks {ratio:.0f}x its median, "
+                            "but in the first 5% of the run, where healthy runs peak as high: either reading" + gtxt)
                 return "exploding_gradients", "medium", f"{fault}; grad norm peaks {ratio:.0f}x its median" + gtxt
             if dpd < 0.06 and Lend > 0.5 * L0:
                 st, lev = stall_label(cv, refs, lnV)
