@@ -81,9 +81,11 @@ fn text_only_name(key: &str) -> Option<(Role, u32)> {
         ["val" | "valid" | "validation" | "eval" | "test", "nll" | "bpd"] => {
             Some((Role::ValLoss, 500))
         }
-        // An error trained on directly (DeepRecommender's `RMSE: 8.08`): the loss only when
+        // An error trained on directly (DeepRecommender's `RMSE: 8.08`, an enhancement
+        // model's `l1:0.041`): the loss only when
         // nothing is named as one, and never a validation loss (a test RMSE is a metric).
-        ["rmse" | "mse" | "mae"] | ["train" | "training", "rmse" | "mse" | "mae"] => {
+        ["rmse" | "mse" | "mae" | "l1" | "l2"]
+        | ["train" | "training", "rmse" | "mse" | "mae" | "l1" | "l2"] => {
             Some((Role::TrainLoss, BARE + 2))
         }
         // TF1 scripts' and Marian's `cost` (`Epoch: 39984 cost= 86.56`, `Cost 111.24`).

@@ -85,6 +85,14 @@ fn cross_entropy_and_rmse_named_as_such_are_losses() {
          [0,  2000] RMSE: nan\n",
     );
     assert_eq!(steps(&run.train_loss), vec![0.0, 1000.0, 2000.0]);
+    // An image-enhancement model trains on the L1 error it prints beside its PSNRs (CLUT).
+    let run = load(
+        "E  59/400 B 2250 PSNR:25.93dB l1:0.041 cos:0.007  epoch:68.7s Test:24.90dB\n\
+         E  60/400 B 2250 PSNR:24.12dB l1:0.047 cos:0.004  epoch:61.5s Test:24.82dB\n\
+         E  61/400 B 2250 PSNR:21.69dB l1:0.067 cos:0.012  epoch:65.4s Test:24.78dB\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![0.041, 0.047, 0.067]);
+    assert_eq!(run.columns.train_loss.as_deref(), Some("l1"));
     // Beside a loss, an RMSE is a metric, and a test RMSE is no validation loss.
     let run = load(
         "epoch 1 loss 0.50 rmse 0.71\n\
