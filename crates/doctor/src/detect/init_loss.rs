@@ -29,12 +29,7 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
     let init = if first <= 1.0 {
         t[0].value
     } else {
-        // A bad start can only fall (or hold) after it: a head that climbs higher is an LR
-        // blow-up in the first steps, which the later points already averaged in.
-        let climbs = t[1..6.min(t.len())]
-            .iter()
-            .any(|p| p.value > 1.1 * t[0].value);
-        if climbs {
+        if head_climbs(t) {
             return Vec::new();
         }
         stats::median(&head)
@@ -124,6 +119,17 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
             out
         }
     }
+}
+
+/// A first point logged after several steps is a mean over them, and a bad start can only
+/// fall (or hold) after it: a head that climbs higher (10 % within the next five points) is an
+/// LR blow-up in the first steps, which the later points already averaged in.
+pub(crate) fn head_climbs(t: &[crate::Point]) -> bool {
+    t.len() > 1
+        && t[0].step > 1.0
+        && t[1..6.min(t.len())]
+            .iter()
+            .any(|p| p.value > 1.1 * t[0].value)
 }
 
 /// How many of the first points stay within 15% of the first loss.

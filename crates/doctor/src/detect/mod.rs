@@ -194,8 +194,10 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
         .filter(|f| f.kind == FindingKind::Spike && !lost_ground(f))
         .filter_map(|f| f.peak_step)
         .collect();
+    // (A run blown up above ln V for its whole length is no episode a spike leaves.)
     findings.retain(|f| {
         f.kind != FindingKind::Instability
+            || f.evidence.contains_key("blown_up")
             || !peaks.iter().any(|&p| {
                 f.start_step.is_some_and(|s| s <= p) && f.end_step.is_some_and(|e| p <= e)
             })

@@ -254,6 +254,14 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         if !(slow || above_unigram) || level <= bigram.value * 1.05 {
             return Vec::new();
         }
+        // Blown far above a uniform guess's loss early and still above it: the LR, not the
+        // model's size.
+        if let Some(f) = refs
+            .ln_vocab
+            .and_then(|l| at_uniform(l, from).blown_up_and_recovering())
+        {
+            return vec![f];
+        }
         // Still at (or above) a uniform guess's loss: barely learning at all.
         if let Some(l) = refs.ln_vocab.filter(|_| at_ln_v && slow) {
             return at_uniform(l, ctx.first_step()).judge(false);

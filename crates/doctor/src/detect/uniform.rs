@@ -61,6 +61,51 @@ impl AtUniform<'_> {
         (self.train_level - best > margin).then_some((best, bins.step[i]))
     }
 
+    /// Whether the loss got above ln V by climbing there: it started under it (or near it), or
+    /// its first logged point, a mean over the first steps, is followed by higher ones (the LR
+    /// blew the model up in those steps; a bad init can only fall from its start).
+    fn climbed(&self) -> bool {
+        self.ctx.train[0].value <= ABOVE_UNIFORM * self.ln_vocab
+            || crate::detect::init_loss::head_climbs(&self.ctx.train)
+    }
+
+    /// A training loss that climbed above ln V and, though it falls again, still stands above
+    /// it at the end of the judging window: the updates wrecked the model early and it has not
+    /// recovered even a uniform guess's loss. Not underfitting (nothing says the model is too
+    /// small): the LR is. `None` where the loss started above ln V (a bad init, said by
+    /// init_loss_off) or stands under [`ABOVE_UNIFORM`] ln V.
+    pub fn blown_up_and_recovering(&self) -> Option<Finding> {
+        let l = self.ln_vocab;
+        if self.train_level <= ABOVE_UNIFORM * l || !self.climbed() {
+            return None;
+        }
+        let t = &self.ctx.train;
+        let peak = t
+            .iter()
+            .max_by(|a, b| a.value.total_cmp(&b.value))
+            .copied()?;
+        Some(finding(
+            FindingKind::Instability,
+            Severity::Warning,
+            Span::range(self.ctx.first_step(), self.to).with_peak(peak.step),
+            format!(
+                "Loss blows up from {} at step {} to {} at step {} and, though it falls again, still                  stands at {} at step {}, above ln V = {} (a uniform guess): the updates wrecked the                  model early and it has not yet recovered even a uniform guess's loss{} ({}).",
+                num(t[0].value),
+                step_str(t[0].step),
+                num(peak.value),
+                step_str(peak.step),
+                num(self.train_level),
+                step_str(self.to),
+                num(l),
+                self.lr_text,
+                self.rate_text
+            ),
+            self.with(json!({ "blown_up": true, "first_loss": t[0].value, "peak_loss": peak.value,
+                              "peak_step": peak.step })),
+            "Lower the learning rate ×0.1 (with SGD on an RNN keep it at 0.1–1, with Adam at 1e-3 or              below), clip gradients at 1.0, and warm the LR up over the first 100–200 steps.",
+        ))
+    }
+
     fn with(&self, extra: Value) -> Value {
         let mut e = self.evidence.clone();
         if let (Some(m), Value::Object(x)) = (e.as_object_mut(), extra) {

@@ -145,3 +145,57 @@ fn stuck_at_ln_v_under_heavy_noise_is_still_stagnation() {
     let run = run_with(noisy(600, 0.3, 9, |_| 65f64.ln() + 0.005), Some(65));
     assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
 }
+
+#[test]
+fn a_loss_blown_far_above_ln_v_that_falls_back_is_instability_not_underfitting() {
+    // SGD at LR 0.24 on a word GRU (V = 1000, ln V = 6.91): 6.95 at step 1, 32 by step 10,
+    // then falling to ~10 by step 540, still above a uniform guess's loss. The model is not
+    // too small: the LR wrecked it, and the finding says so whatever spikes ride on it.
+    let lnv = 1000f64.ln();
+    let blown = |peak_every: usize| {
+        let mut t = scattered(540, 0.05, 11, |i| {
+            if i == 0 {
+                lnv
+            } else {
+                10.0 + 22.0 * (-(i as f64) / 150.0).exp()
+            }
+        });
+        for (i, p) in t.iter_mut().enumerate() {
+            if peak_every > 0 && i > 50 && i % peak_every == 0 {
+                p.value *= 1.6;
+            }
+        }
+        run_with(t, Some(1000))
+    };
+    for peak_every in [0, 97] {
+        let d = crate::detect::diagnose(&blown(peak_every));
+        let f = d
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::Instability && f.evidence.contains_key("blown_up"))
+            .unwrap_or_else(|| panic!("{:?}", d.findings));
+        assert!(f.summary.contains("above ln V"), "{}", f.summary);
+        assert!(!d
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::Underfitting));
+    }
+    // Starting that high (a bad init, said by init_loss_off) is no blow-up.
+    let run = run_with(
+        scattered(540, 0.05, 11, |i| 10.0 + 22.0 * (-(i as f64) / 150.0).exp()),
+        Some(1000),
+    );
+    assert!(!kinds(&run).contains(&FindingKind::Instability));
+    // Nor is a run back under 1.2 ln V.
+    let run = run_with(
+        scattered(540, 0.05, 11, |i| {
+            if i == 0 {
+                lnv
+            } else {
+                5.5 + 22.0 * (-(i as f64) / 100.0).exp()
+            }
+        }),
+        Some(1000),
+    );
+    assert!(!kinds(&run).contains(&FindingKind::Instability));
+}
