@@ -139,6 +139,16 @@ class Curve:
         return self.spike_at(lo, self.steps[-1])
 
 
+def above_uniform_label(L0, Lend, lnV, prefix):
+    """The label of a run whose loss ends above ln V, worse than a uniform guess however fast it
+    still falls: never healthy. A start already far above ln V is a bad start as well."""
+    if L0 > lnV + max(0.5, 0.15 * lnV):
+        return ("init_loss_off|instability|divergence", "medium", prefix + f"; but it starts at {L0:.3f} and "
+                f"still ends above ln V ({Lend:.3f} vs {lnV:.3f}): worse than a uniform guess throughout")
+    return ("divergence|instability", "medium", prefix + f"; but it ends above ln V ({Lend:.3f} vs {lnV:.3f}), "
+            "worse than a uniform guess")
+
+
 def stall_label(cv, refs, lnV):
     """Name a stalled run by its level: the doctor's rule (ln V / unigram / between / elsewhere)."""
     h1, h2 = refs

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from curve_checks import HEADER_INDEX, Curve, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
+from curve_checks import HEADER_INDEX, Curve, above_uniform_label, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -580,12 +580,7 @@ def label_by_fault(c, rows, V):
             lab, lev = stall_label(cv, refs, lnV)
             return lab, "medium", prefix + f"; but the loss stalls ({L0:.3f} -> {Lend:.3f}, drop/doubling {dpd:.3f}, bigram {refs[1]:.3f})"
         if Lend > lnV:
-            # Worse than a uniform guess at the end, however fast it still falls: never healthy.
-            if L0 > lnV + max(0.5, 0.15 * lnV):
-                return ("init_loss_off|instability|divergence", "medium", prefix + f"; but it starts at {L0:.3f} and "
-                        f"still ends above ln V ({Lend:.3f} vs {lnV:.3f}): worse than a uniform guess throughout")
-            return ("divergence|instability", "medium", prefix + f"; but it ends above ln V ({Lend:.3f} vs {lnV:.3f}), "
-                    "worse than a uniform guess")
+            return above_uniform_label(L0, Lend, lnV, prefix)
         if n <= 8:
             return "healthy|inconclusive", "high", prefix + f"; only {n} logged points ({L0:.3f} -> {Lend:.3f})"
         if Lend > refs[1] + max(0.05, 0.3 * (refs[0] - refs[1])):

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from curve_checks import Curve, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
+from curve_checks import Curve, above_uniform_label, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
 
 
 def num(v):
@@ -100,12 +100,7 @@ def label(rows, meta, events, faults, guard):
             lab, lev = stall_label(cv, refs, lnV)
             return lab, "medium", prefix + f"; but the loss stalls ({L0:.3f} -> {Lend:.3f}, drop/doubling {dpd:.3f}, bigram {refs[1]:.3f})"
         if Lend > lnV:
-            # Worse than a uniform guess at the end, however fast it still falls: never healthy.
-            if L0 > lnV + max(0.5, 0.15 * lnV):
-                return ("init_loss_off|instability|divergence", "medium", prefix + f"; but it starts at {L0:.3f} and "
-                        f"still ends above ln V ({Lend:.3f} vs {lnV:.3f}): worse than a uniform guess throughout")
-            return ("divergence|instability", "medium", prefix + f"; but it ends above ln V ({Lend:.3f} vs {lnV:.3f}), "
-                    "worse than a uniform guess")
+            return above_uniform_label(L0, Lend, lnV, prefix)
         if Lend > refs[1] + max(0.05, 0.3 * (refs[0] - refs[1])):
             return "healthy|underfitting", "medium", prefix + f"; still improving (drop/doubling {dpd:.3f}) but ends above the bigram level: loss {L0:.3f} -> {Lend:.3f} (ln V {lnV:.3f}, unigram {refs[0]:.3f}, bigram {refs[1]:.3f}), early in training"
         return "healthy", "high", prefix + f"; loss {L0:.3f} -> {Lend:.3f} (ln V {lnV:.3f}, unigram {refs[0]:.3f}, bigram {refs[1]:.3f})"
