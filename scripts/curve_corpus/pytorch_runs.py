@@ -655,8 +655,8 @@ def label_by_fault(c, rows, V):
             txt = desc
         if fault == "exploding" and ratio is not None and ratio > 10:
             # An early peak alone is what healthy runs show too: either reading.
-            if cv.grad_peak_early() and not (lab and ("divergence" in lab or " + " in lab)):
-                rest, _, _ = (lab, None, None) if lab else healthy_or_what(desc)
+            if cv.grad_peak_early() and not (lab and "divergence" in lab):
+                rest = lab or healthy_or_what(desc)[0]
                 if " + " not in rest:
                     return ("exploding_gradients|" + rest, "low", txt + f"; grad norm peaks {ratio:.0f}x its median, "
                             "but in the first 5% of the run, where healthy runs peak as high: either reading")

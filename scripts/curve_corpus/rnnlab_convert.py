@@ -171,7 +171,7 @@ def label(rows, meta, events, faults, guard):
                 if not cv.grad_peak_early():
                     return "exploding_gradients", "medium", f"{fault}; grad norm peaks {ratio:.0f}x its median" + gtxt
                 # An early peak alone is what healthy runs show too: either reading.
-                rest, _, _ = healthy(f"{fault}; grad norm peaks {ratio:.0f}x its median, but in the first 5% of the run")
+                rest = healthy(f"{fault}; grad norm peaks {ratio:.0f}x its median, but in the first 5% of the run")[0]
                 if " + " not in rest:
                     return ("exploding_gradients|" + rest, "low", f"{fault}; grad norm peaks {ratio:.0f}x its median, "
                             "but in the first 5% of the run, where healthy runs peak as high: either reading" + gtxt)
