@@ -139,6 +139,13 @@ class Curve:
         return self.spike_at(lo, self.steps[-1])
 
 
+def plain_spike(z, rise, base):
+    """Whether a jump is one the labellers call a spike in a run with no fault injected (robust
+    z >= 12 against the curve's noise and a rise of 15 % of the level). A fault's mark weaker than
+    that is labelled `spike@S|<what the rest shows>`: the same bump in a healthy run is healthy."""
+    return z >= 12 and rise >= 0.15 * base
+
+
 def above_uniform_label(L0, Lend, lnV, prefix):
     """The label of a run whose loss ends above ln V, worse than a uniform guess however fast it
     still falls: never healthy. A start already far above ln V is a bad start as well."""

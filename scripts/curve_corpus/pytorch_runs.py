@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from curve_checks import HEADER_INDEX, Curve, above_uniform_label, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
+from curve_checks import HEADER_INDEX, Curve, above_uniform_label, plain_spike, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -567,7 +567,7 @@ def label_by_fault(c, rows, V):
         if cv.first_nonfinite is not None:
             return f"non_finite@{cv.first_nonfinite}", "high", prefix + f"; the loss is non-finite from step {cv.first_nonfinite}"
         ms = cv.max_spike()
-        if ms and ms[1] >= 12 and ms[2] >= 0.15 * ms[3]:
+        if ms and plain_spike(ms[1], ms[2], ms[3]):
             s = int(cv.steps[ms[0]])
             return f"spike@{s}", "medium", prefix + f"; but the curve has an unplanned spike at step {s} ({ms[3]:.3f} -> {ms[3] + ms[2]:.3f}, z={ms[1]:.0f})"
         of = overfit_check()
@@ -611,6 +611,11 @@ def label_by_fault(c, rows, V):
         rec = cv.recovery_points(i, base)
         txt = f"{desc}; logged loss {base + rise:.3f} at step {s} vs preceding level {base:.3f} (z={z:.0f} against noise {noise:.3g})"
         if rec is not None and rec <= max(5, n // 25):
+            if not plain_spike(z, rise, base):
+                rest = healthy_or_what(desc)[0]
+                if " + " not in rest:
+                    return (f"spike@{s}|{rest}", "low", txt + f", back within {rec} points; a mark this weak in a run "
+                            "with no fault is labelled by the rest: either reading")
             return f"spike@{s}", "high" if z >= 10 and rise >= 0.1 * base else "medium", txt + f", back within {rec} points"
         if rec is not None:
             return f"spike@{s}|instability", "medium", txt + f", recovers slowly ({rec} points)"
