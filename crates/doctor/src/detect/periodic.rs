@@ -219,7 +219,14 @@ fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
     let at_period = autocorr(&r, lag);
     let at_half = autocorr(&r, lag / 2).max(autocorr(&r, lag + lag / 2));
     let chance = 3.0 / (n as f64).sqrt();
-    if at_period < 0.3 || at_period < at_half + 0.2 || at_period < chance {
+    // A known epoch is one lag tested: chance (three standard errors over its n − lag products)
+    // is the bar. A lag found by searching them all needs more.
+    let floor = if known.is_some() {
+        3.0 / ((n - lag) as f64).sqrt()
+    } else {
+        0.3
+    };
+    if at_period < floor || at_period < at_half + 0.2 || at_period < chance {
         return None;
     }
     let amplitude = robust_sd(&r);

@@ -233,3 +233,31 @@ fn a_cycle_shorter_than_an_epoch_too_long_to_repeat_is_still_found() {
     assert_eq!(f[0].kind, FindingKind::Periodic);
     assert!(f[0].summary.contains("every 50 steps"), "{}", f[0].summary);
 }
+
+#[test]
+fn a_weak_repeat_at_a_known_epoch_is_periodic_the_same_repeat_searched_for_is_not() {
+    // Six epochs of 32 batches in a fixed order, each batch with a difficulty of its own (sd
+    // 0.03) under batch noise of sd 0.05: the detrended loss repeats at the epoch with an
+    // autocorrelation near 0.27. One lag tested (the epoch is known) is judged against chance
+    // (3/√(n − lag) ≈ 0.23); a lag found by searching them all needs 0.3.
+    let per = 32usize;
+    let run_of = |difficulty_sd: f64, known: bool| {
+        let mut rng = Noise::new(11);
+        let difficulty: Vec<f64> = (0..per).map(|_| difficulty_sd * rng.normal()).collect();
+        let loss: Vec<Point> = (0..6 * per)
+            .map(|i| Point {
+                step: (i + 1) as f64,
+                value: 2.5 - 0.6 * (i as f64 / 192.0) + difficulty[i % per] + 0.05 * rng.normal(),
+            })
+            .collect();
+        let mut run = run_with(loss, None);
+        run.steps_per_epoch = known.then_some(per as f64);
+        run
+    };
+    let found = epoch_pattern(&Ctx::new(&run_of(0.03, true)));
+    let f = found.expect("a weak repeat at the known epoch");
+    let ac = f.evidence["autocorrelation_at_epoch"].as_f64().unwrap();
+    assert!((0.2..0.3).contains(&ac), "{ac}");
+    assert!(epoch_pattern(&Ctx::new(&run_of(0.03, false))).is_none());
+    assert!(epoch_pattern(&Ctx::new(&run_of(0.0, true))).is_none());
+}
