@@ -97,7 +97,7 @@ runs=(
   # ---- injected faults, guard on ----
   "rl-builtin-lstm-badbatch-guard|bad-batch@400|full|--data builtin --steps 700 --set model.hidden=64 --inject bad-batch@400"
   "rl-builtin-lstm-nan-guard|nan@500|full|--data builtin --steps 700 --set model.hidden=64 --inject nan@500"
-  "rl-builtin-lstm-lrspike-guard|lr-spike@250:0.1|full|--data builtin --steps 600 --set model.hidden=64 --inject lr-spike@250:0.1"
+  # (an LR spike the guard leaves alone logs the same curve as rl-builtin-lstm-lrspike: not kept)
   "rl-shakes-gru-corrupt-skip|corrupt-text@300|skip|--data tiny-shakespeare --steps 600 --set model.cell=gru --set model.hidden=64 --inject corrupt-text@300"
   "rl-shakes-lstm-badbatch-skip|bad-batch@350|skip|--data tiny-shakespeare --steps 600 --set model.hidden=64 --inject bad-batch@350"
   "rl-builtin-gru-nan-skip|nan@300|skip|--data builtin --steps 600 --set model.cell=gru --set model.hidden=64 --inject nan@300"

@@ -54,3 +54,33 @@ fn the_held_out_half_of_the_corpus_stays_where_it_was() {
         "held-out false alarms {alarms:.3} > {HOLDOUT_FALSE_ALARMS_AT_MOST}"
     );
 }
+
+/// The same run found twice (a forum post copied to another site, two checkpoints of one
+/// trainer_state.json, a fork's committed log) would count twice, maybe once in each half.
+/// Series that say nothing of a run (all NaN, all zero) may repeat.
+#[test]
+fn no_curve_of_the_corpus_is_a_copy_of_another() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
+    let mut copies = Vec::new();
+    for source in ["published", "pytorch", "rnnlab"] {
+        for entry in std::fs::read_dir(dir.join(source)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "csv") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let rows: Vec<&str> = text.lines().skip(1).collect();
+            let distinct: std::collections::HashSet<&str> =
+                rows.iter().filter_map(|r| r.split(',').nth(1)).collect();
+            if rows.len() < 5 || distinct.len() < 3 {
+                continue;
+            }
+            let name = format!("{source}/{}", path.file_name().unwrap().to_string_lossy());
+            if let Some(first) = seen.insert(rows.join("\n"), name.clone()) {
+                copies.push(format!("{first} = {name}"));
+            }
+        }
+    }
+    assert!(copies.is_empty(), "the same series twice: {copies:?}");
+}
