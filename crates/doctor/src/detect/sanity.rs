@@ -222,12 +222,21 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
     };
     let min = neg.iter().map(|p| p.value).fold(f64::INFINITY, f64::min);
     let never_negative = never_negative_by_name(run);
-    let grounded = ctx.refs.ln_vocab.is_some() || never_negative.is_some();
+    let runaway = runs_away_below_zero(&ctx.train);
+    let grounded = ctx.refs.ln_vocab.is_some() || never_negative.is_some() || runaway.is_some();
     let (severity, why) = if grounded {
-        let why = never_negative.map_or_else(
-            || "the vocabulary is known, so it is a cross-entropy".to_string(),
-            |name| format!("\"{name}\" names a loss that cannot be negative"),
-        );
+        let why = match (never_negative, runaway) {
+            (Some(name), _) => format!("\"{name}\" names a loss that cannot be negative"),
+            (None, Some((from, to))) => format!(
+                "it keeps falling without slowing ({} → {} from the first to the last third of \
+                 the run): a loss with no floor is being exploited, not minimised, whatever it is \
+                 (a likelihood whose variance or scale collapses, targets outside the range the \
+                 loss assumes, a sign error)",
+                num(from),
+                num(to)
+            ),
+            (None, None) => "the vocabulary is known, so it is a cross-entropy".to_string(),
+        };
         (Severity::Error, why)
     } else {
         (
@@ -258,6 +267,24 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
          log-probabilities passed twice), targets as class indices, and no sign flip or extra \
          regulariser subtracted from the logged value.",
     )]
+}
+
+/// A training loss below zero that runs away: negative over its second half, its first third's
+/// median negative and its last third's at least twice as far below zero, and falling at least as fast (0.8×) over the last
+/// third as over the middle one. A density's negative log-likelihood goes below zero and
+/// levels off (a flow from −88 to −124 over 300 epochs, slowing); one that doubles and keeps
+/// its pace has nothing left to level off at. Returns the first and last thirds' medians.
+fn runs_away_below_zero(train: &[Point]) -> Option<(f64, f64)> {
+    let values: Vec<f64> = train.iter().map(|p| p.value).collect();
+    let n = values.len();
+    if n < 10 || values[n / 2..].iter().any(|v| *v >= 0.0) {
+        return None;
+    }
+    let third = |k: usize| crate::detect::stats::median(&values[k * n / 3..(k + 1) * n / 3]);
+    let (first, middle, last) = (third(0), third(1), third(2));
+    let doubled = first < 0.0 && last <= 2.0 * first;
+    let keeps_pace = middle < first && last - middle <= 0.8 * (middle - first);
+    (doubled && keeps_pace).then_some((first, last))
 }
 
 /// Why a run whose only oddity is a negative loss of unknown kind cannot be called healthy.

@@ -268,3 +268,28 @@ fn a_loss_frozen_from_its_second_log_is_frozen() {
     // Four equal logs after the first are too few to say.
     assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&stuck[..5]), None))).is_none());
 }
+
+#[test]
+fn a_negative_loss_that_keeps_falling_without_slowing_is_invalid_whatever_its_kind() {
+    // A VAE whose Gaussian likelihood's learnable scale collapses on 0/1 data (Lightning, every
+    // 50 steps): −65,000 → −457,000 and still falling at the same pace. A flow's NLL from −88
+    // to −124 over 300 epochs slows as it goes: negative by design, and levelling off.
+    let runaway = run_with(curve(60, |i| -65_000.0 - 6_500.0 * i as f64), None);
+    let f = invalid_loss(&Ctx::new(&runaway));
+    assert_eq!(f[0].severity, Severity::Error, "{f:?}");
+    assert!(f[0].summary.contains("without slowing"), "{}", f[0].summary);
+    let levelling = run_with(
+        curve(300, |i| -124.0 + 36.0 * (-(i as f64) / 80.0).exp()),
+        None,
+    );
+    assert_eq!(
+        invalid_loss(&Ctx::new(&levelling))[0].severity,
+        Severity::Info
+    );
+    // A negative loss that shrinks toward zero is no runaway either.
+    let shrinking = run_with(curve(40, |i| -50.0 + i as f64), None);
+    assert_eq!(
+        invalid_loss(&Ctx::new(&shrinking))[0].severity,
+        Severity::Info
+    );
+}
