@@ -518,7 +518,7 @@ fn is_frozen(t: &[Point], largest_move: f64) -> bool {
 }
 
 /// How many significant digits the shortest decimal form of `v` has (0.7534 → 4).
-fn significant_digits(v: f64) -> usize {
+pub(crate) fn significant_digits(v: f64) -> usize {
     let sci = format!("{:e}", v.abs());
     let mantissa = sci.split('e').next().unwrap_or("");
     mantissa.chars().filter(|c| c.is_ascii_digit()).count()

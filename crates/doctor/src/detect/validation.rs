@@ -278,8 +278,22 @@ pub fn frozen(ctx: &Ctx) -> Option<Finding> {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
             (a.min(v), b.max(v))
         });
-    // Training moving by 1 % of its level while validation stands to the last printed digit.
-    if train.len() < 2 || hi - lo <= 0.01 * hi.abs().max(lo.abs()) {
+    // Training moving by 1 % of its level while validation stands to the last printed digit,
+    // and by more than two units of the finest digit printed there: a log printing 0.0002
+    // stands still for anything between 0.00015 and 0.00025, and training moving 0.0001 ↔
+    // 0.0002 beside it is rounding too. (A value's trailing zeros are gone once parsed: the
+    // training values beside it tell the printer's precision.)
+    let printed_unit = train
+        .iter()
+        .chain(std::iter::once(&last))
+        .filter(|v| v.is_finite() && **v != 0.0)
+        .map(|v| {
+            let digits = crate::detect::sanity::significant_digits(*v) as i32;
+            10f64.powi(v.abs().log10().floor() as i32 - digits + 1)
+        })
+        .fold(f64::INFINITY, f64::min);
+    if train.len() < 2 || hi - lo <= 0.01 * hi.abs().max(lo.abs()) || hi - lo <= 2.0 * printed_unit
+    {
         return None;
     }
     Some(finding(

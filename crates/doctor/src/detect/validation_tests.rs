@@ -332,6 +332,26 @@ fn validation_printing_the_same_value_while_training_moves_is_frozen() {
         p.value = 0.1775;
     }
     assert!(frozen(&Ctx::new(&run)).is_none());
+    // Nor beside training that moves by one unit of what the log prints: a GTSRB classifier
+    // whose losses are printed to four decimals, validation 0.0002 for eight epochs while
+    // training reads 0.0002, 0.0001, 0.0001, 0.0002, …
+    let mut rounded = run_with(
+        spaced(
+            &[0.0002, 0.0001, 0.0001, 0.0002, 0.0001, 0.0001, 0.0001],
+            2.0,
+            1.0,
+        ),
+        None,
+    );
+    rounded.val_loss = run
+        .val_loss
+        .iter()
+        .map(|p| Point {
+            value: 0.0002,
+            ..*p
+        })
+        .collect();
+    assert!(frozen(&Ctx::new(&rounded)).is_none());
 }
 
 #[test]
