@@ -64,11 +64,19 @@ pub fn noise_band(ctx: &Ctx) -> Option<NoiseBand> {
 /// spread grows without the optimizer bouncing any more than before.
 pub fn widening(ctx: &Ctx) -> Option<Finding> {
     let b = noise_band(ctx)?;
+    // A model sitting at a uniform guess outputs the same thing for every batch: its tight
+    // band early is no place the optimizer settled.
+    let n = ctx.train.len();
+    let early_end = ctx.train[2 * n / 5 - 1].step;
+    if crate::detect::chance::stalled_at_chance_first(ctx)
+        .is_some_and(|f| f.end_step.is_some_and(|e| e >= early_end))
+    {
+        return None;
+    }
     let absolute = (b.late * b.late_level.abs()) / (b.early * b.early_level.abs()).max(1e-300);
     if b.late < WIDENS * b.early || b.late < WIDE_LATE || absolute < WIDENS_ABSOLUTE {
         return None;
     }
-    let n = ctx.train.len();
     let (from, to) = (ctx.train[4 * n / 5].step, ctx.last_step());
     Some(finding(
         FindingKind::Oscillation,
@@ -364,6 +372,31 @@ mod tests {
         let ctx = Ctx::new(&run);
         let b = noise_band(&ctx).unwrap();
         assert!(b.late > WIDENS * b.early && b.late > WIDE_LATE, "{b:?}");
+        assert!(widening(&ctx).is_none());
+    }
+    #[test]
+    fn a_band_measured_while_the_model_sat_at_chance_is_no_settled_band() {
+        // At ln 10 for the first 40 % (the model outputs the same for every batch: ±0.1 %),
+        // then a minibatch loss near 0.08 scattering ±30 %: wider, but never settled before.
+        let mut rng = Noise::new(3);
+        let loss: Vec<Point> = (0..250)
+            .map(|i| {
+                let level = if i < 100 {
+                    std::f64::consts::LN_10 * (1.0 + 0.001 * rng.normal())
+                } else {
+                    let mean = 0.07 + 2.0 * (-((i - 100) as f64) / 10.0).exp();
+                    mean * (1.0 + 0.3 * rng.normal())
+                };
+                Point {
+                    step: (i + 1) as f64,
+                    value: level,
+                }
+            })
+            .collect();
+        let ctx_run = run_with(loss, None);
+        let ctx = Ctx::new(&ctx_run);
+        let b = noise_band(&ctx).unwrap();
+        assert!(b.late > WIDENS * b.early, "{b:?}");
         assert!(widening(&ctx).is_none());
     }
 }

@@ -154,6 +154,63 @@ pub fn pinned_at_chance(ctx: &Ctx) -> Option<Finding> {
     None
 }
 
+/// Noise of a minibatch loss around a uniform guess (±1 %: 2.29-2.31 about ln 10).
+const AT_CHANCE: f64 = 0.01;
+/// Fewest leading points at chance, and their least share of the training series.
+const MIN_STALL_POINTS: usize = 5;
+const MIN_STALL_SHARE: f64 = 0.2;
+
+/// A cross-entropy that sits at a uniform guess's loss (ln k for k ≤ 20 classes or a common
+/// benchmark's, ln V when the vocabulary is known) for its first fifth or more, then learns
+/// (later below 0.8 of that level): the model spent that stretch unable to move, the mark of
+/// weights initialised far too small (a signal that vanishes through the layers), saturated
+/// units or an LR too low to leave the start. The escape does not undo the lost time, and the
+/// same cause often slows the rest of the run.
+pub fn stalled_at_chance_first(ctx: &Ctx) -> Option<Finding> {
+    if !ctx.family.is_cross_entropy() || !ctx.starts_at_beginning() {
+        return None;
+    }
+    let t = &ctx.train;
+    let first = t.first()?.value;
+    let chance = match ctx.refs.ln_vocab {
+        Some(l) => ((first - l).abs() <= AT_CHANCE * l).then_some((l, "ln V".to_string())),
+        None => (2..=20u32).chain(COMMON_CLASS_COUNTS).find_map(|k| {
+            let c = (k as f64).ln();
+            ((first - c).abs() <= AT_CHANCE * c).then(|| (c, format!("ln {k}")))
+        }),
+    };
+    let (level, name) = chance?;
+    let stall = t
+        .iter()
+        .take_while(|p| (p.value - level).abs() <= AT_CHANCE * level)
+        .count();
+    let learned = t[stall..].iter().any(|p| p.value < 0.8 * level);
+    if stall < MIN_STALL_POINTS || (stall as f64) < MIN_STALL_SHARE * t.len() as f64 || !learned {
+        return None;
+    }
+    let (from, to) = (t[0].step, t[stall - 1].step);
+    let share = (to - from) / (ctx.last_step() - from).max(f64::MIN_POSITIVE);
+    Some(finding(
+        FindingKind::Stagnation,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "The loss sits at {} = {name} (a uniform guess) for its first {stall} points, steps {}–{} \
+             ({:.0}% of the run), before it starts to learn: for that stretch the model could not \
+             move from its start.",
+            num(level),
+            step_str(from),
+            step_str(to),
+            100.0 * share
+        ),
+        json!({ "chance_level": level, "stalled_points": stall, "points": t.len(),
+                "share_of_run": share, "tolerance": AT_CHANCE }),
+        "Initialise with the framework's default (Kaiming/Xavier) scale rather than a tiny \
+         constant, check for saturated activations at the start, and use a warmup to a normal LR \
+         rather than a tiny constant one.",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +268,31 @@ mod tests {
         // A loss merely passing near ln 1000 (0.5 % off at the end) is not pinned there.
         let near = run_with(per_epoch(&[7.5, 7.2, 7.0, 6.95, 6.94, 6.943]), None);
         assert!(pinned_at_chance(&Ctx::new(&near)).is_none());
+    }
+
+    #[test]
+    fn a_classifier_at_ln10_for_a_third_of_its_run_before_learning_stalled() {
+        // STAT453's MLP on MNIST with every weight drawn from N(0, 0.001): 2.29-2.31 for 17 of
+        // 50 epochs, then down to 0.05. A run that leaves ln 10 at once is a normal start.
+        let values = |stall: usize| -> Vec<f64> {
+            (0..50)
+                .map(|i| {
+                    if i < stall {
+                        std::f64::consts::LN_10 + 0.005 * if i % 2 == 0 { 1.0 } else { -1.0 }
+                    } else {
+                        0.05 + 1.9 * (-((i - stall) as f64) / 4.0).exp()
+                    }
+                })
+                .collect()
+        };
+        let run = run_with(per_epoch(&values(17)), None);
+        let f = stalled_at_chance_first(&Ctx::new(&run)).expect("stalled");
+        assert_eq!(f.kind, FindingKind::Stagnation);
+        assert!(f.summary.contains("ln 10"), "{}", f.summary);
+        assert_eq!(f.end_step, Some(17.0));
+        assert!(
+            stalled_at_chance_first(&Ctx::new(&run_with(per_epoch(&values(2)), None))).is_none()
+        );
     }
 
     #[test]

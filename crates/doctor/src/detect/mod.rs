@@ -63,6 +63,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     findings.extend(validation::leakage(&ctx));
     findings.extend(gradients::detect(&ctx));
     findings.extend(periodic::detect(&ctx));
+    findings.extend(chance::stalled_at_chance_first(&ctx));
     let progress = progress::detect(&ctx, &findings);
     if progress.is_empty() && !findings.iter().any(|f| f.severity >= Severity::Warning) {
         findings.extend(schedule::decayed_too_early(&ctx));
