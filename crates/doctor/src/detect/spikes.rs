@@ -25,6 +25,8 @@ const Z_FAR: f64 = 30.0;
 const MIN_JUMP_OF_START: f64 = 0.05;
 /// Report at most this many spikes (the largest); the evidence keeps the total.
 const MAX_REPORTED: usize = 5;
+/// What one confidently wrong example adds to a batch-mean cross-entropy near zero (nats).
+const ONE_HARD_EXAMPLE: f64 = 0.1;
 
 #[derive(Debug, Clone)]
 pub struct Spike {
@@ -352,7 +354,17 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             .filter(|_| epoch_start.is_none());
         // The guard skipped or rolled back the bad update and the loss came back: handled.
         let handled = undone && !lingering;
+        // Near zero a cross-entropy's batch mean jumps by factors for one hard example: one
+        // confidently wrong answer in a batch of 32 adds −ln(0.05)/32 ≈ 0.09 nats. A jump under
+        // that, from a level under it, is that example, not a bad batch. (Not in an epoch's
+        // mean, which one example barely moves.)
+        let one_example = ctx.family.is_cross_entropy()
+            && !ctx.epoch_level()
+            && s.base.abs() < ONE_HARD_EXAMPLE
+            && value - s.base < ONE_HARD_EXAMPLE
+            && !lingering;
         let severity = if restart.is_some()
+            || one_example
             || epoch_start.is_some()
             || epoch_edge.is_some()
             || handled
@@ -399,6 +411,11 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         if let Some(k) = epoch_edge {
             summary.push_str(&format!(
                 " on the last batch of epoch {k:.0}, often a partial one (the dataset's remainder)"
+            ));
+        }
+        if one_example {
+            summary.push_str(&format!(
+                "; under {ONE_HARD_EXAMPLE} nats, what one hard example adds to a batch's mean near zero"
             ));
         }
         if !notes.is_empty() {

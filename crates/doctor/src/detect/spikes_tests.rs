@@ -478,3 +478,34 @@ fn a_jump_in_the_first_steps_of_the_fall_is_a_spike() {
     // The fall itself, without the jump, has none.
     assert!(warned(&diagnose_spikes(&decaying(500, 0.01, 11))).is_empty());
 }
+
+#[test]
+fn a_jump_of_a_few_hundredths_near_zero_is_one_hard_example_not_a_bad_batch() {
+    // A binary CNN logged one batch per step: ~0.006 once fitted, and at step 143 one batch at
+    // 0.063 (10× the baseline, robust z 22), back at the next step: one confidently wrong
+    // example in a batch. A jump to 0.5 there is a batch the model could not take.
+    let run_of = |peak: f64| {
+        let mut rng = Noise::new(7);
+        let loss: Vec<Point> = curve(300, |i| 0.006 + 0.7 * (-(i as f64) / 20.0).exp())
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| Point {
+                value: match i {
+                    143 => peak,
+                    0..=50 => p.value,
+                    _ => p.value * (1.0 + 0.15 * rng.normal()),
+                },
+                ..p
+            })
+            .collect();
+        run_with(loss, None)
+    };
+    let warns = |f: &[Finding]| {
+        f.iter()
+            .any(|f| f.kind == FindingKind::Spike && f.severity >= Severity::Warning)
+    };
+    let small = detect(&Ctx::new(&run_of(0.063)));
+    assert!(!warns(&small), "{small:?}");
+    assert!(small.iter().any(|f| f.summary.contains("one hard example")));
+    assert!(warns(&detect(&Ctx::new(&run_of(0.5)))));
+}
