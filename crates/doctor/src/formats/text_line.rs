@@ -492,7 +492,14 @@ fn read_step_and_loss(line: &str) -> LineValues<'_> {
         // PyG's examples is an accuracy, not a section of evaluation results. A progress
         // bar's description, `valid: 100%|…|`, still names its loop.)
         let bar = line.contains("%|");
-        let mut words = line
+        // Only a marker before the loss heads its section: `Loss=2.79 … | Test set: Average
+        // loss: 2.18` (a training line and its evaluation, joined) is a training loss.
+        let head = out
+            .loss_key
+            .filter(|k| !k.is_empty())
+            .and_then(|k| line.find(k))
+            .map_or(line, |at| &line[..at]);
+        let mut words = head
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .peekable();

@@ -82,3 +82,23 @@ fn the_trainers_printed_summary_dict_is_no_point() {
     );
     assert_eq!(values(&run.train_loss), vec![2.345, 2.101, 1.776]);
 }
+
+#[test]
+fn a_test_set_named_after_the_training_loss_does_not_make_it_a_validation_loss() {
+    // TSAI/EVA course logs with each epoch's lines joined: the training `Loss=` comes first,
+    // the `Test set: Average loss` after it. A marker only heads what follows it.
+    let run = load(
+        "EPOCH:  1 | Loss=2.7940 Batch_id=97 Accuracy=32.20: 100%|██████████| 98/98 | Test set: Average loss: 2.1795, Accuracy: 3780/10000 (37.80%)\n\
+         EPOCH:  2 | Loss=1.7731 Batch_id=97 Accuracy=48.31: 100%|██████████| 98/98 | Test set: Average loss: 1.1940, Accuracy: 5512/10000 (55.12%)\n\
+         EPOCH:  3 | Loss=1.4110 Batch_id=97 Accuracy=56.27: 100%|██████████| 98/98 | Test set: Average loss: 1.1878, Accuracy: 5929/10000 (59.29%)\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![2.794, 1.7731, 1.411]);
+    // The same evaluation on a line of its own is the validation loss.
+    let run = load(
+        "EPOCH: 1\nLoss=2.7940 Batch_id=97 Accuracy=32.20: 100%|██████████| 98/98\nTest set: Average loss: 2.1795, Accuracy: 3780/10000 (37.80%)\n\
+         EPOCH: 2\nLoss=1.7731 Batch_id=97 Accuracy=48.31: 100%|██████████| 98/98\nTest set: Average loss: 1.1940, Accuracy: 5512/10000 (55.12%)\n\
+         EPOCH: 3\nLoss=1.4110 Batch_id=97 Accuracy=56.27: 100%|██████████| 98/98\nTest set: Average loss: 1.1878, Accuracy: 5929/10000 (59.29%)\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![2.794, 1.7731, 1.411]);
+    assert_eq!(values(&run.val_loss), vec![2.1795, 1.194, 1.1878]);
+}
