@@ -28,6 +28,12 @@
 //!   0.078, data: 3.094) G_GAN: 18.230 G_L1: 12.882 D_real: 0.001 D_fake: 0.000`: every name
 //!   after the parenthesis is a loss, none says so, and none is the total. The generator's
 //!   first (`G_GAN`, `G_A`) is judged; the others are named so the user can choose.
+//! - makemore / "Neural Networks: Zero to Hero": `  10000/ 200000: 2.0322`, the step, the
+//!   run's length and that minibatch's loss, nothing named.
+//! - PyTorch's "NLP From Scratch" tutorials: the translation one prints `0m 42s (- 35m 0s)
+//!   (1000 2%) 3.2168` (time spent and left, the iteration and its share, the mean loss since
+//!   the last print), the name classifier `5000 5% (0m 8s) 2.1557 Chong / Chinese ✓` (the
+//!   iteration, its share, the time, that example's loss, then a sample guess).
 
 use super::LineValues;
 use regex::Regex;
@@ -55,6 +61,31 @@ fn yolact() -> &'static Regex {
             r"(?i)^\s*\[\s*(\d+)\]\s+(\d+)\s*\|\|.*\bT: ({NUMBER})\s*(?:\|\||$)"
         ))
         .expect("valid regex")
+    })
+}
+
+fn makemore() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(r"^\s*(\d+)/\s*(\d+): ({NUMBER})\s*$")).expect("valid regex")
+    })
+}
+
+fn tutorial_translation() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(
+            r"^\s*\d+m \d+s \(- -?\d+m -?\d+s\) \((\d+) \d+%\) ({NUMBER})\s*$"
+        ))
+        .expect("valid regex")
+    })
+}
+
+fn tutorial_classifier() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(&format!(r"^\s*(\d+) \d+% \(\d+m \d+s\) ({NUMBER})(?:\s|$)"))
+            .expect("valid regex")
     })
 }
 
@@ -251,6 +282,27 @@ pub(super) fn known_line<'a>(
     // Both start with the iteration: most lines of other logs go no further.
     if !line.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
         return None;
+    }
+    let step_and_loss = |c: regex::Captures<'a>, loss: usize| LineValues {
+        step: counter(c.get(1)),
+        train: number(c.get(loss)),
+        loss_key: Some("the number after the counter"),
+        ..LineValues::default()
+    };
+    if line.contains("/ ") || line.contains(": ") {
+        if let Some(c) = makemore().captures(line) {
+            return Some(step_and_loss(c, 3));
+        }
+    }
+    if line.contains("%)") {
+        if let Some(c) = tutorial_translation().captures(line) {
+            return Some(step_and_loss(c, 2));
+        }
+    }
+    if line.contains("% (") {
+        if let Some(c) = tutorial_classifier().captures(line) {
+            return Some(step_and_loss(c, 2));
+        }
     }
     if let Some(c) = darknet().captures(line) {
         return Some(LineValues {

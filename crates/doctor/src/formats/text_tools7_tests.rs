@@ -102,3 +102,27 @@ fn a_test_set_named_after_the_training_loss_does_not_make_it_a_validation_loss()
     assert_eq!(values(&run.train_loss), vec![2.794, 1.7731, 1.411]);
     assert_eq!(values(&run.val_loss), vec![2.1795, 1.194, 1.1878]);
 }
+
+#[test]
+fn makemore_and_the_pytorch_nlp_tutorials_print_the_loss_after_a_counter() {
+    // Karpathy's makemore: `{i:7d}/{max_steps:7d}: {loss:.4f}`.
+    let run = load("      0/ 200000: 3.3239\n  10000/ 200000: 2.0322\n  20000/ 200000: 2.5675\n");
+    assert_eq!(values(&run.train_loss), vec![3.3239, 2.0322, 2.5675]);
+    assert_eq!(
+        run.train_loss.iter().map(|p| p.step).collect::<Vec<_>>(),
+        vec![0.0, 10000.0, 20000.0]
+    );
+    // "NLP From Scratch", translation: time spent and left, (iteration share%), mean loss.
+    let run = load(
+        "0m 42s (- 35m 0s) (1000 2%) 3.2168\n1m 28s (- 35m 14s) (2000 4%) 2.8085\n\
+         2m 13s (- 34m 40s) (3000 6%) 2.6612\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![3.2168, 2.8085, 2.6612]);
+    // ... and the name classifier: iteration share% (time) loss name / guess mark.
+    let run = load(
+        "5000 5% (0m 8s) 2.1557 Chong / Chinese ✓\n10000 10% (0m 16s) 1.9012 Abl / Czech ✗ (Czech)\n\
+         15000 15% (0m 24s) 1.7306 Xue / Chinese ✓\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![2.1557, 1.9012, 1.7306]);
+    assert_eq!(run.train_loss[2].step, 15000.0);
+}
