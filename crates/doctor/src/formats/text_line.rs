@@ -77,6 +77,10 @@ fn text_only_name(key: &str) -> Option<(Role, u32)> {
         // Likelihood models report their objective as a negative log-likelihood, or in bits
         // per dimension (SurVAE's `Bits/dim: 9.041`, texar's VAE `nll 220.78`).
         ["nll" | "bpd"] | ["bits", "dim"] | ["bits", "per", "dim"] => Some((Role::TrainLoss, 500)),
+        // Spelled out (BERT-CRF's `Negative loglikelihood: 9806.5`).
+        ["negative", "loglikelihood" | "likelihood"] | ["negative", "log", "likelihood"] => {
+            Some((Role::TrainLoss, 500))
+        }
         ["train" | "training", "nll" | "bpd"] => Some((Role::TrainLoss, 500)),
         ["val" | "valid" | "validation" | "eval" | "test", "nll" | "bpd"] => {
             Some((Role::ValLoss, 500))

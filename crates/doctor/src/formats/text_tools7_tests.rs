@@ -126,3 +126,13 @@ fn makemore_and_the_pytorch_nlp_tutorials_print_the_loss_after_a_counter() {
     assert_eq!(values(&run.train_loss), vec![2.1557, 1.9012, 1.7306]);
     assert_eq!(run.train_loss[2].step, 15000.0);
 }
+
+#[test]
+fn a_negative_loglikelihood_spelled_out_is_the_loss() {
+    // BERT-CRF NER: `Epoch:0-0/469, Negative loglikelihood: 9806.498046875`.
+    let run = load(
+        "step 1, Negative loglikelihood: 9806.49\nstep 2, Negative loglikelihood: 9804.94\n\
+         step 3, Negative log likelihood: 9794.48\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![9806.49, 9804.94, 9794.48]);
+}
