@@ -270,8 +270,8 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
 }
 
 /// A training loss below zero that runs away: negative over its second half, its first third's
-/// median negative and its last third's at least twice as far below zero, and falling at least as fast (0.8×) over the last
-/// third as over the middle one. A density's negative log-likelihood goes below zero and
+/// median negative and its last third's at least twice as far below zero, and falling at least
+/// as fast (0.8×) over the last third as over the middle one. A density's negative log-likelihood goes below zero and
 /// levels off (a flow from −88 to −124 over 300 epochs, slowing); one that doubles and keeps
 /// its pace has nothing left to level off at. Returns the first and last thirds' medians.
 fn runs_away_below_zero(train: &[Point]) -> Option<(f64, f64)> {
