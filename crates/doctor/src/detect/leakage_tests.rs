@@ -1,11 +1,7 @@
 //! Tests of the leakage judgement: validation (or training) at a level held-out data
 //! cannot reach, from constructed train/validation pairs.
 use super::*;
-use crate::detect::test_support::{curve, run_with, spaced};
-
-fn every(points: Vec<Point>, k: usize) -> Vec<Point> {
-    points.into_iter().step_by(k).collect()
-}
+use crate::detect::test_support::{curve, every, run_with, spaced};
 
 #[test]
 fn a_loss_that_is_zero_from_the_first_step_is_a_leak_a_tiny_falling_one_is_not() {

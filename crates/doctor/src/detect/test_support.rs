@@ -58,6 +58,11 @@ pub fn cosine_restarts(n: usize, cycle: usize, peak: f64) -> Vec<Point> {
 }
 
 /// A run with only a training curve and, optionally, a vocabulary size.
+/// Every `k`-th point of a series (an evaluation every `k` logged steps).
+pub fn every(points: Vec<Point>, k: usize) -> Vec<Point> {
+    points.into_iter().step_by(k).collect()
+}
+
 pub fn run_with(train: Vec<Point>, vocab: Option<usize>) -> Run {
     Run {
         name: "constructed".into(),

@@ -1,11 +1,7 @@
 //! Tests of the validation judgements: overfitting (and a frozen or diverging validation) from constructed
 //! train/validation pairs.
 use super::*;
-use crate::detect::test_support::{curve, run_with, spaced, CHAR_MODEL_VAL_CLIMB};
-
-fn every(points: Vec<Point>, k: usize) -> Vec<Point> {
-    points.into_iter().step_by(k).collect()
-}
+use crate::detect::test_support::{curve, every, run_with, spaced, CHAR_MODEL_VAL_CLIMB};
 
 #[test]
 fn a_slow_noisy_climb_over_hundreds_of_evaluations_is_overfitting() {
