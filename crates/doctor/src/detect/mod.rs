@@ -29,6 +29,7 @@ pub mod stats;
 mod trend;
 mod uniform;
 mod validation;
+mod zeros;
 
 #[cfg(test)]
 mod corpus_tests;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::detect::{finding, guard, num, step_str, Ctx, Span};
+use crate::detect::{finding, guard, num, step_str, zeros, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 use crate::{Point, Run};
 
@@ -218,7 +218,7 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
         .filter(|p| p.value.is_finite() && p.value < -1e-6)
         .collect();
     let Some(first) = neg.iter().min_by(|a, b| a.step.total_cmp(&b.step)) else {
-        return exact_zeros(ctx).into_iter().collect();
+        return zeros::pinned_at_zero(ctx).into_iter().collect();
     };
     let min = neg.iter().map(|p| p.value).fold(f64::INFINITY, f64::min);
     let never_negative = never_negative_by_name(run);
@@ -328,68 +328,6 @@ fn never_negative_by_name(run: &crate::Run) -> Option<String> {
                     .any(|w| WORDS.contains(&w))
         })
         .cloned()
-}
-
-/// A loss that falls in one logged step from a real value (≥ 0.1) to exactly 0.0, or to the
-/// floor a clipped cross-entropy bottoms out at (Keras clips probabilities at 1 − 1e-7: the loss
-/// reads 1.1921e-07), and stays at exactly that value (three points or more): a mean over
-/// tokens or examples is never exactly zero and never repeats to the last digit, so nothing is
-/// being scored — every label masked (-100), an empty batch, a NaN replaced by 0, or
-/// predictions saturated at probability 1. A run converging toward zero approaches it
-/// gradually and is not this.
-fn exact_zeros(ctx: &Ctx) -> Option<Finding> {
-    const MIN_ZEROS: usize = 3;
-    /// float32 epsilon (1.19e-7) and a little room: at or under it a loss is numerically zero.
-    const NUMERICAL_ZERO: f64 = 2e-7;
-    /// An excerpt whose every loss is exactly 0.0 shows no fall, only the pinned value: as
-    /// many points as a judgement of anything else needs.
-    const MIN_ALL_ZEROS: usize = 5;
-    let t = &ctx.run.train_loss;
-    if t.len() >= MIN_ALL_ZEROS && t.iter().all(|p| p.value == 0.0) {
-        let (from, to) = (t[0].step, t[t.len() - 1].step);
-        return Some(zero_finding(
-            Span::range(from, to),
-            format!(
-                "Every logged training loss is exactly 0 ({} points, steps {}–{}): a loss averaged \
-                 over tokens is never exactly zero, so nothing is being scored.",
-                t.len(),
-                step_str(from),
-                step_str(to)
-            ),
-            json!({ "first_zero_step": from, "zero_points": t.len(), "pinned_value": 0.0 }),
-        ));
-    }
-    let start = t
-        .windows(2)
-        .position(|w| w[0].value >= 0.1 && (0.0..=NUMERICAL_ZERO).contains(&w[1].value))?
-        + 1;
-    let pinned = t[start].value;
-    let zeros = t[start..].iter().take_while(|p| p.value == pinned).count();
-    // Where the log ends on it, one exact 0.0 after a loss of 0.5 or more is already no
-    // rounding of a small loss: the log stops before it can show the zero stays.
-    let ends_on_a_drop = start + zeros == t.len() && pinned == 0.0 && t[start - 1].value >= 0.5;
-    if (zeros < MIN_ZEROS && !ends_on_a_drop) || zeros * 5 < t.len() {
-        return None;
-    }
-    let (from, to) = (t[start].step, t[start + zeros - 1].step);
-    let what = if pinned == 0.0 {
-        "exactly 0".to_string()
-    } else {
-        format!("{pinned:e}, numerically zero (float32 epsilon; a clipped cross-entropy's floor),")
-    };
-    Some(zero_finding(
-        Span::range(from, to),
-        format!(
-            "The training loss falls from {} to {what} at step {} and stays at exactly that value for {} \
-             points (to step {}): a loss averaged over tokens is never exactly zero, so nothing \
-             is being scored.",
-            num(t[start - 1].value),
-            step_str(from),
-            zeros,
-            step_str(to)
-        ),
-        json!({ "first_zero_step": from, "zero_points": zeros, "pinned_value": pinned, "loss_before": t[start - 1].value }),
-    ))
 }
 
 /// A loss that jumps to at least twice anything before it and then repeats that value to the
@@ -522,22 +460,6 @@ pub(crate) fn significant_digits(v: f64) -> usize {
     let sci = format!("{:e}", v.abs());
     let mantissa = sci.split('e').next().unwrap_or("");
     mantissa.chars().filter(|c| c.is_ascii_digit()).count()
-}
-
-/// The finding for a loss pinned at (numerical) zero, with what to check.
-fn zero_finding(span: Span, message: String, evidence: serde_json::Value) -> Finding {
-    finding(
-        FindingKind::InvalidLoss,
-        Severity::Error,
-        span,
-        message,
-        evidence,
-        "Check that some labels survive masking (not all -100: prompt masking, truncation that cuts \
-         every answer), that the batch is not empty, and whether the loss turned NaN and was \
-         replaced by 0 (fp16 overflow: use bf16 or a loss scaler, clip gradients). A loss pinned at \
-         the clip floor means the outputs saturated: look for the targets among the inputs, or an \
-         LR so high the logits blew up.",
-    )
 }
 
 #[cfg(test)]

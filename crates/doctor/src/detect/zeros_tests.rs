@@ -1,0 +1,125 @@
+//! Tests of the zero checks: a loss that reads exactly 0 (or float32's epsilon) where a mean
+//! over tokens cannot.
+
+use super::*;
+use crate::detect::test_support::{curve, per_epoch, run_with};
+use crate::Run;
+
+fn zeros_of(run: &Run) -> Vec<Finding> {
+    pinned_at_zero(&Ctx::new(run)).into_iter().collect()
+}
+
+#[test]
+fn a_loss_that_drops_to_exactly_zero_and_stays_is_invalid() {
+    // An HF LoRA run: 1.0778 at step 1, then 0.0 with a NaN gradient norm for 11 steps.
+    let run = run_with(curve(12, |i| if i == 0 { 1.0778 } else { 0.0 }), None);
+    let f = zeros_of(&run);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::InvalidLoss);
+    // A classifier converging toward zero reaches it gradually: not this.
+    let converging = run_with(
+        curve(40, |i| {
+            if i < 30 {
+                0.5 * 0.7f64.powi(i as i32)
+            } else {
+                0.0
+            }
+        }),
+        None,
+    );
+    assert!(zeros_of(&converging).is_empty());
+}
+
+#[test]
+fn an_excerpt_whose_every_loss_is_exactly_zero_is_invalid() {
+    // A LoRA fine-tune pasted from epoch 2.11 on: 'loss': 0.0 on all seven lines.
+    let run = run_with(curve(7, |_| 0.0), None);
+    let f = zeros_of(&run);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::InvalidLoss);
+    assert_eq!(f[0].evidence["zero_points"], 7);
+    // Four points are too few to say anything, and one real value among them is a log that
+    // rounds a tiny loss, not a pinned one.
+    assert!(zeros_of(&run_with(curve(4, |_| 0.0), None)).is_empty());
+    let rounded = run_with(curve(7, |i| if i == 3 { 1e-4 } else { 0.0 }), None);
+    assert!(zeros_of(&rounded).is_empty());
+}
+
+#[test]
+fn a_loss_pinned_at_the_clip_floor_is_invalid() {
+    // A Keras char LSTM (textgenrnn) per epoch: 3.04 → 0.439, then exactly 1.1921e-07 (the
+    // floor of a cross-entropy clipped at 1 − 1e-7) for five epochs.
+    let mut values = vec![3.0435, 1.7512, 1.3421, 1.2557, 0.439];
+    values.extend([1.1921e-07; 5]);
+    let run = run_with(crate::detect::test_support::per_epoch(&values), None);
+    let f = zeros_of(&run);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].summary.contains("numerically zero"),
+        "{}",
+        f[0].summary
+    );
+    // Tiny values that still move (a classifier converging) are not pinned.
+    let moving: Vec<f64> = (0..10)
+        .map(|i| if i < 5 { 0.5 } else { 1e-7 * (1.0 + i as f64) })
+        .collect();
+    let run = run_with(crate::detect::test_support::per_epoch(&moving), None);
+    assert!(zeros_of(&run).is_empty());
+}
+
+#[test]
+fn a_log_that_ends_on_an_exact_zero_after_a_real_loss_is_invalid() {
+    // tatsu-lab/stanford_alpaca: FSDP + bf16, 'loss': 1.0645, 1.157, 1.1938, then 0.0.
+    let run = run_with(per_epoch(&[1.0645, 1.157, 1.1938, 0.0]), None);
+    let f = zeros_of(&run);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].start_step, Some(4.0));
+    // A loss printed to two decimals rounds 0.12 → 0.004 to 0.00: no drop from 0.5 or more.
+    let rounded = run_with(per_epoch(&[0.3, 0.2, 0.12, 0.0]), None);
+    assert!(zeros_of(&rounded).is_empty());
+}
+
+#[test]
+fn a_loss_that_reads_zero_for_most_of_the_run_is_invalid_however_it_got_there() {
+    // A QLoRA fine-tune run for 889 epochs of a tiny set: 0.0328 at step 10, then the HF
+    // Trainer's four decimals read 0.0 at all 99 later logs.
+    let run = run_with(curve(100, |i| if i == 0 { 0.0328 } else { 0.0 }), None);
+    let f = zeros_of(&run);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::InvalidLoss);
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].evidence["zero_points"], 99);
+    // A converging run that reaches the logger's zero for its last third is no such run.
+    let converging = run_with(
+        curve(60, |i| {
+            if i < 40 {
+                0.8 * 0.8f64.powi(i as i32)
+            } else {
+                0.0
+            }
+        }),
+        None,
+    );
+    assert!(zeros_of(&converging).is_empty());
+    // Nor one whose small loss the logger rounds to 0.0001 as often as to 0.0.
+    let rounded = run_with(
+        curve(60, |i| match i {
+            0..=9 => 0.5 * 0.5f64.powi(i as i32),
+            _ if i % 2 == 0 => 1e-4,
+            _ => 0.0,
+        }),
+        None,
+    );
+    assert!(zeros_of(&rounded).is_empty());
+}
+
+#[test]
+fn a_blow_up_between_two_stretches_of_zeros_does_not_hide_the_second() {
+    // A Keras triplet network per epoch: 3278.58, 0.0, 778.32, then exactly 0.0 to epoch 10.
+    let mut losses = vec![3278.58, 0.0, 778.32];
+    losses.extend([0.0; 7]);
+    let f = zeros_of(&run_with(per_epoch(&losses), None));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].start_step, Some(4.0));
+    assert_eq!(f[0].severity, Severity::Error);
+}
