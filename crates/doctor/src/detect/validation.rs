@@ -521,10 +521,11 @@ fn zero_from_the_start(ctx: &Ctx) -> Option<Finding> {
 /// new domain: ~3.5 of 10.8); a fresh one starts at ln V, and even its first logged value, a
 /// mean over the first interval, stays above half of it.
 fn implausibly_low(ctx: &Ctx, init: f64) -> f64 {
-    const BYTE_VOCAB_LN: f64 = 6.24; // ln 512
-                                     // 0.9 nats is 1.3 bits per character: what large models reach on English text after days
-                                     // of training (an LSTM on enwik8), not a run of a few thousand steps. A longer run may
-                                     // be such a model; below 0.55 (0.8 bits) none is.
+    /// ln 512: above it the vocabulary is words or subwords, not characters or bytes.
+    const BYTE_VOCAB_LN: f64 = 6.24;
+    // 0.9 nats is 1.3 bits per character: what large models reach on English text after days
+    // of training (an LSTM on enwik8), not a run of a few thousand steps. A longer run may be
+    // such a model; below 0.55 (0.8 bits) none is.
     const SHORT_RUN_STEPS: f64 = 5000.0;
     let short = ctx.last_step() <= SHORT_RUN_STEPS;
     match ctx.refs.ln_vocab {
