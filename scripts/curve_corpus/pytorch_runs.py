@@ -184,15 +184,21 @@ FAULT_SHARES = [
     ("init_scale", 4), ("exploding", 5), ("osc_stag", 3), ("init_stag", 3),
 ]
 
+# Faults no detector was tuned on (--novel): bugs people write into their own loops. Healthy
+# runs keep their share so a draw still measures false alarms.
+NOVEL_SHARES = [
+    ("healthy", 40), ("lr_grow", 15), ("no_zero_grad", 15), ("wd_huge", 15), ("repeat_batch", 15),
+]
 
-def make_plan(count, seed):
-    total = sum(w for _, w in FAULT_SHARES)
+
+def make_plan(count, seed, shares=FAULT_SHARES):
+    total = sum(w for _, w in shares)
     plan = []
-    for k, w in FAULT_SHARES:
+    for k, w in shares:
         plan += [k] * int(round(count * w / total))
     rng = random.Random(seed * 7919 + 11)
     while len(plan) < count:
-        plan.append(rng.choice([k for k, _ in FAULT_SHARES]))
+        plan.append(rng.choice([k for k, _ in shares]))
     plan = plan[:count]
     rng.shuffle(plan)
     return plan
@@ -351,15 +357,17 @@ class Batcher:
 
 def make_optimizer(c, params):
     o, lr = c["optimizer"], c["lr"]
+    # An L2 penalty for the optimizers without decoupled decay (only the wd_huge fault sets it).
+    l2 = c.get("l2", 0.0)
     if o == "adam":
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, weight_decay=l2)
     if o == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=c["weight_decay"])
     if o == "sgd":
-        return torch.optim.SGD(params, lr=lr)
+        return torch.optim.SGD(params, lr=lr, weight_decay=l2)
     if o == "sgdm":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
-    return torch.optim.RMSprop(params, lr=lr, alpha=0.99)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=l2)
+    return torch.optim.RMSprop(params, lr=lr, alpha=0.99, weight_decay=l2)
 
 
 def leak_inputs(x, y, p, g):
@@ -422,8 +430,12 @@ def train_run(c, tr, va, V, rng):
     val_every = c.get("val_every", 0)
     exc = c.get("exc")  # (start, n, factor)
     stop_at = None
+    repeat = None  # the batch a repeat_batch fault serves forever
     for k in range(1, steps + 1):
         x, y, new_epoch = batcher.next()
+        if fault == "repeat_batch" and k >= c["fault_steps"][0]:
+            repeat = repeat or (x, y)
+            x, y = repeat
         if c["mode"] == "stream":
             if h is None or (new_epoch and not c.get("no_epoch_reset")):
                 h = model.zero_state(x.shape[0])
@@ -448,13 +460,16 @@ def train_run(c, tr, va, V, rng):
         lr = lr_at(c, k, plateau_factor)
         if exc and exc[0] <= k < exc[0] + exc[1]:
             lr = lr * exc[2]
+        if fault == "lr_grow" and k > c["fault_steps"][0]:
+            lr = lr * c["grow"] ** (k - c["fault_steps"][0])
         for pg in opt.param_groups:
             pg["lr"] = lr
         logits, h = model(x, h)
         loss = nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
         if fault == "nan" and k == c["fault_step"]:
             loss = loss * float("nan")
-        opt.zero_grad()
+        if not (fault == "no_zero_grad" and k > c["fault_steps"][0]):
+            opt.zero_grad()
         loss.backward()
         gn = 0.0
         for p in params:
@@ -623,6 +638,22 @@ def label_by_fault(c, rows, V):
         if Lend - base > 0.3 * max(progress, 1e-6):
             return "divergence|instability", "medium", txt + f", never recovers (end {Lend:.3f}, start {L0:.3f})"
         return f"spike@{s}|instability|upward_drift", "medium", txt + f", stays a little above (end {Lend:.3f})"
+
+    if fault in ("lr_grow", "no_zero_grad"):
+        # A loop bug from a known step: the curve shows what it did after it (blow-up, a climb,
+        # a stall in a band), read as for an LR set too high.
+        fault = "lr_high"
+
+    if fault == "wd_huge":
+        # Decay that pulls every weight to zero holds the model near a uniform or unigram guess:
+        # read as for a model that cannot learn (LR far too low, frozen layers).
+        fault = "lr_low"
+
+    if fault == "repeat_batch":
+        of = overfit_check()
+        if of:
+            return "overfitting", "high", f"{desc}; validation bottoms at {of[1]:.3f} (step {of[0]}) and ends at {of[2]:.3f} while training falls to {Lend:.3f}"
+        return healthy_or_what(desc + "; validation did not rise")
 
     if fault in ("lr_high", "osc_stag", "exploding"):
         parts = []
@@ -878,6 +909,24 @@ def setup_fault(rng, c, kind):
         c["interval"] = min(c["interval"], 10)
         c["min_steps"] = 500
         c["fault_desc"] = f"output layer initialised N(0, {c['init_scale']:g}) and LR {c['lr']:g} ({c['optimizer']})"
+    elif kind == "lr_grow":
+        c["grow_total"] = rng.choice([30.0, 100.0, 1000.0])
+        c["schedule"] = "constant"
+        c["min_steps"] = 400
+    elif kind == "no_zero_grad":
+        c["min_steps"] = 400
+    elif kind == "wd_huge":
+        wd = rng.choice([0.3, 1.0, 3.0])
+        if c["optimizer"] == "adamw":
+            c["weight_decay"] = wd * 10
+        else:
+            c["l2"] = wd * (0.1 if c["optimizer"] in ("adam", "rmsprop") else 1.0)
+        c["min_steps"] = 400
+        c["fault_desc"] = (f"weight decay {c['weight_decay']:g} (AdamW)" if c["optimizer"] == "adamw"
+                           else f"L2 weight decay {c['l2']:g} ({c['optimizer']})")
+    elif kind == "repeat_batch":
+        c["col_val"] = True
+        c["min_steps"] = 400
     elif kind == "exploding":
         c["cell"] = rng.choice(["rnn_tanh", "rnn_relu", "rnn_relu", "rnn_relu", "lstm"])
         c["clip"] = 0.0
@@ -919,6 +968,19 @@ def place_fault(rng, c):
             c["fault_desc"] = "hidden-state bug: state reset every batch in a contiguous stream (no visible mark expected)"
     elif kind == "periodic":
         c["fault_desc"] = "unshuffled fixed-order epochs on a small set"
+    elif kind == "lr_grow":
+        s = rng.randint(int(0.2 * n), int(0.6 * n))
+        c["grow"] = c["grow_total"] ** (1.0 / max(1, n - s))
+        c["fault_steps"] = [s]
+        c["fault_desc"] = f"LR schedule bug: the LR grows x{c['grow']:.4g} per step from step {s} (x{c['grow_total']:g} by the end)"
+    elif kind == "no_zero_grad":
+        s = rng.randint(int(0.2 * n), int(0.6 * n))
+        c["fault_steps"] = [s]
+        c["fault_desc"] = f"optimizer.zero_grad() dropped from step {s}: gradients accumulate"
+    elif kind == "repeat_batch":
+        s = rng.randint(int(0.2 * n), int(0.5 * n))
+        c["fault_steps"] = [s]
+        c["fault_desc"] = f"data-loader bug: the batch of step {s} is served again at every later step"
 
 
 def plan_run(seed, i, kind):
@@ -985,7 +1047,8 @@ def read_csv(path):
 SHORT = {"healthy": "ok", "healthy_short": "short", "bad_batch": "badbatch", "lr_excursion": "lrexc",
          "nan": "nan", "lr_high": "lrhigh", "lr_low": "lrlow", "overfit": "overfit",
          "periodic": "epochs", "state_reset": "statebug", "frozen": "frozen", "leak": "leak",
-         "init_scale": "init", "exploding": "noclip", "osc_stag": "lrband", "init_stag": "initstall"}
+         "init_scale": "init", "exploding": "noclip", "osc_stag": "lrband", "init_stag": "initstall",
+         "lr_grow": "lrgrow", "no_zero_grad": "nozerograd", "wd_huge": "wdhuge", "repeat_batch": "repeatbatch"}
 
 
 def main():
@@ -996,6 +1059,8 @@ def main():
     ap.add_argument("--only", type=str, default="", help="comma-separated run indices to (re)generate")
     ap.add_argument("--resume", action="store_true", help="skip runs already in INDEX.tsv")
     ap.add_argument("--dry", action="store_true", help="print the plan and estimated times only")
+    ap.add_argument("--novel", action="store_true",
+                    help="draw from faults no detector was tuned on (NOVEL_SHARES); names start pt-n<seed>")
     ap.add_argument("--relabel", action="store_true",
                     help="label the existing CSVs again (no training), e.g. after changing a check")
     a = ap.parse_args()
@@ -1004,14 +1069,15 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     index_path = os.path.join(a.out, "INDEX.tsv")
     index = read_index(index_path)
-    plan = make_plan(a.count, a.seed)
+    plan = make_plan(a.count, a.seed, NOVEL_SHARES if a.novel else FAULT_SHARES)
+    tag = "n" if a.novel else "s"
     only = {int(x) for x in a.only.split(",") if x.strip()} if a.only else None
     t_all = time.time()
     for i, kind in enumerate(plan):
         if only is not None and i not in only:
             continue
         c, tr, va, V, rng = plan_run(a.seed, i, kind)
-        name = f"pt-s{a.seed}-{i:03d}-{c['cell'].replace('_', '')}-{c['level']}-{SHORT[kind]}"
+        name = f"pt-{tag}{a.seed}-{i:03d}-{c['cell'].replace('_', '')}-{c['level']}-{SHORT[kind]}"
         if a.dry:
             print(f"{name:45s} steps={c['steps']:5d} int={c['interval']:3d} B={c['batch']:3d} T={c['bptt']:3d} "
                   f"H={c['hidden']:3d}x{c['layers']} V={V:5d} est={c['est_s']:.1f}s")
@@ -1037,7 +1103,7 @@ def main():
                f"B={c['batch']} T={c['bptt']} {c['mode']}, {c['optimizer']} lr {c['lr']:.3g} {c['schedule']}, "
                f"clip {c['clip']:g}, dropout {c['dropout']:g}, log every {c['interval']} ({c['reduce']})")
         reason = (reason + " [" + cfg + "]").replace("\t", " ").replace("\n", " ")
-        src = f"scripts/curve_corpus/pytorch_runs.py --count {a.count} --seed {a.seed} (run {i})"
+        src = f"scripts/curve_corpus/pytorch_runs.py --count {a.count} --seed {a.seed}{' --novel' if a.novel else ''} (run {i})"
         index[name] = "\t".join([name, split_of(name), labels, conf, str(V), spe, src, reason])
         write_index(index_path, index)
         print(f"[{i:3d}] {name:45s} {dt:5.1f}s (est {c['est_s']:.1f}) pts={len(rows):4d} {labels:40s} {conf}", flush=True)
