@@ -653,6 +653,11 @@ def label_by_fault(c, rows, V):
         of = overfit_check()
         if of:
             return "overfitting", "high", f"{desc}; validation bottoms at {of[1]:.3f} (step {of[0]}) and ends at {of[2]:.3f} while training falls to {Lend:.3f}"
+        # Three or four evaluations are too few for overfit_check's noise estimate, but a last
+        # one 20 % above the best while training fell is the rise itself.
+        v = cv.val[np.isfinite(cv.val)]
+        if 3 <= len(v) < 5 and int(np.argmin(v)) < len(v) - 1 and v[-1] > 1.2 * v.min() and Lend < L0:
+            return "overfitting", "medium", f"{desc}; validation {v.min():.3f} at best, {v[-1]:.3f} at the end ({len(v)} evaluations) while training falls to {Lend:.3f}"
         return healthy_or_what(desc + "; validation did not rise")
 
     if fault in ("lr_high", "osc_stag", "exploding"):
