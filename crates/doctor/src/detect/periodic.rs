@@ -20,8 +20,99 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     staircase(ctx)
         .or_else(|| epoch_pattern(ctx))
         .or_else(|| boundary_drops(ctx))
+        .or_else(|| boundary_levels(ctx))
         .into_iter()
         .collect()
+}
+
+/// A staircase logged many times an epoch but too noisily for [`staircase`]'s drops (a
+/// classifier fine-tuned for five epochs, its loss logged batch by batch: ±20 % noise, a drop
+/// of a third at each boundary). With the epoch length known, the level over the fifth of an
+/// epoch after each boundary is set against the level over the fifth before it, and the same
+/// change measured in the middle of that epoch is the control: on a smooth decline the two are
+/// alike; on a staircase every boundary change is a drop and its mid-epoch control is not.
+/// Levels are medians (a hard batch in a fixed order does not move them) of the log of the
+/// loss: a memorised epoch cuts the loss by a factor, so the later drops are small in nats and
+/// not in ratio. Three boundaries or more, every one a drop of 5 % or more beyond its control,
+/// and the mean beyond four standard errors of the window medians' noise.
+fn boundary_levels(ctx: &Ctx) -> Option<Finding> {
+    const MIN_BOUNDARIES: usize = 3;
+    let p = ctx.run.steps_per_epoch.filter(|p| *p > 0.0)?;
+    let t = &ctx.train;
+    if !ctx.lr_restarts.is_empty() || t.iter().any(|q| q.value <= 0.0) {
+        return None;
+    }
+    let interval = crate::detect::stats::logging_interval(t);
+    let width = 0.2 * p;
+    let per_window = width / interval;
+    if per_window < 5.0 {
+        return None;
+    }
+    let logs: Vec<crate::Point> = t
+        .iter()
+        .map(|q| crate::Point {
+            step: q.step,
+            value: q.value.ln(),
+        })
+        .collect();
+    let level =
+        |from: f64, to: f64| crate::detect::stats::median_between(&logs, from, to - 0.5 * interval);
+    let change_at = |b: f64| level(b, b + width) - level(b - width, b);
+    let (first, last) = (ctx.first_step(), ctx.last_step());
+    let pairs: Vec<(f64, f64, f64)> = (1..)
+        .map(|j| j as f64 * p)
+        .take_while(|&b| b + width <= last)
+        .filter(|&b| b - 0.5 * p - width >= first)
+        .map(|b| (b, change_at(b), change_at(b - 0.5 * p)))
+        .filter(|(_, at, mid)| at.is_finite() && mid.is_finite())
+        .collect();
+    if pairs.len() < MIN_BOUNDARIES {
+        return None;
+    }
+    let tol = 0.1 * p;
+    if pairs
+        .iter()
+        .any(|(b, _, _)| ctx.lr_drops.iter().any(|&d| (d - b).abs() <= tol))
+    {
+        return None; // a schedule that cuts the LR at the boundaries
+    }
+    // The noise of one logged point around its neighbours (successive differences over √2),
+    // then of a window's median (≈ 1.25 σ / √k) and of a change minus its control (four
+    // medians).
+    let diffs: Vec<f64> = logs.windows(2).map(|w| w[1].value - w[0].value).collect();
+    let sigma = robust_sd(&diffs) / std::f64::consts::SQRT_2;
+    let se_one = 2.0 * 1.25 * sigma / per_window.sqrt();
+    let beyond: Vec<f64> = pairs.iter().map(|(_, at, mid)| mid - at).collect();
+    let mean_beyond = mean(&beyond);
+    let every_one = beyond.iter().all(|&d| d >= 0.05);
+    if !every_one || mean_beyond < 4.0 * se_one / (pairs.len() as f64).sqrt() {
+        return None;
+    }
+    let mean_drop = 1.0 - (mean(&pairs.iter().map(|x| x.1).collect::<Vec<_>>())).exp();
+    let steps: Vec<String> = pairs.iter().take(8).map(|x| step_str(x.0)).collect();
+    Some(finding(
+        FindingKind::Periodic,
+        Severity::Warning,
+        Span::range(pairs[0].0, pairs[pairs.len() - 1].0),
+        format!(
+            "Loss drops at every epoch boundary (every {} steps; at steps {}): the level over the \
+             fifth of an epoch after each is {:.0}% under the fifth before it on average, while the \
+             same stretch in mid-epoch moves {:.0}% — each pass over the data is memorised.",
+            step_str(p.round()),
+            steps.join(", "),
+            100.0 * mean_drop,
+            100.0 * (1.0 - mean(&pairs.iter().map(|x| x.2).collect::<Vec<_>>()).exp()).abs()
+        ),
+        json!({
+            "steps_per_epoch": p,
+            "boundaries": pairs.len(),
+            "log_change_at_boundaries": pairs.iter().map(|x| x.1).collect::<Vec<_>>(),
+            "log_change_mid_epoch": pairs.iter().map(|x| x.2).collect::<Vec<_>>(),
+            "standard_error": se_one,
+        }),
+        "The model memorises the training set epoch by epoch: hold out a validation split and watch \
+         it, train fewer epochs (1–3 for fine-tuning), deduplicate the data, and shuffle every epoch.",
+    ))
 }
 
 /// A staircase logged only a few times per epoch (a fine-tune logging every 500 steps of a

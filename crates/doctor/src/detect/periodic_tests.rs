@@ -261,3 +261,47 @@ fn a_weak_repeat_at_a_known_epoch_is_periodic_the_same_repeat_searched_for_is_no
     assert!(epoch_pattern(&Ctx::new(&run_of(0.03, false))).is_none());
     assert!(epoch_pattern(&Ctx::new(&run_of(0.0, true))).is_none());
 }
+
+#[test]
+fn a_noisy_staircase_logged_every_step_is_found_by_the_levels_around_its_boundaries() {
+    // A classifier fine-tuned for 5 epochs of 109 batches, its loss logged batch by batch
+    // (±20 % noise): the level falls by a third at each epoch boundary and barely moves within.
+    let per = 109.0;
+    let run_of = |stairs: bool, lr_cut: bool| {
+        let mut rng = Noise::new(3);
+        let loss: Vec<Point> = (0..545)
+            .map(|k| {
+                let step = k as f64;
+                let epochs = if stairs {
+                    (step / per).floor()
+                } else {
+                    step / per
+                };
+                Point {
+                    step,
+                    value: 0.5 * 0.65f64.powf(epochs) * (1.0 + 0.2 * rng.normal()).max(0.2),
+                }
+            })
+            .collect();
+        let mut run = run_with(loss, None);
+        run.steps_per_epoch = Some(per);
+        if lr_cut {
+            // A step-decay schedule that cuts the LR at every boundary explains the drops.
+            run.lr = (0..545)
+                .map(|k| Point {
+                    step: k as f64,
+                    value: 1e-3 * 0.5f64.powf((k as f64 / per).floor()),
+                })
+                .collect();
+        }
+        run
+    };
+    let found = boundary_levels(&Ctx::new(&run_of(true, false)));
+    let f = found.expect("a staircase");
+    assert_eq!(f.kind, FindingKind::Periodic);
+    assert_eq!(f.evidence["boundaries"], 4);
+    // The same fall spread smoothly over the epochs, and the staircase a schedule explains.
+    assert!(boundary_levels(&Ctx::new(&run_of(false, false))).is_none());
+    assert!(boundary_levels(&Ctx::new(&run_of(true, true))).is_none());
+    assert!(detect(&Ctx::new(&run_of(false, false))).is_empty());
+}

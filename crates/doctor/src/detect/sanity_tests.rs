@@ -1,7 +1,7 @@
 //! Tests of the sanity checks: non-finite and invalid losses, the initial loss.
 
 use super::*;
-use crate::detect::test_support::{curve, per_epoch, run_with, spaced};
+use crate::detect::test_support::{curve, run_with, spaced};
 
 #[test]
 fn nan_is_reported_at_its_first_step() {
