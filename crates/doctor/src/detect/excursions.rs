@@ -141,7 +141,19 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         }
         // Noise shrinks as the loss falls (single-batch logs of a fine-tune swing widely early
         // and barely at the end): the rise must also beat the noise where it happened.
-        if ep.rise < 5.0 * local_noise(&bins.value, ep.start, ep.end.unwrap_or(last)) {
+        // A rise that never comes back is measured against the noise where the run stood
+        // before it as well: an LR that keeps growing makes the climb ever noisier (4.4 →
+        // 5.2, 5.0, 5.5, 5.1, 5.8), and the climb's own turbulence must not hide the climb.
+        let noise_here =
+            match ep.end {
+                Some(e) => local_noise(&bins.value, ep.start, e),
+                None => {
+                    let len = (last - ep.start).max(4);
+                    local_noise(&bins.value, ep.start.saturating_sub(len), ep.start)
+                        .min(local_noise(&bins.value, ep.start, last))
+                }
+            };
+        if ep.rise < 5.0 * noise_here {
             continue;
         }
         let restart = ctx.restart_near(s0, 0.05 * span.max(1.0)).or_else(|| {

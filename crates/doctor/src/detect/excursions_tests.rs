@@ -561,3 +561,20 @@ fn a_rise_that_turns_down_while_the_warmup_lr_keeps_climbing_is_no_instability()
     }
     assert!(kinds(&run).contains(&FindingKind::Instability));
 }
+
+#[test]
+fn a_climb_that_grows_noisier_as_it_goes_is_still_divergence() {
+    // A 3-layer GRU word model (V = 1000) logged every 10 steps whose LR schedule grows ×1.02
+    // per step from step 163 (a novel-fault draw): it stands at 4.4-4.7 (±0.15), then the
+    // climb to 5.2-5.8 swings ever wider. Measured against its own swings the climb was lost;
+    // against where the run stood it is plain.
+    let values = [
+        4.77561, 5.06138, 4.74403, 4.75173, 4.62339, 4.70206, 4.32266, 4.59837, 4.58291, 4.897,
+        4.61446, 5.11261, 4.74192, 4.58949, 4.50748, 4.39557, 4.64885, 4.3715, 4.43091, 4.7423,
+        4.52768, 4.7071, 4.68553, 4.66061, 4.68589, 4.74735, 4.44882, 4.57001, 4.49834, 4.20186,
+        4.36108, 4.50352, 5.18289, 4.41763, 5.0079, 5.42309, 5.48629, 5.07471, 4.89505, 5.77601,
+    ];
+    let loss = spaced(&values, 10.0, 10.0);
+    let f = detect(&Ctx::new(&run_with(loss, Some(1000))));
+    assert!(f.iter().any(|f| f.kind == FindingKind::Divergence), "{f:?}");
+}

@@ -152,6 +152,13 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
         }),
         match &lr_jump {
             Some(e) => excursions::lr_jump_advice(e),
+            // A norm that grows over the run has no batches to blame: check what keeps adding
+            // to the gradient (an LR that grows, gradients never zeroed between steps).
+            None if steps.is_empty() => "Clip gradients at max norm 1.0 and lower the learning rate ×0.5; \
+                 a norm that grows steadily is something that keeps adding up: check that the \
+                 gradients are zeroed every step (optimizer.zero_grad()) and that the LR schedule \
+                 does not grow; for recurrent nets also shorten the truncated-BPTT length."
+                .to_string(),
             None => format!(
                 "Clip gradients at max norm 1.0, lower the learning rate ×0.5, and inspect the batches of steps \
                  {}; for recurrent nets also shorten the truncated-BPTT length.",
@@ -317,6 +324,18 @@ mod tests {
             0.3 * (1.0 + 0.5 * ((i * 7919) % 13) as f64 / 13.0)
         });
         assert!(detect(&Ctx::new(&run)).is_empty());
+    }
+
+    #[test]
+    fn a_norm_that_grows_all_run_names_what_adds_up_not_batches() {
+        // optimizer.zero_grad() dropped: the logged norm climbs smoothly 0.7 → 22, no spike.
+        let mut run = run_with(curve(100, |i| 2.0 + (-(i as f64) / 20.0).exp()), None);
+        run.grad_norm = curve(100, |i| 0.7 * 1.036f64.powi(i as i32));
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
+        assert!(f[0].advice.contains("zero_grad"), "{}", f[0].advice);
+        assert!(!f[0].advice.contains("steps ;"), "{}", f[0].advice);
     }
 
     #[test]
