@@ -641,8 +641,18 @@ def label_by_fault(c, rows, V):
 
     if fault in ("lr_grow", "no_zero_grad"):
         # A loop bug from a known step: the curve shows what it did after it (blow-up, a climb,
-        # a stall in a band), read as for an LR set too high.
-        fault = "lr_high"
+        # a stall in a band), read as for an LR set too high; a logged gradient norm that ends
+        # ten times where it ran early shows it too (accumulated gradients, a growing step).
+        labels, conf, reason = label_by_fault(dict(c, fault="lr_high"), rows, V)
+        gr = cv.grad[np.isfinite(cv.grad)] if c["col_grad"] else np.array([])
+        if len(gr) >= 10 and "non_finite" not in labels:
+            early = float(np.median(gr[: max(3, int(0.3 * len(gr)))]))
+            late = float(np.median(gr[-max(2, len(gr) // 10):]))
+            if late >= 10 * max(early, 1e-12):
+                healthy_reading = any(x.startswith("healthy") for x in labels.split("|"))
+                labels = "exploding_gradients" if healthy_reading else f"exploding_gradients + {labels}"
+                reason += f"; the gradient norm grows from {early:.3g} to {late:.3g} (median early vs last tenth)"
+        return labels, conf, reason
 
     if fault == "wd_huge":
         # Decay that pulls every weight to zero holds the model near a uniform or unigram guess:
