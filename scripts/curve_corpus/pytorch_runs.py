@@ -998,8 +998,10 @@ def place_fault(rng, c):
         c["fault_desc"] = f"data-loader bug: the batch of step {s} is served again at every later step"
 
 
-def plan_run(seed, i, kind):
-    rng = random.Random(seed * 1000003 + i * 7717)
+def plan_run(seed, i, kind, novel=False):
+    # Novel draws get a seed space of their own: otherwise their healthy runs repeat the
+    # default draw's healthy runs at the same seed and index, curve for curve.
+    rng = random.Random(seed * 1000003 + i * 7717 + (987_654_321 if novel else 0))
     c = draw_config(rng, kind)
     setup_fault(rng, c, kind)
     if c["level"] == "char":
@@ -1091,7 +1093,7 @@ def main():
     for i, kind in enumerate(plan):
         if only is not None and i not in only:
             continue
-        c, tr, va, V, rng = plan_run(a.seed, i, kind)
+        c, tr, va, V, rng = plan_run(a.seed, i, kind, a.novel)
         name = f"pt-{tag}{a.seed}-{i:03d}-{c['cell'].replace('_', '')}-{c['level']}-{SHORT[kind]}"
         if a.dry:
             print(f"{name:45s} steps={c['steps']:5d} int={c['interval']:3d} B={c['batch']:3d} T={c['bptt']:3d} "
