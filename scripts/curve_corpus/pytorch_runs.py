@@ -186,9 +186,13 @@ FAULT_SHARES = [
 
 # Faults no detector was tuned on (--novel): bugs people write into their own loops. Healthy
 # runs keep their share so a draw still measures false alarms.
-NOVEL_SHARES = [
-    ("healthy", 40), ("lr_grow", 15), ("no_zero_grad", 15), ("wd_huge", 15), ("repeat_batch", 15),
-]
+NOVEL_SHARES = {
+    1: [("healthy", 40), ("lr_grow", 15), ("no_zero_grad", 15), ("wd_huge", 15), ("repeat_batch", 15)],
+    # Data and regularisation bugs: targets shuffled within each batch from the start (only
+    # token frequencies are left to learn), clipping at a norm so small every step is a crawl,
+    # dropout so heavy the training loss sits far above the validation loss.
+    2: [("healthy", 40), ("scrambled_targets", 20), ("tiny_clip", 20), ("dropout_huge", 20)],
+}
 
 
 def make_plan(count, seed, shares=FAULT_SHARES):
@@ -455,6 +459,9 @@ def train_run(c, tr, va, V, rng):
                 s = torch.cat([x[:, :1], y], dim=1).reshape(-1)
                 s = s[torch.randperm(len(s), generator=g)].view(x.shape[0], -1)
                 x, y = s[:, :-1], s[:, 1:]
+        if fault == "scrambled_targets":
+            flat = y.reshape(-1)
+            y = flat[torch.randperm(flat.numel(), generator=g)].view(y.shape)
         if c.get("leak_p", 0) > 0 and k >= c.get("leak_from", 1):
             x = leak_inputs(x, y, c["leak_p"], g)
         lr = lr_at(c, k, plateau_factor)
@@ -653,6 +660,12 @@ def label_by_fault(c, rows, V):
                 labels = "exploding_gradients" if healthy_reading else f"exploding_gradients + {labels}"
                 reason += f"; the gradient norm grows from {early:.3g} to {late:.3g} (median early vs last tenth)"
         return labels, conf, reason
+
+    if fault == "dropout_huge":
+        return healthy_or_what(desc)
+
+    if fault in ("scrambled_targets", "tiny_clip"):
+        fault = "lr_low"
 
     if fault == "wd_huge":
         # Decay that pulls every weight to zero holds the model near a uniform or unigram guess:
@@ -942,6 +955,22 @@ def setup_fault(rng, c, kind):
     elif kind == "repeat_batch":
         c["col_val"] = True
         c["min_steps"] = 400
+    elif kind == "scrambled_targets":
+        c["min_steps"] = 400
+        c["fault_desc"] = "data bug: targets shuffled within each batch (inputs and targets no longer aligned)"
+    elif kind == "tiny_clip":
+        c["clip"] = rng.choice([1e-4, 3e-4, 1e-3])
+        c["optimizer"] = rng.choice(["sgd", "sgdm"])
+        c["lr"] = rng.choice([0.1, 0.3, 1.0])
+        c["schedule"] = rng.choice(["constant", "cosine"])
+        c["min_steps"] = 400
+        c["fault_desc"] = f"gradients clipped at norm {c['clip']:g} ({c['optimizer']} lr {c['lr']:g}): every step a crawl"
+    elif kind == "dropout_huge":
+        c["dropout"] = rng.choice([0.7, 0.8, 0.9])
+        c["layers"] = max(2, c["layers"])
+        c["col_val"] = True
+        c["min_steps"] = 400
+        c["fault_desc"] = f"dropout {c['dropout']:g} between layers and before the head"
     elif kind == "exploding":
         c["cell"] = rng.choice(["rnn_tanh", "rnn_relu", "rnn_relu", "rnn_relu", "lstm"])
         c["clip"] = 0.0
@@ -998,10 +1027,10 @@ def place_fault(rng, c):
         c["fault_desc"] = f"data-loader bug: the batch of step {s} is served again at every later step"
 
 
-def plan_run(seed, i, kind, novel=False):
-    # Novel draws get a seed space of their own: otherwise their healthy runs repeat the
+def plan_run(seed, i, kind, novel=0):
+    # Each novel set gets a seed space of its own: otherwise its healthy runs repeat the
     # default draw's healthy runs at the same seed and index, curve for curve.
-    rng = random.Random(seed * 1000003 + i * 7717 + (987_654_321 if novel else 0))
+    rng = random.Random(seed * 1000003 + i * 7717 + 987_654_321 * novel)
     c = draw_config(rng, kind)
     setup_fault(rng, c, kind)
     if c["level"] == "char":
@@ -1065,7 +1094,8 @@ SHORT = {"healthy": "ok", "healthy_short": "short", "bad_batch": "badbatch", "lr
          "nan": "nan", "lr_high": "lrhigh", "lr_low": "lrlow", "overfit": "overfit",
          "periodic": "epochs", "state_reset": "statebug", "frozen": "frozen", "leak": "leak",
          "init_scale": "init", "exploding": "noclip", "osc_stag": "lrband", "init_stag": "initstall",
-         "lr_grow": "lrgrow", "no_zero_grad": "nozerograd", "wd_huge": "wdhuge", "repeat_batch": "repeatbatch"}
+         "lr_grow": "lrgrow", "no_zero_grad": "nozerograd", "wd_huge": "wdhuge", "repeat_batch": "repeatbatch",
+         "scrambled_targets": "scrambled", "tiny_clip": "tinyclip", "dropout_huge": "dropout"}
 
 
 def main():
@@ -1076,8 +1106,9 @@ def main():
     ap.add_argument("--only", type=str, default="", help="comma-separated run indices to (re)generate")
     ap.add_argument("--resume", action="store_true", help="skip runs already in INDEX.tsv")
     ap.add_argument("--dry", action="store_true", help="print the plan and estimated times only")
-    ap.add_argument("--novel", action="store_true",
-                    help="draw from faults no detector was tuned on (NOVEL_SHARES); names start pt-n<seed>")
+    ap.add_argument("--novel", nargs="?", type=int, const=1, default=0, metavar="SET",
+                    help="draw from a set of faults no detector was tuned on (NOVEL_SHARES, set 1 by "
+                         "default); names start pt-n<seed> (set 1) or pt-n<set>x<seed>")
     ap.add_argument("--relabel", action="store_true",
                     help="label the existing CSVs again (no training), e.g. after changing a check")
     a = ap.parse_args()
@@ -1086,8 +1117,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     index_path = os.path.join(a.out, "INDEX.tsv")
     index = read_index(index_path)
-    plan = make_plan(a.count, a.seed, NOVEL_SHARES if a.novel else FAULT_SHARES)
-    tag = "n" if a.novel else "s"
+    plan = make_plan(a.count, a.seed, NOVEL_SHARES[a.novel] if a.novel else FAULT_SHARES)
+    tag = {0: "s", 1: "n"}.get(a.novel, f"n{a.novel}x")
     only = {int(x) for x in a.only.split(",") if x.strip()} if a.only else None
     t_all = time.time()
     for i, kind in enumerate(plan):
@@ -1120,7 +1151,7 @@ def main():
                f"B={c['batch']} T={c['bptt']} {c['mode']}, {c['optimizer']} lr {c['lr']:.3g} {c['schedule']}, "
                f"clip {c['clip']:g}, dropout {c['dropout']:g}, log every {c['interval']} ({c['reduce']})")
         reason = (reason + " [" + cfg + "]").replace("\t", " ").replace("\n", " ")
-        src = f"scripts/curve_corpus/pytorch_runs.py --count {a.count} --seed {a.seed}{' --novel' if a.novel else ''} (run {i})"
+        src = f"scripts/curve_corpus/pytorch_runs.py --count {a.count} --seed {a.seed}{' --novel' if a.novel == 1 else f' --novel {a.novel}' if a.novel else ''} (run {i})"
         index[name] = "\t".join([name, split_of(name), labels, conf, str(V), spe, src, reason])
         write_index(index_path, index)
         print(f"[{i:3d}] {name:45s} {dt:5.1f}s (est {c['est_s']:.1f}) pts={len(rows):4d} {labels:40s} {conf}", flush=True)
