@@ -196,6 +196,48 @@ fn a_tiny_loss_in_an_excerpt_from_late_in_a_run_is_no_leak() {
 }
 
 #[test]
+fn a_character_model_under_a_quarter_of_ln_v_in_a_short_run_is_leakage() {
+    // Inputs replaced by the targets with probability 0.7: Alice (V = 73) at 0.95 nats in 500
+    // steps, validation tracking. What an honest short run reaches scales with the alphabet:
+    // lower-case PTB characters (V = 48) get to 0.99 (a quarter of ln V), English with capitals
+    // and punctuation stays far above; 23 % of ln V, between 0.9 and 1 nat, is out of reach.
+    let judged = |vocab: usize, end: f64| {
+        let n = 80;
+        let dt = 500.0 / n as f64;
+        let start = (vocab as f64).ln();
+        let fall = |i: usize| (start - end) * (-(i as f64) / 6.0).exp();
+        let mut run = run_with(
+            spaced(&(0..n).map(|i| end + fall(i)).collect::<Vec<_>>(), dt, dt),
+            Some(vocab),
+        );
+        run.val_loss = every(
+            spaced(
+                &(0..n).map(|i| end + 0.01 + fall(i)).collect::<Vec<_>>(),
+                dt,
+                dt,
+            ),
+            8,
+        );
+        leakage(&Ctx::new(&run))
+    };
+    assert_eq!(
+        judged(73, 0.95).len(),
+        1,
+        "a quarter of ln V 4.29 on English"
+    );
+    assert!(judged(48, 0.99).is_empty(), "lower-case PTB characters");
+    assert_eq!(
+        judged(48, 0.85).len(),
+        1,
+        "under 0.9 nats whatever the alphabet"
+    );
+    assert!(
+        judged(300, 1.3).is_empty(),
+        "bytes: 0.23 ln V is 1.3 nats, capped at 1"
+    );
+}
+
+#[test]
 fn a_character_model_at_one_point_three_bits_within_a_short_run_is_leakage() {
     // A GRU on Alice (V = 70) whose inputs are the targets with probability 0.7: 4.2 → 0.85
     // nats in 400 steps, validation tracking at 0.85. A small model on English text ends a
