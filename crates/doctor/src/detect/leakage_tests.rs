@@ -195,6 +195,27 @@ fn a_tiny_loss_in_an_excerpt_from_late_in_a_run_is_no_leak() {
     assert_eq!(leakage(&Ctx::new(&from_the_start)).len(), 1);
 }
 
+/// A character model of `vocab` symbols falling from `start` to `end` over `steps` (80 logs),
+/// validation every eighth log tracking 0.01 above training.
+fn char_model(vocab: usize, start: f64, end: f64, steps: f64) -> crate::Run {
+    let n = 80;
+    let dt = steps / n as f64;
+    let fall = |i: usize| (start - end) * (-(i as f64) / 6.0).exp();
+    let mut run = run_with(
+        spaced(&(0..n).map(|i| end + fall(i)).collect::<Vec<_>>(), dt, dt),
+        Some(vocab),
+    );
+    run.val_loss = every(
+        spaced(
+            &(0..n).map(|i| end + 0.01 + fall(i)).collect::<Vec<_>>(),
+            dt,
+            dt,
+        ),
+        8,
+    );
+    run
+}
+
 #[test]
 fn a_character_model_under_a_quarter_of_ln_v_in_a_short_run_is_leakage() {
     // Inputs replaced by the targets with probability 0.7: Alice (V = 73) at 0.95 nats in 500
@@ -202,23 +223,12 @@ fn a_character_model_under_a_quarter_of_ln_v_in_a_short_run_is_leakage() {
     // lower-case PTB characters (V = 48) get to 0.99 (a quarter of ln V), English with capitals
     // and punctuation stays far above; 23 % of ln V, between 0.9 and 1 nat, is out of reach.
     let judged = |vocab: usize, end: f64| {
-        let n = 80;
-        let dt = 500.0 / n as f64;
-        let start = (vocab as f64).ln();
-        let fall = |i: usize| (start - end) * (-(i as f64) / 6.0).exp();
-        let mut run = run_with(
-            spaced(&(0..n).map(|i| end + fall(i)).collect::<Vec<_>>(), dt, dt),
-            Some(vocab),
-        );
-        run.val_loss = every(
-            spaced(
-                &(0..n).map(|i| end + 0.01 + fall(i)).collect::<Vec<_>>(),
-                dt,
-                dt,
-            ),
-            8,
-        );
-        leakage(&Ctx::new(&run))
+        leakage(&Ctx::new(&char_model(
+            vocab,
+            (vocab as f64).ln(),
+            end,
+            500.0,
+        )))
     };
     assert_eq!(
         judged(73, 0.95).len(),
@@ -243,24 +253,7 @@ fn a_character_model_at_one_point_three_bits_within_a_short_run_is_leakage() {
     // nats in 400 steps, validation tracking at 0.85. A small model on English text ends a
     // run that short near 1.5-2 nats; 0.9 nats (1.3 bits per character) is where large models
     // get after days. The same levels over 100k steps may be such a model.
-    let judged = |end: f64, steps: f64| {
-        let n = 80;
-        let dt = steps / n as f64;
-        let fall = |i: usize| (4.2 - end) * (-(i as f64) / 6.0).exp();
-        let mut run = run_with(
-            spaced(&(0..n).map(|i| end + fall(i)).collect::<Vec<_>>(), dt, dt),
-            Some(70),
-        );
-        run.val_loss = every(
-            spaced(
-                &(0..n).map(|i| end + 0.01 + fall(i)).collect::<Vec<_>>(),
-                dt,
-                dt,
-            ),
-            8,
-        );
-        leakage(&Ctx::new(&run))
-    };
+    let judged = |end: f64, steps: f64| leakage(&Ctx::new(&char_model(70, 4.2, end, steps)));
     let f = judged(0.85, 400.0);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, FindingKind::Leakage);

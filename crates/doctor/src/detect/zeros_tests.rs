@@ -9,6 +9,21 @@ fn zeros_of(run: &Run) -> Vec<Finding> {
     pinned_at_zero(&Ctx::new(run)).into_iter().collect()
 }
 
+/// `n` points falling geometrically from `start` by `factor` a point, logged as exactly 0 from
+/// point `zero_from` on.
+fn converging_then_zero(n: usize, zero_from: usize, start: f64, factor: f64) -> Run {
+    run_with(
+        curve(n, |i| {
+            if i < zero_from {
+                start * factor.powi(i as i32)
+            } else {
+                0.0
+            }
+        }),
+        None,
+    )
+}
+
 #[test]
 fn a_loss_that_drops_to_exactly_zero_and_stays_is_invalid() {
     // An HF LoRA run: 1.0778 at step 1, then 0.0 with a NaN gradient norm for 11 steps.
@@ -17,17 +32,7 @@ fn a_loss_that_drops_to_exactly_zero_and_stays_is_invalid() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, FindingKind::InvalidLoss);
     // A classifier converging toward zero reaches it gradually: not this.
-    let converging = run_with(
-        curve(40, |i| {
-            if i < 30 {
-                0.5 * 0.7f64.powi(i as i32)
-            } else {
-                0.0
-            }
-        }),
-        None,
-    );
-    assert!(zeros_of(&converging).is_empty());
+    assert!(zeros_of(&converging_then_zero(40, 30, 0.5, 0.7)).is_empty());
 }
 
 #[test]
@@ -90,17 +95,7 @@ fn a_loss_that_reads_zero_for_most_of_the_run_is_invalid_however_it_got_there() 
     assert_eq!(f[0].severity, Severity::Warning);
     assert_eq!(f[0].evidence["zero_points"], 99);
     // A converging run that reaches the logger's zero for its last third is no such run.
-    let converging = run_with(
-        curve(60, |i| {
-            if i < 40 {
-                0.8 * 0.8f64.powi(i as i32)
-            } else {
-                0.0
-            }
-        }),
-        None,
-    );
-    assert!(zeros_of(&converging).is_empty());
+    assert!(zeros_of(&converging_then_zero(60, 40, 0.8, 0.8)).is_empty());
     // Nor one whose small loss the logger rounds to 0.0001 as often as to 0.0.
     let rounded = run_with(
         curve(60, |i| match i {
