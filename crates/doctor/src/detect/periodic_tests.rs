@@ -4,6 +4,15 @@ use super::*;
 use crate::detect::test_support::{curve, run_with, Noise};
 use crate::Point;
 
+/// Epochs completed at `step`: whole ones on a staircase, fractional on a smooth decline.
+fn epochs_done(step: f64, per: f64, stairs: bool) -> f64 {
+    if stairs {
+        (step / per).floor()
+    } else {
+        step / per
+    }
+}
+
 #[test]
 fn a_staircase_logged_three_times_an_epoch_is_found_by_its_boundary_drops() {
     // A 1559-step epoch logged every 500 steps for 40 epochs: the loss drops 0.06 at each
@@ -14,11 +23,7 @@ fn a_staircase_logged_three_times_an_epoch_is_found_by_its_boundary_drops() {
         let loss: Vec<Point> = (1..=125)
             .map(|k| {
                 let step = 500.0 * k as f64;
-                let epochs = if stairs {
-                    (step / per).floor()
-                } else {
-                    step / per
-                };
+                let epochs = epochs_done(step, per, stairs);
                 Point {
                     step,
                     value: 4.0 - 0.06 * epochs + 0.02 * rng.normal(),
@@ -272,11 +277,7 @@ fn a_noisy_staircase_logged_every_step_is_found_by_the_levels_around_its_boundar
         let loss: Vec<Point> = (0..545)
             .map(|k| {
                 let step = k as f64;
-                let epochs = if stairs {
-                    (step / per).floor()
-                } else {
-                    step / per
-                };
+                let epochs = epochs_done(step, per, stairs);
                 Point {
                     step,
                     value: 0.5 * 0.65f64.powf(epochs) * (1.0 + 0.2 * rng.normal()).max(0.2),
