@@ -655,10 +655,12 @@ def label_by_fault(c, rows, V):
         # a stall in a band), read as for an LR set too high; a logged gradient norm that ends
         # ten times where it ran early shows it too (accumulated gradients, a growing step).
         labels, conf, reason = label_by_fault(dict(c, fault="lr_high"), rows, V)
-        # The bug's damage grows to the end of the run: the level of its last twentieth, not
-        # the last 15 %'s median, says whether the climb undid the training.
+        # The bug's damage grows to the end of the run: the level of its last twentieth (three
+        # points at least: two are noise), not the last 15 %'s median, says whether the climb
+        # undid the training.
         best = float(np.nanmin(cv.rolling_median(5)))
-        tail = cv.level(0.95, 1.0)
+        last = cv.loss[np.isfinite(cv.loss)]
+        tail = float(np.median(last[-max(3, -(-len(last) // 20)):])) if len(last) else float("nan")
         if "non_finite" not in labels and "divergence" not in labels and tail - best > max(0.3, 0.3 * (L0 - best)):
             labels, conf = "divergence|instability", "medium"
             reason += f"; the last twentieth stands at {tail:.3f}, {tail - best:.3f} above the best {best:.3f}"
