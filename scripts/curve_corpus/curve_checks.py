@@ -9,6 +9,9 @@ import zlib
 import numpy as np
 
 HEADER_INDEX = "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason"
+# rnnlab's own runs carry the unigram and bigram entropies of their data in meta.json, and the
+# doctor reads them there: the rnnlab corpus records them so it is scored with what it sees.
+HEADER_INDEX_REFS = HEADER_INDEX + "\tunigram\tbigram"
 
 
 def fmt(v):
@@ -184,9 +187,9 @@ def read_index(path):
     return rows
 
 
-def write_index(path, rows):
+def write_index(path, rows, header=HEADER_INDEX):
     with open(path + ".tmp", "w") as f:
-        f.write(HEADER_INDEX + "\n")
+        f.write(header + "\n")
         for k in sorted(rows):
             f.write(rows[k] + "\n")
     os.replace(path + ".tmp", path)

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from curve_checks import Curve, above_uniform_label, plain_spike, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
+from curve_checks import HEADER_INDEX_REFS, Curve, above_uniform_label, plain_spike, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
 
 
 def num(v):
@@ -233,6 +233,10 @@ def label(rows, meta, events, faults, guard):
     return " + ".join(got), conf, txt
 
 
+def fmt_ref(v):
+    return f"{v:.4f}" if isinstance(v, (int, float)) and math.isfinite(v) else ""
+
+
 def main():
     run_dir, out, name, fault, guard, source = sys.argv[1:7]
     rows, meta, events = load(run_dir)
@@ -255,9 +259,11 @@ def main():
                               fmt(r.get("grad_norm")), fmt(r.get("epoch"))]) + "\n")
     index_path = os.path.join(out, "INDEX.tsv")
     index = read_index(index_path)
+    refs = meta.get("references") or {}
     index[name] = "\t".join([name, split_of(name), labels, conf, str(meta["vocab_size"]),
-                             str(meta["steps_per_epoch"]), source, reason])
-    write_index(index_path, index)
+                             str(meta["steps_per_epoch"]), source, reason,
+                             fmt_ref(refs.get("unigram")), fmt_ref(refs.get("bigram"))])
+    write_index(index_path, index, HEADER_INDEX_REFS)
     print(f"{name:40s} {labels:40s} {conf}")
 
 

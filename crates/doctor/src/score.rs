@@ -35,6 +35,9 @@ pub struct Case {
     pub labels: String,
     pub vocab: Option<usize>,
     pub steps_per_epoch: Option<f64>,
+    /// The unigram and bigram entropies the run itself recorded (rnnlab's `meta.json` carries
+    /// them, so the doctor sees them on rnnlab's own runs); blank where the run did not.
+    pub references: crate::References,
     pub csv: PathBuf,
 }
 
@@ -138,6 +141,7 @@ fn read_index(index: &Path) -> Result<Vec<Case>> {
     };
     let (c_name, c_split, c_labels) = (col("name")?, col("split")?, col("labels")?);
     let (c_vocab, c_spe) = (col("vocab").ok(), col("steps_per_epoch").ok());
+    let (c_unigram, c_bigram) = (col("unigram").ok(), col("bigram").ok());
     let mut cases = Vec::new();
     for (i, line) in lines {
         if line.trim().is_empty() {
@@ -158,6 +162,11 @@ fn read_index(index: &Path) -> Result<Vec<Case>> {
             labels,
             vocab: c_vocab.and_then(|c| cell(c).parse().ok()),
             steps_per_epoch: c_spe.and_then(|c| cell(c).parse().ok()),
+            references: crate::References {
+                unigram: c_unigram.and_then(|c| cell(c).parse().ok()),
+                bigram: c_bigram.and_then(|c| cell(c).parse().ok()),
+                ..Default::default()
+            },
         });
     }
     Ok(cases)
@@ -216,7 +225,9 @@ pub fn score(cases: &[Case]) -> Vec<Scored> {
                 steps_per_epoch: case.steps_per_epoch,
                 ..LoadOptions::default()
             };
-            match load_for_diagnosis(std::slice::from_ref(&case.csv), &opts, None) {
+            let refs = &case.references;
+            let recorded = (refs.unigram.is_some() || refs.bigram.is_some()).then_some(refs);
+            match load_for_diagnosis(std::slice::from_ref(&case.csv), &opts, recorded) {
                 Err(e) => Scored {
                     case: case.clone(),
                     right: false,
@@ -400,5 +411,24 @@ mod tests {
         assert_eq!(parse_labels("healthy|inconclusive").unwrap()[0].len(), 2);
         assert!(parse_labels("spikey").unwrap_err().contains("unknown kind"));
         assert!(parse_labels("spike@x").unwrap_err().contains("bad number"));
+    }
+
+    #[test]
+    fn recorded_reference_levels_are_read_where_the_index_has_them() {
+        let dir = std::env::temp_dir().join(format!("rnnlab-score-refs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let index = dir.join("INDEX.tsv");
+        std::fs::write(
+            &index,
+            "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason\tunigram\tbigram\n\
+             a\ttune\thealthy\thigh\t65\t\ts\tr\t3.333\t2.474\n\
+             b\ttune\thealthy\thigh\t65\t\ts\tr\n",
+        )
+        .unwrap();
+        let cases = read_index(&index).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(cases[0].references.unigram, Some(3.333));
+        assert_eq!(cases[0].references.bigram, Some(2.474));
+        assert_eq!(cases[1].references, crate::References::default());
     }
 }
