@@ -250,7 +250,10 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         // A run that ends above the unigram level has not learned what token frequencies
         // alone give, however fast it still falls: it stopped far too early.
         let above_unigram = refs.unigram.is_some_and(|u| level > u.value);
-        let slow = train.log_rate < SLOW_LOG_PER_DOUBLING;
+        // Slow, and far enough above the bigram level that this pace takes more than two
+        // doublings of the run to reach it (a decaying power law takes longer still).
+        let doublings_to_bigram = (level / bigram.value).ln() / train.log_rate.max(1e-9);
+        let slow = train.log_rate < SLOW_LOG_PER_DOUBLING && doublings_to_bigram > 2.0;
         if !(slow || above_unigram) || level <= bigram.value * 1.05 {
             return Vec::new();
         }
