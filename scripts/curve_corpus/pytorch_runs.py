@@ -793,10 +793,15 @@ def label_by_fault(c, rows, V):
         r = cv.loss - rm
         r = r[np.isfinite(r)]
         ac = float("nan")
-        if abs(lag - round(lag)) < 1e-9 and 2 <= lag <= len(r) / 3:
-            lg = int(round(lag))
-            a, b = r[:-lg] - r.mean(), r[lg:] - r.mean()
-            ac = float((a * b).sum() / math.sqrt((a * a).sum() * (b * b).sum() + 1e-12))
+        if 2 <= lag <= len(r) / 3:
+            # A period that is not a whole number of logged points (21 steps logged every 2)
+            # is read between the two whole lags around it.
+            def ac_at(lg):
+                a, b = r[:-lg] - r.mean(), r[lg:] - r.mean()
+                return float((a * b).sum() / math.sqrt((a * a).sum() * (b * b).sum() + 1e-12))
+            lo = int(math.floor(lag + 1e-9))
+            w = lag - lo if lag - lo > 1e-9 else 0.0
+            ac = ac_at(lo) if w == 0.0 else (1 - w) * ac_at(lo) + w * ac_at(lo + 1)
         of = overfit_check()
         extra = f"; validation rises from {of[1]:.3f} to {of[2]:.3f}" if of else ""
         if ac == ac and ac > 0.3:
