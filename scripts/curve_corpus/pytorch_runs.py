@@ -682,8 +682,10 @@ def label_by_fault(c, rows, V):
 
     if fault == "wd_huge":
         # Decay that pulls every weight to zero holds the model near a uniform or unigram guess:
-        # read as for a model that cannot learn (LR far too low, frozen layers).
-        fault = "lr_low"
+        # read as for a model that cannot learn (LR far too low, frozen layers). With a large
+        # LR the same decay overshoots (each step flips and grows the weights) and the loss
+        # ends blown up far past a uniform guess: read as for an LR far too high.
+        fault = "lr_high" if Lend > 2 * lnV else "lr_low"
 
     if fault == "repeat_batch":
         of = overfit_check()
