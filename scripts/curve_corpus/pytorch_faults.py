@@ -154,6 +154,16 @@ def setup_fault(rng, c, kind):
     elif kind == "repeat_batch":
         c["col_val"] = True
         c["min_steps"] = 400
+    elif kind == "loss_sum":
+        c["reduction"] = "sum"
+        c["min_steps"] = 300
+        c["fault_desc"] = "loss bug: cross-entropy summed over the batch's tokens (reduction='sum'), not averaged"
+    elif kind == "smooth_huge":
+        c["label_smoothing"] = rng.choice([0.5, 0.7, 0.9])
+        c["min_steps"] = 400
+        c["fault_desc"] = f"label smoothing {c['label_smoothing']:g}: the target is mostly a uniform guess"
+    elif kind == "lr_to_zero":
+        c["min_steps"] = 400
     elif kind == "scrambled_targets":
         c["min_steps"] = 400
         c["fault_desc"] = "data bug: targets shuffled within each batch (inputs and targets no longer aligned)"
@@ -220,6 +230,10 @@ def place_fault(rng, c):
         s = rng.randint(int(0.2 * n), int(0.6 * n))
         c["fault_steps"] = [s]
         c["fault_desc"] = f"optimizer.zero_grad() dropped from step {s}: gradients accumulate"
+    elif kind == "lr_to_zero":
+        s = rng.randint(int(0.15 * n), int(0.45 * n))
+        c["fault_steps"] = [s]
+        c["fault_desc"] = f"LR schedule bug: the LR is 0 from step {s + 1} on"
     elif kind == "repeat_batch":
         s = rng.randint(int(0.2 * n), int(0.5 * n))
         c["fault_steps"] = [s]

@@ -153,6 +153,30 @@ def label_by_fault(c, rows, V):
     if fault in ("scrambled_targets", "tiny_clip"):
         fault = "lr_low"
 
+    if fault == "loss_sum":
+        # A sum over B x T tokens starts at B x T times ln V: far above a fresh model's loss per
+        # token, whatever follows (an SGD step B x T times too large can blow up: non-finite
+        # values are labelled as such in label_run).
+        if L0 > lnV + max(0.5, 0.15 * lnV):
+            return "init_loss_off", "high", f"{desc}; first logged loss {L0:.1f} vs ln V {lnV:.3f} per token"
+        return healthy_or_what(desc + f"; first logged loss {L0:.3f} is not far from ln V {lnV:.3f}")
+
+    if fault == "lr_to_zero":
+        # No updates after the cut: the loss holds the level it had, with only batch noise.
+        s = c["fault_steps"][0]
+        after = cv.loss[(cv.steps > s) & np.isfinite(cv.loss)]
+        if len(after) >= 5:
+            lab, lev = stall_label(cv, refs, lnV)
+            return lab, "high" if c["col_lr"] else "medium", (
+                f"{desc}; the loss holds {lev:.3f} from there (ln V {lnV:.3f}, unigram {refs[0]:.3f}, "
+                f"bigram {refs[1]:.3f}, {len(after)} logged points after the cut)")
+        return healthy_or_what(desc + f"; only {len(after)} logged points after the cut")
+
+    if fault == "smooth_huge":
+        # The smoothed target's entropy is a floor the loss cannot pass: read as for a model
+        # that cannot get lower (LR far too low, frozen layers).
+        fault = "lr_low"
+
     if fault == "wd_huge":
         # Decay that pulls every weight to zero holds the model near a uniform or unigram guess:
         # read as for a model that cannot learn (LR far too low, frozen layers). With a large

@@ -12,7 +12,8 @@ of `crates/doctor/corpus/README` / the corpus spec.
     python3 scripts/curve_corpus/pytorch_runs.py --out crates/doctor/corpus/pytorch --count 120 --seed 1
 
 `--novel [SET]` draws from faults no detector was tuned on instead (NOVEL_SHARES: set 1 loop
-bugs, set 2 data and regularisation bugs), in a seed space of their own, to measure how the
+bugs, set 2 data and regularisation bugs, set 3 loss and schedule bugs), in a seed space of their
+own, to measure how the
 doctor's judgement carries over to what it has never seen.
 
 Deterministic given --seed and --count (single-threaded CPU torch). Corpora are read from
@@ -196,6 +197,10 @@ NOVEL_SHARES = {
     # token frequencies are left to learn), clipping at a norm so small every step is a crawl,
     # dropout so heavy the training loss sits far above the validation loss.
     2: [("healthy", 40), ("scrambled_targets", 20), ("tiny_clip", 20), ("dropout_huge", 20)],
+    # Loss and schedule bugs: the loss summed over a batch's tokens instead of averaged, label
+    # smoothing so strong the target is nearly uniform, an LR that drops to zero part-way (a
+    # scheduler stepped per batch where it expects epochs).
+    3: [("healthy", 40), ("loss_sum", 20), ("smooth_huge", 20), ("lr_to_zero", 20)],
 }
 
 
@@ -473,10 +478,14 @@ def train_run(c, tr, va, V, rng):
             lr = lr * exc[2]
         if fault == "lr_grow" and k > c["fault_steps"][0]:
             lr = lr * c["grow"] ** (k - c["fault_steps"][0])
+        if fault == "lr_to_zero" and k > c["fault_steps"][0]:
+            lr = 0.0
         for pg in opt.param_groups:
             pg["lr"] = lr
         logits, h = model(x, h)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+        loss = nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1),
+                                           reduction=c.get("reduction", "mean"),
+                                           label_smoothing=c.get("label_smoothing", 0.0))
         if fault == "nan" and k == c["fault_step"]:
             loss = loss * float("nan")
         if not (fault == "no_zero_grad" and k > c["fault_steps"][0]):
@@ -604,7 +613,8 @@ SHORT = {"healthy": "ok", "healthy_short": "short", "bad_batch": "badbatch", "lr
          "periodic": "epochs", "state_reset": "statebug", "frozen": "frozen", "leak": "leak",
          "init_scale": "init", "exploding": "noclip", "osc_stag": "lrband", "init_stag": "initstall",
          "lr_grow": "lrgrow", "no_zero_grad": "nozerograd", "wd_huge": "wdhuge", "repeat_batch": "repeatbatch",
-         "scrambled_targets": "scrambled", "tiny_clip": "tinyclip", "dropout_huge": "dropout"}
+         "scrambled_targets": "scrambled", "tiny_clip": "tinyclip", "dropout_huge": "dropout",
+         "loss_sum": "losssum", "smooth_huge": "smooth", "lr_to_zero": "lrzero"}
 
 
 def main():
