@@ -15,10 +15,10 @@ const SPIKE_RATIO: f64 = 10.0;
 pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     let g = &ctx.grad;
     if g.len() < 20 {
-        return Vec::new();
+        return absurd_scale(ctx).into_iter().collect();
     }
     let mut out = Vec::new();
-    out.extend(exploding(ctx));
+    out.extend(exploding(ctx).or_else(|| absurd_scale(ctx)));
     out.extend(vanishing(ctx));
     out
 }
@@ -168,6 +168,46 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     ))
 }
 
+/// A gradient norm whose median is this large has exploded, whatever its trend: healthy runs
+/// log 0.1-100, and a norm read before unscaling a float16 loss scale (×65536) stays under 1e7.
+const ABSURD_NORM: f64 = 1e8;
+
+/// A gradient norm at an absurd scale over the whole log (five points or more): a log too
+/// short for spikes and growth to be measured, or one where clipping keeps the run alive
+/// (a ReLU RNN at 1e17 before the clip), still shows gradients that have blown up.
+fn absurd_scale(ctx: &Ctx) -> Option<Finding> {
+    let g = &ctx.grad;
+    let vals: Vec<f64> = g
+        .iter()
+        .map(|p| p.value)
+        .filter(|v| v.is_finite())
+        .collect();
+    if vals.len() < 5 {
+        return None;
+    }
+    let typical = median(&vals);
+    if typical < ABSURD_NORM {
+        return None;
+    }
+    let (first, last) = (g[0].step, g[g.len() - 1].step);
+    Some(finding(
+        FindingKind::ExplodingGradients,
+        Severity::Warning,
+        Span::range(first, last),
+        format!(
+            "The gradient norm sits at {} (median of {} logged values, up to {}): gradients \
+             of a healthy run are 0.1-100, so these have exploded.",
+            num(typical),
+            vals.len(),
+            num(vals.iter().copied().fold(f64::MIN, f64::max))
+        ),
+        json!({ "median_norm": typical, "points": vals.len() }),
+        "Clip gradients at max norm 1.0 and lower the learning rate ×0.1; check the loss is a \
+         mean over tokens (not a sum) and, for recurrent nets, shorten the truncated-BPTT length. \
+         If the norm is logged before a float16 loss scale is removed, log it after.",
+    ))
+}
+
 /// Whether the training loss, at the logged points around `step` (the one before it to the
 /// one after), rises 10 % above the point logged before them: the loss answered a gradient
 /// spike there.
@@ -238,6 +278,21 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_gradient_norm_at_an_absurd_scale_has_exploded_however_short_the_log() {
+        // An HF LM run with a gradient filter (issue "Exploding Gradients"): ten logs, the
+        // norm 5.7e12 growing ×1.5 a log to 1.4e14 while the loss sits at 11.1-11.4.
+        let mut run = run_with(curve(10, |i| 11.3 + 0.1 * ((i % 3) as f64 - 1.0)), None);
+        run.grad_norm = curve(10, |i| 5.7e12 * 1.5f64.powi(i as i32));
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
+        assert_eq!(f[0].severity, Severity::Warning);
+        // A norm read before a float16 loss scale is removed (×65536 of ~10) is not this.
+        run.grad_norm = curve(10, |i| 6.5e5 + 1e4 * (i % 3) as f64);
+        assert!(detect(&Ctx::new(&run)).is_empty());
     }
 
     #[test]
