@@ -70,6 +70,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
         findings.extend(schedule::decayed_too_early(&ctx));
     }
     findings.extend(progress);
+    findings.extend(schedule::lr_at_zero(&ctx));
     if !findings
         .iter()
         .any(|f| f.kind == FindingKind::Oscillation && f.severity >= Severity::Warning)

@@ -99,6 +99,61 @@ pub fn decayed_too_early(ctx: &Ctx) -> Option<Finding> {
     ))
 }
 
+/// Share of the run that an LR of exactly zero at its end must span to be a bug: a schedule
+/// that decays to zero reaches it at the last step or two.
+const ZERO_TAIL_SHARE: f64 = 0.25;
+
+/// The LR logged as zero from some step to the end of the run, a quarter of it or more: no
+/// update happens there, so the loss can only hold where it was. Schedulers do this when told
+/// the run is shorter than it is (`num_training_steps` or `T_max` in epochs where they expect
+/// steps, OneCycle's `total_steps`), or when stepped per batch where they expect epochs.
+pub fn lr_at_zero(ctx: &Ctx) -> Option<Finding> {
+    let peak = ctx.lr_max.filter(|m| *m > 0.0)?;
+    let lr = &ctx.lr;
+    let zeros = lr
+        .iter()
+        .rev()
+        .take_while(|p| p.value.abs() <= 1e-9 * peak)
+        .count();
+    if zeros < 5 || zeros == lr.len() {
+        return None;
+    }
+    let from = lr[lr.len() - zeros].step;
+    let (first, last) = (ctx.first_step(), ctx.last_step());
+    let share = (last - from) / (last - first).max(1e-9);
+    let after: Vec<f64> = ctx
+        .train
+        .iter()
+        .filter(|p| p.step >= from)
+        .map(|p| p.value)
+        .collect();
+    if share < ZERO_TAIL_SHARE || after.len() < 5 {
+        return None;
+    }
+    // A loss that still falls there was updated: the logged LR is not the one in effect.
+    if !trend(ctx, &ctx.train, from, last).is_some_and(|t| t.flat()) {
+        return None;
+    }
+    let level = crate::detect::stats::median(&after);
+    Some(finding(
+        FindingKind::Stagnation,
+        Severity::Warning,
+        Span::range(from, last),
+        format!(
+            "The learning rate is 0 from step {} to the end ({:.0}% of the run, after a peak of \
+             {}): no update happens there, and the loss holds at {}.",
+            step_str(from),
+            100.0 * share,
+            num(peak),
+            num(level)
+        ),
+        json!({ "lr_zero_from": from, "share_of_run": share, "lr_peak": peak, "level": level }),
+        "Check the scheduler's length: it reached 0 long before the run ended (num_training_steps or \
+         T_max given in epochs where steps are expected, OneCycle's total_steps, a scheduler stepped \
+         per batch that expects epochs). The LR should reach 0, if at all, at the last step.",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::detect::test_support::{curve, run_with, warned, Noise};
@@ -154,6 +209,50 @@ mod tests {
     fn the_same_cut_after_the_loss_passed_the_bigram_level_is_not_flagged() {
         let d = diagnose(&step_decayed(110, 1.9));
         assert!(warned(&d).is_empty(), "{:?}", d.findings);
+    }
+
+    #[test]
+    fn an_lr_at_zero_for_the_last_two_thirds_of_the_run_is_stagnation() {
+        // A scheduler told the run is a third as long as it is: the LR reaches 0 at step 150
+        // of 450 and stays there; the loss holds where it was.
+        let lr_to = |zero_from: usize| {
+            let mut run = step_decayed(zero_from, 2.2);
+            run.lr = (0..450)
+                .map(|i| Point {
+                    step: i as f64,
+                    value: 2e-3 * (1.0 - i as f64 / zero_from as f64).max(0.0),
+                })
+                .collect();
+            run
+        };
+        let d = diagnose(&lr_to(150));
+        let f = d
+            .findings
+            .iter()
+            .find(|f| f.summary.contains("learning rate is 0"))
+            .unwrap_or_else(|| panic!("{:?}", d.findings));
+        assert_eq!(f.kind, FindingKind::Stagnation);
+        assert_eq!(f.start_step, Some(150.0));
+        // A linear decay that reaches 0 at the last step is the schedule ending.
+        let d = diagnose(&lr_to(449));
+        assert!(
+            !d.findings
+                .iter()
+                .any(|f| f.summary.contains("learning rate is 0")),
+            "{:?}",
+            d.findings
+        );
+        // A loss that keeps falling beside an LR logged as 0 was updated: another LR.
+        let mut falling = lr_to(150);
+        falling.train_loss = step_decayed(450, 2.2).train_loss;
+        let d = diagnose(&falling);
+        assert!(
+            !d.findings
+                .iter()
+                .any(|f| f.summary.contains("learning rate is 0")),
+            "{:?}",
+            d.findings
+        );
     }
 
     #[test]
