@@ -402,3 +402,26 @@ fn evaluations_climbing_from_the_best_while_noisy_training_holds_are_overfitting
     run.val_loss = spaced(&flat, 0.0, 200.0);
     assert!(overfitting(&Ctx::new(&run)).is_empty());
 }
+
+#[test]
+fn a_validation_that_ends_at_its_lowest_evaluation_is_not_overfitting() {
+    // A frozen-backbone ViT probe (blind batch 191): evaluations every 100 steps sit at
+    // 0.76-0.79, wander up to 0.82-0.86, and the last is the lowest of all (0.744) while the
+    // training loss creeps down from 0.50 to 0.38.
+    let evals = [
+        0.8029, 0.7598, 0.7680, 0.7605, 0.7907, 0.7795, 0.7781, 0.8661, 0.8347, 0.8165, 0.7580,
+        0.8645, 0.8278, 0.8379, 0.8412, 0.8228, 0.8398, 0.7441,
+    ];
+    let mut run = run_with(
+        curve(180, |i| 0.38 + 0.12 * (-(i as f64) / 60.0).exp()),
+        None,
+    );
+    run.train_loss
+        .iter_mut()
+        .for_each(|p| p.step = 10.0 * (p.step + 1.0));
+    run.val_loss = spaced(&evals, 100.0, 100.0);
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+    // The same evaluations without the last one rose and stayed up.
+    run.val_loss.pop();
+    assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
+}
