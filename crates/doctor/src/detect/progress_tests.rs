@@ -148,10 +148,10 @@ fn slow_progress_above_bigram_is_underfitting() {
 }
 
 #[test]
-fn slow_progress_that_reaches_the_bigram_level_within_two_doublings_is_not_underfitting() {
-    // A small character model (ln V 4.17, unigram 3.33 and bigram 2.47 measured) ending 0.2
+fn slow_progress_that_reaches_the_bigram_level_within_a_doubling_and_a_half_is_not_underfitting() {
+    // A small character model (ln V 4.17, unigram 3.33 and bigram 2.52 measured) ending 0.17
     // nats above the bigram level after 600 steps, falling ~5 % of its level per doubling:
-    // under two doublings of the run take it there, so it is learning, not stuck.
+    // under a doubling and a half of the run takes it there, so it is learning, not stuck.
     let with_bigram = |bigram: f64| {
         let mut run = run_with(
             noisy(600, 0.02, 31, |i| {
@@ -163,7 +163,7 @@ fn slow_progress_that_reaches_the_bigram_level_within_two_doublings_is_not_under
         run.references.bigram = Some(bigram);
         run
     };
-    let near = with_bigram(2.47);
+    let near = with_bigram(2.52);
     assert!(
         kinds(&near).is_empty(),
         "{:?}",
