@@ -201,6 +201,11 @@ fn strip_export_prefix(name: &str) -> &str {
 /// Classifies a name; the rank orders candidates for the same role (lower is better).
 pub(crate) fn classify(name: &str) -> Option<(Role, u32)> {
     let name = strip_export_prefix(name.trim());
+    // spaCy's training table counts its steps under `#` (`E  #  LOSS TOK2VEC  LOSS NER …`):
+    // a counter, ranked after every named one.
+    if name == "#" {
+        return Some((Role::Step, 50));
+    }
     let lower = name.to_lowercase();
     if lower.ends_with("__min") || lower.ends_with("__max") || lower.ends_with("__step") {
         return None;
@@ -315,8 +320,14 @@ fn classify_loss(toks: &[String]) -> Option<(Role, u32)> {
         if VAL_MARKERS.contains(&t) || TRAIN_MARKERS.contains(&t) || LOSS_NEUTRAL.contains(&t) {
             continue;
         }
-        // An epoch average is a coarser view of the same series: use it only when nothing finer exists.
-        rank += if t == "epoch" { 5 } else { 10 };
+        // An epoch average is a coarser view of the same series: use it only when nothing finer
+        // exists. spaCy's shared embedding layer (`LOSS TOK2VEC`, `LOSS TRANSFORMER`) sums what
+        // the task components send back: the component's own loss (`LOSS NER`) comes first.
+        rank += match t {
+            "epoch" => 5,
+            "tok2vec" | "transformer" => 11,
+            _ => 10,
+        };
     }
     let role = if is_val {
         Role::ValLoss

@@ -493,7 +493,9 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
         // Most lines of a log hold numbers: only a line of names is worth classifying.
         let all_names = cells.len() >= 2
             && numbers.iter().all(Option::is_none)
-            && cells.iter().all(|c| c.chars().any(char::is_alphabetic));
+            && cells
+                .iter()
+                .all(|c| c.chars().any(char::is_alphabetic) || *c == "#");
         if !all_names {
             continue;
         }
@@ -502,9 +504,9 @@ pub(super) fn aligned_table(text: &str) -> Option<Table> {
             .iter()
             .any(|r| matches!(r, Some((Role::TrainLoss | Role::ValLoss, _))));
         header = names_a_loss.then(|| {
-            let counter = roles
-                .iter()
-                .position(|r| matches!(r, Some((Role::Step, _))))
+            let counter = (0..roles.len())
+                .filter(|&i| matches!(roles[i], Some((Role::Step, _))))
+                .min_by_key(|&i| roles[i].map_or(u32::MAX, |r| r.1))
                 .or_else(|| {
                     roles
                         .iter()
@@ -575,6 +577,6 @@ fn could_be_header(line: &str) -> bool {
     let mut cells = 0;
     table_cells(line).all(|c| {
         cells += 1;
-        super::table::parse_number(c).is_none() && c.chars().any(char::is_alphabetic)
+        super::table::parse_number(c).is_none() && (c.chars().any(char::is_alphabetic) || c == "#")
     }) && cells >= 2
 }

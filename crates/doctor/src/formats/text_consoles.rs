@@ -15,6 +15,11 @@
 //!   Size` (YOLOv5 before 7.0: `gpu_mem box obj cls labels img_size`) above each epoch's row
 //!   `0/499 10.2G 0.1095 0.03323 0.0419 26 640: 100%|…`; the first loss column is judged, as in
 //!   its `results.csv` (`train/box_loss`).
+//! - YOLOv3/v5/v7's `results.txt` (before `results.csv`): no header, one row per epoch of 15
+//!   fields, `0/59 5.21G 0.1226 0.03017 0 0.1528 79 640 P R mAP.5 mAP.5:.95 0.08325 0.0219 0`:
+//!   the epoch, GPU memory, the box (GIoU), objectness, class and total training losses, the
+//!   labels and image size, four metrics, and the validation box, objectness and class losses.
+//!   The box losses are judged, training and validation, as for the console and `results.csv`.
 //! - mmengine (MMDetection 3, mmpretrain, mmseg 1): `05/24 08:46:22 - mmengine - INFO -
 //!   Epoch(train)  [10][100/235]  lr: 1.9e-03  eta: …  grad_norm: 1.38  loss: 3.95`: the epoch,
 //!   then the iteration of the epoch (the `05/24` date before it is no counter); `Epoch(val)`
@@ -304,6 +309,9 @@ pub(super) fn known_line<'a>(
             return Some(step_and_loss(c, 2));
         }
     }
+    if let Some(v) = yolo_results_row(line) {
+        return Some(v);
+    }
     if let Some(c) = darknet().captures(line) {
         return Some(LineValues {
             step: counter(c.get(1)),
@@ -317,6 +325,30 @@ pub(super) fn known_line<'a>(
         step: counter(c.get(1)),
         train: number(c.get(2)),
         val: number(c.get(3)),
+        ..LineValues::default()
+    })
+}
+
+/// A row of YOLOv3/v5/v7's `results.txt` (see the module doc), or `None`: `e/E`, the memory
+/// (`5.21G`), then thirteen numbers.
+fn yolo_results_row(line: &str) -> Option<LineValues<'_>> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.len() != 15 {
+        return None;
+    }
+    let (epoch, total) = words[0].split_once('/')?;
+    let (epoch, total): (f64, f64) = (epoch.parse().ok()?, total.parse().ok()?);
+    let memory = words[1].trim_end_matches(['G', 'M', 'K']);
+    memory.parse::<f64>().ok()?;
+    let numbers: Vec<f64> = words[2..]
+        .iter()
+        .map(|w| super::super::table::parse_number(w))
+        .collect::<Option<_>>()?;
+    Some(LineValues {
+        epoch: Some((epoch, Some(total))),
+        train: Some(numbers[0]),
+        val: Some(numbers[10]),
+        loss_key: Some("box"),
         ..LineValues::default()
     })
 }

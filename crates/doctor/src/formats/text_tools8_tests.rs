@@ -113,3 +113,32 @@ fn a_day_first_or_month_first_slash_date_is_no_step_counter() {
         assert_eq!(values(&run.train_loss), vec![0.9, 0.8, 0.7, 0.6]);
     }
 }
+
+#[test]
+fn yolo_results_txt_rows_give_the_epoch_and_the_box_losses() {
+    // YOLOv5's results.txt (an eraser detector): no header; epoch/total, memory, box, obj, cls,
+    // total, labels, size, P, R, mAP.5, mAP.5:.95, then the validation box, obj and cls.
+    let run = load(
+        "      0/59     5.21G    0.1226   0.03017         0    0.1528        79       640  0.004307    0.2222  0.001327 0.0003379   0.08325    0.0219         0\n\
+         \x20     1/59     5.21G    0.1224      0.03         0    0.1524        81       640  0.004527    0.2222  0.001629 0.0003708   0.08286   0.02182         0\n\
+         \x20     2/59     5.21G    0.1278    0.0271         0    0.1549        66       640  0.004467    0.2222  0.001692 0.0003661    0.0824   0.02163         0\n",
+    );
+    assert_eq!(values(&run.train_loss), vec![0.1226, 0.1224, 0.1278]);
+    assert_eq!(values(&run.val_loss), vec![0.08325, 0.08286, 0.0824]);
+    assert_eq!(steps(&run.train_loss).len(), 3);
+}
+
+#[test]
+fn spacy_training_tables_count_under_hash_and_judge_the_component_loss() {
+    // `spacy train` (a custom NER): the step under `#`, the shared tok2vec's loss beside the
+    // NER component's.
+    let run = load(
+        "E    #       LOSS TOK2VEC  LOSS NER  ENTS_F  ENTS_P  ENTS_R  SCORE \n\
+         ---  ------  ------------  --------  ------  ------  ------  ------\n\
+         \x20 0       0          0.00     40.00    9.57    6.09   22.33    0.10\n\
+         \x20 0     200         35.70   2163.45   83.16   83.79   82.53    0.83\n\
+         \x20 0     400         11.09   1182.04   88.91   89.03   88.78    0.89\n",
+    );
+    assert_eq!(steps(&run.train_loss), vec![0.0, 200.0, 400.0]);
+    assert_eq!(values(&run.train_loss), vec![40.0, 2163.45, 1182.04]);
+}
