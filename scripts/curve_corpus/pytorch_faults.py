@@ -192,6 +192,15 @@ def setup_fault(rng, c, kind):
         c["fault_desc"] = f"no gradient clipping, {c['cell']} (W_hh x{c['whh_scale']:g}), {c['optimizer']} lr {c['lr']:.3g}"
 
 
+# Faults that strike at one step drawn from a share of the run and last to its end: the share
+# (from, to) and the description.
+STRIKES_ONCE = {
+    "no_zero_grad": (0.2, 0.6, "optimizer.zero_grad() dropped from step {s}: gradients accumulate"),
+    "lr_to_zero": (0.15, 0.45, "LR schedule bug: the LR is 0 from step {after} on"),
+    "repeat_batch": (0.2, 0.5, "data-loader bug: the batch of step {s} is served again at every later step"),
+}
+
+
 def place_fault(rng, c):
     n, interval = c["steps"], c["interval"]
     kind = c["fault"]
@@ -226,15 +235,8 @@ def place_fault(rng, c):
         c["grow"] = c["grow_total"] ** (1.0 / max(1, n - s))
         c["fault_steps"] = [s]
         c["fault_desc"] = f"LR schedule bug: the LR grows x{c['grow']:.4g} per step from step {s} (x{c['grow_total']:g} by the end)"
-    elif kind == "no_zero_grad":
-        s = rng.randint(int(0.2 * n), int(0.6 * n))
+    elif kind in STRIKES_ONCE:
+        lo, hi, desc = STRIKES_ONCE[kind]
+        s = rng.randint(int(lo * n), int(hi * n))
         c["fault_steps"] = [s]
-        c["fault_desc"] = f"optimizer.zero_grad() dropped from step {s}: gradients accumulate"
-    elif kind == "lr_to_zero":
-        s = rng.randint(int(0.15 * n), int(0.45 * n))
-        c["fault_steps"] = [s]
-        c["fault_desc"] = f"LR schedule bug: the LR is 0 from step {s + 1} on"
-    elif kind == "repeat_batch":
-        s = rng.randint(int(0.2 * n), int(0.5 * n))
-        c["fault_steps"] = [s]
-        c["fault_desc"] = f"data-loader bug: the batch of step {s} is served again at every later step"
+        c["fault_desc"] = desc.format(s=s, after=s + 1)
