@@ -332,10 +332,12 @@ pub(super) fn known_line<'a>(
 /// A row of YOLOv3/v5/v7's `results.txt` (see the module doc), or `None`: `e/E`, the memory
 /// (`5.21G`), then thirteen numbers.
 fn yolo_results_row(line: &str) -> Option<LineValues<'_>> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    if words.len() != 15 {
+    // Every line that starts with a digit comes here: look before collecting anything.
+    let mut it = line.split_whitespace();
+    if !it.next()?.contains('/') || it.count() != 14 {
         return None;
     }
+    let words: Vec<&str> = line.split_whitespace().collect();
     let (epoch, total) = words[0].split_once('/')?;
     let (epoch, total): (f64, f64) = (epoch.parse().ok()?, total.parse().ok()?);
     let memory = words[1].trim_end_matches(['G', 'M', 'K']);
