@@ -39,6 +39,22 @@ class Curve:
         self.first_nonfinite = int(self.steps[~fin][0]) if (~fin).any() else None
         self.fin = fin
 
+    def val_rise(self):
+        """(step of the lowest validation, lowest, end level) when validation rises clearly from
+        its lowest (by 0.05, 3 % and three times its step-to-step noise, the lowest not among the
+        last two evaluations), else None; needs five finite evaluations."""
+        v = self.val
+        fin = np.isfinite(v)
+        if fin.sum() < 5:
+            return None
+        imin = int(np.nanargmin(v))
+        vmin = float(v[imin])
+        vend = float(np.nanmedian(v[-max(2, len(v) // 8):]))
+        vnoise = float(np.nanmedian(np.abs(np.diff(v[fin]))))
+        if vend - vmin > max(0.05, 0.03 * vmin, 3 * vnoise) and imin < len(v) - 2:
+            return int(self.vsteps[imin]), vmin, vend
+        return None
+
     def grad_peak_early(self, frac=0.05):
         """Whether the largest finite gradient norm lies in the first `frac` of the logged steps:
         the early transient, where the healthy runs of these generators peak as high (10x to

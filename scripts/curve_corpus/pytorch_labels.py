@@ -46,20 +46,7 @@ def label_by_fault(c, rows, V):
             return sp
         return None
 
-    def overfit_check():
-        if len(cv.val) < 5:
-            return None
-        fin = np.isfinite(cv.val)
-        if fin.sum() < 5:
-            return None
-        v = cv.val
-        imin = int(np.nanargmin(v))
-        vmin = float(v[imin])
-        vend = float(np.nanmedian(v[-max(2, len(v) // 8):]))
-        vnoise = float(np.nanmedian(np.abs(np.diff(v[fin])))) if fin.sum() > 2 else 0.01
-        if vend - vmin > max(0.05, 0.03 * vmin, 3 * vnoise) and imin < len(v) - 2:
-            return int(cv.vsteps[imin]), vmin, vend
-        return None
+    overfit_check = cv.val_rise
 
     def healthy_or_what(prefix):
         """A run meant healthy (or whose fault left no mark): check nothing else shows."""

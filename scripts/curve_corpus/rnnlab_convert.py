@@ -75,15 +75,8 @@ def label(rows, meta, events, faults, guard):
         gtxt = f"; guard {guard} acted {len(guard_ev)}x ({', '.join(kinds)}) from step {guard_ev[0]['step']}"
 
     def overfit():
-        v = cv.val
-        if len(v) < 5 or not np.isfinite(v).all():
-            return None
-        imin = int(np.argmin(v))
-        vend = float(np.median(v[-max(2, len(v) // 8):]))
-        vnoise = float(np.median(np.abs(np.diff(v))))
-        if vend - v[imin] > max(0.05, 0.03 * v[imin], 3 * vnoise) and imin < len(v) - 2:
-            return int(cv.vsteps[imin]), float(v[imin]), vend
-        return None
+        # A validation curve with a non-finite value is read by the non-finite checks instead.
+        return cv.val_rise() if np.isfinite(cv.val).all() else None
 
     def healthy(prefix):
         if cv.first_nonfinite is not None:
