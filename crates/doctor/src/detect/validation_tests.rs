@@ -425,3 +425,38 @@ fn a_validation_that_ends_at_its_lowest_evaluation_is_not_overfitting() {
     run.val_loss.pop();
     assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
 }
+
+#[test]
+fn validation_still_for_half_the_run_then_swinging_is_judged_by_its_late_noise() {
+    // A detector's box loss: validation pinned at 0.100 ± 0.0003 for 45 epochs, then, once
+    // the model learns, swinging 0.054-0.128 from epoch to epoch around ~0.08 while training
+    // falls 0.10 -> 0.055. The swings' tops late in the run are no rise above them.
+    let train = curve(91, |i| {
+        if i < 45 {
+            0.105 - 0.00005 * i as f64
+        } else {
+            0.055 + 0.048 * (-(i as f64 - 45.0) / 12.0).exp()
+        }
+    });
+    let swings = [
+        0.078, 0.109, 0.082, 0.108, 0.120, 0.088, 0.119, 0.116, 0.068, 0.128,
+    ];
+    let late = [0.067, 0.054, 0.064, 0.071, 0.118, 0.099, 0.073];
+    let mut val: Vec<f64> = (0..45)
+        .map(|i| 0.100 + 0.0003 * if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    while val.len() < 91 - late.len() {
+        val.push(swings[val.len() % swings.len()]);
+    }
+    val.extend(late);
+    let mut run = run_with(train, None);
+    run.val_loss = curve(91, |i| val[i]);
+    assert!(overfitting(&Ctx::new(&run)).is_empty());
+    // Validation that follows training down out of its quiet stretch and then climbs steadily
+    // by as much is overfitting.
+    let mut climbing = val[..45].to_vec();
+    climbing.extend((0..20).map(|i| 0.100 - 0.0015 * i as f64));
+    climbing.extend((0..26).map(|i| 0.0715 + 0.0013 * i as f64));
+    run.val_loss = curve(91, |i| climbing[i]);
+    assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
+}
