@@ -51,6 +51,14 @@ pub fn init_loss_off(ctx: &Ctx) -> Vec<Finding> {
     }
     match ctx.refs.ln_vocab {
         Some(lnv) => {
+            // Against a known ln V, a first loss off for one step only (the next points back
+            // near ln V) is an output scale the first update already fixed: the head's median
+            // says where the run started. (A blow-up at step 2 leaves the first value.)
+            let init = if first <= 1.0 {
+                init.min(stats::median(&head))
+            } else {
+                init
+            };
             if init > (1.2 * lnv).max(lnv + 0.7) {
                 let ratio = init / lnv;
                 vec![finding(

@@ -127,3 +127,26 @@ fn a_loss_named_for_a_variational_bound_starting_high_is_no_bad_scale() {
     run.vocab_size = Some(50257);
     assert_eq!(init_loss_off(&Ctx::new(&run)).len(), 1, "with a vocabulary");
 }
+
+#[test]
+fn a_first_loss_off_for_one_step_only_is_no_bad_start() {
+    // Logged every 5 steps from step 1 (V = 45, ln V 3.81): 7.2 at step 1, then 4.15, 3.05
+    // and falling: the first update fixed the output scale.
+    let at = |values: &[f64]| -> Vec<Point> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Point {
+                step: if i == 0 { 1.0 } else { 5.0 * i as f64 },
+                value,
+            })
+            .collect()
+    };
+    let tail = |from: f64| (0..60).map(move |i| from * (-(i as f64) / 40.0).exp() + 1.1);
+    let once: Vec<f64> = [7.2, 4.15].into_iter().chain(tail(1.95)).collect();
+    assert!(init_loss_off(&Ctx::new(&run_with(at(&once), Some(45)))).is_empty());
+    // Held there for the next points too: the run started off.
+    let held: Vec<f64> = [7.2, 7.0, 6.6].into_iter().chain(tail(4.8)).collect();
+    let f = init_loss_off(&Ctx::new(&run_with(at(&held), Some(45))));
+    assert_eq!(f.len(), 1, "{f:?}");
+}
