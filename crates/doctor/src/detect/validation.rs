@@ -98,7 +98,15 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     if after.is_empty() {
         return Vec::new();
     }
-    let k = (raw.len() / 6).max(1);
+    let steady = after.len() >= 3 && climbs_mostly(best_val, after)
+        || after.len() >= 8 && stats::order_agreement(after) >= 0.5;
+    // The end level from the last sixth of the run; along a steady climb from no more than
+    // the last quarter of it, as a longer median reaches back into the climb it measures.
+    let k = if steady {
+        (raw.len() / 6).min(after.len() / 4).max(1)
+    } else {
+        (raw.len() / 6).max(1)
+    };
     let end_val = median(&raw[raw.len() - k..]);
     let rise = end_val - best_val;
     // Five or more evaluations after the lowest one, every one above it, are a rise no noise
@@ -145,8 +153,6 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     // eval loss creeping 2.52 → 2.62); a rise that wanders needs to be larger.
     // Many noisy evaluations climb steadily when their order agrees with time (Kendall's tau),
     // even where single steps go down as often as up.
-    let steady = after.len() >= 3 && climbs_mostly(best_val, after)
-        || after.len() >= 8 && stats::order_agreement(after) >= 0.5;
     let needed = if steady { 0.02 } else { LARGE_RISE };
     if rise < (needed * best_val.abs()).max(3.0 * margin_noise).max(0.01) || above < 0.7 {
         return Vec::new();

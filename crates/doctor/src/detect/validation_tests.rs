@@ -460,3 +460,28 @@ fn validation_still_for_half_the_run_then_swinging_is_judged_by_its_late_noise()
     run.val_loss = curve(91, |i| climbing[i]);
     assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
 }
+
+#[test]
+fn a_late_steady_climb_is_measured_at_its_end_not_over_a_sixth_of_the_run() {
+    // 100 epochs: validation bottoms at 0.823 at epoch 74, then climbs steadily (+1.5e-3 an
+    // epoch, ±4e-4) to 0.861 while training falls 0.70 -> 0.44. The median of the last sixth
+    // (16 epochs) reaches back into the climb and reads a rise under 2 %.
+    let mut rng = crate::detect::test_support::Noise::new(7);
+    let val: Vec<f64> = (0..100)
+        .map(|i| {
+            let e = i as f64;
+            let trend = if i < 74 {
+                0.823 + 0.4 * (-(e / 12.0)).exp() + 0.02 * (1.0 - e / 74.0)
+            } else {
+                0.823 + 0.0015 * (e - 73.0)
+            };
+            trend + 0.0004 * rng.normal()
+        })
+        .collect();
+    let mut run = run_with(
+        curve(100, |i| 0.44 + 1.1 * (-(i as f64) / 45.0).exp()),
+        None,
+    );
+    run.val_loss = curve(100, |i| val[i]);
+    assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
+}
