@@ -256,7 +256,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         // off at 7 % per doubling stays above it; 32-unit ones 0.7-1.1 off pass it).
         let doublings_to_bigram = (level / bigram.value).ln() / train.log_rate.max(1e-9);
         let slow = train.log_rate < SLOW_LOG_PER_DOUBLING && doublings_to_bigram > 1.5;
-        if !(slow || above_unigram) || level <= bigram.value * 1.05 {
+        if !(slow || above_unigram) || level <= near_bigram(bigram.value, refs.unigram) {
             return Vec::new();
         }
         // Blown far above a uniform guess's loss early and still above it: the LR, not the
@@ -343,7 +343,10 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
              carried (not reset every step), and that inputs and targets are aligned by one position.",
         )]);
     }
-    if let Some(b) = refs.bigram.filter(|b| level > b.value * 1.05) {
+    if let Some(b) = refs
+        .bigram
+        .filter(|b| level > near_bigram(b.value, refs.unigram))
+    {
         return band_too(vec![underfitting(
             ctx,
             level,
@@ -453,6 +456,17 @@ pub fn unexplained_band(findings: &[Finding]) -> Option<Vec<String>> {
     )])
 }
 
+/// The level under which a run counts as at the bigram level: 5 % above it, or, with the
+/// unigram level measured (rnnlab's own runs), within 30 % of the unigram-to-bigram gap above
+/// it: how much of what pairs of tokens give is still missing, rather than a share of the
+/// level itself (a word model's gap is 0.6-1.1 nats, a character model's 0.6).
+fn near_bigram(bigram: f64, unigram: Option<crate::detect::RefLevel>) -> f64 {
+    let gap = unigram
+        .filter(|u| !u.estimated)
+        .map_or(0.0, |u| 0.3 * (u.value - bigram));
+    bigram + (0.05 * bigram).max(gap)
+}
+
 /// Whether a step-decay cut of the LR falls inside `[from, to]`.
 fn lr_cut_during(ctx: &Ctx, from: f64, to: f64) -> bool {
     ctx.lr_drops.iter().any(|&d| d > from && d <= to)
@@ -555,3 +569,7 @@ mod short_tests;
 #[cfg(test)]
 #[path = "progress_schedule_tests.rs"]
 mod schedule_tests;
+
+#[cfg(test)]
+#[path = "progress_refs_tests.rs"]
+mod refs_tests;
