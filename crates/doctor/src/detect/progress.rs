@@ -422,6 +422,14 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     } else if fast_drop && lr_cut_during(ctx, onset, to) {
         // The LR was already cut on the plateau and the loss did not answer: not an LR too
         // high to settle, but a model at what it can reach.
+    } else if fast_drop
+        && refs.ln_vocab.is_none()
+        && evals.len() >= 4
+        && evals.windows(2).all(|w| w[1] < w[0])
+    {
+        // With no reference level, four or more evaluations over the flat stretch, each lower
+        // than the last (1 in 24 by chance), say the model still learns what is held out: a
+        // fine-tune past its fast first drop, not an LR too high to settle.
     } else if fast_drop {
         out.push(stall(
             "stops improving after a fast early drop",

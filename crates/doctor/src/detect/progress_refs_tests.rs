@@ -1,5 +1,6 @@
-//! Tests of the progress judgement against measured reference levels (the unigram and bigram
-//! entropies a run's data gives): how near the bigram level is near enough.
+//! Tests of the progress judgement by what a run has to measure against: its measured reference
+//! levels (the unigram and bigram entropies of its data: how near the bigram level is near
+//! enough), and its evaluations where it has none.
 use super::*;
 use crate::detect::test_support::{noisy, run_with};
 
@@ -51,4 +52,37 @@ fn slow_progress_within_a_third_of_the_unigram_to_bigram_gap_is_not_underfitting
     assert_eq!(kinds(&crawl(3.58)), vec![]);
     // Halfway back to the unigram level at the same pace: underfitting.
     assert_eq!(kinds(&crawl(3.8)), vec![FindingKind::Underfitting]);
+}
+
+#[test]
+fn a_flat_fine_tune_whose_every_evaluation_is_lower_is_not_stalled() {
+    // A QLoRA chat fine-tune (no vocabulary given): 3.3 -> 1.2 in the first 300 steps, then
+    // ~1.14 ± 0.04 to step 2200, evaluated every 200 steps at 1.199, 1.180, ... 1.101.
+    let flat_after_drop = |val: Vec<f64>| {
+        let mut run = run_with(
+            noisy(2200, 0.04, 9, |i| {
+                1.12 + 2.2 * (-(i as f64) / 60.0).exp() + 0.03 * (1.0 - i as f64 / 2200.0)
+            }),
+            None,
+        );
+        run.val_loss = val
+            .iter()
+            .enumerate()
+            .map(|(k, &value)| crate::Point {
+                step: 200.0 * (k + 1) as f64,
+                value,
+            })
+            .collect();
+        run
+    };
+    let falling: Vec<f64> = (0..11).map(|k| 1.199 - 0.0098 * k as f64).collect();
+    assert_eq!(kinds(&flat_after_drop(falling.clone())), vec![]);
+    // The same evaluations in a shuffled order: the stall stands.
+    let mut wandering = falling;
+    wandering.swap(3, 8);
+    wandering.swap(5, 10);
+    assert_eq!(
+        kinds(&flat_after_drop(wandering)),
+        vec![FindingKind::Stagnation]
+    );
 }
