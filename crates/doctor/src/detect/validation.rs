@@ -98,6 +98,10 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     if after.is_empty() {
         return Vec::new();
     }
+    // A steady climb over three or more evaluations is evidence even when small (a fine-tune's
+    // eval loss creeping 2.52 → 2.62); a rise that wanders needs to be larger.
+    // Many noisy evaluations climb steadily when their order agrees with time (Kendall's tau),
+    // even where single steps go down as often as up.
     let steady = after.len() >= 3 && climbs_mostly(best_val, after)
         || after.len() >= 8 && stats::order_agreement(after) >= 0.5;
     // The end level from the last sixth of the run; along a steady climb from no more than
@@ -149,10 +153,7 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let later = &after[after.len() / 2..];
     let above =
         later.iter().filter(|&&v| v > best_val + margin).count() as f64 / later.len() as f64;
-    // A steady climb over three or more evaluations is evidence even when small (a fine-tune's
-    // eval loss creeping 2.52 → 2.62); a rise that wanders needs to be larger.
-    // Many noisy evaluations climb steadily when their order agrees with time (Kendall's tau),
-    // even where single steps go down as often as up.
+    // A steady climb needs less rise than one that wanders (above).
     let needed = if steady { 0.02 } else { LARGE_RISE };
     if rise < (needed * best_val.abs()).max(3.0 * margin_noise).max(0.01) || above < 0.7 {
         return Vec::new();
