@@ -160,16 +160,31 @@ fn read_index(index: &Path) -> Result<Vec<Case>> {
             split: cell(c_split).to_string(),
             requirements,
             labels,
-            vocab: c_vocab.and_then(|c| cell(c).parse().ok()),
-            steps_per_epoch: c_spe.and_then(|c| cell(c).parse().ok()),
+            vocab: number(c_vocab.map(cell), "vocab").map_err(bad)?,
+            steps_per_epoch: number(c_spe.map(cell), "steps_per_epoch").map_err(bad)?,
             references: crate::References {
-                unigram: c_unigram.and_then(|c| cell(c).parse().ok()),
-                bigram: c_bigram.and_then(|c| cell(c).parse().ok()),
+                unigram: number(c_unigram.map(cell), "unigram").map_err(bad)?,
+                bigram: number(c_bigram.map(cell), "bigram").map_err(bad)?,
                 ..Default::default()
             },
         });
     }
     Ok(cases)
+}
+
+/// An optional number of an index row: blank is none; anything else must parse, or a typo
+/// would quietly change what the curve is judged against.
+fn number<T: std::str::FromStr>(
+    cell: Option<&str>,
+    column: &str,
+) -> std::result::Result<Option<T>, String> {
+    match cell.filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("`{column}` is `{v}`, not a number")),
+    }
 }
 
 /// Whether `expected` is met by `diagnosis` of `run`.
@@ -430,5 +445,21 @@ mod tests {
         assert_eq!(cases[0].references.unigram, Some(3.333));
         assert_eq!(cases[0].references.bigram, Some(2.474));
         assert_eq!(cases[1].references, crate::References::default());
+        // A cell that is not a number names its line and column.
+        let dir = std::env::temp_dir().join(format!("rnnlab-score-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let index = dir.join("INDEX.tsv");
+        std::fs::write(
+            &index,
+            "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason\tunigram\tbigram\n\
+             a\ttune\thealthy\thigh\t65\t\ts\tr\t3.3.3\t2.474\n",
+        )
+        .unwrap();
+        let err = read_index(&index).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            err.contains("line 2") && err.contains("`unigram` is `3.3.3`"),
+            "{err}"
+        );
     }
 }
