@@ -17,6 +17,10 @@ pub struct RefLevel {
     pub estimated: bool,
 }
 
+/// The largest vocabulary judged as an alphabet (letters, digits, punctuation: 45–130 symbols
+/// in English text); bytes (256) and larger sets have a long tail of rare symbols.
+const ALPHABET_MAX: usize = 200;
+
 /// Reference levels in nats per token.
 #[derive(Debug, Clone, Default)]
 pub struct Refs {
@@ -36,17 +40,16 @@ impl Refs {
             .ln_vocab
             .or_else(|| run.vocab_size.filter(|&v| v > 1).map(|v| (v as f64).ln()))
             .filter(|v| v.is_finite() && *v > 0.0);
-        let small_vocab = run
-            .vocab_size
-            .map_or_else(|| ln_vocab.is_some_and(|l| l <= 512f64.ln()), |v| v <= 512);
-        // Characters and bytes sit near 0.8 / 0.6 of ln V; words and subwords, whose
-        // frequencies follow Zipf's law, near 0.72 / 0.5 (measured over 12 corpora and
-        // vocabularies of 500–10k in crates/doctor/corpus: 0.64–0.83 and 0.3–0.7).
-        let (uni, bi) = if small_vocab {
-            (0.80, 0.60)
-        } else {
-            (0.72, 0.50)
-        };
+        let alphabet = run.vocab_size.map_or_else(
+            || ln_vocab.is_some_and(|l| l <= (ALPHABET_MAX as f64).ln()),
+            |v| v <= ALPHABET_MAX,
+        );
+        // An alphabet's characters sit near 0.8 / 0.6 of ln V; larger vocabularies, whose
+        // frequencies follow Zipf's law, near 0.72 / 0.5: words and subwords (12 corpora,
+        // V 500–10k in crates/doctor/corpus: 0.64–0.83 and 0.3–0.7), and also bytes and
+        // Unicode character sets (V 256–500: bigram 0.42–0.49 ln V), whose many rare symbols
+        // raise ln V more than the entropy.
+        let (uni, bi) = if alphabet { (0.80, 0.60) } else { (0.72, 0.50) };
         let estimate = |ratio: f64| {
             ln_vocab.map(|l| RefLevel {
                 value: ratio * l,
@@ -406,6 +409,18 @@ mod tests {
         assert!(Ctx::new(&every(500, 3000, 500)).starts_at_beginning());
         // Steps 490-650 of a longer run, every 10.
         assert!(!Ctx::new(&every(490, 650, 10)).starts_at_beginning());
+    }
+
+    #[test]
+    fn an_alphabet_gets_character_ratios_and_bytes_or_words_the_zipf_ones() {
+        let bigram_share = |vocab: usize| {
+            let run = crate::detect::test_support::run_with(pts(&[3.0; 10]), Some(vocab));
+            let refs = Refs::of(&run);
+            refs.bigram.unwrap().value / (vocab as f64).ln()
+        };
+        assert!((bigram_share(65) - 0.60).abs() < 1e-9);
+        assert!((bigram_share(256) - 0.50).abs() < 1e-9);
+        assert!((bigram_share(500) - 0.50).abs() < 1e-9);
     }
 
     #[test]

@@ -86,3 +86,18 @@ fn a_flat_fine_tune_whose_every_evaluation_is_lower_is_not_stalled() {
         vec![FindingKind::Stagnation]
     );
 }
+
+#[test]
+fn a_word_model_crawling_well_above_half_of_ln_v_is_underfitting() {
+    // A word model (V = 500, ln V 6.21, no levels measured) crawling at ~2 % of its level per
+    // doubling and ending at 3.85 (0.62 ln V). Word text's bigram level sits near half of
+    // ln V (3.1); taking the character share (0.6 ln V = 3.73) for any vocabulary under 512
+    // called it at the bigram level, so healthy.
+    let run = run_with(
+        noisy(800, 0.01, 5, |i| {
+            3.85 + 0.08 * (800.0 / (i as f64 + 1.0)).log2()
+        }),
+        Some(500),
+    );
+    assert_eq!(kinds(&run), vec![FindingKind::Underfitting]);
+}
