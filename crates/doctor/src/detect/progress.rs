@@ -249,6 +249,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         };
         // A run that ends above the unigram level has not learned what token frequencies
         // alone give, however fast it still falls: it stopped far too early.
+        // Underfitting is a model that cannot fit what it trains on: a training loss already
+        // past the reference while validation stays above it is a generalisation gap instead.
+        let level = level.min(train.level);
         let above_unigram = refs.unigram.is_some_and(|u| level > u.value);
         // Slow, and far enough above the bigram level that this pace takes more than one and a
         // half doublings of the run to reach it: a decaying power law slows as it goes, so a
