@@ -74,7 +74,11 @@ def draw(rng, k, seed, small):
             "--set", f"model.layers={layers}", "--set", f"train.optimizer={opt}",
             "--set", f"train.batch={batch}", "--set", f"train.bptt={bptt}",
             "--set", f"train.schedule={sched}", "--set", f"train.step_size={steps // 3}",
-            "--set", "train.gamma=0.5", "--set", f"train.warmup_steps={rng.choice([0, 20, 50])}",
+            # gamma is per step: the step schedule halves the LR every third of the run, the
+            # exponential one decays it to 1/20 over the run (0.5 per step would reach 0 by
+            # step 80: no update after that).
+            "--set", f"train.gamma={0.5 if sched != 'exponential' else 0.05 ** (1 / steps):.6g}",
+            "--set", f"train.warmup_steps={rng.choice([0, 20, 50])}",
             "--set", f"train.seed={seed * 1000 + k}",
             "--set", f"train.eval_every={rng.choice([50, 100, 100, 200])}"]
     if layers > 1 or rng.random() < 0.3:
