@@ -485,3 +485,25 @@ fn a_late_steady_climb_is_measured_at_its_end_not_over_a_sixth_of_the_run() {
     run.val_loss = curve(100, |i| val[i]);
     assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
 }
+
+#[test]
+fn validation_higher_at_each_of_eight_epochs_after_its_best_is_overfitting_though_small() {
+    // A 10-epoch translation model: training falls 5.90 -> 4.02 while validation bottoms at
+    // 4.712 (epoch 2) and then rises at every epoch to 4.811 (+2 %, +1.9 % from the 3-point
+    // median's best): small, but no noise orders eight evaluations like that.
+    let train = [
+        5.905, 5.023, 4.603, 4.402, 4.300, 4.207, 4.145, 4.097, 4.061, 4.022,
+    ];
+    let val = [
+        4.8919, 4.7115, 4.7235, 4.724, 4.7487, 4.7587, 4.7649, 4.781, 4.8085, 4.8112,
+    ];
+    let mut run = run_with(crate::detect::test_support::per_epoch(&train), None);
+    run.val_loss = crate::detect::test_support::per_epoch(&val);
+    assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
+    // The same evaluations, one of them out of order: a 2 % rise is needed again.
+    let mut wobbly = val;
+    wobbly.swap(5, 6);
+    run.val_loss = crate::detect::test_support::per_epoch(&wobbly);
+    let f = overfitting(&Ctx::new(&run));
+    assert!(f.is_empty(), "{f:?}");
+}
