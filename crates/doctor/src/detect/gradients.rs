@@ -62,9 +62,18 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     let max_ratio = events.iter().map(|e| e.1).fold(0.0, f64::max);
     // A burst that lasts a few logged points lifts its own local median: against the run's
     // typical norm it may still be far out.
-    let typical = median(&g.iter().map(|p| p.value).collect::<Vec<_>>());
+    // Against the whole run's typical norm only where the spike did something: the loss
+    // answered it, or it sits in a burst (its neighbourhood's median 3x that of the points
+    // before). A norm that decays a thousandfold as a fine-tune converges makes a lone quiet
+    // wobble look huge against the converged end.
+    let typical = median(&vals);
+    let in_burst = |k: usize| {
+        let (lo, hi) = (k.saturating_sub(10), (k + 11).min(n));
+        lo >= 5 && median(&vals[lo..hi]) >= 3.0 * median(&vals[..lo])
+    };
     let max_of_typical = events
         .iter()
+        .filter(|e| in_burst(e.0) || loss_answers(ctx, g[e.0].step))
         .map(|e| g[e.0].value / typical.max(1e-30))
         .fold(0.0, f64::max);
     // One spike in the first twentieth of the run, while the loss is still in its fast fall
@@ -310,6 +319,24 @@ mod tests {
         assert_eq!(early[0].severity, Severity::Info);
         // The same spike mid-run is a warning.
         assert_eq!(at(50)[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_quiet_late_gradient_wobble_of_a_converging_fine_tune_is_information() {
+        // A classifier fine-tune logged every 20 steps (blind batch 260): the norm decays
+        // 3.2 -> 0.002 as the loss goes 1.36 -> 0.0001, and reads 0.34 once at step 220 (12x
+        // its neighbours, 130x the whole run's median) while the loss does not move. Here
+        // 0.6 against neighbours near 0.05.
+        let mut run = run_with(curve(80, |i| 1e-4 + 1.36 * (-(i as f64) / 2.5).exp()), None);
+        run.grad_norm = curve(80, |i| {
+            if i == 10 {
+                0.6
+            } else {
+                0.0015 + 3.0 * (-(i as f64) / 2.0).exp() + 0.03 * (-(i as f64) / 20.0).exp()
+            }
+        });
+        let f = detect(&Ctx::new(&run));
+        assert!(f.iter().all(|f| f.severity == Severity::Info), "{f:?}");
     }
 
     #[test]
