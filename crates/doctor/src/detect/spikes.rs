@@ -267,11 +267,12 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
             Cause::LrJump
         })
     };
-    let mut spikes = find(
-        &xs,
-        MIN_JUMP_OF_START * ctx.init_level().abs(),
-        after_lr_jump,
-    );
+    // Where the run started: a first point blown up by orders of magnitude (a mean over the
+    // first interval that caught one exploding step: 8e11, then 2.8) is not the scale.
+    let head = median(&xs[..xs.len().min(3)]).abs();
+    let init = ctx.init_level().abs();
+    let start = if init > 10.0 * head { head } else { init };
+    let mut spikes = find(&xs, MIN_JUMP_OF_START * start, after_lr_jump);
     let total = spikes.len();
     let peaks: Vec<f64> = spikes.iter().map(|s| t[s.peak].step).collect();
     let cycle = spike_cycle(&peaks);

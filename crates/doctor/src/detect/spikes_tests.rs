@@ -509,3 +509,26 @@ fn a_jump_of_a_few_hundredths_near_zero_is_one_hard_example_not_a_bad_batch() {
     assert!(small.iter().any(|f| f.summary.contains("one hard example")));
     assert!(warns(&detect(&Ctx::new(&run_of(0.5)))));
 }
+
+#[test]
+fn a_first_point_blown_up_by_orders_of_magnitude_does_not_set_the_spike_scale() {
+    // A ReLU RNN logged as 5-step means: the first interval caught one exploding step
+    // (8e11), then 2.80 falling to ~1.97; a bad batch at step 90 reads 3.51 (the PyTorch
+    // draw's bad batch). Against a start of 8e11 no jump is "large on the run's scale".
+    let mut rng = crate::detect::test_support::Noise::new(4);
+    let mut points: Vec<Point> = (1..=52)
+        .map(|k| Point {
+            step: 5.0 * k as f64,
+            value: 1.9 + 0.9 * (-(k as f64) / 6.0).exp() + 0.015 * rng.normal(),
+        })
+        .collect();
+    points[0].value = 7.98e11;
+    points[17].value = 3.51;
+    let run = run_with(points, Some(74));
+    let f = detect(&Ctx::new(&run));
+    assert!(
+        f.iter()
+            .any(|f| f.kind == FindingKind::Spike && f.peak_step == Some(90.0)),
+        "{f:?}"
+    );
+}
