@@ -137,6 +137,9 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     if after.len() < 2 && !(one_jump && gap_doubled()) {
         return Vec::new();
     }
+    if after.len() == 2 && !gap_doubled() {
+        return Vec::new();
+    }
     let few_all_above = raw.len() - raw_best > 3
         && raw[raw_best + 1..]
             .iter()

@@ -507,3 +507,28 @@ fn validation_higher_at_each_of_eight_epochs_after_its_best_is_overfitting_thoug
     let f = overfitting(&Ctx::new(&run));
     assert!(f.is_empty(), "{f:?}");
 }
+
+#[test]
+fn two_evaluations_above_the_best_need_the_gap_to_training_to_grow() {
+    // An imputation model validated on a different, easier metric (validation 3x below
+    // training): validation 0.116, 0.162, 0.123, 0.145 over epochs 8-11 (the smoothed best is
+    // epoch 9, two evaluations before the end) while training keeps falling 0.49 -> 0.42. The
+    // gap never grows (validation stays far below training): two evaluations above a noisy
+    // best are not memorising (a SAITS run from a PyPOTS issue thread).
+    let train = [
+        1.04, 0.766, 0.711, 0.674, 0.615, 0.584, 0.544, 0.489, 0.463, 0.457, 0.424,
+    ];
+    let val = [
+        0.481, 0.449, 0.380, 0.352, 0.327, 0.271, 0.180, 0.116, 0.162, 0.123, 0.145,
+    ];
+    let mut run = run_with(crate::detect::test_support::per_epoch(&train), None);
+    run.val_loss = crate::detect::test_support::per_epoch(&val);
+    let f = overfitting(&Ctx::new(&run));
+    assert!(f.is_empty(), "{f:?}");
+    // The same two evaluations climbing above training: the gap grew, overfitting.
+    let mut above = val;
+    above[9] = 0.52;
+    above[10] = 0.60;
+    run.val_loss = crate::detect::test_support::per_epoch(&above);
+    assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
+}
