@@ -428,35 +428,37 @@ mod tests {
         assert!(parse_labels("spike@x").unwrap_err().contains("bad number"));
     }
 
-    #[test]
-    fn recorded_reference_levels_are_read_where_the_index_has_them() {
-        let dir = std::env::temp_dir().join(format!("rnnlab-score-refs-{}", std::process::id()));
+    /// `read_index` on an `INDEX.tsv` holding `body`, written to a scratch folder named by `tag`.
+    fn read_temp_index(tag: &str, body: &str) -> Result<Vec<Case>> {
+        let dir = std::env::temp_dir().join(format!("rnnlab-score-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let index = dir.join("INDEX.tsv");
-        std::fs::write(
-            &index,
+        std::fs::write(&index, body).unwrap();
+        let read = read_index(&index);
+        std::fs::remove_dir_all(&dir).unwrap();
+        read
+    }
+
+    #[test]
+    fn recorded_reference_levels_are_read_where_the_index_has_them() {
+        let cases = read_temp_index(
+            "refs",
             "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason\tunigram\tbigram\n\
              a\ttune\thealthy\thigh\t65\t\ts\tr\t3.333\t2.474\n\
              b\ttune\thealthy\thigh\t65\t\ts\tr\n",
         )
         .unwrap();
-        let cases = read_index(&index).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(cases[0].references.unigram, Some(3.333));
         assert_eq!(cases[0].references.bigram, Some(2.474));
         assert_eq!(cases[1].references, crate::References::default());
         // A cell that is not a number names its line and column.
-        let dir = std::env::temp_dir().join(format!("rnnlab-score-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let index = dir.join("INDEX.tsv");
-        std::fs::write(
-            &index,
+        let err = read_temp_index(
+            "bad",
             "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason\tunigram\tbigram\n\
              a\ttune\thealthy\thigh\t65\t\ts\tr\t3.3.3\t2.474\n",
         )
-        .unwrap();
-        let err = read_index(&index).unwrap_err().to_string();
-        std::fs::remove_dir_all(&dir).unwrap();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("line 2") && err.contains("`unigram` is `3.3.3`"),
             "{err}"
