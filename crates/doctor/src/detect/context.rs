@@ -248,6 +248,21 @@ impl<'a> Ctx<'a> {
         stats::value_at(&self.lr, step)
     }
 
+    /// Whether the LR's warm restarts could make a loss pattern that repeats every `period`
+    /// steps: the restart cycle (the median gap between restarts), or two or three of it,
+    /// within 10 %. A single restart has no cycle to compare with, so it explains any period.
+    pub fn restarts_explain(&self, period: f64) -> bool {
+        let gaps: Vec<f64> = self.lr_restarts.windows(2).map(|w| w[1] - w[0]).collect();
+        match self.lr_restarts.len() {
+            0 => false,
+            1 => true,
+            _ => {
+                let cycle = stats::median(&gaps);
+                (1..=3).any(|k| (period - k as f64 * cycle).abs() <= 0.1 * k as f64 * cycle)
+            }
+        }
+    }
+
     /// Whether the LR log shows a warm restart within `window` steps before `step` (or just
     /// after it, as logs are coarse).
     pub fn restart_near(&self, step: f64, window: f64) -> Option<f64> {
@@ -324,6 +339,10 @@ impl<'a> Ctx<'a> {
 const EXCURSION_JUMP: f64 = 3.0;
 const EXCURSION_BACK: f64 = 1.5;
 const EXCURSION_POINTS: usize = 20;
+/// The share of its peak an excursion's LR still holds at its last high point: a cosine warm
+/// restart also jumps up and comes back, but decays to the bottom first (0.0063 → 0.0007
+/// before 0.0001), where an injected or mistaken LR holds its level until it is undone.
+const EXCURSION_HELD: f64 = 0.5;
 
 fn lr_excursions(lr: &[Point]) -> Vec<LrExcursion> {
     let mut out = Vec::new();
@@ -339,13 +358,17 @@ fn lr_excursions(lr: &[Point]) -> Vec<LrExcursion> {
         // The first point back at the old level; every point up to it stayed high, and the
         // fall into it is abrupt (a warm restart decays smoothly instead).
         let back = (i + 1..last).find(|&j| lr[j].value <= high);
+        let peak = |j: usize| lr[i..j].iter().map(|p| p.value).fold(0.0, f64::max);
         match back {
-            Some(j) if lr[i..j].iter().all(|p| p.value > high) => {
+            Some(j)
+                if lr[i..j].iter().all(|p| p.value > high)
+                    && lr[j - 1].value >= EXCURSION_HELD * peak(j) =>
+            {
                 out.push(LrExcursion {
                     start: lr[i].step,
                     end: lr[j - 1].step,
                     before,
-                    peak: lr[i..j].iter().map(|p| p.value).fold(0.0, f64::max),
+                    peak: peak(j),
                 });
                 i = j + 1;
             }
@@ -489,6 +512,30 @@ mod tests {
         assert!(lr_excursions(&lr).is_empty());
         let (restarts, _) = lr_changes(&lr, &[]);
         assert_eq!(restarts.len(), 9, "{restarts:?}");
+    }
+
+    #[test]
+    fn coarsely_logged_warm_restarts_are_restarts_not_excursions() {
+        // Cosine cycles of 9 logged points from 0.0064 down to 0.0003: each comes back to
+        // where it jumped from within a few points, as an excursion does, but decays there
+        // instead of holding its level.
+        let vals: Vec<f64> = (0..60)
+            .map(|i| {
+                let x = (i % 9) as f64 / 9.0;
+                1e-4 + 0.0063 * 0.5 * (1.0 + (std::f64::consts::PI * x).cos())
+            })
+            .collect();
+        let lr = pts(&vals);
+        assert!(lr_excursions(&lr).is_empty(), "{:?}", lr_excursions(&lr));
+        let (restarts, _) = lr_changes(&lr, &[]);
+        assert_eq!(restarts, vec![9.0, 18.0, 27.0, 36.0, 45.0, 54.0]);
+        let run = Run {
+            lr,
+            ..Run::default()
+        };
+        let ctx = Ctx::new(&run);
+        assert!(ctx.restarts_explain(9.0) && ctx.restarts_explain(18.5));
+        assert!(!ctx.restarts_explain(5.0) && !ctx.restarts_explain(13.0));
     }
 
     #[test]

@@ -39,7 +39,7 @@ fn boundary_levels(ctx: &Ctx) -> Option<Finding> {
     const MIN_BOUNDARIES: usize = 3;
     let p = ctx.run.steps_per_epoch.filter(|p| *p > 0.0)?;
     let t = &ctx.train;
-    if !ctx.lr_restarts.is_empty() || t.iter().any(|q| q.value <= 0.0) {
+    if ctx.restarts_explain(p) || t.iter().any(|q| q.value <= 0.0) {
         return None;
     }
     let interval = crate::detect::stats::logging_interval(t);
@@ -130,7 +130,7 @@ fn boundary_levels(ctx: &Ctx) -> Option<Finding> {
 fn boundary_drops(ctx: &Ctx) -> Option<Finding> {
     let p = ctx.run.steps_per_epoch.filter(|p| *p > 0.0)?;
     let t = &ctx.train;
-    if t.len() < 20 || !ctx.lr_restarts.is_empty() {
+    if t.len() < 20 || ctx.restarts_explain(p) {
         return None;
     }
     let interval = crate::detect::stats::logging_interval(t);
@@ -241,11 +241,10 @@ fn detrended(xs: &[f64], half: usize) -> Vec<f64> {
 /// The epoch length in points, found from the data when nobody said: the lag (at least 5
 /// points, at most a third of the run) whose autocorrelation of the detrended loss is highest
 /// and repeats at twice the lag. Searched on at most ~1200 block medians, detrending with a
-/// few window widths (each serves the lags near twice its half-width). Warm restarts of the
-/// LR are periodic for another reason.
-fn find_period(ctx: &Ctx, xs: &[f64]) -> Option<usize> {
+/// few window widths (each serves the lags near twice its half-width).
+fn find_period(xs: &[f64]) -> Option<usize> {
     // Forty points hold eight cycles of the shortest period sought (MIN_PERIOD points).
-    if !ctx.lr_restarts.is_empty() || xs.len() < 40 {
+    if xs.len() < 40 {
         return None;
     }
     let stride = xs.len().div_ceil(1200);
@@ -299,7 +298,8 @@ fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
     let (p, lag) = match known {
         Some(p) => (p, (p / spacing).round() as usize),
         None => {
-            let lag = find_period(ctx, &xs)?;
+            // Warm restarts of the LR repeat at their own cycle, for another reason.
+            let lag = find_period(&xs).filter(|&l| !ctx.restarts_explain(l as f64 * spacing))?;
             (lag as f64 * spacing, lag)
         }
     };

@@ -1,7 +1,7 @@
 //! Tests of the periodic judgements: epoch staircases, unshuffled epochs, state resets, and
 //! the textures that are not cycles.
 use super::*;
-use crate::detect::test_support::{curve, run_with, Noise};
+use crate::detect::test_support::{cosine_restarts, curve, run_with, Noise};
 use crate::Point;
 
 /// Epochs completed at `step`: whole ones on a staircase, fractional on a smooth decline.
@@ -163,6 +163,39 @@ fn a_state_reset_every_eight_steps_is_periodic_without_an_epoch_length() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, FindingKind::Periodic);
     assert!(f[0].summary.contains("every 8 steps"), "{}", f[0].summary);
+}
+
+#[test]
+fn a_state_reset_cycle_beside_warm_restarts_of_another_cycle_is_periodic() {
+    // The state reset every 8 steps under an LR restarting every 30 steps: the restarts explain
+    // a cycle of 30 (60, 90), not one of 8. Restarts every 8 steps would explain it.
+    let with_restarts_every = |cycle: usize| {
+        let mut rng = Noise::new(8);
+        let loss = curve(200, |i| {
+            2.8 + 1.4 * (-(i as f64) / 12.0).exp() + if i % 8 == 0 { 0.25 } else { 0.0 }
+        })
+        .into_iter()
+        .map(|p| Point {
+            value: p.value + 0.03 * rng.normal(),
+            ..p
+        })
+        .collect();
+        let mut run = run_with(loss, Some(76));
+        run.lr = cosine_restarts(200, cycle, 1e-3);
+        detect(&Ctx::new(&run))
+    };
+    let other = with_restarts_every(30);
+    assert!(
+        other
+            .iter()
+            .any(|f| f.kind == FindingKind::Periodic && f.summary.contains("every 8 steps")),
+        "{other:?}"
+    );
+    let same = with_restarts_every(8);
+    assert!(
+        same.iter().all(|f| f.kind != FindingKind::Periodic),
+        "{same:?}"
+    );
 }
 
 #[test]

@@ -27,6 +27,10 @@ const MIN_JUMP_OF_START: f64 = 0.05;
 const MAX_REPORTED: usize = 5;
 /// What one confidently wrong example adds to a batch-mean cross-entropy near zero (nats).
 const ONE_HARD_EXAMPLE: f64 = 0.1;
+/// How far back (in steps) a warm restart still explains a jump where points are single
+/// steps: the time a raised LR takes to throw the loss up. On a coarser log the reach is three
+/// logged points.
+const RESTART_REACH: f64 = 10.0;
 
 #[derive(Debug, Clone)]
 pub struct Spike {
@@ -323,9 +327,11 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         // guess: that is a batch (or an LR) the model could not take.
         let beyond_start =
             value >= ctx.init_level() || ctx.refs.ln_vocab.is_some_and(|l| value > l);
+        // The restart must come before the peak: the LR logged high only after the jump did
+        // not cause it.
         let restart = ctx
-            .restart_near(onset, 3.0 * window)
-            .filter(|_| !beyond_start);
+            .restart_near(onset, (1.5 * window).max(RESTART_REACH))
+            .filter(|&r| !beyond_start && r <= peak);
         let lr_jump = ctx.lr_excursion_before(onset, peak, window);
         let ratio = value / s.base.abs().max(1e-12);
         // A stateful trainer zeroes its hidden state at each epoch start, so the first batch

@@ -326,6 +326,33 @@ fn a_jump_above_ln_v_at_a_warm_restart_is_not_the_restarts_doing() {
 }
 
 #[test]
+fn a_warm_restart_explains_only_a_jump_that_follows_it_closely() {
+    // Cosine cycles of 100 steps (restarts at 100, 200, 300, 400); one batch at `at` jumps to
+    // 3.1, under where the run started (~4), in a log kept every `every` steps.
+    let jump_at = |at: usize, every: usize| {
+        let mut loss = decaying(500, 0.02, 9);
+        loss[at].value = 3.1;
+        let mut run = run_with(loss.into_iter().step_by(every).collect(), Some(65));
+        run.lr = cosine_restarts(500, 100, 1e-2)
+            .into_iter()
+            .step_by(every)
+            .collect();
+        detect(&Ctx::new(&run))
+    };
+    let explained = |f: Vec<Finding>| {
+        assert!(!f.is_empty());
+        f.iter().all(|f| f.severity == Severity::Info)
+    };
+    // Two steps after the restart, or the next point of a log every 10 steps: the restart's.
+    assert!(explained(jump_at(302, 1)));
+    assert!(explained(jump_at(310, 10)));
+    // The step before it, when the LR was still at the bottom of its cycle: not the restart.
+    assert!(!explained(jump_at(299, 1)));
+    // Six points after it in the log every 10 steps: long past what the restart did.
+    assert!(!explained(jump_at(360, 10)));
+}
+
+#[test]
 fn spikes_on_a_cycle_are_one_periodic_finding_and_scattered_ones_are_spikes() {
     let with_spikes_at = |at: &[usize]| {
         let mut loss = decaying(600, 0.01, 21);
