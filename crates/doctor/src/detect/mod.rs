@@ -14,6 +14,7 @@ mod drift;
 mod early_breaks;
 mod excursions;
 mod family;
+mod frozen;
 mod gradients;
 mod guard;
 mod healthy;
@@ -60,7 +61,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     findings.extend(validation::overfitting(&ctx));
     let worse = validation::worse_on_both(&ctx, &findings);
     findings.extend(worse);
-    findings.extend(validation::frozen(&ctx));
+    findings.extend(frozen::frozen(&ctx));
     findings.extend(validation::leakage(&ctx));
     findings.extend(gradients::detect(&ctx));
     findings.extend(periodic::detect(&ctx));
