@@ -269,14 +269,22 @@ fn find_period(xs: &[f64]) -> Option<usize> {
     }
     // A multiple of a shorter cycle (an alternation every 2 batches repeats at 6 too): the
     // pattern belongs to its fundamental, and one shorter than MIN_PERIOD is batch-to-batch
-    // texture (streams of unequal difficulty), not an epoch or a bug's cycle.
-    let shorter = (2..=lag / 2).filter(|k| lag % k == 0).any(|k| {
-        let d = lag / k;
-        // Each candidate judged with a detrending window of its own size, as the search does.
-        let r = detrended(&ys, (d / 2).max(1));
-        d < MIN_PERIOD && autocorr(&r, d) >= 0.8 * ac
-    });
-    (!shorter).then_some(lag * stride)
+    // texture (streams of unequal difficulty), not an epoch or a bug's cycle. A fundamental of
+    // MIN_PERIOD or more is the period (a state reset every 8 points repeats at 16 as strongly,
+    // and a wider detrending window can favour 16).
+    let strong: Vec<usize> = (2..=lag / 2)
+        .filter(|k| lag % k == 0)
+        .map(|k| lag / k)
+        .filter(|&d| {
+            // Each candidate judged with a detrending window of its own size, as the search does.
+            let r = detrended(&ys, (d / 2).max(1));
+            autocorr(&r, d) >= 0.8 * ac
+        })
+        .collect();
+    if strong.iter().any(|&d| d < MIN_PERIOD) {
+        return None;
+    }
+    Some(strong.into_iter().min().unwrap_or(lag) * stride)
 }
 
 /// With a known epoch length: the detrended loss repeats with that period (the same batches in

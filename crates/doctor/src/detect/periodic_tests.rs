@@ -199,6 +199,29 @@ fn a_state_reset_cycle_beside_warm_restarts_of_another_cycle_is_periodic() {
 }
 
 #[test]
+fn a_cycle_is_reported_at_its_fundamental_not_at_a_multiple() {
+    // A character LSTM whose hidden state is replaced by noise every 40 steps, logged every 5
+    // (PyTorch seed 147, run 48): a jump every 8 points. Detrended with a wider window the
+    // autocorrelation peaks at 16 points; read at 16, the 8 beside it looks like a stronger
+    // half-period and no cycle was reported.
+    let loss = [
+        4.32832, 3.711, 3.34665, 3.16121, 3.22576, 3.0696, 3.03128, 3.76161, 3.0686, 3.05474,
+        3.01665, 3.06736, 3.14993, 2.974, 3.06169, 3.62858, 3.13822, 3.01027, 3.00323, 3.02408,
+        3.05335, 3.05271, 3.06462, 3.63902, 3.06495, 3.03751, 2.86322, 2.96334, 2.92241, 2.92927,
+        3.04451, 3.7538, 3.04235, 3.03304, 2.95314, 3.03087, 3.09382, 3.06102, 3.11505, 3.6415,
+        3.2256, 2.98569, 3.01928, 3.03443, 3.03623, 3.00441, 2.92448, 3.58451, 3.06644, 2.99027,
+        3.11333, 3.03442, 3.13226, 2.99323, 3.03887, 3.66579,
+    ];
+    let run = run_with(
+        crate::detect::test_support::spaced(&loss, 5.0, 5.0),
+        Some(82),
+    );
+    let f = detect(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].summary.contains("every 40 steps"), "{}", f[0].summary);
+}
+
+#[test]
 fn streams_alternating_in_difficulty_every_other_batch_are_not_a_cycle() {
     // Contiguous streams whose batches alternate easy/hard (±0.045): periodic at 2, 4, 6…
     // logged points, but a period of 2 is batch-to-batch texture, not an epoch or a bug.
