@@ -146,11 +146,10 @@ fn an_unshuffled_epoch_pattern_is_periodic_when_the_epoch_is_known() {
     );
 }
 
-#[test]
-fn a_state_reset_every_eight_steps_is_periodic_without_an_epoch_length() {
-    // The hidden state replaced by noise every 8 steps: the batch after it costs +0.25.
+/// The hidden state replaced by noise every 8 steps: the batch after it costs +0.25.
+fn state_reset_every_eight_steps() -> Vec<Point> {
     let mut rng = Noise::new(8);
-    let loss = curve(200, |i| {
+    curve(200, |i| {
         2.8 + 1.4 * (-(i as f64) / 12.0).exp() + if i % 8 == 0 { 0.25 } else { 0.0 }
     })
     .into_iter()
@@ -158,8 +157,15 @@ fn a_state_reset_every_eight_steps_is_periodic_without_an_epoch_length() {
         value: p.value + 0.03 * rng.normal(),
         ..p
     })
-    .collect();
-    let f = detect(&Ctx::new(&run_with(loss, Some(76))));
+    .collect()
+}
+
+#[test]
+fn a_state_reset_every_eight_steps_is_periodic_without_an_epoch_length() {
+    let f = detect(&Ctx::new(&run_with(
+        state_reset_every_eight_steps(),
+        Some(76),
+    )));
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, FindingKind::Periodic);
     assert!(f[0].summary.contains("every 8 steps"), "{}", f[0].summary);
@@ -170,17 +176,7 @@ fn a_state_reset_cycle_beside_warm_restarts_of_another_cycle_is_periodic() {
     // The state reset every 8 steps under an LR restarting every 30 steps: the restarts explain
     // a cycle of 30 (60, 90), not one of 8. Restarts every 8 steps would explain it.
     let with_restarts_every = |cycle: usize| {
-        let mut rng = Noise::new(8);
-        let loss = curve(200, |i| {
-            2.8 + 1.4 * (-(i as f64) / 12.0).exp() + if i % 8 == 0 { 0.25 } else { 0.0 }
-        })
-        .into_iter()
-        .map(|p| Point {
-            value: p.value + 0.03 * rng.normal(),
-            ..p
-        })
-        .collect();
-        let mut run = run_with(loss, Some(76));
+        let mut run = run_with(state_reset_every_eight_steps(), Some(76));
         run.lr = cosine_restarts(200, cycle, 1e-3);
         detect(&Ctx::new(&run))
     };
