@@ -252,11 +252,11 @@ impl<'a> Ctx<'a> {
     /// steps: the restart cycle (the median gap between restarts), or two or three of it,
     /// within 10 %. A single restart has no cycle to compare with, so it explains any period.
     pub fn restarts_explain(&self, period: f64) -> bool {
-        let gaps: Vec<f64> = self.lr_restarts.windows(2).map(|w| w[1] - w[0]).collect();
         match self.lr_restarts.len() {
             0 => false,
             1 => true,
             _ => {
+                let gaps: Vec<f64> = self.lr_restarts.windows(2).map(|w| w[1] - w[0]).collect();
                 let cycle = stats::median(&gaps);
                 (1..=3).any(|k| (period - k as f64 * cycle).abs() <= 0.1 * k as f64 * cycle)
             }
