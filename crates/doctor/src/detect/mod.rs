@@ -19,6 +19,7 @@ mod gradients;
 mod guard;
 mod healthy;
 mod init_loss;
+mod mismatch;
 mod near_start;
 mod pace;
 mod periodic;
@@ -62,6 +63,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     let worse = validation::worse_on_both(&ctx, &findings);
     findings.extend(worse);
     findings.extend(frozen::frozen(&ctx));
+    findings.extend(mismatch::training_flat_while_validation_learns(&ctx));
     findings.extend(validation::leakage(&ctx));
     findings.extend(gradients::detect(&ctx));
     findings.extend(periodic::detect(&ctx));
