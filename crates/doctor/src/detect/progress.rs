@@ -123,7 +123,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         );
         start - v.level < (0.05 * start.abs()).max(2.5 * sd)
     });
-    let at_ln_v = refs.ln_vocab.is_some_and(|l| level >= 0.92 * l);
+    let at_ln_v = refs.ln_vocab.is_some_and(|l| level >= 0.9 * l);
     // A long log (30+ points over the last two doublings) that gains under 1.5 % per doubling
     // in a narrow band has stalled, whatever its start: a per-epoch log hides the first drop
     // inside its first point (0.146, 0.134, then 0.132 → 0.126 over 98 epochs), so the early
@@ -313,7 +313,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
              once the loss stops falling.",
         )
     };
-    if let Some(l) = lnv.filter(|l| level >= 0.92 * l) {
+    if let Some(l) = lnv.filter(|l| level >= 0.9 * l) {
         return at_uniform(l, onset).judge(true);
     }
     // Near the unigram level, estimated or known, by the same ±10 %: under it the model uses

@@ -135,7 +135,7 @@ impl AtUniform<'_> {
         )
     }
 
-    /// The findings for a level at or above `0.92 ln V`; `stalled`: no progress over the
+    /// The findings for a level at or above `0.9 ln V`; `stalled`: no progress over the
     /// window (else the run still falls, slowly).
     pub fn judge(&self, stalled: bool) -> Vec<Finding> {
         let l = self.ln_vocab;

@@ -199,3 +199,14 @@ fn a_loss_blown_far_above_ln_v_that_falls_back_is_instability_not_underfitting()
     );
     assert!(!kinds(&run).contains(&FindingKind::Instability));
 }
+
+#[test]
+fn stuck_within_a_tenth_of_ln_v_is_a_uniform_guess_too() {
+    // A character model (V = 42, ln V = 3.74) drops to 3.42 in its first tenth and holds there
+    // for the rest of the run: 91.5 % of ln V, far above any unigram level (0.6-0.8 ln V), is
+    // a model that learned next to nothing.
+    let l = 42f64.ln();
+    let held = |i: usize| 0.915 * l + 0.08 * l * (-(i as f64) / 6.0).exp();
+    let run = run_with(noisy(400, 0.002, 5, held), Some(42));
+    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+}
