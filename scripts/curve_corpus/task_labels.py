@@ -1,0 +1,165 @@
+"""Labels for the task runs (`task_runs.py`): what the curve shows, read with the checks the
+LM generators use (`curve_checks.Curve`), after what was injected. A fault that left no mark is
+labelled by what is visible, usually `healthy`, and the reason says so."""
+
+import math
+
+import numpy as np
+
+from curve_checks import Curve, plain_spike
+
+DESCRIPTIONS = {
+    "healthy": "sane settings, no fault",
+    "lr_high": "LR far too high",
+    "nan": "a weight set to inf at step {s}",
+    "bad_batch": "one corrupted batch (inputs or targets x25) at step {s}",
+    "lr_excursion": "LR x50 for three steps from step {s}",
+    "overfit": "a tiny training set and a wide model, trained long",
+    "lr_low": "LR far too low",
+    "frozen": "every parameter frozen but the output bias",
+    "shuffled_labels": "training labels shuffled (no relation to the inputs)",
+}
+
+
+def local_max_spike(cv, half=25):
+    """Strongest isolated rise after the first 5 points, (idx, z, rise, base), with z against
+    the noise around the point (a loss that falls toward 0 is noisier early than late: the whole
+    curve's noise would make an early batch's wobble a spike)."""
+    x = cv.loss
+    if len(x) < 12:
+        return None
+    r = x - cv.rolling_median(9)
+    best = None
+    for i in range(5, len(x)):
+        if not np.isfinite(x[i]):
+            continue
+        pre = x[max(0, i - 7):i]
+        pre = pre[np.isfinite(pre)]
+        if len(pre) < 2:
+            continue
+        base = float(np.median(pre[-5:]))
+        near = np.concatenate([r[max(0, i - half):i], r[i + 1:i + 1 + half]])
+        near = near[np.isfinite(near)]
+        if len(near) < 5:
+            continue
+        noise = max(1e-12, 1.4826 * float(np.median(np.abs(near - np.median(near)))))
+        z = (float(x[i]) - base) / noise
+        if best is None or z > best[1]:
+            best = (i, z, float(x[i]) - base, base)
+    return best
+
+
+def label_run(c, rows):
+    """(labels, confidence, reason) of a task run's curve."""
+    cv = Curve(rows)
+    fault, interval = c["fault"], c["interval"]
+    s = c["fault_step"]
+    desc = DESCRIPTIONS[fault].format(s=s)
+    n = len(cv.loss)
+    L0, Lend = cv.start_level(), cv.level(0.8, 1.0)
+    moved = (L0 - Lend) / max(abs(L0), 1e-12)
+
+    def healthy_or_what(prefix):
+        if cv.first_nonfinite is not None:
+            return f"non_finite@{cv.first_nonfinite}", "high", prefix + f"; the loss is non-finite from step {cv.first_nonfinite}"
+        ms = local_max_spike(cv)
+        if ms and plain_spike(ms[1], ms[2], ms[3]):
+            st = int(cv.steps[ms[0]])
+            return f"spike@{st}", "medium", prefix + f"; but the curve has a spike at step {st} ({ms[3]:.4g} -> {ms[3] + ms[2]:.4g}, z={ms[1]:.0f})"
+        of = cv.val_rise()
+        if of:
+            return "overfitting", "medium", prefix + f"; validation rises from {of[1]:.4g} at step {of[0]} to {of[2]:.4g}"
+        if n <= 8:
+            return "healthy|inconclusive", "high", prefix + f"; only {n} logged points ({L0:.4g} -> {Lend:.4g})"
+        if moved < 0.03:
+            return "stagnation", "medium", prefix + f"; but the loss barely moves ({L0:.4g} -> {Lend:.4g})"
+        return "healthy", "high", prefix + f"; loss {L0:.4g} -> {Lend:.4g}"
+
+    if cv.first_nonfinite is not None:
+        return f"non_finite@{cv.first_nonfinite}", "high", desc + f"; the loss is non-finite from step {cv.first_nonfinite}"
+
+    # A classifier that ends at ln C predicts the class prior: stuck at chance, however far it
+    # fell from a blown-up start.
+    chance = math.log(c["classes"]) if c["task"] in ("cls", "txtcls") else None
+    at_chance = chance is not None and 0.95 * chance <= Lend <= 1.1 * chance and cv.rel_noise_late() < 0.1
+    if n > 8 and at_chance and fault not in ("overfit", "shuffled_labels"):
+        return "stagnation", "high", desc + f"; ends at {Lend:.4g}, chance level ln {c['classes']} = {chance:.4g}"
+
+    if fault in ("healthy", "nan"):
+        return healthy_or_what(desc + ("" if fault == "healthy" else " but no non-finite value was logged"))
+
+    if fault in ("bad_batch", "lr_excursion"):
+        lo = int(math.ceil(s / interval) * interval)
+        sp = cv.spike_at(lo, lo + 2 * interval + (3 if fault == "lr_excursion" else 0))
+        if sp is None or not (sp[1] >= 6 and sp[2] >= 0.04 * abs(sp[3])):
+            return healthy_or_what(desc + f"; no visible mark at the logged steps (noise {cv.noise():.3g})")
+        i, z, rise, base = sp
+        st = int(cv.steps[i])
+        rec = cv.recovery_points(i, base)
+        txt = f"{desc}; logged loss {base + rise:.4g} at step {st} vs preceding level {base:.4g} (z={z:.0f})"
+        if rec is not None and rec <= max(5, n // 25):
+            if not plain_spike(z, rise, base):
+                rest = healthy_or_what(desc)[0]
+                if " + " not in rest:
+                    return f"spike@{st}|{rest}", "low", txt + f", back within {rec} points; a mark this weak: either reading"
+            return f"spike@{st}", "high" if z >= 10 and rise >= 0.1 * base else "medium", txt + f", back within {rec} points"
+        if rec is not None:
+            return f"spike@{st}|instability", "medium", txt + f", recovers slowly ({rec} points)"
+        if Lend - base > 0.3 * max(L0 - base, 1e-12):
+            return "divergence|instability", "medium", txt + f", never recovers (end {Lend:.4g}, start {L0:.4g})"
+        return f"spike@{st}|instability|upward_drift", "medium", txt + f", stays a little above (end {Lend:.4g})"
+
+    if fault == "lr_high":
+        if Lend > 1.1 * L0:
+            return "divergence|instability", "high", desc + f"; ends above its start ({L0:.4g} -> {Lend:.4g})"
+        if moved < 0.05:
+            return "stagnation|oscillation|instability", "medium", desc + f"; no progress ({L0:.4g} -> {Lend:.4g}, late noise {cv.rel_noise_late():.2f})"
+        if cv.rel_noise_late() >= 0.1:
+            return "oscillation|instability", "medium", desc + f"; still improving but in a wide band (rel. noise {cv.rel_noise_late():.2f})"
+        ms = local_max_spike(cv)
+        if ms and plain_spike(ms[1], ms[2], ms[3]):
+            st = int(cv.steps[ms[0]])
+            return f"spike@{st}|instability", "medium", desc + f"; a jump at step {st} (z={ms[1]:.0f})"
+        return healthy_or_what(desc + "; the run copes with it")
+
+    if fault == "shuffled_labels" and moved >= 0.05:
+        # Training memorises labels that mean nothing: what validation shows decides.
+        fin = cv.val[np.isfinite(cv.val)]
+        if len(fin) >= 3 and float(np.median(fin[-2:])) >= 0.95 * float(fin[0]):
+            return "overfitting|stagnation", "high", desc + (
+                f"; training falls ({L0:.4g} -> {Lend:.4g}) while validation never improves "
+                f"({fin[0]:.4g} -> {fin[-1]:.4g}): it memorises noise")
+
+    if fault in ("lr_low", "frozen", "shuffled_labels"):
+        of = cv.val_rise()
+        if moved < 0.05:
+            lab = "stagnation|overfitting" if of else "stagnation"
+            return lab, "high" if moved < 0.02 else "medium", desc + f"; the loss barely moves ({L0:.4g} -> {Lend:.4g})"
+        mid = cv.level(0.45, 0.55)
+        if (mid - Lend) / max(abs(mid), 1e-12) < 0.02:
+            lab = "stagnation|overfitting" if of else "stagnation"
+            return lab, "medium", desc + f"; an early drop ({L0:.4g} -> {mid:.4g}), then flat to {Lend:.4g} for the second half"
+        if fault == "lr_low":
+            return "underfitting|stagnation|healthy", "low", desc + f"; still falling slowly ({L0:.4g} -> {Lend:.4g})"
+        return healthy_or_what(desc + f"; the loss still falls ({L0:.4g} -> {Lend:.4g})")
+
+    if fault == "overfit":
+        of = cv.val_rise()
+        if of:
+            return "overfitting", "high", desc + f"; validation bottoms at {of[1]:.4g} (step {of[0]}) and ends at {of[2]:.4g} while training falls to {Lend:.4g}"
+        return healthy_or_what(desc + "; validation did not rise")
+
+    raise ValueError(fault)
+
+
+def _selftest():
+    rows = [{"step": i, "loss": 2.0 * math.exp(-i / 30) + 0.5} for i in range(1, 201)]
+    c = {"fault": "healthy", "interval": 1, "fault_step": 100, "task": "reg"}
+    assert label_run(c, rows)[0] == "healthy", label_run(c, rows)
+    flat = [{"step": i, "loss": 1.6 + 0.001 * np.sin(i)} for i in range(1, 201)]
+    assert label_run(dict(c, fault="frozen"), flat)[0] == "stagnation"
+
+
+if __name__ == "__main__":
+    _selftest()
+    print("ok")
