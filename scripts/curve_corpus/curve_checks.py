@@ -165,6 +165,29 @@ def plain_spike(z, rise, base):
     return z >= 12 and rise >= 0.15 * base
 
 
+def mark_label(cv, mark, txt, rest_label, L0, Lend):
+    """The label of a fault's visible jump `mark` = (idx, z, rise, base) whose description is
+    `txt`: a spike when the loss is back within max(5, n/25) points (one too weak for a spike in
+    a run with no fault is either reading: `spike@S|<rest_label()>`), a spike or instability when
+    it recovers slowly, divergence when it never does and holds most of the ground it lost."""
+    i, z, rise, base = mark
+    s = int(cv.steps[i])
+    n = len(cv.loss)
+    rec = cv.recovery_points(i, base)
+    if rec is not None and rec <= max(5, n // 25):
+        if not plain_spike(z, rise, base):
+            rest = rest_label()
+            if " + " not in rest:
+                return (f"spike@{s}|{rest}", "low", txt + f", back within {rec} points; a mark this weak in a run "
+                        "with no fault is labelled by the rest: either reading")
+        return f"spike@{s}", "high" if z >= 10 and rise >= 0.1 * base else "medium", txt + f", back within {rec} points"
+    if rec is not None:
+        return f"spike@{s}|instability", "medium", txt + f", recovers slowly ({rec} points)"
+    if Lend - base > 0.3 * max(L0 - base, 1e-6):
+        return "divergence|instability", "medium", txt + f", never recovers (end {Lend:.3f}, start {L0:.3f})"
+    return f"spike@{s}|instability|upward_drift", "medium", txt + f", stays a little above (end {Lend:.3f})"
+
+
 def above_uniform_label(L0, Lend, lnV, prefix):
     """The label of a run whose loss ends above ln V, worse than a uniform guess however fast it
     still falls: never healthy. A start already far above ln V is a bad start as well."""

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from curve_checks import Curve, above_uniform_label, plain_spike, stall_label
+from curve_checks import Curve, above_uniform_label, mark_label, plain_spike, stall_label
 
 
 def label_run(c, rows, V):
@@ -94,21 +94,8 @@ def label_by_fault(c, rows, V):
             return healthy_or_what(desc + "; no visible mark at the logged steps (noise %.3g)" % noise)
         i, z, rise, base = sp
         s = int(cv.steps[i])
-        rec = cv.recovery_points(i, base)
         txt = f"{desc}; logged loss {base + rise:.3f} at step {s} vs preceding level {base:.3f} (z={z:.0f} against noise {noise:.3g})"
-        if rec is not None and rec <= max(5, n // 25):
-            if not plain_spike(z, rise, base):
-                rest = healthy_or_what(desc)[0]
-                if " + " not in rest:
-                    return (f"spike@{s}|{rest}", "low", txt + f", back within {rec} points; a mark this weak in a run "
-                            "with no fault is labelled by the rest: either reading")
-            return f"spike@{s}", "high" if z >= 10 and rise >= 0.1 * base else "medium", txt + f", back within {rec} points"
-        if rec is not None:
-            return f"spike@{s}|instability", "medium", txt + f", recovers slowly ({rec} points)"
-        progress = L0 - base
-        if Lend - base > 0.3 * max(progress, 1e-6):
-            return "divergence|instability", "medium", txt + f", never recovers (end {Lend:.3f}, start {L0:.3f})"
-        return f"spike@{s}|instability|upward_drift", "medium", txt + f", stays a little above (end {Lend:.3f})"
+        return mark_label(cv, sp, txt, lambda: healthy_or_what(desc)[0], L0, Lend)
 
     if fault in ("lr_grow", "no_zero_grad"):
         # A loop bug from a known step: the curve shows what it did after it (blow-up, a climb,

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from curve_checks import Curve, plain_spike
+from curve_checks import Curve, mark_label, plain_spike
 
 DESCRIPTIONS = {
     "healthy": "sane settings, no fault",
@@ -94,20 +94,8 @@ def label_run(c, rows):
         if sp is None or not (sp[1] >= 6 and sp[2] >= 0.04 * abs(sp[3])):
             return healthy_or_what(desc + f"; no visible mark at the logged steps (noise {cv.noise():.3g})")
         i, z, rise, base = sp
-        st = int(cv.steps[i])
-        rec = cv.recovery_points(i, base)
-        txt = f"{desc}; logged loss {base + rise:.4g} at step {st} vs preceding level {base:.4g} (z={z:.0f})"
-        if rec is not None and rec <= max(5, n // 25):
-            if not plain_spike(z, rise, base):
-                rest = healthy_or_what(desc)[0]
-                if " + " not in rest:
-                    return f"spike@{st}|{rest}", "low", txt + f", back within {rec} points; a mark this weak: either reading"
-            return f"spike@{st}", "high" if z >= 10 and rise >= 0.1 * base else "medium", txt + f", back within {rec} points"
-        if rec is not None:
-            return f"spike@{st}|instability", "medium", txt + f", recovers slowly ({rec} points)"
-        if Lend - base > 0.3 * max(L0 - base, 1e-12):
-            return "divergence|instability", "medium", txt + f", never recovers (end {Lend:.4g}, start {L0:.4g})"
-        return f"spike@{st}|instability|upward_drift", "medium", txt + f", stays a little above (end {Lend:.4g})"
+        txt = f"{desc}; logged loss {base + rise:.4g} at step {int(cv.steps[i])} vs preceding level {base:.4g} (z={z:.0f})"
+        return mark_label(cv, sp, txt, lambda: healthy_or_what(desc)[0], L0, Lend)
 
     if fault == "lr_high":
         if Lend > 1.1 * L0:

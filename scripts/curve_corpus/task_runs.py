@@ -35,7 +35,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from curve_checks import fmt, read_index, split_of, write_index  # noqa: E402
-from pytorch_runs import CORPORA, read_text  # noqa: E402
+from pytorch_runs import CORPORA, read_csv, read_text  # noqa: E402
 from task_labels import label_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -377,19 +377,6 @@ def write_csv(path, rows, c):
             if c["col_epoch"]:
                 out.append(f"{r['epoch']:.5g}")
             f.write(",".join(out) + "\n")
-
-
-def read_csv(path):
-    """Rows of a curve CSV back as dicts (empty cells left out)."""
-    with open(path) as f:
-        lines = f.read().split("\n")
-    cols = lines[0].split(",")
-    rows = []
-    for ln in lines[1:]:
-        if ln:
-            r = {k: (int(v) if k == "step" else float(v)) for k, v in zip(cols, ln.split(",")) if v}
-            rows.append(r)
-    return rows
 
 
 def describe(c):
