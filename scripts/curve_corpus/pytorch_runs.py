@@ -204,12 +204,14 @@ NOVEL_SHARES = {
 }
 
 
-def make_plan(count, seed, shares=FAULT_SHARES):
+def make_plan(count, seed, shares=FAULT_SHARES, salt=11):
+    """Which fault each of `count` runs gets: the shares rounded, topped up at random, shuffled
+    (a generator of its own passes its own `salt`)."""
     total = sum(w for _, w in shares)
     plan = []
     for k, w in shares:
         plan += [k] * int(round(count * w / total))
-    rng = random.Random(seed * 7919 + 11)
+    rng = random.Random(seed * 7919 + salt)
     while len(plan) < count:
         plan.append(rng.choice([k for k, _ in shares]))
     plan = plan[:count]

@@ -35,7 +35,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from curve_checks import fmt, read_index, split_of, write_index  # noqa: E402
-from pytorch_runs import CORPORA, read_csv, read_text  # noqa: E402
+from pytorch_runs import CORPORA, make_plan, read_csv, read_text  # noqa: E402
 from task_labels import label_run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -48,19 +48,6 @@ SHORT = {"healthy": "ok", "lr_high": "lrhigh", "nan": "nan", "bad_batch": "badba
          "lr_excursion": "lrexc", "overfit": "overfit", "lr_low": "lrlow", "frozen": "frozen",
          "shuffled_labels": "shuffled"}
 BOOKS = ["tinyshakespeare", "alice", "sherlock", "war_and_peace", "enwik8", "wikitext2"]
-
-
-def make_plan(count, seed):
-    total = sum(w for _, w in FAULT_SHARES)
-    plan = []
-    for k, w in FAULT_SHARES:
-        plan += [k] * int(round(count * w / total))
-    rng = random.Random(seed * 7919 + 23)
-    while len(plan) < count:
-        plan.append(rng.choice([k for k, _ in FAULT_SHARES]))
-    plan = plan[:count]
-    rng.shuffle(plan)
-    return plan
 
 
 # ---------------------------------------------------------------- data
@@ -411,7 +398,7 @@ def main():
     index_path = os.path.join(a.out, "INDEX.tsv")
     index = read_index(index_path)
     t_all = time.time()
-    for i, fault in enumerate(make_plan(a.count, a.seed)):
+    for i, fault in enumerate(make_plan(a.count, a.seed, FAULT_SHARES, salt=23)):
         rng = random.Random(a.seed * 1000003 + i * 7717 + 555)
         c = draw_config(rng, fault)
         name = f"pt-t{a.seed}-{i:03d}-{c['task']}-{SHORT[fault]}"
