@@ -24,12 +24,12 @@ const VAL_FALL: f64 = 0.05;
 const FALL_RATIO: f64 = 3.0;
 
 /// Training flat from the first fifth of the run to the last (within 5 %) while validation
-/// falls (by 5 % or more, three times training's change) and ends more than 15 % below it. A model that learns what
-/// validation measures lowers the same loss on the batches it trains on, so a training loss
-/// that holds still is measuring something else: label smoothing near 1 (whose smoothed
-/// target holds the loss near a uniform guess), a regulariser or auxiliary term that dominates
-/// the sum, or a training loss averaged over padding. Dropout and augmentation lift training
-/// above validation, but the training loss still falls as the model learns.
+/// falls (by 5 % or more, three times training's change) and ends more than 15 % below it.
+/// A model that learns what validation measures lowers the same loss on the batches it trains
+/// on, so a training loss that holds still is measuring something else: label smoothing near 1
+/// (whose smoothed target holds the loss near a uniform guess), a regulariser or auxiliary term
+/// that dominates the sum, or a training loss averaged over padding. Dropout and augmentation
+/// lift training above validation, but the training loss still falls as the model learns.
 pub fn training_flat_while_validation_learns(ctx: &Ctx) -> Option<Finding> {
     let (train, val) = (&ctx.train, &ctx.val);
     if ctx.train_is_val || train.len() < MIN_TRAIN_POINTS || val.len() < MIN_EVALS {

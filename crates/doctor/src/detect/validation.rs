@@ -494,14 +494,6 @@ fn zero_from_the_start(ctx: &Ctx) -> Option<Finding> {
     ))
 }
 
-/// Per-token loss below which held-out natural text is out of reach for any model, from the
-/// best published results: characters ≥ 0.94 bits (enwik8; text8 and PTB ≥ 1.0), so below 0.8
-/// bits (0.55 nats) is a leak; a word or subword token spans ~4 characters and the best models
-/// stay above ~2.3 nats on open text (1.1 on synthetic stories), so below 1 nat (perplexity
-/// 2.7) is a leak. Only for a run that starts from scratch: a fine-tune may have memorised its
-/// domain already. A pretrained model starts a fine-tune well under half of ln V (GPT-2 on a
-/// new domain: ~3.5 of 10.8); a fresh one starts at ln V, and even its first logged value, a
-/// mean over the first interval, stays above half of it.
 /// ln 512: above it the vocabulary is words or subwords, not characters or bytes.
 const BYTE_VOCAB_LN: f64 = 6.24;
 /// Steps within which no honest character model gets near 1.3 bits per character.
@@ -514,6 +506,15 @@ fn character_short_run(ctx: &Ctx) -> bool {
     ctx.refs.ln_vocab.is_some_and(|l| l <= BYTE_VOCAB_LN) && ctx.last_step() <= SHORT_RUN_STEPS
 }
 
+/// Per-token loss below which held-out natural text is out of reach for any model, from the
+/// best published results: characters ≥ 0.94 bits (enwik8; text8 and PTB ≥ 1.0), so below 0.8
+/// bits (0.55 nats) is a leak; a word or subword token spans ~4 characters and the best models
+/// stay above ~2.3 nats on open text (1.1 on synthetic stories), so below 1 nat (perplexity
+/// 2.7) is a leak. Only for a run that starts from scratch: a fine-tune may have memorised its
+/// domain already. A pretrained model starts a fine-tune well under half of ln V (GPT-2 on a
+/// new domain: ~3.5 of 10.8); a fresh one starts at ln V, and even its first logged value, a
+/// mean over the first interval, stays above half of it. A short character run is bounded
+/// whatever its start ([`character_short_run`]).
 fn implausibly_low(ctx: &Ctx, init: f64) -> f64 {
     // 0.9 nats is 1.3 bits per character: what large models reach on English text after days
     // of training (an LSTM on enwik8), not a run of a few thousand steps. What a short honest
