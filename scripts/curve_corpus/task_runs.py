@@ -323,6 +323,8 @@ def loop(c, model, opt, batch, evaluate, loss_fn):
             g["lr"] = lr_at(c, step)
         x, y = batch()
         if c["fault"] == "bad_batch" and step == c["fault_step"]:
+            # Features x25 (classifiers, regressions; and targets x25 for a regression), or a
+            # fine-tune's token windows paired with another row's targets.
             x = x * 25.0 if x.dtype.is_floating_point else x
             if not x.dtype.is_floating_point or c["task"] == "reg":
                 y = y * 25.0 if y.dtype.is_floating_point else y[torch.randperm(len(y))]
