@@ -25,6 +25,9 @@ const FAR_PAST_BIGRAM: f64 = 0.7;
 /// Fewest points in the judging window for any progress judgement (a stall of a run that
 /// never moved); the other judgements need 20.
 const MIN_SHORT_WINDOW: usize = 10;
+/// Relative noise of a validation curve quiet enough to say the model settled without having
+/// seen it fall: a held-out mean over many examples moves under 2 % between evaluations.
+const QUIET_VAL: f64 = 0.02;
 /// Within this fraction of the data's floor (when known) a flat loss is converged.
 pub const AT_FLOOR: f64 = 0.05;
 fn skip_because(findings: &[Finding]) -> bool {
@@ -363,6 +366,11 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // Without a vocabulary the batch noise of the loss is unknown (a classifier's per-batch
     // loss at batch 8 scatters ±20 %): validation that sits quiet at its best says the model
     // has converged, and the training band is sampling, not an optimizer bouncing.
+    let learning_start = if earlier.iter().any(|f| f.kind == FindingKind::InitLossOff) {
+        f64::NEG_INFINITY
+    } else {
+        init
+    };
     let settled_val = refs.ln_vocab.is_none()
         && val.is_some_and(|v| {
             let best = ctx
@@ -370,12 +378,16 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
                 .iter()
                 .map(|p| p.value)
                 .fold(f64::INFINITY, f64::min);
+            let val_noise = relative_noise(&ctx.val, from, to, v.level);
             v.points >= 8
                 && !v.rising()
-                && relative_noise(&ctx.val, from, to, v.level) < 0.5 * WIDE_NOISE
+                && val_noise < 0.5 * WIDE_NOISE
                 && v.level <= 1.05 * best
-                // ... after it fell well below where it started (not a model stuck there).
-                && v.level < 0.7 * ctx.val[0].value
+                // ... after it fell well below where it started (not a model stuck there), or,
+                // quieter still, after training fell so before the first evaluation. A first
+                // loss far off is a blow-up, not a start.
+                && (v.level < 0.7 * ctx.val[0].value
+                    || (v.level < 0.7 * learning_start && val_noise < QUIET_VAL))
         });
     if settled_val {
         return Vec::new();
@@ -584,3 +596,7 @@ mod schedule_tests;
 #[cfg(test)]
 #[path = "progress_refs_tests.rs"]
 mod refs_tests;
+
+#[cfg(test)]
+#[path = "progress_val_tests.rs"]
+mod val_tests;

@@ -457,34 +457,6 @@ fn a_plateau_that_ignores_an_lr_cut_is_not_an_lr_too_high() {
 }
 
 #[test]
-fn a_classifier_whose_validation_settled_at_its_best_is_converged_not_bouncing() {
-    // A fine-tuned classifier at batch 8: per-batch losses scatter ±20 % around 0.3 after a
-    // fast drop from ln 2; validation, evaluated every 50 steps, sits quietly at its best.
-    let mut rng = Noise::new(17);
-    let loss: Vec<Point> = curve(60, |i| 0.28 + 0.41 * (-(i as f64) / 3.0).exp())
-        .into_iter()
-        .map(|p| Point {
-            step: 50.0 * (p.step + 1.0),
-            value: p.value * (0.2 * rng.normal()).exp(),
-        })
-        .collect();
-    let mut run = run_with(loss, None);
-    // Without validation (or a vocabulary) the band is all there is to go by, and it cannot be
-    // told from the batches' scatter: information only, the verdict left open.
-    let f = detect(&Ctx::new(&run), &[]);
-    assert_eq!(kinds(&run), vec![FindingKind::Oscillation], "{f:?}");
-    assert_eq!(f[0].severity, Severity::Info);
-    run.val_loss = curve(60, |i| 0.28 + 0.40 * (-(i as f64) / 3.0).exp())
-        .into_iter()
-        .map(|p| Point {
-            step: 50.0 * (p.step + 1.0),
-            ..p
-        })
-        .collect();
-    assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
-}
-
-#[test]
 fn a_loss_still_falling_steadily_with_no_reference_is_converging_not_stalled() {
     // MAE pre-training, one line every 5 epochs: 0.755 → 0.26 by epoch 50, then 0.244 at 115
     // down to 0.223 at 634, smoothly (the reconstruction loss has no noise to speak of): 3–4 %
