@@ -117,7 +117,7 @@ pub fn wide_band_while_improving(
     // An optimizer bouncing leaves a mark sampling cannot: bursts upward (the loss jumps after
     // a bad step and falls back) and deviations that persist from one logged point to the next.
     let shape = band_shape(&ctx.train, train.from, train.to);
-    if shape.upward_skew < 1.5 && shape.lag1 < 0.15 {
+    if shape.looks_like_sampling() {
         return None;
     }
     Some(finding(
@@ -142,15 +142,31 @@ pub fn wide_band_while_improving(
     ))
 }
 
-struct BandShape {
+pub(crate) struct BandShape {
     /// (q90 − median) / (median − q10) of the residuals: 1 for symmetric noise.
     upward_skew: f64,
     /// Lag-1 autocorrelation of the residuals: 0 for independent batches.
     lag1: f64,
 }
 
+impl BandShape {
+    /// Independent, near-symmetric draws: what small batches' losses give, with no mark of an
+    /// optimizer bouncing (bursts upward, deviations that persist).
+    pub(crate) fn looks_like_sampling(&self) -> bool {
+        self.upward_skew < 1.5 && self.lag1 < 0.15
+    }
+
+    pub(crate) fn upward_skew(&self) -> f64 {
+        self.upward_skew
+    }
+
+    pub(crate) fn lag1(&self) -> f64 {
+        self.lag1
+    }
+}
+
 /// How the raw points over `[from, to]` scatter around their rolling median.
-fn band_shape(points: &[Point], from: f64, to: f64) -> BandShape {
+pub(crate) fn band_shape(points: &[Point], from: f64, to: f64) -> BandShape {
     let a = points.partition_point(|p| p.step < from);
     let b = points.partition_point(|p| p.step <= to);
     let xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();

@@ -85,6 +85,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     }
     findings.extend(band::validation_swings(&ctx));
     one_event_one_finding(&mut findings);
+    let sampling = progress::take_sampling_band(&mut findings);
     findings.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(
             a.start_step
@@ -108,7 +109,9 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     } else if let Some(why) = inconclusive {
         (Verdict::Inconclusive, why)
     } else {
-        (Verdict::Healthy, healthy::reasons(&ctx))
+        let mut why = healthy::reasons(&ctx);
+        why.extend(sampling);
+        (Verdict::Healthy, why)
     };
     Diagnosis {
         verdict,

@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use crate::detect::band::{relative_noise, wide_band_while_improving};
+use crate::detect::band::{band_shape, relative_noise, wide_band_while_improving};
 use crate::detect::chance;
 use crate::detect::near_start;
 use crate::detect::pace::{median_sd, pace_is_visible, start_level, start_points};
@@ -403,7 +403,28 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     if unexplained {
         let mut f = band_finding(onset);
         f.severity = Severity::Info;
-        f.evidence.insert("unexplained".into(), json!(true));
+        // ... unless its shape tells: independent, symmetric draws are the batches' scatter
+        // around a converged level (task runs: classifiers at their label-noise floor, MSE
+        // regressions at batch 32), where an optimizer bouncing bursts upward or persists.
+        let shape = band_shape(&ctx.train, onset, to);
+        if shape.looks_like_sampling() {
+            f.summary = format!(
+                "after its drop the loss scatters ±{:.0}% around {} from step {} to {} as \
+                 independent, symmetric draws (no bursts upward, no run of high or low points): \
+                 the scatter of small batches around a converged level, not steps too large",
+                100.0 * band,
+                num(level),
+                step_str(onset),
+                step_str(to)
+            );
+            f.evidence.insert("sampling".into(), json!(true));
+            f.evidence
+                .insert("upward_skew".into(), json!(shape.upward_skew()));
+            f.evidence
+                .insert("lag1_autocorrelation".into(), json!(shape.lag1()));
+        } else {
+            f.evidence.insert("unexplained".into(), json!(true));
+        }
         return vec![f];
     }
     let oscillating = noise >= WIDE_NOISE;
@@ -459,6 +480,15 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Takes out the band read as the batches' scatter (see `unexplained`): no finding, but a
+/// reason a healthy verdict gives.
+pub fn take_sampling_band(findings: &mut Vec<Finding>) -> Option<String> {
+    let i = findings
+        .iter()
+        .position(|f| f.severity == Severity::Info && f.evidence.get("sampling").is_some())?;
+    Some(findings.remove(i).summary)
 }
 
 /// Why the evidence is thin when the only band found is one no vocabulary or validation can

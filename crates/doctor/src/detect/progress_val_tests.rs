@@ -1,5 +1,5 @@
-//! Tests of the progress judgement with validation beside training: what a quiet validation
-//! curve says about a wide or flat training band when no reference level is known.
+//! Tests of the progress judgement on a band after the drop: what a quiet validation curve,
+//! or the band's own shape without one, says about it when no reference level is known.
 use super::*;
 use crate::detect::test_support::{curve, run_with, Noise};
 use crate::Point;
@@ -80,4 +80,49 @@ fn validation_first_evaluated_after_the_drop_still_says_the_band_is_sampling() {
     );
     let f = detect(&Ctx::new(&run), &[blown]);
     assert!(!f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn without_validation_a_band_of_independent_draws_is_sampling_and_a_persistent_one_is_open() {
+    // A 5-class classifier at batch 64 after its drop from ln 5: per-batch losses scatter
+    // ±15 % around 0.76, one point per step. Independent, symmetric draws: the batches'
+    // scatter, judged healthy with that said as a reason.
+    let mut rng = Noise::new(23);
+    let at = |i: usize| 0.76 + 0.85 * (-(i as f64) / 25.0).exp();
+    let independent: Vec<Point> = curve(500, at)
+        .into_iter()
+        .map(|p| Point {
+            value: p.value * (1.0 + 0.15 * rng.normal()),
+            ..p
+        })
+        .collect();
+    let run = run_with(independent, None);
+    let f = detect(&Ctx::new(&run), &[]);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].evidence.get("sampling").is_some(), "{f:?}");
+    let d = crate::detect::diagnose(&run);
+    assert_eq!(d.verdict, crate::Verdict::Healthy, "{:?}", d.findings);
+    assert!(d.findings.is_empty());
+    assert!(d.reasons.iter().any(|r| r.contains("independent, symmetric draws")));
+    // The same spread where deviations persist from point to point (an AR(1) walk, lag-1
+    // correlation ~0.7): runs of high and low losses, as when steps overshoot. Not read as
+    // sampling (here the runs of high losses are also long enough to be lost progress).
+    let mut rng = Noise::new(23);
+    let mut walk = 0.0;
+    let persistent: Vec<Point> = curve(500, at)
+        .into_iter()
+        .map(|p| {
+            walk = 0.7 * walk + 0.15 * (1.0f64 - 0.49).sqrt() * rng.normal();
+            Point {
+                value: p.value * (1.0 + walk),
+                ..p
+            }
+        })
+        .collect();
+    let run = run_with(persistent, None);
+    let f = detect(&Ctx::new(&run), &[]);
+    assert!(f.iter().all(|f| f.evidence.get("sampling").is_none()), "{f:?}");
+    assert!(f.iter().any(|f| f.evidence.get("unexplained").is_some()), "{f:?}");
+    let d = crate::detect::diagnose(&run);
+    assert_ne!(d.verdict, crate::Verdict::Healthy, "{:?}", d.findings);
 }
