@@ -156,8 +156,11 @@ impl LossFamily {
                 ),
             };
         }
+        // The first logged value counts too: a run that logs its start at ln 4 and then blows
+        // up to 112 did not start vocabulary-sized, whatever the median of its first points.
+        let first = train.first().map_or(init, |p| p.value);
         LossFamily::CrossEntropy {
-            lm_sized: init >= LM_SIZED_START,
+            lm_sized: init.min(first) >= LM_SIZED_START,
             why: format!(
                 "non-negative, settles at {} under ln of the largest vocabularies",
                 num(settled)
@@ -222,5 +225,20 @@ mod tests {
         let negative = curve(100, |i| 1.0 - i as f64 * 0.05);
         assert!(!LossFamily::infer(&negative, false, 1.0, -3.9).is_cross_entropy());
         assert!(LossFamily::infer(&negative, true, 1.0, -3.9).is_cross_entropy());
+    }
+    #[test]
+    fn a_start_logged_at_a_few_classes_loss_is_not_vocabulary_sized_after_a_blow_up() {
+        // A 4-class classifier logs ln 4 = 1.39 at step 1, blows up to 112, 10.4, 7.2 under an
+        // LR far too high, and settles back at ln 4: the median of its first points (7.2) is
+        // vocabulary-sized, its start was not; its stall at chance must stay visible.
+        let mut train = curve(300, |_| 1.3863);
+        for (i, v) in [1.39, 112.1, 10.38, 7.21, 2.22].into_iter().enumerate() {
+            train[i].value = v;
+        }
+        let f = LossFamily::infer(&train, false, 7.21, 1.3863);
+        assert!(f.is_cross_entropy() && !f.lm_sized(), "{f:?}");
+        // Started at 7.2 itself: an output space the size of a vocabulary.
+        train[0].value = 7.3;
+        assert!(LossFamily::infer(&train, false, 7.21, 1.3863).lm_sized());
     }
 }

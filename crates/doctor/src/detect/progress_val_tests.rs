@@ -103,7 +103,10 @@ fn without_validation_a_band_of_independent_draws_is_sampling_and_a_persistent_o
     let d = crate::detect::diagnose(&run);
     assert_eq!(d.verdict, crate::Verdict::Healthy, "{:?}", d.findings);
     assert!(d.findings.is_empty());
-    assert!(d.reasons.iter().any(|r| r.contains("independent, symmetric draws")));
+    assert!(d
+        .reasons
+        .iter()
+        .any(|r| r.contains("independent, symmetric draws")));
     // The same spread where deviations persist from point to point (an AR(1) walk, lag-1
     // correlation ~0.7): runs of high and low losses, as when steps overshoot. Not read as
     // sampling (here the runs of high losses are also long enough to be lost progress).
@@ -121,8 +124,14 @@ fn without_validation_a_band_of_independent_draws_is_sampling_and_a_persistent_o
         .collect();
     let run = run_with(persistent, None);
     let f = detect(&Ctx::new(&run), &[]);
-    assert!(f.iter().all(|f| f.evidence.get("sampling").is_none()), "{f:?}");
-    assert!(f.iter().any(|f| f.evidence.get("unexplained").is_some()), "{f:?}");
+    assert!(
+        f.iter().all(|f| f.evidence.get("sampling").is_none()),
+        "{f:?}"
+    );
+    assert!(
+        f.iter().any(|f| f.evidence.get("unexplained").is_some()),
+        "{f:?}"
+    );
     let d = crate::detect::diagnose(&run);
     assert_ne!(d.verdict, crate::Verdict::Healthy, "{:?}", d.findings);
 }
