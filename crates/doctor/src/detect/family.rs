@@ -226,6 +226,7 @@ mod tests {
         assert!(!LossFamily::infer(&negative, false, 1.0, -3.9).is_cross_entropy());
         assert!(LossFamily::infer(&negative, true, 1.0, -3.9).is_cross_entropy());
     }
+
     #[test]
     fn a_start_logged_at_a_few_classes_loss_is_not_vocabulary_sized_after_a_blow_up() {
         // A 4-class classifier logs ln 4 = 1.39 at step 1, blows up to 112, 10.4, 7.2 under an
