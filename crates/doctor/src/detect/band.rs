@@ -286,6 +286,33 @@ pub fn validation_swings(ctx: &Ctx) -> Option<Finding> {
     ))
 }
 
+/// Takes out the band `progress::detect` read as the batches' scatter: no finding, but a
+/// reason a healthy verdict gives.
+pub fn take_sampling_band(findings: &mut Vec<Finding>) -> Option<String> {
+    let i = findings
+        .iter()
+        .position(|f| f.severity == Severity::Info && f.evidence.get("sampling").is_some())?;
+    Some(findings.remove(i).summary)
+}
+
+/// Why the evidence is thin when the only band found is one no vocabulary or validation can
+/// tell from batch noise.
+pub fn unexplained_band(findings: &[Finding]) -> Option<Vec<String>> {
+    let f = findings.iter().find(|f| {
+        f.kind == FindingKind::Oscillation
+            && f.severity == Severity::Info
+            && f.evidence.get("unexplained").is_some()
+    })?;
+    let band = f.evidence.get("relative_noise").and_then(|v| v.as_f64())?;
+    Some(vec![format!(
+        "after its drop the loss moves in a band of ±{:.0}% with no progress; with no vocabulary \
+         size and no validation losses that cannot be told from the scatter of small batches \
+         (normal) or steps too large to settle (oscillation): share validation losses, or the \
+         batch size and learning rate",
+        100.0 * band
+    )])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,7 +85,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     }
     findings.extend(band::validation_swings(&ctx));
     one_event_one_finding(&mut findings);
-    let sampling = progress::take_sampling_band(&mut findings);
+    let sampling = band::take_sampling_band(&mut findings);
     findings.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(
             a.start_step
@@ -97,7 +97,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     let thin: Vec<String> = [
         healthy::too_thin(&ctx),
         sanity::negative_of_unknown_kind(&findings),
-        progress::unexplained_band(&findings),
+        band::unexplained_band(&findings),
     ]
     .into_iter()
     .flatten()

@@ -395,7 +395,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // With no vocabulary and no validation, a band after a real drop (a fifth of the start or
     // more) cannot be told from the scatter of small batches' losses (a LoRA notebook at
     // batch 2 scatters ±10-25 % around its plateau): said as information, and the verdict is
-    // inconclusive (see `unexplained_band`).
+    // inconclusive (see `band::unexplained_band`).
     let unexplained = refs.ln_vocab.is_none()
         && ctx.val.is_empty()
         && init - level > 0.2 * init.abs()
@@ -480,33 +480,6 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         ));
     }
     out
-}
-
-/// Takes out the band read as the batches' scatter (see `unexplained`): no finding, but a
-/// reason a healthy verdict gives.
-pub fn take_sampling_band(findings: &mut Vec<Finding>) -> Option<String> {
-    let i = findings
-        .iter()
-        .position(|f| f.severity == Severity::Info && f.evidence.get("sampling").is_some())?;
-    Some(findings.remove(i).summary)
-}
-
-/// Why the evidence is thin when the only band found is one no vocabulary or validation can
-/// tell from batch noise.
-pub fn unexplained_band(findings: &[Finding]) -> Option<Vec<String>> {
-    let f = findings.iter().find(|f| {
-        f.kind == FindingKind::Oscillation
-            && f.severity == Severity::Info
-            && f.evidence.get("unexplained").is_some()
-    })?;
-    let band = f.evidence.get("relative_noise").and_then(|v| v.as_f64())?;
-    Some(vec![format!(
-        "after its drop the loss moves in a band of ±{:.0}% with no progress; with no vocabulary \
-         size and no validation losses that cannot be told from the scatter of small batches \
-         (normal) or steps too large to settle (oscillation): share validation losses, or the \
-         batch size and learning rate",
-        100.0 * band
-    )])
 }
 
 /// The level under which a run counts as at the bigram level: 5 % above it, or, with the
