@@ -38,11 +38,14 @@ fn a_classifier_whose_validation_settled_at_its_best_is_converged_not_bouncing()
     // fast drop from ln 2; validation, evaluated every 50 steps, sits quietly at its best.
     let mut run = classifier(0.69, 0);
     let val = std::mem::take(&mut run.val_loss);
-    // Without validation (or a vocabulary) the band is all there is to go by, and it cannot be
-    // told from the batches' scatter: information only, the verdict left open.
+    // Without validation (or a vocabulary) the band is all there is to go by: its shape
+    // (independent, symmetric log-normal draws) reads as the batches' scatter, information a
+    // healthy verdict gives as its reason.
     let f = detect(&Ctx::new(&run), &[]);
     assert_eq!(kinds(&run), vec![FindingKind::Oscillation], "{f:?}");
     assert_eq!(f[0].severity, Severity::Info);
+    assert!(f[0].evidence.get("sampling").is_some(), "{f:?}");
+    // With validation quiet at its best, nothing is said at all.
     run.val_loss = val;
     assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
 }
