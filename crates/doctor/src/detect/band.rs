@@ -144,9 +144,9 @@ pub fn wide_band_while_improving(
 
 pub(crate) struct BandShape {
     /// (q90 − median) / (median − q10) of the residuals: 1 for symmetric noise.
-    upward_skew: f64,
+    pub(crate) upward_skew: f64,
     /// Lag-1 autocorrelation of the residuals: 0 for independent batches.
-    lag1: f64,
+    pub(crate) lag1: f64,
 }
 
 impl BandShape {
@@ -154,14 +154,6 @@ impl BandShape {
     /// optimizer bouncing (bursts upward, deviations that persist).
     pub(crate) fn looks_like_sampling(&self) -> bool {
         self.upward_skew < 1.5 && self.lag1 < 0.15
-    }
-
-    pub(crate) fn upward_skew(&self) -> f64 {
-        self.upward_skew
-    }
-
-    pub(crate) fn lag1(&self) -> f64 {
-        self.lag1
     }
 }
 

@@ -366,11 +366,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // Without a vocabulary the batch noise of the loss is unknown (a classifier's per-batch
     // loss at batch 8 scatters ±20 %): validation that sits quiet at its best says the model
     // has converged, and the training band is sampling, not an optimizer bouncing.
-    let learning_start = if earlier.iter().any(|f| f.kind == FindingKind::InitLossOff) {
-        f64::NEG_INFINITY
-    } else {
-        init
-    };
+    let blown_start = earlier.iter().any(|f| f.kind == FindingKind::InitLossOff);
     let settled_val = refs.ln_vocab.is_none()
         && val.is_some_and(|v| {
             let best = ctx
@@ -387,7 +383,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
                 // quieter still, after training fell so before the first evaluation. A first
                 // loss far off is a blow-up, not a start.
                 && (v.level < 0.7 * ctx.val[0].value
-                    || (v.level < 0.7 * learning_start && val_noise < QUIET_VAL))
+                    || (!blown_start && v.level < 0.7 * init && val_noise < QUIET_VAL))
         });
     if settled_val {
         return Vec::new();
@@ -419,9 +415,9 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             );
             f.evidence.insert("sampling".into(), json!(true));
             f.evidence
-                .insert("upward_skew".into(), json!(shape.upward_skew()));
+                .insert("upward_skew".into(), json!(shape.upward_skew));
             f.evidence
-                .insert("lag1_autocorrelation".into(), json!(shape.lag1()));
+                .insert("lag1_autocorrelation".into(), json!(shape.lag1));
         } else {
             f.evidence.insert("unexplained".into(), json!(true));
         }
