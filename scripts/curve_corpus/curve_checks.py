@@ -41,8 +41,13 @@ class Curve:
 
     def val_rise(self):
         """(step of the lowest validation, lowest, end level) when validation rises clearly from
-        its lowest (by 0.05, 3 % and three times its step-to-step noise, the lowest not among the
-        last two evaluations), else None; needs five finite evaluations."""
+        its lowest (by 0.05, 3 % and three times its noise, the lowest not among the last two
+        evaluations), else None; needs five finite evaluations.
+
+        The noise is the median step-to-step change. When validation climbs at every evaluation
+        after its lowest (three or more) while training still falls, that median is the climb
+        itself, so the noise is taken from second differences instead, which a steady climb
+        leaves near zero."""
         v = self.val
         fin = np.isfinite(v)
         if fin.sum() < 5:
@@ -50,10 +55,26 @@ class Curve:
         imin = int(np.nanargmin(v))
         vmin = float(v[imin])
         vend = float(np.nanmedian(v[-max(2, len(v) // 8):]))
-        vnoise = float(np.nanmedian(np.abs(np.diff(v[fin]))))
+        f = v[fin]
+        vnoise = float(np.median(np.abs(np.diff(f))))
+        after = v[imin:]
+        if len(after) >= 4 and np.isfinite(after).all() and (np.diff(after) > 0).all() \
+                and self.train_falls_after(self.vsteps[imin]):
+            # median |second difference| of white noise is 1.65 sd
+            vnoise = min(vnoise, float(np.median(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]))) / 1.65)
         if vend - vmin > max(0.05, 0.03 * vmin, 3 * vnoise) and imin < len(v) - 2:
             return int(self.vsteps[imin]), vmin, vend
         return None
+
+    def train_falls_after(self, step):
+        """Whether training ends (median of its last eighth) more than 2 % below its median over
+        the stretch of logged steps ending at `step` (an eighth of the points)."""
+        x, st = self.loss, self.steps
+        k = max(2, len(x) // 8)
+        i = int(np.searchsorted(st, step, side="right"))
+        at, end = x[max(0, i - k):i], x[-k:]
+        at, end = at[np.isfinite(at)], end[np.isfinite(end)]
+        return len(at) > 0 and len(end) > 0 and float(np.median(end)) < 0.98 * float(np.median(at))
 
     def grad_peak_early(self, frac=0.05):
         """Whether the largest finite gradient norm lies in the first `frac` of the logged steps:

@@ -146,6 +146,11 @@ def _selftest():
     assert label_run(c, rows)[0] == "healthy", label_run(c, rows)
     flat = [{"step": i, "loss": 1.6 + 0.001 * np.sin(i)} for i in range(1, 201)]
     assert label_run(dict(c, fault="frozen"), flat)[0] == "stagnation"
+    # Validation that climbs at every evaluation after its lowest is a rise, even though its
+    # step-to-step changes are all climb and no noise.
+    vals = {40: 2.216, 80: 2.134, 120: 2.142, 160: 2.192, 200: 2.266}
+    rising = [dict(r, val_loss=vals[r["step"]]) if r["step"] in vals else r for r in rows]
+    assert label_run(c, rising)[0] == "overfitting", label_run(c, rising)
 
 
 if __name__ == "__main__":
