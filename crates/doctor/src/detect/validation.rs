@@ -121,10 +121,13 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     let raw_best = (0..raw.len())
         .min_by(|&a, &b| raw[a].total_cmp(&raw[b]))
         .unwrap_or(0);
+    // They must not drift down, though: after a lucky dip in a flat band every later
+    // evaluation is above the dip too, and a band that keeps settling is no climb.
     let all_above = raw.len() - raw_best > 5
         && raw[raw_best + 1..]
             .iter()
-            .all(|&v| v > raw[raw_best] + 0.01 * raw[raw_best].abs());
+            .all(|&v| v > raw[raw_best] + 0.01 * raw[raw_best].abs())
+        && stats::order_agreement(&raw[raw_best + 1..]) >= 0.0;
     // Three or more evaluations after the best, every one above it, while the gap to training
     // at least doubled: the "a gap that grows while validation rises", however few the
     // evaluations. Their own spread then says little about noise: it is the rise itself.

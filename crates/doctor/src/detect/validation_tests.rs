@@ -137,6 +137,27 @@ fn later_evaluations_above_a_dip_of_noisy_ones_are_no_overfitting() {
 }
 
 #[test]
+fn evaluations_above_a_late_dip_that_keep_settling_are_no_overfitting() {
+    // A classifier under LR cuts: validation settles into a band (0.13-0.23), dips once to
+    // 0.130, and the evaluations after the dip, all above it, drift down to 0.155. Each being
+    // above the lowest is what follows any minimum; nothing climbs.
+    let band = [
+        0.2804, 0.2071, 0.2436, 0.1982, 0.2393, 0.1742, 0.2252, 0.1949, 0.1836, 0.163, 0.2122,
+        0.2333, 0.149, 0.1581, 0.1636, 0.1854, 0.1494, 0.1538, 0.1486, 0.2009, 0.1654, 0.1661,
+        0.2094, 0.1962, 0.2013, 0.2281, 0.1602, 0.162, 0.1445, 0.1552, 0.1302, 0.1724, 0.1699,
+        0.173, 0.166, 0.1516, 0.152, 0.1382, 0.1676, 0.1347, 0.1425, 0.1673, 0.1513, 0.1612,
+        0.1635, 0.1574, 0.1767, 0.1573, 0.1554, 0.1473, 0.1483, 0.1517, 0.1611, 0.1583, 0.1548,
+        0.1534, 0.1549, 0.1499, 0.1422, 0.155,
+    ];
+    let n = band.len();
+    let train = curve(n, |i| 0.015 + 0.2 * (-(i as f64) / 15.0).exp());
+    let mut run = run_with(train, None);
+    run.val_loss = curve(n, |i| band[i]);
+    let f = overfitting(&Ctx::new(&run));
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
 fn four_epochs_with_validation_climbing_are_overfitting() {
     let mut run = run_with(
         crate::detect::test_support::per_epoch(&[0.271, 0.117, 0.052, 0.028]),
