@@ -97,6 +97,26 @@ fn a_bump_invisible_on_the_runs_scale_is_not_a_spike() {
 }
 
 #[test]
+fn a_jump_far_out_of_a_quiet_late_level_is_a_spike_though_small_beside_the_start() {
+    // Pre-training logged every 50 steps as a mean: 5.3 at the first point, 0.48 by the
+    // end with batches varying by 0.005, then 0.64 and 0.58 for two points and back. The
+    // jump is 3 % of the start but a third of the level, far out of the noise.
+    let mut loss = curve(92, |i| {
+        0.4 + 4.9 * (-(i as f64) / 1.5).exp() + 0.2 / (1.0 + i as f64 / 10.0)
+            + 0.004 * ((i * 7 % 5) as f64 - 2.0) / 2.0
+    });
+    for p in loss.iter_mut() {
+        p.step *= 50.0;
+    }
+    let level = loss[81].value;
+    loss[82].value = level + 0.16;
+    loss[83].value = level + 0.10;
+    let found = detect(&Ctx::new(&run_with(loss.clone(), None)));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].peak_step, Some(loss[82].step));
+}
+
+#[test]
 fn a_bad_batch_is_found_at_its_step() {
     let mut loss = decaying(800, 0.03, 1);
     loss[400].value += 6.0;
