@@ -53,10 +53,12 @@ def label_by_fault(c, rows, V):
         if cv.first_nonfinite is not None:
             return f"non_finite@{cv.first_nonfinite}", "high", prefix + f"; the loss is non-finite from step {cv.first_nonfinite}"
         ms = cv.max_spike()
+        of = overfit_check()
         if ms and plain_spike(ms[1], ms[2], ms[3]):
             s = int(cv.steps[ms[0]])
-            return f"spike@{s}", "medium", prefix + f"; but the curve has an unplanned spike at step {s} ({ms[3]:.3f} -> {ms[3] + ms[2]:.3f}, z={ms[1]:.0f})"
-        of = overfit_check()
+            # A spike on a run whose validation climbs: either finding is a fair first answer.
+            also = f"; validation rises from {of[1]:.3f} at step {of[0]} to {of[2]:.3f}" if of else ""
+            return f"spike@{s}" + ("|overfitting" if of else ""), "medium", prefix + f"; but the curve has an unplanned spike at step {s} ({ms[3]:.3f} -> {ms[3] + ms[2]:.3f}, z={ms[1]:.0f})" + also
         if of:
             return "overfitting", "medium", prefix + f"; validation rises from {of[1]:.3f} at step {of[0]} to {of[2]:.3f} at the end"
         dpd = cv.drop_per_doubling()

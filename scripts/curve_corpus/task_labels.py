@@ -63,10 +63,12 @@ def label_run(c, rows):
         if cv.first_nonfinite is not None:
             return f"non_finite@{cv.first_nonfinite}", "high", prefix + f"; the loss is non-finite from step {cv.first_nonfinite}"
         ms = local_max_spike(cv)
+        of = cv.val_rise()
         if ms and plain_spike(ms[1], ms[2], ms[3]):
             st = int(cv.steps[ms[0]])
-            return f"spike@{st}", "medium", prefix + f"; but the curve has a spike at step {st} ({ms[3]:.4g} -> {ms[3] + ms[2]:.4g}, z={ms[1]:.0f})"
-        of = cv.val_rise()
+            # A spike on a run whose validation climbs: either finding is a fair first answer.
+            also = f"; validation rises from {of[1]:.4g} at step {of[0]} to {of[2]:.4g}" if of else ""
+            return f"spike@{st}" + ("|overfitting" if of else ""), "medium", prefix + f"; but the curve has a spike at step {st} ({ms[3]:.4g} -> {ms[3] + ms[2]:.4g}, z={ms[1]:.0f})" + also
         if of:
             return "overfitting", "medium", prefix + f"; validation rises from {of[1]:.4g} at step {of[0]} to {of[2]:.4g}"
         if n <= 8:
