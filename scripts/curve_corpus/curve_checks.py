@@ -41,8 +41,8 @@ class Curve:
 
     def val_rise(self):
         """(step of the lowest validation, lowest, end level) when validation rises clearly from
-        its lowest (by 0.05, 3 % and three times its noise, the lowest not among the last two
-        evaluations), else None; needs five finite evaluations.
+        its lowest (by 0.05 (10 % of a lowest under 0.5), 3 % and three times its noise, the
+        lowest not among the last two evaluations), else None; needs five finite evaluations.
 
         The noise is the median step-to-step change. When validation climbs at every evaluation
         after its lowest (three or more) while training still falls, that median is the climb
@@ -62,7 +62,7 @@ class Curve:
                 and self.train_falls_after(self.vsteps[imin]):
             # median |second difference| of white noise is 1.65 sd
             vnoise = min(vnoise, float(np.median(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]))) / 1.65)
-        if vend - vmin > max(0.05, 0.03 * vmin, 3 * vnoise) and imin < len(v) - 2:
+        if vend - vmin > max(min(0.05, 0.1 * abs(vmin)), 0.03 * vmin, 3 * vnoise) and imin < len(v) - 2:
             return int(self.vsteps[imin]), vmin, vend
         return None
 
