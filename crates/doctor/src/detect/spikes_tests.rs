@@ -102,7 +102,8 @@ fn a_jump_far_out_of_a_quiet_late_level_is_a_spike_though_small_beside_the_start
     // end with batches varying by 0.005, then 0.64 and 0.58 for two points and back. The
     // jump is 3 % of the start but a third of the level, far out of the noise.
     let mut loss = curve(92, |i| {
-        0.4 + 4.9 * (-(i as f64) / 1.5).exp() + 0.2 / (1.0 + i as f64 / 10.0)
+        0.4 + 4.9 * (-(i as f64) / 1.5).exp()
+            + 0.2 / (1.0 + i as f64 / 10.0)
             + 0.004 * ((i * 7 % 5) as f64 - 2.0) / 2.0
     });
     for p in loss.iter_mut() {
