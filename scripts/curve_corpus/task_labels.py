@@ -153,6 +153,14 @@ def _selftest():
     vals = {40: 2.216, 80: 2.134, 120: 2.142, 160: 2.192, 200: 2.266}
     rising = [dict(r, val_loss=vals[r["step"]]) if r["step"] in vals else r for r in rows]
     assert label_run(c, rising)[0] == "overfitting", label_run(c, rising)
+    # A classifier's loss is small: a climb of 0.033 from 0.164 (+20 %) is a rise there.
+    low = [{"step": i, "loss": 0.2 * math.exp(-i / 30) + 0.01} for i in range(1, 201)]
+    lvals = {40: 0.30, 80: 0.164, 120: 0.175, 160: 0.186, 200: 0.197}
+    low = [dict(r, val_loss=lvals[r["step"]]) if r["step"] in lvals else r for r in low]
+    assert label_run(c, low)[0] == "overfitting", label_run(c, low)
+    # A spike on that run leaves the climb a right answer too.
+    spiked = [dict(r, loss=3 * r["loss"]) if r["step"] == 150 else r for r in low]
+    assert label_run(c, spiked)[0] == "spike@150|overfitting", label_run(c, spiked)
 
 
 if __name__ == "__main__":

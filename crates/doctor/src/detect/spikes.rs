@@ -28,6 +28,7 @@ const MIN_JUMP_OF_START: f64 = 0.05;
 /// after starting at 5.3 that jumps to 0.64 for two points, with batches varying by 0.005.
 /// Not at a level near zero ([`ONE_HARD_EXAMPLE`]), where one hard batch makes such jumps.
 const FAR_JUMP_SHARE: f64 = 0.4;
+/// The rise over the local level (a quarter) that [`FAR_JUMP_SHARE`] asks for.
 const FAR_RELATIVE: f64 = 0.25;
 /// Report at most this many spikes (the largest); the evidence keeps the total.
 const MAX_REPORTED: usize = 5;
