@@ -26,6 +26,7 @@ mod periodic;
 pub(crate) mod progress;
 mod sanity;
 mod schedule;
+mod spike_tails;
 mod spikes;
 pub mod stats;
 mod trend;

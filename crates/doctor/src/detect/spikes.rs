@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use crate::detect::spike_tails::{heavy_tailed, within_multiplicative_noise};
 use crate::detect::stats::{median, robust_sd, rolling_median};
 use crate::detect::{excursions, finding, guard, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
@@ -151,22 +152,6 @@ fn find_short(xs: &[f64]) -> Vec<Spike> {
     out
 }
 
-/// Several bumps of similar size, recurring every few dozen points, are the tail of this run's
-/// noise (hard batches logged one at a time), not events: no single one stands out from the
-/// others the way a poisoned batch does.
-/// Ten or more such bumps are a tail however far apart (a fine-tuned classifier's single-batch
-/// losses near 0, with a batch holding one hard example every few dozen steps). Sizes are
-/// compared as jumps, not z: near 0 the noise scale collapses and z runs to the thousands.
-fn heavy_tailed(xs: &[f64], spikes: &[Spike]) -> bool {
-    if spikes.len() < 3 || (xs.len() > 30 * spikes.len() && spikes.len() < 10) {
-        return false;
-    }
-    let mut ratios: Vec<f64> = spikes.iter().map(|s| xs[s.peak] - s.base).collect();
-    ratios.sort_by(f64::total_cmp);
-    let typical = ratios[ratios.len() / 2];
-    ratios[ratios.len() - 1] <= 3.0 * typical
-}
-
 /// The spacing of spikes that recur on a cycle: at least four, each gap within 15 % of the
 /// median gap or (once, for a spike lost in noise) of twice it. Bumps of a heavy-tailed noise
 /// fall where they may; a hidden-state reset, an accumulation boundary or a hook that runs every
@@ -290,6 +275,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     let init = ctx.init_level().abs();
     let start = if init > 10.0 * head { head } else { init };
     let mut spikes = find(&xs, MIN_JUMP_OF_START * start, after_lr_jump);
+    spikes.retain(|s| !within_multiplicative_noise(&xs, s));
     let total = spikes.len();
     let peaks: Vec<f64> = spikes.iter().map(|s| t[s.peak].step).collect();
     let cycle = spike_cycle(&peaks);
