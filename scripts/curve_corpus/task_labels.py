@@ -71,11 +71,26 @@ def label_run(c, rows):
             return f"spike@{st}" + ("|overfitting" if of else ""), "medium", prefix + f"; but the curve has a spike at step {st} ({ms[3]:.4g} -> {ms[3] + ms[2]:.4g}, z={ms[1]:.0f})" + also
         if of:
             return "overfitting", "medium", prefix + f"; validation rises from {of[1]:.4g} at step {of[0]} to {of[2]:.4g}"
+        mem = memorised()
+        if mem:
+            return "overfitting", "high", prefix + mem
         if n <= 8:
             return "healthy|inconclusive", "high", prefix + f"; only {n} logged points ({L0:.4g} -> {Lend:.4g})"
         if moved < 0.03:
             return "stagnation", "medium", prefix + f"; but the loss barely moves ({L0:.4g} -> {Lend:.4g})"
         return "healthy", "high", prefix + f"; loss {L0:.4g} -> {Lend:.4g}"
+
+    def memorised():
+        # Training at ~0 while validation is no better than a uniform guess: the model learned
+        # its examples by heart, whether or not validation climbed while it was logged.
+        fin = cv.val[np.isfinite(cv.val)]
+        if chance is None or len(fin) < 1 or Lend >= 0.05 * chance:
+            return None
+        v_end = float(np.median(fin[-3:]))
+        if v_end < chance:
+            return None
+        return (f"; training ends at {Lend:.3g} while validation sits at {v_end:.4g}, above the "
+                f"chance level ln {c['classes']} = {chance:.4g}: the training set is memorised")
 
     if cv.first_nonfinite is not None:
         return f"non_finite@{cv.first_nonfinite}", "high", desc + f"; the loss is non-finite from step {cv.first_nonfinite}"
@@ -161,6 +176,15 @@ def _selftest():
     # A spike on that run leaves the climb a right answer too.
     spiked = [dict(r, loss=3 * r["loss"]) if r["step"] == 150 else r for r in low]
     assert label_run(c, spiked)[0] == "spike@150|overfitting", label_run(c, spiked)
+    # A two-class classifier trained to ~0 on a tiny set, its validation flat at 1.73 (above
+    # ln 2 from its first evaluation on): memorised, though validation never climbed.
+    cls = dict(c, fault="overfit", task="txtcls", classes=2)
+    zero = [{"step": i, "loss": 0.7 * math.exp(-i / 5)} for i in range(1, 201)]
+    flat_val = [dict(r, val_loss=1.727) if r["step"] % 40 == 0 else r for r in zero]
+    assert label_run(cls, flat_val)[0] == "overfitting", label_run(cls, flat_val)
+    # The same training with validation under chance is a fit that generalises.
+    fine_val = [dict(r, val_loss=0.3) if r["step"] % 40 == 0 else r for r in zero]
+    assert label_run(cls, fine_val)[0] == "healthy", label_run(cls, fine_val)
 
 
 if __name__ == "__main__":
