@@ -15,6 +15,7 @@ use crate::detect::pace::{median_sd, pace_is_visible, start_level, start_points}
 use crate::detect::stats::{median, rolling_median};
 use crate::detect::trend::{judging_window, trend};
 use crate::detect::uniform::{AtUniform, WIDE_NOISE};
+use crate::detect::zeros;
 use crate::detect::{finding, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 
@@ -32,10 +33,11 @@ const QUIET_VAL: f64 = 0.02;
 pub const AT_FLOOR: f64 = 0.05;
 fn skip_because(findings: &[Finding]) -> bool {
     findings.iter().any(|f| {
-        matches!(
+        (matches!(
             f.kind,
             FindingKind::Leakage | FindingKind::Divergence | FindingKind::InvalidLoss
-        ) && f.severity >= Severity::Warning
+        ) || zeros::is_memorised(f))
+            && f.severity >= Severity::Warning
     })
 }
 

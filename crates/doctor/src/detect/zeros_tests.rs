@@ -2,7 +2,7 @@
 //! over tokens cannot.
 
 use super::*;
-use crate::detect::test_support::{curve, per_epoch, run_with};
+use crate::detect::test_support::{curve, per_epoch, run_with, spaced};
 use crate::Run;
 
 fn zeros_of(run: &Run) -> Vec<Finding> {
@@ -117,4 +117,37 @@ fn a_blow_up_between_two_stretches_of_zeros_does_not_hide_the_second() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].start_step, Some(4.0));
     assert_eq!(f[0].severity, Severity::Error);
+}
+
+#[test]
+fn a_loss_sunk_to_zero_with_validation_no_better_than_the_start_is_memorised() {
+    // A two-class text classifier trained for 1500 steps on 128 examples, logged every 25:
+    // 0.63, 0.028, then 0.0 to the end, while validation reads 1.727 at every evaluation,
+    // above the 0.63 the run started from. The zeros are the training set learned by heart.
+    let memorised = |val: f64| {
+        let mut run = converging_then_zero(60, 2, 0.63, 0.044);
+        run.val_loss = spaced(&[val; 7], 8.0, 8.0);
+        zeros_of(&run)
+    };
+    let f = memorised(1.727);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::Overfitting);
+    assert!(is_memorised(&f[0]));
+    // Validation well under the start says the model learned something that carries over:
+    // the zeros stay what they were (a loss that scores nothing it can still learn from).
+    assert_eq!(memorised(0.2)[0].kind, FindingKind::InvalidLoss);
+    // A log that starts at 0.04 was at zero before it began: nothing to compare with.
+    let mut late = converging_then_zero(60, 2, 0.04, 0.3);
+    late.val_loss = spaced(&[0.3132; 7], 8.0, 8.0);
+    assert_eq!(zeros_of(&late)[0].kind, FindingKind::InvalidLoss);
+}
+
+#[test]
+fn a_memorised_run_has_no_progress_to_judge() {
+    // One event, one finding: no stall or band is read into the zeros after it.
+    let mut run = converging_then_zero(60, 2, 0.63, 0.044);
+    run.val_loss = spaced(&[1.727; 7], 8.0, 8.0);
+    let d = crate::diagnose(&run);
+    let kinds: Vec<FindingKind> = d.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, vec![FindingKind::Overfitting], "{kinds:?}");
 }
