@@ -41,10 +41,13 @@ fn memorised(ctx: &Ctx) -> Option<Finding> {
         .map(|p| p.value)
         .collect();
     let start = ctx.init_level();
-    let level = median(&after[after.len().saturating_sub(3)..]);
     // The log must show a real start (as `falls_to_zero` asks, 0.1 or more): a run logged from
     // 0.04 on was at zero before the log began, and says nothing of what was learned.
-    if after.is_empty() || start < 0.1 || !(level >= start) {
+    if after.is_empty() || start.is_nan() || start < 0.1 {
+        return None;
+    }
+    let level = median(&after[after.len().saturating_sub(3)..]);
+    if level < start {
         return None;
     }
     let end = t[t.len() - 1].step;
