@@ -56,14 +56,18 @@ fn memorised(ctx: &Ctx) -> Option<Finding> {
         Severity::Warning,
         Span::range(first_zero, end),
         format!(
-            "The training loss sinks to 0 from step {} on while validation sits at {}, no better              than the {} the run started from: the model has learned its training examples by              heart and nothing that carries over to new ones.",
+            "The training loss sinks to 0 from step {} on while validation sits at {}, no better \
+             than the {} the run started from: the model has learned its training examples by \
+             heart and nothing that carries over to new ones.",
             step_str(first_zero),
             num(level),
             num(start)
         ),
         json!({ "first_zero_step": first_zero, "val_level": level, "initial_loss": start,
                 "evaluations": after.len() }),
-        "Keep the checkpoint with the best validation loss and stop there; get more training          data (or augment it), add weight decay or dropout, or use a smaller model: the training          set is too small for this model to learn anything but the examples themselves.",
+        "Keep the checkpoint with the best validation loss and stop there; get more training \
+         data (or augment it), add weight decay or dropout, or use a smaller model: the training \
+         set is too small for this model to learn anything but the examples themselves.",
     ))
 }
 

@@ -133,6 +133,7 @@ fn a_loss_sunk_to_zero_with_validation_no_better_than_the_start_is_memorised() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, FindingKind::Overfitting);
     assert!(is_memorised(&f[0]));
+    assert!(!f[0].summary.contains("  "), "{}", f[0].summary);
     // Validation well under the start says the model learned something that carries over:
     // the zeros stay what they were (a loss that scores nothing it can still learn from).
     assert_eq!(memorised(0.2)[0].kind, FindingKind::InvalidLoss);
