@@ -140,6 +140,14 @@ def label_run(c, rows):
         if moved < 0.05:
             lab = "stagnation|overfitting" if of else "stagnation"
             return lab, "high" if moved < 0.02 else "medium", desc + f"; the loss barely moves ({L0:.4g} -> {Lend:.4g})"
+        # Training's medians can drift with batch noise; validation on fixed data that never
+        # beats its first evaluation says no more than that nothing held out was learned.
+        fin = cv.val[np.isfinite(cv.val)]
+        if len(fin) >= 4 and float(fin[0]) - float(fin.min()) < 0.01 * abs(float(fin[0])):
+            lab = "stagnation|overfitting" if of else "stagnation"
+            return lab, "medium", desc + (
+                f"; validation never beats its first evaluation ({fin[0]:.4g}, best {fin.min():.4g} "
+                f"over {len(fin)} evaluations) while training goes {L0:.4g} -> {Lend:.4g}")
         mid = cv.level(0.45, 0.55)
         if (mid - Lend) / max(abs(mid), 1e-12) < 0.02:
             lab = "stagnation|overfitting" if of else "stagnation"
@@ -185,6 +193,14 @@ def _selftest():
     # The same training with validation under chance is a fit that generalises.
     fine_val = [dict(r, val_loss=0.3) if r["step"] % 40 == 0 else r for r in zero]
     assert label_run(cls, fine_val)[0] == "healthy", label_run(cls, fine_val)
+    # A frozen regression whose batch losses drift 12 % lower by chance between the start and
+    # end medians, while validation sits at 6.55e4 at every evaluation: nothing was learned.
+    drift = [{"step": i, "loss": 7.0e4 - 40.0 * i + 9e3 * math.sin(i * 1.7)} for i in range(1, 201)]
+    dead = [dict(r, val_loss=6.553e4 - 0.1 * r["step"]) if r["step"] % 20 == 0 else r for r in drift]
+    assert label_run(dict(c, fault="frozen"), dead)[0] == "stagnation", label_run(dict(c, fault="frozen"), dead)
+    # Validation that improves on its first evaluation keeps the run's own reading.
+    alive = [dict(r, val_loss=6.9e4 - 30.0 * r["step"]) if r["step"] % 20 == 0 else r for r in drift]
+    assert label_run(dict(c, fault="frozen"), alive)[0] != "stagnation", label_run(dict(c, fault="frozen"), alive)
 
 
 if __name__ == "__main__":
