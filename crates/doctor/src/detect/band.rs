@@ -147,6 +147,8 @@ pub(crate) struct BandShape {
     pub(crate) upward_skew: f64,
     /// Lag-1 autocorrelation of the residuals: 0 for independent batches.
     pub(crate) lag1: f64,
+    /// How many points the shape was read from (the lag-1 estimate's error is ~1/√n).
+    pub(crate) points: usize,
 }
 
 impl BandShape {
@@ -170,7 +172,11 @@ pub(crate) fn band_shape(points: &[Point], from: f64, to: f64) -> BandShape {
     let var: f64 = r.iter().map(|v| (v - mean).powi(2)).sum();
     let cov: f64 = r.windows(2).map(|w| (w[0] - mean) * (w[1] - mean)).sum();
     let lag1 = if var > 0.0 { cov / var } else { 0.0 };
-    BandShape { upward_skew, lag1 }
+    BandShape {
+        upward_skew,
+        lag1,
+        points: xs.len(),
+    }
 }
 
 /// Robust spread of the raw points around their rolling median, relative to the level.

@@ -377,7 +377,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
                 .map(|p| p.value)
                 .fold(f64::INFINITY, f64::min);
             let val_noise = relative_noise(&ctx.val, from, to, v.level);
-            v.points >= 8
+            v.points >= 5
                 && !v.rising()
                 && val_noise < 0.5 * WIDE_NOISE
                 && v.level <= 1.05 * best
@@ -394,17 +394,18 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // more) cannot be told from the scatter of small batches' losses (a LoRA notebook at
     // batch 2 scatters ±10-25 % around its plateau): said as information, and the verdict is
     // inconclusive (see `band::unexplained_band`).
+    let shape = band_shape(&ctx.train, onset, to);
     let unexplained = refs.ln_vocab.is_none()
         && ctx.val.is_empty()
         && init - level > 0.2 * init.abs()
-        && (WIDE_NOISE..0.3).contains(&noise);
+        && noise >= WIDE_NOISE
+        && (noise < 0.3 || (shape.looks_like_sampling() && shape.points >= 40));
     if unexplained {
         let mut f = band_finding(onset);
         f.severity = Severity::Info;
         // ... unless its shape tells: independent, symmetric draws are the batches' scatter
         // around a converged level (task runs: classifiers at their label-noise floor, MSE
         // regressions at batch 32), where an optimizer bouncing bursts upward or persists.
-        let shape = band_shape(&ctx.train, onset, to);
         if shape.looks_like_sampling() {
             f.summary = format!(
                 "after its drop the loss scatters ±{:.0}% around {} from step {} to {} as \
