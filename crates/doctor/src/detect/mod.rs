@@ -94,10 +94,12 @@ pub fn diagnose(run: &Run) -> Diagnosis {
                 .total_cmp(&b.start_step.unwrap_or(0.0)),
         )
     });
-    // Too few points, a negative loss of unknown kind: each reason the evidence is thin.
+    // Too few points, a loss whose sign swings about zero, a band no reference can read:
+    // each reason the evidence is thin.
+    let negative = sanity::negative_of_unknown_kind(&ctx, &findings);
     let thin: Vec<String> = [
         healthy::too_thin(&ctx),
-        sanity::negative_of_unknown_kind(&findings),
+        negative.clone().and_then(Result::err).map(|why| vec![why]),
         band::unexplained_band(&findings),
     ]
     .into_iter()
@@ -112,6 +114,7 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     } else {
         let mut why = healthy::reasons(&ctx);
         why.extend(sampling);
+        why.extend(negative.and_then(Result::ok));
         (Verdict::Healthy, why)
     };
     Diagnosis {

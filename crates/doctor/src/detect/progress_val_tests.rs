@@ -162,13 +162,19 @@ fn a_very_wide_band_of_independent_draws_is_sampling_when_there_are_points_to_re
     };
     let wide = band(120, 3);
     let f = detect(&Ctx::new(&wide), &[]);
-    assert!(f[0].evidence["relative_noise"].as_f64().unwrap() > 0.3, "{f:?}");
+    assert!(
+        f[0].evidence["relative_noise"].as_f64().unwrap() > 0.3,
+        "{f:?}"
+    );
     assert_eq!(f.len(), 1, "{f:?}");
     assert!(f[0].evidence.get("sampling").is_some(), "{f:?}");
     // Twenty-five points cannot tell independent draws from bounces (the lag-1 estimate
     // alone is off by ±0.2): a band this wide keeps its findings.
     let short = band(25, 3);
     let f = detect(&Ctx::new(&short), &[]);
-    assert!(f.iter().any(|f| f.kind == FindingKind::Oscillation
-        && f.severity == Severity::Warning), "{f:?}");
+    assert!(
+        f.iter()
+            .any(|f| f.kind == FindingKind::Oscillation && f.severity == Severity::Warning),
+        "{f:?}"
+    );
 }

@@ -208,7 +208,7 @@ fn caught_by_guard(run: &Run) -> Option<Finding> {
 /// negative loss is a bug only where the loss is known to be one that cannot go negative: a
 /// Gaussian or flow NLL, a Dice-based loss, an ELBO or an RL objective goes negative by design.
 /// Without that knowledge (no vocabulary, no name that says cross-entropy) the finding is
-/// information and the verdict inconclusive: the report says what would settle it.
+/// information, and [`negative_of_unknown_kind`] says what it means for the verdict.
 pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
     let run = ctx.run;
     let neg: Vec<&Point> = run
@@ -287,18 +287,45 @@ fn runs_away_below_zero(train: &[Point]) -> Option<(f64, f64)> {
     (doubled && keeps_pace).then_some((first, last))
 }
 
-/// Why a run whose only oddity is a negative loss of unknown kind cannot be called healthy.
-pub fn negative_of_unknown_kind(findings: &[Finding]) -> Option<Vec<String>> {
+/// Fewest changes of sign, point to point, that make a training loss one that swings about zero.
+const SIGN_SWINGS: usize = 3;
+
+/// What a negative loss of unknown kind says about the verdict. A loss that stays below zero,
+/// or passes through it once on its way down, is signed by design in the runs people show (a
+/// negative Dice or SI-SNR, a Gaussian or flow NLL, an ELBO): its shape is judged like any
+/// other, and the healthy verdict says what would make it a bug. One whose sign swings back and
+/// forth (a policy-gradient or GAN objective) has no floor to measure progress against: the
+/// evidence is thin (`Err` with the reason).
+pub fn negative_of_unknown_kind(ctx: &Ctx, findings: &[Finding]) -> Option<Result<String, String>> {
     let f = findings
         .iter()
         .find(|f| f.kind == FindingKind::InvalidLoss && f.severity == Severity::Info)?;
     let min = f.evidence.get("min_value").and_then(|v| v.as_f64())?;
-    Some(vec![format!(
-        "the loss goes negative (minimum {}): a bug for a cross-entropy, normal for a density's \
-         NLL, a Dice loss, an ELBO or an RL objective, and nothing says which this is (give \
-         --vocab-size for a language model's cross-entropy); nothing else is wrong",
+    let values: Vec<f64> = ctx
+        .train
+        .iter()
+        .map(|p| p.value)
+        .filter(|v| v.is_finite())
+        .collect();
+    let swings = values
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
+    if swings >= SIGN_SWINGS {
+        return Some(Err(format!(
+            "the loss changes sign {swings} times (minimum {}): an objective that swings about \
+             zero, as a policy-gradient or GAN loss does, has no floor to judge progress against, \
+             and nothing says which kind this is (give --vocab-size for a language model's \
+             cross-entropy); nothing else is wrong",
+            num(min)
+        )));
+    }
+    Some(Ok(format!(
+        "the loss goes below zero (minimum {}) and is read as signed by design (a negative Dice \
+         or SI-SNR, a Gaussian or flow NLL, an ELBO); if it is a cross-entropy, a CTC or a \
+         squared error, that is a bug (give --vocab-size for a language model)",
         num(min)
-    )])
+    )))
 }
 
 /// The name of a logged loss (series or column) that says it cannot be negative: a
