@@ -121,6 +121,9 @@ pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
 /// A short paste (fewer than 10 points) has no noise to measure: a point counts as a spike
 /// when it stands at least `SHORT_RATIO` times above the median of its neighbours (two on each
 /// side) and well above the highest of them. The first point is left out (a run starts high).
+/// A loss below zero (a flow's NLL at -4.3, then 4192) is measured the same way on the size
+/// of its level: the rise over the median must be 1.5 times the median's magnitude, and over
+/// the highest neighbour half of that one's.
 const SHORT_RATIO: f64 = 2.5;
 
 fn find_short(xs: &[f64]) -> Vec<Spike> {
@@ -136,9 +139,10 @@ fn find_short(xs: &[f64]) -> Vec<Spike> {
         }
         let base = median(&near);
         let highest = near.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if base > 0.0 && xs[i] >= SHORT_RATIO * base && xs[i] >= 1.5 * highest {
+        let clears = |level: f64, share: f64| xs[i] - level >= share * level.abs();
+        if base != 0.0 && clears(base, SHORT_RATIO - 1.0) && clears(highest, 0.5) {
             // The spread of the neighbours stands in for the noise scale.
-            let scale = robust_sd(&near).max(0.05 * base);
+            let scale = robust_sd(&near).max(0.05 * base.abs());
             out.push(Spike {
                 onset: i,
                 peak: i,
@@ -397,14 +401,22 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 if recovery == 1.0 { "" } else { "s" }
             )
         };
+        // A ratio to a baseline at or below zero means nothing: say the jump in loss units.
+        let size = if s.base > 0.0 {
+            format!("{:.1}× the baseline", value / s.base)
+        } else {
+            format!("{} above the baseline", num(value - s.base))
+        };
         let mut summary = format!(
-            "Loss jumps from {} to {} ({:.1}× the baseline, robust z {:.0}) at step {}, {outcome}{}",
+            "Loss jumps from {} to {} ({size}, robust z {:.0}) at step {}, {outcome}{}",
             num(s.base),
             num(value),
-            value / s.base.abs().max(1e-12),
             s.z,
             step_str(peak),
-            restart.map_or(String::new(), |r| format!(", right after the LR restart at step {}", step_str(r)))
+            restart.map_or(String::new(), |r| format!(
+                ", right after the LR restart at step {}",
+                step_str(r)
+            ))
         );
         if let Some(e) = &lr_jump {
             summary.push_str(&format!(", right after {}", e.describe()));

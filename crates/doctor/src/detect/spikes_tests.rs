@@ -61,6 +61,27 @@ fn a_spike_in_a_six_line_paste_is_found() {
 }
 
 #[test]
+fn a_spike_in_a_short_paste_of_a_loss_below_zero_is_found() {
+    // A WaveGlow flow NLL pasted into an issue, seven points every 20 steps: -4.07 … -4.32,
+    // then 4191.68, then back to -2.41. No ratio to a negative median says that; the rise in
+    // units of the level's own size does.
+    let values = [-4.066, -4.49, -4.454, -4.322, 4191.68, -2.409, -2.908];
+    let loss = curve(values.len(), |i| values[i]);
+    let f = detect(&Ctx::new(&run_with(loss, None)));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].peak_step, Some(4.0));
+    assert!(
+        f[0].summary.contains("above the baseline"),
+        "{}",
+        f[0].summary
+    );
+    // The same paste wandering from -4.3 to -3.1 and back is no spike.
+    let wander = [-4.066, -4.49, -4.454, -4.322, -3.1, -3.9, -4.1];
+    let loss = curve(wander.len(), |i| wander[i]);
+    assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
+}
+
+#[test]
 fn a_sixteen_point_band_is_judged_on_the_noise_it_really_has() {
     // One epoch of per-batch losses logged every 50 steps, ±0.1 around 0.5 with nothing
     // standing out: a 3-point median understates such noise by half, which once made the
