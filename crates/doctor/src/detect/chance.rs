@@ -195,7 +195,15 @@ pub fn stalled_at_chance_first(ctx: &Ctx) -> Option<Finding> {
         return None;
     }
     let (from, to) = (t[0].step, t[stall - 1].step);
-    let share = (to - from) / (ctx.last_step() - from).max(f64::MIN_POSITIVE);
+    let span = (ctx.last_step() - from).max(f64::MIN_POSITIVE);
+    let share = (to - from) / span;
+    // A fifth of the run in steps too, counted up to the first point that left chance (the
+    // stall may have lasted until then): a paste of iterations 0-7 at ln V during warmup,
+    // then iteration 591 at 6.9, holds many points of a stretch that was 0.1 % of the run.
+    let at_most = t.get(stall).map_or(ctx.last_step(), |p| p.step) - from;
+    if at_most < MIN_STALL_SHARE * span {
+        return None;
+    }
     Some(finding(
         FindingKind::Stagnation,
         Severity::Warning,
@@ -334,5 +342,37 @@ mod tests {
             None,
         );
         assert!(pinned_at_chance(&Ctx::new(&near)).is_none());
+    }
+
+    #[test]
+    fn a_few_warmup_iterations_at_ln_v_pasted_before_a_late_point_are_no_stall() {
+        // nanoGPT on GPT-2 BPE (V = 50257), pasted from a console: iterations 0-7 at
+        // 10.82-10.84 while the LR warms up, then iterations 591, 592 and 6184 (6.89, 6.76,
+        // 3.25). Eight of eleven points sit at ln V, but they span under 10 % of the run.
+        let mut points: Vec<crate::Point> = (0..8)
+            .map(|i| crate::Point {
+                step: i as f64,
+                value: 10.83 - 0.002 * (i % 3) as f64,
+            })
+            .collect();
+        for (step, value) in [(591.0, 6.891), (592.0, 6.760), (6184.0, 3.252)] {
+            points.push(crate::Point { step, value });
+        }
+        let run = run_with(points.clone(), Some(50257));
+        assert!(stalled_at_chance_first(&Ctx::new(&run)).is_none());
+        // The same eight points spread over the first 40 % of the run are a stall.
+        let spread: Vec<crate::Point> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| crate::Point {
+                step: if i < 8 { 350.0 * i as f64 } else { p.step },
+                ..*p
+            })
+            .collect();
+        let mut spread = spread;
+        spread[8].step = 2600.0;
+        spread[9].step = 2601.0;
+        let run = run_with(spread, Some(50257));
+        assert!(stalled_at_chance_first(&Ctx::new(&run)).is_some());
     }
 }
