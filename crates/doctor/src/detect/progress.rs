@@ -471,11 +471,25 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             "The learning rate is likely too high to settle: lower it ×0.3, or decay it (cosine or step decay) \
              from the plateau onset; compare validation against a run at the lower rate.",
         ));
-    } else {
+    } else if never_moved || val_never_moved || at_ln_v {
         out.push(stall(
             "barely moves from where it started",
             "Raise the learning rate ×10 or check that gradients reach the parameters (optimizer.step() runs, no \
              frozen layers, no detached graph); check that batches change from step to step.",
+        ));
+    } else {
+        // It fell (a tenth to a third of its start), then its pace collapsed: neither a run
+        // that never left its start nor the fast drop of an LR too high to settle.
+        let what = format!(
+            "stops improving after falling from {} to {}",
+            num(init),
+            num(level)
+        );
+        out.push(stall(
+            &what,
+            "Decay the learning rate from the plateau onset (cosine or step decay) if it is still at its peak; if \
+             validation has stopped improving too, the model has learned what it can from this data at this size: \
+             stop here, or add capacity or data.",
         ));
     }
     out
