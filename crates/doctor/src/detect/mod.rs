@@ -30,6 +30,7 @@ mod spike_tails;
 mod spikes;
 pub mod stats;
 mod trend;
+mod underfit;
 mod uniform;
 mod validation;
 mod zeros;
