@@ -28,6 +28,7 @@ mod sanity;
 mod schedule;
 mod spike_tails;
 mod spikes;
+mod spikes_short;
 pub mod stats;
 mod trend;
 mod underfit;

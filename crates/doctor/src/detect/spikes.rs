@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use crate::detect::spike_tails::{heavy_tailed, within_multiplicative_noise};
+use crate::detect::spikes_short;
 use crate::detect::stats::{median, robust_sd, rolling_median};
 use crate::detect::{excursions, finding, guard, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
@@ -128,44 +129,6 @@ pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     (base, scale)
 }
 
-/// A short paste (fewer than 10 points) has no noise to measure: a point counts as a spike
-/// when it stands at least `SHORT_RATIO` times above the median of its neighbours (two on each
-/// side) and well above the highest of them. The first point is left out (a run starts high).
-/// A loss below zero (a flow's NLL at -4.3, then 4192) is measured the same way on the size
-/// of its level: the rise over the median must be 1.5 times the median's magnitude, and over
-/// the highest neighbour half of that one's.
-const SHORT_RATIO: f64 = 2.5;
-
-fn find_short(xs: &[f64]) -> Vec<Spike> {
-    let n = xs.len();
-    let mut out = Vec::new();
-    for i in 1..n {
-        let near: Vec<f64> = (i.saturating_sub(2)..(i + 3).min(n))
-            .filter(|&j| j != i)
-            .map(|j| xs[j])
-            .collect();
-        if near.len() < 2 {
-            continue;
-        }
-        let base = median(&near);
-        let highest = near.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let clears = |level: f64, share: f64| xs[i] - level >= share * level.abs();
-        if base != 0.0 && clears(base, SHORT_RATIO - 1.0) && clears(highest, 0.5) {
-            // The spread of the neighbours stands in for the noise scale.
-            let scale = robust_sd(&near).max(0.05 * base.abs());
-            out.push(Spike {
-                onset: i,
-                peak: i,
-                end: i,
-                z: (xs[i] - base) / scale,
-                base,
-                scale,
-            });
-        }
-    }
-    out
-}
-
 /// The spacing of spikes that recur on a cycle: at least four, each gap within 15 % of the
 /// median gap or (once, for a spike lost in noise) of twice it. Bumps of a heavy-tailed noise
 /// fall where they may; a hidden-state reset, an accumulation boundary or a hook that runs every
@@ -195,7 +158,11 @@ pub(crate) fn spike_cycle(peaks: &[f64]) -> Option<f64> {
 pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) -> Vec<Spike> {
     let n = xs.len();
     if n < 10 {
-        return if n >= 4 { find_short(xs) } else { Vec::new() };
+        return if n >= 4 {
+            spikes_short::find_short(xs)
+        } else {
+            Vec::new()
+        };
     }
     let (mut base, scale) = baseline_and_scale(xs);
     // After a brief LR jump (a few logged points, not a schedule's restart) the level before
