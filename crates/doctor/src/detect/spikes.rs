@@ -110,11 +110,13 @@ pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
         _ => 0.89,
     };
     let widen = 0.89 / shrink;
-    // A three-point median is the point itself for a third of the points or more (all of a
-    // zigzag's turning points): with few points (one block) over half the residuals can be
-    // exactly 0 and the MAD collapses. The spread of successive differences (over √2) does not
-    // depend on the window, so it bounds the scale from below there.
-    let floor = if h == 1 && n >= 5 {
+    // A three- or five-point median is the point itself for a third of the points or more
+    // (all of a zigzag's turning points, every point of a smooth monotone stretch): with few
+    // points (one block) half the residuals can be exactly 0 and the MAD collapses (a 43-point
+    // char-GRU log, 21 zeros: a scale of 0.002 where batches scatter ±0.03). The spread of
+    // successive differences (over √2) does not depend on the window, so it bounds the scale
+    // from below there.
+    let floor = if h <= 2 && n >= 5 {
         let diffs: Vec<f64> = xs.windows(2).map(|w| w[1] - w[0]).collect();
         robust_sd(&diffs) / std::f64::consts::SQRT_2
     } else {

@@ -52,6 +52,28 @@ fn a_short_tail_block_does_not_shrink_the_noise_scale() {
 }
 
 #[test]
+fn a_smooth_early_fall_does_not_shrink_a_short_logs_noise_scale() {
+    // 43 single-batch losses of a char GRU logged every 7 steps: a smooth fall 4.1 → 2.3 over
+    // the first 14 points (every 5-point median there is the point itself), then ±2 % around
+    // 2.25. A batch 11 % up is within what such a log does; one 45 % up is a bad batch.
+    let mut rng = Noise::new(5);
+    let mut values: Vec<f64> = (0..14)
+        .map(|i| 2.25 + 1.85 * (-(i as f64) / 4.0).exp())
+        .collect();
+    values.extend((0..29).map(|_| 2.25 * (1.0 + 0.02 * rng.normal())));
+    let mut wobble = values.clone();
+    wobble[26] = 2.25 * 1.11;
+    let loss = curve(wobble.len(), |i| wobble[i]);
+    assert!(detect(&Ctx::new(&run_with(loss, None))).is_empty());
+    let mut bad = values;
+    bad[26] = 2.25 * 1.45;
+    let loss = curve(bad.len(), |i| bad[i]);
+    let f = detect(&Ctx::new(&run_with(loss, None)));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].peak_step, Some(26.0));
+}
+
+#[test]
 fn a_spike_in_a_six_line_paste_is_found() {
     let values = [0.66, 0.80, 4.27, 0.77, 0.56, 0.82];
     let loss = curve(values.len(), |i| values[i]);
