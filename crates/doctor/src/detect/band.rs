@@ -159,13 +159,23 @@ impl BandShape {
     }
 }
 
-/// How the raw points over `[from, to]` scatter around their rolling median.
+/// How the raw points over `[from, to]` scatter around their rolling median (of their logs,
+/// where the band is a quarter of the level or wider).
 pub(crate) fn band_shape(points: &[Point], from: f64, to: f64) -> BandShape {
     let a = points.partition_point(|p| p.step < from);
     let b = points.partition_point(|p| p.step <= to);
-    let xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();
+    let mut xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();
     let base = rolling_median(&xs, 5);
-    let r: Vec<f64> = xs.iter().zip(&base).map(|(x, m)| x - m).collect();
+    let mut r: Vec<f64> = xs.iter().zip(&base).map(|(x, m)| x - m).collect();
+    let wide = robust_sd(&r) >= 0.25 * median(&xs).abs();
+    // A loss bounded by zero that scatters by a quarter of its level or more (a classifier's
+    // batch loss near its floor) scatters by factors: sampling is symmetric on the log scale,
+    // and on the linear one its long upper tail would read as bursts upward.
+    if wide && xs.iter().all(|v| *v > 0.0) {
+        xs.iter_mut().for_each(|v| *v = v.ln());
+        let base = rolling_median(&xs, 5);
+        r = xs.iter().zip(&base).map(|(x, m)| x - m).collect();
+    }
     let (q10, q50, q90) = (quantile(&r, 0.1), quantile(&r, 0.5), quantile(&r, 0.9));
     let upward_skew = (q90 - q50) / (q50 - q10).max(1e-12);
     let mean = r.iter().sum::<f64>() / r.len().max(1) as f64;

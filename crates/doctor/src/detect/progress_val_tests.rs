@@ -178,3 +178,24 @@ fn a_very_wide_band_of_independent_draws_is_sampling_when_there_are_points_to_re
         "{f:?}"
     );
 }
+
+#[test]
+fn a_wide_band_of_log_normal_batch_losses_is_sampling() {
+    // A 20-class classifier at batch 8 near its floor, no validation: 300 batch losses
+    // scattering by factors (log-normal, σ 0.5) around 0.15 after a drop from ln 20. Read on
+    // the linear scale their long upper tail looks like bursts upward; on the log scale they
+    // are symmetric, independent draws: the batches' scatter.
+    let mut rng = Noise::new(29);
+    let at = |i: usize| 0.15 + 2.85 * (-(i as f64) / 6.0).exp();
+    let loss: Vec<Point> = curve(300, at)
+        .into_iter()
+        .map(|p| Point {
+            step: 5.0 * (p.step + 1.0),
+            value: p.value * (0.5 * rng.normal()).exp(),
+        })
+        .collect();
+    let run = run_with(loss, None);
+    let f = detect(&Ctx::new(&run), &[]);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].evidence.get("sampling").is_some(), "{f:?}");
+}
