@@ -361,7 +361,7 @@ mod tests {
         let run = run_with(points.clone(), Some(50257));
         assert!(stalled_at_chance_first(&Ctx::new(&run)).is_none());
         // The same eight points spread over the first 40 % of the run are a stall.
-        let spread: Vec<crate::Point> = points
+        let mut spread: Vec<crate::Point> = points
             .iter()
             .enumerate()
             .map(|(i, p)| crate::Point {
@@ -369,7 +369,6 @@ mod tests {
                 ..*p
             })
             .collect();
-        let mut spread = spread;
         spread[8].step = 2600.0;
         spread[9].step = 2601.0;
         let run = run_with(spread, Some(50257));

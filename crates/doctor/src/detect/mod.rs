@@ -101,7 +101,10 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     let negative = sanity::negative_of_unknown_kind(&ctx, &findings);
     let thin: Vec<String> = [
         healthy::too_thin(&ctx),
-        negative.clone().and_then(Result::err).map(|why| vec![why]),
+        match &negative {
+            Some(sanity::NegativeLoss::SwingsAboutZero(why)) => Some(vec![why.clone()]),
+            _ => None,
+        },
         band::unexplained_band(&findings),
     ]
     .into_iter()
@@ -116,7 +119,9 @@ pub fn diagnose(run: &Run) -> Diagnosis {
     } else {
         let mut why = healthy::reasons(&ctx);
         why.extend(sampling);
-        why.extend(negative.and_then(Result::ok));
+        if let Some(sanity::NegativeLoss::SignedByDesign(note)) = negative {
+            why.push(note);
+        }
         (Verdict::Healthy, why)
     };
     Diagnosis {

@@ -287,6 +287,15 @@ fn runs_away_below_zero(train: &[Point]) -> Option<(f64, f64)> {
     (doubled && keeps_pace).then_some((first, last))
 }
 
+/// What a negative loss of unknown kind means for the verdict, with the sentence that says so.
+#[derive(Debug, Clone)]
+pub enum NegativeLoss {
+    /// Below zero by design as far as its shape shows: a reason a healthy verdict gives.
+    SignedByDesign(String),
+    /// Its sign swings: a reason the evidence is too thin to call the run healthy.
+    SwingsAboutZero(String),
+}
+
 /// Fewest changes of sign, point to point, that make a training loss one that swings about zero.
 const SIGN_SWINGS: usize = 3;
 
@@ -295,8 +304,8 @@ const SIGN_SWINGS: usize = 3;
 /// negative Dice or SI-SNR, a Gaussian or flow NLL, an ELBO): its shape is judged like any
 /// other, and the healthy verdict says what would make it a bug. One whose sign swings back and
 /// forth (a policy-gradient or GAN objective) has no floor to measure progress against: the
-/// evidence is thin (`Err` with the reason).
-pub fn negative_of_unknown_kind(ctx: &Ctx, findings: &[Finding]) -> Option<Result<String, String>> {
+/// evidence is thin.
+pub fn negative_of_unknown_kind(ctx: &Ctx, findings: &[Finding]) -> Option<NegativeLoss> {
     let f = findings
         .iter()
         .find(|f| f.kind == FindingKind::InvalidLoss && f.severity == Severity::Info)?;
@@ -312,7 +321,7 @@ pub fn negative_of_unknown_kind(ctx: &Ctx, findings: &[Finding]) -> Option<Resul
         .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
         .count();
     if swings >= SIGN_SWINGS {
-        return Some(Err(format!(
+        return Some(NegativeLoss::SwingsAboutZero(format!(
             "the loss changes sign {swings} times (minimum {}): an objective that swings about \
              zero, as a policy-gradient or GAN loss does, has no floor to judge progress against, \
              and nothing says which kind this is (give --vocab-size for a language model's \
@@ -320,7 +329,7 @@ pub fn negative_of_unknown_kind(ctx: &Ctx, findings: &[Finding]) -> Option<Resul
             num(min)
         )));
     }
-    Some(Ok(format!(
+    Some(NegativeLoss::SignedByDesign(format!(
         "the loss goes below zero (minimum {}) and is read as signed by design (a negative Dice \
          or SI-SNR, a Gaussian or flow NLL, an ELBO); if it is a cross-entropy, a CTC or a \
          squared error, that is a bug (give --vocab-size for a language model)",
