@@ -552,12 +552,11 @@ fn a_stall_after_a_modest_fall_says_it_fell_and_does_not_ask_for_a_tenfold_lr() 
     // An LLM fine-tune's first page (LLaMA-Factory, fresh published batch 431): 2.35 → 2.05
     // over 15 logs, then 2.05 → 2.02 over 60 more. It moved (14 %), so "barely moves from
     // where it started" and "raise the LR ×10" were wrong; it stalled after falling.
-    let mut rng = Noise::new(43);
-    let loss: Vec<Point> = curve(77, |i| 2.015 + 0.34 * (-(i as f64) / 6.0).exp())
+    let loss: Vec<Point> = noisy(77, 0.004, 43, |i| 2.015 + 0.34 * (-(i as f64) / 6.0).exp())
         .into_iter()
         .map(|p| Point {
             step: 5.0 * (p.step + 1.0),
-            value: p.value + 0.004 * rng.normal(),
+            ..p
         })
         .collect();
     let f = detect(&Ctx::new(&run_with(loss, None)), &[]);
@@ -572,15 +571,10 @@ fn a_stall_after_a_modest_fall_says_it_fell_and_does_not_ask_for_a_tenfold_lr() 
     );
     assert!(!stall.advice.contains("×10"), "{}", stall.advice);
     // A run that never left its start still says so.
-    let mut rng = Noise::new(43);
-    let flat: Vec<Point> = curve(77, |_| 2.35)
-        .into_iter()
-        .map(|p| Point {
-            value: p.value + 0.004 * rng.normal(),
-            ..p
-        })
-        .collect();
-    let f = detect(&Ctx::new(&run_with(flat, None)), &[]);
+    let f = detect(
+        &Ctx::new(&run_with(noisy(77, 0.004, 43, |_| 2.35), None)),
+        &[],
+    );
     assert!(
         f.iter().any(|f| f.summary.contains("barely moves")),
         "{f:?}"

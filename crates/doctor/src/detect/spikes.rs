@@ -85,10 +85,10 @@ pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     // A remainder under half a block joins the last whole block: the spread of a 2-point tail
     // is no noise estimate, and smoothed with its neighbour it halved the scale of a 42-point
     // log (a 12 % wobble of one batch became a z-9 spike).
-    let nblocks = if !n.is_multiple_of(block) && n % block < block / 2 {
+    let nblocks = if n % block < block / 2 {
         (n / block).max(1)
     } else {
-        n.div_ceil(block).max(1)
+        n.div_ceil(block)
     };
     let block_sd: Vec<f64> = (0..nblocks)
         .map(|b| {
