@@ -501,3 +501,29 @@ fn two_evaluations_above_the_best_need_the_gap_to_training_to_grow() {
     run.val_loss = crate::detect::test_support::per_epoch(&above);
     assert_eq!(overfitting(&Ctx::new(&run)).len(), 1);
 }
+
+#[test]
+fn four_climbs_in_a_row_while_the_gap_to_training_doubles_are_overfitting() {
+    // A 10-epoch word LM: training falls 6.11 -> 3.26 while validation bottoms at 4.734
+    // (epoch 6) and climbs at each of the four epochs after it to 4.813 (+1.7 %); the gap to
+    // training grows from 0.56 to 1.56.
+    let train = [
+        6.111, 5.430, 5.067, 4.744, 4.445, 4.176, 3.914, 3.675, 3.458, 3.255,
+    ];
+    let val = [
+        5.270, 5.046, 4.870, 4.806, 4.751, 4.734, 4.741, 4.758, 4.783, 4.813,
+    ];
+    let mut run = run_with(crate::detect::test_support::per_epoch(&train), None);
+    run.val_loss = crate::detect::test_support::per_epoch(&val);
+    let f = overfitting(&Ctx::new(&run));
+    assert_eq!(f.len(), 1, "{f:?}");
+    // The same climb beside training that falls slowly (the gap grows 0.33 -> 0.61, short of
+    // doubling): four climbs in a row alone are not enough.
+    let slow = [
+        6.111, 5.430, 5.067, 4.744, 4.500, 4.400, 4.350, 4.300, 4.250, 4.200,
+    ];
+    let mut run = run_with(crate::detect::test_support::per_epoch(&slow), None);
+    run.val_loss = crate::detect::test_support::per_epoch(&val);
+    let f = overfitting(&Ctx::new(&run));
+    assert!(f.is_empty(), "{f:?}");
+}
