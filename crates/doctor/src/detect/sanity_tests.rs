@@ -243,6 +243,15 @@ fn a_negative_loss_that_keeps_falling_without_slowing_is_invalid_whatever_its_ki
         invalid_loss(&Ctx::new(&levelling))[0].severity,
         Severity::Info
     );
+    // A negative Dice loss that doubles at its pace over ten epochs stays above −1, where a
+    // similarity bottoms out: learning, not exploiting.
+    let dice = [
+        -0.0853, -0.2196, -0.245, -0.2607, -0.3141, -0.3927, -0.4538, -0.4979, -0.5239, -0.5417,
+    ];
+    assert_eq!(
+        invalid_loss(&Ctx::new(&run_with(spaced(&dice, 1.0, 1.0), None)))[0].severity,
+        Severity::Info
+    );
     // A negative loss that shrinks toward zero is no runaway either.
     let shrinking = run_with(curve(40, |i| -50.0 + i as f64), None);
     assert_eq!(
