@@ -121,8 +121,11 @@ pub fn reasons(ctx: &Ctx) -> Vec<String> {
         if !t.flat() && pace_hidden.is_none() {
             // A loss falling through decades (a grokking run at 1e-5) falls in ratio while its
             // fitted slope in nats can come out as a rise: say the ratio then.
-            let pace = if t.abs_rate > 0.0 {
+            let pace = if t.abs_rate > 0.0 && t.in_nats {
                 format!("−{} nats", num(t.abs_rate))
+            } else if t.abs_rate > 0.0 {
+                // Not a cross-entropy: its units are the loss's own.
+                format!("−{}", num(t.abs_rate))
             } else {
                 format!("{:.0}% lower", 100.0 * (1.0 - (-t.log_rate).exp()))
             };
@@ -276,6 +279,32 @@ mod tests {
         assert!(
             d.reasons[0].contains("no problem found in 14 training losses")
                 && d.reasons[0].contains("--vocab-size"),
+            "{:?}",
+            d.reasons
+        );
+    }
+
+    #[test]
+    fn a_negative_loss_that_falls_is_still_improving() {
+        // A Keras U-Net's −dice_coef over ten epochs (a published issue thread): it has no
+        // logarithm, and its pace read as flat ("nothing shows progress either").
+        let values = [
+            -0.0853, -0.2196, -0.245, -0.2607, -0.3141, -0.3927, -0.4538, -0.4979, -0.5239, -0.5417,
+        ];
+        let d = crate::diagnose(&run_with(spaced(&values, 1.0, 1.0), None));
+        assert_eq!(
+            d.verdict,
+            crate::report::Verdict::Healthy,
+            "{:?}",
+            d.findings
+        );
+        assert!(
+            d.reasons.iter().any(|r| r.contains("still improving")),
+            "{:?}",
+            d.reasons
+        );
+        assert!(
+            d.reasons.iter().all(|r| !r.contains("nats")),
             "{:?}",
             d.reasons
         );

@@ -57,10 +57,19 @@ pub fn trend(ctx: &Ctx, points: &[Point], from: f64, to: f64) -> Option<Trend> {
     let window = &points[a..b];
     let bins = crate::detect::stats::Bins::of(window, 60);
     let u: Vec<f64> = bins.step.iter().map(|&s| ctx.log2_step(s)).collect();
-    let ln: Vec<f64> = bins.value.iter().map(|v| v.max(1e-9).ln()).collect();
     let abs_rate = -ols_slope(&u, &bins.value)?;
-    let log_rate = -ols_slope(&u, &ln)?;
-    let log_rate_se = slope_standard_error(&u, &ln, -log_rate);
+    // A loss at or below zero (a negative Dice, an SI-SNR, a density's NLL) has no logarithm:
+    // its relative pace is the drop against its own magnitude, so a negative Dice going from
+    // −0.22 to −0.52 is progress, not a flat line at ln 1e-9.
+    let (log_rate, log_rate_se) = if bins.value.iter().all(|&v| v > 0.0) {
+        let ln: Vec<f64> = bins.value.iter().map(|v| v.ln()).collect();
+        let rate = -ols_slope(&u, &ln)?;
+        (rate, slope_standard_error(&u, &ln, -rate))
+    } else {
+        let scale = median(&bins.value.iter().map(|v| v.abs()).collect::<Vec<_>>()).max(1e-9);
+        let se = slope_standard_error(&u, &bins.value, -abs_rate) / scale;
+        (abs_rate / scale, se)
+    };
     let q = window.len() - window.len() / 4;
     let level = median(
         &window[q.min(window.len() - 1)..]
