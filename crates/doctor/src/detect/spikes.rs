@@ -32,6 +32,9 @@ const MIN_JUMP_OF_START: f64 = 0.05;
 const FAR_JUMP_SHARE: f64 = 0.4;
 /// The rise over the local level (a quarter) that [`FAR_JUMP_SHARE`] asks for.
 const FAR_RELATIVE: f64 = 0.25;
+/// How far above the level before it a point among a log's last ones, which have no level
+/// after them, must stand to be judged a spike.
+const END_MULTIPLE: f64 = 3.0;
 /// Report at most this many spikes (the largest); the evidence keeps the total.
 const MAX_REPORTED: usize = 5;
 /// What one confidently wrong example adds to a batch-mean cross-entropy near zero (nats).
@@ -176,6 +179,24 @@ pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) 
     for (i, b) in base.iter_mut().enumerate() {
         if i > 2 * h && causes[i] == Some(Cause::BriefLrJump) {
             *b = median(&xs[i - 2 * h - 1..i]);
+        }
+    }
+    // The last points have no "after" and so no baseline. One there that stands far out of
+    // everything before it still is a jump anyone sees (an object detector at 0.1-0.8 that
+    // logs 3418 as its last line): against the median just before it, a point at
+    // [`END_MULTIPLE`] times that level and [`Z_FAR`] out of the noise is judged too. Within
+    // a trend's reach of the level it stays unjudged (the climb detector has the endings
+    // that rise over several points).
+    let h_side = ((n / 10).clamp(2, 10) / 2).max(1);
+    let before_end = rolling_median(xs, h_side);
+    for i in (n / 2)..n {
+        if base[i].is_infinite() && i > h_side {
+            let left = before_end[i - h_side - 1];
+            let far =
+                left > 0.0 && xs[i] >= END_MULTIPLE * left && (xs[i] - left) / scale[i] >= Z_FAR;
+            if far {
+                base[i] = left;
+            }
         }
     }
     let z: Vec<f64> = (0..n).map(|i| (xs[i] - base[i]) / scale[i]).collect();

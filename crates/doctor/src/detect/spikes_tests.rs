@@ -512,6 +512,32 @@ fn a_spike_that_leaves_the_loss_a_quarter_higher_also_reports_the_lost_ground() 
 }
 
 #[test]
+fn a_last_point_thousands_of_times_the_level_is_a_spike() {
+    // A detector's per-step total loss (a TF Object Detection API thread): 0.1-0.8 for 30
+    // steps, then 3418 on the last line. The last points have no level after them and went
+    // unjudged, so the run read as having one spike (11.9 at step 22) and nothing at the end.
+    let values = [
+        0.688, 0.648, 0.603, 0.589, 0.625, 0.576, 0.744, 0.582, 0.824, 0.841, 0.123, 0.198, 0.182,
+        0.146, 0.315, 0.237, 0.256, 0.159, 0.092, 0.185, 0.826, 0.609, 11.85, 0.120, 0.274, 0.802,
+        0.140, 0.391, 0.148, 0.537, 3418.0,
+    ];
+    let f = detect(&Ctx::new(&run_with(
+        curve(values.len(), |i| values[i]),
+        None,
+    )));
+    assert!(
+        f.iter()
+            .any(|f| f.peak_step == Some(30.0) && f.summary.contains("the log ends there")),
+        "{f:?}"
+    );
+    // Twice the level on the last line is within what a trend or a hard batch does there.
+    let mut mild = values;
+    mild[30] = 0.9;
+    let f = detect(&Ctx::new(&run_with(curve(mild.len(), |i| mild[i]), None)));
+    assert!(f.iter().all(|f| f.peak_step != Some(30.0)), "{f:?}");
+}
+
+#[test]
 fn a_jump_on_the_last_point_does_not_claim_a_recovery() {
     // A pasted log whose last line jumps: nothing after it says whether it came back.
     let values = [0.66, 0.64, 0.61, 0.63, 0.60, 0.58, 0.59, 2.4];
