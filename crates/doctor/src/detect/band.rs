@@ -162,8 +162,9 @@ impl BandShape {
 /// How the raw points over `[from, to]` scatter around their rolling median (of their logs,
 /// where the band is a quarter of the level or wider).
 pub(crate) fn band_shape(points: &[Point], from: f64, to: f64) -> BandShape {
+    // A window that starts after it ends (a plateau found after the judging window) is empty.
     let a = points.partition_point(|p| p.step < from);
-    let b = points.partition_point(|p| p.step <= to);
+    let b = points.partition_point(|p| p.step <= to).max(a);
     let mut xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();
     let base = rolling_median(&xs, 5);
     let mut r: Vec<f64> = xs.iter().zip(&base).map(|(x, m)| x - m).collect();
@@ -192,7 +193,7 @@ pub(crate) fn band_shape(points: &[Point], from: f64, to: f64) -> BandShape {
 /// Robust spread of the raw points around their rolling median, relative to the level.
 pub fn relative_noise(points: &[Point], from: f64, to: f64, level: f64) -> f64 {
     let a = points.partition_point(|p| p.step < from);
-    let b = points.partition_point(|p| p.step <= to);
+    let b = points.partition_point(|p| p.step <= to).max(a);
     let xs: Vec<f64> = points[a..b].iter().map(|p| p.value).collect();
     let base = rolling_median(&xs, 5);
     let r: Vec<f64> = xs.iter().zip(&base).map(|(x, m)| x - m).collect();

@@ -37,3 +37,56 @@ fn underfitting_judged_before_an_anneal_says_where_the_run_stood_then() {
         found[0].summary
     );
 }
+
+#[test]
+fn a_plateau_found_after_the_window_before_a_step_decay_is_judged_without_a_panic() {
+    // A frozen-layer char LSTM (ln V = ln 72) logged every 44 steps, its LR cut ×0.25 at
+    // steps 660 and 1320: the judging window ends before the first cut, and the level the
+    // loss settles at is reached only after it, so the band's window started after it ended
+    // and slicing it panicked (a PyTorch corpus draw, seed 191).
+    let values = [
+        3.06964, 2.7425, 2.67681, 2.63904, 2.60812, 2.59131, 2.56031, 2.55624, 2.57052, 2.53108,
+        2.52694, 2.53114, 2.50516, 2.52201, 2.51609, 2.49348, 2.50168, 2.49877, 2.50497, 2.49905,
+        2.49951, 2.49766, 2.49307, 2.50232, 2.48567, 2.48447, 2.4992, 2.48777, 2.49095, 2.4892,
+        2.48271, 2.48492, 2.48318, 2.50394, 2.49469, 2.4793, 2.47769, 2.46963, 2.4794, 2.48524,
+    ];
+    let val = [
+        2.65328, 2.57369, 2.53145, 2.50257, 2.48854, 2.4728, 2.46944, 2.45866, 2.45954, 2.45599,
+        2.4555, 2.45406, 2.45454, 2.45359, 2.45236, 2.45107, 2.45123, 2.44945, 2.44927, 2.44903,
+    ];
+    let at = |i: usize| 44.0 * (i + 1) as f64;
+    let mut run = run_with(
+        (0..values.len())
+            .map(|i| crate::Point {
+                step: at(i),
+                value: values[i],
+            })
+            .collect(),
+        Some(72),
+    );
+    run.val_loss = (0..val.len())
+        .map(|i| crate::Point {
+            step: 88.0 * (i + 1) as f64,
+            value: val[i],
+        })
+        .collect();
+    run.lr = (0..values.len())
+        .map(|i| crate::Point {
+            step: at(i),
+            value: if at(i) < 660.0 {
+                0.01
+            } else if at(i) < 1320.0 {
+                0.0025
+            } else {
+                0.000625
+            },
+        })
+        .collect();
+    let d = crate::diagnose(&run);
+    assert!(
+        d.findings
+            .iter()
+            .all(|f| f.kind != FindingKind::Oscillation),
+        "{d:?}"
+    );
+}
