@@ -473,6 +473,9 @@ pub fn frozen_from_the_start(ctx: &Ctx) -> Option<Finding> {
 /// Whether every value of `t` (non-zero) is its first to float32's precision or to a unit of
 /// the last digit printed, `largest_move` being the farthest any of them lies from the first.
 fn is_frozen(t: &[Point], largest_move: f64) -> bool {
+    // A unit of the last digit printed must be under this share of the value for a log that
+    // repeats it to say the loss does not move: three significant digits.
+    const COARSEST_UNIT: f64 = 0.01;
     const FLOAT32_PRECISION: f64 = 1e-6;
     let first = t[0].value;
     if first == 0.0 {
@@ -489,6 +492,11 @@ fn is_frozen(t: &[Point], largest_move: f64) -> bool {
             digits = digits.max(significant_digits(p.value));
             let printed_unit = 10f64.powf(magnitude - digits as f64 + 1.0);
             if largest_move > 1.01 * printed_unit {
+                return false;
+            }
+            // Printed too coarsely to see a loss move at all (−0.006, −0.005: a unit of the
+            // last digit is a sixth of the value) is no evidence that nothing changes.
+            if printed_unit > COARSEST_UNIT * first.abs() {
                 return false;
             }
         }

@@ -205,6 +205,11 @@ fn a_loss_printed_to_four_digits_that_never_leaves_its_last_digit_is_frozen() {
     // Two units of the last digit is a loss that moves, however slowly.
     let creeping = [0.7534, 0.7533, 0.7532, 0.7531, 0.7530];
     assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&creeping), None))).is_none());
+    // Printed to one significant digit (a self-critical caption fine-tune's fairseq log:
+    // −0.006, −0.005), a unit of the last digit is a sixth of the value: nothing says the loss
+    // does not move.
+    let coarse = [-0.006, -0.006, -0.006, -0.005, -0.006];
+    assert!(frozen_from_the_start(&Ctx::new(&run_with(points(&coarse), None))).is_none());
 }
 
 #[test]
