@@ -396,9 +396,15 @@ fn epoch_pattern(ctx: &Ctx) -> Option<Finding> {
         format!(
             "If {} steps is an epoch, shuffle the training data every epoch; otherwise look for \
              what runs every {} steps: a hidden-state reset or re-initialisation, a gradient \
-             accumulation boundary, a scheduler or evaluation hook that disturbs training.",
+             accumulation boundary, a scheduler or evaluation hook that disturbs training{}.",
             step_str(p.round()),
-            step_str(p.round())
+            step_str(p.round()),
+            // Warm restarts repeat at their cycle and are judged from the LR when it is logged.
+            if ctx.lr.is_empty() {
+                "; a schedule with warm restarts on that cycle explains it (log the LR to tell)"
+            } else {
+                ""
+            }
         ),
     ))
 }

@@ -169,6 +169,13 @@ fn a_state_reset_every_eight_steps_is_periodic_without_an_epoch_length() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, FindingKind::Periodic);
     assert!(f[0].summary.contains("every 8 steps"), "{}", f[0].summary);
+    // With no LR logged, warm restarts on that cycle are one reading the advice names.
+    assert!(f[0].advice.contains("log the LR"), "{}", f[0].advice);
+    // With the LR logged (and not restarting), they are ruled out.
+    let mut run = run_with(state_reset_every_eight_steps(), Some(76));
+    run.lr = curve(200, |_| 1e-3);
+    let f = detect(&Ctx::new(&run));
+    assert!(f.iter().all(|f| !f.advice.contains("log the LR")), "{f:?}");
 }
 
 #[test]
