@@ -187,16 +187,26 @@ pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) 
     // [`END_MULTIPLE`] times that level and [`Z_FAR`] out of the noise is judged too. Within
     // a trend's reach of the level it stays unjudged (the climb detector has the endings
     // that rise over several points).
+    // One point alone: two far up in a row at the end are a climb, which
+    // `climbing_when_the_log_ends` reports as a divergence (one event, one finding).
     let h_side = ((n / 10).clamp(2, 10) / 2).max(1);
     let before_end = rolling_median(xs, h_side);
-    for i in (n / 2)..n {
-        if base[i].is_infinite() && i > h_side {
-            let left = before_end[i - h_side - 1];
-            let far =
-                left > 0.0 && xs[i] >= END_MULTIPLE * left && (xs[i] - left) / scale[i] >= Z_FAR;
-            if far {
-                base[i] = left;
-            }
+    let far: Vec<Option<f64>> = (0..n)
+        .map(|i| {
+            let unjudged = i >= n / 2 && base[i].is_infinite() && i > h_side;
+            let left = if unjudged {
+                before_end[i - h_side - 1]
+            } else {
+                f64::NAN
+            };
+            (left > 0.0 && xs[i] >= END_MULTIPLE * left && (xs[i] - left) / scale[i] >= Z_FAR)
+                .then_some(left)
+        })
+        .collect();
+    for (i, b) in base.iter_mut().enumerate() {
+        let alone = (i == 0 || far[i - 1].is_none()) && far.get(i + 1).is_none_or(|f| f.is_none());
+        if let (Some(left), true) = (far[i], alone) {
+            *b = left;
         }
     }
     let z: Vec<f64> = (0..n).map(|i| (xs[i] - base[i]) / scale[i]).collect();

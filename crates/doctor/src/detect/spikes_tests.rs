@@ -530,6 +530,11 @@ fn a_last_point_thousands_of_times_the_level_is_a_spike() {
             .any(|f| f.peak_step == Some(30.0) && f.summary.contains("the log ends there")),
         "{f:?}"
     );
+    // Two far up in a row at the end are a climb: the divergence's, not a spike.
+    let mut climb = values;
+    climb[29] = 900.0;
+    let f = detect(&Ctx::new(&run_with(curve(climb.len(), |i| climb[i]), None)));
+    assert!(f.iter().all(|f| f.peak_step != Some(30.0)), "{f:?}");
     // Twice the level on the last line is within what a trend or a hard batch does there.
     let mut mild = values;
     mild[30] = 0.9;
