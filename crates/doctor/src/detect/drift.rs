@@ -104,3 +104,96 @@ pub(crate) fn slow_drift(ctx: &Ctx) -> Option<Finding> {
         ),
     ))
 }
+
+/// Fewest climbs in a row after the lowest point that make a short log's rise sure: five
+/// points in order, 1 in 120 for noise.
+const SHORT_CLIMBS: usize = 4;
+
+/// A short log (too short for [`slow_drift`]) whose training loss, after falling to its
+/// lowest, is higher at every later point to the end, four or more of them, and ends 5 %
+/// above the lowest: a Keras CIFAR-10 CNN at 1.093 after epoch 4, then 1.104, 1.140, 1.185,
+/// 1.214, 1.237. An epoch's mean or a few logged batches in that order are no noise.
+pub(crate) fn short_climb(ctx: &Ctx) -> Option<Finding> {
+    let t = &ctx.train;
+    let n = t.len();
+    if !(SHORT_CLIMBS + 2..MIN_DRIFT_POINTS).contains(&n)
+        || !ctx.lr_restarts.is_empty()
+        || !ctx.lr_excursions.is_empty()
+    {
+        return None;
+    }
+    let best = (0..n).min_by(|&a, &b| t[a].value.total_cmp(&t[b].value))?;
+    let (low, end) = (t[best].value, t[n - 1].value);
+    let climbs = n - 1 - best;
+    // It fell first, and mostly in order: a log that rises from its first point is a warmup's
+    // or a start's, and in a band that jumps up and down (a diffusion run's per-batch loss at
+    // 0.13-1.85) a run of climbs from its lowest dip is the band's.
+    let in_order = t[best..].windows(2).all(|w| w[1].value > w[0].value);
+    let ups_before = t[..=best]
+        .windows(2)
+        .filter(|w| w[1].value > w[0].value)
+        .count();
+    if best == 0
+        || 3 * ups_before > best
+        || climbs < SHORT_CLIMBS
+        || !in_order
+        || low <= 0.0
+        || end < 1.05 * low
+    {
+        return None;
+    }
+    let lr_rises = matches!((ctx.lr_at(t[best].step), ctx.lr_at(t[n - 1].step)),
+        (Some(a), Some(b)) if b > 1.2 * a);
+    if lr_rises || validation_falls_through(ctx, t[best].step) {
+        return None;
+    }
+    Some(finding(
+        FindingKind::UpwardDrift,
+        Severity::Warning,
+        Span::range(t[best].step, t[n - 1].step).with_peak(t[best].step),
+        format!(
+            "Loss rises at each of its last {climbs} logs, from its lowest {} at step {} to {} at \
+             step {} (+{:.0}%), and is still rising when the log ends.",
+            num(low),
+            step_str(t[best].step),
+            num(end),
+            step_str(t[n - 1].step),
+            100.0 * (end - low) / low
+        ),
+        json!({ "best_level": low, "best_step": t[best].step, "final_level": end,
+                "climbs": climbs }),
+        format!(
+            "Keep the checkpoint from step {}; lower the learning rate (×0.3) or decay it from \
+             there, and check that the data is shuffled every epoch.",
+            step_str(t[best].step)
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::test_support::{run_with, spaced};
+
+    #[test]
+    fn a_short_log_that_falls_then_climbs_at_every_point_is_upward_drift() {
+        // Keras' CIFAR-10 CNN example, epoch means (an issue thread): 1.587 -> 1.093 at epoch
+        // 4, then higher at each of the five epochs after it.
+        let values = [
+            1.587, 1.217, 1.120, 1.093, 1.104, 1.140, 1.185, 1.214, 1.237,
+        ];
+        let f = short_climb(&Ctx::new(&run_with(spaced(&values, 1.0, 1.0), None)));
+        let f = f.expect("a climb");
+        assert_eq!(f.kind, FindingKind::UpwardDrift);
+        assert_eq!(f.start_step, Some(4.0));
+        // One point out of order is no sure climb in so few points.
+        let mut wobbly = values;
+        wobbly[6] = 1.10;
+        assert!(short_climb(&Ctx::new(&run_with(spaced(&wobbly, 1.0, 1.0), None))).is_none());
+        // Nor is a run of climbs from the lowest dip of a band that jumps up and down.
+        let band = [
+            1.70, 0.74, 0.18, 1.64, 1.70, 1.54, 1.85, 0.13, 0.44, 1.40, 1.47, 1.63, 1.85,
+        ];
+        assert!(short_climb(&Ctx::new(&run_with(spaced(&band, 100.0, 100.0), None))).is_none());
+    }
+}

@@ -369,7 +369,7 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         out.extend(climbing_when_the_log_ends(ctx));
     }
     if !out.iter().any(|f| f.severity >= Severity::Warning) {
-        out.extend(drift::slow_drift(ctx));
+        out.extend(drift::slow_drift(ctx).or_else(|| drift::short_climb(ctx)));
     }
     out
 }
