@@ -110,8 +110,14 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     let head = (train.to - train.from) * 0.05;
     let level_at_from =
         crate::detect::stats::median_between(&ctx.train, train.from, train.from + head);
-    let early_doublings = (ctx.log2_step(train.from) - ctx.log2_step(ctx.first_step())).max(1e-9);
-    let early_rate = (init - level_at_from) / early_doublings;
+    // A window that starts at the first step (a short or gappy log judged whole) has no
+    // earlier pace to compare with: not an infinitely fast one that any pace has collapsed from.
+    let early_doublings = ctx.log2_step(train.from) - ctx.log2_step(ctx.first_step());
+    let early_rate = if early_doublings > 0.0 {
+        (init - level_at_from) / early_doublings
+    } else {
+        f64::NAN
+    };
     let start_level = start_level(ctx);
     // The start is a median of a few points: within its own uncertainty of the end level
     // (2.5 sd of that median, from the window's noise) counts as not having moved either.

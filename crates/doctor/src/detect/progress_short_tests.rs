@@ -149,3 +149,69 @@ fn a_noisy_plateau_after_a_drop_with_nothing_to_judge_the_noise_by_is_inconclusi
         d.to_terminal()
     );
 }
+
+#[test]
+fn a_gappy_log_judged_whole_has_no_earlier_pace_to_have_collapsed_from() {
+    // Three excerpts of one DGCNN run (epochs 1-6, 32-38, 160-166, from an issue thread),
+    // train and test loss converging under a cosine schedule: the last two doublings hold
+    // too few points, so the log is judged whole, from its first step, where the "early
+    // pace" it was compared with came out as 2.8e8 nats per doubling: a stall.
+    let pts = |v: &[(f64, f64)]| -> Vec<Point> {
+        v.iter()
+            .map(|&(step, value)| Point { step, value })
+            .collect()
+    };
+    let mut run = run_with(
+        pts(&[
+            (1.0, 1.7869),
+            (2.0, 1.5500),
+            (3.0, 1.5140),
+            (4.0, 1.4960),
+            (5.0, 1.4858),
+            (6.0, 1.4771),
+            (32.0, 1.4299),
+            (33.0, 1.4305),
+            (34.0, 1.4285),
+            (35.0, 1.4275),
+            (36.0, 1.4269),
+            (37.0, 1.4289),
+            (38.0, 1.4259),
+            (160.0, 1.3815),
+            (161.0, 1.3813),
+            (162.0, 1.3811),
+            (163.0, 1.3802),
+            (164.0, 1.3804),
+            (165.0, 1.3805),
+            (166.0, 1.3795),
+        ]),
+        None,
+    );
+    run.val_loss = pts(&[
+        (1.0, 1.6206),
+        (2.0, 1.5171),
+        (3.0, 1.4937),
+        (4.0, 1.4636),
+        (5.0, 1.4647),
+        (31.0, 1.4337),
+        (32.0, 1.4346),
+        (33.0, 1.4324),
+        (34.0, 1.4471),
+        (35.0, 1.4258),
+        (36.0, 1.4445),
+        (37.0, 1.4304),
+        (38.0, 1.4499),
+        (159.0, 1.4071),
+        (160.0, 1.4070),
+        (161.0, 1.4074),
+        (162.0, 1.4087),
+        (163.0, 1.4051),
+        (164.0, 1.4062),
+        (165.0, 1.4033),
+        (166.0, 1.4044),
+    ]);
+    assert!(
+        !kinds(&run).contains(&FindingKind::Stagnation),
+        "{:?}",
+        kinds(&run)
+    );
+}
