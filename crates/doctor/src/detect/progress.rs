@@ -303,7 +303,11 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             evidence(json!({})),
         )];
     }
-    let onset = plateau_onset(ctx, level.min(train.level), init);
+    // A level first reached after the judged window (validation's, under a step decay that
+    // comes after it) gives no onset inside it: the stall spans the window then.
+    let onset = Some(plateau_onset(ctx, level.min(train.level), init))
+        .filter(|&s| s <= to)
+        .unwrap_or(from);
     let lnv = refs.ln_vocab;
     let near = |r: f64| (level - r).abs() <= (0.1 * r).max(0.15);
     let band_finding = |from: f64| {

@@ -89,4 +89,10 @@ fn a_plateau_found_after_the_window_before_a_step_decay_is_judged_without_a_pani
             .all(|f| f.kind != FindingKind::Oscillation),
         "{d:?}"
     );
+    // Whatever is found spans forwards (it read "stagnation at steps 1540–1276").
+    for f in &d.findings {
+        if let (Some(a), Some(b)) = (f.start_step, f.end_step) {
+            assert!(a <= b, "{f:?}");
+        }
+    }
 }
