@@ -269,6 +269,9 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
     )]
 }
 
+/// Where losses that are a negated similarity (Dice, cosine, correlation) bottom out.
+const BOUNDED_SIMILARITY_FLOOR: f64 = -1.0;
+
 /// A training loss below zero that runs away: negative over its second half, its first third's
 /// median negative and its last third's at least twice as far below zero, and falling at least
 /// as fast (0.8×) over the last third as over the middle one, and past −1. A density's negative
@@ -276,9 +279,6 @@ pub fn invalid_loss(ctx: &Ctx) -> Vec<Finding> {
 /// slowing); one that doubles and keeps its pace has nothing left to level off at. Above −1 it
 /// may be a similarity bounded there (a negative Dice, cosine or correlation: a U-Net's −0.09 to
 /// −0.54 over ten epochs is learning, not exploiting). Returns the first and last thirds' medians.
-/// Where losses that are a negated similarity (Dice, cosine, correlation) bottom out.
-const BOUNDED_SIMILARITY_FLOOR: f64 = -1.0;
-
 fn runs_away_below_zero(train: &[Point]) -> Option<(f64, f64)> {
     let values: Vec<f64> = train.iter().map(|p| p.value).collect();
     let n = values.len();

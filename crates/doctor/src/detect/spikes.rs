@@ -183,30 +183,25 @@ pub fn find(xs: &[f64], min_jump: f64, caused: impl Fn(usize) -> Option<Cause>) 
     }
     // The last points have no "after" and so no baseline. One there that stands far out of
     // everything before it still is a jump anyone sees (an object detector at 0.1-0.8 that
-    // logs 3418 as its last line): against the median just before it, a point at
-    // [`END_MULTIPLE`] times that level and [`Z_FAR`] out of the noise is judged too. Within
-    // a trend's reach of the level it stays unjudged (the climb detector has the endings
-    // that rise over several points).
-    // One point alone: two far up in a row at the end are a climb, which
+    // logs 3418 as its last line): against the median of the points just before it, one at
+    // [`END_MULTIPLE`] times that level and [`Z_FAR`] out of the noise is judged too. Only a
+    // point alone: two far up in a row at the end are a climb, which
     // `climbing_when_the_log_ends` reports as a divergence (one event, one finding).
-    let h_side = ((n / 10).clamp(2, 10) / 2).max(1);
-    let before_end = rolling_median(xs, h_side);
-    let far: Vec<Option<f64>> = (0..n)
-        .map(|i| {
-            let unjudged = i >= n / 2 && base[i].is_infinite() && i > h_side;
-            let left = if unjudged {
-                before_end[i - h_side - 1]
-            } else {
-                f64::NAN
-            };
-            (left > 0.0 && xs[i] >= END_MULTIPLE * left && (xs[i] - left) / scale[i] >= Z_FAR)
-                .then_some(left)
-        })
+    let far_at_end = |i: usize| {
+        let left = median(&xs[i - 2 * h - 1..i]);
+        (left > 0.0 && xs[i] >= END_MULTIPLE * left && (xs[i] - left) / scale[i] >= Z_FAR)
+            .then_some(left)
+    };
+    let tail: Vec<(usize, Option<f64>)> = (n / 2..n)
+        .filter(|&i| base[i].is_infinite() && i > 2 * h)
+        .map(|i| (i, far_at_end(i)))
         .collect();
-    for (i, b) in base.iter_mut().enumerate() {
-        let alone = (i == 0 || far[i - 1].is_none()) && far.get(i + 1).is_none_or(|f| f.is_none());
-        if let (Some(left), true) = (far[i], alone) {
-            *b = left;
+    for (k, &(i, far)) in tail.iter().enumerate() {
+        let neighbour_far = |j: Option<&(usize, Option<f64>)>| j.is_some_and(|t| t.1.is_some());
+        let alone = !neighbour_far(k.checked_sub(1).and_then(|k| tail.get(k)))
+            && !neighbour_far(tail.get(k + 1));
+        if let (Some(left), true) = (far, alone) {
+            base[i] = left;
         }
     }
     let z: Vec<f64> = (0..n).map(|i| (xs[i] - base[i]) / scale[i]).collect();
