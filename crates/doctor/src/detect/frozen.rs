@@ -167,10 +167,7 @@ mod tests {
             .collect();
         let judged = |evals: &[(f64, f64)]| {
             let mut run = run_with(spaced(&train, 25.0, 25.0), None);
-            run.val_loss = evals
-                .iter()
-                .map(|&(step, value)| Point { step, value })
-                .collect();
+            run.val_loss = crate::detect::test_support::at_steps(evals);
             frozen(&Ctx::new(&run))
         };
         let lr_gone = [

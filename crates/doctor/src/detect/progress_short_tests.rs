@@ -1,7 +1,7 @@
 //! Tests of progress judgement on short logs and excerpts: what a few points can and cannot say.
 
 use super::*;
-use crate::detect::test_support::{noisy, run_with, spaced, Noise};
+use crate::detect::test_support::{at_steps, noisy, run_with, spaced, Noise};
 use crate::Point;
 
 fn kinds(run: &crate::Run) -> Vec<FindingKind> {
@@ -156,13 +156,8 @@ fn a_gappy_log_judged_whole_has_no_earlier_pace_to_have_collapsed_from() {
     // train and test loss converging under a cosine schedule: the last two doublings hold
     // too few points, so the log is judged whole, from its first step, where the "early
     // pace" it was compared with came out as 2.8e8 nats per doubling: a stall.
-    let pts = |v: &[(f64, f64)]| -> Vec<Point> {
-        v.iter()
-            .map(|&(step, value)| Point { step, value })
-            .collect()
-    };
     let mut run = run_with(
-        pts(&[
+        at_steps(&[
             (1.0, 1.7869),
             (2.0, 1.5500),
             (3.0, 1.5140),
@@ -186,7 +181,7 @@ fn a_gappy_log_judged_whole_has_no_earlier_pace_to_have_collapsed_from() {
         ]),
         None,
     );
-    run.val_loss = pts(&[
+    run.val_loss = at_steps(&[
         (1.0, 1.6206),
         (2.0, 1.5171),
         (3.0, 1.4937),

@@ -423,10 +423,7 @@ fn per_batch_noise_without_a_trend_is_no_stall_while_each_evaluation_improves() 
         .collect();
     let mut run = run_with(loss, None);
     let evals = [(781.0, 0.2543), (1563.0, 0.2034), (2299.0, 0.1682)];
-    run.val_loss = evals
-        .iter()
-        .map(|&(step, value)| Point { step, value })
-        .collect();
+    run.val_loss = crate::detect::test_support::at_steps(&evals);
     let k = kinds(&run);
     assert!(!k.contains(&FindingKind::Stagnation), "{k:?}");
     // Evaluations that stand still leave the stall standing.

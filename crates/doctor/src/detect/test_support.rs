@@ -36,6 +36,14 @@ pub fn per_epoch(values: &[f64]) -> Vec<Point> {
     spaced(values, 1.0, 1.0)
 }
 
+/// Points at the given `(step, value)` pairs (a log with gaps or uneven steps).
+pub fn at_steps(pairs: &[(f64, f64)]) -> Vec<Point> {
+    pairs
+        .iter()
+        .map(|&(step, value)| Point { step, value })
+        .collect()
+}
+
 /// `values` logged at steps `first`, `first + every`, … (a pasted log's few lines).
 pub fn spaced(values: &[f64], first: f64, every: f64) -> Vec<Point> {
     values

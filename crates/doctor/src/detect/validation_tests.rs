@@ -1,7 +1,7 @@
 //! Tests of the validation judgements: overfitting (and a diverging validation) from constructed
 //! train/validation pairs.
 use super::*;
-use crate::detect::test_support::{curve, every, run_with, spaced, CHAR_MODEL_VAL_CLIMB};
+use crate::detect::test_support::{at_steps, curve, every, run_with, spaced, CHAR_MODEL_VAL_CLIMB};
 
 #[test]
 fn a_slow_noisy_climb_over_hundreds_of_evaluations_is_overfitting() {
@@ -53,13 +53,8 @@ fn three_epochs_above_the_best_with_a_gap_that_grew_sixfold_are_overfitting() {
 fn both_losses_jumping_after_the_best_evaluation_is_not_overfitting() {
     // Four epoch lines (19, 20, 21, 100): both curves jump at epoch 20 and fall back only
     // part of the way; training ends above where it was at validation's best.
-    let at = |v: &[(f64, f64)]| -> Vec<Point> {
-        v.iter()
-            .map(|&(step, value)| Point { step, value })
-            .collect()
-    };
     let mut run = run_with(
-        at(&[
+        at_steps(&[
             (19.0, 0.3925),
             (20.0, 0.8816),
             (21.0, 0.7743),
@@ -67,7 +62,7 @@ fn both_losses_jumping_after_the_best_evaluation_is_not_overfitting() {
         ]),
         None,
     );
-    run.val_loss = at(&[
+    run.val_loss = at_steps(&[
         (19.0, 0.365),
         (20.0, 0.7405),
         (21.0, 0.6743),
@@ -210,13 +205,6 @@ fn validation_that_lingers_at_its_best_then_climbs_is_overfitting() {
     assert_eq!(f.len(), 1, "{f:?}");
 }
 
-fn points(pairs: &[(f64, f64)]) -> Vec<Point> {
-    pairs
-        .iter()
-        .map(|&(step, value)| Point { step, value })
-        .collect()
-}
-
 #[test]
 fn five_evaluations_rising_while_training_falls_is_overfitting() {
     // Validation every 100 steps 1.38 → 1.52 while training falls 1.21 → 0.82.
@@ -226,7 +214,7 @@ fn five_evaluations_rising_while_training_falls_is_overfitting() {
         }),
         None,
     );
-    run.val_loss = points(&[
+    run.val_loss = at_steps(&[
         (100.0, 1.38),
         (200.0, 1.41),
         (300.0, 1.45),
@@ -245,7 +233,7 @@ fn a_small_steady_climb_of_eval_loss_is_overfitting() {
         curve(1000, |i| 2.9 - 0.9 * (i as f64 / 1000.0).sqrt()),
         None,
     );
-    run.val_loss = points(&[
+    run.val_loss = at_steps(&[
         (200.0, 2.70),
         (400.0, 2.52),
         (600.0, 2.55),
@@ -256,7 +244,7 @@ fn a_small_steady_climb_of_eval_loss_is_overfitting() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].peak_step, Some(400.0));
     // The same +4% wandering up and down is not enough.
-    run.val_loss = points(&[
+    run.val_loss = at_steps(&[
         (200.0, 2.70),
         (400.0, 2.52),
         (600.0, 2.61),
@@ -284,11 +272,6 @@ fn validation_tracking_training_is_not_overfitting() {
 fn validation_that_never_returns_to_its_first_evaluation_with_training_rising_is_divergence() {
     // A Whisper fine-tune with the LR warmed up to 3e-3: five sparse training logs rise with
     // the ramp, and twenty evaluations never get back to the first.
-    let pts = |v: &[(f64, f64)]| -> Vec<Point> {
-        v.iter()
-            .map(|&(step, value)| Point { step, value })
-            .collect()
-    };
     let train = [
         (500.0, 1.2366),
         (1000.0, 2.028),
@@ -304,8 +287,8 @@ fn validation_that_never_returns_to_its_first_evaluation_with_training_rising_is
     .enumerate()
     .map(|(i, &v)| (132.0 * (i + 1) as f64, v))
     .collect();
-    let mut run = run_with(pts(&train), None);
-    run.val_loss = pts(&evals);
+    let mut run = run_with(at_steps(&train), None);
+    run.val_loss = at_steps(&evals);
     let f = worse_on_both(&Ctx::new(&run), &[]).expect("divergence");
     assert_eq!(f.kind, FindingKind::Divergence);
     // Training that falls while validation climbs is overfitting's, not this.
@@ -314,8 +297,8 @@ fn validation_that_never_returns_to_its_first_evaluation_with_training_rising_is
         .enumerate()
         .map(|(i, &(s, _))| (s, 1.2 - 0.1 * i as f64))
         .collect();
-    let mut run = run_with(pts(&falling), None);
-    run.val_loss = pts(&evals);
+    let mut run = run_with(at_steps(&falling), None);
+    run.val_loss = at_steps(&evals);
     assert!(worse_on_both(&Ctx::new(&run), &[]).is_none());
 }
 
