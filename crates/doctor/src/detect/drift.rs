@@ -62,16 +62,7 @@ pub(crate) fn slow_drift(ctx: &Ctx) -> Option<Finding> {
     let se = 1.25 * sd * (1.0 / around.len() as f64 + 1.0 / tail.len() as f64).sqrt();
     let rise = end - base;
     let steady = mid > base + 0.25 * rise && mid < end - 0.1 * rise;
-    let lr_rises =
-        matches!((ctx.lr_at(best_step), ctx.lr_at(last)), (Some(a), Some(b)) if b > 1.2 * a);
-    // Held-out loss falling all through the climb: the batches got harder, the model did not
-    // get worse (as for an episode).
-    if rise < 6.0 * se
-        || rise < 0.5 * sd
-        || !steady
-        || lr_rises
-        || validation_falls_through(ctx, best_step)
-    {
+    if rise < 6.0 * se || rise < 0.5 * sd || !steady || explained(ctx, best_step, last) {
         return None;
     }
     Some(finding(
@@ -103,6 +94,14 @@ pub(crate) fn slow_drift(ctx: &Ctx) -> Option<Finding> {
             step_str(best_step)
         ),
     ))
+}
+
+/// A climb of the training loss from `from` to `to` that is not the model getting worse: the
+/// LR raised over it, or held-out loss falling all through it (the batches got harder, as for
+/// an episode).
+fn explained(ctx: &Ctx, from: f64, to: f64) -> bool {
+    let lr_rises = matches!((ctx.lr_at(from), ctx.lr_at(to)), (Some(a), Some(b)) if b > 1.2 * a);
+    lr_rises || validation_falls_through(ctx, from)
 }
 
 /// Fewest climbs in a row after the lowest point that make a short log's rise sure: five
@@ -142,9 +141,7 @@ pub(crate) fn short_climb(ctx: &Ctx) -> Option<Finding> {
     {
         return None;
     }
-    let lr_rises = matches!((ctx.lr_at(t[best].step), ctx.lr_at(t[n - 1].step)),
-        (Some(a), Some(b)) if b > 1.2 * a);
-    if lr_rises || validation_falls_through(ctx, t[best].step) {
+    if explained(ctx, t[best].step, t[n - 1].step) {
         return None;
     }
     Some(finding(
