@@ -392,10 +392,13 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
                 && !v.rising()
                 && val_noise < 0.5 * WIDE_NOISE
                 && v.level <= 1.05 * best
-                // ... after it fell well below where it started (not a model stuck there), or,
-                // quieter still, after training fell so before the first evaluation. A first
-                // loss far off is a blow-up, not a start.
+                // ... after it fell well below where it started (not a model stuck there), or a
+                // tenth below it while neither curve stayed at its start (a first evaluation a
+                // tenth high, above the next ones, is no fall), or, quieter still, after training
+                // fell so before the first evaluation. A first loss far off is a blow-up, not a
+                // start.
                 && (v.level < 0.7 * ctx.val[0].value
+                    || (v.level < 0.9 * ctx.val[0].value && !never_moved && !val_never_moved)
                     || (!blown_start && v.level < 0.7 * init && val_noise < QUIET_VAL))
         });
     if settled_val {
