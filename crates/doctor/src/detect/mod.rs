@@ -209,14 +209,21 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
         let get = |k: &str| f.evidence.get(k).and_then(|v| v.as_f64());
         matches!((get("level_before"), get("level_after")), (Some(b), Some(a)) if a > 1.1 * b)
     };
+    // On an epoch-level log a spike is reported as instability (the mean of an epoch lost
+    // ground); it is still the spike judgement, and the climb it leaves the same event.
+    let spike_like = |f: &Finding| {
+        f.kind == FindingKind::Spike
+            || (f.kind == FindingKind::Instability && f.evidence.contains_key("robust_z"))
+    };
     let peaks: Vec<f64> = findings
         .iter()
-        .filter(|f| f.kind == FindingKind::Spike && !lost_ground(f))
+        .filter(|f| spike_like(f) && !lost_ground(f))
         .filter_map(|f| f.peak_step)
         .collect();
     // (A run blown up above ln V for its whole length is no episode a spike leaves.)
     findings.retain(|f| {
         f.kind != FindingKind::Instability
+            || spike_like(f)
             || f.evidence.contains_key("blown_up")
             || !peaks.iter().any(|&p| {
                 f.start_step.is_some_and(|s| s <= p) && f.end_step.is_some_and(|e| p <= e)
@@ -436,6 +443,73 @@ mod tests {
         }
         let d = diagnose(&run_with(loss, Some(65)));
         assert_eq!(warned(&d), [FindingKind::Spike], "{}", d.to_terminal());
+    }
+
+    #[test]
+    fn an_epoch_mean_jump_after_an_lr_excursion_is_one_finding() {
+        // A regression logged as means with validation at every point (task run 71-004): the
+        // LR jumps ×47 for one step at 120 and the mean jumps 1.28 → 5.86, back by 170. The
+        // jump (read as an epoch mean's instability) and the climb it leaves are one event.
+        let rows = [
+            (8.184, 6.711),
+            (4.634, 2.909),
+            (2.065, 1.723),
+            (1.995, 1.472),
+            (1.512, 1.491),
+            (1.381, 1.347),
+            (1.550, 1.452),
+            (1.194, 1.366),
+            (1.229, 1.387),
+            (1.280, 1.386),
+            (1.148, 1.290),
+            (2.112, 6.172),
+            (5.865, 4.735),
+            (3.753, 3.487),
+            (2.854, 2.459),
+            (2.144, 1.943),
+            (1.635, 1.622),
+            (1.478, 1.438),
+            (1.311, 1.368),
+            (1.371, 1.351),
+            (1.044, 1.330),
+            (1.146, 1.314),
+            (1.271, 1.312),
+            (1.271, 1.296),
+            (1.090, 1.290),
+            (1.200, 1.290),
+            (1.023, 1.290),
+            (1.121, 1.289),
+            (1.153, 1.289),
+            (1.435, 1.289),
+        ];
+        let at = |i: usize, v: f64| Point {
+            step: 10.0 * (i + 1) as f64,
+            value: v,
+        };
+        let mut run = run_with(
+            rows.iter().enumerate().map(|(i, r)| at(i, r.0)).collect(),
+            None,
+        );
+        run.val_loss = rows.iter().enumerate().map(|(i, r)| at(i, r.1)).collect();
+        run.lr = (0..30)
+            .map(|i| {
+                at(
+                    i,
+                    if i == 11 {
+                        0.0713
+                    } else {
+                        0.0022 * (1.0 - i as f64 / 30.0)
+                    },
+                )
+            })
+            .collect();
+        let d = diagnose(&run);
+        assert_eq!(
+            warned(&d),
+            [FindingKind::Instability],
+            "{}",
+            d.to_terminal()
+        );
     }
 
     #[test]
