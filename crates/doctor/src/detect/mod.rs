@@ -199,6 +199,15 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
                     && f.peak_step.is_some_and(|p| p >= last + 0.8 * d)
             })
     });
+    // Validation frozen after the LR reached 0 is that LR, said once: no update, no change.
+    let lr_zero_from = findings
+        .iter()
+        .find_map(|f| f.evidence.get("lr_zero_from").and_then(|v| v.as_f64()));
+    if let Some(zero) = lr_zero_from {
+        findings.retain(|f| {
+            !(f.evidence.contains_key("frozen_evals") && f.start_step.is_some_and(|s| s >= zero))
+        });
+    }
     // A spike after which the loss stays a tenth or more above where it was has cost progress
     // that the spike finding alone does not tell: the lost ground stays a finding of its own.
     // (Spikes of a cycle are the cycle's business.)
@@ -510,6 +519,49 @@ mod tests {
             "{}",
             d.to_terminal()
         );
+    }
+
+    #[test]
+    fn validation_frozen_after_the_lr_reached_zero_is_the_one_lr_finding() {
+        // An exponential decay that reaches 0 at step 80 of 300 (rnnlab draw 34, run 028):
+        // training scatters around 1.85 from there and validation reads 1.853 at every
+        // evaluation from step 100. The LR at 0 explains the frozen evaluations: one finding.
+        let mut rng = crate::detect::test_support::Noise::new(5);
+        let train: Vec<Point> = (0..300)
+            .map(|i| Point {
+                step: i as f64,
+                value: (1.85 + 2.0 * (-(i as f64) / 15.0).exp()) * (1.0 + 0.02 * rng.normal()),
+            })
+            .collect();
+        let mut run = run_with(train, Some(47));
+        run.val_loss = (1..=15)
+            .map(|k| {
+                let step = 20.0 * k as f64;
+                let value = if step >= 100.0 {
+                    1.853
+                } else {
+                    1.85 + 2.0 * (-step / 15.0).exp()
+                };
+                Point { step, value }
+            })
+            .collect();
+        run.lr = (0..300)
+            .map(|i| Point {
+                step: i as f64,
+                value: if i < 80 { 0.6 * 0.9f64.powi(i) } else { 0.0 },
+            })
+            .collect();
+        let d = diagnose(&run);
+        let stalls = d
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Stagnation && f.severity >= Severity::Warning)
+            .count();
+        assert_eq!(stalls, 1, "{}", d.to_terminal());
+        assert!(d
+            .findings
+            .iter()
+            .any(|f| f.evidence.contains_key("lr_zero_from")));
     }
 
     #[test]
