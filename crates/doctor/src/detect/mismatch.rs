@@ -41,6 +41,12 @@ pub fn training_flat_while_validation_learns(ctx: &Ctx) -> Option<Finding> {
     if start <= 0.0 || (end - start).abs() > FLAT * start {
         return None;
     }
+    // A training loss clearly above a uniform guess's (ln V) is blown up, not measuring something
+    // else: the LR, not the loss's definition (a word model at 141 nats beside ln V = 6.9,
+    // its validation swinging 327, 148, 137 … 266, 120).
+    if ctx.refs.ln_vocab.is_some_and(|l| end > 1.1 * l) {
+        return None;
+    }
     let (first_val, last_val) = (val[0].value, val[val.len() - 1].value);
     let val_fall = (first_val - last_val) / first_val.abs().max(1e-12);
     let train_change = (end - start).abs() / start;
@@ -99,6 +105,33 @@ mod tests {
     fn a_flat_training_loss_beside_a_falling_validation_is_a_mismatch() {
         let f = training_flat_while_validation_learns(&Ctx::new(&smoothed(3.07)));
         assert_eq!(f.map(|f| f.kind), Some(FindingKind::Stagnation));
+    }
+
+    #[test]
+    fn a_training_loss_blown_up_above_ln_v_is_no_mismatch() {
+        // A word model blown up by an LR of 99 (PyTorch draw 43, run 058): training holds near
+        // 141 nats, far above ln V = 6.9, while validation swings 327, 148, 137 … 266, 120 —
+        // last below first. Above a uniform guess the loss is broken, not measuring something
+        // else.
+        let mut run = run_with(
+            curve(42, |i| 141.0 + 12.0 * ((i * 7 % 5) as f64 - 2.0)),
+            Some(1000),
+        );
+        let swings = [
+            327.4, 148.2, 137.6, 155.4, 130.3, 106.9, 288.6, 104.1, 265.9, 119.6,
+        ];
+        run.val_loss = swings
+            .iter()
+            .enumerate()
+            .map(|(k, &value)| crate::Point {
+                step: 4.0 * (k + 1) as f64,
+                value,
+            })
+            .collect();
+        assert!(training_flat_while_validation_learns(&Ctx::new(&run)).is_none());
+        // With no vocabulary there is no uniform guess to compare with: the reading stands.
+        run.vocab_size = None;
+        assert!(training_flat_while_validation_learns(&Ctx::new(&run)).is_some());
     }
 
     #[test]
