@@ -226,7 +226,8 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
     };
     let peaks: Vec<f64> = findings
         .iter()
-        .filter(|f| spike_like(f) && !lost_ground(f))
+        // (An epoch-mean jump already says the ground it lost: it is an instability itself.)
+        .filter(|f| spike_like(f) && (f.kind == FindingKind::Instability || !lost_ground(f)))
         .filter_map(|f| f.peak_step)
         .collect();
     // (A run blown up above ln V for its whole length is no episode a spike leaves.)
@@ -519,6 +520,51 @@ mod tests {
             "{}",
             d.to_terminal()
         );
+        // A classifier's means (task run 76-031): LR ×50 at step 190, the mean 0.58 → 2.61,
+        // and still a tenth above its earlier level after: the jump says the lost ground itself.
+        let rows = [
+            (1.559, 1.556),
+            (1.494, 1.483),
+            (1.448, 1.373),
+            (1.278, 1.220),
+            (0.983, 1.055),
+            (1.015, 0.925),
+            (1.008, 0.844),
+            (0.873, 0.795),
+            (0.663, 0.777),
+            (0.737, 0.795),
+            (0.941, 0.765),
+            (0.818, 0.749),
+            (0.767, 0.757),
+            (0.747, 0.747),
+            (0.678, 0.766),
+            (0.553, 0.755),
+            (0.619, 0.782),
+            (0.585, 0.758),
+            (2.606, 1.437),
+            (1.060, 1.177),
+            (1.270, 1.083),
+            (1.112, 1.027),
+            (0.949, 0.960),
+            (0.948, 0.898),
+            (0.765, 0.865),
+            (0.912, 0.835),
+            (0.643, 0.817),
+            (0.844, 0.804),
+            (0.902, 0.799),
+            (0.985, 0.787),
+        ];
+        run.train_loss = rows.iter().enumerate().map(|(i, r)| at(i, r.0)).collect();
+        run.val_loss = rows.iter().enumerate().map(|(i, r)| at(i, r.1)).collect();
+        run.lr = (0..30)
+            .map(|i| at(i, if i == 18 { 0.0315 } else { 0.00063 }))
+            .collect();
+        let d = diagnose(&run);
+        let instabilities = warned(&d)
+            .into_iter()
+            .filter(|k| *k == FindingKind::Instability)
+            .count();
+        assert_eq!(instabilities, 1, "{}", d.to_terminal());
     }
 
     #[test]
