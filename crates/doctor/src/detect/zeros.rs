@@ -40,7 +40,10 @@ fn memorised(ctx: &Ctx) -> Option<Finding> {
         .filter(|p| p.step >= first_zero && p.value.is_finite())
         .map(|p| p.value)
         .collect();
-    let start = ctx.init_level();
+    // The start is the first logged loss or the median of the first few, whichever is higher:
+    // a loss that falls three decades in its first three points (0.51, 9e-4, 3e-5) has a
+    // median start at the second, far under where it began.
+    let start = ctx.init_level().max(t[0].value);
     // The log must show a real start (as `falls_to_zero` asks, 0.1 or more): a run logged from
     // 0.04 on was at zero before the log began, and says nothing of what was learned.
     if after.is_empty() || start.is_nan() || start < 0.1 {

@@ -144,6 +144,25 @@ fn a_loss_sunk_to_zero_with_validation_no_better_than_the_start_is_memorised() {
 }
 
 #[test]
+fn a_loss_that_falls_three_decades_at_once_still_shows_its_start() {
+    // A two-class classifier on 128 examples, logged every 5 steps as means (task run 75-005):
+    // 0.506, 9.4e-4, 2.8e-5, then ever smaller to 3.6e-8, while validation sits at 2.55-2.62,
+    // above the 0.506 it started from. The median of the first three points (9.4e-4) is no
+    // start: the first point is.
+    let mut run = run_with(
+        curve(160, |i| match i {
+            0 => 0.506,
+            _ => 1e-3 * 0.03f64.powf((i as f64 - 1.0) / 3.0).max(3.6e-5),
+        }),
+        None,
+    );
+    run.val_loss = spaced(&[2.618, 2.599, 2.579, 2.569, 2.563, 2.557], 16.0, 16.0);
+    let f = zeros_of(&run);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(is_memorised(&f[0]), "{f:?}");
+}
+
+#[test]
 fn a_memorised_run_has_no_progress_to_judge() {
     // One event, one finding: no stall or band is read into the zeros after it.
     let mut run = converging_then_zero(60, 2, 0.63, 0.044);
