@@ -30,12 +30,12 @@ pub fn stuck_at_chance(ctx: &Ctx) -> Option<Finding> {
     };
     let values: Vec<f64> = series.iter().map(|p| p.value).collect();
     let level = median(&values);
-    let (chance, name) = match lm {
-        Some(l) => (l, "ln V".to_string()),
+    let (chance, name, classes) = match lm {
+        Some(l) => (l, "ln V".to_string(), None),
         None => {
             let k =
                 (2..=20).find(|&k| ((k as f64).ln() - level).abs() <= 0.015 * (k as f64).ln())?;
-            ((k as f64).ln(), format!("ln {k}"))
+            ((k as f64).ln(), format!("ln {k}"), Some(k))
         }
     };
     let near = values
@@ -63,9 +63,8 @@ pub fn stuck_at_chance(ctx: &Ctx) -> Option<Finding> {
     // A series that settled onto the level from above is the class prior learned only if the
     // level is ln k by more than coincidence: near ln 11 and beyond, a converged fine-tune's
     // floor falls within 1.5 % of some ln k three times in four.
-    if lm.is_none()
-        && -climbed > 0.02 * chance
-        && (level - chance).abs() > settled_reach(chance.exp().round() as u32)
+    if classes
+        .is_some_and(|k| -climbed > 0.02 * chance && (level - chance).abs() > settled_reach(k))
     {
         return None;
     }
