@@ -114,6 +114,27 @@ fn one_spike_is_one_finding() {
     assert_eq!(warned(&d), [FindingKind::Spike], "{}", d.to_terminal());
 }
 
+/// Means logged every 10 steps, validation at each, the LR `base(i)` but `peak` at point `at`.
+fn epoch_means(
+    train: &[f64],
+    val: &[f64],
+    base: impl Fn(usize) -> f64,
+    at: usize,
+    peak: f64,
+) -> Run {
+    let point = |i: usize, v: f64| Point {
+        step: 10.0 * (i + 1) as f64,
+        value: v,
+    };
+    let series = |xs: &[f64]| xs.iter().enumerate().map(|(i, &v)| point(i, v)).collect();
+    let mut run = run_with(series(train), None);
+    run.val_loss = series(val);
+    run.lr = (0..train.len())
+        .map(|i| point(i, if i == at { peak } else { base(i) }))
+        .collect();
+    run
+}
+
 #[test]
 fn an_epoch_mean_jump_after_an_lr_excursion_is_one_finding() {
     // A regression logged as means with validation at every point (task run 71-004): the
@@ -129,28 +150,8 @@ fn an_epoch_mean_jump_after_an_lr_excursion_is_one_finding() {
         3.487, 2.459, 1.943, 1.622, 1.438, 1.368, 1.351, 1.330, 1.314, 1.312, 1.296, 1.290, 1.290,
         1.290, 1.289, 1.289, 1.289,
     ];
-    let at = |i: usize, v: f64| Point {
-        step: 10.0 * (i + 1) as f64,
-        value: v,
-    };
-    let mut run = run_with(
-        train.iter().enumerate().map(|(i, &v)| at(i, v)).collect(),
-        None,
-    );
-    run.val_loss = val.iter().enumerate().map(|(i, &v)| at(i, v)).collect();
-    run.lr = (0..30)
-        .map(|i| {
-            at(
-                i,
-                if i == 11 {
-                    0.0713
-                } else {
-                    0.0022 * (1.0 - i as f64 / 30.0)
-                },
-            )
-        })
-        .collect();
-    let d = diagnose(&run);
+    let decay = |i: usize| 0.0022 * (1.0 - i as f64 / 30.0);
+    let d = diagnose(&epoch_means(&train, &val, decay, 11, 0.0713));
     assert_eq!(
         warned(&d),
         [FindingKind::Instability],
@@ -169,12 +170,7 @@ fn an_epoch_mean_jump_after_an_lr_excursion_is_one_finding() {
         0.747, 0.766, 0.755, 0.782, 0.758, 1.437, 1.177, 1.083, 1.027, 0.960, 0.898, 0.865, 0.835,
         0.817, 0.804, 0.799, 0.787,
     ];
-    run.train_loss = train.iter().enumerate().map(|(i, &v)| at(i, v)).collect();
-    run.val_loss = val.iter().enumerate().map(|(i, &v)| at(i, v)).collect();
-    run.lr = (0..30)
-        .map(|i| at(i, if i == 18 { 0.0315 } else { 0.00063 }))
-        .collect();
-    let d = diagnose(&run);
+    let d = diagnose(&epoch_means(&train, &val, |_| 0.00063, 18, 0.0315));
     let instabilities = warned(&d)
         .into_iter()
         .filter(|k| *k == FindingKind::Instability)
