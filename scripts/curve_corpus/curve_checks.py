@@ -11,7 +11,7 @@ import numpy as np
 HEADER_INDEX = "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason"
 # rnnlab's own runs carry the unigram and bigram entropies of their data in meta.json, and the
 # doctor reads them there: the rnnlab corpus records them so it is scored with what it sees.
-HEADER_INDEX_REFS = HEADER_INDEX + "\tunigram\tbigram"
+HEADER_INDEX_REFS = HEADER_INDEX + "\tunigram\tbigram\tfloor"
 
 
 def fmt(v):

@@ -255,7 +255,8 @@ def main():
     refs = meta.get("references") or {}
     index[name] = "\t".join([name, split_of(name), labels, conf, str(meta["vocab_size"]),
                              str(meta["steps_per_epoch"]), source, reason,
-                             fmt_ref(refs.get("unigram")), fmt_ref(refs.get("bigram"))])
+                             fmt_ref(refs.get("unigram")), fmt_ref(refs.get("bigram")),
+                             fmt_ref(refs.get("floor"))])
     write_index(index_path, index, HEADER_INDEX_REFS)
     print(f"{name:40s} {labels:40s} {conf}")
 

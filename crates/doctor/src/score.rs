@@ -142,6 +142,7 @@ fn read_index(index: &Path) -> Result<Vec<Case>> {
     let (c_name, c_split, c_labels) = (col("name")?, col("split")?, col("labels")?);
     let (c_vocab, c_spe) = (col("vocab").ok(), col("steps_per_epoch").ok());
     let (c_unigram, c_bigram) = (col("unigram").ok(), col("bigram").ok());
+    let c_floor = col("floor").ok();
     let mut cases = Vec::new();
     for (i, line) in lines {
         if line.trim().is_empty() {
@@ -165,6 +166,7 @@ fn read_index(index: &Path) -> Result<Vec<Case>> {
             references: crate::References {
                 unigram: number(c_unigram.map(cell), "unigram").map_err(bad)?,
                 bigram: number(c_bigram.map(cell), "bigram").map_err(bad)?,
+                floor: number(c_floor.map(cell), "floor").map_err(bad)?,
                 ..Default::default()
             },
         });
@@ -242,7 +244,15 @@ pub fn score(cases: &[Case]) -> Vec<Scored> {
             };
             let refs = &case.references;
             let recorded = (refs.unigram.is_some() || refs.bigram.is_some()).then_some(refs);
-            match load_for_diagnosis(std::slice::from_ref(&case.csv), &opts, recorded) {
+            // The levels fill what the CSV lacks, as levels computed from a corpus would; the
+            // floor is the run's own (its meta.json), which no text gives, so it is set here.
+            let loaded = load_for_diagnosis(std::slice::from_ref(&case.csv), &opts, recorded).map(
+                |mut run| {
+                    run.references.floor = run.references.floor.or(refs.floor);
+                    run
+                },
+            );
+            match loaded {
                 Err(e) => Scored {
                     case: case.clone(),
                     right: false,
@@ -440,6 +450,42 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_floor_reaches_the_run_being_judged() {
+        // An LSTM on rnnlab's built-in corpus converging to 0.84 nats per character (ln V 3.85),
+        // validation with it: far under what held-out English allows (a leak), but 0.04 above
+        // this corpus's floor of 0.807, which the run's meta.json records.
+        let dir = std::env::temp_dir().join(format!("rnnlab-score-floor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut csv = String::from("step,loss,val_loss\n");
+        let mut rng = crate::detect::test_support::Noise::new(3);
+        for i in 0..800 {
+            let loss = 0.84 + 3.0 * (-(i as f64) / 60.0).exp() + 0.01 * rng.normal();
+            let val = if i % 100 == 99 {
+                format!("{:.4}", loss + 0.002)
+            } else {
+                String::new()
+            };
+            csv.push_str(&format!("{i},{loss:.4},{val}\n"));
+        }
+        std::fs::write(dir.join("run.csv"), csv).unwrap();
+        let header = "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason\tunigram\tbigram\tfloor\n";
+        let judged = |floor: &str| {
+            let row = format!("run\ttune\thealthy\thigh\t47\t\ts\tr\t3.0467\t2.3042\t{floor}\n");
+            std::fs::write(dir.join("INDEX.tsv"), format!("{header}{row}")).unwrap();
+            score(&read_corpus(&dir).unwrap()).remove(0)
+        };
+        let without = judged("");
+        assert!(
+            without.reported.iter().any(|k| k.starts_with("leakage")),
+            "{:?}",
+            without.reported
+        );
+        let with = judged("0.8069");
+        assert!(with.right, "{:?}", with.reported);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn recorded_reference_levels_are_read_where_the_index_has_them() {
         let cases = read_temp_index(
             "refs",
@@ -451,6 +497,16 @@ mod tests {
         assert_eq!(cases[0].references.unigram, Some(3.333));
         assert_eq!(cases[0].references.bigram, Some(2.474));
         assert_eq!(cases[1].references, crate::References::default());
+        // The data's floor, where the run recorded one (rnnlab's built-in corpus).
+        let cases = read_temp_index(
+            "floor",
+            "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason\tunigram\tbigram\tfloor\n\
+             a\ttune\thealthy\thigh\t47\t\ts\tr\t3.0467\t2.3042\t0.8069\n\
+             b\ttune\thealthy\thigh\t65\t\ts\tr\t3.333\t2.474\t\n",
+        )
+        .unwrap();
+        assert_eq!(cases[0].references.floor, Some(0.8069));
+        assert_eq!(cases[1].references.floor, None);
         // A cell that is not a number names its line and column.
         let err = read_temp_index(
             "bad",
