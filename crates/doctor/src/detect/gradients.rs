@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::detect::stats::{median, rolling_median};
 use crate::detect::trend::{judging_window, trend};
-use crate::detect::{excursions, finding, num, step_str, Ctx, Span};
+use crate::detect::{excursions, finding, guard, num, step_str, Ctx, Span};
 use crate::report::{Finding, FindingKind, Severity};
 
 /// A gradient spike: this many times the local median. Healthy large runs show 5–8×.
@@ -82,7 +82,21 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
         && events.len() == 1
         && g[events[0].0].step <= first + 0.05 * (last - first)
         && !loss_answers(ctx, g[events[0].0].step);
-    let severity = if early_lone {
+    // Spikes whose updates the training guard skipped or rolled back never reached the
+    // weights: handled, as the loss spikes it caught are (one event, no advice to do again
+    // what the guard did).
+    let spacing_steps = ((last - first) / (n - 1).max(1) as f64).max(1.0);
+    let handled: Vec<String> = events
+        .iter()
+        .filter_map(|e| {
+            ctx.run.events.iter().find(|ev| {
+                guard::undid_update(ev) && (ev.step - g[e.0].step).abs() <= spacing_steps
+            })
+        })
+        .map(guard::describe)
+        .collect();
+    let all_handled = !sustained && !events.is_empty() && handled.len() == events.len();
+    let severity = if early_lone || all_handled {
         Severity::Info
     } else if sustained || events.len() >= 3 || max_ratio >= 30.0 || max_of_typical >= 30.0 {
         Severity::Warning
@@ -144,6 +158,15 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
         ),
         None => summary,
     };
+    let summary = if all_handled {
+        format!(
+            "{}; {}, so no such update reached the weights.",
+            summary.trim_end_matches('.'),
+            handled.join(", ")
+        )
+    } else {
+        summary
+    };
     Some(finding(
         FindingKind::ExplodingGradients,
         severity,
@@ -160,6 +183,10 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
             "lr_excursion": lr_jump,
         }),
         match &lr_jump {
+            _ if all_handled => "Handled: the training guard kept these updates out of the weights. \
+                 Nothing to do unless the skips recur; frequent ones mean the learning rate is near \
+                 its stability limit (lower it ×0.7)."
+                .to_string(),
             Some(e) => excursions::lr_jump_advice(e),
             // A norm that grows over the run has no batches to blame: check what keeps adding
             // to the gradient (an LR that grows, gradients never zeroed between steps).
@@ -287,6 +314,33 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_gradient_spike_whose_update_the_guard_skipped_is_handled() {
+        // rnnlab's default run (README's first command): the norm reads 54× its neighbours once,
+        // at step 3841 of 5295, and the guard skipped that update; the loss never moved.
+        let mut run = run_with(
+            curve(5295, |i| 0.81 + 3.0 / (1.0 + i as f64 / 40.0)),
+            Some(47),
+        );
+        run.grad_norm = curve(5295, |i| if i == 3841 { 10.5 } else { 0.19 });
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f[0].severity, Severity::Warning, "{f:?}");
+        run.events = vec![crate::Event {
+            step: 3841.0,
+            kind: "guard_skip".into(),
+            detail: String::new(),
+        }];
+        let f = detect(&Ctx::new(&run));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Info, "{f:?}");
+        assert!(
+            f[0].summary.contains("skipped the update at step 3841"),
+            "{}",
+            f[0].summary
+        );
+        assert!(f[0].advice.starts_with("Handled"), "{}", f[0].advice);
     }
 
     #[test]
