@@ -85,12 +85,12 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     // Spikes whose updates the training guard skipped or rolled back never reached the
     // weights: handled, as the loss spikes it caught are (one event, no advice to do again
     // what the guard did).
-    let spacing_steps = ((last - first) / (n - 1).max(1) as f64).max(1.0);
+    let spacing = (last - first) / (n - 1).max(1) as f64;
     let handled: Vec<String> = events
         .iter()
         .filter_map(|e| {
             ctx.run.events.iter().find(|ev| {
-                guard::undid_update(ev) && (ev.step - g[e.0].step).abs() <= spacing_steps
+                guard::undid_update(ev) && (ev.step - g[e.0].step).abs() <= spacing.max(1.0)
             })
         })
         .map(guard::describe)
@@ -117,7 +117,6 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
         _ => g[n - 1].step,
     };
     // Spikes that all follow a brief jump of the LR are its doing, not the batches'.
-    let spacing = (last - first) / (n - 1).max(1) as f64;
     let jumps: Option<Vec<_>> = events
         .iter()
         .map(|e| ctx.lr_excursion_before(g[e.0].step, g[e.0].step, 2.0 * spacing.max(1.0)))
