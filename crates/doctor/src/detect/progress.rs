@@ -401,7 +401,7 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
                     || (v.level < 0.9 * ctx.val[0].value && !never_moved && !val_never_moved)
                     || (!blown_start && v.level < 0.7 * init && val_noise < QUIET_VAL))
         });
-    if settled_val {
+    if settled_val || (refs.ln_vocab.is_none() && last_evals_settled(ctx, init, train.level)) {
         return Vec::new();
     }
     // With no vocabulary and no validation, a band after a real drop (a fifth of the start or
@@ -507,6 +507,30 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Too few evaluations for a validation trend can still show a model that converged: the last
+/// three within [`QUIET_VAL`] of each other and at the best of all, after validation fell 5 %
+/// from its first evaluation and training a fifth from its start (a classifier at batch 16:
+/// validation 0.864, 0.793, 0.787, 0.786, 0.786 while its batch losses scatter ±22 %). A
+/// model stuck at its start (a BCE classifier at its label prior) moves neither curve.
+fn last_evals_settled(ctx: &Ctx, init: f64, train_level: f64) -> bool {
+    let v: Vec<f64> = ctx.val.iter().map(|p| p.value).collect();
+    if ctx.train_is_val || v.len() < 4 || init - train_level <= 0.2 * init.abs() {
+        return false;
+    }
+    let last = v[v.len() - 1];
+    let tail = &v[v.len() - 3..];
+    let (lo, hi) = tail
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+    let best = v.iter().copied().fold(f64::INFINITY, f64::min);
+    lo > 0.0
+        && hi - lo < QUIET_VAL * lo
+        && last <= (1.0 + 0.5 * QUIET_VAL) * best
+        && v[0] >= 1.05 * last
 }
 
 /// Whether a step-decay cut of the LR falls inside `[from, to]`.
