@@ -26,6 +26,13 @@ def fmt(v):
     return str(v)
 
 
+def kendall_tau(xs):
+    """Kendall's tau of `xs` against their order: +1 for a strictly rising sequence."""
+    n = len(xs)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    return float(sum(np.sign(xs[j] - xs[i]) for i, j in pairs)) / max(1, len(pairs))
+
+
 class Curve:
     def __init__(self, rows):
         tr = [r for r in rows if "loss" in r]
@@ -47,7 +54,9 @@ class Curve:
         The noise is the median step-to-step change. When validation climbs at every evaluation
         after its lowest (three or more) while training still falls, that median is the climb
         itself, so the noise is taken from second differences instead, which a steady climb
-        leaves near zero."""
+        leaves near zero. So it is, more generally, when the evaluations after the lowest climb
+        in order more often than not (Kendall's tau >= 0.5 over four or more): the noise is then
+        the spread of the step-to-step changes around their median change, the climb's pace."""
         v = self.val
         fin = np.isfinite(v)
         if fin.sum() < 5:
@@ -62,6 +71,10 @@ class Curve:
                 and self.train_falls_after(self.vsteps[imin]):
             # median |second difference| of white noise is 1.65 sd
             vnoise = min(vnoise, float(np.median(np.abs(f[2:] - 2 * f[1:-1] + f[:-2]))) / 1.65)
+        if len(after) >= 4 and np.isfinite(after).all() and kendall_tau(after) >= 0.5 \
+                and self.train_falls_after(self.vsteps[imin]):
+            d = np.diff(after)
+            vnoise = min(vnoise, float(np.median(np.abs(d - np.median(d)))))
         if vend - vmin > max(min(0.05, 0.1 * abs(vmin)), 0.03 * vmin, 3 * vnoise) and imin < len(v) - 2:
             return int(self.vsteps[imin]), vmin, vend
         return None

@@ -59,7 +59,8 @@ def label_by_fault(c, rows, V):
             # A spike on a run whose validation climbs: either finding is a fair first answer.
             also = f"; validation rises from {of[1]:.3f} at step {of[0]} to {of[2]:.3f}" if of else ""
             return f"spike@{s}" + ("|overfitting" if of else ""), "medium", prefix + f"; but the curve has an unplanned spike at step {s} ({ms[3]:.3f} -> {ms[3] + ms[2]:.3f}, z={ms[1]:.0f})" + also
-        if of:
+        # Training still above a uniform guess has memorised nothing, whatever validation does.
+        if of and Lend <= lnV:
             return "overfitting", "medium", prefix + f"; validation rises from {of[1]:.3f} at step {of[0]} to {of[2]:.3f} at the end"
         dpd = cv.drop_per_doubling()
         if n > 8 and Lend > refs[0] + 0.05 and dpd / max(Lend, 1e-6) < 0.1:

@@ -176,6 +176,16 @@ def _selftest():
     vals = {40: 2.216, 80: 2.134, 120: 2.142, 160: 2.192, 200: 2.266}
     rising = [dict(r, val_loss=vals[r["step"]]) if r["step"] in vals else r for r in rows]
     assert label_run(c, rising)[0] == "overfitting", label_run(c, rising)
+    # A climb that mostly goes up but not at every evaluation (task run t38-015: 0.435, 0.460,
+    # 0.445, 0.441, 0.452, 0.482, 0.534 while training halves): its step-to-step changes are
+    # mostly the climb, so they say little of the noise; their spread around the climb's
+    # pace does. Validation that only wanders after its lowest stays no rise.
+    wvals = {25: 0.474, 50: 0.435, 75: 0.460, 100: 0.445, 125: 0.441, 150: 0.452, 175: 0.482, 200: 0.534}
+    climbing = [dict(r, val_loss=wvals[r["step"]]) if r["step"] in wvals else r for r in rows]
+    assert label_run(c, climbing)[0] == "overfitting", label_run(c, climbing)
+    uvals = dict(zip(wvals, [0.474, 0.435, 0.480, 0.445, 0.475, 0.441, 0.47, 0.452]))
+    wandering = [dict(r, val_loss=uvals[r["step"]]) if r["step"] in uvals else r for r in rows]
+    assert label_run(c, wandering)[0] == "healthy", label_run(c, wandering)
     # A classifier's loss is small: a climb of 0.033 from 0.164 (+20 %) is a rise there.
     low = [{"step": i, "loss": 0.2 * math.exp(-i / 30) + 0.01} for i in range(1, 201)]
     lvals = {40: 0.30, 80: 0.164, 120: 0.175, 160: 0.186, 200: 0.197}
