@@ -186,6 +186,12 @@ def _selftest():
     uvals = dict(zip(wvals, [0.474, 0.435, 0.480, 0.445, 0.475, 0.441, 0.47, 0.452]))
     wandering = [dict(r, val_loss=uvals[r["step"]]) if r["step"] in uvals else r for r in rows]
     assert label_run(c, wandering)[0] == "healthy", label_run(c, wandering)
+    # Eleven evaluations in a row, each above the last, after a tiny training set was learned
+    # to 1e-4: a rise of 5 %, under the 0.05 a wandering one needs, and no noise made it.
+    mvals = {20 * k: 0.5618 + 0.003 * k - 0.0001 * k * k for k in range(1, 11)}
+    mem = [{"step": i, "loss": 0.65 * math.exp(-i / 8) + 1e-4} for i in range(1, 201)]
+    creeping = [dict(r, val_loss=mvals[r["step"]]) if r["step"] in mvals else r for r in mem]
+    assert label_run(c, creeping)[0] == "overfitting", label_run(c, creeping)
     # A classifier's loss is small: a climb of 0.033 from 0.164 (+20 %) is a rise there.
     low = [{"step": i, "loss": 0.2 * math.exp(-i / 30) + 0.01} for i in range(1, 201)]
     lvals = {40: 0.30, 80: 0.164, 120: 0.175, 160: 0.186, 200: 0.197}
