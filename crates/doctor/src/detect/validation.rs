@@ -190,10 +190,11 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     } else {
         LARGE_RISE
     };
-    // Such a climb with the gap doubled is sustained, however close to the best its first steps
-    // stay (a rolling median's best sits on them).
+    // Such a climb is sustained by its order alone, however close to the best its first steps
+    // stay (a rolling median's best sits on them; a fine-tune's validation 2.094, 2.096, 2.101
+    // … 2.117 leaves half its later points within 1 % of the best).
     if rise < (needed * best_val.abs()).max(3.0 * margin_noise).max(0.01)
-        || (above < 0.7 && !(strictly_climbing && gap_grew()))
+        || (above < 0.7 && !strictly_climbing)
     {
         return Vec::new();
     }
