@@ -145,6 +145,11 @@ def main():
     for name in sorted(raws):
         rows, meta = parse(os.path.join(raws[name], name + ".txt"))
         if "labels" in meta:
+            # A labelled run without its source or the reading behind its label cannot be
+            # checked by anyone later: refuse it rather than write an empty column.
+            for key in ("src", "reason"):
+                if not meta.get(key, "").strip():
+                    raise SystemExit(f"{raws[name]}/{name}.txt: no #{key} line (every labelled run needs one)")
             split = "holdout" if zlib.crc32(name.encode("utf-8")) % 2 == 1 else "tune"
             index.append("\t".join([name, split, meta["labels"], meta.get("conf", "medium"),
                                     meta.get("vocab", ""), meta.get("spe", ""), meta["src"],

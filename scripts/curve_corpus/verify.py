@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check a corpus folder against the corpus format: INDEX.tsv header and columns, one CSV per row
+"""Check a corpus folder against the corpus format: INDEX.tsv header and columns (rnnlab's adds its
+reference levels), one CSV per row
 with the exact header, ascending steps, numbers only; split = crc32(name) % 2; labels parse.
 Prints counts per label kind.   verify.py DIR [DIR...]"""
 
@@ -10,7 +11,7 @@ import sys
 import zlib
 from collections import Counter
 
-HEADER = "name\tsplit\tlabels\tconfidence\tvocab\tsteps_per_epoch\tsource\treason"
+from curve_checks import HEADER_INDEX as HEADER, HEADER_INDEX_REFS
 KINDS = set("non_finite init_loss_off spike divergence instability exploding_gradients vanishing_gradients "
             "stagnation unigram_plateau underfitting oscillation upward_drift overfitting leakage periodic "
             "invalid_loss".split())
@@ -20,8 +21,10 @@ ALT = re.compile(r"^(healthy|inconclusive|([a-z_]+)(@(\d+(\.\d+)?)(~(\d+(\.\d+)?
 def check(d):
     errs = []
     lines = open(os.path.join(d, "INDEX.tsv"), encoding="utf-8").read().split("\n")
-    if lines[0] != HEADER:
+    # rnnlab's index adds the reference levels its runs record (unigram, bigram, floor).
+    if lines[0] not in (HEADER, HEADER_INDEX_REFS):
         errs.append("bad INDEX header")
+    ncols = lines[0].count("\t") + 1
     kinds = Counter()
     labels = Counter()
     names = set()
@@ -29,10 +32,16 @@ def check(d):
         if not ln:
             continue
         f = ln.split("\t")
-        if len(f) != 8:
-            errs.append(f"{f[0]}: {len(f)} columns")
+        if len(f) != ncols:
+            errs.append(f"{f[0]}: {len(f)} columns, the header has {ncols}")
             continue
-        name, split, lab, conf, vocab, spe, src, reason = f
+        name, split, lab, conf, vocab, spe, src, reason = f[:8]
+        for ref in f[8:]:
+            try:
+                if ref and not float(ref) > 0:
+                    raise ValueError
+            except ValueError:
+                errs.append(f"{name}: reference level {ref!r} is not a positive number")
         if not re.fullmatch(r"[a-z0-9_-]+", name) or name in names:
             errs.append(f"{name}: bad or duplicate name")
         names.add(name)
@@ -41,8 +50,9 @@ def check(d):
             errs.append(f"{name}: split {split}, crc32 says {want}")
         if conf not in ("high", "medium", "low"):
             errs.append(f"{name}: confidence {conf}")
-        if vocab and not vocab.isdigit() or spe and not spe.isdigit():
-            errs.append(f"{name}: vocab/steps_per_epoch not integers")
+        # Steps per epoch may be fractional (gradient accumulation over a ragged last batch).
+        if vocab and not vocab.isdigit() or spe and not re.fullmatch(r"\d+(\.\d+)?", spe):
+            errs.append(f"{name}: vocab not an integer or steps_per_epoch not a number")
         if not src or not reason:
             errs.append(f"{name}: empty source or reason")
         for req in lab.split(" + "):
@@ -58,7 +68,12 @@ def check(d):
             errs.append(f"{name}: no CSV")
             continue
         rows = open(path).read().split("\n")
-        if rows[0] not in ("step,loss,val_loss,lr,grad_norm", "step,loss,val_loss,lr,grad_norm,epoch"):
+        # step and loss always; the optional columns, in this order, only where the run logs
+        # them (task runs log with and without LR, gradient-norm and epoch columns).
+        cols = rows[0].split(",")
+        optional = ["val_loss", "lr", "grad_norm", "epoch"]
+        if cols[:2] != ["step", "loss"] or any(c not in optional for c in cols[2:]) \
+                or cols[2:] != sorted(cols[2:], key=optional.index):
             errs.append(f"{name}: CSV header {rows[0]!r}")
         ncol = rows[0].count(",") + 1
         prev = -math.inf
@@ -81,7 +96,7 @@ def check(d):
                 break
             prev = vals[0]
             nloss += vals[1] is not None
-            nval += vals[2] is not None
+            nval += "val_loss" in cols and vals[cols.index("val_loss")] is not None
         # A validation-only log is a run the doctor reads (it judges the validation curve).
         if nloss == 0 and nval == 0:
             errs.append(f"{name}: no loss at all")
