@@ -272,3 +272,46 @@ fn three_points_are_not_healthy() {
         d.reasons
     );
 }
+
+#[test]
+fn a_gradient_spike_the_guard_skipped_is_said_once() {
+    // The README's main job from a fresh clone (session 38): the guard skipped the updates of
+    // two gradient-norm spikes (steps 1733 and 4189) and the loss never moved. The gradient
+    // judgement says so, as information; the spike judgement said it again ("the guard
+    // intervened 2 times without a visible loss spike").
+    let mut run = run_with(
+        curve(4985, |i| 0.815 + 3.0 / (1.0 + i as f64 / 40.0)),
+        Some(47),
+    );
+    run.grad_norm = curve(4985, |i| match i {
+        1733 => 3.8,
+        4189 => 2.9,
+        _ => 0.15,
+    });
+    run.events = [1733.0, 4189.0]
+        .iter()
+        .map(|&step| crate::Event {
+            step,
+            kind: "guard_skip".into(),
+            detail: String::new(),
+        })
+        .collect();
+    let d = diagnose(&run);
+    let about_guard: Vec<_> = d
+        .findings
+        .iter()
+        .filter(|f| f.summary.contains("guard"))
+        .collect();
+    assert_eq!(about_guard.len(), 1, "{:?}", d.findings);
+    assert_eq!(about_guard[0].kind, FindingKind::ExplodingGradients);
+    // A guard intervention with no gradient spike beside it is still said.
+    run.grad_norm = curve(4985, |i| if i == 1733 { 3.8 } else { 0.15 });
+    let d = diagnose(&run);
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::Spike && f.summary.contains("4189")),
+        "{:?}",
+        d.findings
+    );
+}

@@ -86,14 +86,17 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
     // weights: handled, as the loss spikes it caught are (one event, no advice to do again
     // what the guard did).
     let spacing = (last - first) / (n - 1).max(1) as f64;
-    let handled: Vec<String> = events
+    let handled_events: Vec<&crate::Event> = events
         .iter()
         .filter_map(|e| {
             ctx.run.events.iter().find(|ev| {
                 guard::undid_update(ev) && (ev.step - g[e.0].step).abs() <= spacing.max(1.0)
             })
         })
-        .map(guard::describe)
+        .collect();
+    let handled: Vec<String> = handled_events
+        .iter()
+        .map(|ev| guard::describe(ev))
         .collect();
     let all_handled = !sustained && !events.is_empty() && handled.len() == events.len();
     let severity = if early_lone || all_handled {
@@ -176,6 +179,7 @@ fn exploding(ctx: &Ctx) -> Option<Finding> {
             "spikes": events.len(),
             "max_ratio": max_ratio,
             "spike_steps": events.iter().map(|e| g[e.0].step).collect::<Vec<_>>(),
+            "handled_steps": handled_events.iter().map(|ev| ev.step).collect::<Vec<_>>(),
             "median_early": early,
             "median_late": late,
             "growth": growth,

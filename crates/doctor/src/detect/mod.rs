@@ -199,6 +199,24 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
                     && f.peak_step.is_some_and(|p| p >= last + 0.8 * d)
             })
     });
+    // Guard interventions the gradient judgement names as handled (the norm spiked, the guard
+    // skipped that update) are that finding's: not again as interventions with no loss spike.
+    let handled_by_gradients: Vec<f64> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::ExplodingGradients)
+        .filter_map(|f| f.evidence.get("handled_steps").and_then(|v| v.as_array()))
+        .flatten()
+        .filter_map(|v| v.as_f64())
+        .collect();
+    findings.retain(|f| {
+        let Some(steps) = f.evidence.get("guard_steps").and_then(|v| v.as_array()) else {
+            return true;
+        };
+        !steps
+            .iter()
+            .filter_map(|v| v.as_f64())
+            .all(|s| handled_by_gradients.contains(&s))
+    });
     // Validation frozen after the LR reached 0 is that LR, said once: no update, no change.
     let lr_zero_from = findings
         .iter()

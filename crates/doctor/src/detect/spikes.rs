@@ -558,7 +558,8 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 steps.join(", "),
                 if lonely.len() > 10 { ", …" } else { "" }
             ),
-            json!({ "guard_events": lonely.iter().map(|e| guard::describe(e)).collect::<Vec<_>>() }),
+            json!({ "guard_events": lonely.iter().map(|e| guard::describe(e)).collect::<Vec<_>>(),
+                    "guard_steps": lonely.iter().map(|e| e.step).collect::<Vec<_>>() }),
             "Nothing to do if the loss stays on course; frequent interventions mean the learning rate is \
              near its stability limit (lower it ×0.7).",
         ));
