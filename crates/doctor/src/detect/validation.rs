@@ -191,8 +191,8 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
         LARGE_RISE
     };
     // Such a climb is sustained by its order alone, however close to the best its first steps
-    // stay (a rolling median's best sits on them; a fine-tune's validation 2.094, 2.096, 2.101
-    // … 2.117 leaves half its later points within 1 % of the best).
+    // stay (a rolling median's best sits on them; a fine-tune's validation 2.093, 2.097, 2.098
+    // … 2.120 leaves half its later points within 1 % of the best).
     if rise < (needed * best_val.abs()).max(3.0 * margin_noise).max(0.01)
         || (above < 0.7 && !strictly_climbing)
     {
