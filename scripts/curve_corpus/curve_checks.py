@@ -190,12 +190,49 @@ class Curve:
         r = seg[ok] - rm[ok]
         return float(1.4826 * np.median(np.abs(r)) / max(1e-6, np.median(seg[ok])))
 
+    def early_blowup(self):
+        """A jump among the first 5 points (from the third on) that stands at 3x or more both the
+        median of the points before it and that of the 5 after it, (idx, z, rise, base), or None.
+        The first points fall fast, so `max_spike` starts after them; a loss of 4.4, 4.1, then
+        74 and 272, back to 3.3, is a blow-up anyone sees all the same."""
+        x = self.loss
+        best = None
+        for i in range(2, min(5, len(x))):
+            before, after = x[:i], x[i + 1:i + 6]
+            before, after = before[np.isfinite(before)], after[np.isfinite(after)]
+            if not np.isfinite(x[i]) or len(before) < 2 or len(after) < 3:
+                continue
+            base = max(float(np.median(before)), float(np.median(after)))
+            if base <= 0 or x[i] < 3 * base:
+                continue
+            z = (float(x[i]) - base) / self.noise()
+            if best is None or z > best[1]:
+                best = (i, z, float(x[i]) - base, base)
+        return best
+
     def max_spike(self):
         """Strongest isolated rise anywhere after the first 5 points (idx, z, rise, base)."""
         if len(self.steps) < 12:
             return None
         lo = self.steps[5]
         return self.spike_at(lo, self.steps[-1])
+
+
+def with_early_blowup(cv, labels, conf, reason):
+    """A run read as healthy whose first points blow up (`Curve.early_blowup`) reads as a spike
+    there, as a plain spike later in the run does (the healthy reading and its underfitting
+    alternative give way; the other alternatives, a fault's weak mark or a gradient explosion,
+    stay). Any reading without a healthy alternative stands: the blow-up is a second event."""
+    alts = labels.split("|")
+    if " + " in labels or "healthy" not in alts or len(cv.steps) < 12:
+        return labels, conf, reason
+    e = cv.early_blowup()
+    if e is None:
+        return labels, conf, reason
+    s = int(cv.steps[e[0]])
+    kept = [a for a in alts if a not in ("healthy", "underfitting", "inconclusive")]
+    return ("|".join(kept + [f"spike@{s}"]), "medium",
+            reason + f"; but its first points blow up at step {s} ({e[3]:.4g} -> {e[3] + e[2]:.4g})")
 
 
 def plain_spike(z, rise, base):

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from curve_checks import Curve, above_uniform_label, mark_label, plain_spike, stall_label
+from curve_checks import Curve, above_uniform_label, mark_label, plain_spike, stall_label, with_early_blowup
 
 
 def label_run(c, rows, V):
@@ -17,10 +17,11 @@ def label_run(c, rows, V):
     that turned non-finite is the first thing any reader sees, whatever the fault was meant to do
     (a frozen embedding with AdamW at a high LR can blow up)."""
     labels, conf, reason = label_by_fault(c, rows, V)
-    s = Curve(rows).first_nonfinite
+    cv = Curve(rows)
+    s = cv.first_nonfinite
     if s is not None and "non_finite" not in labels:
         return f"non_finite@{s}", "high", reason + f"; the loss turned non-finite at step {s}"
-    return labels, conf, reason
+    return with_early_blowup(cv, labels, conf, reason)
 
 
 def label_by_fault(c, rows, V):

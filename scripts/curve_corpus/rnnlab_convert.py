@@ -17,7 +17,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from curve_checks import HEADER_INDEX_REFS, Curve, above_uniform_label, plain_spike, fmt, read_index, split_of, stall_label, write_index  # noqa: E402
+from curve_checks import (  # noqa: E402
+    HEADER_INDEX_REFS, Curve, above_uniform_label, plain_spike, fmt, read_index, split_of, stall_label,
+    with_early_blowup, write_index)
 
 
 def num(v):
@@ -233,7 +235,7 @@ def fmt_ref(v):
 def main():
     run_dir, out, name, fault, guard, source = sys.argv[1:7]
     rows, meta, events = load(run_dir)
-    labels, conf, reason = label(rows, meta, events, fault.split(","), guard)
+    labels, conf, reason = with_early_blowup(Curve(rows), *label(rows, meta, events, fault.split(","), guard))
     with open(os.path.join(run_dir, "config.toml")) as f:
         cfg = f.read()
 

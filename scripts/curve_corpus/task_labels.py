@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from curve_checks import Curve, mark_label, plain_spike
+from curve_checks import Curve, mark_label, plain_spike, with_early_blowup
 
 DESCRIPTIONS = {
     "healthy": "sane settings, no fault",
@@ -51,6 +51,11 @@ def local_max_spike(cv, half=25):
 
 def label_run(c, rows):
     """(labels, confidence, reason) of a task run's curve."""
+    return with_early_blowup(Curve(rows), *label_by_fault(c, rows))
+
+
+def label_by_fault(c, rows):
+    """(labels, confidence, reason) from the injected fault and what the curve shows."""
     cv = Curve(rows)
     fault, interval = c["fault"], c["interval"]
     s = c["fault_step"]
@@ -214,6 +219,12 @@ def _selftest():
     drift = [{"step": i, "loss": 7.0e4 - 40.0 * i + 9e3 * math.sin(i * 1.7)} for i in range(1, 201)]
     dead = [dict(r, val_loss=6.553e4 - 0.1 * r["step"]) if r["step"] % 20 == 0 else r for r in drift]
     assert label_run(dict(c, fault="frozen"), dead)[0] == "stagnation", label_run(dict(c, fault="frozen"), dead)
+    # A blow-up among the first points is a spike, though the spike search starts after the
+    # early fall (a char RNN: 4.40, 4.11, then 74.5 and 272, back to 9 and 3.3).
+    blown = [dict(r, loss=v) for r, v in zip(rows[:4], (2.4, 2.3, 40.0, 120.0))] + rows[4:]
+    assert label_run(c, blown)[0] == "spike@4", label_run(c, blown)
+    # A fast early fall with no such jump stays healthy.
+    assert label_run(c, [dict(r, loss=3 * r["loss"]) if r["step"] <= 3 else r for r in rows])[0] == "healthy"
     # Validation that improves on its first evaluation keeps the run's own reading.
     alive = [dict(r, val_loss=6.9e4 - 30.0 * r["step"]) if r["step"] % 20 == 0 else r for r in drift]
     assert label_run(dict(c, fault="frozen"), alive)[0] != "stagnation", label_run(dict(c, fault="frozen"), alive)

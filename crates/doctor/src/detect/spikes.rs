@@ -75,9 +75,20 @@ pub fn baseline_and_scale(xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
         .map(|i| {
             let left = (i > h).then(|| side[i - h - 1]);
             let right = (i + h + 1 < n).then(|| side[i + h + 1]);
-            // At the very ends only one side exists, which a trend biases: no verdict there.
             match (left, right) {
                 (Some(l), Some(r)) => l.max(r),
+                // Near the start the points logged before stand in for the left window (in
+                // the early fall they lie above the level), for a jump far above them only:
+                // the first steps' wobbles are the optimizer finding its feet.
+                (None, Some(r)) if i >= 2 => {
+                    let before = median(&xs[..i]).max(r);
+                    if before > 0.0 && xs[i] >= END_MULTIPLE * before {
+                        before
+                    } else {
+                        f64::INFINITY
+                    }
+                }
+                // At the very ends only one side exists, which a trend biases: no verdict there.
                 _ => f64::INFINITY,
             }
         })
@@ -597,3 +608,7 @@ pub(crate) fn cycle_finding(peaks: &[f64], d: f64) -> Finding {
 #[cfg(test)]
 #[path = "spikes_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "spikes_start_tests.rs"]
+mod start_tests;
