@@ -347,11 +347,12 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
         let beyond_start =
             value >= ctx.init_level() || ctx.refs.ln_vocab.is_some_and(|l| value > l);
         // The restart must come before the peak: the LR logged high only after the jump did
-        // not cause it.
+        // not cause it. An LR excursion just before the jump is the nearer cause: a restart
+        // ten steps earlier does not excuse a step's LR a hundred times the schedule.
+        let lr_jump = ctx.lr_excursion_before(onset, peak, window);
         let restart = ctx
             .restart_near(onset, (1.5 * window).max(RESTART_REACH))
-            .filter(|&r| !beyond_start && r <= peak);
-        let lr_jump = ctx.lr_excursion_before(onset, peak, window);
+            .filter(|&r| !beyond_start && r <= peak && lr_jump.is_none());
         let ratio = value / s.base.abs().max(1e-12);
         // A stateful trainer zeroes its hidden state at each epoch start, so the first batch
         // of an epoch costs a little more: a small one-step bump there is expected.
@@ -612,3 +613,7 @@ mod tests;
 #[cfg(test)]
 #[path = "spikes_start_tests.rs"]
 mod start_tests;
+
+#[cfg(test)]
+#[path = "spikes_lr_tests.rs"]
+mod lr_tests;
