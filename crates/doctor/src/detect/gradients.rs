@@ -11,11 +11,17 @@ use crate::report::{Finding, FindingKind, Severity};
 
 /// A gradient spike: this many times the local median. Healthy large runs show 5–8×.
 const SPIKE_RATIO: f64 = 10.0;
+/// A norm this many times the ones before it, just before the loss turned non-finite: the
+/// spikes that count as a warning even alone (see `exploding`).
+const BLOW_UP: f64 = 30.0;
 
 pub fn detect(ctx: &Ctx) -> Vec<Finding> {
     let g = &ctx.grad;
     if g.len() < 20 {
-        return absurd_scale(ctx).into_iter().collect();
+        return absurd_scale(ctx)
+            .or_else(|| blown_up_before_non_finite(ctx))
+            .into_iter()
+            .collect();
     }
     let mut out = Vec::new();
     out.extend(exploding(ctx).or_else(|| absurd_scale(ctx)));
@@ -247,6 +253,45 @@ fn absurd_scale(ctx: &Ctx) -> Option<Finding> {
     ))
 }
 
+/// A run that turned non-finite within its first logged points leaves too few norms for the
+/// spike search; the last ones before the loss turned, [`BLOW_UP`] times the ones before them
+/// (0.6, 0.5, 0.7, 1.2, then 1914 and NaN), are the explosion that did it.
+fn blown_up_before_non_finite(ctx: &Ctx) -> Option<Finding> {
+    let turned = ctx.run.train_loss.get(ctx.train.len())?;
+    if turned.value.is_finite() {
+        return None;
+    }
+    let before: Vec<&crate::Point> = ctx.grad.iter().filter(|p| p.step <= turned.step).collect();
+    if before.len() < 4 {
+        return None;
+    }
+    let (earlier, last) = before.split_at(before.len() - 2);
+    let typical = median(&earlier.iter().map(|p| p.value).collect::<Vec<_>>());
+    let peak = last.iter().max_by(|a, b| a.value.total_cmp(&b.value))?;
+    let ratio = peak.value / typical.max(1e-30);
+    if ratio < BLOW_UP {
+        return None;
+    }
+    Some(finding(
+        FindingKind::ExplodingGradients,
+        Severity::Warning,
+        Span::range(peak.step, turned.step).with_peak(peak.step),
+        format!(
+            "The gradient norm jumps to {} at step {}, {:.0}× the {} logged before it, and the \
+             loss is non-finite from step {}: the gradients exploded and took the weights with \
+             them.",
+            num(peak.value),
+            step_str(peak.step),
+            ratio,
+            num(typical),
+            step_str(turned.step)
+        ),
+        json!({ "peak_norm": peak.value, "median_before": typical, "ratio": ratio, "non_finite_step": turned.step }),
+        "Clip gradients at max norm 1.0 and lower the learning rate ×0.1 (or warm it up over the \
+         first few hundred steps); for recurrent nets, shorten the truncated-BPTT length.",
+    ))
+}
+
 /// Whether the training loss, at the logged points around `step` (the one before it to the
 /// one after), rises 10 % above the point logged before them: the loss answered a gradient
 /// spike there.
@@ -317,6 +362,33 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_norm_blown_up_just_before_the_loss_turns_non_finite_is_exploding() {
+        // No clipping, SGD at a high LR (PyTorch corpus run s94-058): norms 0.66, 0.54, 0.53,
+        // 0.67, 1.16, then 1914 with the loss at 42.6, and NaN from step 7 on. Six finite
+        // norms are too few for the spike search; the jump before the NaN says what happened.
+        let losses = [4.24, 4.18, 4.06, 3.91, 3.66, 42.6];
+        let norms = [0.66, 0.54, 0.53, 0.67, 1.16, 1914.0];
+        let blown = |last: f64| {
+            let mut run = run_with(
+                curve(40, |i| losses.get(i).copied().unwrap_or(f64::NAN)),
+                Some(65),
+            );
+            run.grad_norm = curve(40, |i| match i {
+                5 => last,
+                _ => norms.get(i).copied().unwrap_or(f64::NAN),
+            });
+            detect(&Ctx::new(&run))
+        };
+        let f = blown(1914.0);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::ExplodingGradients);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].peak_step, Some(5.0));
+        // A norm that only doubled before the NaN names no explosion.
+        assert!(blown(2.3).is_empty());
     }
 
     #[test]
