@@ -21,6 +21,13 @@ DESCRIPTIONS = {
 }
 
 
+def one_hard_example(c, ms):
+    """Whether a jump `ms` = (idx, z, rise, base) of a classifier's batch-mean cross-entropy
+    starts under 0.1 nats and rises less than that: what one confidently wrong example adds
+    to a batch near zero (-ln 0.05 / 32 = 0.09), however large its z (1e-6 -> 5e-6)."""
+    return c["task"] in ("cls", "txtcls") and ms[3] < 0.1 and ms[2] < 0.1
+
+
 def local_max_spike(cv, half=25):
     """Strongest isolated rise after the first 5 points, (idx, z, rise, base), with z against
     the noise around the point (a loss that falls toward 0 is noisier early than late: the whole
@@ -69,7 +76,7 @@ def label_by_fault(c, rows):
             return f"non_finite@{cv.first_nonfinite}", "high", prefix + f"; the loss is non-finite from step {cv.first_nonfinite}"
         ms = local_max_spike(cv)
         of = cv.val_rise()
-        if ms and plain_spike(ms[1], ms[2], ms[3]):
+        if ms and plain_spike(ms[1], ms[2], ms[3]) and not one_hard_example(c, ms):
             st = int(cv.steps[ms[0]])
             # A spike on a run whose validation climbs: either finding is a fair first answer.
             also = f"; validation rises from {of[1]:.4g} at step {of[0]} to {of[2]:.4g}" if of else ""
@@ -127,7 +134,7 @@ def label_by_fault(c, rows):
         if cv.rel_noise_late() >= 0.1:
             return "oscillation|instability", "medium", desc + f"; still improving but in a wide band (rel. noise {cv.rel_noise_late():.2f})"
         ms = local_max_spike(cv)
-        if ms and plain_spike(ms[1], ms[2], ms[3]):
+        if ms and plain_spike(ms[1], ms[2], ms[3]) and not one_hard_example(c, ms):
             st = int(cv.steps[ms[0]])
             return f"spike@{st}|instability", "medium", desc + f"; a jump at step {st} (z={ms[1]:.0f})"
         return healthy_or_what(desc + "; the run copes with it")
@@ -219,6 +226,14 @@ def _selftest():
     drift = [{"step": i, "loss": 7.0e4 - 40.0 * i + 9e3 * math.sin(i * 1.7)} for i in range(1, 201)]
     dead = [dict(r, val_loss=6.553e4 - 0.1 * r["step"]) if r["step"] % 20 == 0 else r for r in drift]
     assert label_run(dict(c, fault="frozen"), dead)[0] == "stagnation", label_run(dict(c, fault="frozen"), dead)
+    # A classifier memorised at ~1e-6 whose batch loss jumps to 5e-6 (task draw 87, run 21):
+    # one hard example near zero, no spike; the memorising is what it shows.
+    tiny = [{"step": i, "loss": 0.7 * math.exp(-i / 5) + 1e-6} for i in range(1, 201)]
+    tiny = [dict(r, loss=5e-6) if r["step"] == 150 else r for r in tiny]
+    tiny = [dict(r, val_loss=1.6) if r["step"] % 40 == 0 else r for r in tiny]
+    assert label_run(cls, tiny)[0] == "overfitting", label_run(cls, tiny)
+    # The same jump on a regression's loss stays a spike.
+    assert label_run(c, tiny)[0].startswith("spike@150"), label_run(c, tiny)
     # A blow-up among the first points is a spike, though the spike search starts after the
     # early fall (a char RNN: 4.40, 4.11, then 74.5 and 272, back to 9 and 3.3).
     blown = [dict(r, loss=v) for r, v in zip(rows[:4], (2.4, 2.3, 40.0, 120.0))] + rows[4:]
