@@ -21,6 +21,12 @@ DESCRIPTIONS = {
 }
 
 
+# A loss that moves under BARELY of its start barely moves; one that moves under SLIGHTLY is
+# either reading, a run near its floor or one barely learning: the curve alone cannot tell,
+# whatever the fault behind it (a sane fine-tune moving 4 % and an LR set too low moving 4 %).
+BARELY, SLIGHTLY = 0.03, 0.05
+
+
 def one_hard_example(c, ms):
     """Whether a jump `ms` = (idx, z, rise, base) of a classifier's batch-mean cross-entropy
     starts under 0.1 nats and rises less than that: what one confidently wrong example adds
@@ -88,8 +94,12 @@ def label_by_fault(c, rows):
             return "overfitting", "high", prefix + mem
         if n <= 8:
             return "healthy|inconclusive", "high", prefix + f"; only {n} logged points ({L0:.4g} -> {Lend:.4g})"
-        if moved < 0.03:
+        if moved < BARELY:
             return "stagnation", "medium", prefix + f"; but the loss barely moves ({L0:.4g} -> {Lend:.4g})"
+        if moved < SLIGHTLY:
+            return "healthy|stagnation", "low", prefix + (
+                f"; the loss moves only {100 * moved:.0f} % ({L0:.4g} -> {Lend:.4g}): near its floor or "
+                "barely learning, either reading")
         return "healthy", "high", prefix + f"; loss {L0:.4g} -> {Lend:.4g}"
 
     def memorised():
@@ -149,8 +159,12 @@ def label_by_fault(c, rows):
 
     if fault in ("lr_low", "frozen", "shuffled_labels"):
         of = cv.val_rise()
-        if moved < 0.05:
+        if moved < SLIGHTLY:
             lab = "stagnation|overfitting" if of else "stagnation"
+            if moved >= BARELY:
+                return lab + "|healthy", "low", desc + (
+                    f"; the loss moves only {100 * moved:.0f} % ({L0:.4g} -> {Lend:.4g}): barely learning, "
+                    "or near its floor, either reading")
             return lab, "high" if moved < 0.02 else "medium", desc + f"; the loss barely moves ({L0:.4g} -> {Lend:.4g})"
         # Training's medians can drift with batch noise; validation on fixed data that never
         # beats its first evaluation says no more than that nothing held out was learned.
@@ -226,6 +240,10 @@ def _selftest():
     drift = [{"step": i, "loss": 7.0e4 - 40.0 * i + 9e3 * math.sin(i * 1.7)} for i in range(1, 201)]
     dead = [dict(r, val_loss=6.553e4 - 0.1 * r["step"]) if r["step"] % 20 == 0 else r for r in drift]
     assert label_run(dict(c, fault="frozen"), dead)[0] == "stagnation", label_run(dict(c, fault="frozen"), dead)
+    # A loss that moves 4 % reads either way, whether the LR was sane or too low.
+    slight = [{"step": i, "loss": 2.0 - 0.08 * i / 200 + 0.002 * math.sin(i)} for i in range(1, 201)]
+    assert label_run(c, slight)[0] == "healthy|stagnation", label_run(c, slight)
+    assert label_run(dict(c, fault="lr_low"), slight)[0] == "stagnation|healthy"
     # A classifier memorised at ~1e-6 whose batch loss jumps to 5e-6 (task draw 87, run 21):
     # one hard example near zero, no spike; the memorising is what it shows.
     tiny = [{"step": i, "loss": 0.7 * math.exp(-i / 5) + 1e-6} for i in range(1, 201)]
