@@ -1,12 +1,7 @@
 //! Tests of the spike detector where the learning rate's log names a cause: a brief LR jump
 //! before the loss's, and warm restarts.
 use super::*;
-use crate::detect::test_support::{cosine_restarts, curve, noisy, run_with};
-use crate::Point;
-
-fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
-    noisy(n, sd, seed, |i| 1.5 + 2.5 / (1.0 + i as f64 / 30.0).sqrt())
-}
+use crate::detect::test_support::{cosine_restarts, curve, decaying, run_with};
 
 #[test]
 fn a_spike_right_after_an_lr_jump_blames_the_lr_not_the_batch() {

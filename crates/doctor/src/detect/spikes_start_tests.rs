@@ -1,11 +1,7 @@
 //! Tests of the spike detector on a log's first points, where no window before a point exists.
 use super::*;
-use crate::detect::test_support::{curve, noisy, run_with, warned, Noise};
+use crate::detect::test_support::{curve, decaying, run_with, warned, Noise};
 use crate::Point;
-
-fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
-    noisy(n, sd, seed, |i| 1.5 + 2.5 / (1.0 + i as f64 / 30.0).sqrt())
-}
 
 fn diagnose_spikes(loss: &[Point]) -> crate::report::Diagnosis {
     crate::diagnose(&run_with(loss.to_vec(), None))

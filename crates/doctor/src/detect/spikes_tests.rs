@@ -1,19 +1,8 @@
 //! Tests of the spike detector: constructed series with bad batches, quiet and noisy
 //! baselines, epoch-level logs, and the near-misses that are not spikes.
 use super::*;
-use crate::detect::test_support::{curve, per_epoch, run_with, warned, Noise};
+use crate::detect::test_support::{curve, decaying, per_epoch, run_with, warned, Noise};
 use crate::{Event, Point};
-
-fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
-    let mut rng = Noise::new(seed);
-    curve(n, |i| 1.5 + 2.5 / (1.0 + i as f64 / 30.0).sqrt())
-        .into_iter()
-        .map(|p| Point {
-            value: p.value + sd * rng.normal(),
-            ..p
-        })
-        .collect()
-}
 
 #[test]
 fn a_short_zigzag_keeps_its_noise_scale() {

@@ -92,6 +92,12 @@ pub fn noisy(n: usize, sd: f64, seed: u64, f: impl Fn(usize) -> f64) -> Vec<Poin
         .collect()
 }
 
+/// A training loss falling from 4 toward 1.5 as 1/√step (steps 0..n), with Gaussian noise of sd
+/// `sd`: the spike tests' background.
+pub fn decaying(n: usize, sd: f64, seed: u64) -> Vec<Point> {
+    noisy(n, sd, seed, |i| 1.5 + 2.5 / (1.0 + i as f64 / 30.0).sqrt())
+}
+
 /// Deterministic standard-normal-ish noise (xorshift + Box–Muller), so tests never flake.
 pub struct Noise(u64);
 
