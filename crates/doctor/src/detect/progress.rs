@@ -173,10 +173,16 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // 2.5) a loss that flattened in a narrow band has learned what this model and LR give: a
     // converged run, not a stall (the stall advice, "the LR is too high to settle", asks for
     // a schedule, not a fix).
+    // A wider band counts as narrow there when it has the shape of small batches' sampling (a
+    // per-token mean over 32 tokens scatters ±9 %): independent, symmetric draws, no bursts.
+    let sampling_band = refs.ln_vocab.is_some() && {
+        let shape = band_shape(&ctx.train, from, to);
+        shape.points >= 30 && shape.looks_like_sampling()
+    };
     let far_past_bigram = refs
         .bigram
         .is_some_and(|b| level < FAR_PAST_BIGRAM * b.value)
-        && band < WIDE_NOISE
+        && (band < WIDE_NOISE || sampling_band)
         && !never_moved;
     // With no reference level, a loss still falling 3 % or more per doubling over a doubling
     // or more, in a narrow band and far clear of its noise, is converging however slow that
