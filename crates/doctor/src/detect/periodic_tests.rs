@@ -365,3 +365,25 @@ fn a_noisy_staircase_logged_every_step_is_found_by_the_levels_around_its_boundar
     assert!(boundary_levels(&Ctx::new(&run_of(true, true))).is_none());
     assert!(detect(&Ctx::new(&run_of(false, false))).is_empty());
 }
+
+#[test]
+fn a_lag_searched_for_must_beat_the_best_of_many_chances() {
+    // Sixty points of batch noise (sd 0.05) around a smooth fall, no cycle in them. Searching
+    // a dozen lags, the best autocorrelation reaches 0.39-0.44 for some seeds (6 in 300): more
+    // than one lag's chance (3/√60 = 0.39), not more than the best of the search gives. A
+    // searched lag must reach 4/√n (0.52 here); a state-reset cycle in 50 points does (above).
+    for seed in [114, 117, 151] {
+        let mut rng = Noise::new(seed);
+        let loss: Vec<Point> = curve(60, |i| {
+            1.6 + 0.7 / (1.0 + (6.0 * (i as f64 / 40.0 - 1.0)).exp())
+        })
+        .into_iter()
+        .map(|p| Point {
+            step: 5.0 * (p.step + 1.0),
+            value: p.value + 0.05 * rng.normal(),
+        })
+        .collect();
+        let f = epoch_pattern(&Ctx::new(&run_with(loss, None)));
+        assert!(f.is_none(), "seed {seed}: {f:?}");
+    }
+}
