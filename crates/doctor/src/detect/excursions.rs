@@ -272,8 +272,13 @@ pub fn detect(ctx: &Ctx) -> Vec<Finding> {
                 let t0 = ctx.train.first().map(|p| p.value);
                 let exceeds_init = measured
                     && (level[last] > init || ep.base + ep.rise > 2.0 * init.abs().max(1e-9));
+                // A climb that gives back a quarter of the descent and stands ten noise widths
+                // clear of the best is no drift (about one noise width, slowly): the run is
+                // coming apart (an LR that keeps growing: 2.24 → 3.17 after a fall from 4.38).
                 let big = if measured {
-                    end_rise >= 0.5 * descent.max(threshold) || exceeds_init
+                    end_rise >= 0.5 * descent.max(threshold)
+                        || exceeds_init
+                        || end_rise >= 0.25 * descent && end_rise >= 10.0 * ctx.bin_noise
                 } else {
                     // The first logged value counts as a level the run stood at: a rolling
                     // median drops a lone first log (6.24, then 11.0 … 13.6 doubles it).
@@ -462,3 +467,7 @@ pub fn lr_jump_advice(e: &LrExcursion) -> String {
 #[cfg(test)]
 #[path = "excursions_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "excursions_size_tests.rs"]
+mod size_tests;

@@ -65,46 +65,6 @@ fn a_rise_that_never_returns_is_divergence() {
 }
 
 #[test]
-fn a_small_rise_in_an_excerpt_from_mid_run_is_drift_not_divergence() {
-    // Epochs 129-139 of a 200-epoch run: the training loss creeps up 5 %; the log shows
-    // neither the start nor the descent, so "above the first loss" means nothing.
-    let loss: Vec<Point> = [
-        0.8410, 0.8435, 0.8536, 0.8509, 0.8497, 0.8604, 0.8597, 0.8686, 0.8729, 0.8688, 0.8812,
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, &value)| Point {
-        step: 129.0 + i as f64,
-        value,
-    })
-    .collect();
-    let f = detect(&Ctx::new(&run_with(loss.clone(), None)));
-    assert!(f.iter().all(|f| f.kind != FindingKind::Divergence), "{f:?}");
-    // The same values logged from the first epoch never fell: a 5 % creep is drift there
-    // too; one that climbs by half its level diverges.
-    let from_start: Vec<Point> = loss
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Point {
-            step: (i + 1) as f64,
-            ..*p
-        })
-        .collect();
-    let f = detect(&Ctx::new(&run_with(from_start.clone(), None)));
-    assert!(f.iter().all(|f| f.kind != FindingKind::Divergence), "{f:?}");
-    let climbs_by_half: Vec<Point> = from_start
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Point {
-            value: p.value + 0.045 * i as f64,
-            ..*p
-        })
-        .collect();
-    let f = detect(&Ctx::new(&run_with(climbs_by_half, None)));
-    assert!(f.iter().any(|f| f.kind == FindingKind::Divergence), "{f:?}");
-}
-
-#[test]
 fn a_bad_stretch_that_recovers_is_instability() {
     let bump = |i: usize| {
         if (300..500).contains(&i) {
@@ -452,28 +412,6 @@ fn a_training_rise_while_every_evaluation_falls_is_not_divergence() {
     let found = detect(&Ctx::new(&run));
     assert!(
         !found.iter().any(|f| f.kind == FindingKind::Divergence),
-        "{found:?}"
-    );
-}
-
-#[test]
-fn a_loss_that_never_fell_creeping_up_a_tenth_drifts_and_doubling_diverges() {
-    // An MSE that starts at its best and creeps up about 10 % over 20 epochs: with no descent
-    // to measure the rise against, "above the initial loss" is just rising at all.
-    let creep: Vec<f64> = (0..20)
-        .map(|i| 0.176 + 0.0012 * i as f64 + if i % 2 == 0 { 0.002 } else { -0.002 })
-        .collect();
-    let found = detect(&Ctx::new(&run_with(spaced(&creep, 1.0, 1.0), None)));
-    let kinds: Vec<FindingKind> = found.iter().map(|f| f.kind).collect();
-    assert!(kinds.contains(&FindingKind::UpwardDrift), "{kinds:?}");
-    assert!(!kinds.contains(&FindingKind::Divergence), "{kinds:?}");
-    // A lone first log the rolling median drops, then a climb that doubles it.
-    let doubling = [
-        6.24, 11.03, 12.62, 13.41, 13.88, 14.19, 14.41, 13.04, 13.34, 13.58, 13.7,
-    ];
-    let found = detect(&Ctx::new(&run_with(spaced(&doubling, 1.0, 1.0), None)));
-    assert!(
-        found.iter().any(|f| f.kind == FindingKind::Divergence),
         "{found:?}"
     );
 }
