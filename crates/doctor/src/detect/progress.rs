@@ -175,15 +175,18 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
     // a schedule, not a fix).
     // A wider band counts as narrow there when it has the shape of small batches' sampling (a
     // per-token mean over 32 tokens scatters ±9 %): independent, symmetric draws, no bursts.
-    let sampling_band = refs.ln_vocab.is_some() && {
-        let shape = band_shape(&ctx.train, from, to);
-        shape.points >= 30 && shape.looks_like_sampling()
+    // (Read only where it decides: the shape costs a sort of the window.)
+    let sampling_band = || {
+        refs.ln_vocab.is_some() && {
+            let shape = band_shape(&ctx.train, from, to);
+            shape.points >= 30 && shape.looks_like_sampling()
+        }
     };
     let far_past_bigram = refs
         .bigram
         .is_some_and(|b| level < FAR_PAST_BIGRAM * b.value)
-        && (band < WIDE_NOISE || sampling_band)
-        && !never_moved;
+        && !never_moved
+        && (band < WIDE_NOISE || sampling_band());
     // With no reference level, a loss still falling 3 % or more per doubling over a doubling
     // or more, in a narrow band and far clear of its noise, is converging however slow that
     // looks beside its first drop (MAE pre-training: 0.244 → 0.223 over epochs 115-634).
