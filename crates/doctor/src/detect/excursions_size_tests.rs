@@ -91,11 +91,10 @@ fn a_climb_that_gives_back_a_quarter_of_the_descent_far_above_the_noise_is_diver
             ..p
         })
         .collect();
-        let kinds: Vec<FindingKind> = detect(&Ctx::new(&run_with(loss, Some(65))))
+        detect(&Ctx::new(&run_with(loss, Some(65))))
             .iter()
             .map(|f| f.kind)
-            .collect();
-        kinds
+            .collect::<Vec<FindingKind>>()
     };
     let big = climb(0.8);
     assert!(big.contains(&FindingKind::Divergence), "{big:?}");
