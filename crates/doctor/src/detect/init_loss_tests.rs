@@ -1,7 +1,7 @@
 //! Tests of the initial-loss check.
 
 use super::*;
-use crate::detect::test_support::{curve, run_with};
+use crate::detect::test_support::{at_steps, curve, per_epoch, run_with};
 use crate::Point;
 
 #[test]
@@ -149,4 +149,36 @@ fn a_first_loss_off_for_one_step_only_is_no_bad_start() {
     let held: Vec<f64> = [7.2, 7.0, 6.6].into_iter().chain(tail(4.8)).collect();
     let f = init_loss_off(&Ctx::new(&run_with(at(&held), Some(45))));
     assert_eq!(f.len(), 1, "{f:?}");
+}
+
+#[test]
+fn validation_scored_on_the_starts_scale_after_training_began_is_no_bad_scale() {
+    // An embedding model's margin loss per epoch, 37 → 0.33 (blind batch): unnamed, it reads as
+    // a cross-entropy whose output scale was off, until its first evaluation after an epoch of
+    // training also sits at 34, beyond any cross-entropy a few updates leave.
+    let train = per_epoch(
+        &(0..24)
+            .map(|i| 0.3 + 36.7 * (-(i as f64) / 3.0).exp())
+            .collect::<Vec<_>>(),
+    );
+    let mut run = run_with(train, None);
+    assert_eq!(
+        init_loss_off(&Ctx::new(&run)).len(),
+        1,
+        "without validation"
+    );
+    run.val_loss = per_epoch(
+        &(0..24)
+            .map(|i| 4.0 + 30.4 * (-(i as f64) / 3.0).exp())
+            .collect::<Vec<_>>(),
+    );
+    assert!(init_loss_off(&Ctx::new(&run)).is_empty());
+    // An evaluation at step 0 scores the start itself: it says nothing of the loss's scale.
+    let mut run = run_with(curve(100, |i| 25.0 * (-(i as f64) / 5.0).exp() + 3.0), None);
+    run.val_loss = at_steps(&[(0.0, 28.0), (50.0, 3.2), (100.0, 3.1)]);
+    assert_eq!(
+        init_loss_off(&Ctx::new(&run)).len(),
+        1,
+        "an evaluation at step 0"
+    );
 }
