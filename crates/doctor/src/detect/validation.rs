@@ -198,7 +198,10 @@ pub fn overfitting(ctx: &Ctx) -> Vec<Finding> {
     } else {
         LARGE_RISE
     };
-    let floor = if quiet_climb { 0.0 } else { 0.01 };
+    // A hundredth in the loss's own units keeps a wandering rise of a near-zero loss from
+    // counting; a climb in order is evidence by its order, whatever the unit (a detector's box
+    // loss climbing 0.033 → 0.036 over 270 epochs would need a third of its level).
+    let floor = if quiet_climb || steady { 0.0 } else { 0.01 };
     // Such a climb is sustained by its order alone, however close to the best its first steps
     // stay (a rolling median's best sits on them; a fine-tune's validation 2.093, 2.097, 2.098
     // … 2.120 leaves half its later points within 1 % of the best).
