@@ -353,3 +353,17 @@ fn a_level_above_the_known_floor_is_no_leak() {
     assert!(byte_run(0.84, 256, Some(0.807)).is_empty());
     assert_eq!(byte_run(0.84, 256, None).len(), 1, "without the floor");
 }
+
+#[test]
+fn a_tiny_loss_first_logged_a_tenth_of_the_way_in_is_no_leak_at_the_start() {
+    // A battery regressor's MSE logged every 500 of 5000 epochs: 2.0e-5 → 8.5e-7. Its first
+    // point comes after 500 epochs of training, not at the start.
+    let values: Vec<f64> = (0..10)
+        .map(|i| 8.5e-7 + 1.9e-5 * (-(i as f64) / 1.5).exp())
+        .collect();
+    let late = run_with(spaced(&values, 500.0, 500.0), None);
+    assert!(leakage(&Ctx::new(&late)).is_empty());
+    // The same values logged from step 1 on: near zero from the first update.
+    let early = run_with(spaced(&values, 1.0, 1.0), None);
+    assert_eq!(leakage(&Ctx::new(&early)).len(), 1);
+}
