@@ -48,9 +48,11 @@ pub fn too_thin(ctx: &Ctx) -> Option<Vec<String>> {
 /// six pasted console lines).
 const MIN_FALLING_POINTS: usize = 6;
 
-/// A short log (6-9 points) whose every training value is lower than the one before, by 5 %
-/// or more in all: what a run that learns shows, and the one thing so few points can show
-/// (any flat stretch, bump or rise breaks it). A sentence saying so, or `None`.
+/// A short log (6-9 points) that falls as a run that learns does: every training value lower
+/// than the one before, by 5 % or more in all, or values in falling order (Kendall's tau
+/// ≤ −0.7: a bump or two in nine, odds of 1 in 300 for a flat log's noise) by 2 % or more,
+/// each bump under 2 % (a larger one may be a spike that so few points cannot place). The one
+/// thing so few points can show. A sentence saying so, or `None`.
 fn falls_every_step(ctx: &Ctx) -> Option<String> {
     let t = &ctx.train;
     let n = t.len();
@@ -58,16 +60,26 @@ fn falls_every_step(ctx: &Ctx) -> Option<String> {
         return None;
     }
     let (first, last) = (t[0].value, t[n - 1].value);
+    if first <= 0.0 {
+        return None;
+    }
+    let fall = 100.0 * (1.0 - last / first);
     let every = t.windows(2).all(|w| w[1].value < w[0].value);
-    (every && first > 0.0 && last <= 0.95 * first).then(|| {
-        format!(
-            "each of its {n} values is lower than the one before ({} → {}, −{:.0}%): learning, \
-             though {n} points cannot show its pace or noise",
-            num(first),
-            num(last),
-            100.0 * (1.0 - last / first)
-        )
-    })
+    let values: Vec<f64> = t.iter().map(|p| p.value).collect();
+    let small_bumps = t.windows(2).all(|w| w[1].value <= 1.02 * w[0].value);
+    let in_order = small_bumps && crate::detect::stats::order_agreement(&values) <= -0.7;
+    let how = if every && fall >= 5.0 {
+        format!("each of its {n} values is lower than the one before")
+    } else if in_order && fall >= 2.0 {
+        format!("its {n} values fall in order, one bump aside")
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{how} ({} → {}, −{fall:.0}%): learning, though {n} points cannot show its pace or noise",
+        num(first),
+        num(last),
+    ))
 }
 
 pub fn reasons(ctx: &Ctx) -> Vec<String> {
