@@ -159,8 +159,11 @@ impl LossFamily {
         // The first logged value counts too: a run that logs its start at ln 4 and then blows
         // up to 112 did not start vocabulary-sized, whatever the median of its first points.
         let first = train.first().map_or(init, |p| p.value);
+        // A first value beyond any vocabulary's ln (twice the largest: a sum of two heads) is
+        // a blow-up or a bad scale, which says nothing of how many outputs there are.
+        let blown_up = first.max(init) > 2.0 * MAX_LN_VOCAB;
         LossFamily::CrossEntropy {
-            lm_sized: init.min(first) >= LM_SIZED_START,
+            lm_sized: !blown_up && init.min(first) >= LM_SIZED_START,
             why: format!(
                 "non-negative, settles at {} under ln of the largest vocabularies",
                 num(settled)
@@ -241,5 +244,20 @@ mod tests {
         // Started at 7.2 itself: an output space the size of a vocabulary.
         train[0].value = 7.3;
         assert!(LossFamily::infer(&train, false, 7.21, 1.3863).lm_sized());
+    }
+
+    #[test]
+    fn a_start_beyond_any_vocabulary_says_nothing_of_the_output_space() {
+        // A 5-class classifier at an LR far too high: its first mean over ten steps is 43.7,
+        // then 5.6, and it sits at ln 5 from then on. The start is a blow-up, not the loss of
+        // a uniform guess over a vocabulary: its stall at chance must stay visible.
+        let mut train = curve(50, |_| 1.6212);
+        train[0].value = 43.7;
+        train[1].value = 5.6;
+        let f = LossFamily::infer(&train, false, 5.6, 1.6212);
+        assert!(f.is_cross_entropy() && !f.lm_sized(), "{f:?}");
+        let run = crate::detect::test_support::run_with(train, None);
+        let stuck = crate::detect::chance::stuck_at_chance(&crate::detect::Ctx::new(&run));
+        assert!(stuck.is_some());
     }
 }
