@@ -61,3 +61,15 @@ pub(crate) fn start_level(ctx: &Ctx) -> f64 {
     let k = start_points(ctx);
     median(&ctx.train[..k].iter().map(|p| p.value).collect::<Vec<_>>())
 }
+
+/// Validation that never left its first three evaluations (its last third within 5 % of
+/// them): nothing held out was learned after them.
+pub fn held_out_still(ctx: &Ctx) -> bool {
+    let v: Vec<f64> = ctx.val.iter().map(|p| p.value).collect();
+    if ctx.train_is_val || v.len() < 3 {
+        return false;
+    }
+    let k = (v.len() / 3).max(1);
+    let (start, end) = (median(&v[..3]), median(&v[v.len() - k..]));
+    start - end < 0.05 * start.abs()
+}

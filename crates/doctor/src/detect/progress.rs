@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::detect::band::{band_shape, relative_noise, wide_band_while_improving};
 use crate::detect::chance;
 use crate::detect::near_start;
-use crate::detect::pace::{median_sd, pace_is_visible, start_level, start_points};
+use crate::detect::pace::{held_out_still, median_sd, pace_is_visible, start_level, start_points};
 use crate::detect::stats::{median, rolling_median};
 use crate::detect::trend::{judging_window, trend};
 use crate::detect::underfit::{estimated_note, near_bigram, underfitting, Above};
@@ -467,6 +467,21 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             advice,
         )
     };
+    // With no reference level, a pace that collapsed after a fall is how a run converges as
+    // much as how it stalls (a fine-tune settling after its first drop, an autoencoder's L1
+    // easing 0.0749 -> 0.0739 over 30 epochs, an ELBO flattening at 700): only a run that never
+    // left its start, or a long flat band, says stall there.
+    // Validation that never left its first evaluations grounds it too.
+    let pace_only = refs.bigram.is_none()
+        && !(never_moved || val_never_moved || at_ln_v || long_flat || held_out_still(ctx));
+    if pace_only {
+        // The band, where there is one, is still its own finding: the LR or the batch is off.
+        return if oscillating {
+            vec![band_finding(onset)]
+        } else {
+            Vec::new()
+        };
+    }
     let mut out = Vec::new();
     if oscillating {
         // A wide band and no progress are two findings: the band says the LR or the batch is

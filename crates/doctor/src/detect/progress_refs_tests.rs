@@ -154,3 +154,32 @@ fn a_small_batch_band_far_past_the_bigram_level_is_a_converged_run() {
         band(true)
     );
 }
+
+#[test]
+fn without_a_reference_a_pace_that_slowed_after_a_fall_is_no_stall() {
+    // A VAE's ELBO per epoch, 824 → 700 and flattening as the KL term settles, validation
+    // beside it: nothing says 700 is not where this model and data end. Before, the pace
+    // (under a quarter of its early one) made it a stall.
+    let elbo = |i: usize| 700.0 + 124.0 * (-(i as f64) / 3.0).exp();
+    let mut run = run_with(curve(30, elbo), None);
+    // Its validation, first scored after an epoch, starts at 765: no fall of a tenth to
+    // call the run settled by.
+    run.val_loss = curve(30, |i| 700.0 + 65.0 * (-(i as f64) / 3.0).exp());
+    assert!(kinds(&run).is_empty(), "{:?}", detect(&Ctx::new(&run), &[]));
+    // Grounds for a stall stay: validation that never left its first evaluations ...
+    run.val_loss = curve(30, |_| 760.0);
+    assert_eq!(kinds(&run), vec![FindingKind::Stagnation]);
+    // ... or a run that never left its start.
+    let flat = run_with(curve(60, |i| 2.0 - 0.001 * i as f64), None);
+    assert_eq!(kinds(&flat), vec![FindingKind::Stagnation]);
+    // With a vocabulary (a reference level), the collapsed pace still says it.
+    let lm = run_with(
+        curve(200, |i| 2.6 + 1.6 * (-(i as f64) / 8.0).exp()),
+        Some(65),
+    );
+    assert!(
+        kinds(&lm).contains(&FindingKind::Stagnation),
+        "{:?}",
+        kinds(&lm)
+    );
+}
