@@ -1,31 +1,24 @@
 //! Tests of overfitting on curves with next to no evaluation noise: a boosted model's test
 //! error, a full-batch run, where a rise of a fraction of a per cent is still every step real.
 use super::*;
-use crate::detect::test_support::{curve, run_with, Noise};
+use crate::detect::test_support::{curve, noisy, run_with};
 
 /// A CatBoost-like run over 360 iterations: the learn error falls smoothly from 1.17 to 0.65,
 /// the test error falls to 0.992 by iteration 58 and then creeps up by `rise` in all, with
 /// evaluation noise of sd `noise`.
 fn boosted(rise: f64, noise: f64) -> crate::Run {
-    let mut rng = Noise::new(5);
     let mut run = run_with(
         curve(360, |i| 0.65 + 0.52 * (-(i as f64) / 120.0).exp()),
         None,
     );
-    run.val_loss = curve(360, |i| {
+    run.val_loss = noisy(360, noise, 5, |i| {
         let x = i as f64;
         if x < 58.0 {
             0.992 + 0.175 * (1.0 - x / 58.0).powi(2)
         } else {
             0.992 + rise * (x - 58.0) / 302.0
         }
-    })
-    .into_iter()
-    .map(|p| Point {
-        value: p.value + noise * rng.normal(),
-        ..p
-    })
-    .collect();
+    });
     run
 }
 
@@ -42,25 +35,18 @@ fn a_noise_free_test_error_creeping_up_under_one_per_cent_is_overfitting() {
 /// A detector's box loss over 400 epochs: training falls 0.115 → 0.025, validation falls to
 /// 0.033 by epoch 130 and then moves by `rise` in all, with evaluation noise of sd 0.0005.
 fn box_loss(rise: f64) -> crate::Run {
-    let mut rng = Noise::new(11);
     let mut run = run_with(
         curve(400, |i| 0.025 + 0.09 * (-(i as f64) / 60.0).exp()),
         None,
     );
-    run.val_loss = curve(400, |i| {
+    run.val_loss = noisy(400, 0.0005, 11, |i| {
         let x = i as f64;
         if x < 130.0 {
             0.033 + 0.06 * (1.0 - x / 130.0).powi(3)
         } else {
             0.033 + rise * (x - 130.0) / 270.0
         }
-    })
-    .into_iter()
-    .map(|p| Point {
-        value: p.value + 0.0005 * rng.normal(),
-        ..p
-    })
-    .collect();
+    });
     run
 }
 
