@@ -71,7 +71,7 @@ fn falls_every_step(ctx: &Ctx) -> Option<String> {
     let how = if every && fall >= 5.0 {
         format!("each of its {n} values is lower than the one before")
     } else if in_order && fall >= 2.0 {
-        format!("its {n} values fall in order, one bump aside")
+        format!("its {n} values fall in order, small bumps aside")
     } else {
         return None;
     };

@@ -64,7 +64,7 @@ pub(crate) fn start_level(ctx: &Ctx) -> f64 {
 
 /// Validation that never left its first three evaluations (its last third within 5 % of
 /// them): nothing held out was learned after them.
-pub fn held_out_still(ctx: &Ctx) -> bool {
+pub(crate) fn held_out_still(ctx: &Ctx) -> bool {
     let v: Vec<f64> = ctx.val.iter().map(|p| p.value).collect();
     if ctx.train_is_val || v.len() < 3 {
         return false;
