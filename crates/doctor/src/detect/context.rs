@@ -311,7 +311,9 @@ impl<'a> Ctx<'a> {
                     .is_ok()
             })
             .count();
-        even && paired * 5 >= n * 4
+        // A known epoch longer than the logging gap says the points are not epochs.
+        let under_an_epoch = self.run.steps_per_epoch.is_some_and(|spe| gap < 0.9 * spe);
+        even && paired * 5 >= n * 4 && !under_an_epoch
     }
 
     /// Median of the first few training points: the loss the run started at.

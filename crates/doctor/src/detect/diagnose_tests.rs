@@ -179,6 +179,33 @@ fn an_epoch_mean_jump_after_an_lr_excursion_is_one_finding() {
 }
 
 #[test]
+fn a_mean_over_part_of_an_epoch_that_jumps_once_is_a_spike() {
+    // A regression logged as means every 25 steps of a 156-step epoch, validation at each
+    // (task run 22-022): one corrupted batch at 157 lifts the mean 26.1 → 50.1 at 175, back
+    // at 200. Points a sixth of an epoch apart are not epoch means: one bad batch moves them.
+    let train = [
+        28.43, 28.24, 27.93, 27.58, 26.01, 26.12, 50.1, 25.92, 25.02, 25.25, 25.51, 25.67,
+    ];
+    let val = [
+        27.96, 27.42, 26.77, 26.0, 25.74, 25.46, 25.2, 25.03, 24.98, 24.93, 24.88, 24.82,
+    ];
+    let mut run = run_with(spaced(&train, 25.0, 25.0), None);
+    run.val_loss = spaced(&val, 25.0, 25.0);
+    run.steps_per_epoch = Some(156.0);
+    let d = diagnose(&run);
+    assert_eq!(warned(&d), [FindingKind::Spike], "{}", d.to_terminal());
+    // Without the epoch's length the same points read as epoch means: lost ground.
+    run.steps_per_epoch = None;
+    let d = diagnose(&run);
+    assert_eq!(
+        warned(&d),
+        [FindingKind::Instability],
+        "{}",
+        d.to_terminal()
+    );
+}
+
+#[test]
 fn validation_frozen_after_the_lr_reached_zero_is_the_one_lr_finding() {
     // An exponential decay that reaches 0 at step 80 of 300 (rnnlab draw 34, run 028):
     // training scatters around 1.85 from there and validation reads 1.853 at every
