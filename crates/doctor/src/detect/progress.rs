@@ -78,12 +78,21 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         (from, to) = (ctx.first_step(), ctx.last_step());
         train = trend(ctx, &ctx.train, from, to);
     }
-    let Some(train) = train else {
+    let Some(mut train) = train else {
         return Vec::new();
     };
     // Under 20 points a slope says little: only a run that never left its start (or ln V)
     // can be called stalled, and nothing else is judged.
-    let short = train.points < 20 || cut_short;
+    let mut short = train.points < 20 || cut_short;
+    // An LR cut early leaves few points before it; a loss as flat after the cut as before
+    // it (a frozen model at its best already) is judged on the whole stretch.
+    if short && !cut_short && !thin && to < ctx.last_step() {
+        if let Some(whole) =
+            trend(ctx, &ctx.train, from, ctx.last_step()).filter(|t| t.points >= 20 && t.flat())
+        {
+            (train, to, short) = (whole, ctx.last_step(), false);
+        }
+    }
     if train.points < MIN_SHORT_WINDOW {
         return Vec::new();
     }

@@ -96,3 +96,50 @@ fn a_plateau_found_after_the_window_before_a_step_decay_is_judged_without_a_pani
         }
     }
 }
+
+/// 40 points every 17 steps of a char model (ln V = ln 73) under a step decay: LR 0.05, ×0.1
+/// at step 230 and again at 510. `loss(i)` gives point i before noise.
+fn step_decayed(seed: u64, loss: impl Fn(usize) -> f64) -> crate::Run {
+    let at = |i: usize| 17.0 * (i + 1) as f64;
+    let mut points = noisy(40, 0.012, seed, loss);
+    for (i, p) in points.iter_mut().enumerate() {
+        p.step = at(i);
+    }
+    let mut run = run_with(points, Some(73));
+    run.lr = (0..40)
+        .map(|i| crate::Point {
+            step: at(i),
+            value: 0.05
+                * if at(i) < 230.0 {
+                    1.0
+                } else if at(i) < 510.0 {
+                    0.1
+                } else {
+                    0.01
+                },
+        })
+        .collect();
+    run
+}
+
+#[test]
+fn a_loss_as_flat_after_an_early_lr_cut_as_before_it_has_stalled() {
+    // Only the output bias trains (PyTorch corpus, seed 121): 3.94 → 3.2 by the third point,
+    // then 3.2 for the remaining 37, before the first cut and after both. Under a dozen
+    // points precede the cut, too few to judge a pace: the flat stretch after it is judged
+    // with them.
+    let run = step_decayed(3, |i| 3.2 + 0.74 * (-(i as f64) / 0.8).exp());
+    let found = kinds(&run);
+    assert!(
+        found
+            .iter()
+            .any(|k| matches!(k, FindingKind::Stagnation | FindingKind::UnigramPlateau)),
+        "{found:?}"
+    );
+    // A run still falling up to the cut, that settles after it, is annealed, not stalled.
+    let run = step_decayed(3, |i| {
+        let t = (i.min(13) as f64 + 1.0).ln();
+        2.0 + 1.9 * (-0.45 * t * t).exp() + 0.3 * (1.0 - i.min(13) as f64 / 13.0)
+    });
+    assert!(kinds(&run).is_empty(), "{:?}", kinds(&run));
+}
