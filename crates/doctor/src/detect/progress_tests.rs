@@ -230,9 +230,11 @@ fn falling_slowly_from_ln_v_with_a_tiny_lr_is_barely_learning() {
 }
 
 #[test]
-fn a_word_model_ending_near_the_unigram_entropy_is_underfitting() {
-    // V = 2000 words (ln V 7.6): from 7.6 down to ~5.0 (0.66 ln V, near the unigram
-    // entropy of word text, estimated 0.72 ln V) and stuck there.
+fn a_word_model_stuck_near_the_estimated_unigram_entropy_has_stalled() {
+    // V = 2000 words (ln V 7.6): from 7.6 down to ~5.0 (0.66 ln V, within the ±10 % of the
+    // unigram entropy of word text, estimated 0.72 ln V = 5.47) and stuck there. Estimated
+    // from ln V alone, 9 % off is no evidence of a unigram plateau: a stall, the estimate
+    // named in the summary.
     let run_to = |end: f64| {
         run_with(
             noisy(800, 0.03, 8, move |i| {
@@ -241,7 +243,20 @@ fn a_word_model_ending_near_the_unigram_entropy_is_underfitting() {
             Some(2000),
         )
     };
-    assert_eq!(kinds(&run_to(5.0)), vec![FindingKind::UnigramPlateau]);
+    let found = detect(&Ctx::new(&run_to(5.0)), &[]);
+    assert_eq!(
+        found.iter().map(|f| f.kind).collect::<Vec<_>>(),
+        [FindingKind::Stagnation]
+    );
+    assert!(
+        found[0].summary.contains("estimated"),
+        "{}",
+        found[0].summary
+    );
+    // Measured from the text, the same level is the unigram plateau.
+    let mut measured = run_to(5.0);
+    measured.references.unigram = Some(5.0);
+    assert_eq!(kinds(&measured), vec![FindingKind::UnigramPlateau]);
     // Falling steadily on the log-step axis to 3.5 (0.46 ln V) is healthy.
     let healthy = run_with(
         noisy(800, 0.03, 8, |i| 3.0 + 4.6 / (1.0 + i as f64 / 10.0).sqrt()),
@@ -406,7 +421,12 @@ fn stuck_at_the_unigram_level_in_a_wide_band_is_also_oscillation() {
     );
     let k = kinds(&run);
     assert!(k.contains(&FindingKind::Oscillation), "{k:?}");
-    assert!(k.contains(&FindingKind::UnigramPlateau), "{k:?}");
+    // The level is the estimate's to name (stagnation when it sits off the estimated
+    // unigram level by more than the 1.5 % a typical text's entropy gives).
+    assert!(
+        k.contains(&FindingKind::UnigramPlateau) || k.contains(&FindingKind::Stagnation),
+        "{k:?}"
+    );
 }
 
 #[test]
