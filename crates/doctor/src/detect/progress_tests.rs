@@ -421,8 +421,8 @@ fn stuck_at_the_unigram_level_in_a_wide_band_is_also_oscillation() {
     );
     let k = kinds(&run);
     assert!(k.contains(&FindingKind::Oscillation), "{k:?}");
-    // The level is the estimate's to name (stagnation when it sits off the estimated
-    // unigram level by more than the 1.5 % a typical text's entropy gives).
+    // Whether the level is named a unigram plateau depends on how close the noisy level
+    // sits to the estimated unigram entropy (within 1.5 %); a stall either way.
     assert!(
         k.contains(&FindingKind::UnigramPlateau) || k.contains(&FindingKind::Stagnation),
         "{k:?}"
