@@ -366,18 +366,28 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
         // run has stalled, but whether at the unigram level only the data's own entropy can
         // say. On the estimate itself (within 1.5 %) the typical text it stands for says it.
         let off_the_estimate = (level - u.value).abs() > 0.015 * u.value;
-        let (kind, severity, reading) = if u.estimated && off_the_estimate {
+        let checks = "that the inputs reach the model (not zeroed, not all padding), that the \
+                      recurrent state is carried (not reset every step), and that inputs and targets \
+                      are aligned by one position.";
+        let (kind, severity, near, reading, advice) = if u.estimated && off_the_estimate {
             (
                 FindingKind::Stagnation,
                 Severity::Warning,
+                "near ",
                 "if that is your data's unigram entropy, the model predicts character/token \
-                 frequencies and ignores the context (--corpus with the training text measures it)",
+                 frequencies and ignores the context",
+                format!(
+                    "Measure the data's unigram entropy (--corpus with the training text); if the \
+                     loss sits at it, check {checks}"
+                ),
             )
         } else {
             (
                 FindingKind::UnigramPlateau,
                 Severity::Error,
+                "",
                 "the model predicts character/token frequencies and ignores the context",
+                format!("Check {checks}"),
             )
         };
         return band_too(vec![finding(
@@ -385,15 +395,14 @@ pub fn detect(ctx: &Ctx, earlier: &[Finding]) -> Vec<Finding> {
             severity,
             Span::range(onset, to),
             format!(
-                "Loss is stuck at {} from step {}, the unigram entropy{} {}: {reading} ({rate_text}).",
+                "Loss is stuck at {} from step {}, {near}the unigram entropy{} {}: {reading} ({rate_text}).",
                 num(level),
                 step_str(onset),
                 estimated_note(refs.unigram, refs.ln_vocab),
                 num(u.value)
             ),
             evidence(json!({ "onset_step": onset })),
-            "Check that the inputs reach the model (not zeroed, not all padding), that the recurrent state is \
-             carried (not reset every step), and that inputs and targets are aligned by one position.",
+            &advice,
         )]);
     }
     if let Some(b) = refs
