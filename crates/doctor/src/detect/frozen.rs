@@ -75,6 +75,9 @@ pub fn frozen(ctx: &Ctx) -> Option<Finding> {
     {
         return None;
     }
+    if last == 0.0 {
+        return Some(zero_validation(same, from, to, lo, hi));
+    }
     Some(finding(
         FindingKind::Stagnation,
         Severity::Warning,
@@ -98,6 +101,33 @@ pub fn frozen(ctx: &Ctx) -> Option<Finding> {
          collapsed embeddings, lower the learning rate, normalise the embeddings and mine harder \
          triplets; for a classifier, check the labels and the final layer.",
     ))
+}
+
+/// Validation printing exactly 0 evaluation after evaluation while training moves: no model
+/// scores a held-out loss of exactly zero, again and again. The loss is not measured there: a
+/// validation set with no targets (a detector's validation labels missing or mis-pathed leave
+/// its box and class losses 0 with nothing to match), or a term the evaluation never computes
+/// and logs as its placeholder.
+fn zero_validation(same: usize, from: f64, to: f64, lo: f64, hi: f64) -> Finding {
+    finding(
+        FindingKind::InvalidLoss,
+        Severity::Warning,
+        Span::range(from, to),
+        format!(
+            "Validation loss is exactly 0 at each of the last {same} evaluations (steps {}–{}) \
+             while training moves between {} and {}: no held-out loss is exactly zero, so it is \
+             not being measured (a validation set with no targets, or a term the evaluation never \
+             computes).",
+            step_str(from),
+            step_str(to),
+            num(lo),
+            num(hi)
+        ),
+        json!({ "val_value": 0.0, "frozen_evals": same, "train_min": lo, "train_max": hi }),
+        "Check that the validation set holds labels and that they are found (for a detector: the \
+         label files beside the validation images, the class ids in range); check which loss terms \
+         the evaluation computes before reading validation loss.",
+    )
 }
 
 #[cfg(test)]
@@ -203,5 +233,24 @@ mod tests {
             (1400.0, 2.187),
         ];
         assert!(judged(&rounded).is_none());
+    }
+
+    #[test]
+    fn validation_at_exactly_zero_every_evaluation_is_an_invalid_loss_not_leakage() {
+        // A mean-teacher detector in the YOLOv5 results layout: the box loss falls 4.64 → 1.85
+        // while val/box_loss reads exactly 0 at all 20 epochs (the validation labels never
+        // matched). Not a frozen model, and not validation far below training: not measured.
+        let train: Vec<f64> = (0..20)
+            .map(|i| 1.85 + 2.79 * (-(i as f64) / 3.0).exp())
+            .collect();
+        let mut run = run_with(spaced(&train, 1.0, 1.0), None);
+        run.val_loss = spaced(&[0.0; 20], 1.0, 1.0);
+        let f = frozen(&Ctx::new(&run)).expect("validation at zero");
+        assert_eq!(f.kind, FindingKind::InvalidLoss);
+        let d = crate::detect::diagnose(&run);
+        assert_eq!(
+            crate::detect::test_support::warned(&d),
+            vec![FindingKind::InvalidLoss]
+        );
     }
 }

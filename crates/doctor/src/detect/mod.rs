@@ -199,6 +199,11 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
                     && f.peak_step.is_some_and(|p| p >= last + 0.8 * d)
             })
     });
+    // Validation at exactly 0 at every evaluation is a loss not measured: not leakage too.
+    let validation_unmeasured = findings
+        .iter()
+        .any(|f| f.kind == FindingKind::InvalidLoss && f.evidence.contains_key("frozen_evals"));
+    findings.retain(|f| !(validation_unmeasured && f.kind == FindingKind::Leakage));
     // Guard interventions the gradient judgement names as handled (the norm spiked, the guard
     // skipped that update) are that finding's: not again as interventions with no loss spike.
     let handled_by_gradients: Vec<f64> = findings
