@@ -263,7 +263,11 @@ pub(crate) fn classify(name: &str) -> Option<(Role, u32)> {
             .iter()
             .filter(|t| !LR_NEUTRAL.contains(&t.as_str()) && !is_group_index(t))
             .count();
-        return Some((Role::Lr, 10 * extra as u32));
+        // Ultralytics' parameter group 0 (`x/lr0`, `lr/pg0`) holds the biases, whose warmup
+        // starts at `warmup_bias_lr` (0.1) and falls while the weights' groups rise from 0:
+        // the weights' rate (group 1, beside it) is the run's.
+        let yolo_bias_group = matches!(lower.as_str(), "x/lr0" | "lr/pg0");
+        return Some((Role::Lr, 10 * extra as u32 + u32::from(yolo_bias_group)));
     }
     if joined == "gnorm" || joined == "train_gnorm" {
         return Some((Role::GradNorm, 0));

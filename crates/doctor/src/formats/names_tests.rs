@@ -110,6 +110,44 @@ fn per_step_loss_beats_epoch_average() {
 }
 
 #[test]
+fn ultralytics_weights_learning_rate_beats_the_bias_group() {
+    // YOLOv5's `x/lr0` is the biases' group: 0.0937 falling during warmup while `x/lr1` and
+    // `x/lr2` rise from 0.0007. YOLOv8 names them `lr/pg0`..`lr/pg2`.
+    for names in [
+        [
+            "epoch",
+            "train/box_loss",
+            "val/box_loss",
+            "x/lr0",
+            "x/lr1",
+            "x/lr2",
+        ],
+        [
+            "epoch",
+            "train/box_loss",
+            "val/box_loss",
+            "lr/pg0",
+            "lr/pg1",
+            "lr/pg2",
+        ],
+    ] {
+        let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
+        let picks = pick_columns(&names, &roles, &LoadOptions::default(), Path::new("x")).unwrap();
+        assert_eq!(picks.lr, Some(4), "{names:?}");
+    }
+    // Alone, group 0 is still the learning rate; other frameworks' group 0 keeps its place.
+    for names in [["epoch", "loss", "x/lr0"], ["epoch", "loss", "lr/group0"]] {
+        let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
+        let picks = pick_columns(&names, &roles, &LoadOptions::default(), Path::new("x")).unwrap();
+        assert_eq!(picks.lr, Some(2), "{names:?}");
+    }
+    let names = ["step", "loss", "lr/group0", "lr/group1"];
+    let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
+    let picks = pick_columns(&names, &roles, &LoadOptions::default(), Path::new("x")).unwrap();
+    assert_eq!(picks.lr, Some(2));
+}
+
+#[test]
 fn overrides_win_and_unknown_override_is_an_error() {
     let names = ["a", "b", "loss"];
     let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
