@@ -164,6 +164,11 @@ def setup_fault(rng, c, kind):
         c["fault_desc"] = f"label smoothing {c['label_smoothing']:g}: the target is mostly a uniform guess"
     elif kind == "lr_to_zero":
         c["min_steps"] = 400
+    elif kind in ("reinit", "optim_reset", "sched_restart"):
+        c["min_steps"] = 400
+        if kind == "sched_restart" and c["schedule"] in ("constant", "plateau"):
+            # A schedule that does not move cannot restart visibly.
+            c["schedule"] = rng.choice(["cosine", "step", "warmup_linear"])
     elif kind == "scrambled_targets":
         c["min_steps"] = 400
         c["fault_desc"] = "data bug: targets shuffled within each batch (inputs and targets no longer aligned)"
@@ -198,6 +203,9 @@ STRIKES_ONCE = {
     "no_zero_grad": (0.2, 0.6, "optimizer.zero_grad() dropped from step {s}: gradients accumulate"),
     "lr_to_zero": (0.15, 0.45, "LR schedule bug: the LR is 0 from step {after} on"),
     "repeat_batch": (0.2, 0.5, "data-loader bug: the batch of step {s} is served again at every later step"),
+    "reinit": (0.3, 0.7, "resume bug: the weights are re-initialised at step {s} (the optimizer starts over too)"),
+    "optim_reset": (0.3, 0.7, "resume bug: the optimizer's state starts over at step {s} (moments and step count)"),
+    "sched_restart": (0.3, 0.7, "resume bug: the LR schedule starts over at step {s}"),
 }
 
 

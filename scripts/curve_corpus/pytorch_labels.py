@@ -87,7 +87,7 @@ def label_by_fault(c, rows, V):
         tail = "the run stops" if c.get("stop_on_nan") else "stays NaN"
         return f"non_finite@{s}", "high", f"{desc}; logged loss is NaN from step {s} and {tail}"
 
-    if fault in ("bad_batch", "lr_excursion"):
+    if fault in ("bad_batch", "lr_excursion", "reinit", "optim_reset", "sched_restart"):
         if cv.first_nonfinite is not None:
             s = cv.first_nonfinite
             return f"non_finite@{s}", "high", f"{desc}; the loss turned non-finite at step {s}"
@@ -99,7 +99,12 @@ def label_by_fault(c, rows, V):
         i, z, rise, base = sp
         s = int(cv.steps[i])
         txt = f"{desc}; logged loss {base + rise:.3f} at step {s} vs preceding level {base:.3f} (z={z:.0f} against noise {noise:.3g})"
-        return mark_label(cv, sp, txt, lambda: healthy_or_what(desc)[0], L0, Lend)
+        labels, conf, reason = mark_label(cv, sp, txt, lambda: healthy_or_what(desc)[0], L0, Lend)
+        if fault == "sched_restart" and " + " not in labels and "healthy" not in labels.split("|"):
+            # The logged LR jumps back to its peak: on the curve a planned warm restart and a
+            # resume bug look alike, and a bump after one is either reading.
+            labels, reason = labels + "|healthy", reason + "; the logged LR restarts with it: a warm restart reads the same"
+        return labels, conf, reason
 
     if fault in ("lr_grow", "no_zero_grad"):
         # A loop bug from a known step: the curve shows what it did after it (blow-up, a climb,

@@ -12,7 +12,7 @@ of `crates/doctor/corpus/README` / the corpus spec.
     python3 scripts/curve_corpus/pytorch_runs.py --out crates/doctor/corpus/pytorch --count 120 --seed 1
 
 `--novel [SET]` draws from faults no detector was tuned on instead (NOVEL_SHARES: set 1 loop
-bugs, set 2 data and regularisation bugs, set 3 loss and schedule bugs), in a seed space of their
+bugs, set 2 data and regularisation bugs, set 3 loss and schedule bugs, set 4 resume bugs), in a seed space of their
 own, to measure how the
 doctor's judgement carries over to what it has never seen.
 
@@ -201,6 +201,9 @@ NOVEL_SHARES = {
     # smoothing so strong the target is nearly uniform, an LR that drops to zero part-way (a
     # scheduler stepped per batch where it expects epochs).
     3: [("healthy", 40), ("loss_sum", 20), ("smooth_huge", 20), ("lr_to_zero", 20)],
+    # Resume bugs: a run restarted from a checkpoint part-way whose weights come back freshly
+    # initialised, whose optimizer state is not restored, or whose LR schedule starts over.
+    4: [("healthy", 40), ("reinit", 20), ("optim_reset", 20), ("sched_restart", 20)],
 }
 
 
@@ -475,7 +478,13 @@ def train_run(c, tr, va, V, rng):
             y = flat[torch.randperm(flat.numel(), generator=g)].view(y.shape)
         if c.get("leak_p", 0) > 0 and k >= c.get("leak_from", 1):
             x = leak_inputs(x, y, c["leak_p"], g)
-        lr = lr_at(c, k, plateau_factor)
+        if fault in ("reinit", "optim_reset") and k == c["fault_steps"][0]:
+            if fault == "reinit":
+                fresh = LM(c["cell"], V, c["embed"], c["hidden"], c["layers"], c["dropout"])
+                model.load_state_dict(fresh.state_dict())
+            opt = make_optimizer(c, params)
+        restarted = fault == "sched_restart" and k >= c["fault_steps"][0]
+        lr = lr_at(c, k - c["fault_steps"][0] + 1 if restarted else k, plateau_factor)
         if exc and exc[0] <= k < exc[0] + exc[1]:
             lr = lr * exc[2]
         if fault == "lr_grow" and k > c["fault_steps"][0]:
@@ -616,7 +625,8 @@ SHORT = {"healthy": "ok", "healthy_short": "short", "bad_batch": "badbatch", "lr
          "init_scale": "init", "exploding": "noclip", "osc_stag": "lrband", "init_stag": "initstall",
          "lr_grow": "lrgrow", "no_zero_grad": "nozerograd", "wd_huge": "wdhuge", "repeat_batch": "repeatbatch",
          "scrambled_targets": "scrambled", "tiny_clip": "tinyclip", "dropout_huge": "dropout",
-         "loss_sum": "losssum", "smooth_huge": "smooth", "lr_to_zero": "lrzero"}
+         "loss_sum": "losssum", "smooth_huge": "smooth", "lr_to_zero": "lrzero",
+         "reinit": "reinit", "optim_reset": "optreset", "sched_restart": "schedrestart"}
 
 
 def main():
