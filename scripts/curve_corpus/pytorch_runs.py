@@ -12,9 +12,9 @@ of `crates/doctor/corpus/README` / the corpus spec.
     python3 scripts/curve_corpus/pytorch_runs.py --out crates/doctor/corpus/pytorch --count 120 --seed 1
 
 `--novel [SET]` draws from faults no detector was tuned on instead (NOVEL_SHARES: set 1 loop
-bugs, set 2 data and regularisation bugs, set 3 loss and schedule bugs, set 4 resume bugs), in a seed space of their
-own, to measure how the
-doctor's judgement carries over to what it has never seen.
+bugs, set 2 data and regularisation bugs, set 3 loss and schedule bugs, set 4 resume bugs), in
+a seed space of their own, to measure how the doctor's judgement carries over to what it has
+never seen.
 
 Deterministic given --seed and --count (single-threaded CPU torch). Corpora are read from
 $CURVE_DATA, else ../shared/data beside the repository, else /work/shared/data.

@@ -130,6 +130,12 @@ fn zero_validation(same: usize, from: f64, to: f64, lo: f64, hi: f64) -> Finding
     )
 }
 
+/// Whether a finding is [`zero_validation`]'s: a validation loss not measured, which leakage
+/// (validation far below training) must not report again.
+pub fn is_unmeasured_validation(f: &Finding) -> bool {
+    f.kind == FindingKind::InvalidLoss && f.evidence.contains_key("frozen_evals")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

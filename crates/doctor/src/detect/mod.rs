@@ -200,9 +200,7 @@ fn one_event_one_finding(findings: &mut Vec<Finding>) {
             })
     });
     // Validation at exactly 0 at every evaluation is a loss not measured: not leakage too.
-    let validation_unmeasured = findings
-        .iter()
-        .any(|f| f.kind == FindingKind::InvalidLoss && f.evidence.contains_key("frozen_evals"));
+    let validation_unmeasured = findings.iter().any(frozen::is_unmeasured_validation);
     findings.retain(|f| !(validation_unmeasured && f.kind == FindingKind::Leakage));
     // Guard interventions the gradient judgement names as handled (the norm spiked, the guard
     // skipped that update) are that finding's: not again as interventions with no loss spike.

@@ -109,6 +109,14 @@ fn per_step_loss_beats_epoch_average() {
     assert_eq!(picks.val, Some(4));
 }
 
+/// The learning-rate column picked from a header.
+fn picked_lr(names: &[&str]) -> Option<usize> {
+    let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
+    pick_columns(names, &roles, &LoadOptions::default(), Path::new("x"))
+        .unwrap()
+        .lr
+}
+
 #[test]
 fn ultralytics_weights_learning_rate_beats_the_bias_group() {
     // YOLOv5's `x/lr0` is the biases' group: 0.0937 falling during warmup while `x/lr1` and
@@ -131,20 +139,16 @@ fn ultralytics_weights_learning_rate_beats_the_bias_group() {
             "lr/pg2",
         ],
     ] {
-        let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
-        let picks = pick_columns(&names, &roles, &LoadOptions::default(), Path::new("x")).unwrap();
-        assert_eq!(picks.lr, Some(4), "{names:?}");
+        assert_eq!(picked_lr(&names), Some(4), "{names:?}");
     }
     // Alone, group 0 is still the learning rate; other frameworks' group 0 keeps its place.
     for names in [["epoch", "loss", "x/lr0"], ["epoch", "loss", "lr/group0"]] {
-        let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
-        let picks = pick_columns(&names, &roles, &LoadOptions::default(), Path::new("x")).unwrap();
-        assert_eq!(picks.lr, Some(2), "{names:?}");
+        assert_eq!(picked_lr(&names), Some(2), "{names:?}");
     }
-    let names = ["step", "loss", "lr/group0", "lr/group1"];
-    let roles: Vec<_> = names.iter().map(|n| classify(n)).collect();
-    let picks = pick_columns(&names, &roles, &LoadOptions::default(), Path::new("x")).unwrap();
-    assert_eq!(picks.lr, Some(2));
+    assert_eq!(
+        picked_lr(&["step", "loss", "lr/group0", "lr/group1"]),
+        Some(2)
+    );
 }
 
 #[test]
